@@ -1,0 +1,87 @@
+"""repodb: a typed database layer in the spirit of Caqti and Ecto.
+
+Start with ``repodb.connect(url)``, declare typed requests with ``Request``,
+and run them on the connection::
+
+    import repodb
+    from repodb import Request
+    from repodb.types import tup
+
+    conn = repodb.connect("sqlite::memory:")
+    conn.exec(Request.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"))
+    conn.exec(Request.exec("INSERT INTO users (name) VALUES (?)", params=str), "Ada")
+    names = conn.all(Request.many("SELECT name FROM users", row=str))
+
+See ``docs/`` for the guide.
+"""
+
+from .connection import Connection, Rollback, RowStream, Transaction, connect
+from .dialect import Dialect
+from .driver import IsolationLevel
+from .errors import (
+    CheckViolation,
+    ConnectError,
+    ConnectionLost,
+    DataError,
+    DeadlockDetected,
+    DecodeError,
+    EncodeError,
+    Error,
+    ExclusionViolation,
+    ForeignKeyViolation,
+    IntegrityError,
+    MultipleResults,
+    NotFound,
+    NotNullViolation,
+    ProgrammingError,
+    QueryError,
+    ReadOnlyError,
+    SerializationFailure,
+    StatementTimeout,
+    TransactionRollback,
+    UniqueViolation,
+)
+from .request import Many, One, Request, Zero, ZeroOrOne
+from .types import DbType
+from .url import DatabaseUrl, parse_url
+
+__all__ = [
+    "CheckViolation",
+    "ConnectError",
+    "Connection",
+    "ConnectionLost",
+    "DataError",
+    "DatabaseUrl",
+    "DbType",
+    "DeadlockDetected",
+    "DecodeError",
+    "Dialect",
+    "EncodeError",
+    "Error",
+    "ExclusionViolation",
+    "ForeignKeyViolation",
+    "IntegrityError",
+    "IsolationLevel",
+    "Many",
+    "MultipleResults",
+    "NotFound",
+    "NotNullViolation",
+    "One",
+    "ProgrammingError",
+    "QueryError",
+    "ReadOnlyError",
+    "Request",
+    "Rollback",
+    "RowStream",
+    "SerializationFailure",
+    "StatementTimeout",
+    "Transaction",
+    "TransactionRollback",
+    "UniqueViolation",
+    "Zero",
+    "ZeroOrOne",
+    "connect",
+    "parse_url",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,285 @@
+"""Turning Python values into driver values and back, per database.
+
+Why here: checking that a value fits its declared type is the same on every
+database and happens before anything is sent; only the storage form differs
+(SQLite keeps a UUID as text, PostgreSQL as ``uuid``). Each driver therefore
+supplies a ``Codecs`` table, which is data: per kind, an optional conversion
+on the way in and on the way out. ``encoder`` and ``decoder`` combine the
+check with the table once per request and database, so the per-row path is a
+few plain function calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from .errors import DecodeError, EncodeError
+from .types import DbType, Kind
+
+__all__ = ["Codecs", "Convert", "decoder", "encoder", "row_decoder"]
+
+Convert = Callable[[Any], Any]
+# A conversion builder receives the field type (for enums and arrays) and the
+# table itself (for array items) and returns the conversion, or None when the
+# driver takes or gives the Python value as it is.
+Builder = Callable[[DbType[Any], "Codecs"], Convert | None]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Codecs:
+    """A driver's storage forms: per kind, how values go in and come out."""
+
+    name: str
+    encode: Mapping[Kind, Builder]
+    decode: Mapping[Kind, Builder]
+
+
+def _fail(t: DbType[Any], value: object, why: str = "") -> EncodeError:
+    shown = type(value).__name__
+    return EncodeError(f"expected {t!r}, got {shown}" + (f": {why}" if why else ""))
+
+
+def _check_bool(t: DbType[Any], v: object) -> object:
+    if type(v) is not bool:
+        raise _fail(t, v)
+    return v
+
+
+def _check_int(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _fail(t, v)
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise _fail(t, v, "out of the 64-bit range")
+    return int(v)
+
+
+def _check_float(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, (float, int)) or isinstance(v, bool):
+        raise _fail(t, v)
+    return float(v)
+
+
+def _check_decimal(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, (Decimal, int)) or isinstance(v, bool):
+        raise _fail(t, v)
+    return Decimal(v)
+
+
+def _check_instance(
+    cls: type[Any] | tuple[type[Any], ...],
+) -> Callable[[DbType[Any], object], object]:
+    def check(t: DbType[Any], v: object) -> object:
+        if not isinstance(v, cls):
+            raise _fail(t, v)
+        return v
+
+    return check
+
+
+def _check_bytes(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        raise _fail(t, v)
+    return bytes(v)
+
+
+def _check_date(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, dt.date) or isinstance(v, dt.datetime):
+        raise _fail(t, v)
+    return v
+
+
+def _check_datetime(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, dt.datetime):
+        raise _fail(t, v)
+    if v.utcoffset() is None:
+        raise _fail(t, v, "a naive datetime is ambiguous; attach a timezone (e.g. UTC)")
+    return v
+
+
+def _check_time(t: DbType[Any], v: object) -> object:
+    if not isinstance(v, dt.time):
+        raise _fail(t, v)
+    if v.tzinfo is not None:
+        raise _fail(t, v, "time with a timezone is not supported; use a naive time")
+    return v
+
+
+def _check_enum(t: DbType[Any], v: object) -> object:
+    assert t.cls is not None
+    if not isinstance(v, t.cls):
+        raise _fail(t, v)
+    return v
+
+
+_CHECKS: dict[Kind, Callable[[DbType[Any], object], object]] = {
+    Kind.BOOL: _check_bool,
+    Kind.INT: _check_int,
+    Kind.FLOAT: _check_float,
+    Kind.DECIMAL: _check_decimal,
+    Kind.STR: _check_instance(str),
+    Kind.BYTES: _check_bytes,
+    Kind.DATE: _check_date,
+    Kind.DATETIME: _check_datetime,
+    Kind.TIME: _check_time,
+    Kind.TIMEDELTA: _check_instance(dt.timedelta),
+    Kind.UUID: _check_instance(uuid.UUID),
+    Kind.JSON: _check_instance((dict, list)),
+    Kind.ENUM: _check_enum,
+}
+
+
+def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
+    """A function that checks a value against ``t`` and converts it for the driver."""
+    if t.kind is Kind.OPTIONAL:
+        assert t.item is not None
+        inner = encoder(t.item, codecs)
+
+        def encode_optional(v: object) -> object:
+            return None if v is None else inner(v)
+
+        return encode_optional
+    if t.kind is Kind.ARRAY:
+        assert t.item is not None
+        item = encoder(t.item, codecs)
+        build = codecs.encode.get(Kind.ARRAY)
+        finish = build(t, codecs) if build else None
+
+        def encode_array(v: object) -> object:
+            if not isinstance(v, (list, tuple)):
+                raise _fail(t, v)
+            items = [item(x) for x in v]
+            return finish(items) if finish else items
+
+        return encode_array
+    check = _CHECKS.get(t.kind)
+    if check is None:
+        raise TypeError(f"{t!r} is not a single-column type")
+    build = codecs.encode.get(t.kind)
+    convert = build(t, codecs) if build else None
+
+    def encode(v: object) -> object:
+        if v is None:
+            raise _fail(t, v, "None is only allowed for optional(...) types")
+        checked = check(t, v)
+        return convert(checked) if convert else checked
+
+    return encode
+
+
+def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
+    """A function turning a driver value into a value of ``t``; None if it is already one."""
+    if t.kind is Kind.OPTIONAL:
+        assert t.item is not None
+        inner = decoder(t.item, codecs)
+        if inner is None:
+            return _identity_or_none
+        present = inner
+
+        def decode_optional(v: object) -> object:
+            return None if v is None else present(v)
+
+        return decode_optional
+    build = codecs.decode.get(t.kind)
+    convert = build(t, codecs) if build else None
+    if convert is None:
+        return None
+    known = convert
+
+    def decode(v: object) -> object:
+        if v is None:
+            raise DecodeError(f"got NULL for non-optional {t!r}")
+        try:
+            return known(v)
+        except DecodeError:
+            raise
+        except (ValueError, TypeError, KeyError, OverflowError) as e:
+            raise DecodeError(f"cannot decode {type(v).__name__} as {t!r}: {e}") from e
+
+    return decode
+
+
+def _identity_or_none(v: object) -> object:
+    return v
+
+
+def row_decoder(t: DbType[Any], codecs: Codecs) -> Callable[[tuple[Any, ...]], Any]:
+    """A function building one result value of type ``t`` from a driver row."""
+    columns = t.fields if t.kind in (Kind.TUPLE, Kind.RECORD) else (t,)
+    convs = [decoder(c, codecs) for c in columns]
+    nullable = [c.kind is Kind.OPTIONAL for c in columns]
+    width = len(columns)
+    # Columns whose driver value is already right still must not be NULL.
+    strict = [
+        i for i, (c, n) in enumerate(zip(convs, nullable, strict=True)) if c is None and not n
+    ]
+    steps = [(i, c) for i, c in enumerate(convs) if c is not None]
+
+    def check_width(row: tuple[Any, ...]) -> None:
+        if len(row) != width:
+            raise DecodeError(f"expected {width} columns for {t!r}, the query returned {len(row)}")
+
+    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if len(row) != width:
+            check_width(row)
+        if strict and None in row:
+            for i in strict:
+                if row[i] is None:
+                    raise DecodeError(f"column {i} is NULL but {columns[i]!r} is not optional")
+        if not steps:
+            return row
+        values = list(row)
+        for i, c in steps:
+            values[i] = c(values[i])
+        return tuple(values)
+
+    if t.kind is Kind.RECORD:
+        cls = t.cls
+        assert cls is not None
+        return lambda row: cls(*convert(row))
+    if t.kind is Kind.TUPLE:
+        return convert
+    return lambda row: convert(row)[0]
+
+
+# Conversions shared by the drivers' tables.
+
+
+def as_isoformat(t: DbType[Any], c: Codecs) -> Convert:
+    return lambda v: v.isoformat()
+
+
+def enum_by_name(t: DbType[Any], c: Codecs) -> Convert:
+    return lambda v: v.name
+
+
+def enum_from_name(t: DbType[Any], c: Codecs) -> Convert:
+    cls = t.cls
+    assert cls is not None
+
+    def decode(v: object) -> object:
+        if isinstance(v, cls):
+            return v
+        try:
+            return cls[v]
+        except KeyError:
+            raise DecodeError(f"{v!r} is not a member name of {cls.__name__}") from None
+
+    return decode
+
+
+def reject_nan(t: DbType[Any], c: Codecs) -> Convert:
+    def encode(v: float) -> float:
+        if math.isnan(v):
+            raise EncodeError("NaN cannot be stored in this database (SQLite turns it into NULL)")
+        return v
+
+    return encode

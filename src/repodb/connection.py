@@ -1,0 +1,486 @@
+"""Connections: running typed requests, transactions, bulk loads and timeouts.
+
+Why: this is Caqti's "written once above every driver" layer. A driver only
+runs SQL; ``Connection`` turns a ``Request`` into SQL for that driver, checks
+and encodes the parameters, maps native errors to repodb's, checks the row
+count and decodes rows. Everything here works the same on every database.
+
+Example::
+
+    with repodb.connect("sqlite:///app.db") as conn:
+        with conn.transaction():
+            conn.exec(insert_user, ("Ada",))
+        names = conn.all(list_names)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Self, TypeVar, overload
+
+from .driver import (
+    ConnectSettings,
+    DriverConnection,
+    IsolationLevel,
+    TransactionOptions,
+    load_driver,
+)
+from .errors import MultipleResults, NotFound, TransactionRollback
+from .request import Many, One, Plan, Request, ZeroOrOne
+from .types import DbType, Kind, to_dbtype
+from .url import DatabaseUrl, parse_url
+
+__all__ = ["Connection", "Rollback", "RowStream", "Transaction", "connect"]
+
+P = TypeVar("P")
+R = TypeVar("R")
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+def connect(
+    url: str,
+    *,
+    statement_timeout: float | None = None,
+    connect_timeout: float = 10.0,
+) -> Connection:
+    """Open a connection to the database named by ``url``.
+
+    Options:
+        url: ``sqlite:///file.db``, ``sqlite::memory:``,
+            ``postgresql://user:pw@host:port/db`` or a libpq conninfo string.
+        statement_timeout: seconds after which a statement is cancelled
+            (``StatementTimeout``); on PostgreSQL the server cancels it.
+        connect_timeout: seconds to wait for a server to answer.
+
+    Example::
+
+        conn = repodb.connect("sqlite::memory:")
+    """
+    parsed = parse_url(url)
+    settings = ConnectSettings(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
+    driver = load_driver(parsed.driver).connect(parsed, settings)
+    return Connection(driver, parsed)
+
+
+class Rollback(Exception):
+    """Raise inside ``with conn.transaction()`` to roll it back quietly.
+
+    ``raise Rollback()`` ends the innermost transaction; ``tx.rollback()``
+    (which raises ``Rollback(tx)``) ends ``tx`` and any transaction inside it.
+    """
+
+    def __init__(self, transaction: Transaction | None = None) -> None:
+        super().__init__("rollback requested")
+        self.transaction = transaction
+
+
+class Connection:
+    """An open database connection that runs typed requests.
+
+    Not safe for concurrent use from several threads; use one per thread or a
+    pool. ``with connect(...) as conn:`` closes it at the end of the block.
+    """
+
+    def __init__(self, driver: DriverConnection, url: DatabaseUrl) -> None:
+        self._driver = driver
+        self._url = url
+        self._codecs = driver.codecs
+        self._codecs_name = driver.codecs.name
+        self._native = driver.native_errors
+        self._depth = 0
+        self._closed = False
+        self.dialect = driver.dialect
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<repodb.Connection {self._url.redacted} {state}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this connection."""
+        return self._driver.in_transaction
+
+    def _plan(self, request: Request[Any, Any, Any]) -> Plan:
+        plan: Plan | None = request._plans.get(self._codecs_name)
+        return plan if plan is not None else request.plan(self.dialect, self._codecs)
+
+    def _fetch(self, plan: Plan, params: object) -> list[tuple[Any, ...]]:
+        args = plan.encode(params)
+        try:
+            return self._driver.fetch(plan.sql, args, plan.prepare)
+        except self._native as e:
+            raise self._driver.map_error(e, plan.sql) from e
+
+    # Running requests ------------------------------------------------------
+
+    @overload
+    def exec(self, request: Request[None, Any, Many]) -> int: ...
+    @overload
+    def exec(self, request: Request[P, Any, Many], params: P) -> int: ...
+    def exec(self, request: Request[Any, Any, Many], params: object = None) -> int:
+        """Run a request for its effect; return the affected row count (-1 if unknown)."""
+        plan = self._plan(request)
+        args = plan.encode(params)
+        try:
+            return self._driver.execute(plan.sql, args, plan.prepare)
+        except self._native as e:
+            raise self._driver.map_error(e, plan.sql) from e
+
+    @overload
+    def one(self, request: Request[None, R, One]) -> R: ...
+    @overload
+    def one(self, request: Request[P, R, One], params: P) -> R: ...
+    def one(self, request: Request[Any, Any, One], params: object = None) -> Any:
+        """The one row of a ``Request.one``; ``NotFound`` or ``MultipleResults`` otherwise."""
+        if request.multiplicity is not One:
+            raise TypeError(f"one() needs a Request.one, got {request!r}")
+        plan = self._plan(request)
+        rows = self._fetch(plan, params)
+        if len(rows) == 1:
+            return plan.decode(rows[0])
+        if rows:
+            raise MultipleResults(f"expected one row, got {len(rows)}", sql=plan.sql)
+        raise NotFound("expected one row, got none", sql=plan.sql)
+
+    @overload
+    def one_or_none(self, request: Request[None, R, ZeroOrOne]) -> R | None: ...
+    @overload
+    def one_or_none(self, request: Request[P, R, ZeroOrOne], params: P) -> R | None: ...
+    def one_or_none(self, request: Request[Any, Any, ZeroOrOne], params: object = None) -> Any:
+        """The row of a zero-or-one request, or None; ``MultipleResults`` for more."""
+        if request.multiplicity is Many:
+            raise TypeError(f"one_or_none() needs at most one row, got {request!r}")
+        plan = self._plan(request)
+        rows = self._fetch(plan, params)
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise MultipleResults(f"expected at most one row, got {len(rows)}", sql=plan.sql)
+        return plan.decode(rows[0])
+
+    @overload
+    def all(self, request: Request[None, R, Many]) -> list[R]: ...
+    @overload
+    def all(self, request: Request[P, R, Many], params: P) -> list[R]: ...
+    def all(self, request: Request[Any, Any, Many], params: object = None) -> list[Any]:
+        """Every row, decoded."""
+        plan = self._plan(request)
+        decode = plan.decode
+        return [decode(row) for row in self._fetch(plan, params)]
+
+    @overload
+    def stream(self, request: Request[None, R, Many], *, batch_size: int = ...) -> RowStream[R]: ...
+    @overload
+    def stream(
+        self, request: Request[P, R, Many], params: P, *, batch_size: int = ...
+    ) -> RowStream[R]: ...
+    def stream(
+        self, request: Request[Any, Any, Many], params: object = None, *, batch_size: int = 500
+    ) -> RowStream[Any]:
+        """Rows one at a time, fetched ``batch_size`` at a time.
+
+        On PostgreSQL this is a server-side cursor (``WITH HOLD`` outside a
+        transaction), so memory stays flat whatever the result size. Use it in
+        a ``with`` block, or exhaust it, to release the cursor promptly.
+        """
+        plan = self._plan(request)
+        args = plan.encode(params)
+        rows = self._driver.stream(plan.sql, args, batch_size)
+        return RowStream(rows, plan, self._driver)
+
+    @overload
+    def fold(self, request: Request[None, R, Many], fn: Callable[[A, R], A], init: A) -> A: ...
+    @overload
+    def fold(
+        self, request: Request[P, R, Many], fn: Callable[[A, R], A], init: A, params: P
+    ) -> A: ...
+    def fold(
+        self,
+        request: Request[Any, Any, Many],
+        fn: Callable[[Any, Any], Any],
+        init: Any,
+        params: object = None,
+    ) -> Any:
+        """Combine the rows into one value, streaming: ``fn(fn(init, row1), row2)...``."""
+        acc = init
+        with self.stream(request, params) as rows:
+            for row in rows:
+                acc = fn(acc, row)
+        return acc
+
+    # Bulk -----------------------------------------------------------------
+
+    def execute_many(self, request: Request[P, Any, Many], params: Iterable[P]) -> int:
+        """Run a statement once per parameter value, atomically; return the affected rows."""
+        plan = self._plan(request)
+        encode = plan.encode
+        with self.transaction():
+            try:
+                count = self._driver.execute_many(plan.sql, (encode(p) for p in params))
+            except self._native as e:
+                raise self._driver.map_error(e, plan.sql) from e
+        return count
+
+    def copy_in(
+        self,
+        table: str,
+        columns: list[str] | tuple[str, ...],
+        row_type: type[T] | DbType[T],
+        rows: Iterable[T],
+    ) -> int:
+        """Load many rows at once, atomically: ``COPY`` on PostgreSQL, batched inserts on SQLite.
+
+        Options:
+            table: the table, optionally ``schema.table``; quoted for you.
+            columns: the columns the row values go to, in order.
+            row_type: the type of one row, e.g. ``tup(int, str)``.
+
+        Example::
+
+            conn.copy_in("users", ["id", "name"], tup(int, str), [(1, "Ada"), (2, "Grace")])
+        """
+        t = to_dbtype(row_type)
+        if t.kind is not Kind.TUPLE and t.kind is not Kind.RECORD:
+            raise TypeError("copy_in needs a row type with one member per column, e.g. tup(...)")
+        if t.width != len(columns):
+            raise ValueError(f"{len(columns)} columns but the row type has {t.width} members")
+        from .request import params_encoder
+
+        encode = params_encoder(t, self._codecs)
+        with self.transaction():
+            try:
+                count = self._driver.copy_in(table, columns, (encode(r) for r in rows))
+            except self._native as e:
+                raise self._driver.map_error(e, f"COPY {table}") from e
+        return count
+
+    # Transactions ---------------------------------------------------------
+
+    def transaction(
+        self,
+        *,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+        deferrable: bool = False,
+    ) -> Transaction:
+        """A ``with`` block that commits on success and rolls back on any exception.
+
+        Inside another transaction it is a savepoint: an exception rolls back
+        only the inner block. Options apply to the outermost transaction only.
+
+        Example::
+
+            with conn.transaction(isolation=IsolationLevel.SERIALIZABLE):
+                ...
+        """
+        options = TransactionOptions(isolation, read_only, deferrable)
+        return Transaction(self, options)
+
+    def run_transaction(
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        attempts: int = 5,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+        deferrable: bool = False,
+        base_delay: float = 0.01,
+        max_delay: float = 1.0,
+    ) -> T:
+        """Run ``fn(conn)`` in a transaction, retrying on serialization failure or deadlock.
+
+        Waits a random time up to ``base_delay * 2**attempt`` (capped at
+        ``max_delay``) between attempts, so conflicting clients spread out;
+        the last failure propagates. It must not be called inside a
+        transaction: a retry needs a fresh one.
+        """
+        if self._depth:
+            raise RuntimeError("run_transaction cannot retry inside an open transaction")
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction(
+                    isolation=isolation, read_only=read_only, deferrable=deferrable
+                ):
+                    return fn(self)
+            except TransactionRollback:
+                if attempt == attempts:
+                    raise
+                time.sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run(self, sql: str) -> None:
+        try:
+            self._driver.execute(sql, (), False)
+        except self._native as e:
+            raise self._driver.map_error(e, sql) from e
+
+    # Connection management -------------------------------------------------
+
+    def set_statement_timeout(self, seconds: float | None) -> None:
+        """Cancel statements running longer than ``seconds`` from now on (None: no limit)."""
+        try:
+            self._driver.set_statement_timeout(seconds)
+        except self._native as e:
+            raise self._driver.map_error(e, None) from e
+
+    def ping(self) -> None:
+        """Raise a repodb error if the connection no longer works."""
+        try:
+            self._driver.ping()
+        except self._native as e:
+            raise self._driver.map_error(e, "SELECT 1") from e
+
+    def close(self) -> None:
+        """Close the connection; an open transaction is rolled back by the server."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._driver.close()
+            except self._native as e:
+                raise self._driver.map_error(e, None) from e
+
+
+class Transaction:
+    """One transaction or savepoint; made by ``Connection.transaction()``."""
+
+    def __init__(self, conn: Connection, options: TransactionOptions) -> None:
+        self._conn = conn
+        self._options = options
+        self._savepoint: str | None = None
+        self._active = False
+
+    @property
+    def connection(self) -> Connection:
+        """The connection the transaction runs on."""
+        return self._conn
+
+    def rollback(self) -> None:
+        """Roll this transaction back and leave its ``with`` block."""
+        raise Rollback(self)
+
+    def __enter__(self) -> Self:
+        conn = self._conn
+        if self._active:
+            raise RuntimeError("a Transaction cannot be entered twice")
+        if conn._depth:
+            if self._options != TransactionOptions():
+                raise ValueError("a nested transaction (savepoint) takes no options")
+            self._savepoint = f"repodb_sp_{conn._depth}"
+            conn._run(f"SAVEPOINT {self._savepoint}")
+        else:
+            try:
+                conn._driver.begin(self._options)
+            except conn._native as e:
+                raise conn._driver.map_error(e, "BEGIN") from e
+        conn._depth += 1
+        self._active = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        conn = self._conn
+        conn._depth -= 1
+        self._active = False
+        if exc is None:
+            self._commit()
+            return False
+        self._undo(exc)
+        if isinstance(exc, Rollback):
+            return exc.transaction is None or exc.transaction is self
+        return False
+
+    def _commit(self) -> None:
+        conn = self._conn
+        if self._savepoint is not None:
+            conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
+            return
+        try:
+            conn._driver.commit()
+        except conn._native as e:
+            # SQLite keeps the transaction open when COMMIT fails (e.g. a
+            # deferred foreign key); end it so no partial write survives.
+            with contextlib.suppress(conn._native):
+                conn._driver.rollback()
+            raise conn._driver.map_error(e, "COMMIT") from e
+
+    def _undo(self, cause: BaseException) -> None:
+        conn = self._conn
+        try:
+            if self._savepoint is not None:
+                conn._run(f"ROLLBACK TO SAVEPOINT {self._savepoint}")
+                conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
+            else:
+                conn._driver.rollback()
+        except Exception as e:
+            # The original error matters more; the failed rollback is noted.
+            cause.add_note(f"repodb: rolling back also failed: {e}")
+
+
+class RowStream(Iterator[R]):
+    """An iterator over decoded rows that releases its cursor when closed."""
+
+    def __init__(
+        self, rows: Iterator[tuple[Any, ...]], plan: Plan, driver: DriverConnection
+    ) -> None:
+        self._rows = rows
+        self._decode = plan.decode
+        self._sql = plan.sql
+        self._driver = driver
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> R:
+        try:
+            row = next(self._rows)
+        except StopIteration:
+            raise
+        except self._driver.native_errors as e:
+            raise self._driver.map_error(e, self._sql) from e
+        result: R = self._decode(row)
+        return result
+
+    def close(self) -> None:
+        """Release the cursor; further iteration stops."""
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            try:
+                close()
+            except self._driver.native_errors as e:
+                raise self._driver.map_error(e, self._sql) from e
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,266 @@
+"""The PostgreSQL driver, on psycopg 3.
+
+Why these choices: parameters are bound on the server (psycopg's default), in
+PostgreSQL's own ``$1`` style (``RawCursor``), so a request's markers need no
+rewriting; requests are prepared on the server the first time they run and
+reused after (psycopg keeps the prepared statements per connection); the
+session time zone is UTC, so ``timestamptz`` values come back in UTC; the
+connection is in autocommit mode and repodb issues ``BEGIN``/``COMMIT`` itself,
+so transactions behave the same as on every other driver. A statement timeout
+is PostgreSQL's ``statement_timeout``: the server cancels the query itself.
+
+Requires the ``postgresql`` extra: ``pip install pyrepodb[postgresql]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from .._codec import Codecs, Convert, enum_by_name, enum_from_name
+from ..dialect import POSTGRESQL
+from ..errors import (
+    ConnectError,
+    ConnectionLost,
+    DataError,
+    EncodeError,
+    Error,
+    ProgrammingError,
+    QueryError,
+    lookup_sqlstate,
+)
+from ..types import DbType, Kind
+from ..url import DatabaseUrl
+from . import ConnectSettings, TransactionOptions
+
+try:
+    import psycopg
+    from psycopg.pq import TransactionStatus
+    from psycopg.types.json import Jsonb
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "PostgreSQL support needs psycopg 3: pip install 'pyrepodb[postgresql]'"
+    ) from e
+
+__all__ = ["CODECS", "PostgresConnection", "connect"]
+
+
+def _encode_str(t: DbType[Any], c: Codecs) -> Convert:
+    def encode(v: str) -> str:
+        if "\x00" in v:
+            raise EncodeError("PostgreSQL text cannot contain NUL (\\x00) characters")
+        return v
+
+    return encode
+
+
+def _encode_json(t: DbType[Any], c: Codecs) -> Convert:
+    def encode(v: object) -> Jsonb:
+        try:
+            text = json.dumps(v, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as e:
+            raise EncodeError(f"not valid JSON: {e}") from None
+        if "\\u0000" in text:
+            raise EncodeError("PostgreSQL jsonb cannot contain NUL (\\u0000) characters")
+        return Jsonb(v)
+
+    return encode
+
+
+def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
+    # psycopg already parses json/jsonb columns; text columns are parsed here.
+    return lambda v: json.loads(v) if isinstance(v, (str, bytes)) else v
+
+
+def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
+    from datetime import UTC
+
+    # A ``timestamp`` (without time zone) column is read as UTC.
+    return lambda v: v.replace(tzinfo=UTC) if v.tzinfo is None else v
+
+
+def _decode_array(t: DbType[Any], c: Codecs) -> Convert:
+    from .._codec import decoder
+
+    assert t.item is not None
+    item = decoder(t.item, c)
+    if item is None:
+        return list
+    known = item
+    return lambda v: [known(x) for x in v]
+
+
+CODECS = Codecs(
+    name="postgresql",
+    encode={
+        Kind.STR: _encode_str,
+        Kind.JSON: _encode_json,
+        Kind.ENUM: enum_by_name,
+    },
+    decode={
+        Kind.DATETIME: _decode_datetime,
+        Kind.JSON: _decode_json,
+        Kind.ENUM: enum_from_name,
+        Kind.ARRAY: _decode_array,
+    },
+)
+
+_KEY_COLUMNS = re.compile(r"^Key \((.+?)\)=")
+_cursor_names = itertools.count(1)
+
+
+class PostgresConnection:
+    """A ``DriverConnection`` over one psycopg connection."""
+
+    dialect = POSTGRESQL
+    codecs = CODECS
+    native_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+
+    def __init__(self, raw: psycopg.Connection[tuple[Any, ...]]) -> None:
+        self._raw = raw
+        self._cursor = raw.cursor()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw.info.transaction_status != TransactionStatus.IDLE
+
+    def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
+        cursor = self._cursor
+        cursor.execute(sql, params, prepare=prepare)
+        return cursor.rowcount
+
+    def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
+        cursor = self._cursor
+        cursor.execute(sql, params, prepare=prepare)
+        return cursor.fetchall() if cursor.pgresult and cursor.description else []
+
+    def stream(self, sql: str, params: Sequence[Any], batch_size: int) -> Iterator[tuple[Any, ...]]:
+        # Outside a transaction a server-side cursor must be WITH HOLD to
+        # outlive the implicit transaction of its DECLARE.
+        cursor = psycopg.RawServerCursor(
+            self._raw, f"repodb_stream_{next(_cursor_names)}", withhold=not self.in_transaction
+        )
+        try:
+            cursor.itersize = batch_size
+            cursor.execute(sql, params)
+            while batch := cursor.fetchmany(batch_size):
+                yield from batch
+        finally:
+            if not self._raw.broken:
+                cursor.close()
+
+    def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
+        cursor = self._cursor
+        cursor.executemany(sql, params)
+        return cursor.rowcount
+
+    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        names = ", ".join(map(POSTGRESQL.quote, columns))
+        sql = f"COPY {POSTGRESQL.quote_qualified(table)} ({names}) FROM STDIN"
+        count = 0
+        with self._cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+
+    def begin(self, options: TransactionOptions) -> None:
+        sql = "BEGIN"
+        if options.isolation is not None:
+            sql += " ISOLATION LEVEL " + options.isolation.value
+        if options.read_only:
+            sql += " READ ONLY"
+        if options.deferrable:
+            sql += " DEFERRABLE"
+        self._cursor.execute(sql)
+
+    def commit(self) -> None:
+        self._cursor.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction and not self._raw.broken:
+            self._cursor.execute("ROLLBACK")
+
+    def set_statement_timeout(self, seconds: float | None) -> None:
+        self._cursor.execute(
+            "SELECT set_config('statement_timeout', $1, false)", (_timeout_ms(seconds),)
+        )
+
+    def ping(self) -> None:
+        self._cursor.execute("SELECT 1")
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def map_error(self, exc: BaseException, sql: str | None) -> Error:
+        return map_error(exc, sql, broken=self._raw.broken)
+
+
+def _timeout_ms(seconds: float | None) -> str:
+    return "0" if seconds is None else str(max(1, math.ceil(seconds * 1000)))
+
+
+def map_error(exc: BaseException, sql: str | None, *, broken: bool = False) -> Error:
+    """The repodb error for a psycopg exception."""
+    if not isinstance(exc, psycopg.Error):
+        return QueryError(str(exc), sql=sql)
+    sqlstate = exc.sqlstate
+    diag = exc.diag
+    message = diag.message_primary or str(exc).strip().splitlines()[0]
+    if sqlstate:
+        cls = lookup_sqlstate(sqlstate)
+    elif broken or isinstance(exc, psycopg.OperationalError):
+        cls = ConnectionLost
+    elif isinstance(exc, psycopg.DataError):
+        cls = DataError
+    elif isinstance(exc, psycopg.ProgrammingError):
+        cls = ProgrammingError
+    else:
+        cls = QueryError
+    detail = diag.message_detail
+    columns: tuple[str, ...] = ()
+    if diag.column_name:
+        columns = (diag.column_name,)
+    elif detail and (keys := _KEY_COLUMNS.match(detail)):
+        columns = tuple(c.strip().strip('"') for c in keys.group(1).split(","))
+    return cls(
+        message,
+        sql=sql,
+        sqlstate=sqlstate,
+        constraint=diag.constraint_name,
+        table=diag.table_name,
+        columns=columns,
+        detail=detail,
+    )
+
+
+def connect(url: DatabaseUrl, settings: ConnectSettings) -> PostgresConnection:
+    """Open a connection; the session runs in UTC with the requested statement timeout."""
+    server_options = " ".join(
+        part
+        for part in (
+            url.options.get("options", ""),
+            "-c TimeZone=UTC",
+            f"-c statement_timeout={_timeout_ms(settings.statement_timeout)}",
+        )
+        if part
+    )
+    extra: dict[str, Any] = {"options": server_options}
+    if "connect_timeout" not in url.options:
+        extra["connect_timeout"] = max(2, math.ceil(settings.connect_timeout))
+    try:
+        raw = psycopg.connect(
+            url.target,
+            autocommit=True,
+            prepare_threshold=None,
+            cursor_factory=psycopg.RawCursor,
+            **extra,
+        )
+    except psycopg.Error as e:
+        detail = url.scrub(str(e).strip())
+        raise ConnectError(f"cannot connect to {url.redacted}: {detail}") from e
+    return PostgresConnection(raw)

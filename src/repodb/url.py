@@ -1,0 +1,133 @@
+"""Database addresses: URLs and libpq conninfo strings, with passwords kept out of sight.
+
+Why: ``repodb.connect`` takes one string whatever the database, and that string
+often holds a password. ``DatabaseUrl`` parses it once, picks the driver, and
+gives a redacted form for reprs, logs and error messages.
+
+Accepted forms:
+
+- ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite::memory:``
+  (query options: ``busy_timeout`` in milliseconds)
+- ``postgresql://user:password@host:port/dbname?option=value`` (or ``postgres://``)
+- libpq conninfo: ``"host=primary dbname=myapp user=app password=secret"``
+
+Example::
+
+    >>> u = parse_url("postgresql://app:s3cret@db:5432/myapp")
+    >>> u.driver, u.redacted
+    ('postgresql', 'postgresql://app:***@db:5432/myapp')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+__all__ = ["DatabaseUrl", "parse_url"]
+
+_SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
+_CONNINFO_PAIR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class DatabaseUrl:
+    """A parsed address.
+
+    Attributes:
+        driver: ``"sqlite"`` or ``"postgresql"``.
+        target: what the driver opens: a file path or ``":memory:"`` for
+            SQLite, the conninfo or URL as given for PostgreSQL.
+        options: query-string options (SQLite) or conninfo keys (PostgreSQL).
+        redacted: the address with any password replaced by ``***``.
+    """
+
+    driver: str
+    target: str
+    options: dict[str, str]
+    redacted: str
+    password: str | None = dataclasses.field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        return f"DatabaseUrl({self.redacted!r})"
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the password, if any, replaced by ``***``."""
+        if self.password:
+            return text.replace(self.password, "***")
+        return text
+
+
+def parse_url(url: str) -> DatabaseUrl:
+    """Parse a database URL or libpq conninfo string; raise ValueError if unknown."""
+    if url.startswith("sqlite:"):
+        return _parse_sqlite(url)
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme in _SCHEMES:
+        return _parse_pg_url(url)
+    if _CONNINFO_PAIR.match(url):
+        return _parse_conninfo(url)
+    shown = _redact_anything(url)
+    raise ValueError(
+        f"not a database URL: {shown!r} (expected sqlite:///file.db, sqlite::memory:, "
+        "postgresql://... or a conninfo such as 'host=... dbname=...')"
+    )
+
+
+def _parse_sqlite(url: str) -> DatabaseUrl:
+    rest, _, query = url[len("sqlite:") :].partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    if rest in (":memory:", "//:memory:", "///:memory:"):
+        path = ":memory:"
+    elif rest.startswith("///"):
+        path = unquote(rest[3:])
+    else:
+        raise ValueError(
+            f"not a SQLite URL: {url!r} (use sqlite:///relative.db, sqlite:////abs.db "
+            "or sqlite::memory:)"
+        )
+    if not path:
+        raise ValueError(f"SQLite URL without a file name: {url!r}")
+    return DatabaseUrl("sqlite", path, options, url)
+
+
+def _parse_pg_url(url: str) -> DatabaseUrl:
+    parts = urlsplit(url)
+    password = unquote(parts.password) if parts.password else None
+    redacted = url
+    if parts.password is not None:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+        redacted = parts._replace(netloc=netloc).geturl()
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return DatabaseUrl("postgresql", url, options, redacted, password)
+
+
+def _parse_conninfo(conninfo: str) -> DatabaseUrl:
+    options: dict[str, str] = {}
+    pos = 0
+    for match in _CONNINFO_PAIR.finditer(conninfo):
+        if conninfo[pos : match.start()].strip():
+            break
+        key, raw = match.group(1), match.group(2)
+        if raw.startswith("'"):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        options[key] = raw
+        pos = match.end()
+    if conninfo[pos:].strip():
+        raise ValueError(f"cannot parse conninfo near {_redact_anything(conninfo[pos:])!r}")
+    password = options.get("password") or None
+    redacted = " ".join(
+        f"{k}=***" if k == "password" else f"{k}={_quote_conninfo(v)}" for k, v in options.items()
+    )
+    return DatabaseUrl("postgresql", conninfo, options, redacted, password)
+
+
+def _quote_conninfo(value: str) -> str:
+    if value and not re.search(r"[\s'\\]", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _redact_anything(text: str) -> str:
+    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)

@@ -1,0 +1,89 @@
+"""Shared fixtures: database URLs for SQLite files and the test PostgreSQL cluster.
+
+The PostgreSQL primary and replicas are started by ``scripts/test`` (through
+``scripts/pg-cluster``), which exports ``REPODB_TEST_PG_URL`` and
+``REPODB_TEST_PG_REPLICA_URLS``. Without them a PostgreSQL test is skipped on
+a developer's machine, and fails under ``CI=true``: CI must never report a
+skipped database test as a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+import repodb
+from repodb import Request
+
+PG_URL = os.environ.get("REPODB_TEST_PG_URL", "")
+REPLICA_URLS = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Every wait on a server in the tests is bounded by these.
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 30.0
+
+
+def require(value: object, what: str) -> None:
+    """Skip (or, in CI, fail) a test whose server is not configured."""
+    if value:
+        return
+    message = f"{what} is not set; run the suite with scripts/test"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pg_url() -> str:
+    require(PG_URL, "REPODB_TEST_PG_URL")
+    return PG_URL
+
+
+def replica_urls() -> list[str]:
+    require(REPLICA_URLS, "REPODB_TEST_PG_REPLICA_URLS")
+    return REPLICA_URLS
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` with its session ``search_path`` set to ``schema``."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def open_conn(url: str) -> repodb.Connection:
+    return repodb.connect(url, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT)
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose tables land in a fresh schema, dropped afterwards."""
+    base = pg_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with open_conn(base) as admin:
+        admin.exec(Request.exec(f"CREATE SCHEMA {schema}"))
+    try:
+        yield with_search_path(base, schema)
+    finally:
+        with open_conn(base) as admin:
+            admin.exec(Request.exec(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database, once per database kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("pg_schema_url")
+    return url
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[repodb.Connection]:
+    """An open connection to an empty database, once per database kind."""
+    with open_conn(db_url) as c:
+        yield c
