@@ -201,7 +201,7 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
             return known(v)
         except DecodeError:
             raise
-        except (ValueError, TypeError, KeyError, OverflowError) as e:
+        except (ValueError, TypeError, KeyError, ArithmeticError) as e:
             raise DecodeError(f"cannot decode {type(v).__name__} as {t!r}: {e}") from e
 
     return decode
@@ -211,8 +211,11 @@ def _identity_or_none(v: object) -> object:
     return v
 
 
-def row_decoder(t: DbType[Any], codecs: Codecs) -> Callable[[tuple[Any, ...]], Any]:
-    """A function building one result value of type ``t`` from a driver row."""
+RowDecoders = tuple[Callable[[tuple[Any, ...]], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]
+
+
+def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
+    """Functions building result values of type ``t``: from one driver row, and from a list."""
     columns = t.fields if t.kind in (Kind.TUPLE, Kind.RECORD) else (t,)
     convs = [decoder(c, codecs) for c in columns]
     nullable = [c.kind is Kind.OPTIONAL for c in columns]
@@ -241,13 +244,50 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> Callable[[tuple[Any, ...]], A
             values[i] = c(values[i])
         return tuple(values)
 
+    one: Callable[[tuple[Any, ...]], Any]
     if t.kind is Kind.RECORD:
-        cls = t.cls
-        assert cls is not None
-        return lambda row: cls(*convert(row))
-    if t.kind is Kind.TUPLE:
-        return convert
-    return lambda row: convert(row)[0]
+        cls = _record_builder(t)
+        one = lambda row: cls(*convert(row))  # noqa: E731
+    elif t.kind is Kind.TUPLE:
+        one = convert
+    else:
+        one = lambda row: convert(row)[0]  # noqa: E731
+
+    # When no column needs converting and none may be NULL, a whole result is
+    # checked with one C-level test per row instead of converting each row.
+    plain = not steps and len(strict) == width
+
+    def many(rows: list[tuple[Any, ...]]) -> list[Any]:
+        if not plain or not rows:
+            return [one(row) for row in rows]
+        check_width(rows[0])
+        for row in rows:
+            if None in row:
+                convert(row)
+        if t.kind is Kind.TUPLE:
+            return rows
+        if t.kind is Kind.RECORD:
+            return [record(*row) for row in rows]
+        return [row[0] for row in rows]
+
+    record = _record_builder(t) if t.kind is Kind.RECORD else tuple
+    return one, many
+
+
+def _record_builder(t: DbType[Any]) -> Callable[..., Any]:
+    """The record class, or a wrapper passing keywords to a ``kw_only`` dataclass."""
+    cls = t.cls
+    assert cls is not None
+    if not dataclasses.is_dataclass(cls) or not any(
+        f.kw_only for f in dataclasses.fields(cls) if f.init
+    ):
+        return cls
+    names = t.names
+
+    def build(*values: Any) -> Any:
+        return cls(**dict(zip(names, values, strict=True)))
+
+    return build
 
 
 # Conversions shared by the drivers' tables.

@@ -61,6 +61,8 @@ def parse(sql: str) -> Template:
         elif ch == "/" and sql.startswith("/*", i):
             i = _skip_block_comment(sql, i)
         elif ch == "?":
+            if sql[i + 1 : i + 2].isdigit():
+                raise ValueError("write numbered parameters as $1..$n; ?N is SQLite-only syntax")
             styles.add("?")
             pieces.append(sql[start:i])
             indices.append(len(indices))

@@ -9,7 +9,7 @@ Example::
 
     with repodb.connect("sqlite:///app.db") as conn:
         with conn.transaction():
-            conn.exec(insert_user, ("Ada",))
+            conn.exec(insert_user, "Ada")
         names = conn.all(list_names)
 """
 
@@ -119,7 +119,7 @@ class Connection:
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open on this connection."""
-        return self._driver.in_transaction
+        return not self._closed and self._driver.in_transaction
 
     def _plan(self, request: Request[Any, Any, Any]) -> Plan:
         plan: Plan | None = request._plans.get(self._codecs_name)
@@ -186,8 +186,7 @@ class Connection:
     def all(self, request: Request[Any, Any, Many], params: object = None) -> list[Any]:
         """Every row, decoded."""
         plan = self._plan(request)
-        decode = plan.decode
-        return [decode(row) for row in self._fetch(plan, params)]
+        return plan.decode_all(self._fetch(plan, params))
 
     @overload
     def stream(self, request: Request[None, R, Many], *, batch_size: int = ...) -> RowStream[R]: ...
@@ -312,11 +311,14 @@ class Connection:
 
         Waits a random time up to ``base_delay * 2**attempt`` (capped at
         ``max_delay``) between attempts, so conflicting clients spread out;
-        the last failure propagates. It must not be called inside a
+        the last failure propagates. ``raise Rollback()`` in ``fn`` rolls back
+        without retrying and returns None. It must not be called inside a
         transaction: a retry needs a fresh one.
         """
         if self._depth:
             raise RuntimeError("run_transaction cannot retry inside an open transaction")
+        if attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {attempts}")
         for attempt in range(1, attempts + 1):
             try:
                 with self.transaction(
@@ -327,6 +329,9 @@ class Connection:
                 if attempt == attempts:
                     raise
                 time.sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
+                continue
+            # Only a Rollback raised by fn gets here: rolled back on request.
+            return None  # type: ignore[return-value]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _run(self, sql: str) -> None:
@@ -424,7 +429,7 @@ class Transaction:
         except conn._native as e:
             # SQLite keeps the transaction open when COMMIT fails (e.g. a
             # deferred foreign key); end it so no partial write survives.
-            with contextlib.suppress(conn._native):
+            with contextlib.suppress(*conn._native):
                 conn._driver.rollback()
             raise conn._driver.map_error(e, "COMMIT") from e
 

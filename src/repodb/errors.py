@@ -15,7 +15,7 @@ cause (``IntegrityError`` and its violations, ``ReadOnlyError``,
 Example::
 
     try:
-        conn.exec(insert_user, ("ada@example.com",))
+        conn.exec(insert_user, "ada@example.com")
     except repodb.UniqueViolation as e:
         print(e.table, e.column)   # users email
 """

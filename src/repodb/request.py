@@ -78,6 +78,7 @@ class Plan:
     sql: str
     encode: Callable[[Any], Sequence[Any]]
     decode: Callable[[tuple[Any, ...]], Any]
+    decode_all: Callable[[list[tuple[Any, ...]]], list[Any]]
     prepare: bool
 
 
@@ -119,6 +120,9 @@ class Request(Generic[P, R_co, M_co]):
 
     def __setattr__(self, name: str, value: object) -> None:
         raise dataclasses.FrozenInstanceError(f"Request is immutable; cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"Request is immutable; cannot delete {name}")
 
     def __repr__(self) -> str:
         arrow = {Zero: "->.", One: "->!", ZeroOrOne: "->?", Many: "->*"}[self.multiplicity]
@@ -210,14 +214,16 @@ class Request(Generic[P, R_co, M_co]):
         """The request rendered for one driver (cached per codec table)."""
         plan: Plan | None = self._plans.get(codecs.name)
         if plan is None:
+            decode, decode_all = (
+                _codec.row_decoder(self.row_type, codecs)
+                if self.row_type is not None
+                else (_no_row, _no_rows)
+            )
             plan = Plan(
                 sql=self._template.render(dialect.placeholder_prefix),
                 encode=params_encoder(self.param_type, codecs),
-                decode=(
-                    _codec.row_decoder(self.row_type, codecs)
-                    if self.row_type is not None
-                    else _no_row
-                ),
+                decode=decode,
+                decode_all=decode_all,
                 prepare=not self.oneshot,
             )
             self._plans[codecs.name] = plan
@@ -230,6 +236,10 @@ def _params(spec: object) -> DbType[Any] | None:
 
 def _no_row(row: tuple[Any, ...]) -> None:
     return None
+
+
+def _no_rows(rows: list[tuple[Any, ...]]) -> list[None]:
+    return [None] * len(rows)
 
 
 def params_encoder(t: DbType[Any] | None, codecs: _codec.Codecs) -> Callable[[Any], Sequence[Any]]:

@@ -83,8 +83,8 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
         path = unquote(rest[3:])
     else:
         raise ValueError(
-            f"not a SQLite URL: {url!r} (use sqlite:///relative.db, sqlite:////abs.db "
-            "or sqlite::memory:)"
+            f"not a SQLite URL: {_redact_anything(url)!r} (use sqlite:///relative.db, "
+            "sqlite:////abs.db or sqlite::memory:)"
         )
     if not path:
         raise ValueError(f"SQLite URL without a file name: {url!r}")
@@ -93,18 +93,22 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
 
 def _parse_pg_url(url: str) -> DatabaseUrl:
     parts = urlsplit(url)
-    password = unquote(parts.password) if parts.password else None
-    redacted = url
-    if parts.password is not None:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-        redacted = parts._replace(netloc=netloc).geturl()
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    # libpq also takes the password as a query option (?password=...).
+    password = unquote(parts.password) if parts.password else options.get("password") or None
+    redacted = url
+    if parts.password is not None or "password" in options:
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
+        query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+        redacted = parts._replace(netloc=netloc, query=query).geturl()
     return DatabaseUrl("postgresql", url, options, redacted, password)
 
 
 def _parse_conninfo(conninfo: str) -> DatabaseUrl:
     options: dict[str, str] = {}
-    pos = 0
+    pos = last = 0
     for match in _CONNINFO_PAIR.finditer(conninfo):
         if conninfo[pos : match.start()].strip():
             break
@@ -112,9 +116,11 @@ def _parse_conninfo(conninfo: str) -> DatabaseUrl:
         if raw.startswith("'"):
             raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
         options[key] = raw
-        pos = match.end()
+        last, pos = match.start(), match.end()
     if conninfo[pos:].strip():
-        raise ValueError(f"cannot parse conninfo near {_redact_anything(conninfo[pos:])!r}")
+        # Shown from the last good key on: an unterminated password='... stays redacted.
+        near = _redact_anything(conninfo[last:].strip())
+        raise ValueError(f"cannot parse conninfo near {near!r}")
     password = options.get("password") or None
     redacted = " ".join(
         f"{k}=***" if k == "password" else f"{k}={_quote_conninfo(v)}" for k, v in options.items()
@@ -129,5 +135,7 @@ def _quote_conninfo(value: str) -> str:
 
 
 def _redact_anything(text: str) -> str:
-    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
+    # The password runs to the last @ of the authority, as urlsplit reads it;
+    # a quoted value may be unterminated in text that failed to parse.
+    text = re.sub(r"(://[^:/@\s]*:)[^/?#\s]*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", r"\1***", text)

@@ -39,7 +39,7 @@ from . import ConnectSettings, TransactionOptions
 
 try:
     import psycopg
-    from psycopg.pq import TransactionStatus
+    from psycopg.pq import ExecStatus, TransactionStatus
     from psycopg.types.json import Jsonb
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -64,7 +64,7 @@ def _encode_json(t: DbType[Any], c: Codecs) -> Convert:
             text = json.dumps(v, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as e:
             raise EncodeError(f"not valid JSON: {e}") from None
-        if "\\u0000" in text:
+        if "\\u0000" in text and _JSON_NUL.search(text):
             raise EncodeError("PostgreSQL jsonb cannot contain NUL (\\u0000) characters")
         return Jsonb(v)
 
@@ -109,6 +109,8 @@ CODECS = Codecs(
     },
 )
 
+# An escaped NUL in JSON text: \u0000 after an even number of backslashes.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _KEY_COLUMNS = re.compile(r"^Key \((.+?)\)=")
 _cursor_names = itertools.count(1)
 
@@ -126,7 +128,9 @@ class PostgresConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self._raw.info.transaction_status != TransactionStatus.IDLE
+        # UNKNOWN: the connection is closed or broken, and its transaction gone.
+        status = self._raw.info.transaction_status
+        return status != TransactionStatus.IDLE and status != TransactionStatus.UNKNOWN
 
     def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         cursor = self._cursor
@@ -136,7 +140,8 @@ class PostgresConnection:
     def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
         cursor = self._cursor
         cursor.execute(sql, params, prepare=prepare)
-        return cursor.fetchall() if cursor.pgresult and cursor.description else []
+        result = cursor.pgresult
+        return cursor.fetchall() if result and result.status == ExecStatus.TUPLES_OK else []
 
     def stream(self, sql: str, params: Sequence[Any], batch_size: int) -> Iterator[tuple[Any, ...]]:
         # Outside a transaction a server-side cursor must be WITH HOLD to
@@ -176,14 +181,23 @@ class PostgresConnection:
             sql += " READ ONLY"
         if options.deferrable:
             sql += " DEFERRABLE"
-        self._cursor.execute(sql)
+        self._cursor.execute(sql, prepare=False)
 
     def commit(self) -> None:
-        self._cursor.execute("COMMIT")
+        # PostgreSQL answers COMMIT of a transaction that an earlier error
+        # aborted by rolling it back without an error; report it as a failure.
+        aborted = self._raw.info.transaction_status == TransactionStatus.INERROR
+        self._cursor.execute("COMMIT", prepare=False)
+        if aborted:
+            raise lookup_sqlstate("25P02")(
+                "COMMIT rolled the transaction back: a statement in it failed",
+                sql="COMMIT",
+                sqlstate="25P02",
+            )
 
     def rollback(self) -> None:
         if self.in_transaction and not self._raw.broken:
-            self._cursor.execute("ROLLBACK")
+            self._cursor.execute("ROLLBACK", prepare=False)
 
     def set_statement_timeout(self, seconds: float | None) -> None:
         self._cursor.execute(
@@ -256,7 +270,9 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> PostgresConnection:
         raw = psycopg.connect(
             url.target,
             autocommit=True,
-            prepare_threshold=None,
+            # Requests say whether to prepare (prepare=True/False on each
+            # execute); None here would disable preparing altogether.
+            prepare_threshold=5,
             cursor_factory=psycopg.RawCursor,
             **extra,
         )

@@ -1,0 +1,370 @@
+"""Value conversion: checks before sending, storage forms, and decoding rows.
+
+Covers ``repodb._codec.encoder``/``decoder``/``row_decoder`` with the SQLite
+and PostgreSQL codec tables, without a database: every wrong Python value
+raises ``EncodeError``; valid values take the documented SQLite storage form
+(UTC text, microseconds, names, 0/1, JSON text) and decode back; PostgreSQL
+keeps native values; rows with NULLs, wrong widths or unknown enum names raise
+``DecodeError``; records (dataclass, NamedTuple) are built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import math
+import uuid
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from repodb import DecodeError, EncodeError
+from repodb._codec import Codecs, decoder, encoder, row_decoder
+from repodb.driver import postgresql, sqlite
+from repodb.types import DbType, array, json, optional, to_dbtype, tup
+
+SQLITE = sqlite.CODECS
+POSTGRESQL = postgresql.CODECS
+BOTH = pytest.mark.parametrize("codecs", [SQLITE, POSTGRESQL], ids=["sqlite", "postgresql"])
+
+PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Size(enum.Enum):
+    SMALL = 1
+
+
+@dataclasses.dataclass
+class User:
+    id: int
+    name: str
+    email: str | None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Tagged:
+    id: int
+    color: Color
+
+
+class Point(NamedTuple):
+    x: float
+    y: float
+
+
+def encode(spec: Any, value: object, codecs: Codecs = SQLITE) -> Any:
+    return encoder(to_dbtype(spec), codecs)(value)
+
+
+def decode(spec: Any, value: object, codecs: Codecs = SQLITE) -> Any:
+    convert = decoder(to_dbtype(spec), codecs)
+    return value if convert is None else convert(value)
+
+
+def decode_row(spec: Any, row: tuple[Any, ...], codecs: Codecs = SQLITE) -> Any:
+    """The row decoded one at a time and as part of a list; both must agree."""
+    one, many = row_decoder(to_dbtype(spec), codecs)
+    single = one(row)
+    assert many([row, row]) == [single, single]
+    return single
+
+
+def assert_row_rejected(spec: Any, row: tuple[Any, ...], match: str) -> None:
+    one, many = row_decoder(to_dbtype(spec), SQLITE)
+    with pytest.raises(DecodeError, match=match):
+        one(row)
+    with pytest.raises(DecodeError, match=match):
+        many([row])
+
+
+# Wrong Python values ----------------------------------------------------------
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("spec", "value", "match"),
+    [
+        (int, True, "expected int, got bool"),
+        (int, 2**63, "out of the 64-bit range"),
+        (int, -(2**63) - 1, "out of the 64-bit range"),
+        (int, 1.0, "expected int, got float"),
+        (int, "1", "expected int, got str"),
+        (float, False, "expected float, got bool"),
+        (float, "1.5", "expected float, got str"),
+        (Decimal, 1.5, "expected decimal, got float"),
+        (Decimal, True, "expected decimal, got bool"),
+        (bool, 1, "expected bool, got int"),
+        (str, b"x", "expected str, got bytes"),
+        (str, 1, "expected str, got int"),
+        (bytes, "abc", "expected bytes, got str"),
+        (dt.datetime, dt.datetime(2024, 1, 1), "naive datetime"),
+        (dt.datetime, dt.date(2024, 1, 1), "expected datetime, got date"),
+        (dt.time, dt.time(12, 0, tzinfo=dt.UTC), "time with a timezone"),
+        (dt.time, dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "expected time, got datetime"),
+        (dt.date, dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "expected date, got datetime"),
+        (dt.timedelta, 5, "expected timedelta, got int"),
+        (uuid.UUID, "0b6f7f1e-0000-4000-8000-000000000000", "expected uuid, got str"),
+        (dict, "{}", "expected json, got str"),
+        (dict, {"a": object()}, "not valid JSON"),
+        (dict, {"a": {1, 2}}, "not valid JSON"),
+        (dict, [math.nan], "not valid JSON"),
+        (Color, Size.SMALL, "expected Color, got Size"),
+        (Color, "RED", "expected Color, got str"),
+        (Color, 1, "expected Color, got int"),
+    ],
+)
+def test_wrong_values_are_rejected(codecs: Codecs, spec: Any, value: object, match: str) -> None:
+    with pytest.raises(EncodeError, match=match):
+        encode(spec, value, codecs)
+
+
+@BOTH
+@pytest.mark.parametrize("spec", [int, str, bool, dt.datetime, Color, dict, array(int)])
+def test_none_needs_an_optional_type(codecs: Codecs, spec: Any) -> None:
+    with pytest.raises(EncodeError, match="None"):
+        encode(spec, None, codecs)
+    assert encode(optional(spec), None, codecs) is None
+
+
+@BOTH
+def test_optional_still_checks_present_values(codecs: Codecs) -> None:
+    with pytest.raises(EncodeError, match="expected int, got str"):
+        encode(optional(int), "1", codecs)
+
+
+@BOTH
+def test_arrays_check_their_container_and_items(codecs: Codecs) -> None:
+    with pytest.raises(EncodeError, match=r"expected array\(int\), got str"):
+        encode(array(int), "1,2", codecs)
+    with pytest.raises(EncodeError, match="expected int, got bool"):
+        encode(array(int), [1, True], codecs)
+    with pytest.raises(EncodeError, match="None is only allowed"):
+        encode(array(int), [1, None], codecs)
+    assert encode(array(optional(int)), [1, None], codecs) is not None
+
+
+def test_int_range_edges_are_accepted() -> None:
+    assert encode(int, 2**63 - 1) == 2**63 - 1
+    assert encode(int, -(2**63)) == -(2**63)
+
+
+def test_nan_is_rejected_on_sqlite_only() -> None:
+    with pytest.raises(EncodeError, match="NaN"):
+        encode(float, math.nan, SQLITE)
+    with pytest.raises(EncodeError, match="NaN"):
+        encode(array(float), [1.0, math.nan], SQLITE)
+    assert math.isnan(encode(float, math.nan, POSTGRESQL))
+    assert encode(float, math.inf, SQLITE) == math.inf
+
+
+def test_nul_is_rejected_in_postgresql_text_only() -> None:
+    with pytest.raises(EncodeError, match="NUL"):
+        encode(str, "a\x00b", POSTGRESQL)
+    with pytest.raises(EncodeError, match="NUL"):
+        encode(array(str), ["ok", "a\x00b"], POSTGRESQL)
+    with pytest.raises(EncodeError, match="NUL"):
+        encode(dict, {"a": "b\x00"}, POSTGRESQL)
+    assert encode(str, "a\x00b", SQLITE) == "a\x00b"
+
+
+def test_timedelta_beyond_int64_microseconds_is_rejected_on_sqlite() -> None:
+    with pytest.raises(EncodeError, match="timedelta too large"):
+        encode(dt.timedelta, dt.timedelta.max, SQLITE)
+
+
+def test_encode_error_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        encode(int, "x")
+
+
+def test_row_types_are_not_single_columns() -> None:
+    with pytest.raises(TypeError, match="not a single-column type"):
+        encoder(tup(int, str), SQLITE)
+
+
+# SQLite storage forms ---------------------------------------------------------
+
+A_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "stored"),
+    [
+        (bool, True, 1),
+        (bool, False, 0),
+        (int, 7, 7),
+        (float, 2, 2.0),
+        (str, "héllo", "héllo"),
+        (bytes, bytearray(b"\x00\x01"), b"\x00\x01"),
+        (Decimal, Decimal("1.10"), "1.10"),
+        (Decimal, 5, "5"),
+        (dt.date, dt.date(2024, 2, 29), "2024-02-29"),
+        (
+            dt.datetime,
+            dt.datetime(2024, 5, 1, 12, 30, 15, 123, tzinfo=PLUS_TWO),
+            "2024-05-01 10:30:15.000123",
+        ),
+        (dt.datetime, dt.datetime(2024, 1, 1, 1, 0, tzinfo=PLUS_TWO), "2023-12-31 23:00:00.000000"),
+        (dt.time, dt.time(8, 5, 3), "08:05:03.000000"),
+        (dt.timedelta, dt.timedelta(days=1, seconds=2, microseconds=3), 86_402_000_003),
+        (dt.timedelta, dt.timedelta(microseconds=-1), -1),
+        (uuid.UUID, A_UUID, "12345678-1234-5678-1234-567812345678"),
+        (Color, Color.GREEN, "GREEN"),
+        (dict, {"a": [1, "x", None]}, '{"a":[1,"x",null]}'),
+        (json(), [1, 2], "[1,2]"),
+        (array(int), [1, 2], "[1,2]"),
+        (array(Color), [Color.RED], '["RED"]'),
+        (array(optional(bool)), [True, None], "[1,null]"),
+        (array(Decimal), [Decimal("0.1")], '["0.1"]'),
+        (
+            array(dt.datetime),
+            [dt.datetime(2024, 1, 1, 2, tzinfo=PLUS_TWO)],
+            '["2024-01-01 00:00:00.000000"]',
+        ),
+    ],
+)
+def test_sqlite_storage_form_and_round_trip(spec: Any, value: object, stored: object) -> None:
+    encoded = encode(spec, value)
+    assert encoded == stored
+    assert type(encoded) is type(stored)
+    assert decode(spec, encoded) == value
+
+
+def test_sqlite_datetimes_come_back_in_utc() -> None:
+    value = dt.datetime(2024, 5, 1, 12, 30, tzinfo=PLUS_TWO)
+    back = decode(dt.datetime, encode(dt.datetime, value))
+    assert back == value
+    assert back.utcoffset() == dt.timedelta(0)
+    assert back.hour == 10
+    # Text written by someone else with an offset is converted to UTC as well.
+    other = decode(dt.datetime, "2024-05-01 12:30:00+02:00")
+    assert (other.hour, other.utcoffset()) == (10, dt.timedelta(0))
+
+
+def test_sqlite_utc_text_sorts_like_the_instants() -> None:
+    early = dt.datetime(2024, 1, 1, 9, tzinfo=PLUS_TWO)  # 07:00 UTC
+    late = dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)
+    assert encode(dt.datetime, early) < encode(dt.datetime, late)
+
+
+@pytest.mark.parametrize(
+    ("spec", "stored", "match"),
+    [
+        (bool, 2, "not 0 or 1"),
+        (dict, "{not json", "cannot decode str as json"),
+        (uuid.UUID, "not-a-uuid", "cannot decode str as uuid"),
+        (Color, "BLUE", "'BLUE' is not a member name of Color"),
+        (dt.date, "yesterday", "cannot decode str as date"),
+        (Decimal, "abc", "cannot decode str as decimal"),
+        (array(int), '{"a": 1}', "not a JSON array"),
+        (dt.datetime, None, "got NULL for non-optional datetime"),
+    ],
+)
+def test_sqlite_bad_stored_values(spec: Any, stored: object, match: str) -> None:
+    with pytest.raises(DecodeError, match=match):
+        decode(spec, stored)
+
+
+def test_sqlite_decodes_optional_values() -> None:
+    assert decode(optional(dt.date), None) is None
+    assert decode(optional(dt.date), "2024-01-02") == dt.date(2024, 1, 2)
+    assert decode(optional(int), None) is None
+
+
+# PostgreSQL storage forms -----------------------------------------------------
+
+
+def test_postgresql_keeps_native_values() -> None:
+    when = dt.datetime(2024, 5, 1, 12, tzinfo=PLUS_TWO)
+    assert encode(dt.datetime, when, POSTGRESQL) is when
+    assert encode(uuid.UUID, A_UUID, POSTGRESQL) is A_UUID
+    assert encode(dt.timedelta, dt.timedelta(days=3), POSTGRESQL) == dt.timedelta(days=3)
+    assert encode(Decimal, 5, POSTGRESQL) == Decimal(5)
+    assert encode(bool, True, POSTGRESQL) is True
+    assert encode(Color, Color.RED, POSTGRESQL) == "RED"
+    assert encode(array(Color), [Color.RED, Color.GREEN], POSTGRESQL) == ["RED", "GREEN"]
+    document = encode(dict, {"a": 1}, POSTGRESQL)
+    assert isinstance(document, Jsonb)
+    assert document.obj == {"a": 1}
+
+
+def test_postgresql_decoding() -> None:
+    naive = dt.datetime(2024, 1, 1, 12)
+    assert decode(dt.datetime, naive, POSTGRESQL) == naive.replace(tzinfo=dt.UTC)
+    assert decode(dict, '{"a": 1}', POSTGRESQL) == {"a": 1}
+    assert decode(dict, {"a": 1}, POSTGRESQL) == {"a": 1}
+    assert decode(Color, "GREEN", POSTGRESQL) is Color.GREEN
+    assert decode(array(Color), ["RED"], POSTGRESQL) == [Color.RED]
+    with pytest.raises(DecodeError, match="not a member name"):
+        decode(Color, "BLUE", POSTGRESQL)
+
+
+# Rows -----------------------------------------------------------------------
+
+
+def test_single_column_rows_give_the_bare_value() -> None:
+    assert decode_row(int, (5,)) == 5
+    assert decode_row(dt.date, ("2024-01-02",)) == dt.date(2024, 1, 2)
+
+
+def test_tuple_rows() -> None:
+    row = decode_row(tup(int, optional(str), bool, Color), (1, None, 1, "RED"))
+    assert row == (1, None, True, Color.RED)
+
+
+def test_null_in_a_non_optional_column_is_rejected() -> None:
+    # A column the driver gives as it is (int) and one that is converted (bool).
+    assert_row_rejected(tup(int, str), (1, None), "column 1 is NULL but str is not optional")
+    assert_row_rejected(tup(int, bool), (1, None), "NULL for non-optional bool")
+    assert_row_rejected(int, (None,), "column 0 is NULL")
+
+
+@pytest.mark.parametrize("row", [(1,), (1, "a", "b"), ()])
+def test_wrong_column_count_is_rejected(row: tuple[Any, ...]) -> None:
+    assert_row_rejected(
+        tup(int, str), row, rf"expected 2 columns for tup\(int, str\), .* {len(row)}"
+    )
+
+
+def test_unknown_enum_name_in_a_row_is_rejected() -> None:
+    assert_row_rejected(tup(int, Color), (1, "PURPLE"), "'PURPLE' is not a member name of Color")
+
+
+def test_dataclass_row_is_built() -> None:
+    user = decode_row(User, (1, "Ada", None))
+    assert user == User(1, "Ada", None)
+    assert_row_rejected(User, (1, None, None), "column 1 is NULL")
+
+
+def test_keyword_only_dataclass_row_is_built() -> None:
+    assert decode_row(Tagged, (3, "GREEN")) == Tagged(id=3, color=Color.GREEN)
+    assert decode_row(Tagged, (4, "RED"), POSTGRESQL) == Tagged(id=4, color=Color.RED)
+
+
+def test_namedtuple_row_is_built() -> None:
+    point = decode_row(Point, (1, 2.5))
+    assert isinstance(point, Point)
+    assert point == Point(1.0, 2.5)
+    assert isinstance(point.x, float)
+
+
+def test_plain_rows_without_conversions() -> None:
+    # Nothing to convert: rows pass through, NULLs are still caught.
+    assert decode_row(tup(int, str), (1, "a")) == (1, "a")
+    assert decode_row(User, (1, "a", "e")) == User(1, "a", "e")
+    _, many = row_decoder(tup(int, str), SQLITE)
+    with pytest.raises(DecodeError, match="column 1 is NULL"):
+        many([(1, "a"), (2, None)])
+
+
+def test_dbtype_of_a_row_is_what_row_decoder_reads() -> None:
+    t: DbType[Any] = to_dbtype(User)
+    assert t.width == 3
