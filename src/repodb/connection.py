@@ -29,7 +29,14 @@ from .driver import (
     TransactionOptions,
     load_driver,
 )
-from .errors import MultipleResults, NotFound, TransactionRollback
+from .errors import (
+    ConnectionLost,
+    Error,
+    InFailedTransaction,
+    MultipleResults,
+    NotFound,
+    TransactionRollback,
+)
 from .request import Many, One, Plan, Request, ZeroOrOne
 from .types import DbType, Kind, to_dbtype
 from .url import DatabaseUrl, parse_url
@@ -93,6 +100,9 @@ class Connection:
         self._codecs_name = driver.codecs.name
         self._native = driver.native_errors
         self._depth = 0
+        # Set when a statement fails inside a transaction: like PostgreSQL,
+        # the transaction then accepts nothing but a rollback.
+        self._aborted = False
         self._closed = False
         self.dialect = driver.dialect
 
@@ -121,7 +131,17 @@ class Connection:
         """Whether a transaction is open on this connection."""
         return not self._closed and self._driver.in_transaction
 
+    def _error(self, exc: BaseException, sql: str | None) -> Error:
+        """The repodb error for a driver exception; marks an open transaction aborted."""
+        if self._depth:
+            self._aborted = True
+        if self._closed:
+            return ConnectionLost("the connection is closed", sql=sql)
+        return self._driver.map_error(exc, sql)
+
     def _plan(self, request: Request[Any, Any, Any]) -> Plan:
+        if self._aborted:
+            raise _aborted_error(request.sql)
         plan: Plan | None = request._plans.get(self._codecs_name)
         return plan if plan is not None else request.plan(self.dialect, self._codecs)
 
@@ -130,7 +150,7 @@ class Connection:
         try:
             return self._driver.fetch(plan.sql, args, plan.prepare)
         except self._native as e:
-            raise self._driver.map_error(e, plan.sql) from e
+            raise self._error(e, plan.sql) from e
 
     # Running requests ------------------------------------------------------
 
@@ -145,7 +165,7 @@ class Connection:
         try:
             return self._driver.execute(plan.sql, args, plan.prepare)
         except self._native as e:
-            raise self._driver.map_error(e, plan.sql) from e
+            raise self._error(e, plan.sql) from e
 
     @overload
     def one(self, request: Request[None, R, One]) -> R: ...
@@ -206,7 +226,7 @@ class Connection:
         plan = self._plan(request)
         args = plan.encode(params)
         rows = self._driver.stream(plan.sql, args, batch_size)
-        return RowStream(rows, plan, self._driver)
+        return RowStream(rows, plan, self)
 
     @overload
     def fold(self, request: Request[None, R, Many], fn: Callable[[A, R], A], init: A) -> A: ...
@@ -238,7 +258,7 @@ class Connection:
             try:
                 count = self._driver.execute_many(plan.sql, (encode(p) for p in params))
             except self._native as e:
-                raise self._driver.map_error(e, plan.sql) from e
+                raise self._error(e, plan.sql) from e
         return count
 
     def copy_in(
@@ -271,7 +291,7 @@ class Connection:
             try:
                 count = self._driver.copy_in(table, columns, (encode(r) for r in rows))
             except self._native as e:
-                raise self._driver.map_error(e, f"COPY {table}") from e
+                raise self._error(e, f"COPY {table}") from e
         return count
 
     # Transactions ---------------------------------------------------------
@@ -338,7 +358,7 @@ class Connection:
         try:
             self._driver.execute(sql, (), False)
         except self._native as e:
-            raise self._driver.map_error(e, sql) from e
+            raise self._error(e, sql) from e
 
     # Connection management -------------------------------------------------
 
@@ -347,14 +367,14 @@ class Connection:
         try:
             self._driver.set_statement_timeout(seconds)
         except self._native as e:
-            raise self._driver.map_error(e, None) from e
+            raise self._error(e, None) from e
 
     def ping(self) -> None:
         """Raise a repodb error if the connection no longer works."""
         try:
             self._driver.ping()
         except self._native as e:
-            raise self._driver.map_error(e, "SELECT 1") from e
+            raise self._error(e, "SELECT 1") from e
 
     def close(self) -> None:
         """Close the connection; an open transaction is rolled back by the server."""
@@ -363,7 +383,7 @@ class Connection:
             try:
                 self._driver.close()
             except self._native as e:
-                raise self._driver.map_error(e, None) from e
+                raise self._error(e, None) from e
 
 
 class Transaction:
@@ -389,6 +409,8 @@ class Transaction:
         if self._active:
             raise RuntimeError("a Transaction cannot be entered twice")
         if conn._depth:
+            if conn._aborted:
+                raise _aborted_error("SAVEPOINT")
             if self._options != TransactionOptions():
                 raise ValueError("a nested transaction (savepoint) takes no options")
             self._savepoint = f"repodb_sp_{conn._depth}"
@@ -397,7 +419,7 @@ class Transaction:
             try:
                 conn._driver.begin(self._options)
             except conn._native as e:
-                raise conn._driver.map_error(e, "BEGIN") from e
+                raise conn._error(e, "BEGIN") from e
         conn._depth += 1
         self._active = True
         return self
@@ -412,6 +434,10 @@ class Transaction:
         conn._depth -= 1
         self._active = False
         if exc is None:
+            if conn._aborted:
+                failure = _aborted_error("COMMIT")
+                self._undo(failure)
+                raise failure
             self._commit()
             return False
         self._undo(exc)
@@ -431,7 +457,7 @@ class Transaction:
             # deferred foreign key); end it so no partial write survives.
             with contextlib.suppress(*conn._native):
                 conn._driver.rollback()
-            raise conn._driver.map_error(e, "COMMIT") from e
+            raise conn._error(e, "COMMIT") from e
 
     def _undo(self, cause: BaseException) -> None:
         conn = self._conn
@@ -444,18 +470,30 @@ class Transaction:
         except Exception as e:
             # The original error matters more; the failed rollback is noted.
             cause.add_note(f"repodb: rolling back also failed: {e}")
+        else:
+            conn._aborted = False
+        if self._savepoint is None:
+            conn._aborted = False
+
+
+def _aborted_error(sql: str | None) -> InFailedTransaction:
+    return InFailedTransaction(
+        "a statement failed earlier in this transaction, which now can only be rolled back; "
+        "run statements that may fail in a nested conn.transaction() to carry on after them",
+        sql=sql,
+        sqlstate="25P02",
+    )
 
 
 class RowStream(Iterator[R]):
     """An iterator over decoded rows that releases its cursor when closed."""
 
-    def __init__(
-        self, rows: Iterator[tuple[Any, ...]], plan: Plan, driver: DriverConnection
-    ) -> None:
+    def __init__(self, rows: Iterator[tuple[Any, ...]], plan: Plan, conn: Connection) -> None:
         self._rows = rows
         self._decode = plan.decode
         self._sql = plan.sql
-        self._driver = driver
+        self._conn = conn
+        self._native = conn._native
 
     def __iter__(self) -> Self:
         return self
@@ -465,8 +503,8 @@ class RowStream(Iterator[R]):
             row = next(self._rows)
         except StopIteration:
             raise
-        except self._driver.native_errors as e:
-            raise self._driver.map_error(e, self._sql) from e
+        except self._native as e:
+            raise self._conn._error(e, self._sql) from e
         result: R = self._decode(row)
         return result
 
@@ -476,8 +514,8 @@ class RowStream(Iterator[R]):
         if close is not None:
             try:
                 close()
-            except self._driver.native_errors as e:
-                raise self._driver.map_error(e, self._sql) from e
+            except self._native as e:
+                raise self._conn._error(e, self._sql) from e
 
     def __enter__(self) -> Self:
         return self

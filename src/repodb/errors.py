@@ -33,6 +33,7 @@ __all__ = [
     "Error",
     "ExclusionViolation",
     "ForeignKeyViolation",
+    "InFailedTransaction",
     "IntegrityError",
     "MultipleResults",
     "NotFound",
@@ -175,6 +176,17 @@ class ReadOnlyError(QueryError):
     """A write was sent to a read-only transaction or a hot standby (SQLSTATE 25006)."""
 
 
+class InFailedTransaction(QueryError):
+    """A statement failed earlier in this transaction, so it can only be rolled back.
+
+    On every database a failed statement aborts the transaction (PostgreSQL
+    does so itself; repodb makes SQLite behave the same). To recover from an
+    expected error and carry on, run the statement in a nested
+    ``conn.transaction()``: the savepoint is rolled back and the outer
+    transaction stays usable.
+    """
+
+
 class TransactionRollback(QueryError):
     """The database rolled the transaction back; running it again may succeed."""
 
@@ -198,6 +210,7 @@ _BY_SQLSTATE: dict[str, type[QueryError]] = {
     "23514": CheckViolation,
     "23P01": ExclusionViolation,
     "25006": ReadOnlyError,
+    "25P02": InFailedTransaction,
     "40001": SerializationFailure,
     "40P01": DeadlockDetected,
     "57014": StatementTimeout,

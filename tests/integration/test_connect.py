@@ -1,0 +1,198 @@
+"""Opening and closing connections.
+
+Covered: every address form opens a working connection (SQLite relative path,
+absolute path, ``:memory:``; PostgreSQL URL and libpq conninfo built from the
+URL's parts); ``repr`` never shows a password; a refused connection (closed
+port, unknown role, unknown database, unopenable SQLite file) is a fast
+ConnectError whose ``str``/``repr`` never contain the password; ``ping``;
+closing twice is harmless; the ``with`` block closes; every use of a closed
+connection raises a repodb Error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+import repodb
+from repodb import Request
+from repodb.types import tup
+from tests.conftest import CONNECT_TIMEOUT, open_conn, pg_url
+
+PASSWORD = "Pa55-w0rd-never-shown"
+
+one = Request.one("SELECT 1", row=int)
+
+
+def works(conn: repodb.Connection) -> None:
+    conn.exec(Request.exec("CREATE TABLE probe (n INTEGER)"))
+    conn.exec(Request.exec("INSERT INTO probe (n) VALUES (?)", params=int), 7)
+    assert conn.one(Request.one("SELECT n FROM probe", row=int)) == 7
+    conn.ping()
+
+
+def test_sqlite_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_conn("sqlite:///relative.db") as conn:
+        works(conn)
+    assert (tmp_path / "relative.db").is_file()
+    with open_conn("sqlite:///relative.db") as again:
+        assert again.one(Request.one("SELECT n FROM probe", row=int)) == 7
+
+
+def test_sqlite_absolute_path(tmp_path: Path) -> None:
+    path = tmp_path / "nested dir" / "absolute.db"
+    path.parent.mkdir()
+    url = f"sqlite:///{path}"
+    assert url.startswith("sqlite:////")
+    with open_conn(url) as conn:
+        works(conn)
+        assert repr(conn) == f"<repodb.Connection {url} open>"
+    assert path.is_file()
+
+
+def test_sqlite_memory_databases_are_private() -> None:
+    with open_conn("sqlite::memory:") as first, open_conn("sqlite::memory:") as second:
+        works(first)
+        with pytest.raises(repodb.ProgrammingError):
+            second.one(Request.one("SELECT n FROM probe", row=int))
+
+
+def test_postgresql_url(pg_schema_url: str) -> None:
+    with open_conn(pg_schema_url) as conn:
+        works(conn)
+        assert conn.dialect.name == "postgresql"
+
+
+def test_postgresql_conninfo(pg_schema_url: str) -> None:
+    parts = urlsplit(pg_url())
+    fields = {
+        "host": parts.hostname,
+        "port": parts.port,
+        "user": parts.username,
+        "password": parts.password,
+        "dbname": parts.path.lstrip("/") or None,
+    }
+    conninfo = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
+    with open_conn(conninfo) as conn:
+        who = Request.one("SELECT current_user, current_database()", row=tup(str, str))
+        user, database = conn.one(who)
+        assert user == (parts.username or user)
+        assert database == (fields["dbname"] or database)
+        assert conn.one(Request.one("SHOW TimeZone", row=str)) == "UTC"
+        conn.ping()
+
+
+def with_password(url: str, **replace: str) -> str:
+    """``url`` with PASSWORD as its password (the test servers trust 127.0.0.1 and ignore it)."""
+    parts = urlsplit(url)
+    user = replace.pop("user", parts.username or "postgres")
+    netloc = f"{user}:{PASSWORD}@{parts.hostname}:{parts.port or 5432}"
+    return parts._replace(netloc=netloc, **replace).geturl()
+
+
+def test_postgresql_password_is_redacted_in_repr(pg_schema_url: str) -> None:
+    with open_conn(with_password(pg_schema_url)) as conn:
+        assert PASSWORD not in repr(conn)
+        assert ":***@" in repr(conn)
+        conn.ping()
+
+
+# Refused connections -----------------------------------------------------------
+
+
+def refused(address: str) -> repodb.ConnectError:
+    started = time.monotonic()
+    with pytest.raises(repodb.ConnectError) as info:
+        repodb.connect(address, connect_timeout=CONNECT_TIMEOUT)
+    assert time.monotonic() - started < CONNECT_TIMEOUT
+    error = info.value
+    assert error.__cause__ is not None
+    for text in (str(error), repr(error), repr(error.args)):
+        assert PASSWORD not in text
+    return error
+
+
+def test_closed_port_with_url() -> None:
+    error = refused(f"postgresql://app:{PASSWORD}@127.0.0.1:1/app")
+    assert "app:***@127.0.0.1:1" in str(error)
+
+
+def test_closed_port_with_conninfo() -> None:
+    error = refused(f"host=127.0.0.1 port=1 user=app password='{PASSWORD}' dbname=app")
+    assert "password=***" in str(error)
+
+
+def test_unknown_role_is_refused_by_the_server(pg_schema_url: str) -> None:
+    error = refused(with_password(pg_url(), user="no_such_role_x"))
+    assert "no_such_role_x" in str(error)
+
+
+def test_unknown_database_is_refused_by_the_server(pg_schema_url: str) -> None:
+    error = refused(with_password(pg_url(), path="/no_such_database_x"))
+    assert "no_such_database_x" in str(error)
+
+
+def test_failed_password_authentication(pg_schema_url: str) -> None:
+    # The test servers trust 127.0.0.1, so a wrong password would be accepted;
+    # requiring password authentication makes the handshake fail instead.
+    url = with_password(pg_url(), query="require_auth=password")
+    error = refused(url)
+    assert "authentication" in str(error)
+
+
+def test_unopenable_sqlite_file(tmp_path: Path) -> None:
+    refused(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+
+
+def test_unknown_address_is_a_value_error() -> None:
+    with pytest.raises(ValueError) as info:
+        repodb.connect(f"mysql://app:{PASSWORD}@localhost/app")
+    assert PASSWORD not in str(info.value)
+
+
+# Closing -------------------------------------------------------------------------
+
+
+def test_ping_close_twice_and_with_block(db_url: str) -> None:
+    with open_conn(db_url) as conn:
+        conn.ping()
+        assert not conn.closed
+        assert repr(conn).endswith(" open>")
+    assert conn.closed
+    assert repr(conn).endswith(" closed>")
+    conn.close()
+    conn.close()
+    assert conn.closed
+
+
+USES: list[tuple[str, Callable[[repodb.Connection], object]]] = [
+    ("ping", lambda c: c.ping()),
+    ("exec", lambda c: c.exec(Request.exec("CREATE TABLE t (n INTEGER)"))),
+    ("one", lambda c: c.one(one)),
+    ("one_or_none", lambda c: c.one_or_none(one)),
+    ("all", lambda c: c.all(one)),
+    ("stream", lambda c: list(c.stream(one))),
+    ("fold", lambda c: c.fold(one, lambda a, b: a + b, 0)),
+    ("transaction", lambda c: c.transaction().__enter__()),
+    ("run_transaction", lambda c: c.run_transaction(lambda conn: conn.one(one))),
+    ("execute_many", lambda c: c.execute_many(Request.exec("SELECT ?", params=int), [1])),
+    ("copy_in", lambda c: c.copy_in("t", ["n"], tup(int), [(1,)])),
+    ("set_statement_timeout", lambda c: c.set_statement_timeout(1.0)),
+]
+
+
+@pytest.mark.parametrize("use", [u for _, u in USES], ids=[name for name, _ in USES])
+def test_closed_connection_raises_repodb_error(
+    db_url: str, use: Callable[[repodb.Connection], object]
+) -> None:
+    conn = open_conn(db_url)
+    conn.close()
+    with pytest.raises(repodb.Error):
+        use(conn)
+    assert not conn.in_transaction
+    assert conn.closed

@@ -1,0 +1,325 @@
+"""The same violation gives the same repodb error on every database.
+
+Covered: unique (single column, composite, primary key), foreign key (insert
+and delete), not null and named CHECK violations run as identical SQL on
+SQLite and PostgreSQL, each raising the same class with the same table,
+columns and constraint name where both databases report them; every error
+carries its SQL, its SQLSTATE (PostgreSQL) or SQLite code, the driver's
+exception as ``__cause__``, and never a row value in ``str()``/``repr()``. On
+PostgreSQL also exclusion constraints, division by zero and out-of-range
+values (DataError). Syntax errors and unknown tables or columns are
+ProgrammingError everywhere; NULL or an unknown Enum name read into a
+non-optional column is DecodeError; the connection keeps working after each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+import repodb
+from repodb import Request
+from repodb.types import optional, tup
+
+SECRET = "s3cret.person@example.com"
+
+SCHEMA = [
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL)",
+    "CREATE TABLE memberships (org INTEGER NOT NULL, member INTEGER NOT NULL,"
+    " UNIQUE (org, member))",
+    "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id))",
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL,"
+    " CONSTRAINT positive CHECK (balance > 0))",
+]
+
+insert_user = Request.exec(
+    "INSERT INTO users (id, email, name) VALUES (?, ?, ?)", params=tup(int, str, optional(str))
+)
+insert_membership = Request.exec(
+    "INSERT INTO memberships (org, member) VALUES (?, ?)", params=tup(int, int)
+)
+insert_post = Request.exec("INSERT INTO posts (id, user_id) VALUES (?, ?)", params=tup(int, int))
+insert_account = Request.exec(
+    "INSERT INTO accounts (id, balance) VALUES (?, ?)", params=tup(int, int)
+)
+update_balance = Request.exec("UPDATE accounts SET balance = ? WHERE id = ?", params=tup(int, int))
+delete_user = Request.exec("DELETE FROM users WHERE id = ?", params=int)
+count_users = Request.one("SELECT count(*) FROM users", row=int)
+
+
+@pytest.fixture
+def db(conn: repodb.Connection) -> repodb.Connection:
+    """A connection with the schema above and one user (id 1, e-mail SECRET)."""
+    for ddl in SCHEMA:
+        conn.exec(Request.exec(ddl))
+    conn.exec(insert_user, (1, SECRET, "Ada"))
+    return conn
+
+
+def is_pg(conn: repodb.Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def check_error(
+    conn: repodb.Connection,
+    error: repodb.Error,
+    *,
+    sqlstate: str,
+    code: str,
+    sql_start: str,
+    hidden: tuple[str, ...] = (SECRET,),
+    has_params: bool = True,
+) -> None:
+    """What every error carries, whatever the database."""
+    assert error.sql is not None
+    assert error.sql.startswith(sql_start)
+    assert f"SQL: {sql_start}" in str(error)
+    if is_pg(conn):
+        assert error.sqlstate == sqlstate
+        assert error.code is None
+        assert isinstance(error.__cause__, psycopg.Error)
+        assert error.__cause__.sqlstate == sqlstate
+        assert ("$1" in error.sql) is has_params
+    else:
+        assert error.code == code
+        assert error.sqlstate is None
+        assert isinstance(error.__cause__, sqlite3.Error)
+        assert error.__cause__.sqlite_errorname == code
+        assert ("?1" in error.sql) is has_params
+    for value in hidden:
+        assert value not in str(error)
+        assert value not in repr(error)
+    # The connection is still usable and no transaction was left open.
+    assert not conn.in_transaction
+    conn.ping()
+
+
+def test_unique_single_column(db: repodb.Connection) -> None:
+    with pytest.raises(repodb.UniqueViolation) as info:
+        db.exec(insert_user, (2, SECRET, "Grace"))
+    e = info.value
+    assert isinstance(e, repodb.IntegrityError)
+    assert isinstance(e, repodb.QueryError)
+    assert (e.table, e.columns, e.column) == ("users", ("email",), "email")
+    if is_pg(db):
+        assert e.constraint == "users_email_key"
+        assert e.detail is not None
+        assert SECRET in e.detail  # the database's detail is kept, but out of str()
+    check_error(
+        db, e, sqlstate="23505", code="SQLITE_CONSTRAINT_UNIQUE", sql_start="INSERT INTO users"
+    )
+    assert db.one(count_users) == 1
+
+
+def test_unique_composite(db: repodb.Connection) -> None:
+    db.exec(insert_membership, (7, 4242))
+    with pytest.raises(repodb.UniqueViolation) as info:
+        db.exec(insert_membership, (7, 4242))
+    e = info.value
+    assert (e.table, e.columns, e.column) == ("memberships", ("org", "member"), None)
+    check_error(
+        db,
+        e,
+        sqlstate="23505",
+        code="SQLITE_CONSTRAINT_UNIQUE",
+        sql_start="INSERT INTO memberships",
+        hidden=("4242",),
+    )
+
+
+def test_primary_key(db: repodb.Connection) -> None:
+    with pytest.raises(repodb.UniqueViolation) as info:
+        db.exec(insert_user, (1, "other@example.com", "Grace"))
+    e = info.value
+    assert (e.table, e.columns) == ("users", ("id",))
+    check_error(
+        db,
+        e,
+        sqlstate="23505",
+        code="SQLITE_CONSTRAINT_PRIMARYKEY",
+        sql_start="INSERT INTO users",
+        hidden=("other@example.com",),
+    )
+
+
+def test_foreign_key_on_insert(db: repodb.Connection) -> None:
+    with pytest.raises(repodb.ForeignKeyViolation) as info:
+        db.exec(insert_post, (1, 98765))
+    e = info.value
+    if is_pg(db):
+        assert (e.table, e.constraint, e.columns) == ("posts", "posts_user_id_fkey", ("user_id",))
+    check_error(
+        db,
+        e,
+        sqlstate="23503",
+        code="SQLITE_CONSTRAINT_FOREIGNKEY",
+        sql_start="INSERT INTO posts",
+        hidden=("98765",),
+    )
+    assert db.one(Request.one("SELECT count(*) FROM posts", row=int)) == 0
+
+
+def test_foreign_key_on_delete(db: repodb.Connection) -> None:
+    db.exec(insert_post, (1, 1))
+    with pytest.raises(repodb.ForeignKeyViolation) as info:
+        db.exec(delete_user, 1)
+    check_error(
+        db,
+        info.value,
+        sqlstate="23503",
+        code="SQLITE_CONSTRAINT_FOREIGNKEY",
+        sql_start="DELETE FROM users",
+    )
+    assert db.one(count_users) == 1
+
+
+def test_not_null(db: repodb.Connection) -> None:
+    with pytest.raises(repodb.NotNullViolation) as info:
+        db.exec(insert_user, (2, "nameless@example.com", None))
+    e = info.value
+    assert (e.table, e.columns, e.column) == ("users", ("name",), "name")
+    check_error(
+        db,
+        e,
+        sqlstate="23502",
+        code="SQLITE_CONSTRAINT_NOTNULL",
+        sql_start="INSERT INTO users",
+        hidden=("nameless@example.com",),
+    )
+    assert db.one(count_users) == 1
+
+
+@pytest.mark.parametrize(
+    ("violate", "sql_start"),
+    [
+        (lambda conn: conn.exec(insert_account, (1, -31337)), "INSERT INTO accounts"),
+        (lambda conn: conn.exec(update_balance, (-31337, 2)), "UPDATE accounts"),
+    ],
+    ids=["insert", "update"],
+)
+def test_named_check_constraint(
+    db: repodb.Connection, violate: Callable[[repodb.Connection], object], sql_start: str
+) -> None:
+    db.exec(insert_account, (2, 10))
+    with pytest.raises(repodb.CheckViolation) as info:
+        violate(db)
+    e = info.value
+    assert e.constraint == "positive"
+    if is_pg(db):
+        assert e.table == "accounts"
+    check_error(
+        db,
+        e,
+        sqlstate="23514",
+        code="SQLITE_CONSTRAINT_CHECK",
+        sql_start=sql_start,
+        hidden=("31337",),
+    )
+    balances = db.all(Request.many("SELECT balance FROM accounts", row=int))
+    assert balances == [10]
+
+
+def test_exclusion_constraint_postgresql(pg_schema_url: str) -> None:
+    from tests.conftest import open_conn
+
+    with open_conn(pg_schema_url) as conn:
+        conn.exec(
+            Request.exec(
+                "CREATE TABLE bookings (room INTEGER NOT NULL, guest TEXT NOT NULL,"
+                " CONSTRAINT one_guest_per_room EXCLUDE (room WITH =))"
+            )
+        )
+        book = Request.exec(
+            "INSERT INTO bookings (room, guest) VALUES (?, ?)", params=tup(int, str)
+        )
+        conn.exec(book, (101, "Ada"))
+        with pytest.raises(repodb.ExclusionViolation) as info:
+            conn.exec(book, (101, "Mallory-The-Guest"))
+        e = info.value
+        assert isinstance(e, repodb.IntegrityError)
+        assert (e.constraint, e.table) == ("one_guest_per_room", "bookings")
+        check_error(
+            conn,
+            e,
+            sqlstate="23P01",
+            code="",
+            sql_start="INSERT INTO bookings",
+            hidden=("Mallory-The-Guest",),
+        )
+
+
+# Wrong statements ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate"),
+    [
+        ("SELEC 1", "42601"),
+        ("SELECT id FROM no_such_table", "42P01"),
+        ("SELECT no_such_column FROM users", "42703"),
+    ],
+    ids=["syntax", "unknown_table", "unknown_column"],
+)
+def test_wrong_statement_is_programming_error(
+    db: repodb.Connection, sql: str, sqlstate: str
+) -> None:
+    with pytest.raises(repodb.ProgrammingError) as info:
+        db.all(Request.many(sql, row=int))
+    check_error(
+        db, info.value, sqlstate=sqlstate, code="SQLITE_ERROR", sql_start=sql, has_params=False
+    )
+
+
+def test_division_by_zero_postgresql(pg_schema_url: str) -> None:
+    from tests.conftest import open_conn
+
+    with open_conn(pg_schema_url) as conn:
+        with pytest.raises(repodb.DataError) as info:
+            conn.one(Request.one("SELECT 1 / ?", params=int, row=int), 0)
+        check_error(conn, info.value, sqlstate="22012", code="", sql_start="SELECT 1 /")
+        conn.exec(Request.exec("CREATE TABLE small (n INTEGER)"))
+        with pytest.raises(repodb.DataError) as range_info:
+            conn.exec(Request.exec("INSERT INTO small (n) VALUES (?)", params=int), 2**40)
+        check_error(
+            conn, range_info.value, sqlstate="22003", code="", sql_start="INSERT INTO small"
+        )
+
+
+def test_error_inside_transaction_rolls_it_back(db: repodb.Connection) -> None:
+    def insert_two() -> None:
+        with db.transaction():
+            db.exec(insert_user, (2, "new@example.com", "Grace"))
+            db.exec(insert_user, (3, SECRET, "Mallory"))
+
+    with pytest.raises(repodb.UniqueViolation):
+        insert_two()
+    assert not db.in_transaction
+    assert db.one(count_users) == 1
+
+
+# Reading back ----------------------------------------------------------------
+
+
+def test_null_into_non_optional_is_decode_error(db: repodb.Connection) -> None:
+    with pytest.raises(repodb.DecodeError):
+        db.one(Request.one("SELECT NULL", row=int))
+    with pytest.raises(repodb.DecodeError):
+        db.one(Request.one("SELECT id, NULL FROM users", row=tup(int, str)))
+    assert db.one(Request.one("SELECT id, NULL FROM users", row=tup(int, optional(str)))) == (
+        1,
+        None,
+    )
+
+
+def test_unknown_enum_name_is_decode_error(db: repodb.Connection) -> None:
+    import enum
+
+    class Role(enum.Enum):
+        ADMIN = 1
+
+    with pytest.raises(repodb.DecodeError) as info:
+        db.one(Request.one("SELECT name FROM users", row=Role))
+    assert "Role" in str(info.value)
