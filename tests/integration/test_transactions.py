@@ -304,7 +304,7 @@ def test_caught_error_aborts_the_transaction_on_every_database(db: repodb.Connec
     # makes SQLite do the same, so code behaves alike on both: later
     # statements are refused, and leaving the block rolls everything back
     # loudly instead of committing part of the work.
-    with pytest.raises(repodb.InFailedTransaction) as info:
+    def fail_then_carry_on() -> None:
         with db.transaction():
             db.exec(insert_item, "a")
             with pytest.raises(repodb.UniqueViolation):
@@ -313,9 +313,11 @@ def test_caught_error_aborts_the_transaction_on_every_database(db: repodb.Connec
                 db.exec(insert_item, "b")
             assert refused.value.sql is not None
             assert "INSERT" in refused.value.sql
-            with pytest.raises(repodb.InFailedTransaction):
-                with db.transaction():
-                    pass
+            with pytest.raises(repodb.InFailedTransaction), db.transaction():
+                pass
+
+    with pytest.raises(repodb.InFailedTransaction) as info:
+        fail_then_carry_on()
     assert (info.value.sqlstate, info.value.sql) == ("25P02", "COMMIT")
     assert not db.in_transaction
     assert names(db) == []
