@@ -17,6 +17,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from .errors import DecodeError, EncodeError
@@ -172,7 +173,21 @@ def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
         checked = check(t, v)
         return convert(checked) if convert else checked
 
+    exact = _PASS_THROUGH.get(t.kind)
+    if exact is not None and convert is None:
+        # The common case in one class test; anything else takes the full path.
+        def encode_exact(v: object) -> object:
+            if type(v) is exact and (exact is not int or INT64_MIN <= v <= INT64_MAX):  # type: ignore[operator]
+                return v
+            return encode(v)
+
+        return encode_exact
     return encode
+
+
+# Kinds whose values most often arrive as exactly this class and go to the
+# driver unchanged.
+_PASS_THROUGH: dict[Kind, type[Any]] = {Kind.INT: int, Kind.STR: str, Kind.BYTES: bytes}
 
 
 def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
@@ -214,29 +229,72 @@ def _identity_or_none(v: object) -> object:
 RowDecoders = tuple[Callable[[tuple[Any, ...]], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]
 
 
+# The Python class a driver must hand over for a kind it does not convert.
+_PY_CLASS: dict[Kind, type[Any]] = {
+    Kind.BOOL: bool,
+    Kind.INT: int,
+    Kind.FLOAT: float,
+    Kind.DECIMAL: Decimal,
+    Kind.STR: str,
+    Kind.BYTES: bytes,
+    Kind.DATE: dt.date,
+    Kind.DATETIME: dt.datetime,
+    Kind.TIME: dt.time,
+    Kind.TIMEDELTA: dt.timedelta,
+    Kind.UUID: uuid.UUID,
+}
+
+
 def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
-    """Functions building result values of type ``t``: from one driver row, and from a list."""
+    """Functions building result values of type ``t``: from one driver row, and from a list.
+
+    Columns the driver already gives as Python values are checked by class,
+    so ``sum(bigint)`` (a PostgreSQL ``numeric``, hence a Decimal) read as
+    ``int`` is a DecodeError rather than a silent type lie. A single row is
+    checked whole; a list is checked by class on its first row (a column has
+    one type per result) and for NULLs on every row.
+    """
     columns = t.fields if t.kind in (Kind.TUPLE, Kind.RECORD) else (t,)
     convs = [decoder(c, codecs) for c in columns]
-    nullable = [c.kind is Kind.OPTIONAL for c in columns]
     width = len(columns)
-    # Columns whose driver value is already right still must not be NULL.
-    strict = [
-        i for i, (c, n) in enumerate(zip(convs, nullable, strict=True)) if c is None and not n
-    ]
     steps = [(i, c) for i, c in enumerate(convs) if c is not None]
+    direct = [i for i, c in enumerate(convs) if c is None]
+    expected = tuple(_PY_CLASS.get((columns[i].item or columns[i]).kind, object) for i in direct)
+    nullable = [columns[i].kind is Kind.OPTIONAL for i in direct]
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    if len(direct) == width:
+        pick = _same
+    elif len(direct) == 1:
+        only = direct[0]
+        pick = lambda row: (row[only],)  # noqa: E731
+    elif direct:
+        pick = itemgetter(*direct)
+    else:
+        pick = lambda row: ()  # noqa: E731
 
     def check_width(row: tuple[Any, ...]) -> None:
         if len(row) != width:
             raise DecodeError(f"expected {width} columns for {t!r}, the query returned {len(row)}")
 
+    def check_classes(row: tuple[Any, ...]) -> None:
+        """Raise for the first direct column whose value is NULL or of another class."""
+        for i, cls, may_be_null in zip(direct, expected, nullable, strict=True):
+            value = row[i]
+            if value is None:
+                if not may_be_null:
+                    raise DecodeError(f"column {i} is NULL but {columns[i]!r} is not optional")
+            elif cls is not object and type(value) is not cls:
+                raise DecodeError(
+                    f"column {i} is declared {columns[i]!r} but the database returned "
+                    f"{type(value).__name__} {value!r:.40}; cast it in the SQL "
+                    "(e.g. sum(x)::bigint) or declare the matching type"
+                )
+
     def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
         if len(row) != width:
             check_width(row)
-        if strict and None in row:
-            for i in strict:
-                if row[i] is None:
-                    raise DecodeError(f"column {i} is NULL but {columns[i]!r} is not optional")
+        if tuple(map(type, pick(row))) != expected:
+            check_classes(row)
         if not steps:
             return row
         values = list(row)
@@ -255,15 +313,15 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
 
     # When no column needs converting and none may be NULL, a whole result is
     # checked with one C-level test per row instead of converting each row.
-    plain = not steps and len(strict) == width
+    plain = not steps and not any(nullable)
 
     def many(rows: list[tuple[Any, ...]]) -> list[Any]:
         if not plain or not rows:
             return [one(row) for row in rows]
-        check_width(rows[0])
+        convert(rows[0])
         for row in rows:
             if None in row:
-                convert(row)
+                check_classes(row)
         if t.kind is Kind.TUPLE:
             return rows
         if t.kind is Kind.RECORD:
@@ -272,6 +330,10 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
 
     record = _record_builder(t) if t.kind is Kind.RECORD else tuple
     return one, many
+
+
+def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row
 
 
 def _record_builder(t: DbType[Any]) -> Callable[..., Any]:

@@ -287,3 +287,26 @@ def test_oneshot_request_is_not_prepared(pg_schema_url: str) -> None:
     with open_conn(pg_schema_url) as conn:
         assert [conn.one(request, n) for n in (1, 2, 3)] == [3, 6, 9]
         assert conn.all(prepared, "SELECT $1 * 3") == []
+
+
+def test_a_column_of_another_class_is_a_decode_error(conn: repodb.Connection) -> None:
+    text_as_int = Request.one("SELECT 'x'", row=int)
+    with pytest.raises(repodb.DecodeError, match="column 0 is declared int"):
+        conn.one(text_as_int)
+    with pytest.raises(repodb.DecodeError, match="returned str"):
+        conn.all(Request.many("SELECT 'x' UNION ALL SELECT 'y'", row=int))
+    # A boolean is not an int, even though Python's bool subclasses int.
+    if conn.dialect.name == "postgresql":
+        with pytest.raises(repodb.DecodeError, match="returned bool"):
+            conn.one(Request.one("SELECT true", row=int))
+
+
+def test_postgresql_sum_of_bigint_needs_a_cast(pg_schema_url: str) -> None:
+    # sum(bigint) is numeric on PostgreSQL: psycopg gives a Decimal, which
+    # must not pass for the declared int.
+    with open_conn(pg_schema_url) as pg:
+        pg.exec(Request.exec("CREATE TABLE n (x bigint NOT NULL)"))
+        pg.exec(Request.exec("INSERT INTO n VALUES (1), (2)"))
+        with pytest.raises(repodb.DecodeError, match="Decimal"):
+            pg.one(Request.one("SELECT sum(x) FROM n", row=int))
+        assert pg.one(Request.one("SELECT sum(x)::bigint FROM n", row=int)) == 3
