@@ -42,11 +42,15 @@ class Codecs:
     name: str
     encode: Mapping[Kind, Builder]
     decode: Mapping[Kind, Builder]
+    # Whether every value of a result column has the column's type. True on
+    # PostgreSQL; SQLite stores a type per value, so each row is checked.
+    uniform_columns: bool = True
 
 
 def _fail(t: DbType[Any], value: object, why: str = "") -> EncodeError:
-    shown = type(value).__name__
-    return EncodeError(f"expected {t!r}, got {shown}" + (f": {why}" if why else ""))
+    if why:
+        return EncodeError(f"{t!r}: {why}")
+    return EncodeError(f"expected {t!r}, got {type(value).__name__}")
 
 
 def _check_bool(t: DbType[Any], v: object) -> object:
@@ -169,7 +173,9 @@ def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
 
     def encode(v: object) -> object:
         if v is None:
-            raise _fail(t, v, "None is only allowed for optional(...) types")
+            raise EncodeError(
+                f"expected {t!r}, got None; None is only allowed for optional(...) types"
+            )
         checked = check(t, v)
         return convert(checked) if convert else checked
 
@@ -250,9 +256,10 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
 
     Columns the driver already gives as Python values are checked by class,
     so ``sum(bigint)`` (a PostgreSQL ``numeric``, hence a Decimal) read as
-    ``int`` is a DecodeError rather than a silent type lie. A single row is
-    checked whole; a list is checked by class on its first row (a column has
-    one type per result) and for NULLs on every row.
+    ``int`` is a DecodeError rather than a silent type lie. Where a column has
+    one type per result (``Codecs.uniform_columns``), a list is checked by
+    class on its first row and for NULLs on every row; otherwise every row
+    is checked by class.
     """
     columns = t.fields if t.kind in (Kind.TUPLE, Kind.RECORD) else (t,)
     convs = [decoder(c, codecs) for c in columns]
@@ -286,7 +293,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
             elif cls is not object and type(value) is not cls:
                 raise DecodeError(
                     f"column {i} is declared {columns[i]!r} but the database returned "
-                    f"{type(value).__name__} {value!r:.40}; cast it in the SQL "
+                    f"{type(value).__name__}; cast it in the SQL "
                     "(e.g. sum(x)::bigint) or declare the matching type"
                 )
 
@@ -314,14 +321,20 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
     # When no column needs converting and none may be NULL, a whole result is
     # checked with one C-level test per row instead of converting each row.
     plain = not steps and not any(nullable)
+    uniform = codecs.uniform_columns
 
     def many(rows: list[tuple[Any, ...]]) -> list[Any]:
         if not plain or not rows:
             return [one(row) for row in rows]
         convert(rows[0])
-        for row in rows:
-            if None in row:
-                check_classes(row)
+        if uniform:
+            for row in rows:
+                if None in row:
+                    check_classes(row)
+        else:
+            for row in rows:
+                if tuple(map(type, row)) != expected:
+                    check_classes(row)
         if t.kind is Kind.TUPLE:
             return rows
         if t.kind is Kind.RECORD:

@@ -196,3 +196,12 @@ def test_closed_connection_raises_repodb_error(
         use(conn)
     assert not conn.in_transaction
     assert conn.closed
+
+
+def test_sqlite_url_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown SQLite URL option"):
+        repodb.connect(f"sqlite:///{tmp_path / 'a.db'}?busy_timout=10")
+    with pytest.raises(ValueError, match="whole number of milliseconds"):
+        repodb.connect(f"sqlite:///{tmp_path / 'a.db'}?busy_timeout=abc")
+    with repodb.connect(f"sqlite:///{tmp_path / 'a.db'}?busy_timeout=250") as conn:
+        assert conn.one(repodb.Request.one("PRAGMA busy_timeout", row=int)) == 250

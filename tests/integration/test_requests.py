@@ -17,6 +17,7 @@ and reused (``pg_prepared_statements``), a ``oneshot`` request never.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import pytest
@@ -310,3 +311,16 @@ def test_postgresql_sum_of_bigint_needs_a_cast(pg_schema_url: str) -> None:
         with pytest.raises(repodb.DecodeError, match="Decimal"):
             pg.one(Request.one("SELECT sum(x) FROM n", row=int))
         assert pg.one(Request.one("SELECT sum(x)::bigint FROM n", row=int)) == 3
+
+
+def test_sqlite_checks_every_row_of_a_mixed_column(tmp_path: Path) -> None:
+    # Without STRICT a SQLite column stores a type per value: all() must not
+    # trust the first row for the rest.
+    with open_conn(f"sqlite:///{tmp_path / 'mixed.db'}") as lite:
+        lite.exec(Request.exec("CREATE TABLE m (id INTEGER PRIMARY KEY, v)"))
+        lite.exec(Request.exec("INSERT INTO m (v) VALUES (5), ('five'), (x'00')"))
+        with pytest.raises(repodb.DecodeError, match="column 0 is declared int"):
+            lite.all(Request.many("SELECT v FROM m ORDER BY id", row=int))
+        with pytest.raises(repodb.DecodeError, match="declared bytes"):
+            lite.all(Request.many("SELECT v FROM m WHERE id = 1", row=bytes))
+        assert lite.all(Request.many("SELECT v FROM m WHERE id = 3", row=bytes)) == [b"\x00"]

@@ -192,7 +192,7 @@ def test_wrong_tuple_length_is_rejected(value: object) -> None:
     [
         ((True, "x", None), 1, "expected int, got bool"),
         ((1, 2, None), 2, "expected str, got int"),
-        ((1, None, None), 2, "expected str, got NoneType"),
+        ((1, None, None), 2, "expected str, got None;"),
         ((1, "x", "3"), 3, "expected int, got str"),
     ],
 )

@@ -157,7 +157,6 @@ CODECS = Codecs(
         Kind.BOOL: _decode_bool,
         Kind.FLOAT: _decode_float,
         Kind.DECIMAL: _plain(lambda v: Decimal(v if isinstance(v, str) else str(v))),
-        Kind.BYTES: _plain(bytes),
         Kind.DATE: _plain(dt.date.fromisoformat),
         Kind.DATETIME: _decode_datetime,
         Kind.TIME: _plain(dt.time.fromisoformat),
@@ -167,6 +166,7 @@ CODECS = Codecs(
         Kind.ENUM: _codec.enum_from_name,
         Kind.ARRAY: _decode_array,
     },
+    uniform_columns=False,
 )
 
 # Extended result codes (https://sqlite.org/rescode.html).
@@ -324,7 +324,13 @@ def _constraint_facts(
 
 def connect(url: DatabaseUrl, settings: ConnectSettings) -> SqliteConnection:
     """Open a SQLite database file (created when missing) or an in-memory database."""
-    busy_ms = int(url.options.get("busy_timeout", "5000"))
+    unknown = set(url.options) - {"busy_timeout"}
+    if unknown:
+        raise ValueError(f"unknown SQLite URL option(s): {', '.join(sorted(unknown))}")
+    raw_busy = url.options.get("busy_timeout", "5000")
+    if not raw_busy.isdigit():
+        raise ValueError(f"busy_timeout must be a whole number of milliseconds, not {raw_busy!r}")
+    busy_ms = int(raw_busy)
     try:
         raw = sqlite3.connect(
             url.target,
