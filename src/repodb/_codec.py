@@ -332,9 +332,12 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
                 if None in row:
                     check_classes(row)
         else:
-            for row in rows:
-                if tuple(map(type, row)) != expected:
-                    check_classes(row)
+            # Column by column (a transposition and a set per column run in C)
+            # costs about half of a class test per row.
+            for cls, column in zip(expected, zip(*rows), strict=True):
+                if set(map(type, column)) != {cls}:
+                    for row in rows:
+                        check_classes(row)
         if t.kind is Kind.TUPLE:
             return rows
         if t.kind is Kind.RECORD:
