@@ -202,7 +202,7 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
         assert t.item is not None
         inner = decoder(t.item, codecs)
         if inner is None:
-            return _identity_or_none
+            return None
         present = inner
 
         def decode_optional(v: object) -> object:
@@ -226,10 +226,6 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
             raise DecodeError(f"cannot decode {type(v).__name__} as {t!r}: {e}") from e
 
     return decode
-
-
-def _identity_or_none(v: object) -> object:
-    return v
 
 
 RowDecoders = tuple[Callable[[tuple[Any, ...]], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]
@@ -334,7 +330,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
         else:
             # Column by column (a transposition and a set per column run in C)
             # costs about half of a class test per row.
-            for cls, column in zip(expected, zip(*rows), strict=True):
+            for cls, column in zip(expected, zip(*rows, strict=True), strict=True):
                 if set(map(type, column)) != {cls}:
                     for row in rows:
                         check_classes(row)

@@ -272,7 +272,7 @@ def params_encoder(t: DbType[Any] | None, codecs: _codec.Codecs) -> Callable[[An
                 return tuple([enc(v) for enc, v in zip(encoders, value, strict=True)])
             except EncodeError as e:
                 raise EncodeError(
-                    f"parameter {_which(encoders, value, codecs)}: {e.message}"
+                    f"parameter {_which(encoders, value)}: {e.message}"
                 ) from None
 
         return encode_many
@@ -284,7 +284,7 @@ def params_encoder(t: DbType[Any] | None, codecs: _codec.Codecs) -> Callable[[An
     return encode_one
 
 
-def _which(encoders: Sequence[_codec.Convert], values: Sequence[Any], codecs: object) -> int:
+def _which(encoders: Sequence[_codec.Convert], values: Sequence[Any]) -> int:
     """The 1-based position of the first value its encoder rejects."""
     for position, (enc, v) in enumerate(zip(encoders, values, strict=True), start=1):
         try:

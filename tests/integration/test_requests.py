@@ -324,3 +324,11 @@ def test_sqlite_checks_every_row_of_a_mixed_column(tmp_path: Path) -> None:
         with pytest.raises(repodb.DecodeError, match="declared bytes"):
             lite.all(Request.many("SELECT v FROM m WHERE id = 1", row=bytes))
         assert lite.all(Request.many("SELECT v FROM m WHERE id = 3", row=bytes)) == [b"\x00"]
+
+
+def test_optional_columns_are_checked_by_class_too(conn: repodb.Connection) -> None:
+    wrong = Request.many("SELECT 'x' UNION ALL SELECT NULL", row=optional(int))
+    with pytest.raises(repodb.DecodeError, match="column 0 is declared optional\\(int\\)"):
+        conn.all(wrong)
+    right = Request.many("SELECT 1 UNION ALL SELECT NULL", row=optional(int))
+    assert sorted(conn.all(right), key=lambda v: v is None) == [1, None]
