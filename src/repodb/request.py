@@ -271,9 +271,7 @@ def params_encoder(t: DbType[Any] | None, codecs: _codec.Codecs) -> Callable[[An
             try:
                 return tuple([enc(v) for enc, v in zip(encoders, value, strict=True)])
             except EncodeError as e:
-                raise EncodeError(
-                    f"parameter {_which(encoders, value)}: {e.message}"
-                ) from None
+                raise EncodeError(f"parameter {_which(encoders, value)}: {e.message}") from None
 
         return encode_many
     single = _codec.encoder(t, codecs)
