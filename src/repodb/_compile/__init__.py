@@ -1,0 +1,1 @@
+"""Compiling queries to SQL text and parameters, per dialect (internal)."""

@@ -1,0 +1,573 @@
+"""Schemas: tables declared as Python classes whose instances are immutable records.
+
+Why: Ecto keeps data plain and immutable and describes the table once; so do
+we. A schema class declares its table, typed fields and associations. Its
+instances are frozen dataclasses (typed keyword constructor, equality,
+``replace``); the class's attributes are typed column expressions for
+queries, so ``User.age >= 18`` is an ``Expr[bool]`` and ``User.age > "x"`` a
+type error.
+
+Declare fields as ``Col[T]`` (a column holding ``T``; ``Col[T | None]`` for a
+nullable one) and associations as ``ClassVar[Assoc[T]]`` (the Repo loads
+them; they are not constructor arguments). Field options go through
+``field(...)``: ``primary_key`` (several fields make a composite key; a key
+defaulting to None is assigned by the database), ``default`` /
+``default_factory``, ``source`` (the column name when it differs),
+``virtual`` (never stored), ``redact`` (hidden in reprs and logs),
+``timestamp`` (``"inserted"``/``"updated"``, filled by the Repo). A field
+whose type is an ``Embedded`` record, or a list of them, is stored as JSON
+(Ecto's ``embeds_one`` / ``embeds_many``).
+
+Example::
+
+    class User(Schema, table="users"):
+        id: Col[int] = field(primary_key=True, default=None)
+        name: Col[str]
+        age: Col[int | None] = field(default=None)
+        password: Col[str | None] = field(default=None, virtual=True, redact=True)
+        inserted_at: Col[datetime | None] = field(default=None, timestamp="inserted")
+        posts: ClassVar[Assoc[list[Post]]] = has_many("Post", foreign_key="user_id")
+
+    ada = User(name="Ada")
+    older = ada.replace(age=37)
+    adults = query(User).where(User.age >= 18)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Self,
+    TypeVar,
+    dataclass_transform,
+    overload,
+)
+
+from .expr import Column
+from .types import DbType, json, optional, to_dbtype
+
+__all__ = [
+    "NOT_LOADED",
+    "Assoc",
+    "AssocInfo",
+    "Col",
+    "Embedded",
+    "FieldInfo",
+    "NotLoaded",
+    "Schema",
+    "SchemaInfo",
+    "belongs_to",
+    "dump_embedded",
+    "field",
+    "has_many",
+    "has_one",
+    "load_embedded",
+    "many_to_many",
+    "schema_info",
+]
+
+T = TypeVar("T")
+
+
+class NotLoaded:
+    """The value of an association that was not preloaded.
+
+    Using it as a collection raises a clear error instead of looking empty.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not loaded>"
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("this association is not loaded; preload it first")
+
+    def __len__(self) -> int:
+        raise RuntimeError("this association is not loaded; preload it first")
+
+    def __bool__(self) -> bool:
+        raise RuntimeError("this association is not loaded; preload it first")
+
+
+NOT_LOADED: Any = NotLoaded()
+
+
+class Col(Generic[T]):
+    """The annotation of a column field: ``name: Col[str]``.
+
+    On an instance the attribute is the value (``str``); on the class it is
+    the column expression (``Column[str]``) for queries.
+    """
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> Column[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: Any) -> T: ...
+    def __get__(self, obj: object, owner: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover - replaced per field at class creation
+
+    if TYPE_CHECKING:
+
+        def __set__(self, obj: object, value: T) -> None: ...
+
+
+class Assoc(Generic[T]):
+    """The annotation of an association: ``posts: ClassVar[Assoc[list[Post]]]``.
+
+    On an instance the attribute is the loaded value (or ``NOT_LOADED``); on
+    the class it is the association's ``AssocInfo``, usable in joins.
+    """
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> AssocInfo: ...
+    @overload
+    def __get__(self, obj: object, owner: Any) -> T: ...
+    def __get__(self, obj: object, owner: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover - the declaration is an _AssocAccess
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldOptions:
+    primary_key: bool = False
+    source: str | None = None
+    virtual: bool = False
+    redact: bool = False
+    autogenerate: bool = False
+    timestamp: Literal["inserted", "updated"] | None = None
+
+
+AssocKind = Literal["belongs_to", "has_one", "has_many", "many_to_many"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AssocInfo:
+    """An association: how a schema's rows relate to another schema's.
+
+    Attributes:
+        kind: ``belongs_to``, ``has_one``, ``has_many`` or ``many_to_many``.
+        name: the attribute name on the owner.
+        owner: the schema declaring it.
+        related: the related schema (resolved lazily from a name).
+        foreign_key: the field holding the key (on the owner for
+            ``belongs_to``, on the related schema otherwise).
+        references: the referenced field (on the related schema for
+            ``belongs_to``, on the owner otherwise).
+        join_through: the join table of a ``many_to_many``.
+        join_keys: ``((join_column, owner_field), (join_column, related_field))``.
+    """
+
+    kind: AssocKind
+    name: str
+    owner: type[Schema]
+    related_ref: type[Schema] | str | Callable[[], type[Schema]]
+    foreign_key: str | None = None
+    references: str = "id"
+    join_through: str | None = None
+    join_keys: tuple[tuple[str, str], tuple[str, str]] | None = None
+
+    @property
+    def related(self) -> type[Schema]:
+        """The related schema class."""
+        found: type[Schema] = _resolve(self.related_ref, self.owner)
+        return found
+
+    @property
+    def cardinality(self) -> Literal["one", "many"]:
+        """Whether the association holds one record or a list."""
+        return "many" if self.kind in ("has_many", "many_to_many") else "one"
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """A stored field of a schema: its column and type, for the compiler and the Repo."""
+
+    name: str
+    source: str
+    dbtype: DbType[Any]
+    python_type: Any
+    primary_key: bool = False
+    autogenerate: bool = False
+    timestamp: Literal["inserted", "updated"] | None = None
+    redact: bool = False
+    embed: type[Embedded] | None = None
+    embed_many: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaInfo:
+    """A schema's table, stored fields, virtual fields and associations."""
+
+    cls: type[Schema]
+    table: str
+    prefix: str | None
+    fields: tuple[FieldInfo, ...]
+    virtual: tuple[str, ...]
+    associations: dict[str, AssocInfo]
+
+    @property
+    def primary_key(self) -> tuple[FieldInfo, ...]:
+        return tuple(f for f in self.fields if f.primary_key)
+
+    @property
+    def qualified_table(self) -> str:
+        """``prefix.table`` or ``table``."""
+        return f"{self.prefix}.{self.table}" if self.prefix else self.table
+
+    def field(self, name: str) -> FieldInfo:
+        """The stored field called ``name``; KeyError if there is none."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.cls.__name__} has no stored field {name!r}")
+
+
+_MISSING: Any = dataclasses.MISSING
+
+
+def field(
+    *,
+    default: Any = _MISSING,
+    default_factory: Callable[[], Any] | None = None,
+    primary_key: bool = False,
+    source: str | None = None,
+    virtual: bool = False,
+    redact: bool = False,
+    timestamp: Literal["inserted", "updated"] | None = None,
+) -> Any:
+    """Options of one field.
+
+    Options:
+        default / default_factory: the value when the constructor omits it.
+        primary_key: part of the primary key (several make a composite key).
+            A primary key whose default is None is assigned by the database
+            (a serial id) and read back after insert.
+        source: the column's name, when it differs from the field's.
+        virtual: kept on the instance, never read from or written to the table.
+        redact: shown as ``**redacted**`` in reprs, error messages and logs.
+        timestamp: ``"inserted"`` (set by the Repo at insert) or ``"updated"``
+            (set at insert and at every update); declare it
+            ``Col[datetime | None] = field(default=None, timestamp="inserted")``.
+    """
+    autogenerate = primary_key and default is None
+    options = _FieldOptions(primary_key, source, virtual, redact, autogenerate, timestamp)
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata={"repodb": options})
+    return dataclasses.field(default=default, metadata={"repodb": options})
+
+
+@dataclasses.dataclass(frozen=True)
+class _AssocOptions:
+    kind: AssocKind
+    related: type[Schema] | str | Callable[[], type[Schema]]
+    foreign_key: str | None
+    references: str
+    join_through: str | None = None
+    join_keys: tuple[tuple[str, str], tuple[str, str]] | None = None
+
+
+def belongs_to(
+    related: type[Schema] | str | Callable[[], type[Schema]],
+    *,
+    foreign_key: str,
+    references: str = "id",
+) -> Any:
+    """This row points at one ``related`` row: ``self.<foreign_key> = related.<references>``.
+
+    The foreign-key field itself is declared separately, as a ``Col``.
+    """
+    return _AssocAccess(_AssocOptions("belongs_to", related, foreign_key, references))
+
+
+def has_one(
+    related: type[Schema] | str | Callable[[], type[Schema]],
+    *,
+    foreign_key: str,
+    references: str = "id",
+) -> Any:
+    """One ``related`` row points at this one: ``related.<foreign_key> = self.<references>``."""
+    return _AssocAccess(_AssocOptions("has_one", related, foreign_key, references))
+
+
+def has_many(
+    related: type[Schema] | str | Callable[[], type[Schema]],
+    *,
+    foreign_key: str,
+    references: str = "id",
+) -> Any:
+    """Many ``related`` rows point at this one: ``related.<foreign_key> = self.<references>``."""
+    return _AssocAccess(_AssocOptions("has_many", related, foreign_key, references))
+
+
+def many_to_many(
+    related: type[Schema] | str | Callable[[], type[Schema]],
+    *,
+    join_through: str,
+    join_keys: tuple[tuple[str, str], tuple[str, str]],
+) -> Any:
+    """Rows linked through a join table.
+
+    ``join_keys=(("post_id", "id"), ("tag_id", "id"))`` reads: the join
+    table's ``post_id`` holds this schema's ``id``, its ``tag_id`` the related
+    schema's ``id``.
+    """
+    options = _AssocOptions("many_to_many", related, None, "id", join_through, join_keys)
+    return _AssocAccess(options)
+
+
+_REGISTRY: dict[str, type[Any]] = {}
+
+
+def _resolve(ref: object, owner: type[Any]) -> Any:
+    if isinstance(ref, type):
+        return ref
+    if isinstance(ref, str):
+        found = _REGISTRY.get(ref)
+        if found is None:
+            raise NameError(f"{owner.__name__}: no schema named {ref!r} is defined")
+        return found
+    if callable(ref):
+        return ref()
+    raise TypeError(f"cannot resolve {ref!r} to a schema")
+
+
+class _ColumnAccess:
+    """The class-level attribute of a column field: the column expression.
+
+    A non-data descriptor: instances keep their values in ``__dict__``, which
+    wins over it, so reading a field on an instance stays a plain lookup.
+    """
+
+    __slots__ = ("_column", "_field", "_owner")
+
+    def __init__(self, owner: type[Schema], name: str) -> None:
+        self._owner = owner
+        self._field = name
+        self._column: Column[Any] | None = None
+
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
+        if obj is not None:  # pragma: no cover - the instance dict answers first
+            return obj.__dict__[self._field]
+        if self._column is None:
+            info = schema_info(self._owner)
+            if self._field in info.virtual:
+                name = f"{self._owner.__name__}.{self._field}"
+                raise AttributeError(f"{name} is virtual: it has no column")
+            stored = info.field(self._field)
+            self._column = Column(self._owner, stored.source, stored.name, stored.dbtype)
+        return self._column
+
+
+class _AssocAccess:
+    """An association declared on a schema class.
+
+    On the class it is the association's ``AssocInfo``; on an instance it is
+    the loaded value, which preloading stores in the instance's ``__dict__``
+    (that lookup wins over this non-data descriptor), or ``NOT_LOADED``.
+    """
+
+    __slots__ = ("_info", "_name", "_options", "_owner")
+
+    def __init__(self, options: _AssocOptions) -> None:
+        self._options = options
+        self._owner: type[Schema] | None = None
+        self._name = ""
+        self._info: AssocInfo | None = None
+
+    def __set_name__(self, owner: type[Schema], name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    @property
+    def info(self) -> AssocInfo:
+        if self._info is None:
+            o = self._options
+            assert self._owner is not None
+            self._info = AssocInfo(
+                o.kind,
+                self._name,
+                self._owner,
+                o.related,
+                o.foreign_key,
+                o.references,
+                o.join_through,
+                o.join_keys,
+            )
+        return self._info
+
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
+        if obj is None:
+            return self.info
+        return NOT_LOADED
+
+
+def _repr(self: Any) -> str:
+    parts = []
+    for f in dataclasses.fields(self):
+        if not f.repr:
+            continue
+        options = f.metadata.get("repodb")
+        if isinstance(options, _FieldOptions) and options.redact:
+            parts.append(f"{f.name}=**redacted**")
+        else:
+            parts.append(f"{f.name}={getattr(self, f.name)!r}")
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class _Record:
+    """What schemas and embedded schemas share: frozen, keyword-built, redacting."""
+
+    __repr__ = _repr
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (the instance itself never changes)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
+class Schema(_Record):
+    """Base class of table schemas; see the module documentation.
+
+    Class keywords: ``table`` (required), ``prefix`` (a PostgreSQL schema).
+    """
+
+    __schema_table__: ClassVar[str]
+    __schema_prefix__: ClassVar[str | None]
+
+    def __init_subclass__(
+        cls, *, table: str | None = None, prefix: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if table is None:
+            name = cls.__name__
+            raise TypeError(f"{name}: declare its table: class {name}(Schema, table=...)")
+        cls.__schema_table__ = table
+        cls.__schema_prefix__ = prefix
+        dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls)
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            setattr(cls, f.name, _ColumnAccess(cls, f.name))
+        _REGISTRY[cls.__name__] = cls
+        _INFO.pop(cls, None)
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
+class Embedded(_Record):
+    """Base class of embedded records, stored as JSON inside a schema's column.
+
+    Declare plain annotations (``street: str``); ``dump_embedded`` and
+    ``load_embedded`` convert to and from JSON objects.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls)
+        _REGISTRY[cls.__name__] = cls
+
+
+_INFO: dict[type[Any], SchemaInfo] = {}
+
+
+def schema_info(cls: type[Schema]) -> SchemaInfo:
+    """The table and field metadata of a schema class (computed once, on first use)."""
+    info = _INFO.get(cls)
+    if info is None:
+        info = _INFO[cls] = _build_info(cls)
+    return info
+
+
+def _inner(annotation: Any, wrapper: type[Any]) -> Any:
+    if typing.get_origin(annotation) is wrapper:
+        return typing.get_args(annotation)[0]
+    return annotation
+
+
+def _build_info(cls: type[Schema]) -> SchemaInfo:
+    hints = typing.get_type_hints(cls, localns=dict(_REGISTRY))
+    fields: list[FieldInfo] = []
+    virtual: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        options = f.metadata.get("repodb")
+        opts = options if isinstance(options, _FieldOptions) else _FieldOptions()
+        if opts.virtual:
+            virtual.append(f.name)
+            continue
+        python_type = _inner(hints[f.name], Col)
+        embed, many = _embedded(python_type)
+        dbtype: DbType[Any]
+        if embed is not None:
+            dbtype = optional(json()) if _is_optional(python_type) else json()
+        else:
+            dbtype = to_dbtype(python_type)
+        if (opts.autogenerate or opts.timestamp) and not _is_optional(python_type):
+            # Unknown until the database has written the row.
+            dbtype = optional(dbtype)
+        fields.append(
+            FieldInfo(
+                name=f.name,
+                source=opts.source or f.name,
+                dbtype=dbtype,
+                python_type=python_type,
+                primary_key=opts.primary_key,
+                autogenerate=opts.autogenerate,
+                timestamp=opts.timestamp,
+                redact=opts.redact,
+                embed=embed,
+                embed_many=many,
+            )
+        )
+    associations = {
+        name: value.info
+        for klass in reversed(cls.__mro__)
+        for name, value in vars(klass).items()
+        if isinstance(value, _AssocAccess)
+    }
+    return SchemaInfo(
+        cls=cls,
+        table=cls.__schema_table__,
+        prefix=cls.__schema_prefix__,
+        fields=tuple(fields),
+        virtual=tuple(virtual),
+        associations=associations,
+    )
+
+
+def _is_optional(annotation: Any) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+def _embedded(annotation: Any) -> tuple[type[Embedded] | None, bool]:
+    """The embedded record type an annotation holds (``E``, ``E | None``, ``list[E]``)."""
+    members = [a for a in typing.get_args(annotation) if a is not type(None)]
+    candidate = members[0] if _is_optional(annotation) and len(members) == 1 else annotation
+    many = typing.get_origin(candidate) is list
+    if many:
+        candidate = typing.get_args(candidate)[0]
+    if isinstance(candidate, type) and issubclass(candidate, Embedded):
+        return candidate, many
+    return None, False
+
+
+def dump_embedded(value: Embedded) -> dict[str, Any]:
+    """An embedded record as a JSON-ready dict (nested records included)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(value):  # type: ignore[arg-type]
+        item = getattr(value, f.name)
+        if isinstance(item, Embedded):
+            item = dump_embedded(item)
+        elif isinstance(item, list):
+            item = [dump_embedded(x) if isinstance(x, Embedded) else x for x in item]
+        out[f.name] = item
+    return out
+
+
+def load_embedded(cls: type[T], data: dict[str, Any]) -> T:
+    """An embedded record built from a JSON object; unknown keys are ignored."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
