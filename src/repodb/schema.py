@@ -36,6 +36,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 from collections.abc import Callable
 from typing import (
@@ -325,12 +326,20 @@ def many_to_many(
 _REGISTRY: dict[str, type[Any]] = {}
 
 
+def _module_names(cls: type[Any]) -> dict[str, Any]:
+    module = sys.modules.get(cls.__module__)
+    return vars(module) if module is not None else {}
+
+
 def _resolve(ref: object, owner: type[Any]) -> Any:
     if isinstance(ref, type):
         return ref
     if isinstance(ref, str):
-        found = _REGISTRY.get(ref)
-        if found is None:
+        # The owner's module first: another module may define a schema of the
+        # same name; the registry serves classes defined outside a module's
+        # top level (in a function, in exec'd code).
+        found = _module_names(owner).get(ref) or _REGISTRY.get(ref)
+        if not isinstance(found, type):
             raise NameError(f"{owner.__name__}: no schema named {ref!r} is defined")
         return found
     if callable(ref):
@@ -489,7 +498,7 @@ def _inner(annotation: Any, wrapper: type[Any]) -> Any:
 
 
 def _build_info(cls: type[Schema]) -> SchemaInfo:
-    hints = typing.get_type_hints(cls, localns=dict(_REGISTRY))
+    hints = typing.get_type_hints(cls, localns={**_REGISTRY, **_module_names(cls)})
     fields: list[FieldInfo] = []
     virtual: list[str] = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]

@@ -228,3 +228,13 @@ def test_a_schema_needs_a_table() -> None:
 
         class Nameless(Schema):
             id: Col[int]
+
+
+def test_names_resolve_in_the_owners_module_first() -> None:
+    # Another module (here: a function) defining its own "Article" must not
+    # capture this module's string reference.
+    class Article(Schema, table="other_articles"):
+        id: Col[int] = field(primary_key=True, default=None)
+
+    assert Account.posts.related is globals()["Article"]
+    assert Account.posts.related is not Article
