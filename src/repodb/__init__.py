@@ -15,6 +15,7 @@ and run them on the connection::
 See ``docs/`` for the guide.
 """
 
+from .changeset import Changeset, Constraint, FieldError, InvalidChangesetError
 from .connection import Connection, Rollback, RowStream, Transaction, connect
 from .dialect import Dialect
 from .driver import IsolationLevel
@@ -47,10 +48,12 @@ from .types import DbType
 from .url import DatabaseUrl, parse_url
 
 __all__ = [
+    "Changeset",
     "CheckViolation",
     "ConnectError",
     "Connection",
     "ConnectionLost",
+    "Constraint",
     "DataError",
     "DatabaseUrl",
     "DbType",
@@ -60,9 +63,11 @@ __all__ = [
     "EncodeError",
     "Error",
     "ExclusionViolation",
+    "FieldError",
     "ForeignKeyViolation",
     "InFailedTransaction",
     "IntegrityError",
+    "InvalidChangesetError",
     "IsolationLevel",
     "Many",
     "MultipleResults",
