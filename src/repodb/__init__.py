@@ -43,6 +43,7 @@ from .errors import (
     TransactionRollback,
     UniqueViolation,
 )
+from .query import Query, to_sql
 from .request import Many, One, Request, Zero, ZeroOrOne
 from .types import DbType
 from .url import DatabaseUrl, parse_url
@@ -75,6 +76,7 @@ __all__ = [
     "NotNullViolation",
     "One",
     "ProgrammingError",
+    "Query",
     "QueryError",
     "ReadOnlyError",
     "Request",
@@ -89,6 +91,7 @@ __all__ = [
     "ZeroOrOne",
     "connect",
     "parse_url",
+    "to_sql",
 ]
 
 __version__ = "0.1.0"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from .types import Kind
+
 __all__ = ["POSTGRESQL", "SQLITE", "Dialect"]
 
 
@@ -33,6 +35,23 @@ class Dialect:
         max_params: the most bound parameters one statement may carry.
         supports_returning: ``INSERT ... RETURNING``.
         supports_arrays: native array columns.
+        supports_distinct_on: ``SELECT DISTINCT ON (...)``.
+        supports_row_locks: ``FOR UPDATE`` / ``FOR SHARE`` row locks.
+        supports_date_trunc: a ``date_trunc(unit, x)`` function.
+        supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
+        ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
+            already ignores ASCII case.
+        offset_without_limit: what must precede ``OFFSET`` when a query has
+            no limit (SQLite's grammar wants a ``LIMIT``).
+        now_sql: the current time in the form datetimes are stored in.
+        cast_types: the type name ``CAST(x AS ...)`` uses, per field kind.
+        aggregate_casts: ``(function, argument kind, type)``: aggregates
+            whose natural result type is not the argument's (PostgreSQL's
+            ``sum(bigint)`` is ``numeric``), cast back to it.
+        json_key, json_index: the text around a bound object key or array
+            index on the right of ``->`` / ``->>``.
+        json_text_cast: the type ``->>`` results are cast to, when the
+            operator does not always give text.
     """
 
     name: str
@@ -41,6 +60,18 @@ class Dialect:
     max_params: int
     supports_returning: bool
     supports_arrays: bool
+    supports_distinct_on: bool
+    supports_row_locks: bool
+    supports_date_trunc: bool
+    supports_conflict_constraint: bool
+    ilike_operator: str
+    offset_without_limit: str
+    now_sql: str
+    cast_types: tuple[tuple[Kind, str], ...]
+    aggregate_casts: tuple[tuple[str, Kind, str], ...]
+    json_key: tuple[str, str]
+    json_index: tuple[str, str]
+    json_text_cast: str | None
 
     def placeholder(self, n: int) -> str:
         """The marker of the n-th parameter, counting from 1."""
@@ -56,6 +87,20 @@ class Dialect:
         """A possibly schema-qualified name (``schema.table``), each part quoted."""
         return ".".join(self.quote(part) for part in name.split("."))
 
+    def cast_type(self, kind: Kind) -> str:
+        """The SQL type name a value of ``kind`` is cast to."""
+        for known, name in self.cast_types:
+            if known is kind:
+                return name
+        raise TypeError(f"{self.name} has no cast to a {kind.value} value")
+
+    def aggregate_cast(self, function: str, kind: Kind) -> str | None:
+        """The type an aggregate over ``kind`` values is cast back to, if any."""
+        for name, known, type_name in self.aggregate_casts:
+            if name == function and known is kind:
+                return type_name
+        return None
+
 
 SQLITE = Dialect(
     name="sqlite",
@@ -64,6 +109,35 @@ SQLITE = Dialect(
     max_params=32766,
     supports_returning=True,
     supports_arrays=False,
+    supports_distinct_on=False,
+    supports_row_locks=False,
+    supports_date_trunc=False,
+    supports_conflict_constraint=False,
+    ilike_operator="LIKE",
+    offset_without_limit="LIMIT -1 ",
+    # The storage form of datetimes (UTC, microseconds, a space), so that
+    # now() compares with stored values as text.
+    now_sql="strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+    cast_types=(
+        (Kind.BOOL, "INTEGER"),
+        (Kind.INT, "INTEGER"),
+        (Kind.FLOAT, "REAL"),
+        (Kind.DECIMAL, "TEXT"),
+        (Kind.STR, "TEXT"),
+        (Kind.BYTES, "BLOB"),
+        (Kind.DATE, "TEXT"),
+        (Kind.DATETIME, "TEXT"),
+        (Kind.TIME, "TEXT"),
+        (Kind.TIMEDELTA, "INTEGER"),
+        (Kind.UUID, "TEXT"),
+        (Kind.JSON, "TEXT"),
+        (Kind.ENUM, "TEXT"),
+    ),
+    aggregate_casts=(),
+    # A quoted JSON path, so keys containing dots or brackets are one key.
+    json_key=("('$.\"' || ", " || '\"')"),
+    json_index=("('$[' || ", " || ']')"),
+    json_text_cast="TEXT",
 )
 
 POSTGRESQL = Dialect(
@@ -73,4 +147,33 @@ POSTGRESQL = Dialect(
     max_params=65535,
     supports_returning=True,
     supports_arrays=True,
+    supports_distinct_on=True,
+    supports_row_locks=True,
+    supports_date_trunc=True,
+    supports_conflict_constraint=True,
+    ilike_operator="ILIKE",
+    offset_without_limit="",
+    now_sql="now()",
+    cast_types=(
+        (Kind.BOOL, "boolean"),
+        (Kind.INT, "bigint"),
+        (Kind.FLOAT, "double precision"),
+        (Kind.DECIMAL, "numeric"),
+        (Kind.STR, "text"),
+        (Kind.BYTES, "bytea"),
+        (Kind.DATE, "date"),
+        (Kind.DATETIME, "timestamptz"),
+        (Kind.TIME, "time"),
+        (Kind.TIMEDELTA, "interval"),
+        (Kind.UUID, "uuid"),
+        (Kind.JSON, "jsonb"),
+        (Kind.ENUM, "text"),
+    ),
+    aggregate_casts=(
+        ("sum", Kind.INT, "bigint"),
+        ("avg", Kind.INT, "double precision"),
+    ),
+    json_key=("CAST(", " AS text)"),
+    json_index=("CAST(", " AS integer)"),
+    json_text_cast=None,
 )

@@ -10,11 +10,18 @@ Operators: ``== != < <= > >=`` compare, ``& | ~`` combine conditions, ``+ - *
 / %`` compute. Methods: ``in_``, ``not_in``, ``like``, ``ilike``, ``is_null``,
 ``is_not_null``, ``between``, ``asc``, ``desc``, ``label``. Python's ``and``,
 ``or``, ``not`` and ``in`` cannot be overloaded: use ``&``, ``|``, ``~`` and
-``in_``.
+``in_``. Functions: ``and_``/``or_``/``not_`` (for conditions built at run
+time), ``coalesce``, ``case``, ``cast``, the aggregates ``count``,
+``count_distinct``, ``sum_``, ``avg``, ``min_``, ``max_`` (with ``.over(...)``
+they are window functions, as are ``row_number``, ``rank`` and
+``dense_rank``), ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``,
+``json_get``, ``json_text``, and ``fragment`` for raw SQL.
 
 Every node knows two things: how to write itself as SQL (``emit``), and its
 *shape* (``walk``): the node structure with parameter values left out, which
-the compiler uses as a cache key, collecting the values on the way.
+the compiler uses as a cache key, collecting the values on the way, in the
+order ``emit`` binds them. A shape holds everything the compiled statement
+depends on, field types included; only the values are left out.
 
 Example::
 
@@ -24,26 +31,92 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+import datetime as dt
+import decimal
+import typing
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, LiteralString, TypeVar, overload
 
-from .types import DbType
+from ._placeholders import parse
+from .types import DbType, Kind, json, optional, to_dbtype
 
 if TYPE_CHECKING:
     from ._compile.writer import Writer
+    from .query import Query
 
 __all__ = [
+    "Between",
     "Binary",
+    "Case",
+    "Cast",
     "Column",
+    "Exists",
     "Expr",
+    "Fragment",
+    "Func",
+    "InList",
+    "InQuery",
+    "JsonAccess",
+    "Label",
+    "Like",
     "Ordering",
+    "Statement",
+    "Subquery",
+    "Truth",
     "Unary",
     "Value",
+    "Window",
+    "and_",
+    "avg",
+    "case",
+    "cast",
+    "coalesce",
+    "count",
+    "count_distinct",
+    "date_trunc",
+    "dense_rank",
+    "fragment",
+    "infer_dbtype",
+    "json_get",
+    "json_text",
+    "length",
     "lift",
+    "lower",
+    "max_",
+    "min_",
+    "not_",
+    "now",
+    "or_",
+    "ordering",
+    "rank",
+    "row_number",
+    "sum_",
+    "upper",
 ]
 
 T = TypeVar("T")
 U = TypeVar("U")
+S = TypeVar("S", str, str | None)
+D = TypeVar("D", dt.datetime, dt.datetime | None)
+
+_BOOL: DbType[bool] = to_dbtype(bool)
+_INT: DbType[int] = to_dbtype(int)
+# Operators whose result is a truth value whatever their operands are.
+_PREDICATES = frozenset({"=", "<>", "<", "<=", ">", ">=", "AND", "OR", "NOT", "IS NULL"})
+
+
+class Statement:
+    """A whole statement (a query), which expressions may embed as a subquery."""
+
+    __slots__ = ()
+
+    def emit(self, w: Writer) -> None:
+        """Write the statement's SQL to ``w``, binding its values."""
+        raise NotImplementedError
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        """Append the statement's shape to ``shape`` and its values to ``values``."""
+        raise NotImplementedError
 
 
 class Expr(Generic[T]):
@@ -70,27 +143,54 @@ class Expr(Generic[T]):
         return None
 
     # -- comparisons -------------------------------------------------------
-
-    def __eq__(self, other: T | Expr[T]) -> Expr[bool]:  # type: ignore[override]
+    #
+    # Each operator takes a value or expression of the same type, nullable or
+    # not on either side (``Post.user_id == User.id`` where one may be NULL);
+    # the second overload covers a nullable left side and a non-null right.
+    @overload  # type: ignore[override]
+    def __eq__(self, other: T | Expr[T] | Expr[T | None]) -> Expr[bool]: ...
+    @overload
+    def __eq__(self: Expr[U | None], other: Expr[U]) -> Expr[bool]: ...
+    def __eq__(self, other: object) -> Expr[bool]:
         if other is None:
             return Unary("IS NULL", self, postfix=True)
         return Binary("=", self, lift(other, self))
 
-    def __ne__(self, other: T | Expr[T]) -> Expr[bool]:  # type: ignore[override]
+    @overload  # type: ignore[override]
+    def __ne__(self, other: T | Expr[T] | Expr[T | None]) -> Expr[bool]: ...
+    @overload
+    def __ne__(self: Expr[U | None], other: Expr[U]) -> Expr[bool]: ...
+    def __ne__(self, other: object) -> Expr[bool]:
         if other is None:
             return Unary("IS NOT NULL", self, postfix=True)
         return Binary("<>", self, lift(other, self))
 
-    def __lt__(self, other: T | Expr[T]) -> Expr[bool]:
+    @overload
+    def __lt__(self, other: T | Expr[T] | Expr[T | None]) -> Expr[bool]: ...
+    @overload
+    def __lt__(self: Expr[U | None], other: Expr[U]) -> Expr[bool]: ...
+    def __lt__(self, other: object) -> Expr[bool]:
         return Binary("<", self, lift(other, self))
 
-    def __le__(self, other: T | Expr[T]) -> Expr[bool]:
+    @overload
+    def __le__(self, other: T | Expr[T] | Expr[T | None]) -> Expr[bool]: ...
+    @overload
+    def __le__(self: Expr[U | None], other: Expr[U]) -> Expr[bool]: ...
+    def __le__(self, other: object) -> Expr[bool]:
         return Binary("<=", self, lift(other, self))
 
-    def __gt__(self, other: T | Expr[T]) -> Expr[bool]:
+    @overload
+    def __gt__(self, other: T | Expr[T] | Expr[T | None]) -> Expr[bool]: ...
+    @overload
+    def __gt__(self: Expr[U | None], other: Expr[U]) -> Expr[bool]: ...
+    def __gt__(self, other: object) -> Expr[bool]:
         return Binary(">", self, lift(other, self))
 
-    def __ge__(self, other: T | Expr[T]) -> Expr[bool]:
+    @overload
+    def __ge__(self, other: T | Expr[T] | Expr[T | None]) -> Expr[bool]: ...
+    @overload
+    def __ge__(self: Expr[U | None], other: Expr[U]) -> Expr[bool]: ...
+    def __ge__(self, other: object) -> Expr[bool]:
         return Binary(">=", self, lift(other, self))
 
     # -- boolean logic -------------------------------------------------------
@@ -105,20 +205,51 @@ class Expr(Generic[T]):
         return Unary("NOT", self)
 
     # -- arithmetic ----------------------------------------------------------
-
-    def __add__(self, other: T | Expr[T]) -> Expr[T]:
+    #
+    # The result may be NULL when either operand may be.
+    @overload
+    def __add__(self, other: T | Expr[T]) -> Expr[T]: ...
+    @overload
+    def __add__(self, other: Expr[T | None]) -> Expr[T | None]: ...
+    @overload
+    def __add__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
+    def __add__(self, other: object) -> Expr[Any]:
         return Binary("+", self, lift(other, self))
 
-    def __sub__(self, other: T | Expr[T]) -> Expr[T]:
+    @overload
+    def __sub__(self, other: T | Expr[T]) -> Expr[T]: ...
+    @overload
+    def __sub__(self, other: Expr[T | None]) -> Expr[T | None]: ...
+    @overload
+    def __sub__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
+    def __sub__(self, other: object) -> Expr[Any]:
         return Binary("-", self, lift(other, self))
 
-    def __mul__(self, other: T | Expr[T]) -> Expr[T]:
+    @overload
+    def __mul__(self, other: T | Expr[T]) -> Expr[T]: ...
+    @overload
+    def __mul__(self, other: Expr[T | None]) -> Expr[T | None]: ...
+    @overload
+    def __mul__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
+    def __mul__(self, other: object) -> Expr[Any]:
         return Binary("*", self, lift(other, self))
 
-    def __truediv__(self, other: T | Expr[T]) -> Expr[T]:
+    @overload
+    def __truediv__(self, other: T | Expr[T]) -> Expr[T]: ...
+    @overload
+    def __truediv__(self, other: Expr[T | None]) -> Expr[T | None]: ...
+    @overload
+    def __truediv__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
+    def __truediv__(self, other: object) -> Expr[Any]:
         return Binary("/", self, lift(other, self))
 
-    def __mod__(self, other: T | Expr[T]) -> Expr[T]:
+    @overload
+    def __mod__(self, other: T | Expr[T]) -> Expr[T]: ...
+    @overload
+    def __mod__(self, other: Expr[T | None]) -> Expr[T | None]: ...
+    @overload
+    def __mod__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
+    def __mod__(self, other: object) -> Expr[Any]:
         return Binary("%", self, lift(other, self))
 
     def __neg__(self) -> Expr[T]:
@@ -134,7 +265,50 @@ class Expr(Generic[T]):
         """``expr IS NOT NULL``."""
         return Unary("IS NOT NULL", self, postfix=True)
 
-    # -- ordering --------------------------------------------------------------
+    def in_(self, items: Iterable[T] | Subquery[T] | Query[T]) -> Expr[bool]:
+        """``expr IN (...)`` over values or a one-column query; an empty list is always false."""
+        if isinstance(items, Statement | Subquery):
+            return InQuery(self, _statement(items), negated=False)
+        return InList(self, tuple(lift(v, self) for v in items), negated=False)
+
+    def not_in(self, items: Iterable[T] | Subquery[T] | Query[T]) -> Expr[bool]:
+        """``expr NOT IN (...)``; an empty list is always true.
+
+        As in SQL, ``NOT IN`` a query that returns a NULL is never true.
+        """
+        if isinstance(items, Statement | Subquery):
+            return InQuery(self, _statement(items), negated=True)
+        return InList(self, tuple(lift(v, self) for v in items), negated=True)
+
+    def between(self, low: T | Expr[T], high: T | Expr[T]) -> Expr[bool]:
+        """``expr BETWEEN low AND high`` (both ends included)."""
+        return Between(self, lift(low, self), lift(high, self))
+
+    def like(self: Expr[str] | Expr[str | None], pattern: str | Expr[str]) -> Expr[bool]:
+        """``expr LIKE pattern`` (``%`` any text, ``_`` one character).
+
+        SQLite's ``LIKE`` ignores ASCII case; PostgreSQL's does not, and it
+        treats ``\\`` as an escape character where SQLite has none.
+        """
+        return Like(self, lift(pattern, self), insensitive=False)
+
+    def ilike(self: Expr[str] | Expr[str | None], pattern: str | Expr[str]) -> Expr[bool]:
+        """Case-insensitive ``LIKE``: ``ILIKE`` on PostgreSQL, ``LIKE`` on SQLite.
+
+        SQLite's ``LIKE`` folds ASCII letters only, so ``'É' LIKE 'é'`` is
+        false there; compare ``lower(...)`` values to fold more.
+        """
+        return Like(self, lift(pattern, self), insensitive=True)
+
+    # -- naming and ordering -----------------------------------------------------
+
+    def label(self, name: str) -> Expr[T]:
+        """The expression named ``name`` in the select list (``expr AS "name"``).
+
+        Elsewhere (``order_by``, ``group_by``) the label refers to that
+        selected column by its name.
+        """
+        return Label(self, name)
 
     def asc(self) -> Ordering:
         """Ascending order, for ``order_by``."""
@@ -145,16 +319,65 @@ class Expr(Generic[T]):
         return Ordering(self, descending=True)
 
 
+def infer_dbtype(value: object) -> DbType[Any]:
+    """The field type of a value bound without a column to take it from.
+
+    ``None`` binds as an optional text; JSON (dicts and lists) as JSON.
+    """
+    if value is None:
+        return optional(str)
+    if isinstance(value, dict | list):
+        return json()
+    return to_dbtype(type(value))
+
+
 def lift(value: object, like: Expr[Any] | None = None) -> Expr[Any]:
     """``value`` as an expression: itself if it is one, else a bound parameter.
 
     The parameter takes its field type from ``like`` (the expression it is
     compared with), so ``User.created_at > some_datetime`` binds a datetime
-    with the column's codec.
+    with the column's codec; without one the type follows the value's class.
     """
     if isinstance(value, Expr):
         return value
-    return Value(value, like.dbtype if like is not None else None)
+    dbtype = like.dbtype if like is not None else None
+    return Value(value, dbtype if dbtype is not None else infer_dbtype(value))
+
+
+def _statement(items: object) -> Statement:
+    if isinstance(items, Subquery):
+        return items.query
+    assert isinstance(items, Statement)
+    return items
+
+
+def _emit_list(w: Writer, items: Iterable[Expr[Any] | Ordering]) -> None:
+    for i, item in enumerate(items):
+        if i:
+            w.write(", ")
+        item.emit(w)
+
+
+def _base(t: DbType[Any] | None) -> DbType[Any] | None:
+    """A type without its ``optional``."""
+    if t is not None and t.kind is Kind.OPTIONAL:
+        return t.item
+    return t
+
+
+def _nullable(t: DbType[Any] | None) -> DbType[Any] | None:
+    return optional(t) if t is not None else None
+
+
+def _maybe_null(t: DbType[Any] | None) -> bool:
+    return t is None or t.kind is Kind.OPTIONAL
+
+
+def _truth(*operands: Expr[Any]) -> DbType[Any]:
+    """The type of a predicate: NULL when an operand may be NULL, as SQL has it."""
+    if any(_maybe_null(o.dbtype) for o in operands):
+        return optional(_BOOL)
+    return _BOOL
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -164,6 +387,10 @@ class Value(Expr[T]):
     value: T
     type_: DbType[Any] | None = None
 
+    def __post_init__(self) -> None:
+        if self.type_ is None:
+            object.__setattr__(self, "type_", infer_dbtype(self.value))
+
     @property
     def dbtype(self) -> DbType[Any] | None:
         return self.type_
@@ -172,7 +399,8 @@ class Value(Expr[T]):
         w.bind(self.value, self.type_)
 
     def walk(self, shape: list[object], values: list[object]) -> None:
-        shape.append(Value)
+        # The type is part of the shape: the compiled statement carries it.
+        shape.append((Value, self.type_))
         values.append(self.value)
 
 
@@ -201,15 +429,24 @@ class Column(Expr[T]):
         w.column(self.binding, self.name)
 
     def walk(self, shape: list[object], values: list[object]) -> None:
-        shape.append((Column, self.binding, self.name))
+        shape.append((Column, self.binding, self.name, self.type_))
 
-    def in_(self, items: Iterable[T]) -> Expr[bool]:
-        """``column IN (...)``; an empty collection is always false."""
-        return InList(self, tuple(lift(v, self) for v in items), negated=False)
 
-    def not_in(self, items: Iterable[T]) -> Expr[bool]:
-        """``column NOT IN (...)``; an empty collection is always true."""
-        return InList(self, tuple(lift(v, self) for v in items), negated=True)
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Truth(Expr[bool]):
+    """A constant condition: ``and_()`` of nothing is true, ``or_()`` of nothing false."""
+
+    value: bool
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return _BOOL
+
+    def emit(self, w: Writer) -> None:
+        w.write("(1 = 1)" if self.value else "(1 = 0)")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Truth, self.value))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -234,7 +471,10 @@ class Binary(Expr[Any]):
 
     @property
     def dbtype(self) -> DbType[Any] | None:
-        return self.left.dbtype
+        if self.op in _PREDICATES:
+            return _truth(self.left, self.right)
+        left = self.left.dbtype
+        return _nullable(_base(left)) if _maybe_null(self.right.dbtype) else left
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -259,6 +499,12 @@ class Unary(Expr[Any]):
         shape.append((Unary, self.op, self.postfix))
         self.operand.walk(shape, values)
 
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if self.op == "-":
+            return self.operand.dbtype
+        return _truth(self.operand) if self.op == "NOT" else _BOOL
+
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class InList(Expr[bool]):
@@ -268,6 +514,10 @@ class InList(Expr[bool]):
     items: tuple[Expr[Any], ...]
     negated: bool
 
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return _truth(self.operand, *self.items)
+
     def emit(self, w: Writer) -> None:
         if not self.items:
             # IN () is not SQL; the truth value of an empty list is known.
@@ -276,10 +526,7 @@ class InList(Expr[bool]):
         w.write("(")
         self.operand.emit(w)
         w.write(" NOT IN (" if self.negated else " IN (")
-        for i, item in enumerate(self.items):
-            if i:
-                w.write(", ")
-            item.emit(w)
+        _emit_list(w, self.items)
         w.write("))")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
@@ -290,17 +537,159 @@ class InList(Expr[bool]):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class InQuery(Expr[bool]):
+    """``x IN (SELECT ...)`` or ``x NOT IN (SELECT ...)``."""
+
+    operand: Expr[Any]
+    query: Statement
+    negated: bool
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return optional(_BOOL)
+
+    def emit(self, w: Writer) -> None:
+        w.write("(")
+        self.operand.emit(w)
+        w.write(" NOT IN (" if self.negated else " IN (")
+        self.query.emit(w)
+        w.write("))")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((InQuery, self.negated))
+        self.operand.walk(shape, values)
+        self.query.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Subquery(Expr[T]):
+    """A query used as a value: a scalar subquery, ``IN`` its rows, or a ``FROM`` source.
+
+    Build one with ``repodb.query.subquery(q)``.
+    """
+
+    query: Statement
+    type_: DbType[Any] | None = None
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.type_
+
+    def emit(self, w: Writer) -> None:
+        w.write("(")
+        self.query.emit(w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Subquery, self.type_))
+        self.query.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Exists(Expr[bool]):
+    """``EXISTS (SELECT ...)``; build it with ``repodb.query.exists(q)``."""
+
+    query: Statement
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return _BOOL
+
+    def emit(self, w: Writer) -> None:
+        w.write("EXISTS (")
+        self.query.emit(w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Exists)
+        self.query.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Between(Expr[bool]):
+    """``x BETWEEN low AND high``."""
+
+    operand: Expr[Any]
+    low: Expr[Any]
+    high: Expr[Any]
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return _truth(self.operand, self.low, self.high)
+
+    def emit(self, w: Writer) -> None:
+        w.write("(")
+        self.operand.emit(w)
+        w.write(" BETWEEN ")
+        self.low.emit(w)
+        w.write(" AND ")
+        self.high.emit(w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Between)
+        self.operand.walk(shape, values)
+        self.low.walk(shape, values)
+        self.high.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Like(Expr[bool]):
+    """``x LIKE pattern``; the case-insensitive form is the dialect's ``ilike_operator``."""
+
+    operand: Expr[Any]
+    pattern: Expr[Any]
+    insensitive: bool
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return _truth(self.operand, self.pattern)
+
+    def emit(self, w: Writer) -> None:
+        w.write("(")
+        self.operand.emit(w)
+        w.write(f" {w.dialect.ilike_operator} " if self.insensitive else " LIKE ")
+        self.pattern.emit(w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Like, self.insensitive))
+        self.operand.walk(shape, values)
+        self.pattern.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Label(Expr[T]):
+    """An expression named in the select list; elsewhere, a reference to that name."""
+
+    operand: Expr[T]
+    name: str
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.operand.dbtype
+
+    def emit(self, w: Writer) -> None:
+        w.identifier(self.name)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Label, self.name))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Ordering:
     """An ``ORDER BY`` term: an expression, a direction, and where NULLs go."""
 
     expr: Expr[Any]
     descending: bool = False
-    nulls: str | None = None
+    nulls: Literal["FIRST", "LAST"] | None = None
 
     def nulls_first(self) -> Ordering:
+        """NULLs before other values."""
         return dataclasses.replace(self, nulls="FIRST")
 
     def nulls_last(self) -> Ordering:
+        """NULLs after other values."""
         return dataclasses.replace(self, nulls="LAST")
 
     def emit(self, w: Writer) -> None:
@@ -312,3 +701,508 @@ class Ordering:
     def walk(self, shape: list[object], values: list[object]) -> None:
         shape.append((Ordering, self.descending, self.nulls))
         self.expr.walk(shape, values)
+
+
+def ordering(item: Ordering | Expr[Any]) -> Ordering:
+    """An ``order_by`` term: an Ordering as it is, an expression ascending."""
+    return item if isinstance(item, Ordering) else Ordering(item)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Func(Expr[T]):
+    """A SQL function call such as ``lower(x)`` or the aggregate ``count(DISTINCT x)``.
+
+    Only the library builds these (``name`` is written into the SQL); use
+    ``fragment`` for other functions.
+    """
+
+    name: str
+    args: tuple[Expr[Any], ...]
+    type_: DbType[Any] | None
+    distinct: bool = False
+    star: bool = False
+    window_only: bool = False
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.type_
+
+    def over(
+        self,
+        *,
+        partition_by: Expr[Any] | Sequence[Expr[Any]] = (),
+        order_by: Ordering | Expr[Any] | Sequence[Ordering | Expr[Any]] = (),
+    ) -> Expr[T]:
+        """This function computed over a window of rows (``... OVER (...)``).
+
+        Example: ``row_number().over(partition_by=Post.user_id, order_by=Post.id.desc())``.
+        """
+        parts = (partition_by,) if isinstance(partition_by, Expr) else tuple(partition_by)
+        orders = order_by if isinstance(order_by, Sequence) else (order_by,)
+        return Window(self, parts, tuple(ordering(o) for o in orders))
+
+    def emit(self, w: Writer) -> None:
+        if self.window_only:
+            raise ValueError(f"{self.name}() is a window function: call .over(...) on it")
+        self.emit_cast(w, self.emit_call)
+
+    def emit_call(self, w: Writer) -> None:
+        """Write ``name(args)`` alone, without the dialect's result cast."""
+        w.write(f"{self.name}(")
+        if self.distinct:
+            w.write("DISTINCT ")
+        if self.star:
+            w.write("*")
+        _emit_list(w, self.args)
+        w.write(")")
+
+    def emit_cast(self, w: Writer, body: Callable[[Writer], None]) -> None:
+        """Write ``body``, cast back to the argument's type where the dialect needs it."""
+        target = _base(self.args[0].dbtype) if self.args else None
+        cast_to = w.dialect.aggregate_cast(self.name, target.kind) if target else None
+        if cast_to is None:
+            body(w)
+            return
+        w.write("CAST(")
+        body(w)
+        w.write(f" AS {cast_to})")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Func, self.name, self.type_, self.distinct, self.star, self.window_only))
+        for arg in self.args:
+            arg.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Window(Expr[T]):
+    """``function OVER (PARTITION BY ... ORDER BY ...)``."""
+
+    function: Func[T]
+    partition_by: tuple[Expr[Any], ...]
+    order_by: tuple[Ordering, ...]
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.function.dbtype
+
+    def emit(self, w: Writer) -> None:
+        self.function.emit_cast(w, self.emit_window)
+
+    def emit_window(self, w: Writer) -> None:
+        self.function.emit_call(w)
+        w.write(" OVER (")
+        if self.partition_by:
+            w.write("PARTITION BY ")
+            _emit_list(w, self.partition_by)
+        if self.order_by:
+            w.write(" ORDER BY " if self.partition_by else "ORDER BY ")
+            _emit_list(w, self.order_by)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Window, len(self.partition_by), len(self.order_by)))
+        self.function.walk(shape, values)
+        for e in self.partition_by:
+            e.walk(shape, values)
+        for o in self.order_by:
+            o.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Case(Expr[T]):
+    """``CASE WHEN c1 THEN v1 ... ELSE e END``."""
+
+    whens: tuple[tuple[Expr[Any], Expr[Any]], ...]
+    else_: Expr[Any] | None
+    type_: DbType[Any] | None
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.type_
+
+    def emit(self, w: Writer) -> None:
+        w.write("CASE")
+        for condition, result in self.whens:
+            w.write(" WHEN ")
+            condition.emit(w)
+            w.write(" THEN ")
+            result.emit(w)
+        if self.else_ is not None:
+            w.write(" ELSE ")
+            self.else_.emit(w)
+        w.write(" END")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Case, self.type_, len(self.whens), self.else_ is not None))
+        for condition, result in self.whens:
+            condition.walk(shape, values)
+            result.walk(shape, values)
+        if self.else_ is not None:
+            self.else_.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Cast(Expr[T]):
+    """``CAST(x AS type)``, the type named per dialect."""
+
+    operand: Expr[Any]
+    type_: DbType[Any]
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.type_
+
+    def emit(self, w: Writer) -> None:
+        target = _base(self.type_)
+        assert target is not None
+        w.write("CAST(")
+        self.operand.emit(w)
+        w.write(f" AS {w.dialect.cast_type(target.kind)})")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Cast, self.type_))
+        self.operand.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Now(Expr[dt.datetime]):
+    """The current time, as the dialect stores datetimes."""
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return to_dbtype(dt.datetime)
+
+    def emit(self, w: Writer) -> None:
+        w.write(w.dialect.now_sql)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Now)
+
+
+TruncUnit = Literal[
+    "microseconds",
+    "milliseconds",
+    "second",
+    "minute",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "decade",
+    "century",
+    "millennium",
+]
+_TRUNC_UNITS = frozenset(typing.get_args(TruncUnit))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class DateTrunc(Expr[T]):
+    """``date_trunc('unit', x)`` (PostgreSQL); the unit is a checked keyword, not a value."""
+
+    unit: str
+    operand: Expr[Any]
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.operand.dbtype
+
+    def emit(self, w: Writer) -> None:
+        if not w.dialect.supports_date_trunc:
+            raise ValueError(f"date_trunc is not available on {w.dialect.name}")
+        w.write(f"date_trunc('{self.unit}', ")
+        self.operand.emit(w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((DateTrunc, self.unit))
+        self.operand.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class JsonAccess(Expr[T]):
+    """``x -> key -> ...`` (a JSON value) or ``x -> ... ->> key`` (text), keys bound."""
+
+    operand: Expr[Any]
+    path: tuple[Value[str] | Value[int], ...]
+    text: bool
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return optional(str) if self.text else optional(json())
+
+    def emit(self, w: Writer) -> None:
+        d = w.dialect
+        cast = self.text and d.json_text_cast
+        w.write("CAST(" if cast else "")
+        w.write("(" * len(self.path))
+        self.operand.emit(w)
+        last = len(self.path) - 1
+        for i, key in enumerate(self.path):
+            w.write(" ->> " if self.text and i == last else " -> ")
+            before, after = d.json_index if isinstance(key.value, int) else d.json_key
+            w.write(before)
+            key.emit(w)
+            w.write(after + ")")
+        if cast:
+            w.write(f" AS {cast})")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((JsonAccess, self.text, len(self.path)))
+        self.operand.walk(shape, values)
+        for key in self.path:
+            key.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Fragment(Expr[T]):
+    """Raw SQL with ``?`` markers for bound values or embedded expressions.
+
+    Build it with ``fragment``. The SQL pieces come from a ``LiteralString``
+    in the program, never from data.
+    """
+
+    pieces: tuple[str, ...]
+    indices: tuple[int, ...]
+    args: tuple[Expr[Any], ...]
+    type_: DbType[Any] | None
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.type_
+
+    def emit(self, w: Writer) -> None:
+        w.write(self.pieces[0])
+        for index, piece in zip(self.indices, self.pieces[1:], strict=True):
+            self.args[index].emit(w)
+            w.write(piece)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Fragment, self.type_, self.pieces, self.indices))
+        for index in self.indices:
+            self.args[index].walk(shape, values)
+
+
+# -- building conditions at run time --------------------------------------------
+
+Cond = Expr[bool] | Expr[bool | None]
+
+
+def and_(*conditions: Cond) -> Expr[bool]:
+    """All of ``conditions``; with none, true. For conditions collected at run time."""
+    if not conditions:
+        return Truth(True)
+    result: Expr[Any] = conditions[0]
+    for c in conditions[1:]:
+        result = Binary("AND", result, c)
+    return result
+
+
+def or_(*conditions: Cond) -> Expr[bool]:
+    """Any of ``conditions``; with none, false."""
+    if not conditions:
+        return Truth(False)
+    result: Expr[Any] = conditions[0]
+    for c in conditions[1:]:
+        result = Binary("OR", result, c)
+    return result
+
+
+def not_(condition: Cond) -> Expr[bool]:
+    """``NOT condition`` (the same as ``~condition``)."""
+    return Unary("NOT", condition)
+
+
+# -- values and types ----------------------------------------------------------
+
+
+def coalesce(first: Expr[T | None], *rest: T | Expr[T] | Expr[T | None]) -> Expr[T]:
+    """The first of the arguments that is not NULL: ``coalesce(User.age, 0)``."""
+    args = (first, *(lift(v, first) for v in rest))
+    last = rest[-1] if rest else first
+    base = _base(first.dbtype)
+    last_type = last.dbtype if isinstance(last, Expr) else None
+    maybe_null = isinstance(last, Expr) and (last_type is None or last_type.kind is Kind.OPTIONAL)
+    return Func("coalesce", args, _nullable(base) if maybe_null else base)
+
+
+# Expressions first: with ``T | Expr[T]`` alone mypy cannot tell T from Expr[T].
+@overload
+def case(*whens: tuple[Cond, Expr[T]], else_: T | Expr[T]) -> Expr[T]: ...
+@overload
+def case(*whens: tuple[Cond, Expr[T]]) -> Expr[T | None]: ...
+@overload
+def case(*whens: tuple[Cond, T | Expr[T]], else_: T | Expr[T]) -> Expr[T]: ...
+@overload
+def case(*whens: tuple[Cond, T | Expr[T]]) -> Expr[T | None]: ...
+def case(*whens: tuple[Cond, Any], else_: Any = None) -> Expr[Any]:
+    """``CASE WHEN cond THEN value ... ELSE else_ END``; without ``else_`` the rest is NULL.
+
+    Example: ``case((User.age < 18, "minor"), else_="adult")``.
+    """
+    if not whens:
+        raise ValueError("case() needs at least one (condition, value) pair")
+    first = next((v for _, v in whens if isinstance(v, Expr)), None)
+    results = [(c, lift(v, first)) for c, v in whens]
+    other = lift(else_, first) if else_ is not None else None
+    base = results[0][1].dbtype
+    return Case(tuple(results), other, base if other is not None else _nullable(base))
+
+
+def cast(value: Expr[Any], to: type[T] | DbType[T]) -> Expr[T]:
+    """``CAST(value AS type)``, with each dialect's name for the type.
+
+    A NULL stays NULL, so casting a nullable expression gives an optional
+    result type at run time.
+    """
+    target = to_dbtype(to)
+    source = value.dbtype
+    if source is not None and source.kind is Kind.OPTIONAL:
+        target = optional(target)
+    return Cast(value, target)
+
+
+# -- aggregates and window functions -------------------------------------------------
+
+
+def count(value: Expr[Any] | None = None, *, distinct: bool = False) -> Func[int]:
+    """``count(*)``, or ``count(value)`` (its non-NULL values), or ``count(DISTINCT value)``."""
+    if value is None:
+        return Func("count", (), _INT, star=True)
+    return Func("count", (value,), _INT, distinct=distinct)
+
+
+def count_distinct(value: Expr[Any]) -> Func[int]:
+    """``count(DISTINCT value)``."""
+    return Func("count", (value,), _INT, distinct=True)
+
+
+def sum_(value: Expr[T]) -> Func[T | None]:
+    """``sum(value)``; NULL over no rows. Integer sums stay integers on PostgreSQL."""
+    return Func("sum", (value,), _nullable(_base(value.dbtype)))
+
+
+_FLOAT: DbType[float] = to_dbtype(float)
+_DECIMAL: DbType[decimal.Decimal] = to_dbtype(decimal.Decimal)
+
+
+# mypy sees Expr[Decimal | None] and Expr[int | None] overlap through None.
+@overload
+def avg(  # type: ignore[overload-overlap]
+    value: Expr[decimal.Decimal] | Expr[decimal.Decimal | None],
+) -> Func[decimal.Decimal | None]: ...
+@overload
+def avg(
+    value: Expr[int] | Expr[int | None] | Expr[float] | Expr[float | None],
+) -> Func[float | None]: ...
+def avg(value: Expr[Any]) -> Func[Any]:
+    """``avg(value)``: a float (a Decimal for Decimal values); NULL over no rows."""
+    base = _base(value.dbtype)
+    result = _DECIMAL if base is not None and base.kind is Kind.DECIMAL else _FLOAT
+    return Func("avg", (value,), optional(result))
+
+
+def min_(value: Expr[T]) -> Func[T | None]:
+    """``min(value)``; NULL over no rows."""
+    return Func("min", (value,), _nullable(_base(value.dbtype)))
+
+
+def max_(value: Expr[T]) -> Func[T | None]:
+    """``max(value)``; NULL over no rows."""
+    return Func("max", (value,), _nullable(_base(value.dbtype)))
+
+
+def row_number() -> Func[int]:
+    """The row's position in its window, from 1; use with ``.over(...)``."""
+    return Func("row_number", (), _INT, window_only=True)
+
+
+def rank() -> Func[int]:
+    """The row's rank in its window, with gaps after ties; use with ``.over(...)``."""
+    return Func("rank", (), _INT, window_only=True)
+
+
+def dense_rank() -> Func[int]:
+    """The row's rank in its window, without gaps; use with ``.over(...)``."""
+    return Func("dense_rank", (), _INT, window_only=True)
+
+
+# -- common functions ------------------------------------------------------------
+
+
+def lower(value: Expr[S]) -> Func[S]:
+    """``lower(text)``."""
+    return Func("lower", (value,), value.dbtype)
+
+
+def upper(value: Expr[S]) -> Func[S]:
+    """``upper(text)``."""
+    return Func("upper", (value,), value.dbtype)
+
+
+@overload
+def length(value: Expr[str] | Expr[bytes]) -> Func[int]: ...
+@overload
+def length(value: Expr[str | None] | Expr[bytes | None]) -> Func[int | None]: ...
+def length(value: Expr[Any]) -> Func[Any]:
+    """``length(text)`` in characters (bytes for bytes)."""
+    source = value.dbtype
+    nullable = source is not None and source.kind is Kind.OPTIONAL
+    return Func("length", (value,), optional(_INT) if nullable else _INT)
+
+
+def now() -> Expr[dt.datetime]:
+    """The current time (UTC). On SQLite it compares with stored datetimes as text."""
+    return Now()
+
+
+def date_trunc(unit: TruncUnit, value: Expr[D]) -> Expr[D]:
+    """``date_trunc('day', x)``: a datetime truncated to ``unit`` (PostgreSQL only)."""
+    if unit not in _TRUNC_UNITS:
+        raise ValueError(f"unknown date_trunc unit {unit!r}")
+    return DateTrunc(unit, value)
+
+
+def _json_path(path: tuple[str | int, ...]) -> tuple[Value[str] | Value[int], ...]:
+    if not path:
+        raise ValueError("a JSON access needs at least one key or index")
+    keys: list[Value[Any]] = []
+    for key in path:
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            raise TypeError(f"a JSON key is a str or an int index, not {type(key).__name__}")
+        keys.append(Value(key))
+    return tuple(keys)
+
+
+def json_get(value: Expr[Any], *path: str | int) -> Expr[Any]:
+    """The JSON value at ``path`` (object keys and array indices): ``->``.
+
+    ``json_get(Event.data, "user", "tags", 0)``; missing keys give NULL.
+    """
+    return JsonAccess(value, _json_path(path), text=False)
+
+
+def json_text(value: Expr[Any], *path: str | int) -> Expr[str | None]:
+    """The value at ``path`` as text: ``->>`` (a JSON string without its quotes)."""
+    return JsonAccess(value, _json_path(path), text=True)
+
+
+@overload
+def fragment(sql: LiteralString, *args: object) -> Expr[Any]: ...
+@overload
+def fragment(sql: LiteralString, *args: object, type_: type[T] | DbType[T]) -> Expr[T]: ...
+def fragment(sql: LiteralString, *args: object, type_: object = None) -> Expr[Any]:
+    """Raw SQL for what the DSL lacks, with ``?`` markers (or ``$1..$n``) for arguments.
+
+    Each argument is an expression (written in place) or a value (bound as
+    a parameter). ``sql`` must be a literal in the program: values never
+    go into the text. Give ``type_`` to select the fragment's value.
+
+    Example: ``fragment("lower(?) = ?", User.name, "ada")``.
+    """
+    template = parse(sql)
+    if template.count != len(args):
+        raise ValueError(f"the fragment has {template.count} marker(s) but {len(args)} argument(s)")
+    dbtype = to_dbtype(type_) if type_ is not None else None
+    return Fragment(template.pieces, template.indices, tuple(lift(a) for a in args), dbtype)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..dialect import Dialect
 from ..types import DbType
 
-__all__ = ["Writer"]
+if TYPE_CHECKING:
+    from .result import Result
+
+__all__ = ["Writer", "describe_binding"]
 
 
 class Writer:
     """Accumulates SQL text and the bound parameters, in placeholder order.
 
     Identifiers are always quoted by the dialect; values never enter the text.
+    Table aliases are numbered through the whole statement, so a subquery's
+    aliases never hide the outer query's, and bindings are scoped: a
+    subquery sees its own sources first, then those of the queries around it.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -21,8 +29,18 @@ class Writer:
         self.parts: list[str] = []
         self.params: list[Any] = []
         self.types: list[DbType[Any] | None] = []
-        # How a binding (a schema class, an alias name) is written: its alias.
-        self.aliases: dict[object, str] = {}
+        # How a binding (a schema class, an alias name) is written: its quoted
+        # alias, or None for a bare column name (RETURNING, SET targets).
+        self.aliases: dict[object, str | None] = {}
+        # The source each binding names, to type columns given by name
+        # (``ref("s").total``), and the bindings an outer join may leave NULL.
+        self.sources: dict[object, Any] = {}
+        self.nullable: frozenset[object] = frozenset()
+        # How deep in subqueries the writer is: the outermost query's select
+        # list is the statement's result.
+        self.depth = 0
+        self.result: Result | None = None
+        self._aliases_made = 0
 
     def write(self, text: str) -> None:
         """Append SQL text (never a value)."""
@@ -34,12 +52,63 @@ class Writer:
         self.types.append(dbtype)
         self.parts.append(self.dialect.placeholder(len(self.params)))
 
+    def identifier(self, name: str) -> None:
+        """Append a quoted identifier."""
+        self.parts.append(self.dialect.quote(name))
+
+    def table(self, prefix: str | None, name: str) -> None:
+        """Append a table name, qualified by its schema (prefix) when it has one."""
+        if prefix:
+            self.parts.append(self.dialect.quote(prefix) + ".")
+        self.parts.append(self.dialect.quote(name))
+
     def column(self, binding: object, name: str) -> None:
-        """Append a column reference, qualified by its binding's alias when there is one."""
-        alias = self.aliases.get(binding)
+        """Append a column reference, qualified by its binding's alias."""
+        try:
+            alias = self.aliases[binding]
+        except KeyError:
+            raise ValueError(
+                f"{describe_binding(binding)} is not part of this query: "
+                "select from it or join it first"
+            ) from None
         quoted = self.dialect.quote(name)
-        self.parts.append(f"{self.dialect.quote(alias)}.{quoted}" if alias else quoted)
+        self.parts.append(f"{alias}.{quoted}" if alias is not None else quoted)
+
+    def new_alias(self, letter: str) -> str:
+        """A fresh quoted table alias such as ``"u0"``."""
+        alias = self.dialect.quote(f"{letter}{self._aliases_made}")
+        self._aliases_made += 1
+        return alias
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """Bindings added inside the block are forgotten after it."""
+        saved = self.aliases, self.sources, self.nullable
+        self.aliases = dict(saved[0])
+        self.sources = dict(saved[1])
+        try:
+            yield
+        finally:
+            self.aliases, self.sources, self.nullable = saved
+
+    @contextlib.contextmanager
+    def nested(self) -> Iterator[None]:
+        """Inside the block, queries are subqueries (their select lists are not the result)."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     @property
     def sql(self) -> str:
         return "".join(self.parts)
+
+
+def describe_binding(binding: object) -> str:
+    """A binding as an error message names it."""
+    if isinstance(binding, type):
+        return binding.__name__
+    if isinstance(binding, str):
+        return f"the binding {binding!r}"
+    return repr(binding)

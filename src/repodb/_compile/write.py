@@ -1,0 +1,197 @@
+"""Writing INSERT, UPDATE and DELETE statements, and walking their shapes in the same order.
+
+As in ``select``, each ``emit_*`` binds values in the order its ``walk_*``
+twin collects them. RETURNING names columns without a table alias: SQLite
+does not accept qualified names there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .select import emit_ctes, emit_selection, fold, walk_ctes, walk_selection, walk_steps
+from .writer import Writer
+
+if TYPE_CHECKING:
+    from ..query import Assignment, Delete, Insert, Selection, Update
+
+__all__ = [
+    "emit_delete",
+    "emit_insert",
+    "emit_update",
+    "walk_delete",
+    "walk_insert",
+    "walk_update",
+]
+
+
+def emit_insert(w: Writer, ins: Insert) -> None:
+    """``INSERT INTO ... VALUES ... [ON CONFLICT ...] [RETURNING ...]``."""
+    info = ins.info
+    width = len(ins.columns)
+    if width * len(ins.rows) > w.dialect.max_params:
+        per_batch = max(1, w.dialect.max_params // max(width, 1))
+        raise ValueError(
+            f"{len(ins.rows)} rows of {width} values exceed {w.dialect.name}'s "
+            f"{w.dialect.max_params} parameters; insert at most {per_batch} rows at a time"
+        )
+    with w.scope(), w.nested():
+        w.write("INSERT INTO ")
+        w.table(info.prefix, info.table)
+        if ins.updates:
+            # The existing row is named in DO UPDATE SET expressions.
+            alias = w.new_alias(ins.letter)
+            w.aliases[ins.schema] = alias
+            w.write(f" AS {alias}")
+        w.aliases[ins.excluded_key] = w.dialect.quote("excluded")
+        if width:
+            w.write(" (")
+            for i, f in enumerate(ins.columns):
+                w.write(", " if i else "")
+                w.identifier(f.source)
+            w.write(") VALUES ")
+            for r, row in enumerate(ins.rows):
+                w.write(", (" if r else "(")
+                for i, value in enumerate(row):
+                    w.write(", " if i else "")
+                    value.emit(w)
+                w.write(")")
+        else:
+            w.write(" DEFAULT VALUES")
+        if ins.on_conflict != "raise":
+            _emit_conflict(w, ins)
+        _emit_returning(w, ins.returning, ins.schema)
+
+
+def walk_insert(ins: Insert, shape: list[object], values: list[object]) -> None:
+    shape.append(
+        (
+            "insert",
+            ins.schema,
+            tuple(f.name for f in ins.columns),
+            len(ins.rows),
+            ins.on_conflict if isinstance(ins.on_conflict, str) else "update",
+            ins.conflict_target,
+        )
+    )
+    for row in ins.rows:
+        for value in row:
+            value.walk(shape, values)
+    _walk_assignments(ins.updates, shape, values)
+    _walk_returning(ins.returning, shape, values)
+
+
+def _emit_conflict(w: Writer, ins: Insert) -> None:
+    w.write(" ON CONFLICT")
+    target = ins.conflict_target
+    if isinstance(target, str):
+        if not w.dialect.supports_conflict_constraint:
+            raise ValueError(
+                f"{w.dialect.name} cannot name a constraint in ON CONFLICT; "
+                "give the conflict_target columns"
+            )
+        w.write(" ON CONSTRAINT ")
+        w.identifier(target)
+    elif target:
+        w.write(" (")
+        for i, name in enumerate(target):
+            w.write(", " if i else "")
+            w.identifier(name)
+        w.write(")")
+    if ins.updates:
+        w.write(" DO UPDATE SET ")
+        _emit_assignments(w, ins.updates)
+    else:
+        w.write(" DO NOTHING")
+
+
+def emit_update(w: Writer, upd: Update) -> None:
+    """``[WITH ...] UPDATE ... AS alias SET ... [WHERE ...] [RETURNING ...]``."""
+    q = upd.query
+    source = q.source
+    with w.scope(), w.nested():
+        emit_ctes(w, q)
+        alias = w.new_alias(source.letter)
+        for key in source.keys:
+            w.aliases[key] = alias
+        w.write("UPDATE ")
+        w.table(source.prefix, source.table)
+        w.write(f" AS {alias} SET ")
+        _emit_assignments(w, upd.assignments)
+        _emit_where(w, q)
+        _emit_returning(w, upd.returning, *source.keys)
+
+
+def walk_update(upd: Update, shape: list[object], values: list[object]) -> None:
+    q = upd.query
+    walk_ctes(q, shape, values)
+    shape.append(("update", q.source.keys, q.source.prefix, q.source.table))
+    _walk_assignments(upd.assignments, shape, values)
+    walk_steps("where", upd.query.wheres, shape, values)
+    _walk_returning(upd.returning, shape, values)
+
+
+def emit_delete(w: Writer, dlt: Delete) -> None:
+    """``[WITH ...] DELETE FROM ... AS alias [WHERE ...] [RETURNING ...]``."""
+    q = dlt.query
+    source = q.source
+    with w.scope(), w.nested():
+        emit_ctes(w, q)
+        alias = w.new_alias(source.letter)
+        for key in source.keys:
+            w.aliases[key] = alias
+        w.write("DELETE FROM ")
+        w.table(source.prefix, source.table)
+        w.write(f" AS {alias}")
+        _emit_where(w, q)
+        _emit_returning(w, dlt.returning, *source.keys)
+
+
+def walk_delete(dlt: Delete, shape: list[object], values: list[object]) -> None:
+    q = dlt.query
+    walk_ctes(q, shape, values)
+    shape.append(("delete", q.source.keys, q.source.prefix, q.source.table))
+    walk_steps("where", q.wheres, shape, values)
+    _walk_returning(dlt.returning, shape, values)
+
+
+def _emit_where(w: Writer, q: Any) -> None:
+    condition = fold(q.wheres)
+    if condition is not None:
+        w.write(" WHERE ")
+        condition.emit(w)
+
+
+def _emit_assignments(w: Writer, assignments: tuple[Assignment, ...]) -> None:
+    for i, a in enumerate(assignments):
+        w.write(", " if i else "")
+        # SET targets are bare column names on every database.
+        w.identifier(a.column.name)
+        w.write(" = ")
+        a.value.emit(w)
+
+
+def _walk_assignments(
+    assignments: tuple[Assignment, ...], shape: list[object], values: list[object]
+) -> None:
+    shape.append(("set", tuple(a.column.name for a in assignments)))
+    for a in assignments:
+        a.value.walk(shape, values)
+
+
+def _emit_returning(w: Writer, returning: Selection | None, *keys: object) -> None:
+    if returning is None:
+        return
+    if not w.dialect.supports_returning:  # pragma: no cover - both dialects have it
+        raise ValueError(f"{w.dialect.name} has no RETURNING")
+    with w.scope():
+        for key in keys:
+            w.aliases[key] = None
+        w.write(" RETURNING ")
+        emit_selection(w, returning, top=True)
+
+
+def _walk_returning(returning: Selection | None, shape: list[object], values: list[object]) -> None:
+    shape.append(("returning", returning is not None))
+    if returning is not None:
+        walk_selection(returning, shape, values)

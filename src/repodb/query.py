@@ -1,0 +1,1432 @@
+"""Queries as immutable, composable values (Ecto's ``Ecto.Query``).
+
+Why: a query is data that can be built in steps, passed around, extended
+and inspected before anything runs. Every step returns a new ``Query``;
+nothing is written as SQL until the query is compiled (``to_sql`` for
+inspection, the Repo to run it), and compiled SQL is cached by the query's
+shape, so running the same query with other values does not compile again.
+
+A ``Query[T]`` yields rows of type ``T``: ``query(User)`` gives ``User``
+records, ``.select(User.id, User.name)`` gives ``tuple[int, str]``.
+
+Bindings: the columns of a schema (``User.name``) refer to that schema's
+first appearance in the query, the root or a join; ``alias(User, "u2")``
+names another appearance (a self-join) and ``ref("s")`` a subquery.
+
+Example::
+
+    popular = (
+        query(User)
+        .where(User.age >= 18)
+        .join("posts")
+        .where(Post.views > 100)
+        .select(User.name, Post.title)  # Query[tuple[str, str]]
+        .order_by(User.name)
+        .limit(20)
+    )
+    sql, params = to_sql(popular, SQLITE)
+
+Statements that write (``insert_all``, ``update_all``, ``delete_all``) are
+here too; ``to_sql`` compiles any of them. See ``docs/queries.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar, overload
+
+from ._compile import select, write
+from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
+from ._compile.writer import Writer
+from .dialect import SQLITE, Dialect
+from .expr import (
+    Column,
+    Exists,
+    Expr,
+    Ordering,
+    Statement,
+    Subquery,
+    Value,
+    and_,
+    lift,
+    ordering,
+)
+from .schema import (
+    AssocInfo,
+    Embedded,
+    FieldInfo,
+    Schema,
+    SchemaInfo,
+    dump_embedded,
+    schema_info,
+)
+from .types import DbType, optional, to_dbtype
+
+__all__ = [
+    "EXCLUDED",
+    "Alias",
+    "Assignment",
+    "BoundAssoc",
+    "CacheInfo",
+    "Compiled",
+    "ConstraintName",
+    "Cte",
+    "Delete",
+    "Insert",
+    "Join",
+    "Lock",
+    "Preload",
+    "Query",
+    "Ref",
+    "SchemaItem",
+    "Selection",
+    "Source",
+    "Update",
+    "alias",
+    "cache_info",
+    "clear_cache",
+    "column",
+    "compile_statement",
+    "constraint",
+    "delete_all",
+    "excluded",
+    "exists",
+    "from_",
+    "insert_all",
+    "query",
+    "ref",
+    "set_",
+    "subquery",
+    "to_sql",
+    "update_all",
+]
+
+T = TypeVar("T")
+SchemaT = TypeVar("SchemaT", bound=Schema)
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+D = TypeVar("D")
+E = TypeVar("E")
+F = TypeVar("F")
+G = TypeVar("G")
+H = TypeVar("H")
+
+Cond = Expr[bool] | Expr[bool | None]
+JoinKind = Literal["inner", "left", "right", "full", "cross"]
+Clause = Literal[
+    "where",
+    "select",
+    "join",
+    "group_by",
+    "having",
+    "order_by",
+    "limit",
+    "offset",
+    "distinct",
+    "lock",
+    "with_cte",
+    "combinations",
+    "preload",
+]
+KeepsResult = Literal[
+    "where",
+    "join",
+    "group_by",
+    "having",
+    "order_by",
+    "limit",
+    "offset",
+    "distinct",
+    "lock",
+    "with_cte",
+    "combinations",
+    "preload",
+]
+
+
+# -- named bindings ----------------------------------------------------------------
+
+
+class Alias:
+    """A schema under another name: a second appearance of a table, or a CTE read as it.
+
+    ``alias(...)`` returns one, typed as the schema class so that
+    ``u2.name`` is a ``Column[str]`` for the type checker. Its own
+    attributes start with ``_`` so that they never hide a field.
+    """
+
+    __slots__ = ("_alias", "_schema", "_table")
+
+    def __init__(self, schema: type[Schema], name: str, table: str | None) -> None:
+        self._schema = schema
+        self._alias = name
+        self._table = table
+
+    def __getattr__(self, attr: str) -> Any:
+        info = schema_info(self._schema)
+        if attr in info.associations:
+            return BoundAssoc(info.associations[attr], self._alias)
+        try:
+            found = info.field(attr)
+        except KeyError:
+            raise AttributeError(f"{self!r} has no field {attr!r}") from None
+        return Column(self._alias, found.source, found.name, found.dbtype)
+
+    def __repr__(self) -> str:
+        return f"alias({self._schema.__name__}, {self._alias!r})"
+
+
+def alias(schema: type[SchemaT], name: str, *, table: str | None = None) -> type[SchemaT]:
+    """``schema`` under the binding ``name``, optionally read from another table or a CTE.
+
+    Example: a self-join, ``manager = alias(User, "manager")`` then
+    ``query(User).join(manager, on=manager.id == User.manager_id)``.
+    """
+    return typing.cast(type[SchemaT], Alias(schema, name, table))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BoundAssoc:
+    """An association reached through an alias (``posts_alias.comments``), for joins."""
+
+    info: AssocInfo
+    binding: str
+
+
+class Ref:
+    """Columns of a named binding without a schema (a subquery, a CTE): ``ref("s").total``.
+
+    ``ref("s")["name"]`` reaches a column whose name is also an attribute
+    of this class.
+    """
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, name: str) -> None:
+        self._ref = name
+
+    def __getattr__(self, column_name: str) -> Column[Any]:
+        if column_name.startswith("__"):
+            raise AttributeError(column_name)
+        return Column(self._ref, column_name)
+
+    def __getitem__(self, column_name: str) -> Column[Any]:
+        return Column(self._ref, column_name)
+
+    def __repr__(self) -> str:
+        return f"ref({self._ref!r})"
+
+
+def ref(name: str) -> Ref:
+    """The binding ``name``, whose columns are untyped: ``ref("s").total``."""
+    return Ref(name)
+
+
+def column(source: type[Schema] | Ref, name: str) -> Column[Any]:
+    """The column of field ``name``, chosen at run time (Ecto's ``field(u, ^name)``).
+
+    Example: ``query(User).order_by(column(User, sort_field).desc())``.
+    """
+    if isinstance(source, Ref):
+        return Column(source._ref, name)
+    value = getattr(source, name, None)
+    if not isinstance(value, Column):
+        raise ValueError(f"{_name(source)} has no stored field {name!r}")
+    return value
+
+
+def _name(source: object) -> str:
+    return source.__name__ if isinstance(source, type) else repr(source)
+
+
+# -- the parts of a query ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Source:
+    """A table, a CTE or a subquery in FROM or JOIN.
+
+    Attributes:
+        keys: the bindings whose columns refer to this source.
+        letter: the first letter of its SQL alias.
+        schema: the schema its rows are, when known.
+        prefix, table: the table's schema (prefix) and name.
+        query: the subquery, for a subquery source.
+    """
+
+    keys: tuple[object, ...]
+    letter: str
+    schema: type[Schema] | None = None
+    prefix: str | None = None
+    table: str = ""
+    query: Query[Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Join:
+    """A join: its kind, source, condition, and a join table for many-to-many."""
+
+    kind: JoinKind
+    source: Source
+    on: Expr[Any] | None
+    through: Source | None = None
+    through_on: Expr[Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class SchemaItem:
+    """A schema record in a select list: each field and the expression giving it."""
+
+    cls: type[Schema]
+    fields: tuple[tuple[str, Expr[Any]], ...]
+
+    def output_name(self, field: str) -> str:
+        """The column name the field has in the result (its source, for stored fields)."""
+        for f in schema_info(self.cls).fields:
+            if f.name == field:
+                return f.source
+        return field
+
+    def embed(self, field: str) -> tuple[type[Any], bool] | None:
+        """The embedded record class of a JSON field, and whether it is a list."""
+        for f in schema_info(self.cls).fields:
+            if f.name == field and f.embed is not None:
+                return f.embed, f.embed_many
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Selection:
+    """What a query selects: one value, a tuple, a dict, or a record."""
+
+    kind: Literal["scalar", "tuple", "dict", "record"]
+    items: tuple[Expr[Any] | SchemaItem, ...]
+    keys: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lock:
+    """A row lock: ``FOR UPDATE`` and friends, optionally ``NOWAIT`` or ``SKIP LOCKED``."""
+
+    strength: Literal["UPDATE", "NO KEY UPDATE", "SHARE", "KEY SHARE"]
+    wait: Literal["", "NOWAIT", "SKIP LOCKED"] = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Cte:
+    """A common table expression: ``WITH name AS (query)``."""
+
+    name: str
+    query: Query[Any]
+    recursive: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Preload:
+    """An association the Repo loads after the query: its name, nested preloads, a query.
+
+    ``query`` (optional) filters or orders the associated rows.
+    """
+
+    name: str
+    nested: tuple[Preload, ...] = ()
+    query: Query[Any] | None = None
+
+
+# -- the query ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Query(Statement, Generic[T]):
+    """An immutable SELECT query whose rows are of type ``T``; build it with ``query(...)``.
+
+    The attributes are the query's clauses, for the compiler and the Repo;
+    the methods return new queries.
+    """
+
+    source: Source
+    joins: tuple[Join, ...] = ()
+    wheres: tuple[tuple[str, Expr[Any]], ...] = ()
+    selected: Selection | None = None
+    groups: tuple[Expr[Any], ...] = ()
+    havings: tuple[tuple[str, Expr[Any]], ...] = ()
+    orders: tuple[Ordering, ...] = ()
+    limit_by: Expr[Any] | None = None
+    offset_by: Expr[Any] | None = None
+    # None: no DISTINCT; (): DISTINCT; expressions: DISTINCT ON (...).
+    distinct_on: tuple[Expr[Any], ...] | None = None
+    locking: Lock | None = None
+    ctes: tuple[Cte, ...] = ()
+    combinations: tuple[tuple[str, Query[Any]], ...] = ()
+    preloads: tuple[Preload, ...] = ()
+
+    # -- node protocol ------------------------------------------------------
+
+    def emit(self, w: Writer) -> None:
+        select.emit_query(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Query)
+        select.walk_query(self, shape, values)
+
+    def __repr__(self) -> str:
+        try:
+            sql, params = to_sql(self, SQLITE)
+        except (ValueError, TypeError) as e:
+            return f"<Query (does not compile: {e})>"
+        return f"<Query {sql} {params!r}>"
+
+    # -- filtering ----------------------------------------------------------
+
+    def where(self, *conditions: Cond, **fields: object) -> Query[T]:
+        """Keep rows matching every condition (ANDed with earlier ``where``s).
+
+        Keywords compare fields of the root schema for equality:
+        ``where(name="Ada")``; ``None`` means ``IS NULL``.
+        """
+        steps = [("AND", c) for c in (*conditions, *self._field_conditions(fields))]
+        if not steps:
+            return self
+        return dataclasses.replace(self, wheres=self.wheres + tuple(steps))
+
+    def or_where(self, *conditions: Cond, **fields: object) -> Query[T]:
+        """``(everything so far) OR (all of these)``, as Ecto's ``or_where``."""
+        both = (*conditions, *self._field_conditions(fields))
+        if not both:
+            return self
+        return dataclasses.replace(self, wheres=(*self.wheres, ("OR", and_(*both))))
+
+    def _field_conditions(self, fields: Mapping[str, object]) -> list[Expr[bool]]:
+        if not fields:
+            return []
+        schema = self.source.schema
+        if schema is None or self.source.query is not None:
+            raise ValueError("keyword conditions need a schema as the query's source")
+        key = self.source.keys[0]
+        info = schema_info(schema)
+        conditions: list[Expr[bool]] = []
+        for name, value in fields.items():
+            try:
+                found = info.field(name)
+            except KeyError:
+                raise ValueError(f"{schema.__name__} has no stored field {name!r}") from None
+            col: Column[Any] = Column(key, found.source, found.name, found.dbtype)
+            conditions.append(col == value)
+        return conditions
+
+    # -- joins ----------------------------------------------------------------
+
+    def join(
+        self,
+        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        on: Cond | None = None,
+        *,
+        kind: JoinKind = "inner",
+        as_: str | None = None,
+    ) -> Query[T]:
+        """Join a schema, an alias, a subquery or an association.
+
+        Options:
+            target: a schema class or ``alias(...)`` (give ``on``); a
+                subquery (give ``on`` and ``as_``); an association by name
+                on the root schema (``"posts"``) or as a class attribute
+                (``User.posts``, ``alias_of_post.comments``), whose keys
+                give the condition (``on`` adds to it). A many-to-many
+                association joins its join table too.
+            kind: ``inner``, ``left``, ``right``, ``full`` or ``cross``.
+            as_: a name for the joined source, for ``ref(as_)`` and
+                ``alias``-free references.
+        """
+        if isinstance(target, str | AssocInfo | BoundAssoc):
+            return self._join_assoc(target, on, kind, as_)
+        if kind == "cross":
+            if on is not None:
+                raise ValueError("a cross join has no condition")
+        elif on is None:
+            raise ValueError(f"joining {_name(target)} needs on=...; or join an association")
+        source = _source(target, as_, self._bound(), len(self.joins) + 1)
+        return dataclasses.replace(self, joins=(*self.joins, Join(kind, source, on)))
+
+    def left_join(
+        self,
+        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        on: Cond | None = None,
+        *,
+        as_: str | None = None,
+    ) -> Query[T]:
+        """``join(..., kind="left")``: rows without a match keep NULL columns."""
+        return self.join(target, on, kind="left", as_=as_)
+
+    def right_join(
+        self,
+        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        on: Cond | None = None,
+        *,
+        as_: str | None = None,
+    ) -> Query[T]:
+        """``join(..., kind="right")``."""
+        return self.join(target, on, kind="right", as_=as_)
+
+    def full_join(
+        self,
+        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        on: Cond | None = None,
+        *,
+        as_: str | None = None,
+    ) -> Query[T]:
+        """``join(..., kind="full")``."""
+        return self.join(target, on, kind="full", as_=as_)
+
+    def cross_join(
+        self, target: type[Schema] | Subquery[Any], *, as_: str | None = None
+    ) -> Query[T]:
+        """Every row with every row of ``target``."""
+        return self.join(target, kind="cross", as_=as_)
+
+    def _bound(self) -> set[object]:
+        keys = set(self.source.keys)
+        for join in self.joins:
+            keys.update(join.source.keys)
+        return keys
+
+    def _join_assoc(
+        self,
+        target: str | AssocInfo | BoundAssoc,
+        extra: Cond | None,
+        kind: JoinKind,
+        as_: str | None,
+    ) -> Query[T]:
+        if kind == "cross":
+            raise ValueError("an association join has a condition; it cannot be a cross join")
+        owner_key: object
+        if isinstance(target, str):
+            root = self.source.schema
+            if root is None:
+                raise ValueError("joining an association by name needs a schema as the source")
+            info = schema_info(root).associations.get(target)
+            if info is None:
+                raise ValueError(f"{root.__name__} has no association {target!r}")
+            owner_key = self.source.keys[0]
+        elif isinstance(target, BoundAssoc):
+            info, owner_key = target.info, target.binding
+        else:
+            info, owner_key = target, target.owner
+        bound = self._bound()
+        if owner_key not in bound:
+            raise ValueError(
+                f"{_name(owner_key)} is not in the query: join it before joining {info.name!r}"
+            )
+        owner = schema_info(info.owner)
+        related_cls = info.related
+        related = schema_info(related_cls)
+        source = _source(related_cls, as_, bound, len(self.joins) + 1)
+        key = source.keys[0]
+
+        def col(binding: object, schema: SchemaInfo, field: str) -> Column[Any]:
+            found = schema.field(field)
+            return Column(binding, found.source, found.name, found.dbtype)
+
+        through = through_on = None
+        if info.kind == "belongs_to":
+            assert info.foreign_key is not None
+            on: Expr[Any] = col(key, related, info.references) == col(
+                owner_key, owner, info.foreign_key
+            )
+        elif info.kind == "many_to_many":
+            assert info.join_through is not None
+            assert info.join_keys is not None
+            (owner_column, owner_field), (related_column, related_field) = info.join_keys
+            through_key = ("through", len(self.joins), info.join_through)
+            prefix, _, table = info.join_through.rpartition(".")
+            through = Source((through_key,), _letter(table), None, prefix or None, table)
+            through_on = Column(through_key, owner_column) == col(owner_key, owner, owner_field)
+            on = col(key, related, related_field) == Column(through_key, related_column)
+        else:
+            assert info.foreign_key is not None
+            on = col(key, related, info.foreign_key) == col(owner_key, owner, info.references)
+        if extra is not None:
+            on = and_(on, extra)
+        join = Join(kind, source, on, through, through_on)
+        return dataclasses.replace(self, joins=(*self.joins, join))
+
+    # -- the select list --------------------------------------------------------
+
+    @overload
+    def select(self, items: Mapping[str, Expr[Any]], /) -> Query[dict[str, Any]]: ...
+    @overload
+    def select(self, a: Expr[A] | type[A], /) -> Query[A]: ...
+    @overload
+    def select(self, a: Expr[A] | type[A], b: Expr[B] | type[B], /) -> Query[tuple[A, B]]: ...
+    @overload
+    def select(
+        self, a: Expr[A] | type[A], b: Expr[B] | type[B], c: Expr[C] | type[C], /
+    ) -> Query[tuple[A, B, C]]: ...
+    @overload
+    def select(
+        self,
+        a: Expr[A] | type[A],
+        b: Expr[B] | type[B],
+        c: Expr[C] | type[C],
+        d: Expr[D] | type[D],
+        /,
+    ) -> Query[tuple[A, B, C, D]]: ...
+    @overload
+    def select(
+        self,
+        a: Expr[A] | type[A],
+        b: Expr[B] | type[B],
+        c: Expr[C] | type[C],
+        d: Expr[D] | type[D],
+        e: Expr[E] | type[E],
+        /,
+    ) -> Query[tuple[A, B, C, D, E]]: ...
+    @overload
+    def select(
+        self,
+        a: Expr[A] | type[A],
+        b: Expr[B] | type[B],
+        c: Expr[C] | type[C],
+        d: Expr[D] | type[D],
+        e: Expr[E] | type[E],
+        f: Expr[F] | type[F],
+        /,
+    ) -> Query[tuple[A, B, C, D, E, F]]: ...
+    @overload
+    def select(
+        self,
+        a: Expr[A] | type[A],
+        b: Expr[B] | type[B],
+        c: Expr[C] | type[C],
+        d: Expr[D] | type[D],
+        e: Expr[E] | type[E],
+        f: Expr[F] | type[F],
+        g: Expr[G] | type[G],
+        /,
+    ) -> Query[tuple[A, B, C, D, E, F, G]]: ...
+    @overload
+    def select(
+        self,
+        a: Expr[A] | type[A],
+        b: Expr[B] | type[B],
+        c: Expr[C] | type[C],
+        d: Expr[D] | type[D],
+        e: Expr[E] | type[E],
+        f: Expr[F] | type[F],
+        g: Expr[G] | type[G],
+        h: Expr[H] | type[H],
+        /,
+    ) -> Query[tuple[A, B, C, D, E, F, G, H]]: ...
+    def select(self, *items: Any) -> Query[Any]:
+        """Choose what each row is: one expression, a tuple, a dict, or a schema record.
+
+        ``select(User.id, User.name)`` rows are ``tuple[int, str]`` (up to
+        eight items are typed; select a dict for more);
+        ``select(User.name)`` rows are ``str``; ``select(Post)`` rows are
+        ``Post`` records (of a joined schema, here); ``select({"n":
+        count()})`` rows are dicts. A query selects one thing: to change
+        it, ``exclude("select")`` first.
+        """
+        if self.selected is not None:
+            raise ValueError("the query already has a select; exclude('select') to replace it")
+        if not items:
+            raise ValueError("select() needs at least one expression or schema")
+        if len(items) == 1 and isinstance(items[0], Mapping):
+            mapping = items[0]
+            keys = tuple(mapping)
+            exprs = tuple(lift(mapping[k]) for k in keys)
+            return self._with_selection(Selection("dict", exprs, keys))
+        selected = tuple(self._select_item(item) for item in items)
+        if len(selected) == 1:
+            kind: Literal["scalar", "record"] = (
+                "scalar" if isinstance(selected[0], Expr) else "record"
+            )
+            return self._with_selection(Selection(kind, selected))
+        return self._with_selection(Selection("tuple", selected))
+
+    def _with_selection(self, selection: Selection) -> Query[Any]:
+        return dataclasses.replace(self, selected=selection)
+
+    def _select_item(self, item: object) -> Expr[Any] | SchemaItem:
+        if isinstance(item, Expr):
+            return item
+        if isinstance(item, Alias):
+            return _schema_item(item._schema, item._alias)
+        if isinstance(item, type) and issubclass(item, Schema):
+            if item not in self._bound():
+                raise ValueError(f"{item.__name__} is not in the query: join it to select it")
+            return _schema_item(item, item)
+        raise TypeError(f"cannot select {item!r}: give expressions, schemas or aliases")
+
+    def select_merge(
+        self, fields: Mapping[str, object] | None = None, /, **more: object
+    ) -> Query[T]:
+        """Add or replace fields of the selected dict or record.
+
+        Merging into a record (the default select of a schema) sets its
+        fields (stored or virtual) from expressions, so the rows stay
+        records of that schema; merging into a dict adds keys. The result
+        type does not change. Example: ``query(User).select_merge(name=upper(User.name))``.
+        """
+        merged = {**(fields or {}), **more}
+        selection = self.selection()
+        if selection.kind == "dict":
+            keys = list(selection.keys)
+            exprs = list(selection.items)
+            for key, value in merged.items():
+                if key in keys:
+                    exprs[keys.index(key)] = lift(value)
+                else:
+                    keys.append(key)
+                    exprs.append(lift(value))
+            return dataclasses.replace(self, selected=Selection("dict", tuple(exprs), tuple(keys)))
+        if selection.kind != "record":
+            raise ValueError("select_merge needs a query selecting a dict or a schema record")
+        item = selection.items[0]
+        assert isinstance(item, SchemaItem)
+        info = schema_info(item.cls)
+        allowed = {f.name for f in info.fields} | set(info.virtual)
+        fields_now = dict(item.fields)
+        for key, value in merged.items():
+            if key not in allowed:
+                raise ValueError(
+                    f"{item.cls.__name__} has no field {key!r}; select a dict to add other keys"
+                )
+            like = fields_now.get(key)
+            fields_now[key] = lift(value, like)
+        record = SchemaItem(item.cls, tuple(fields_now.items()))
+        return dataclasses.replace(self, selected=Selection("record", (record,)))
+
+    def selection(self) -> Selection:
+        """The select list: the explicit one, or the source's records by default."""
+        if self.selected is not None:
+            return self.selected
+        source = self.source
+        if source.query is None:
+            assert source.schema is not None
+            return Selection("record", (_schema_item(source.schema, source.keys[0]),))
+        inner = source.query.selection()
+        key = source.keys[0]
+        if inner.kind == "dict":
+            columns: tuple[Expr[Any], ...] = tuple(
+                Column(key, name, None, _dbtype(e))
+                for name, e in zip(inner.keys, inner.items, strict=True)
+            )
+            return Selection("dict", columns, inner.keys)
+        if inner.kind == "record":
+            item = inner.items[0]
+            assert isinstance(item, SchemaItem)
+            fields: tuple[tuple[str, Expr[Any]], ...] = tuple(
+                (name, Column(key, item.output_name(name), name, e.dbtype))
+                for name, e in item.fields
+            )
+            return Selection("record", (SchemaItem(item.cls, fields),))
+        raise ValueError("select from a subquery that selects a schema or a dict, or select()")
+
+    # -- grouping ----------------------------------------------------------------
+
+    def group_by(self, *exprs: Expr[Any]) -> Query[T]:
+        """``GROUP BY`` these expressions (added to earlier ones)."""
+        return dataclasses.replace(self, groups=self.groups + exprs)
+
+    def having(self, *conditions: Cond) -> Query[T]:
+        """Keep groups matching every condition (``HAVING``)."""
+        steps = tuple(("AND", c) for c in conditions)
+        return dataclasses.replace(self, havings=self.havings + steps)
+
+    def or_having(self, *conditions: Cond) -> Query[T]:
+        """``(earlier having) OR (all of these)``."""
+        if not conditions:
+            return self
+        return dataclasses.replace(self, havings=(*self.havings, ("OR", and_(*conditions))))
+
+    # -- order, limit, distinct, lock ------------------------------------------------
+
+    def order_by(self, *terms: Ordering | Expr[Any]) -> Query[T]:
+        """Order rows by these terms (after earlier ones): ``User.name``, ``User.age.desc()``.
+
+        ``.asc()``/``.desc()`` give the direction, ``.nulls_first()`` /
+        ``.nulls_last()`` where NULLs go.
+        """
+        return dataclasses.replace(self, orders=self.orders + tuple(ordering(t) for t in terms))
+
+    def limit(self, count: int | Expr[int]) -> Query[T]:
+        """At most ``count`` rows; the number is a bound parameter."""
+        return dataclasses.replace(self, limit_by=_count(count, "limit"))
+
+    def offset(self, count: int | Expr[int]) -> Query[T]:
+        """Skip the first ``count`` rows; the number is a bound parameter."""
+        return dataclasses.replace(self, offset_by=_count(count, "offset"))
+
+    def distinct(self, *, on: Expr[Any] | Sequence[Expr[Any]] | None = None) -> Query[T]:
+        """``SELECT DISTINCT``; with ``on``, PostgreSQL's ``DISTINCT ON (...)``.
+
+        ``DISTINCT ON`` keeps the first row of each group in the query's
+        order, so order by the ``on`` expressions first.
+        """
+        exprs: tuple[Expr[Any], ...] = ()
+        if on is not None:
+            exprs = (on,) if isinstance(on, Expr) else tuple(on)
+            if not exprs:
+                raise ValueError("distinct(on=...) needs at least one expression")
+        return dataclasses.replace(self, distinct_on=exprs)
+
+    def lock(
+        self,
+        strength: Literal["update", "no_key_update", "share", "key_share"] = "update",
+        *,
+        nowait: bool = False,
+        skip_locked: bool = False,
+    ) -> Query[T]:
+        """Lock the selected rows until the transaction ends (``FOR UPDATE`` ...).
+
+        PostgreSQL only: SQLite has no row locks, and compiling a locking
+        query for it raises (a SQLite write transaction locks the whole
+        database instead). ``nowait`` fails at once on a locked row;
+        ``skip_locked`` leaves locked rows out (a job queue).
+        """
+        if nowait and skip_locked:
+            raise ValueError("lock: choose nowait or skip_locked, not both")
+        strengths: dict[str, Literal["UPDATE", "NO KEY UPDATE", "SHARE", "KEY SHARE"]] = {
+            "update": "UPDATE",
+            "no_key_update": "NO KEY UPDATE",
+            "share": "SHARE",
+            "key_share": "KEY SHARE",
+        }
+        if strength not in strengths:
+            raise ValueError(f"unknown lock strength {strength!r}")
+        wait: Literal["", "NOWAIT", "SKIP LOCKED"] = (
+            "NOWAIT" if nowait else "SKIP LOCKED" if skip_locked else ""
+        )
+        return dataclasses.replace(self, locking=Lock(strengths[strength], wait))
+
+    # -- CTEs and set operations --------------------------------------------------------
+
+    def with_cte(self, name: str, cte: Query[Any], *, recursive: bool = False) -> Query[T]:
+        """Define ``WITH name AS (cte)`` for this query; read it with ``alias(S, n, table=name)``.
+
+        ``recursive=True`` allows ``cte`` to read its own rows (a
+        ``union_all`` of a start query and a step that joins the CTE).
+        """
+        if any(c.name == name for c in self.ctes):
+            raise ValueError(f"the query already has a CTE named {name!r}")
+        return dataclasses.replace(self, ctes=(*self.ctes, Cte(name, cte, recursive)))
+
+    def union(self, other: Query[T]) -> Query[T]:
+        """Rows of either query, without duplicates.
+
+        This query's ``order_by``, ``limit`` and ``offset`` apply to the
+        whole result; order by selected columns or labels.
+        """
+        return self._combine("UNION", other)
+
+    def union_all(self, other: Query[T]) -> Query[T]:
+        """Rows of both queries, duplicates kept."""
+        return self._combine("UNION ALL", other)
+
+    def intersect(self, other: Query[T]) -> Query[T]:
+        """Rows in both queries."""
+        return self._combine("INTERSECT", other)
+
+    def except_(self, other: Query[T]) -> Query[T]:
+        """Rows of this query that are not in ``other``."""
+        return self._combine("EXCEPT", other)
+
+    def _combine(self, op: str, other: Query[Any]) -> Query[T]:
+        return dataclasses.replace(self, combinations=(*self.combinations, (op, other)))
+
+    # -- removing clauses, preloads ------------------------------------------------------
+
+    @overload
+    def exclude(self, *clauses: KeepsResult) -> Query[T]: ...
+    @overload
+    def exclude(self, *clauses: Clause) -> Query[Any]: ...
+    def exclude(self, *clauses: Clause) -> Query[Any]:
+        """This query without the named clauses (Ecto's ``exclude``).
+
+        Clauses: ``where`` (and ``or_where``), ``select`` (back to the
+        default, so the result type changes), ``join``, ``group_by``,
+        ``having``, ``order_by``, ``limit``, ``offset``, ``distinct``,
+        ``lock``, ``with_cte``, ``combinations``, ``preload``.
+        """
+        reset = {
+            "where": "wheres",
+            "select": "selected",
+            "join": "joins",
+            "group_by": "groups",
+            "having": "havings",
+            "order_by": "orders",
+            "limit": "limit_by",
+            "offset": "offset_by",
+            "distinct": "distinct_on",
+            "lock": "locking",
+            "with_cte": "ctes",
+            "combinations": "combinations",
+            "preload": "preloads",
+        }
+        changes: dict[str, Any] = {}
+        for clause in clauses:
+            name = reset.get(clause)
+            if name is None:
+                raise ValueError(f"unknown clause {clause!r}; one of {', '.join(reset)}")
+            changes[name] = _EMPTY[name]
+        return dataclasses.replace(self, **changes)
+
+    def preload(
+        self,
+        *paths: str | AssocInfo | Mapping[str, Any],
+        **with_queries: Query[Any] | str | Sequence[str],
+    ) -> Query[T]:
+        """Mark associations for the Repo to load with the results.
+
+        ``preload("posts", "posts__comments")`` (``__`` separates nested
+        associations), ``preload(User.posts)``, ``preload({"posts":
+        ["comments"]})``, or ``preload(posts=query(Post).order_by(Post.id))``
+        to choose and order the loaded rows. Names are checked against the
+        schemas' associations.
+        """
+        root = self.source.schema
+        if root is None:
+            raise ValueError("preload needs a schema as the query's source")
+        found = list(self.preloads)
+        for path in paths:
+            for spec in _preload_specs(path):
+                found = _merge_preload(found, spec)
+        for name, value in with_queries.items():
+            if isinstance(value, Query):
+                spec = Preload(name, (), value)
+            else:
+                spec = Preload(name, _nested(value))
+            found = _merge_preload(found, spec)
+        for spec in found:
+            _check_preload(root, spec)
+        return dataclasses.replace(self, preloads=tuple(found))
+
+
+_EMPTY: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(Query) if f.name != "source"
+}
+
+
+def _dbtype(item: Expr[Any] | SchemaItem) -> DbType[Any] | None:
+    assert isinstance(item, Expr)
+    return item.dbtype
+
+
+def _count(count: int | Expr[int], clause: str) -> Expr[int]:
+    if isinstance(count, Expr):
+        return count
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"{clause} takes a non-negative int, not {count!r}")
+    return Value(count, _INT)
+
+
+_INT: DbType[int] = to_dbtype(int)
+
+
+def _letter(table: str) -> str:
+    first = table[:1].lower()
+    return first if first.isascii() and first.isalpha() else "t"
+
+
+def _schema_item(cls: type[Schema], key: object) -> SchemaItem:
+    """The record of ``cls`` read through the binding ``key``: every stored field.
+
+    Memoized, since every query of a schema selects it by default; the memo
+    is emptied when it grows past its bound (alias names are the user's).
+    """
+    item = _SCHEMA_ITEMS.get((cls, key))
+    if item is None:
+        info = schema_info(cls)
+        fields: tuple[tuple[str, Expr[Any]], ...] = tuple(
+            (f.name, Column(key, f.source, f.name, f.dbtype)) for f in info.fields
+        )
+        item = SchemaItem(cls, fields)
+        if len(_SCHEMA_ITEMS) >= 4096:
+            _SCHEMA_ITEMS.clear()
+        _SCHEMA_ITEMS[(cls, key)] = item
+    return item
+
+
+_SCHEMA_ITEMS: dict[tuple[type[Schema], object], SchemaItem] = {}
+
+
+def _source(target: object, as_: str | None, bound: set[object], position: int) -> Source:
+    """The source of a FROM or JOIN target, with the bindings it answers to.
+
+    A subquery without a name answers to its position among the sources,
+    so that its key, which is part of the query's shape, is not an object
+    identity.
+    """
+    if isinstance(target, Subquery):
+        if not isinstance(target.query, Query):
+            raise TypeError("a subquery source must wrap a query")
+        keys: tuple[object, ...] = (("source", position),) if as_ is None else (as_,)
+        return Source(_new_keys(keys, bound), "s", query=target.query)
+    schema: type[Schema]
+    table: str | None = None
+    keys = ()
+    if isinstance(target, Alias):
+        schema, table = target._schema, target._table
+        keys = (target._alias,)
+    elif isinstance(target, type) and issubclass(target, Schema):
+        schema = target
+    else:
+        raise TypeError(f"cannot select from {target!r}: give a schema, an alias or a subquery")
+    if as_ is not None:
+        keys = (*keys, as_)
+    if schema not in bound:
+        keys = (*keys, schema)
+    info = schema_info(schema)
+    if table is None:
+        prefix, name = info.prefix, info.table
+    else:
+        prefix, name = None, table
+    return Source(_new_keys(keys, bound), _letter(name), schema, prefix, name)
+
+
+def _new_keys(keys: tuple[object, ...], bound: set[object]) -> tuple[object, ...]:
+    for key in keys:
+        if isinstance(key, str) and key in bound:
+            raise ValueError(f"the binding {key!r} is already used in this query")
+    return keys
+
+
+def _preload_specs(path: str | AssocInfo | Mapping[str, Any]) -> list[Preload]:
+    if isinstance(path, AssocInfo):
+        return [Preload(path.name)]
+    if isinstance(path, str):
+        head, *rest = path.split("__")
+        spec = Preload(rest[-1]) if rest else None
+        for name in reversed(rest[:-1]):
+            assert spec is not None
+            spec = Preload(name, (spec,))
+        return [Preload(head, (spec,) if spec else ())]
+    specs = []
+    for name, nested in path.items():
+        if isinstance(nested, Query):
+            specs.append(Preload(name, (), nested))
+        else:
+            specs.append(Preload(name, _nested(nested)))
+    return specs
+
+
+def _nested(value: object) -> tuple[Preload, ...]:
+    if isinstance(value, str | Mapping):
+        value = [value]
+    out: list[Preload] = []
+    for item in typing.cast(Iterable[Any], value):
+        for spec in _preload_specs(item):
+            out = _merge_preload(out, spec)
+    return tuple(out)
+
+
+def _merge_preload(found: list[Preload], spec: Preload) -> list[Preload]:
+    for i, existing in enumerate(found):
+        if existing.name == spec.name:
+            nested = list(existing.nested)
+            for child in spec.nested:
+                nested = _merge_preload(nested, child)
+            merged = Preload(spec.name, tuple(nested), spec.query or existing.query)
+            return [*found[:i], merged, *found[i + 1 :]]
+    return [*found, spec]
+
+
+def _check_preload(schema: type[Schema], spec: Preload) -> None:
+    info = schema_info(schema).associations.get(spec.name)
+    if info is None:
+        raise ValueError(f"{schema.__name__} has no association {spec.name!r} to preload")
+    for child in spec.nested:
+        _check_preload(info.related, child)
+
+
+# -- starting a query ---------------------------------------------------------------
+
+
+@overload
+def query(source: type[SchemaT], *, as_: str | None = None) -> Query[SchemaT]: ...
+@overload
+def query(source: Subquery[T], *, as_: str | None = None) -> Query[T]: ...
+def query(source: object, *, as_: str | None = None) -> Query[Any]:
+    """A query of all rows of a schema, an ``alias`` (another table or a CTE), or a subquery.
+
+    ``as_`` names the root binding (for ``ref``); a subquery's rows are the
+    records or dicts it selects.
+    """
+    return Query(_source(source, as_, set(), 0))
+
+
+from_ = query
+
+
+def subquery(q: Query[T]) -> Subquery[T]:
+    """``q`` as a value: in ``from_``/``join``, ``x.in_(...)``, or a scalar in an expression.
+
+    A scalar subquery must select one column; its type is that column's.
+    """
+    selection = q.selected
+    dbtype = None
+    if selection is not None and selection.kind == "scalar":
+        item = selection.items[0]
+        assert isinstance(item, Expr)
+        # No row is NULL.
+        dbtype = optional(item.dbtype) if item.dbtype is not None else None
+    return Subquery(q, dbtype)
+
+
+def exists(q: Query[Any]) -> Expr[bool]:
+    """``EXISTS (q)``: whether ``q`` has rows; ``~exists(q)`` for ``NOT EXISTS``."""
+    return Exists(q)
+
+
+def to_sql(statement: Statement, dialect: Dialect) -> tuple[str, list[Any]]:
+    """The SQL text and parameter values of a query or a write statement, for inspection.
+
+    Example: ``to_sql(query(User).where(User.id == 1), SQLITE)`` is
+    ``('SELECT ... WHERE ("u0"."id" = ?1)', [1])``.
+    """
+    compiled = compile_statement(statement, dialect)
+    return compiled.sql, list(compiled.params)
+
+
+# -- writing: insert, update, delete --------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Assignment:
+    """``column = value`` in an UPDATE or an upsert's ``DO UPDATE SET``."""
+
+    column: Column[Any]
+    value: Expr[Any]
+
+
+def set_(column: Column[T], value: T | Expr[T]) -> Assignment:
+    """``SET column = value``, type-checked: ``set_(User.name, "Ada")``.
+
+    The value may be an expression of the row: ``set_(User.visits, User.visits + 1)``.
+    """
+    if not isinstance(column, Column):
+        raise TypeError(f"set_ takes a column, not {column!r}")
+    return Assignment(column, lift(value, column))
+
+
+class _Excluded:
+    """The binding of the row an upsert tried to insert (``excluded``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "excluded"
+
+
+EXCLUDED: Any = _Excluded()
+
+
+def excluded(column: Column[T]) -> Column[T]:
+    """The value ``column`` would have had in the row an upsert tried to insert.
+
+    Example: ``on_conflict=[set_(Stock.count, Stock.count + excluded(Stock.count))]``.
+    """
+    return Column(EXCLUDED, column.name, column.field, column.type_)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConstraintName:
+    """A named constraint as an upsert's conflict target (PostgreSQL's ``ON CONSTRAINT``)."""
+
+    name: str
+
+
+def constraint(name: str) -> ConstraintName:
+    """``conflict_target=constraint("users_email_key")`` (PostgreSQL only)."""
+    return ConstraintName(name)
+
+
+def _assignments(
+    schema: type[Schema], key: object, changes: Mapping[str | Column[Any], object]
+) -> list[Assignment]:
+    info = schema_info(schema)
+    out = []
+    for target, value in changes.items():
+        if isinstance(target, Column):
+            col = target
+        else:
+            try:
+                found = info.field(target)
+            except KeyError:
+                raise ValueError(f"{schema.__name__} has no stored field {target!r}") from None
+            col = Column(key, found.source, found.name, found.dbtype)
+        out.append(Assignment(col, lift(value, col)))
+    return out
+
+
+def _returning(
+    schema: type[Schema], key: object, returning: bool | Sequence[str | Column[Any]]
+) -> Selection | None:
+    if returning is False:
+        return None
+    if returning is True:
+        return Selection("record", (_schema_item(schema, key),))
+    columns = tuple(column(schema, r) if isinstance(r, str) else r for r in returning)
+    if not columns:
+        raise ValueError("returning needs True or at least one field")
+    return Selection("tuple", columns)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Insert(Statement):
+    """An ``INSERT`` of one or more rows; build it with ``insert_all``."""
+
+    schema: type[Schema]
+    columns: tuple[FieldInfo, ...]
+    rows: tuple[tuple[Value[Any], ...], ...]
+    on_conflict: Literal["raise", "nothing", "update"] = "raise"
+    updates: tuple[Assignment, ...] = ()
+    # Column names, or a constraint's name (a str), or None.
+    conflict_target: tuple[str, ...] | str | None = None
+    returning: Selection | None = None
+
+    @property
+    def info(self) -> SchemaInfo:
+        return schema_info(self.schema)
+
+    @property
+    def letter(self) -> str:
+        return _letter(self.info.table)
+
+    @property
+    def excluded_key(self) -> object:
+        return EXCLUDED
+
+    def emit(self, w: Writer) -> None:
+        write.emit_insert(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Insert)
+        write.walk_insert(self, shape, values)
+
+
+OnConflict = (
+    Literal["raise", "nothing", "replace_all"]
+    | Sequence[str | Column[Any] | Assignment]
+    | Mapping[str | Column[Any], object]
+)
+
+
+def insert_all(
+    schema: type[SchemaT],
+    rows: Sequence[Mapping[str, Any] | SchemaT],
+    *,
+    on_conflict: OnConflict = "raise",
+    conflict_target: Sequence[str | Column[Any]] | Column[Any] | ConstraintName | None = None,
+    returning: bool | Sequence[str | Column[Any]] = False,
+) -> Insert:
+    """An INSERT of many rows in one statement (Ecto's ``insert_all``).
+
+    Rows are dicts of field names (every row with the same keys) or schema
+    instances (every stored field, except a database-assigned key left at
+    None). Embedded records are stored as JSON. Timestamps are not filled
+    in here: the Repo does that.
+
+    Options:
+        on_conflict: ``"raise"`` (the default: a conflict is an error),
+            ``"nothing"`` (skip conflicting rows), ``"replace_all"``
+            (overwrite every inserted column but the conflict target), a
+            list of fields to overwrite from the new row, or ``set_(...)``
+            assignments / a ``{field: value}`` dict (``excluded(col)`` is the
+            new row's value).
+        conflict_target: the unique columns that conflict, or
+            ``constraint(name)`` (PostgreSQL). Required to update.
+        returning: True for the inserted records, or fields for tuples.
+    """
+    if not rows:
+        raise ValueError("insert_all needs at least one row")
+    info = schema_info(schema)
+    columns, table = _insert_rows(schema, info, rows)
+    updates: list[Assignment] = []
+    action: Literal["raise", "nothing", "update"]
+    target = _conflict_target(schema, conflict_target)
+    if isinstance(on_conflict, str):
+        actions: dict[str, Literal["raise", "nothing", "update"]] = {
+            "raise": "raise",
+            "nothing": "nothing",
+            "replace_all": "update",
+        }
+        if on_conflict not in actions:
+            raise ValueError(f"unknown on_conflict {on_conflict!r}")
+        action = actions[on_conflict]
+        if on_conflict == "replace_all":
+            keep = set(target) if isinstance(target, tuple) else set()
+            updates = [_replace(schema, f.name) for f in columns if f.source not in keep]
+    else:
+        action = "update"
+        if isinstance(on_conflict, Mapping):
+            updates = _assignments(schema, schema, on_conflict)
+        else:
+            updates = [
+                item if isinstance(item, Assignment) else _replace(schema, item)
+                for item in on_conflict
+            ]
+    if action == "update":
+        if not target:
+            raise ValueError("updating on conflict needs conflict_target (the unique columns)")
+        if not updates:
+            raise ValueError("on_conflict names nothing to update")
+    if action == "raise" and target:
+        raise ValueError("conflict_target needs an on_conflict action")
+    return Insert(
+        schema,
+        columns,
+        table,
+        action,
+        tuple(updates),
+        target,
+        _returning(schema, schema, returning),
+    )
+
+
+def _replace(schema: type[Schema], item: str | Column[Any]) -> Assignment:
+    col = column(schema, item) if isinstance(item, str) else item
+    return Assignment(col, excluded(col))
+
+
+def _conflict_target(
+    schema: type[Schema],
+    target: Sequence[str | Column[Any]] | Column[Any] | ConstraintName | None,
+) -> tuple[str, ...] | str | None:
+    if target is None:
+        return None
+    if isinstance(target, ConstraintName):
+        return target.name
+    items = (target,) if isinstance(target, Column) else tuple(target)
+    return tuple((column(schema, t) if isinstance(t, str) else t).name for t in items)
+
+
+def _insert_rows(
+    schema: type[Schema], info: SchemaInfo, rows: Sequence[Mapping[str, Any] | Schema]
+) -> tuple[tuple[FieldInfo, ...], tuple[tuple[Value[Any], ...], ...]]:
+    """The inserted columns and, per row, the values bound for them."""
+    if all(isinstance(r, Mapping) for r in rows):
+        names = set(typing.cast(Mapping[str, Any], rows[0]))
+        unknown = names - {f.name for f in info.fields}
+        if unknown:
+            raise ValueError(f"{schema.__name__} has no stored field(s) {sorted(unknown)}")
+        columns = tuple(f for f in info.fields if f.name in names)
+        for r in rows:
+            if set(typing.cast(Mapping[str, Any], r)) != names:
+                raise ValueError("insert_all: every row must have the same keys")
+        values = [typing.cast(Mapping[str, Any], r) for r in rows]
+    elif all(isinstance(r, schema) for r in rows):
+        values = [{f.name: getattr(r, f.name) for f in info.fields} for r in rows]
+        assigned = [
+            f for f in info.fields if f.autogenerate and all(v[f.name] is None for v in values)
+        ]
+        for f in info.fields:
+            given = [v[f.name] is None for v in values]
+            if f.autogenerate and f not in assigned and any(given):
+                raise ValueError(f"insert_all: {f.name} is None in some rows and set in others")
+        columns = tuple(f for f in info.fields if f not in assigned)
+    else:
+        raise TypeError(f"insert_all rows must be dicts or {schema.__name__} instances")
+    table = tuple(
+        tuple(Value(_stored(f, row[f.name]), f.dbtype) for f in columns) for row in values
+    )
+    return columns, table
+
+
+def _stored(f: FieldInfo, value: object) -> object:
+    """A field's value as its column holds it (embedded records as JSON objects)."""
+    if f.embed is None or value is None:
+        return value
+    if f.embed_many:
+        return [dump_embedded(v) for v in typing.cast(list[Embedded], value)]
+    return dump_embedded(typing.cast(Embedded, value))
+
+
+def _writable(q: Query[Any], what: str) -> None:
+    """Raise unless ``q`` is a plain filter of one table (all UPDATE/DELETE can use)."""
+    extra = [
+        name
+        for name, present in (
+            ("join", q.joins),
+            ("select", q.selected),
+            ("group_by", q.groups),
+            ("having", q.havings),
+            ("order_by", q.orders),
+            ("limit", q.limit_by is not None),
+            ("offset", q.offset_by is not None),
+            ("distinct", q.distinct_on is not None),
+            ("lock", q.locking),
+            ("combinations", q.combinations),
+        )
+        if present
+    ]
+    if extra:
+        raise ValueError(
+            f"{what} uses only the query's where and with_cte; remove {', '.join(extra)} "
+            "(filter with a subquery in where instead of a join)"
+        )
+    if q.source.schema is None or q.source.query is not None:
+        raise ValueError(f"{what} needs a schema's table as the query's source")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Update(Statement):
+    """An ``UPDATE`` of the rows a query matches; build it with ``update_all``."""
+
+    query: Query[Any]
+    assignments: tuple[Assignment, ...]
+    returning: Selection | None = None
+
+    def emit(self, w: Writer) -> None:
+        write.emit_update(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Update)
+        write.walk_update(self, shape, values)
+
+
+def update_all(
+    q: Query[Any],
+    *assignments: Assignment,
+    set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
+    returning: bool | Sequence[str | Column[Any]] = False,
+) -> Update:
+    """``UPDATE`` every row ``q`` matches (its ``where`` and ``with_cte`` only).
+
+    Give ``set_(column, value)`` assignments (type-checked) and/or
+    ``set={"field": value}``; values may be expressions of the row
+    (``User.visits + 1``). ``returning`` as in ``insert_all``.
+    """
+    _writable(q, "update_all")
+    schema = q.source.schema
+    assert schema is not None
+    changes = [*assignments, *_assignments(schema, q.source.keys[0], set or {})]
+    if not changes:
+        raise ValueError("update_all needs something to set")
+    return Update(q, tuple(changes), _returning(schema, q.source.keys[0], returning))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Delete(Statement):
+    """A ``DELETE`` of the rows a query matches; build it with ``delete_all``."""
+
+    query: Query[Any]
+    returning: Selection | None = None
+
+    def emit(self, w: Writer) -> None:
+        write.emit_delete(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Delete)
+        write.walk_delete(self, shape, values)
+
+
+def delete_all(q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False) -> Delete:
+    """``DELETE`` every row ``q`` matches (its ``where`` and ``with_cte`` only)."""
+    _writable(q, "delete_all")
+    schema = q.source.schema
+    assert schema is not None
+    return Delete(q, _returning(schema, q.source.keys[0], returning))
