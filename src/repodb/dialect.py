@@ -52,6 +52,12 @@ class Dialect:
             index on the right of ``->`` / ``->>``.
         json_text_cast: the type ``->>`` results are cast to, when the
             operator does not always give text.
+        casts_via: ``(from kind, to kind, type)``: casts the database only
+            makes through an intermediate type (PostgreSQL casts boolean to
+            integer but not to bigint).
+        decimal_compare_as: the type Decimal values are cast to where they
+            are compared, sorted or take min/max, when their storage form
+            does not compare as numbers (SQLite keeps them as text).
     """
 
     name: str
@@ -72,6 +78,8 @@ class Dialect:
     json_key: tuple[str, str]
     json_index: tuple[str, str]
     json_text_cast: str | None
+    casts_via: tuple[tuple[Kind, Kind, str], ...]
+    decimal_compare_as: str | None
 
     def placeholder(self, n: int) -> str:
         """The marker of the n-th parameter, counting from 1."""
@@ -93,6 +101,13 @@ class Dialect:
             if known is kind:
                 return name
         raise TypeError(f"{self.name} has no cast to a {kind.value} value")
+
+    def cast_via(self, source: Kind, target: Kind) -> str | None:
+        """The intermediate type a cast from ``source`` to ``target`` goes through, if any."""
+        for known_source, known_target, via in self.casts_via:
+            if known_source is source and known_target is target:
+                return via
+        return None
 
     def aggregate_cast(self, function: str, kind: Kind) -> str | None:
         """The type an aggregate over ``kind`` values is cast back to, if any."""
@@ -138,6 +153,8 @@ SQLITE = Dialect(
     json_key=("('$.\"' || ", " || '\"')"),
     json_index=("('$[' || ", " || ']')"),
     json_text_cast="TEXT",
+    casts_via=(),
+    decimal_compare_as="REAL",
 )
 
 POSTGRESQL = Dialect(
@@ -176,4 +193,6 @@ POSTGRESQL = Dialect(
     json_key=("CAST(", " AS text)"),
     json_index=("CAST(", " AS integer)"),
     json_text_cast=None,
+    casts_via=((Kind.BOOL, Kind.INT, "integer"),),
+    decimal_compare_as=None,
 )

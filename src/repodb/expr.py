@@ -365,6 +365,25 @@ def _base(t: DbType[Any] | None) -> DbType[Any] | None:
     return t
 
 
+def emit_ordered(expr: Expr[Any], w: Writer) -> None:
+    """Write ``expr`` where it is compared or sorted.
+
+    SQLite keeps Decimals as text, which compares as text ("10.5" < "2.5");
+    the dialect names the type that makes such values compare as numbers.
+    """
+    base = _base(expr.dbtype)
+    numeric = w.dialect.decimal_compare_as
+    if numeric and base is not None and base.kind is Kind.DECIMAL:
+        w.write("CAST(")
+        expr.emit(w)
+        w.write(f" AS {numeric})")
+    else:
+        expr.emit(w)
+
+
+_COMPARISONS = frozenset({"=", "<>", "<", "<=", ">", ">="})
+
+
 def _nullable(t: DbType[Any] | None) -> DbType[Any] | None:
     return optional(t) if t is not None else None
 
@@ -459,9 +478,14 @@ class Binary(Expr[Any]):
 
     def emit(self, w: Writer) -> None:
         w.write("(")
-        self.left.emit(w)
-        w.write(f" {self.op} ")
-        self.right.emit(w)
+        if self.op in _COMPARISONS:
+            emit_ordered(self.left, w)
+            w.write(f" {self.op} ")
+            emit_ordered(self.right, w)
+        else:
+            self.left.emit(w)
+            w.write(f" {self.op} ")
+            self.right.emit(w)
         w.write(")")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
@@ -693,7 +717,7 @@ class Ordering:
         return dataclasses.replace(self, nulls="LAST")
 
     def emit(self, w: Writer) -> None:
-        self.expr.emit(w)
+        emit_ordered(self.expr, w)
         w.write(" DESC" if self.descending else " ASC")
         if self.nulls:
             w.write(f" NULLS {self.nulls}")
@@ -753,7 +777,10 @@ class Func(Expr[T]):
             w.write("DISTINCT ")
         if self.star:
             w.write("*")
-        _emit_list(w, self.args)
+        if self.name in ("min", "max"):
+            emit_ordered(self.args[0], w)
+        else:
+            _emit_list(w, self.args)
         w.write(")")
 
     def emit_cast(self, w: Writer, body: Callable[[Writer], None]) -> None:
@@ -855,8 +882,12 @@ class Cast(Expr[T]):
     def emit(self, w: Writer) -> None:
         target = _base(self.type_)
         assert target is not None
-        w.write("CAST(")
+        source = _base(self.operand.dbtype)
+        via = w.dialect.cast_via(source.kind, target.kind) if source is not None else None
+        w.write("CAST(CAST(" if via else "CAST(")
         self.operand.emit(w)
+        if via:
+            w.write(f" AS {via})")
         w.write(f" AS {w.dialect.cast_type(target.kind)})")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
@@ -1078,7 +1109,13 @@ def count_distinct(value: Expr[Any]) -> Func[int]:
     return Func("count", (value,), _INT, distinct=True)
 
 
-def sum_(value: Expr[T]) -> Func[T | None]:
+# Two overloads so that a nullable column gives T | None, not a T that the
+# surrounding call (a select) would force the argument to match.
+@overload
+def sum_(value: Expr[T | None]) -> Func[T | None]: ...
+@overload
+def sum_(value: Expr[T]) -> Func[T | None]: ...
+def sum_(value: Expr[Any]) -> Func[Any]:
     """``sum(value)``; NULL over no rows. Integer sums stay integers on PostgreSQL."""
     return Func("sum", (value,), _nullable(_base(value.dbtype)))
 
@@ -1103,12 +1140,24 @@ def avg(value: Expr[Any]) -> Func[Any]:
     return Func("avg", (value,), optional(result))
 
 
-def min_(value: Expr[T]) -> Func[T | None]:
+# Two overloads so that a nullable column gives T | None, not a T that the
+# surrounding call (a select) would force the argument to match.
+@overload
+def min_(value: Expr[T | None]) -> Func[T | None]: ...
+@overload
+def min_(value: Expr[T]) -> Func[T | None]: ...
+def min_(value: Expr[Any]) -> Func[Any]:
     """``min(value)``; NULL over no rows."""
     return Func("min", (value,), _nullable(_base(value.dbtype)))
 
 
-def max_(value: Expr[T]) -> Func[T | None]:
+# Two overloads so that a nullable column gives T | None, not a T that the
+# surrounding call (a select) would force the argument to match.
+@overload
+def max_(value: Expr[T | None]) -> Func[T | None]: ...
+@overload
+def max_(value: Expr[T]) -> Func[T | None]: ...
+def max_(value: Expr[Any]) -> Func[Any]:
     """``max(value)``; NULL over no rows."""
     return Func("max", (value,), _nullable(_base(value.dbtype)))
 

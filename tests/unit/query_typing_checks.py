@@ -170,3 +170,13 @@ def check_writes() -> None:
     assert_type(set_(Account.name, "x"), Assignment)
     assert_type(set_(Account.age, Account.age + 1), Assignment)
     assert_type(set_(Account.age, None), Assignment)
+
+
+def check_aggregates_of_nullable_columns_in_select() -> None:
+    # The aggregate's type comes from its argument, not from select's context.
+    assert_type(query(Account).select(max_(Account.age)), Query[int | None])
+    assert_type(query(Account).select(min_(Account.nick)), Query[str | None])
+    assert_type(
+        query(Account).select(sum_(Account.age), max_(Account.balance)),
+        Query[tuple[int | None, Decimal | None]],
+    )

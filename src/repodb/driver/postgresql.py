@@ -71,11 +71,6 @@ def _encode_json(t: DbType[Any], c: Codecs) -> Convert:
     return encode
 
 
-def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
-    # psycopg already parses json/jsonb columns; text columns are parsed here.
-    return lambda v: json.loads(v) if isinstance(v, (str, bytes)) else v
-
-
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     from datetime import UTC
 
@@ -103,7 +98,6 @@ CODECS = Codecs(
     },
     decode={
         Kind.DATETIME: _decode_datetime,
-        Kind.JSON: _decode_json,
         Kind.ENUM: enum_from_name,
         Kind.ARRAY: _decode_array,
     },
