@@ -80,21 +80,9 @@ from repodb.expr import (
     sum_,
     upper,
 )
-from repodb.query import (
-    Query,
-    alias,
-    constraint,
-    delete_all,
-    excluded,
-    exists,
-    insert_all,
-    query,
-    ref,
-    set_,
-    subquery,
-    update_all,
-)
+from repodb.query import Query, alias, exists, query, ref, subquery
 from repodb.types import tup
+from repodb.write import constraint, delete_all, excluded, insert_all, set_, update_all
 from tests.conftest import open_conn
 
 from .query_models import (

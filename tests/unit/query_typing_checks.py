@@ -35,19 +35,9 @@ from repodb.expr import (
     sum_,
     upper,
 )
-from repodb.query import (
-    Assignment,
-    Query,
-    Ref,
-    alias,
-    exists,
-    from_,
-    query,
-    ref,
-    set_,
-    subquery,
-)
+from repodb.query import Query, Ref, alias, exists, from_, query, ref, subquery
 from repodb.schema import Assoc, AssocInfo, Col, Schema, field, has_many
+from repodb.write import Assignment, set_
 
 
 class Account(Schema, table="accounts"):

@@ -15,7 +15,8 @@ import pytest
 from repodb._compile import cache
 from repodb.dialect import POSTGRESQL, SQLITE
 from repodb.expr import Expr, Statement, fragment
-from repodb.query import compile_statement, insert_all, query, to_sql, update_all
+from repodb.query import compile_statement, query, to_sql
+from repodb.write import insert_all, update_all
 
 from .test_query_helpers import Entry, Node, Person
 

@@ -21,8 +21,9 @@ from repodb.dialect import POSTGRESQL, SQLITE, Dialect
 from repodb.driver import postgresql, sqlite
 from repodb.errors import EncodeError
 from repodb.expr import fragment, json_text, max_
-from repodb.query import insert_all, query, to_sql, update_all
+from repodb.query import query, to_sql
 from repodb.schema import Col, Schema, field
+from repodb.write import insert_all, update_all
 
 from .test_query_helpers import DIALECTS, Person, assert_sql
 

@@ -22,7 +22,8 @@ HEADER = """\
 from __future__ import annotations
 
 from repodb.expr import coalesce, count, lower
-from repodb.query import Query, query, set_
+from repodb.query import Query, query
+from repodb.write import set_
 from repodb.schema import Col, Schema, field
 
 

@@ -7,17 +7,9 @@ import uuid
 import pytest
 
 from repodb.dialect import POSTGRESQL, SQLITE
-from repodb.query import (
-    constraint,
-    delete_all,
-    excluded,
-    insert_all,
-    query,
-    set_,
-    to_sql,
-    update_all,
-)
+from repodb.query import query, to_sql
 from repodb.types import Kind
+from repodb.write import constraint, delete_all, excluded, insert_all, set_, update_all
 
 from .test_query_helpers import Address, Card, Entry, Node, Person, assert_both, assert_sql
 

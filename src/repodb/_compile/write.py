@@ -13,7 +13,8 @@ from .select import emit_ctes, emit_selection, fold, walk_ctes, walk_selection, 
 from .writer import Writer
 
 if TYPE_CHECKING:
-    from ..query import Assignment, Delete, Insert, Selection, Update
+    from ..query import Selection
+    from ..write import Assignment, Delete, Insert, Update
 
 __all__ = [
     "emit_delete",

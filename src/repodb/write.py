@@ -1,0 +1,404 @@
+"""Statements that write: ``insert_all``, ``update_all`` and ``delete_all``.
+
+Why: like queries, writes are immutable values compiled per dialect with
+bound values, so an upsert can be built in one place, inspected with
+``to_sql`` and run by the Repo. ``update_all`` and ``delete_all`` take a
+``Query`` for their WHERE; ``insert_all`` takes rows (dicts or schema
+records) and the upsert options Ecto has: ``on_conflict`` (``"nothing"``,
+``"replace_all"``, fields to replace, or assignments) with a
+``conflict_target``, and ``returning``.
+
+Example::
+
+    stmt = insert_all(
+        User,
+        [{"email": "ada@example.com", "name": "Ada"}],
+        on_conflict=["name"],
+        conflict_target=[User.email],
+        returning=True,
+    )
+    sql, params = to_sql(stmt, POSTGRESQL)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+from ._compile import write
+from ._compile.writer import Writer
+from .expr import (
+    Column,
+    Expr,
+    Statement,
+    Value,
+    lift,
+)
+from .query import Query, Selection, column, schema_item, table_alias
+from .schema import (
+    Embedded,
+    FieldInfo,
+    Schema,
+    SchemaInfo,
+    dump_embedded,
+    schema_info,
+)
+
+__all__ = [
+    "EXCLUDED",
+    "Assignment",
+    "ConstraintName",
+    "Delete",
+    "Insert",
+    "Update",
+    "constraint",
+    "delete_all",
+    "excluded",
+    "insert_all",
+    "set_",
+    "update_all",
+]
+
+T = TypeVar("T")
+SchemaT = TypeVar("SchemaT", bound=Schema)
+A = TypeVar("A")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Assignment:
+    """``column = value`` in an UPDATE or an upsert's ``DO UPDATE SET``."""
+
+    column: Column[Any]
+    value: Expr[Any]
+
+
+def set_(column: Column[T], value: T | Expr[T]) -> Assignment:
+    """``SET column = value``, type-checked: ``set_(User.name, "Ada")``.
+
+    The value may be an expression of the row: ``set_(User.visits, User.visits + 1)``.
+    """
+    if not isinstance(column, Column):
+        raise TypeError(f"set_ takes a column, not {column!r}")
+    return Assignment(column, lift(value, column))
+
+
+class _Excluded:
+    """The binding of the row an upsert tried to insert (``excluded``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "excluded"
+
+
+EXCLUDED: Any = _Excluded()
+
+
+def excluded(column: Column[T]) -> Column[T]:
+    """The value ``column`` would have had in the row an upsert tried to insert.
+
+    Example: ``on_conflict=[set_(Stock.count, Stock.count + excluded(Stock.count))]``.
+    """
+    return Column(EXCLUDED, column.name, column.field, column.type_)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConstraintName:
+    """A named constraint as an upsert's conflict target (PostgreSQL's ``ON CONSTRAINT``)."""
+
+    name: str
+
+
+def constraint(name: str) -> ConstraintName:
+    """``conflict_target=constraint("users_email_key")`` (PostgreSQL only)."""
+    return ConstraintName(name)
+
+
+def _assignments(
+    schema: type[Schema], key: object, changes: Mapping[str | Column[Any], object]
+) -> list[Assignment]:
+    info = schema_info(schema)
+    out = []
+    for target, value in changes.items():
+        if isinstance(target, Column):
+            col = target
+        else:
+            try:
+                found = info.field(target)
+            except KeyError:
+                raise ValueError(f"{schema.__name__} has no stored field {target!r}") from None
+            col = Column(key, found.source, found.name, found.dbtype)
+        out.append(Assignment(col, lift(value, col)))
+    return out
+
+
+def _returning(
+    schema: type[Schema], key: object, returning: bool | Sequence[str | Column[Any]]
+) -> Selection | None:
+    if returning is False:
+        return None
+    if returning is True:
+        return Selection("record", (schema_item(schema, key),))
+    columns = tuple(column(schema, r) if isinstance(r, str) else r for r in returning)
+    if not columns:
+        raise ValueError("returning needs True or at least one field")
+    return Selection("tuple", columns)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Insert(Statement):
+    """An ``INSERT`` of one or more rows; build it with ``insert_all``."""
+
+    schema: type[Schema]
+    columns: tuple[FieldInfo, ...]
+    rows: tuple[tuple[Value[Any], ...], ...]
+    on_conflict: Literal["raise", "nothing", "update"] = "raise"
+    updates: tuple[Assignment, ...] = ()
+    # Column names, or a constraint's name (a str), or None.
+    conflict_target: tuple[str, ...] | str | None = None
+    returning: Selection | None = None
+
+    @property
+    def info(self) -> SchemaInfo:
+        return schema_info(self.schema)
+
+    @property
+    def letter(self) -> str:
+        return table_alias(self.info.table)
+
+    @property
+    def excluded_key(self) -> object:
+        return EXCLUDED
+
+    def emit(self, w: Writer) -> None:
+        write.emit_insert(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Insert)
+        write.walk_insert(self, shape, values)
+
+
+OnConflict = (
+    Literal["raise", "nothing", "replace_all"]
+    | Sequence[str | Column[Any] | Assignment]
+    | Mapping[str | Column[Any], object]
+)
+
+
+def insert_all(
+    schema: type[SchemaT],
+    rows: Sequence[Mapping[str, Any] | SchemaT],
+    *,
+    on_conflict: OnConflict = "raise",
+    conflict_target: Sequence[str | Column[Any]] | Column[Any] | ConstraintName | None = None,
+    returning: bool | Sequence[str | Column[Any]] = False,
+) -> Insert:
+    """An INSERT of many rows in one statement (Ecto's ``insert_all``).
+
+    Rows are dicts of field names (every row with the same keys) or schema
+    instances (every stored field, except a database-assigned key left at
+    None). Embedded records are stored as JSON. Timestamps are not filled
+    in here: the Repo does that.
+
+    Options:
+        on_conflict: ``"raise"`` (the default: a conflict is an error),
+            ``"nothing"`` (skip conflicting rows), ``"replace_all"``
+            (overwrite every inserted column but the conflict target), a
+            list of fields to overwrite from the new row, or ``set_(...)``
+            assignments / a ``{field: value}`` dict (``excluded(col)`` is the
+            new row's value).
+        conflict_target: the unique columns that conflict, or
+            ``constraint(name)`` (PostgreSQL). Required to update.
+        returning: True for the inserted records, or fields for tuples.
+    """
+    if not rows:
+        raise ValueError("insert_all needs at least one row")
+    info = schema_info(schema)
+    columns, table = _insert_rows(schema, info, rows)
+    updates: list[Assignment] = []
+    action: Literal["raise", "nothing", "update"]
+    target = _conflict_target(schema, conflict_target)
+    if isinstance(on_conflict, str):
+        actions: dict[str, Literal["raise", "nothing", "update"]] = {
+            "raise": "raise",
+            "nothing": "nothing",
+            "replace_all": "update",
+        }
+        if on_conflict not in actions:
+            raise ValueError(f"unknown on_conflict {on_conflict!r}")
+        action = actions[on_conflict]
+        if on_conflict == "replace_all":
+            keep = set(target) if isinstance(target, tuple) else set()
+            updates = [_replace(schema, f.name) for f in columns if f.source not in keep]
+    else:
+        action = "update"
+        if isinstance(on_conflict, Mapping):
+            updates = _assignments(schema, schema, on_conflict)
+        else:
+            updates = [
+                item if isinstance(item, Assignment) else _replace(schema, item)
+                for item in on_conflict
+            ]
+    if action == "update":
+        if not target:
+            raise ValueError("updating on conflict needs conflict_target (the unique columns)")
+        if not updates:
+            raise ValueError("on_conflict names nothing to update")
+    if action == "raise" and target:
+        raise ValueError("conflict_target needs an on_conflict action")
+    return Insert(
+        schema,
+        columns,
+        table,
+        action,
+        tuple(updates),
+        target,
+        _returning(schema, schema, returning),
+    )
+
+
+def _replace(schema: type[Schema], item: str | Column[Any]) -> Assignment:
+    col = column(schema, item) if isinstance(item, str) else item
+    return Assignment(col, excluded(col))
+
+
+def _conflict_target(
+    schema: type[Schema],
+    target: Sequence[str | Column[Any]] | Column[Any] | ConstraintName | None,
+) -> tuple[str, ...] | str | None:
+    if target is None:
+        return None
+    if isinstance(target, ConstraintName):
+        return target.name
+    items = (target,) if isinstance(target, Column) else tuple(target)
+    return tuple((column(schema, t) if isinstance(t, str) else t).name for t in items)
+
+
+def _insert_rows(
+    schema: type[Schema], info: SchemaInfo, rows: Sequence[Mapping[str, Any] | Schema]
+) -> tuple[tuple[FieldInfo, ...], tuple[tuple[Value[Any], ...], ...]]:
+    """The inserted columns and, per row, the values bound for them."""
+    if all(isinstance(r, Mapping) for r in rows):
+        names = set(typing.cast(Mapping[str, Any], rows[0]))
+        unknown = names - {f.name for f in info.fields}
+        if unknown:
+            raise ValueError(f"{schema.__name__} has no stored field(s) {sorted(unknown)}")
+        columns = tuple(f for f in info.fields if f.name in names)
+        for r in rows:
+            if set(typing.cast(Mapping[str, Any], r)) != names:
+                raise ValueError("insert_all: every row must have the same keys")
+        values = [typing.cast(Mapping[str, Any], r) for r in rows]
+    elif all(isinstance(r, schema) for r in rows):
+        values = [{f.name: getattr(r, f.name) for f in info.fields} for r in rows]
+        assigned = [
+            f for f in info.fields if f.autogenerate and all(v[f.name] is None for v in values)
+        ]
+        for f in info.fields:
+            given = [v[f.name] is None for v in values]
+            if f.autogenerate and f not in assigned and any(given):
+                raise ValueError(f"insert_all: {f.name} is None in some rows and set in others")
+        columns = tuple(f for f in info.fields if f not in assigned)
+    else:
+        raise TypeError(f"insert_all rows must be dicts or {schema.__name__} instances")
+    table = tuple(
+        tuple(Value(_stored(f, row[f.name]), f.dbtype) for f in columns) for row in values
+    )
+    return columns, table
+
+
+def _stored(f: FieldInfo, value: object) -> object:
+    """A field's value as its column holds it (embedded records as JSON objects)."""
+    if f.embed is None or value is None:
+        return value
+    if f.embed_many:
+        return [dump_embedded(v) for v in typing.cast(list[Embedded], value)]
+    return dump_embedded(typing.cast(Embedded, value))
+
+
+def _writable(q: Query[Any], what: str) -> None:
+    """Raise unless ``q`` is a plain filter of one table (all UPDATE/DELETE can use)."""
+    extra = [
+        name
+        for name, present in (
+            ("join", q.joins),
+            ("select", q.selected),
+            ("group_by", q.groups),
+            ("having", q.havings),
+            ("order_by", q.orders),
+            ("limit", q.limit_by is not None),
+            ("offset", q.offset_by is not None),
+            ("distinct", q.distinct_on is not None),
+            ("lock", q.locking),
+            ("combinations", q.combinations),
+        )
+        if present
+    ]
+    if extra:
+        raise ValueError(
+            f"{what} uses only the query's where and with_cte; remove {', '.join(extra)} "
+            "(filter with a subquery in where instead of a join)"
+        )
+    if q.source.schema is None or q.source.query is not None:
+        raise ValueError(f"{what} needs a schema's table as the query's source")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Update(Statement):
+    """An ``UPDATE`` of the rows a query matches; build it with ``update_all``."""
+
+    query: Query[Any]
+    assignments: tuple[Assignment, ...]
+    returning: Selection | None = None
+
+    def emit(self, w: Writer) -> None:
+        write.emit_update(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Update)
+        write.walk_update(self, shape, values)
+
+
+def update_all(
+    q: Query[Any],
+    *assignments: Assignment,
+    set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
+    returning: bool | Sequence[str | Column[Any]] = False,
+) -> Update:
+    """``UPDATE`` every row ``q`` matches (its ``where`` and ``with_cte`` only).
+
+    Give ``set_(column, value)`` assignments (type-checked) and/or
+    ``set={"field": value}``; values may be expressions of the row
+    (``User.visits + 1``). ``returning`` as in ``insert_all``.
+    """
+    _writable(q, "update_all")
+    schema = q.source.schema
+    assert schema is not None
+    changes = [*assignments, *_assignments(schema, q.source.keys[0], set or {})]
+    if not changes:
+        raise ValueError("update_all needs something to set")
+    return Update(q, tuple(changes), _returning(schema, q.source.keys[0], returning))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Delete(Statement):
+    """A ``DELETE`` of the rows a query matches; build it with ``delete_all``."""
+
+    query: Query[Any]
+    returning: Selection | None = None
+
+    def emit(self, w: Writer) -> None:
+        write.emit_delete(w, self)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(Delete)
+        write.walk_delete(self, shape, values)
+
+
+def delete_all(q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False) -> Delete:
+    """``DELETE`` every row ``q`` matches (its ``where`` and ``with_cte`` only)."""
+    _writable(q, "delete_all")
+    schema = q.source.schema
+    assert schema is not None
+    return Delete(q, _returning(schema, q.source.keys[0], returning))
