@@ -10,13 +10,9 @@ on a number; and that correct code passes. ``query_typing_checks.py``
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
-from mypy import api
 
-from .test_typing import _ERROR, SRC, check
+from .mypy_snippets import Results, check, run_snippets
 
 HEADER = """\
 from __future__ import annotations
@@ -86,53 +82,25 @@ SNIPPETS = {
 
 
 @pytest.fixture(scope="module")
-def mypy_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, list[str]]]:
+def mypy_results(tmp_path_factory: pytest.TempPathFactory) -> Results:
     """For each snippet: its source and mypy's error lines, from one mypy run."""
-    root = tmp_path_factory.mktemp("query_typing")
-    sources: dict[str, str] = {}
-    for name, body in SNIPPETS.items():
-        source = HEADER + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
-        (root / f"{name}.py").write_text(source)
-        sources[name] = source
-    config = root / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = True\nmypy_path = {SRC}\n")
-    stdout, stderr, _ = api.run(
-        [
-            "--config-file",
-            str(config),
-            "--cache-dir",
-            str(root / ".mypy_cache"),
-            "--no-pretty",
-            "--no-error-summary",
-            "--hide-error-context",
-            *(str(root / f"{name}.py") for name in SNIPPETS),
-        ]
-    )
-    assert not stderr, stderr
-    errors: dict[str, list[str]] = {name: [] for name in SNIPPETS}
-    for line in stdout.splitlines():
-        found = _ERROR.match(line)
-        if found is not None:
-            errors[Path(found["file"]).stem].append(line)
-        else:
-            assert ": note: " in line, f"unexpected mypy output: {line}"
-    return {name: (sources[name], errors[name]) for name in SNIPPETS}
+    return run_snippets(tmp_path_factory.mktemp("query_typing"), HEADER, SNIPPETS)
 
 
 def test_comparing_a_column_with_a_wrong_typed_value_is_rejected(
-    mypy_results: dict[str, tuple[str, list[str]]],
+    mypy_results: Results,
 ) -> None:
     check(mypy_results, "wrong_value_type")
 
 
-def test_where_takes_conditions_only(mypy_results: dict[str, tuple[str, list[str]]]) -> None:
+def test_where_takes_conditions_only(mypy_results: Results) -> None:
     check(mypy_results, "where_needs_a_condition")
 
 
-def test_select_gives_its_row_type(mypy_results: dict[str, tuple[str, list[str]]]) -> None:
+def test_select_gives_its_row_type(mypy_results: Results) -> None:
     check(mypy_results, "select_types")
 
 
-def test_correct_queries_pass(mypy_results: dict[str, tuple[str, list[str]]]) -> None:
+def test_correct_queries_pass(mypy_results: Results) -> None:
     check(mypy_results, "correct")
     assert mypy_results["correct"][1] == []

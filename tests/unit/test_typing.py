@@ -10,16 +10,9 @@ pins the inferred types.
 
 from __future__ import annotations
 
-import re
-import textwrap
-from pathlib import Path
-
 import pytest
-from mypy import api
 
-import repodb
-
-SRC = Path(repodb.__file__).resolve().parent.parent
+from .mypy_snippets import Results, check, run_snippets
 
 HEADER = """\
 import dataclasses
@@ -80,86 +73,33 @@ SNIPPETS = {
     """,
 }
 
-_MARK = re.compile(r"#\s*E:\s*(.+)$")
-_ERROR = re.compile(r"^(?P<file>[^:]+\.py):(?P<line>\d+): error: (?P<message>.*)$")
-
-
-def expected_errors(source: str) -> dict[int, str]:
-    """Line number -> regex an error on that line must match."""
-    return {
-        number: mark.group(1).strip()
-        for number, line in enumerate(source.splitlines(), start=1)
-        if (mark := _MARK.search(line))
-    }
-
 
 @pytest.fixture(scope="module")
-def mypy_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, list[str]]]:
+def mypy_results(tmp_path_factory: pytest.TempPathFactory) -> Results:
     """For each snippet: its source and mypy's error lines, from one mypy run."""
-    root = tmp_path_factory.mktemp("typing")
-    sources: dict[str, str] = {}
-    for name, body in SNIPPETS.items():
-        source = HEADER + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
-        (root / f"{name}.py").write_text(source)
-        sources[name] = source
-    config = root / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = True\nmypy_path = {SRC}\n")
-    stdout, stderr, _ = api.run(
-        [
-            "--config-file",
-            str(config),
-            "--cache-dir",
-            str(root / ".mypy_cache"),
-            "--no-pretty",
-            "--no-error-summary",
-            "--hide-error-context",
-            *(str(root / f"{name}.py") for name in SNIPPETS),
-        ]
-    )
-    assert not stderr, stderr
-    errors: dict[str, list[str]] = {name: [] for name in SNIPPETS}
-    for line in stdout.splitlines():
-        found = _ERROR.match(line)
-        if found is not None:
-            errors[Path(found["file"]).stem].append(line)
-        else:
-            assert ": note: " in line, f"unexpected mypy output: {line}"
-    return {name: (sources[name], errors[name]) for name in SNIPPETS}
+    return run_snippets(tmp_path_factory.mktemp("typing"), HEADER, SNIPPETS)
 
 
-def check(results: dict[str, tuple[str, list[str]]], name: str) -> None:
-    source, errors = results[name]
-    reported: dict[int, list[str]] = {}
-    for line in errors:
-        found = _ERROR.match(line)
-        assert found is not None
-        reported.setdefault(int(found["line"]), []).append(found["message"])
-    expected = expected_errors(source)
-    assert sorted(reported) == sorted(expected), "\n".join(errors)
-    for number, text in expected.items():
-        assert any(re.search(text, m) for m in reported[number]), (number, reported[number])
-
-
-def test_one_rejects_a_many_request(mypy_results: dict[str, tuple[str, list[str]]]) -> None:
+def test_one_rejects_a_many_request(mypy_results: Results) -> None:
     check(mypy_results, "one_on_many")
 
 
 def test_one_or_none_rejects_a_many_request(
-    mypy_results: dict[str, tuple[str, list[str]]],
+    mypy_results: Results,
 ) -> None:
     check(mypy_results, "one_or_none_on_many")
 
 
 def test_params_of_the_wrong_type_are_rejected(
-    mypy_results: dict[str, tuple[str, list[str]]],
+    mypy_results: Results,
 ) -> None:
     check(mypy_results, "wrong_param_type")
 
 
-def test_one_or_none_result_may_be_none(mypy_results: dict[str, tuple[str, list[str]]]) -> None:
+def test_one_or_none_result_may_be_none(mypy_results: Results) -> None:
     check(mypy_results, "result_type_misuse")
 
 
-def test_correct_code_passes(mypy_results: dict[str, tuple[str, list[str]]]) -> None:
+def test_correct_code_passes(mypy_results: Results) -> None:
     check(mypy_results, "correct")
     assert mypy_results["correct"][1] == []
