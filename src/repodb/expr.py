@@ -10,12 +10,8 @@ Operators: ``== != < <= > >=`` compare, ``& | ~`` combine conditions, ``+ - *
 / %`` compute. Methods: ``in_``, ``not_in``, ``like``, ``ilike``, ``is_null``,
 ``is_not_null``, ``between``, ``asc``, ``desc``, ``label``. Python's ``and``,
 ``or``, ``not`` and ``in`` cannot be overloaded: use ``&``, ``|``, ``~`` and
-``in_``. Functions: ``and_``/``or_``/``not_`` (for conditions built at run
-time), ``coalesce``, ``case``, ``cast``, the aggregates ``count``,
-``count_distinct``, ``sum_``, ``avg``, ``min_``, ``max_`` (with ``.over(...)``
-they are window functions, as are ``row_number``, ``rank`` and
-``dense_rank``), ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``,
-``json_get``, ``json_text``, and ``fragment`` for raw SQL.
+``in_``. SQL functions (``count``, ``lower``, ``case``, ``fragment``, ...)
+are in ``repodb.functions``.
 
 Every node knows two things: how to write itself as SQL (``emit``), and its
 *shape* (``walk``): the node structure with parameter values left out, which
@@ -32,12 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, LiteralString, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from ._placeholders import parse
 from .types import DbType, Kind, json, optional, to_dbtype
 
 if TYPE_CHECKING:
@@ -66,41 +60,16 @@ __all__ = [
     "Unary",
     "Value",
     "Window",
-    "and_",
-    "avg",
-    "case",
-    "cast",
-    "coalesce",
-    "count",
-    "count_distinct",
-    "date_trunc",
-    "dense_rank",
-    "fragment",
     "infer_dbtype",
-    "json_get",
-    "json_text",
-    "length",
     "lift",
-    "lower",
-    "max_",
-    "min_",
-    "not_",
-    "now",
-    "or_",
     "ordering",
-    "rank",
-    "row_number",
-    "sum_",
-    "upper",
 ]
 
 T = TypeVar("T")
 U = TypeVar("U")
-S = TypeVar("S", str, str | None)
-D = TypeVar("D", dt.datetime, dt.datetime | None)
 
 _BOOL: DbType[bool] = to_dbtype(bool)
-_INT: DbType[int] = to_dbtype(int)
+INT_TYPE: DbType[int] = to_dbtype(int)
 # Operators whose result is a truth value whatever their operands are.
 _PREDICATES = frozenset({"=", "<>", "<", "<=", ">", ">=", "AND", "OR", "NOT", "IS NULL"})
 
@@ -358,7 +327,7 @@ def _emit_list(w: Writer, items: Iterable[Expr[Any] | Ordering]) -> None:
         item.emit(w)
 
 
-def _base(t: DbType[Any] | None) -> DbType[Any] | None:
+def base_type(t: DbType[Any] | None) -> DbType[Any] | None:
     """A type without its ``optional``."""
     if t is not None and t.kind is Kind.OPTIONAL:
         return t.item
@@ -371,7 +340,7 @@ def emit_ordered(expr: Expr[Any], w: Writer) -> None:
     SQLite keeps Decimals as text, which compares as text ("10.5" < "2.5");
     the dialect names the type that makes such values compare as numbers.
     """
-    base = _base(expr.dbtype)
+    base = base_type(expr.dbtype)
     numeric = w.dialect.decimal_compare_as
     if numeric and base is not None and base.kind is Kind.DECIMAL:
         w.write("CAST(")
@@ -384,7 +353,7 @@ def emit_ordered(expr: Expr[Any], w: Writer) -> None:
 _COMPARISONS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 
 
-def _nullable(t: DbType[Any] | None) -> DbType[Any] | None:
+def nullable_type(t: DbType[Any] | None) -> DbType[Any] | None:
     return optional(t) if t is not None else None
 
 
@@ -498,7 +467,7 @@ class Binary(Expr[Any]):
         if self.op in _PREDICATES:
             return _truth(self.left, self.right)
         left = self.left.dbtype
-        return _nullable(_base(left)) if _maybe_null(self.right.dbtype) else left
+        return nullable_type(base_type(left)) if _maybe_null(self.right.dbtype) else left
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -785,7 +754,7 @@ class Func(Expr[T]):
 
     def emit_cast(self, w: Writer, body: Callable[[Writer], None]) -> None:
         """Write ``body``, cast back to the argument's type where the dialect needs it."""
-        target = _base(self.args[0].dbtype) if self.args else None
+        target = base_type(self.args[0].dbtype) if self.args else None
         cast_to = w.dialect.aggregate_cast(self.name, target.kind) if target else None
         if cast_to is None:
             body(w)
@@ -880,9 +849,9 @@ class Cast(Expr[T]):
         return self.type_
 
     def emit(self, w: Writer) -> None:
-        target = _base(self.type_)
+        target = base_type(self.type_)
         assert target is not None
-        source = _base(self.operand.dbtype)
+        source = base_type(self.operand.dbtype)
         via = w.dialect.cast_via(source.kind, target.kind) if source is not None else None
         w.write("CAST(CAST(" if via else "CAST(")
         self.operand.emit(w)
@@ -925,7 +894,7 @@ TruncUnit = Literal[
     "century",
     "millennium",
 ]
-_TRUNC_UNITS = frozenset(typing.get_args(TruncUnit))
+TRUNC_UNITS = frozenset(typing.get_args(TruncUnit))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -1013,245 +982,3 @@ class Fragment(Expr[T]):
         shape.append((Fragment, self.type_, self.pieces, self.indices))
         for index in self.indices:
             self.args[index].walk(shape, values)
-
-
-# -- building conditions at run time --------------------------------------------
-
-Cond = Expr[bool] | Expr[bool | None]
-
-
-def and_(*conditions: Cond) -> Expr[bool]:
-    """All of ``conditions``; with none, true. For conditions collected at run time."""
-    if not conditions:
-        return Truth(True)
-    result: Expr[Any] = conditions[0]
-    for c in conditions[1:]:
-        result = Binary("AND", result, c)
-    return result
-
-
-def or_(*conditions: Cond) -> Expr[bool]:
-    """Any of ``conditions``; with none, false."""
-    if not conditions:
-        return Truth(False)
-    result: Expr[Any] = conditions[0]
-    for c in conditions[1:]:
-        result = Binary("OR", result, c)
-    return result
-
-
-def not_(condition: Cond) -> Expr[bool]:
-    """``NOT condition`` (the same as ``~condition``)."""
-    return Unary("NOT", condition)
-
-
-# -- values and types ----------------------------------------------------------
-
-
-def coalesce(first: Expr[T | None], *rest: T | Expr[T] | Expr[T | None]) -> Expr[T]:
-    """The first of the arguments that is not NULL: ``coalesce(User.age, 0)``."""
-    args = (first, *(lift(v, first) for v in rest))
-    last = rest[-1] if rest else first
-    base = _base(first.dbtype)
-    last_type = last.dbtype if isinstance(last, Expr) else None
-    maybe_null = isinstance(last, Expr) and (last_type is None or last_type.kind is Kind.OPTIONAL)
-    return Func("coalesce", args, _nullable(base) if maybe_null else base)
-
-
-# Expressions first: with ``T | Expr[T]`` alone mypy cannot tell T from Expr[T].
-@overload
-def case(*whens: tuple[Cond, Expr[T]], else_: T | Expr[T]) -> Expr[T]: ...
-@overload
-def case(*whens: tuple[Cond, Expr[T]]) -> Expr[T | None]: ...
-@overload
-def case(*whens: tuple[Cond, T | Expr[T]], else_: T | Expr[T]) -> Expr[T]: ...
-@overload
-def case(*whens: tuple[Cond, T | Expr[T]]) -> Expr[T | None]: ...
-def case(*whens: tuple[Cond, Any], else_: Any = None) -> Expr[Any]:
-    """``CASE WHEN cond THEN value ... ELSE else_ END``; without ``else_`` the rest is NULL.
-
-    Example: ``case((User.age < 18, "minor"), else_="adult")``.
-    """
-    if not whens:
-        raise ValueError("case() needs at least one (condition, value) pair")
-    first = next((v for _, v in whens if isinstance(v, Expr)), None)
-    results = [(c, lift(v, first)) for c, v in whens]
-    other = lift(else_, first) if else_ is not None else None
-    base = results[0][1].dbtype
-    return Case(tuple(results), other, base if other is not None else _nullable(base))
-
-
-def cast(value: Expr[Any], to: type[T] | DbType[T]) -> Expr[T]:
-    """``CAST(value AS type)``, with each dialect's name for the type.
-
-    A NULL stays NULL, so casting a nullable expression gives an optional
-    result type at run time.
-    """
-    target = to_dbtype(to)
-    source = value.dbtype
-    if source is not None and source.kind is Kind.OPTIONAL:
-        target = optional(target)
-    return Cast(value, target)
-
-
-# -- aggregates and window functions -------------------------------------------------
-
-
-def count(value: Expr[Any] | None = None, *, distinct: bool = False) -> Func[int]:
-    """``count(*)``, or ``count(value)`` (its non-NULL values), or ``count(DISTINCT value)``."""
-    if value is None:
-        return Func("count", (), _INT, star=True)
-    return Func("count", (value,), _INT, distinct=distinct)
-
-
-def count_distinct(value: Expr[Any]) -> Func[int]:
-    """``count(DISTINCT value)``."""
-    return Func("count", (value,), _INT, distinct=True)
-
-
-# Two overloads so that a nullable column gives T | None, not a T that the
-# surrounding call (a select) would force the argument to match.
-@overload
-def sum_(value: Expr[T | None]) -> Func[T | None]: ...
-@overload
-def sum_(value: Expr[T]) -> Func[T | None]: ...
-def sum_(value: Expr[Any]) -> Func[Any]:
-    """``sum(value)``; NULL over no rows. Integer sums stay integers on PostgreSQL."""
-    return Func("sum", (value,), _nullable(_base(value.dbtype)))
-
-
-_FLOAT: DbType[float] = to_dbtype(float)
-_DECIMAL: DbType[decimal.Decimal] = to_dbtype(decimal.Decimal)
-
-
-# mypy sees Expr[Decimal | None] and Expr[int | None] overlap through None.
-@overload
-def avg(  # type: ignore[overload-overlap]
-    value: Expr[decimal.Decimal] | Expr[decimal.Decimal | None],
-) -> Func[decimal.Decimal | None]: ...
-@overload
-def avg(
-    value: Expr[int] | Expr[int | None] | Expr[float] | Expr[float | None],
-) -> Func[float | None]: ...
-def avg(value: Expr[Any]) -> Func[Any]:
-    """``avg(value)``: a float (a Decimal for Decimal values); NULL over no rows."""
-    base = _base(value.dbtype)
-    result = _DECIMAL if base is not None and base.kind is Kind.DECIMAL else _FLOAT
-    return Func("avg", (value,), optional(result))
-
-
-# Two overloads so that a nullable column gives T | None, not a T that the
-# surrounding call (a select) would force the argument to match.
-@overload
-def min_(value: Expr[T | None]) -> Func[T | None]: ...
-@overload
-def min_(value: Expr[T]) -> Func[T | None]: ...
-def min_(value: Expr[Any]) -> Func[Any]:
-    """``min(value)``; NULL over no rows."""
-    return Func("min", (value,), _nullable(_base(value.dbtype)))
-
-
-# Two overloads so that a nullable column gives T | None, not a T that the
-# surrounding call (a select) would force the argument to match.
-@overload
-def max_(value: Expr[T | None]) -> Func[T | None]: ...
-@overload
-def max_(value: Expr[T]) -> Func[T | None]: ...
-def max_(value: Expr[Any]) -> Func[Any]:
-    """``max(value)``; NULL over no rows."""
-    return Func("max", (value,), _nullable(_base(value.dbtype)))
-
-
-def row_number() -> Func[int]:
-    """The row's position in its window, from 1; use with ``.over(...)``."""
-    return Func("row_number", (), _INT, window_only=True)
-
-
-def rank() -> Func[int]:
-    """The row's rank in its window, with gaps after ties; use with ``.over(...)``."""
-    return Func("rank", (), _INT, window_only=True)
-
-
-def dense_rank() -> Func[int]:
-    """The row's rank in its window, without gaps; use with ``.over(...)``."""
-    return Func("dense_rank", (), _INT, window_only=True)
-
-
-# -- common functions ------------------------------------------------------------
-
-
-def lower(value: Expr[S]) -> Func[S]:
-    """``lower(text)``."""
-    return Func("lower", (value,), value.dbtype)
-
-
-def upper(value: Expr[S]) -> Func[S]:
-    """``upper(text)``."""
-    return Func("upper", (value,), value.dbtype)
-
-
-@overload
-def length(value: Expr[str] | Expr[bytes]) -> Func[int]: ...
-@overload
-def length(value: Expr[str | None] | Expr[bytes | None]) -> Func[int | None]: ...
-def length(value: Expr[Any]) -> Func[Any]:
-    """``length(text)`` in characters (bytes for bytes)."""
-    source = value.dbtype
-    nullable = source is not None and source.kind is Kind.OPTIONAL
-    return Func("length", (value,), optional(_INT) if nullable else _INT)
-
-
-def now() -> Expr[dt.datetime]:
-    """The current time (UTC). On SQLite it compares with stored datetimes as text."""
-    return Now()
-
-
-def date_trunc(unit: TruncUnit, value: Expr[D]) -> Expr[D]:
-    """``date_trunc('day', x)``: a datetime truncated to ``unit`` (PostgreSQL only)."""
-    if unit not in _TRUNC_UNITS:
-        raise ValueError(f"unknown date_trunc unit {unit!r}")
-    return DateTrunc(unit, value)
-
-
-def _json_path(path: tuple[str | int, ...]) -> tuple[Value[str] | Value[int], ...]:
-    if not path:
-        raise ValueError("a JSON access needs at least one key or index")
-    keys: list[Value[Any]] = []
-    for key in path:
-        if isinstance(key, bool) or not isinstance(key, str | int):
-            raise TypeError(f"a JSON key is a str or an int index, not {type(key).__name__}")
-        keys.append(Value(key))
-    return tuple(keys)
-
-
-def json_get(value: Expr[Any], *path: str | int) -> Expr[Any]:
-    """The JSON value at ``path`` (object keys and array indices): ``->``.
-
-    ``json_get(Event.data, "user", "tags", 0)``; missing keys give NULL.
-    """
-    return JsonAccess(value, _json_path(path), text=False)
-
-
-def json_text(value: Expr[Any], *path: str | int) -> Expr[str | None]:
-    """The value at ``path`` as text: ``->>`` (a JSON string without its quotes)."""
-    return JsonAccess(value, _json_path(path), text=True)
-
-
-@overload
-def fragment(sql: LiteralString, *args: object) -> Expr[Any]: ...
-@overload
-def fragment(sql: LiteralString, *args: object, type_: type[T] | DbType[T]) -> Expr[T]: ...
-def fragment(sql: LiteralString, *args: object, type_: object = None) -> Expr[Any]:
-    """Raw SQL for what the DSL lacks, with ``?`` markers (or ``$1..$n``) for arguments.
-
-    Each argument is an expression (written in place) or a value (bound as
-    a parameter). ``sql`` must be a literal in the program: values never
-    go into the text. Give ``type_`` to select the fragment's value.
-
-    Example: ``fragment("lower(?) = ?", User.name, "ada")``.
-    """
-    template = parse(sql)
-    if template.count != len(args):
-        raise ValueError(f"the fragment has {template.count} marker(s) but {len(args)} argument(s)")
-    dbtype = to_dbtype(type_) if type_ is not None else None
-    return Fragment(template.pieces, template.indices, tuple(lift(a) for a in args), dbtype)

@@ -41,18 +41,8 @@ from ._compile import select
 from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
 from ._compile.writer import Writer
 from .dialect import SQLITE, Dialect
-from .expr import (
-    Column,
-    Exists,
-    Expr,
-    Ordering,
-    Statement,
-    Subquery,
-    Value,
-    and_,
-    lift,
-    ordering,
-)
+from .expr import Column, Exists, Expr, Ordering, Statement, Subquery, Value, lift, ordering
+from .functions import and_
 from .schema import (
     AssocInfo,
     Schema,

@@ -51,11 +51,8 @@ from repodb import Request
 from repodb._codec import row_decoder
 from repodb._compile.cache import compile_statement
 from repodb.dialect import SQLITE
-from repodb.expr import (
-    Expr,
-    Ordering,
-    Statement,
-    TruncUnit,
+from repodb.expr import Expr, Ordering, Statement, TruncUnit
+from repodb.functions import (
     and_,
     avg,
     case,

@@ -12,11 +12,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar, assert_type
 
-from repodb.expr import (
-    Column,
-    Expr,
-    Func,
-    Subquery,
+from repodb.expr import Column, Expr, Func, Subquery
+from repodb.functions import (
     avg,
     case,
     cast,

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from repodb.dialect import POSTGRESQL, SQLITE, Dialect
-from repodb.expr import (
-    Expr,
-    Value,
+from repodb.expr import Expr, Value, infer_dbtype, lift
+from repodb.functions import (
     and_,
     avg,
     case,
@@ -28,11 +27,9 @@ from repodb.expr import (
     date_trunc,
     dense_rank,
     fragment,
-    infer_dbtype,
     json_get,
     json_text,
     length,
-    lift,
     lower,
     max_,
     min_,

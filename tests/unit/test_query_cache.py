@@ -14,7 +14,8 @@ import pytest
 
 from repodb._compile import cache
 from repodb.dialect import POSTGRESQL, SQLITE
-from repodb.expr import Expr, Statement, fragment
+from repodb.expr import Expr, Statement
+from repodb.functions import fragment
 from repodb.query import compile_statement, query, to_sql
 from repodb.write import insert_all, update_all
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from repodb.dialect import POSTGRESQL, SQLITE
-from repodb.expr import count, max_
+from repodb.functions import count, max_
 from repodb.query import Preload, alias, exists, query, ref, subquery, to_sql
 
 from .test_query_helpers import Entry, Node, Note, Person, Topic, assert_both, assert_sql

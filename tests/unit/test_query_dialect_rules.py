@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from repodb.dialect import POSTGRESQL, SQLITE
-from repodb.expr import cast, max_, min_
+from repodb.functions import cast, max_, min_
 from repodb.query import query, to_sql
 from tests.unit.test_query_helpers import Entry, Person
 

@@ -20,7 +20,7 @@ from repodb._compile.cache import compile_statement
 from repodb.dialect import POSTGRESQL, SQLITE, Dialect
 from repodb.driver import postgresql, sqlite
 from repodb.errors import EncodeError
-from repodb.expr import fragment, json_text, max_
+from repodb.functions import fragment, json_text, max_
 from repodb.query import query, to_sql
 from repodb.schema import Col, Schema, field
 from repodb.write import insert_all, update_all

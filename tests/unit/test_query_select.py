@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from repodb.dialect import POSTGRESQL, SQLITE
-from repodb.expr import count, lower, upper
+from repodb.functions import count, lower, upper
 from repodb.query import alias, column, from_, query, ref, subquery, to_sql
 from repodb.types import Kind, optional, tup
 

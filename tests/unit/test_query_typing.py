@@ -17,7 +17,7 @@ from .mypy_snippets import Results, check, run_snippets
 HEADER = """\
 from __future__ import annotations
 
-from repodb.expr import coalesce, count, lower
+from repodb.functions import coalesce, count, lower
 from repodb.query import Query, query
 from repodb.write import set_
 from repodb.schema import Col, Schema, field

@@ -1,0 +1,329 @@
+"""SQL functions and expression builders: aggregates, windows, text, JSON, casts, raw fragments.
+
+Why: the expression nodes live in ``repodb.expr``; this module holds the
+functions that build them, as Ecto's ``Ecto.Query.API`` does. Each returns a
+typed expression: ``count()`` is an ``Expr[int]``, ``lower(User.name)`` an
+``Expr[str]``, ``max_(User.age)`` an ``Expr[int | None]``.
+
+- Conditions built at run time: ``and_``, ``or_``, ``not_`` (an empty
+  ``and_()`` is true, an empty ``or_()`` false).
+- Values and types: ``coalesce``, ``case``, ``cast``.
+- Aggregates: ``count``, ``count_distinct``, ``sum_``, ``avg``, ``min_``,
+  ``max_``; with ``.over(partition_by=..., order_by=...)`` they are window
+  functions, as are ``row_number``, ``rank`` and ``dense_rank``.
+- Text and time: ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``
+  (PostgreSQL).
+- JSON: ``json_get`` (``->``) and ``json_text`` (``->>``).
+- ``fragment``: raw SQL from a ``LiteralString`` with ``?`` markers for
+  values and expressions, never a formatted string.
+
+Example::
+
+    per_user = query(Post).select(Post.user_id, count()).group_by(Post.user_id)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar, overload
+
+from ._placeholders import parse
+from .types import DbType, Kind, optional, to_dbtype
+
+if TYPE_CHECKING:
+    pass
+
+from .expr import (
+    INT_TYPE,
+    TRUNC_UNITS,
+    Binary,
+    Case,
+    Cast,
+    DateTrunc,
+    Expr,
+    Fragment,
+    Func,
+    JsonAccess,
+    Now,
+    TruncUnit,
+    Truth,
+    Unary,
+    Value,
+    base_type,
+    lift,
+    nullable_type,
+)
+
+__all__ = [
+    "and_",
+    "avg",
+    "case",
+    "cast",
+    "coalesce",
+    "count",
+    "count_distinct",
+    "date_trunc",
+    "dense_rank",
+    "fragment",
+    "json_get",
+    "json_text",
+    "length",
+    "lower",
+    "max_",
+    "min_",
+    "not_",
+    "now",
+    "or_",
+    "rank",
+    "row_number",
+    "sum_",
+    "upper",
+]
+
+T = TypeVar("T")
+U = TypeVar("U")
+S = TypeVar("S", str, str | None)
+D = TypeVar("D", dt.datetime, dt.datetime | None)
+
+
+# -- building conditions at run time --------------------------------------------
+
+Cond = Expr[bool] | Expr[bool | None]
+
+
+def and_(*conditions: Cond) -> Expr[bool]:
+    """All of ``conditions``; with none, true. For conditions collected at run time."""
+    if not conditions:
+        return Truth(True)
+    result: Expr[Any] = conditions[0]
+    for c in conditions[1:]:
+        result = Binary("AND", result, c)
+    return result
+
+
+def or_(*conditions: Cond) -> Expr[bool]:
+    """Any of ``conditions``; with none, false."""
+    if not conditions:
+        return Truth(False)
+    result: Expr[Any] = conditions[0]
+    for c in conditions[1:]:
+        result = Binary("OR", result, c)
+    return result
+
+
+def not_(condition: Cond) -> Expr[bool]:
+    """``NOT condition`` (the same as ``~condition``)."""
+    return Unary("NOT", condition)
+
+
+# -- values and types ----------------------------------------------------------
+
+
+def coalesce(first: Expr[T | None], *rest: T | Expr[T] | Expr[T | None]) -> Expr[T]:
+    """The first of the arguments that is not NULL: ``coalesce(User.age, 0)``."""
+    args = (first, *(lift(v, first) for v in rest))
+    last = rest[-1] if rest else first
+    base = base_type(first.dbtype)
+    last_type = last.dbtype if isinstance(last, Expr) else None
+    maybe_null = isinstance(last, Expr) and (last_type is None or last_type.kind is Kind.OPTIONAL)
+    return Func("coalesce", args, nullable_type(base) if maybe_null else base)
+
+
+# Expressions first: with ``T | Expr[T]`` alone mypy cannot tell T from Expr[T].
+@overload
+def case(*whens: tuple[Cond, Expr[T]], else_: T | Expr[T]) -> Expr[T]: ...
+@overload
+def case(*whens: tuple[Cond, Expr[T]]) -> Expr[T | None]: ...
+@overload
+def case(*whens: tuple[Cond, T | Expr[T]], else_: T | Expr[T]) -> Expr[T]: ...
+@overload
+def case(*whens: tuple[Cond, T | Expr[T]]) -> Expr[T | None]: ...
+def case(*whens: tuple[Cond, Any], else_: Any = None) -> Expr[Any]:
+    """``CASE WHEN cond THEN value ... ELSE else_ END``; without ``else_`` the rest is NULL.
+
+    Example: ``case((User.age < 18, "minor"), else_="adult")``.
+    """
+    if not whens:
+        raise ValueError("case() needs at least one (condition, value) pair")
+    first = next((v for _, v in whens if isinstance(v, Expr)), None)
+    results = [(c, lift(v, first)) for c, v in whens]
+    other = lift(else_, first) if else_ is not None else None
+    base = results[0][1].dbtype
+    return Case(tuple(results), other, base if other is not None else nullable_type(base))
+
+
+def cast(value: Expr[Any], to: type[T] | DbType[T]) -> Expr[T]:
+    """``CAST(value AS type)``, with each dialect's name for the type.
+
+    A NULL stays NULL, so casting a nullable expression gives an optional
+    result type at run time.
+    """
+    target = to_dbtype(to)
+    source = value.dbtype
+    if source is not None and source.kind is Kind.OPTIONAL:
+        target = optional(target)
+    return Cast(value, target)
+
+
+# -- aggregates and window functions -------------------------------------------------
+
+
+def count(value: Expr[Any] | None = None, *, distinct: bool = False) -> Func[int]:
+    """``count(*)``, or ``count(value)`` (its non-NULL values), or ``count(DISTINCT value)``."""
+    if value is None:
+        return Func("count", (), INT_TYPE, star=True)
+    return Func("count", (value,), INT_TYPE, distinct=distinct)
+
+
+def count_distinct(value: Expr[Any]) -> Func[int]:
+    """``count(DISTINCT value)``."""
+    return Func("count", (value,), INT_TYPE, distinct=True)
+
+
+# Two overloads so that a nullable column gives T | None, not a T that the
+# surrounding call (a select) would force the argument to match.
+@overload
+def sum_(value: Expr[T | None]) -> Func[T | None]: ...
+@overload
+def sum_(value: Expr[T]) -> Func[T | None]: ...
+def sum_(value: Expr[Any]) -> Func[Any]:
+    """``sum(value)``; NULL over no rows. Integer sums stay integers on PostgreSQL."""
+    return Func("sum", (value,), nullable_type(base_type(value.dbtype)))
+
+
+_FLOAT: DbType[float] = to_dbtype(float)
+_DECIMAL: DbType[decimal.Decimal] = to_dbtype(decimal.Decimal)
+
+
+# mypy sees Expr[Decimal | None] and Expr[int | None] overlap through None.
+@overload
+def avg(  # type: ignore[overload-overlap]
+    value: Expr[decimal.Decimal] | Expr[decimal.Decimal | None],
+) -> Func[decimal.Decimal | None]: ...
+@overload
+def avg(
+    value: Expr[int] | Expr[int | None] | Expr[float] | Expr[float | None],
+) -> Func[float | None]: ...
+def avg(value: Expr[Any]) -> Func[Any]:
+    """``avg(value)``: a float (a Decimal for Decimal values); NULL over no rows."""
+    base = base_type(value.dbtype)
+    result = _DECIMAL if base is not None and base.kind is Kind.DECIMAL else _FLOAT
+    return Func("avg", (value,), optional(result))
+
+
+# Two overloads so that a nullable column gives T | None, not a T that the
+# surrounding call (a select) would force the argument to match.
+@overload
+def min_(value: Expr[T | None]) -> Func[T | None]: ...
+@overload
+def min_(value: Expr[T]) -> Func[T | None]: ...
+def min_(value: Expr[Any]) -> Func[Any]:
+    """``min(value)``; NULL over no rows."""
+    return Func("min", (value,), nullable_type(base_type(value.dbtype)))
+
+
+# Two overloads so that a nullable column gives T | None, not a T that the
+# surrounding call (a select) would force the argument to match.
+@overload
+def max_(value: Expr[T | None]) -> Func[T | None]: ...
+@overload
+def max_(value: Expr[T]) -> Func[T | None]: ...
+def max_(value: Expr[Any]) -> Func[Any]:
+    """``max(value)``; NULL over no rows."""
+    return Func("max", (value,), nullable_type(base_type(value.dbtype)))
+
+
+def row_number() -> Func[int]:
+    """The row's position in its window, from 1; use with ``.over(...)``."""
+    return Func("row_number", (), INT_TYPE, window_only=True)
+
+
+def rank() -> Func[int]:
+    """The row's rank in its window, with gaps after ties; use with ``.over(...)``."""
+    return Func("rank", (), INT_TYPE, window_only=True)
+
+
+def dense_rank() -> Func[int]:
+    """The row's rank in its window, without gaps; use with ``.over(...)``."""
+    return Func("dense_rank", (), INT_TYPE, window_only=True)
+
+
+# -- common functions ------------------------------------------------------------
+
+
+def lower(value: Expr[S]) -> Func[S]:
+    """``lower(text)``."""
+    return Func("lower", (value,), value.dbtype)
+
+
+def upper(value: Expr[S]) -> Func[S]:
+    """``upper(text)``."""
+    return Func("upper", (value,), value.dbtype)
+
+
+@overload
+def length(value: Expr[str] | Expr[bytes]) -> Func[int]: ...
+@overload
+def length(value: Expr[str | None] | Expr[bytes | None]) -> Func[int | None]: ...
+def length(value: Expr[Any]) -> Func[Any]:
+    """``length(text)`` in characters (bytes for bytes)."""
+    source = value.dbtype
+    nullable = source is not None and source.kind is Kind.OPTIONAL
+    return Func("length", (value,), optional(INT_TYPE) if nullable else INT_TYPE)
+
+
+def now() -> Expr[dt.datetime]:
+    """The current time (UTC). On SQLite it compares with stored datetimes as text."""
+    return Now()
+
+
+def date_trunc(unit: TruncUnit, value: Expr[D]) -> Expr[D]:
+    """``date_trunc('day', x)``: a datetime truncated to ``unit`` (PostgreSQL only)."""
+    if unit not in TRUNC_UNITS:
+        raise ValueError(f"unknown date_trunc unit {unit!r}")
+    return DateTrunc(unit, value)
+
+
+def _json_path(path: tuple[str | int, ...]) -> tuple[Value[str] | Value[int], ...]:
+    if not path:
+        raise ValueError("a JSON access needs at least one key or index")
+    keys: list[Value[Any]] = []
+    for key in path:
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            raise TypeError(f"a JSON key is a str or an int index, not {type(key).__name__}")
+        keys.append(Value(key))
+    return tuple(keys)
+
+
+def json_get(value: Expr[Any], *path: str | int) -> Expr[Any]:
+    """The JSON value at ``path`` (object keys and array indices): ``->``.
+
+    ``json_get(Event.data, "user", "tags", 0)``; missing keys give NULL.
+    """
+    return JsonAccess(value, _json_path(path), text=False)
+
+
+def json_text(value: Expr[Any], *path: str | int) -> Expr[str | None]:
+    """The value at ``path`` as text: ``->>`` (a JSON string without its quotes)."""
+    return JsonAccess(value, _json_path(path), text=True)
+
+
+@overload
+def fragment(sql: LiteralString, *args: object) -> Expr[Any]: ...
+@overload
+def fragment(sql: LiteralString, *args: object, type_: type[T] | DbType[T]) -> Expr[T]: ...
+def fragment(sql: LiteralString, *args: object, type_: object = None) -> Expr[Any]:
+    """Raw SQL for what the DSL lacks, with ``?`` markers (or ``$1..$n``) for arguments.
+
+    Each argument is an expression (written in place) or a value (bound as
+    a parameter). ``sql`` must be a literal in the program: values never
+    go into the text. Give ``type_`` to select the fragment's value.
+
+    Example: ``fragment("lower(?) = ?", User.name, "ada")``.
+    """
+    template = parse(sql)
+    if template.count != len(args):
+        raise ValueError(f"the fragment has {template.count} marker(s) but {len(args)} argument(s)")
+    dbtype = to_dbtype(type_) if type_ is not None else None
+    return Fragment(template.pieces, template.indices, tuple(lift(a) for a in args), dbtype)
