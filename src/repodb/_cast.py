@@ -19,7 +19,6 @@ import enum
 import json
 import math
 import re
-import typing
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -27,14 +26,11 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from .schema import (
-    _REGISTRY,
-    Col,
     Embedded,
     Schema,
-    _embedded,
-    _FieldOptions,
-    _inner,
-    _module_names,
+    embedded_type,
+    field_annotations,
+    field_options,
     schema_info,
 )
 from .types import DbType, Kind, to_dbtype
@@ -373,11 +369,10 @@ def _build_fields(cls: type[Any]) -> dict[str, RecordField]:
             continue
         # A virtual field of a schema, or any field of an embedded record.
         if hints is None:
-            hints = typing.get_type_hints(cls, localns={**_REGISTRY, **_module_names(cls)})
-        annotation = _inner(hints[f.name], Col)
-        options = f.metadata.get("repodb")
-        opts = options if isinstance(options, _FieldOptions) else _FieldOptions()
-        embed, many = _embedded(annotation)
+            hints = field_annotations(cls)
+        annotation = hints[f.name]
+        opts = field_options(f)
+        embed, many = embedded_type(annotation)
         out[f.name] = RecordField(
             f.name,
             None if embed is not None else _dbtype_or_none(annotation),

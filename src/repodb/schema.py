@@ -498,16 +498,15 @@ def _inner(annotation: Any, wrapper: type[Any]) -> Any:
 
 
 def _build_info(cls: type[Schema]) -> SchemaInfo:
-    hints = typing.get_type_hints(cls, localns={**_REGISTRY, **_module_names(cls)})
+    annotations = field_annotations(cls)
     fields: list[FieldInfo] = []
     virtual: list[str] = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        options = f.metadata.get("repodb")
-        opts = options if isinstance(options, _FieldOptions) else _FieldOptions()
+        opts = field_options(f)
         if opts.virtual:
             virtual.append(f.name)
             continue
-        python_type = _inner(hints[f.name], Col)
+        python_type = annotations[f.name]
         embed, many = _embedded(python_type)
         dbtype: DbType[Any]
         if embed is not None:
@@ -545,6 +544,27 @@ def _build_info(cls: type[Schema]) -> SchemaInfo:
         virtual=tuple(virtual),
         associations=associations,
     )
+
+
+def field_annotations(cls: type[Any]) -> dict[str, Any]:
+    """The resolved annotation of each constructor field of a record class, ``Col[T]`` as ``T``.
+
+    For the package's own use (casting needs the types of virtual fields and
+    of embedded records, which ``schema_info`` does not describe).
+    """
+    hints = typing.get_type_hints(cls, localns={**_REGISTRY, **_module_names(cls)})
+    return {f.name: _inner(hints[f.name], Col) for f in dataclasses.fields(cls)}
+
+
+def field_options(f: dataclasses.Field[Any]) -> _FieldOptions:
+    """The repodb options given to a field with ``field(...)`` (defaults otherwise)."""
+    options = f.metadata.get("repodb")
+    return options if isinstance(options, _FieldOptions) else _FieldOptions()
+
+
+def embedded_type(annotation: Any) -> tuple[type[Embedded] | None, bool]:
+    """The embedded record type an annotation holds (``E``, ``E | None``, ``list[E]``)."""
+    return _embedded(annotation)
 
 
 def _is_optional(annotation: Any) -> bool:
