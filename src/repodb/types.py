@@ -92,6 +92,16 @@ class DbType(Generic[T]):
     # The members of a tuple or a record, in column order.
     fields: tuple[DbType[Any], ...] = ()
     names: tuple[str, ...] = ()
+    # Types are hashed for every cached query shape; computing it once keeps
+    # a cache hit cheap.
+    _hash: int = dataclasses.field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        key = (self.kind, self.cls, self.item, self.fields, self.names)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def width(self) -> int:
