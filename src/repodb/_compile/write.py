@@ -13,7 +13,7 @@ from .select import emit_ctes, emit_selection, fold, walk_ctes, walk_selection, 
 from .writer import Writer
 
 if TYPE_CHECKING:
-    from ..query import Selection
+    from ..query import Query, Selection
     from ..write import Assignment, Delete, Insert, Update
 
 __all__ = [
@@ -109,18 +109,12 @@ def _emit_conflict(w: Writer, ins: Insert) -> None:
 def emit_update(w: Writer, upd: Update) -> None:
     """``[WITH ...] UPDATE ... AS alias SET ... [WHERE ...] [RETURNING ...]``."""
     q = upd.query
-    source = q.source
     with w.scope(), w.nested():
-        emit_ctes(w, q)
-        alias = w.new_alias(source.letter)
-        for key in source.keys:
-            w.aliases[key] = alias
-        w.write("UPDATE ")
-        w.table(source.prefix, source.table)
-        w.write(f" AS {alias} SET ")
+        _emit_target(w, q, "UPDATE ")
+        w.write(" SET ")
         _emit_assignments(w, upd.assignments)
         _emit_where(w, q)
-        _emit_returning(w, upd.returning, *source.keys)
+        _emit_returning(w, upd.returning, *q.source.keys)
 
 
 def walk_update(upd: Update, shape: list[object], values: list[object]) -> None:
@@ -135,17 +129,22 @@ def walk_update(upd: Update, shape: list[object], values: list[object]) -> None:
 def emit_delete(w: Writer, dlt: Delete) -> None:
     """``[WITH ...] DELETE FROM ... AS alias [WHERE ...] [RETURNING ...]``."""
     q = dlt.query
-    source = q.source
     with w.scope(), w.nested():
-        emit_ctes(w, q)
-        alias = w.new_alias(source.letter)
-        for key in source.keys:
-            w.aliases[key] = alias
-        w.write("DELETE FROM ")
-        w.table(source.prefix, source.table)
-        w.write(f" AS {alias}")
+        _emit_target(w, q, "DELETE FROM ")
         _emit_where(w, q)
-        _emit_returning(w, dlt.returning, *source.keys)
+        _emit_returning(w, dlt.returning, *q.source.keys)
+
+
+def _emit_target(w: Writer, q: Query[Any], verb: str) -> None:
+    """The CTEs, then ``verb table AS alias``, binding the query's source to that alias."""
+    source = q.source
+    emit_ctes(w, q)
+    alias = w.new_alias(source.letter)
+    for key in source.keys:
+        w.aliases[key] = alias
+    w.write(verb)
+    w.table(source.prefix, source.table)
+    w.write(f" AS {alias}")
 
 
 def walk_delete(dlt: Delete, shape: list[object], values: list[object]) -> None:
