@@ -5,7 +5,9 @@ Covered: a write sent to a hot standby raises ``ReadOnlyError`` (SQLSTATE
 replay is paused serves stale data while the other is current; a stopped
 replica refuses connections fast with ``ConnectError``; a hung (SIGSTOPped)
 replica costs a client no more than its connect timeout; a replica catches up
-after it is killed and restarted.
+after it is killed and restarted; a row committed just before the primary is
+SIGKILLed survives its restart and reaches the replicas, which keep serving
+reads meanwhile.
 
 The cluster is the one ``scripts/test`` started; these tests drive it with
 ``scripts/pg-cluster`` (its settings come from the environment) and always
@@ -183,3 +185,29 @@ def test_hung_replica_costs_no_more_than_the_connect_timeout() -> None:
         cluster("resume-replica", "1")
     with open_conn(first) as replica:
         assert replica.one(in_recovery) is True
+
+
+def test_committed_row_survives_a_primary_crash(schema: str) -> None:
+    primary_url, replica_list = urls(schema)
+    with open_conn(primary_url) as primary:
+        primary.exec(insert_item, "durable")
+    cluster("stop-primary", "kill")
+    try:
+        started = time.monotonic()
+        with pytest.raises(repodb.ConnectError):
+            repodb.connect(primary_url, connect_timeout=5)
+        # Refused, not timed out: the primary's port is closed.
+        assert time.monotonic() - started < 4.5
+        # The replicas keep serving reads while the primary is down.
+        for url in replica_list:
+            with open_conn(url) as replica:
+                assert replica.one(in_recovery) is True
+    finally:
+        cluster("start-primary")
+    with open_conn(primary_url) as primary:
+        assert primary.one(count_rows) == 1
+        for url in replica_list:
+            wait_replayed(primary, url)
+    for url in replica_list:
+        with open_conn(url) as replica:
+            assert replica.one(count_rows) == 1
