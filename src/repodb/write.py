@@ -63,7 +63,6 @@ __all__ = [
 
 T = TypeVar("T")
 SchemaT = TypeVar("SchemaT", bound=Schema)
-A = TypeVar("A")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
