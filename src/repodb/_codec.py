@@ -254,8 +254,8 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
     so ``sum(bigint)`` (a PostgreSQL ``numeric``, hence a Decimal) read as
     ``int`` is a DecodeError rather than a silent type lie. Where a column has
     one type per result (``Codecs.uniform_columns``), a list is checked by
-    class on its first row and for NULLs on every row; otherwise every row
-    is checked by class.
+    class on its first row and for NULLs on every row; otherwise (or when
+    there are NULLs) column by column.
     """
     columns = t.fields if t.kind in (Kind.TUPLE, Kind.RECORD) else (t,)
     convs = [decoder(c, codecs) for c in columns]
@@ -314,38 +314,64 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
     else:
         one = lambda row: convert(row)[0]  # noqa: E731
 
-    # When no column needs converting and none may be NULL, a whole result is
-    # checked with one C-level test per row instead of converting each row.
-    plain = not steps and not any(nullable)
+    # When no column needs converting, a list of rows is checked in bulk and
+    # the driver's rows are kept. Where every value of a column has one class
+    # (PostgreSQL), a first row without NULLs proves each column's class, and
+    # one C-level test per row then looks for NULLs. Otherwise (SQLite, or
+    # NULLs met) the rows are checked column by column: a transposition and a
+    # set of classes per column run in C and cost about half of a class test
+    # per row.
     uniform = codecs.uniform_columns
+    allowed = [
+        frozenset({cls, type(None)} if may_be_null else {cls}) if cls is not object else None
+        for cls, may_be_null in zip(expected, nullable, strict=True)
+    ]
+    # Columns of no known class that must not be NULL (JSON, ...).
+    unchecked = [i for i, ok in enumerate(allowed) if ok is None and not nullable[i]]
 
-    def many(rows: list[tuple[Any, ...]]) -> list[Any]:
-        if not plain or not rows:
-            return [one(row) for row in rows]
+    def check_rows(rows: list[tuple[Any, ...]]) -> None:
         convert(rows[0])
-        if uniform:
+        if len(rows) == 1:
+            return
+        if uniform and None not in rows[0]:
             for row in rows:
                 if None in row:
-                    check_classes(row)
-        else:
-            # Column by column (a transposition and a set per column run in C)
-            # costs about half of a class test per row.
-            for cls, column in zip(expected, zip(*rows, strict=True), strict=True):
-                if set(map(type, column)) != {cls}:
-                    for row in rows:
-                        check_classes(row)
-        if t.kind is Kind.TUPLE:
-            return rows
-        if t.kind is Kind.RECORD:
-            return [record(*row) for row in rows]
-        return [row[0] for row in rows]
+                    break
+            else:
+                return
+        columns = list(zip(*rows, strict=True))
+        if all(
+            ok is None or ok.issuperset(map(type, column))
+            for ok, column in zip(allowed, columns, strict=True)
+        ) and not any(None in columns[i] for i in unchecked):
+            return
+        for row in rows:
+            check_classes(row)
 
-    record = _record_builder(t) if t.kind is Kind.RECORD else tuple
+    finish: Callable[[list[tuple[Any, ...]]], list[Any]]
+    if t.kind is Kind.TUPLE:
+        finish = _same_rows
+    elif t.kind is Kind.RECORD:
+        record = _record_builder(t)
+        finish = lambda rows: [record(*row) for row in rows]  # noqa: E731
+    else:
+        finish = lambda rows: [row[0] for row in rows]  # noqa: E731
+
+    def many(rows: list[tuple[Any, ...]]) -> list[Any]:
+        if steps or not rows:
+            return [one(row) for row in rows]
+        check_rows(rows)
+        return finish(rows)
+
     return one, many
 
 
 def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row
+
+
+def _same_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return rows
 
 
 def _record_builder(t: DbType[Any]) -> Callable[..., Any]:

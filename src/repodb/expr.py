@@ -306,11 +306,29 @@ def lift(value: object, like: Expr[Any] | None = None) -> Expr[Any]:
     The parameter takes its field type from ``like`` (the expression it is
     compared with), so ``User.created_at > some_datetime`` binds a datetime
     with the column's codec; without one the type follows the value's class.
+    A value compared with or assigned to a ``redact=True`` field is marked
+    hidden, so telemetry never shows it.
     """
     if isinstance(value, Expr):
         return value
     dbtype = like.dbtype if like is not None else None
-    return Value(value, dbtype if dbtype is not None else infer_dbtype(value))
+    return Value(value, dbtype if dbtype is not None else infer_dbtype(value), _redacted(like))
+
+
+def _redacted(like: Expr[Any] | None) -> bool:
+    """Whether ``like`` is the column of a schema field declared ``redact=True``.
+
+    Only a column bound to the schema class itself (``User.password``, or a
+    keyword condition of ``query(User)``) says which schema it belongs to; a
+    column of a named binding (an alias) does not.
+    """
+    if not isinstance(like, Column) or like.field is None or not isinstance(like.binding, type):
+        return False
+    from .schema import Schema, schema_info  # schema.py imports this module
+
+    if not issubclass(like.binding, Schema):
+        return False
+    return schema_info(like.binding).field(like.field).redact
 
 
 def _statement(items: object) -> Statement:
@@ -370,10 +388,15 @@ def _truth(*operands: Expr[Any]) -> DbType[Any]:
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Value(Expr[T]):
-    """A value bound as a parameter, never written into the SQL text."""
+    """A value bound as a parameter, never written into the SQL text.
+
+    ``hidden`` marks a value bound for a field declared ``redact=True``:
+    telemetry and logs show it as ``**redacted**`` even with ``log_params``.
+    """
 
     value: T
     type_: DbType[Any] | None = None
+    hidden: bool = False
 
     def __post_init__(self) -> None:
         if self.type_ is None:
@@ -384,11 +407,12 @@ class Value(Expr[T]):
         return self.type_
 
     def emit(self, w: Writer) -> None:
-        w.bind(self.value, self.type_)
+        w.bind(self.value, self.type_, self.hidden)
 
     def walk(self, shape: list[object], values: list[object]) -> None:
-        # The type is part of the shape: the compiled statement carries it.
-        shape.append((Value, self.type_))
+        # The type and the hidden flag are part of the shape: the compiled
+        # statement carries both.
+        shape.append((Value, self.type_, self.hidden))
         values.append(self.value)
 
 

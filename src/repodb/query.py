@@ -60,6 +60,8 @@ __all__ = [
     "Join",
     "Lock",
     "Preload",
+    "PreloadPath",
+    "PreloadValue",
     "Query",
     "Ref",
     "SchemaItem",
@@ -301,14 +303,23 @@ class Cte:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Preload:
-    """An association the Repo loads after the query: its name, nested preloads, a query.
+    """An association the Repo loads with a query's results (see ``Query.preload``).
 
-    ``query`` (optional) filters or orders the associated rows.
+    Attributes:
+        name: the association.
+        nested: preloads of the loaded records.
+        query: chooses, filters and orders the loaded records; its
+            ``limit`` and ``offset`` count per parent (the top N of each
+            parent, computed in SQL), not over all loaded rows.
+        binding: for a join preload, the name (``as_``) of the query's join
+            of this association: the loaded records come from its rows, in
+            the same statement.
     """
 
     name: str
     nested: tuple[Preload, ...] = ()
     query: Query[Any] | None = None
+    binding: str | None = None
 
 
 # -- the query ---------------------------------------------------------------------
@@ -849,35 +860,36 @@ class Query(Statement, Generic[T]):
             changes[name] = _EMPTY[name]
         return dataclasses.replace(self, **changes)
 
-    def preload(
-        self,
-        *paths: str | AssocInfo | Mapping[str, Any],
-        **with_queries: Query[Any] | str | Sequence[str],
-    ) -> Query[T]:
-        """Mark associations for the Repo to load with the results.
+    def preload(self, *paths: PreloadPath, **with_values: PreloadValue) -> Query[T]:
+        """Mark associations for the Repo to load with the results (one query per level).
 
-        ``preload("posts", "posts__comments")`` (``__`` separates nested
-        associations), ``preload(User.posts)``, ``preload({"posts":
-        ["comments"]})``, or ``preload(posts=query(Post).order_by(Post.id))``
-        to choose and order the loaded rows. Names are checked against the
-        schemas' associations.
+        Paths: ``preload("posts", "posts__comments")`` (``__`` separates
+        nested associations), ``preload(User.posts)``, ``preload({"posts":
+        ["comments"]})``. A keyword (a path too: ``posts__comments=...``)
+        says how to load it:
+
+        - ``posts=query(Post).where(...).order_by(...)`` chooses and orders
+          the loaded rows; its ``limit``/``offset`` count per parent, so
+          ``posts=top(3, Post.score.desc())`` (``repodb.preload.top``)
+          loads each user's three best posts, in SQL;
+        - ``posts=ref("p")`` is a join preload: the posts come from this
+          query's join named ``p`` (``.join("posts", as_="p")``), in the
+          same statement. A ``limit`` then counts joined rows, and an inner
+          join drops users without posts (``left_join`` keeps them);
+        - ``posts=["comments"]`` (or ``"comments"``) preloads under it;
+          ``posts=(query_or_ref, ["comments"])`` does both.
+
+        Names are checked against the schemas' associations, and join
+        bindings against the query's joins.
         """
         root = self.source.schema
-        if root is None:
+        if root is None or self.source.query is not None:
             raise ValueError("preload needs a schema as the query's source")
-        found = list(self.preloads)
-        for path in paths:
-            for spec in _preload_specs(path):
-                found = _merge_preload(found, spec)
-        for name, value in with_queries.items():
-            if isinstance(value, Query):
-                spec = Preload(name, (), value)
-            else:
-                spec = Preload(name, _nested(value))
-            found = _merge_preload(found, spec)
+        found = preload_tree(root, self.preloads, paths, with_values)
+        joined = {key: join.source for join in self.joins for key in join.source.keys}
         for spec in found:
-            _check_preload(root, spec)
-        return dataclasses.replace(self, preloads=tuple(found))
+            _check_binding(root, spec, joined, under_join=True)
+        return dataclasses.replace(self, preloads=found)
 
 
 _EMPTY: dict[str, Any] = {
@@ -969,30 +981,74 @@ def _new_keys(keys: tuple[object, ...], bound: set[object]) -> tuple[object, ...
     return keys
 
 
-def _preload_specs(path: str | AssocInfo | Mapping[str, Any]) -> list[Preload]:
+PreloadPath = str | AssocInfo | Mapping[str, Any]
+PreloadValue = Query[Any] | Ref | str | Sequence[Any] | Mapping[str, Any]
+
+
+def preload_tree(
+    schema: type[Schema],
+    existing: tuple[Preload, ...],
+    paths: Iterable[PreloadPath],
+    with_values: Mapping[str, PreloadValue],
+) -> tuple[Preload, ...]:
+    """``existing`` preloads with ``paths`` and keyword ones merged in, checked against ``schema``.
+
+    Shared by ``Query.preload`` and ``Repo.preload``, which read paths the same way.
+    """
+    found = list(existing)
+    for path in paths:
+        for spec in _preload_specs(path):
+            found = _merge_preload(found, spec)
+    for path, value in with_values.items():
+        found = _merge_preload(found, _keyed(path, value))
+    for spec in found:
+        _check_preload(schema, spec)
+    return tuple(found)
+
+
+def _preload_specs(path: object) -> list[Preload]:
     if isinstance(path, AssocInfo):
         return [Preload(path.name)]
     if isinstance(path, str):
-        head, *rest = path.split("__")
-        spec = Preload(rest[-1]) if rest else None
-        for name in reversed(rest[:-1]):
-            assert spec is not None
-            spec = Preload(name, (spec,))
-        return [Preload(head, (spec,) if spec else ())]
-    specs = []
-    for name, nested in path.items():
-        if isinstance(nested, Query):
-            specs.append(Preload(name, (), nested))
-        else:
-            specs.append(Preload(name, _nested(nested)))
-    return specs
+        return [_keyed(path, ())]
+    if isinstance(path, Mapping):
+        return [_keyed(name, value) for name, value in path.items()]
+    raise TypeError(f"cannot preload {path!r}: give a name, an association or a mapping")
+
+
+def _keyed(path: str, value: object) -> Preload:
+    """The association at ``path`` (``a__b``), loaded as ``value`` says, under its parents."""
+    *parents, name = path.split("__")
+    spec = _valued(name, value)
+    for parent in reversed(parents):
+        spec = Preload(parent, (spec,))
+    return spec
+
+
+def _valued(name: str, value: object) -> Preload:
+    if isinstance(value, Query):
+        # Preloads of the preload query load under this association.
+        nested = value.preloads
+        loaded = value.exclude("preload") if nested else value
+        return Preload(name, nested, loaded)
+    if isinstance(value, Ref):
+        return Preload(name, binding=value._ref)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Query | Ref):
+        head = _valued(name, value[0])
+        merged = list(head.nested)
+        for spec in _nested(value[1]):
+            merged = _merge_preload(merged, spec)
+        return dataclasses.replace(head, nested=tuple(merged))
+    return Preload(name, _nested(value))
 
 
 def _nested(value: object) -> tuple[Preload, ...]:
-    if isinstance(value, str | Mapping):
+    if isinstance(value, str | Mapping | AssocInfo):
         value = [value]
+    if not isinstance(value, Iterable):
+        raise TypeError(f"cannot preload {value!r}: give names, a mapping, a query or a ref")
     out: list[Preload] = []
-    for item in typing.cast(Iterable[Any], value):
+    for item in value:
         for spec in _preload_specs(item):
             out = _merge_preload(out, spec)
     return tuple(out)
@@ -1004,7 +1060,12 @@ def _merge_preload(found: list[Preload], spec: Preload) -> list[Preload]:
             nested = list(existing.nested)
             for child in spec.nested:
                 nested = _merge_preload(nested, child)
-            merged = Preload(spec.name, tuple(nested), spec.query or existing.query)
+            merged = Preload(
+                spec.name,
+                tuple(nested),
+                spec.query or existing.query,
+                spec.binding or existing.binding,
+            )
             return [*found[:i], merged, *found[i + 1 :]]
     return [*found, spec]
 
@@ -1013,8 +1074,34 @@ def _check_preload(schema: type[Schema], spec: Preload) -> None:
     info = schema_info(schema).associations.get(spec.name)
     if info is None:
         raise ValueError(f"{schema.__name__} has no association {spec.name!r} to preload")
+    where = f"{schema.__name__}.{spec.name}"
+    if spec.query is not None:
+        if spec.binding is not None:
+            raise ValueError(f"preload {where}: a join preload takes no query")
+        if spec.query.source.schema is not info.related or spec.query.source.query is not None:
+            raise ValueError(f"preload {where}: give a query of {info.related.__name__}")
     for child in spec.nested:
         _check_preload(info.related, child)
+
+
+def _check_binding(
+    schema: type[Schema], spec: Preload, joined: Mapping[object, Source], under_join: bool
+) -> None:
+    """A join preload must name a join of its association's schema, under a joined parent."""
+    info = schema_info(schema).associations[spec.name]
+    if spec.binding is not None:
+        where = f"{schema.__name__}.{spec.name}"
+        if not under_join:
+            raise ValueError(f"join preload {where}: its parent is not join-preloaded too")
+        source = joined.get(spec.binding)
+        if source is None:
+            raise ValueError(f"join preload {where}: the query has no join named {spec.binding!r}")
+        if source.schema is not info.related or source.query is not None:
+            raise ValueError(
+                f"join preload {where}: the join {spec.binding!r} is not of {info.related.__name__}"
+            )
+    for child in spec.nested:
+        _check_binding(info.related, child, joined, spec.binding is not None)
 
 
 # -- starting a query ---------------------------------------------------------------
@@ -1060,7 +1147,7 @@ def to_sql(statement: Statement, dialect: Dialect) -> tuple[str, list[Any]]:
     """The SQL text and parameter values of a query or a write statement, for inspection.
 
     Example: ``to_sql(query(User).where(User.id == 1), SQLITE)`` is
-    ``('SELECT ... WHERE ("u0"."id" = ?1)', [1])``.
+    ``('SELECT ... WHERE ("u0"."id" = ?)', [1])``.
     """
     compiled = compile_statement(statement, dialect)
     return compiled.sql, list(compiled.params)

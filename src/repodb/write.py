@@ -49,9 +49,11 @@ from .schema import (
 __all__ = [
     "EXCLUDED",
     "Assignment",
+    "ConflictTarget",
     "ConstraintName",
     "Delete",
     "Insert",
+    "OnConflict",
     "Update",
     "constraint",
     "delete_all",
@@ -77,10 +79,14 @@ def set_(column: Column[T], value: T | Expr[T]) -> Assignment:
     """``SET column = value``, type-checked: ``set_(User.name, "Ada")``.
 
     The value may be an expression of the row: ``set_(User.visits, User.visits + 1)``.
+    An embedded record is bound as its JSON object, as ``insert_all`` binds it.
     """
     if not isinstance(column, Column):
         raise TypeError(f"set_ takes a column, not {column!r}")
-    return Assignment(column, lift(value, column))
+    binding = column.binding
+    if column.field is None or not (isinstance(binding, type) and issubclass(binding, Schema)):
+        return Assignment(column, lift(value, column))
+    return _assignment(column, value, schema_info(binding).field(column.field))
 
 
 class _Excluded:
@@ -121,16 +127,25 @@ def _assignments(
     info = schema_info(schema)
     out = []
     for target, value in changes.items():
+        name = target.field if isinstance(target, Column) else target
+        try:
+            found = info.field(name) if name is not None else None
+        except KeyError:
+            raise ValueError(f"{schema.__name__} has no stored field {name!r}") from None
         if isinstance(target, Column):
             col = target
         else:
-            try:
-                found = info.field(target)
-            except KeyError:
-                raise ValueError(f"{schema.__name__} has no stored field {target!r}") from None
+            assert found is not None
             col = Column(key, found.source, found.name, found.dbtype)
-        out.append(Assignment(col, lift(value, col)))
+        out.append(_assignment(col, value, found))
     return out
+
+
+def _assignment(col: Column[Any], value: object, found: FieldInfo | None) -> Assignment:
+    """``col = value``, a value of the field ``found`` bound as its column holds it."""
+    if found is not None and not isinstance(value, Expr):
+        value = _stored(found, value)
+    return Assignment(col, lift(value, col))
 
 
 def _returning(
@@ -179,6 +194,8 @@ class Insert(Statement):
         write.walk_insert(self, shape, values)
 
 
+ConflictTarget = Sequence[str | Column[Any]] | Column[Any] | ConstraintName
+
 OnConflict = (
     Literal["raise", "nothing", "replace_all"]
     | Sequence[str | Column[Any] | Assignment]
@@ -191,7 +208,7 @@ def insert_all(
     rows: Sequence[Mapping[str, Any] | SchemaT],
     *,
     on_conflict: OnConflict = "raise",
-    conflict_target: Sequence[str | Column[Any]] | Column[Any] | ConstraintName | None = None,
+    conflict_target: ConflictTarget | None = None,
     returning: bool | Sequence[str | Column[Any]] = False,
 ) -> Insert:
     """An INSERT of many rows in one statement (Ecto's ``insert_all``).
@@ -291,18 +308,19 @@ def _insert_rows(
         values = [typing.cast(Mapping[str, Any], r) for r in rows]
     elif all(isinstance(r, schema) for r in rows):
         values = [{f.name: getattr(r, f.name) for f in info.fields} for r in rows]
-        assigned = [
-            f for f in info.fields if f.autogenerate and all(v[f.name] is None for v in values)
-        ]
+        # Names, not FieldInfo: membership tests then hash a string instead of
+        # comparing dataclasses field by field.
+        assigned = {
+            f.name for f in info.fields if f.autogenerate and all(v[f.name] is None for v in values)
+        }
         for f in info.fields:
-            given = [v[f.name] is None for v in values]
-            if f.autogenerate and f not in assigned and any(given):
+            if f.autogenerate and f.name not in assigned and any(v[f.name] is None for v in values):
                 raise ValueError(f"insert_all: {f.name} is None in some rows and set in others")
-        columns = tuple(f for f in info.fields if f not in assigned)
+        columns = tuple(f for f in info.fields if f.name not in assigned)
     else:
         raise TypeError(f"insert_all rows must be dicts or {schema.__name__} instances")
     table = tuple(
-        tuple(Value(_stored(f, row[f.name]), f.dbtype) for f in columns) for row in values
+        tuple(Value(_stored(f, row[f.name]), f.dbtype, f.redact) for f in columns) for row in values
     )
     return columns, table
 

@@ -28,8 +28,9 @@ boolean leaves, embedded records), fragments, ``select_merge``; the same
 shape run with other values (the compiled-SQL cache); Decimal comparisons,
 ordering and aggregates; upserts (nothing, replace_all, fields, ``set_``
 with ``excluded``, a dict, several rows) and a conflict without one;
-``update_all`` (returning, subquery and CTE filters, every row, no row) and
-``delete_all`` (returning ids or records), with the table state after.
+``update_all`` (returning, subquery and CTE filters, every row, no row,
+embedded records, also by ``Repo.update``) and ``delete_all`` (returning ids
+or records), with the table state after.
 
 PostgreSQL only: ``DISTINCT ON``, ``date_trunc``, ``ON CONFLICT ON
 CONSTRAINT``, row locks (``SKIP LOCKED`` and ``NOWAIT`` against a second
@@ -48,8 +49,8 @@ import pytest
 
 import repodb
 from repodb import Request
-from repodb._codec import row_decoder
 from repodb._compile.cache import compile_statement
+from repodb.changeset import change
 from repodb.dialect import SQLITE
 from repodb.expr import Expr, Ordering, Statement, TruncUnit
 from repodb.functions import (
@@ -78,7 +79,8 @@ from repodb.functions import (
     upper,
 )
 from repodb.query import Query, alias, exists, query, ref, subquery
-from repodb.types import tup
+from repodb.repo import Repo
+from repodb.types import optional, tup
 from repodb.write import constraint, delete_all, excluded, insert_all, set_, update_all
 from tests.conftest import open_conn
 
@@ -103,25 +105,8 @@ ALL_NAMES = ["ada", "bob", "cy", "dan"]
 
 
 def run(conn: repodb.Connection, statement: Statement) -> list[Any]:
-    """Compile ``statement`` for ``conn``'s database, run it, and return its decoded results.
-
-    A stand-in for the Repo (issue 4), which will replace it: it reaches
-    into the connection's driver as only the Repo will. Native errors
-    become repodb errors, as on the connection.
-    """
-    compiled = compile_statement(statement, conn.dialect)
-    codecs = conn._driver.codecs
-    params = compiled.encode(codecs)
-    try:
-        rows = conn._driver.fetch(compiled.sql, params, False)
-    except conn._native as e:
-        raise conn._error(e, compiled.sql) from e
-    if compiled.result is None:
-        assert rows == []
-        return []
-    _, decode_all = row_decoder(compiled.result.row_type, codecs)
-    make = compiled.result.maker()
-    return [make(row) for row in decode_all(rows)]
+    """Run ``statement`` on ``conn`` through a Repo and return its decoded results."""
+    return Repo(conn).execute(statement)[0]
 
 
 def typed(value: object) -> object:
@@ -1006,6 +991,25 @@ def test_update_returns_the_updated_records(db: repodb.Connection) -> None:
     assert run(db, query(Author).order_by(Author.id)) == [*authors[:2], cy, authors[3]]
 
 
+def test_update_sets_embedded_records(db: repodb.Connection) -> None:
+    # Bound as their JSON objects, as insert_all binds them (the record itself
+    # was refused by the json codec).
+    oslo, rome = Hometown(city="Oslo"), Hometown(city="Rome")
+    run(db, update_all(query(Author).where(Author.id == BOB), set={"hometown": oslo}))
+    run(db, update_all(query(Author).where(Author.id == CY), set={Author.hometown: rome}))
+    moved = update_all(
+        query(Author).where(Author.id == ADA), set_(Author.hometown, None), returning=["hometown"]
+    )
+    assert run(db, moved) == [(None,)]
+    # The Repo's update of one record writes its changed fields the same way.
+    dan = seeded_authors()[3]
+    assert Repo(db).update(change(dan, hometown=oslo)) == dan.replace(hometown=oslo)
+    stored = Request.many("SELECT hometown FROM authors ORDER BY id", row=optional(dict))
+    assert db.all(stored) == [None, {"city": "Oslo"}, {"city": "Rome"}, {"city": "Oslo"}]
+    authors = run(db, query(Author).order_by(Author.id))
+    assert [a.hometown for a in authors] == [None, oslo, rome, oslo]
+
+
 def test_update_filtered_by_a_subquery(db: repodb.Connection) -> None:
     writers = query(Author).where(Author.id.in_(query(Story).select(Story.author_id)))
     assert run(db, update_all(writers, set={"score": 2.0})) == []
@@ -1152,3 +1156,11 @@ def test_postgresql_only_features_fail_to_compile_for_sqlite(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         compile_statement(statement, SQLITE)
+
+
+def test_a_labelled_expression_with_a_value_in_the_select_list(db: repodb.Connection) -> None:
+    # The label's operand binds a value: walk and emit must agree on it, and
+    # the same shape with another value must not reuse the first one.
+    cy = query(Author).where(Author.name == "cy")
+    assert run(db, cy.select((Author.age + 1).label("a"))) == [21]
+    assert run(db, cy.select((Author.age + 2).label("a"))) == [22]

@@ -145,6 +145,12 @@ def test_dialect_placeholder_matches_rendering() -> None:
     assert parse("SELECT $3, $2, $1").render(SQLITE.placeholder_prefix) == "SELECT ?3, ?2, ?1"
 
 
+def test_dialect_ordered_placeholder_is_bare_on_sqlite() -> None:
+    # Compiled statements bind in order: SQLite's bare ? is cheaper to prepare than ?N.
+    assert [SQLITE.ordered_placeholder(n) for n in (1, 2, 40_000)] == ["?", "?", "?"]
+    assert [POSTGRESQL.ordered_placeholder(n) for n in (1, 2, 40_000)] == ["$1", "$2", "$40000"]
+
+
 def test_dialect_quotes_identifiers() -> None:
     assert SQLITE.quote("order") == '"order"'
     assert POSTGRESQL.quote('we"ird') == '"we""ird"'

@@ -27,7 +27,7 @@ def test_group_by_and_having() -> None:
     assert_both(
         q,
         'SELECT "e0"."author_id", count(*) FROM "entries" AS "e0" GROUP BY "e0"."author_id" '
-        'HAVING (((count(*) > ?1) AND (max("e0"."id") < ?2)) OR ("e0"."author_id" = ?3))',
+        'HAVING (((count(*) > ?) AND (max("e0"."id") < ?)) OR ("e0"."author_id" = ?))',
         [1, 100, 7],
     )
 
@@ -128,7 +128,7 @@ def test_a_scalar_subquery_is_an_expression() -> None:
         'SELECT "p0"."name", (SELECT max("e1"."id") FROM "entries" AS "e1" '
         'WHERE ("e1"."author_id" = "p0"."id")) FROM "people" AS "p0" '
         'WHERE ((SELECT max("e2"."id") FROM "entries" AS "e2" '
-        'WHERE ("e2"."author_id" = "p0"."id")) > ?1)',
+        'WHERE ("e2"."author_id" = "p0"."id")) > ?)',
         [10],
     )
     assert compiled.result is not None
@@ -149,7 +149,7 @@ def test_a_subquery_in_from_selecting_a_dict() -> None:
         q,
         'SELECT "p1"."name", "s0"."n" FROM (SELECT "e2"."author_id" AS "author", '
         'count(*) AS "n" FROM "entries" AS "e2" GROUP BY "e2"."author_id") AS "s0" '
-        'INNER JOIN "people" AS "p1" ON ("p1"."id" = "s0"."author") WHERE ("s0"."n" > ?1)',
+        'INNER JOIN "people" AS "p1" ON ("p1"."id" = "s0"."author") WHERE ("s0"."n" > ?)',
         [2],
     )
 
@@ -182,7 +182,7 @@ def test_a_joined_subquery() -> None:
         q,
         'SELECT "s1"."title" FROM "people" AS "p0" INNER JOIN (SELECT "e2"."id", '
         '"e2"."author_id", "e2"."title", "e2"."published" FROM "entries" AS "e2" '
-        'WHERE ("e2"."id" > ?1)) AS "s1" ON ("s1"."author_id" = "p0"."id")',
+        'WHERE ("e2"."id" > ?)) AS "s1" ON ("s1"."author_id" = "p0"."id")',
         [5],
     )
 
@@ -209,7 +209,7 @@ def test_recursive_cte() -> None:
     assert_both(
         q,
         f'WITH RECURSIVE "tree" AS (SELECT {NODE.format("n0")} FROM "nodes" AS "n0" '
-        f'WHERE ("n0"."id" = ?1) UNION ALL SELECT {NODE.format("n1")} FROM "nodes" AS "n1" '
+        f'WHERE ("n0"."id" = ?) UNION ALL SELECT {NODE.format("n1")} FROM "nodes" AS "n1" '
         'INNER JOIN "tree" AS "t2" ON ("n1"."parent_id" = "t2"."id")) '
         f'SELECT {NODE.format("t3")} FROM "tree" AS "t3" ORDER BY "t3"."id" ASC',
         [1],
@@ -239,8 +239,8 @@ def test_set_operations(method: str, keyword: str) -> None:
     right = query(Topic).select(Topic.name).where(Topic.id < 2)
     assert_both(
         getattr(left, method)(right),
-        f'SELECT "p0"."name" FROM "people" AS "p0" WHERE ("p0"."age" > ?1) {keyword} '
-        'SELECT "t1"."name" FROM "topics" AS "t1" WHERE ("t1"."id" < ?2)',
+        f'SELECT "p0"."name" FROM "people" AS "p0" WHERE ("p0"."age" > ?) {keyword} '
+        'SELECT "t1"."name" FROM "topics" AS "t1" WHERE ("t1"."id" < ?)',
         [1, 2],
     )
 
@@ -256,7 +256,7 @@ def test_a_set_operation_orders_and_limits_the_whole_result_by_position() -> Non
     assert_both(
         q,
         'SELECT "p0"."id", "p0"."name" FROM "people" AS "p0" UNION '
-        'SELECT "t1"."id", "t1"."name" FROM "topics" AS "t1" ORDER BY 2 DESC, 1 ASC LIMIT ?1',
+        'SELECT "t1"."id", "t1"."name" FROM "topics" AS "t1" ORDER BY 2 DESC, 1 ASC LIMIT ?',
         [5],
     )
 
@@ -288,7 +288,7 @@ def test_a_member_with_its_own_order_and_limit_is_wrapped() -> None:
     assert_both(
         q,
         'SELECT "p0"."name" FROM "people" AS "p0" UNION ALL SELECT * FROM ('
-        'SELECT "t1"."name" FROM "topics" AS "t1" ORDER BY "t1"."id" DESC LIMIT ?1) AS "s2"',
+        'SELECT "t1"."name" FROM "topics" AS "t1" ORDER BY "t1"."id" DESC LIMIT ?) AS "s2"',
         [3],
     )
 

@@ -19,7 +19,7 @@ def test_sqlite_compares_and_sorts_decimals_as_numbers() -> None:
     )
     sql, params = to_sql(q, SQLITE)
     # The bound Decimal is text on SQLite too, so both sides are cast.
-    assert 'WHERE (CAST("p0"."balance" AS REAL) > CAST(?1 AS REAL))' in sql
+    assert 'WHERE (CAST("p0"."balance" AS REAL) > CAST(? AS REAL))' in sql
     assert 'min(CAST("p0"."balance" AS REAL))' in sql
     assert 'max(CAST("p0"."balance" AS REAL))' in sql
     assert 'ORDER BY CAST("p0"."balance" AS REAL) DESC' in sql

@@ -3,7 +3,8 @@
 ``assert_sql`` checks a statement's SQL and parameters for one dialect, and
 that the cached compilation agrees with a fresh one (so ``walk`` collects
 values in the order ``emit`` binds them). ``assert_both`` checks SQLite's
-text and PostgreSQL's, which differs only in its ``$n`` placeholders.
+text (bare ``?`` placeholders) and PostgreSQL's, which differs only in
+its ``$n`` placeholders.
 
 Related schemas are referenced by class or lambda, never by name: the
 schema registry is keyed by class name, and the docs define their own
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import uuid
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import pytest
 
 from repodb._compile.cache import Compiled, compile_statement, compile_uncached
+from repodb._placeholders import parse
 from repodb.dialect import POSTGRESQL, SQLITE, Dialect
 from repodb.expr import Statement
 from repodb.query import query
@@ -112,8 +113,8 @@ def assert_sql(stmt: Statement, dialect: Dialect, sql: str, params: list[Any]) -
 
 
 def pg_text(sqlite_sql: str) -> str:
-    """SQLite's SQL with PostgreSQL's placeholders."""
-    return re.sub(r"\?(\d+)", r"$\1", sqlite_sql)
+    """SQLite's SQL with PostgreSQL's placeholders: its ``?`` markers numbered in order."""
+    return parse(sqlite_sql).render("$")
 
 
 def assert_both(stmt: Statement, sql: str, params: list[Any]) -> None:
@@ -125,10 +126,13 @@ def assert_both(stmt: Statement, sql: str, params: list[Any]) -> None:
 # -- the helpers themselves ---------------------------------------------------------
 
 
-def test_pg_text_renumbers_only_placeholders() -> None:
-    assert pg_text('SELECT ?1, ?12 FROM "t?" WHERE x = ?2') == (
-        'SELECT $1, $12 FROM "t?" WHERE x = $2'
+def test_pg_text_numbers_only_placeholders() -> None:
+    assert pg_text("SELECT ?, ? FROM \"t?\" WHERE x = '?' AND y = ?") == (
+        "SELECT $1, $2 FROM \"t?\" WHERE x = '?' AND y = $3"
     )
+    # A numbered SQLite marker in a golden text is a stale expectation.
+    with pytest.raises(ValueError, match="numbered"):
+        pg_text("SELECT ?1")
 
 
 def test_assert_sql_fails_on_other_sql_or_params() -> None:
@@ -136,13 +140,13 @@ def test_assert_sql_fails_on_other_sql_or_params() -> None:
     sql = (
         'SELECT "p0"."id", "p0"."name", "p0"."age", "p0"."email_address", "p0"."score", '
         '"p0"."balance", "p0"."data", "p0"."address", "p0"."born" FROM "people" AS "p0" '
-        'WHERE ("p0"."id" = ?1)'
+        'WHERE ("p0"."id" = ?)'
     )
     assert_sql(q, SQLITE, sql, [1])
     with pytest.raises(AssertionError):
         assert_sql(q, SQLITE, sql, [2])
     with pytest.raises(AssertionError):
-        assert_sql(q, SQLITE, sql.replace("?1", "?2"), [1])
+        assert_sql(q, SQLITE, sql.replace("= ?", "= ?1"), [1])
 
 
 def test_assert_sql_catches_a_walk_that_disagrees_with_emit() -> None:
@@ -164,4 +168,4 @@ def test_assert_sql_catches_a_walk_that_disagrees_with_emit() -> None:
             values.extend([self.b, self.a])
 
     with pytest.raises(AssertionError):
-        assert_sql(Swapped(1, 2), SQLITE, "SELECT ?1, ?2", [2, 1])
+        assert_sql(Swapped(1, 2), SQLITE, "SELECT ?, ?", [2, 1])

@@ -92,7 +92,7 @@ class Odd(Schema, table='we"ird table'):
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
 def test_odd_identifiers_are_quoted(dialect: Dialect) -> None:
     q = query(Odd).where(Odd.select == "a").order_by(Odd.quoted)
-    p = dialect.placeholder(1)
+    p = dialect.ordered_placeholder(1)
     assert_sql(
         q,
         dialect,

@@ -71,7 +71,7 @@ def test_where_binds_values_with_the_column_type() -> None:
     compiled = assert_sql(
         query(Entry).where(Entry.title == "x'; DROP TABLE entries; --"),
         SQLITE,
-        f'SELECT {ENTRY.format(0)} FROM "entries" AS "e0" WHERE ("e0"."title" = ?1)',
+        f'SELECT {ENTRY.format(0)} FROM "entries" AS "e0" WHERE ("e0"."title" = ?)',
         ["x'; DROP TABLE entries; --"],
     )
     assert [t.kind for t in compiled.types if t] == [Kind.STR]
@@ -87,8 +87,8 @@ def test_where_steps_are_anded_and_or_where_ors_everything_before() -> None:
     assert_both(
         q,
         f'SELECT {ENTRY.format(0)} FROM "entries" AS "e0" WHERE '
-        '(((("e0"."author_id" > ?1) AND "e0"."published") AND ("e0"."title" <> ?2)) '
-        'OR (("e0"."id" = ?3) AND ("e0"."id" < ?4)))',
+        '(((("e0"."author_id" > ?) AND "e0"."published") AND ("e0"."title" <> ?)) '
+        'OR (("e0"."id" = ?) AND ("e0"."id" < ?)))',
         [1, "a", 7, 3],
     )
 
@@ -97,8 +97,8 @@ def test_keyword_conditions_compare_root_fields_and_none_is_null() -> None:
     q = query(Person).where(name="Ada", age=None, email="a@b")
     assert_both(
         q,
-        f'SELECT {cols("p0")} FROM "people" AS "p0" WHERE ((("p0"."name" = ?1) '
-        'AND ("p0"."age" IS NULL)) AND ("p0"."email_address" = ?2))',
+        f'SELECT {cols("p0")} FROM "people" AS "p0" WHERE ((("p0"."name" = ?) '
+        'AND ("p0"."age" IS NULL)) AND ("p0"."email_address" = ?))',
         ["Ada", "a@b"],
     )
 
@@ -147,7 +147,7 @@ def test_order_by_appends_and_accepts_expressions() -> None:
 def test_limit_and_offset_are_bound() -> None:
     assert_both(
         query(Node).limit(10).offset(20),
-        'SELECT "n0"."id", "n0"."parent_id", "n0"."label" FROM "nodes" AS "n0" LIMIT ?1 OFFSET ?2',
+        'SELECT "n0"."id", "n0"."parent_id", "n0"."label" FROM "nodes" AS "n0" LIMIT ? OFFSET ?',
         [10, 20],
     )
 
@@ -155,7 +155,7 @@ def test_limit_and_offset_are_bound() -> None:
 def test_offset_without_limit_needs_a_limit_on_sqlite() -> None:
     q = query(Node).offset(5)
     columns = '"n0"."id", "n0"."parent_id", "n0"."label"'
-    assert_sql(q, SQLITE, f'SELECT {columns} FROM "nodes" AS "n0" LIMIT -1 OFFSET ?1', [5])
+    assert_sql(q, SQLITE, f'SELECT {columns} FROM "nodes" AS "n0" LIMIT -1 OFFSET ?', [5])
     assert_sql(q, POSTGRESQL, f'SELECT {columns} FROM "nodes" AS "n0" OFFSET $1', [5])
 
 
@@ -207,7 +207,7 @@ def test_join_conditions_bind_values() -> None:
     assert_both(
         q.select(Entry.id),
         'SELECT "e1"."id" FROM "people" AS "p0" INNER JOIN "entries" AS "e1" '
-        'ON (("e1"."author_id" = "p0"."id") AND ("e1"."title" = ?1))',
+        'ON (("e1"."author_id" = "p0"."id") AND ("e1"."title" = ?))',
         ["x"],
     )
 
@@ -226,7 +226,7 @@ def test_belongs_to_and_an_extra_condition() -> None:
     assert_both(
         q,
         'SELECT "e0"."title", "p1"."name" FROM "entries" AS "e0" LEFT JOIN "people" AS "p1" '
-        'ON (("p1"."id" = "e0"."author_id") AND ("p1"."age" > ?1))',
+        'ON (("p1"."id" = "e0"."author_id") AND ("p1"."age" > ?))',
         [30],
     )
 
@@ -248,7 +248,7 @@ def test_many_to_many_joins_through_the_join_table() -> None:
         'SELECT "e0"."title", "t2"."name" FROM "entries" AS "e0" '
         'INNER JOIN "entry_topics" AS "e1" ON ("e1"."entry_id" = "e0"."id") '
         'INNER JOIN "topics" AS "t2" ON ("t2"."id" = "e1"."topic_id") '
-        'WHERE ("t2"."name" = ?1)',
+        'WHERE ("t2"."name" = ?)',
         ["db"],
     )
 
@@ -294,7 +294,7 @@ def test_named_bindings_and_ref() -> None:
         q,
         SQLITE,
         'SELECT "e0"."title", "p1"."name" FROM "entries" AS "e0" INNER JOIN "people" AS "p1" '
-        'ON ("p1"."id" = "e0"."author_id") WHERE ("p1"."name" = ?1)',
+        'ON ("p1"."id" = "e0"."author_id") WHERE ("p1"."name" = ?)',
         ["Ada"],
     )
     # The named column's type comes from the joined schema.
@@ -349,7 +349,7 @@ def test_a_query_can_start_from_an_alias() -> None:
     q = query(me).where(me.id == 1).select(me.name, Person.age)
     assert_both(
         q,
-        'SELECT "p0"."name", "p0"."age" FROM "people" AS "p0" WHERE ("p0"."id" = ?1)',
+        'SELECT "p0"."name", "p0"."age" FROM "people" AS "p0" WHERE ("p0"."id" = ?)',
         [1],
     )
 
@@ -470,7 +470,7 @@ def test_select_merge_into_a_dict_adds_and_replaces_keys() -> None:
     q = q.select_merge({"n": upper(Person.name)}, extra=1)
     assert_both(
         q,
-        'SELECT "p0"."id", upper("p0"."name") AS "n", ?1 AS "extra" FROM "people" AS "p0"',
+        'SELECT "p0"."id", upper("p0"."name") AS "n", ? AS "extra" FROM "people" AS "p0"',
         [1],
     )
 
@@ -495,9 +495,7 @@ def test_column_picks_a_field_at_run_time() -> None:
 
 def test_repr_shows_the_sqlite_sql() -> None:
     q = query(Node).where(Node.id == 3).select(Node.label)
-    assert repr(q) == (
-        '<Query SELECT "n0"."label" FROM "nodes" AS "n0" WHERE ("n0"."id" = ?1) [3]>'
-    )
+    assert repr(q) == '<Query SELECT "n0"."label" FROM "nodes" AS "n0" WHERE ("n0"."id" = ?) [3]>'
     broken = query(Node).where(Person.id == 1)
     assert repr(broken).startswith("<Query (does not compile: Person is not part")
 
@@ -509,7 +507,7 @@ def test_from_a_subquery_reads_its_records() -> None:
         q,
         SQLITE,
         f'SELECT {cols("s0")} FROM (SELECT {cols("p1")} FROM "people" AS "p1" '
-        'WHERE ("p1"."age" > ?1)) AS "s0" WHERE ("s0"."age" < ?2)',
+        'WHERE ("p1"."age" > ?)) AS "s0" WHERE ("s0"."age" < ?)',
         [18, 65],
     )
     assert compiled.result is not None

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from repodb.dialect import POSTGRESQL, SQLITE
+from repodb.driver import sqlite
 from repodb.query import query, to_sql
 from repodb.types import Kind
 from repodb.write import constraint, delete_all, excluded, insert_all, set_, update_all
@@ -21,7 +22,7 @@ def test_insert_dict_rows() -> None:
     compiled = assert_sql(
         stmt,
         SQLITE,
-        'INSERT INTO "nodes" ("parent_id", "label") VALUES (?1, ?2), (?3, ?4)',
+        'INSERT INTO "nodes" ("parent_id", "label") VALUES (?, ?), (?, ?)',
         [None, "a", 1, "b"],
     )
     assert compiled.result is None
@@ -46,7 +47,7 @@ def test_insert_records_leaves_out_database_assigned_keys() -> None:
     ]
     stmt = insert_all(Person, rows)
     columns = '"name", "age", "email_address", "score", "balance", "data", "address", "born"'
-    values = "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8), (?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    values = "(?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?)"
     # Embedded records are bound as their JSON objects; the virtual field is not stored.
     assert_both(
         stmt,
@@ -62,7 +63,7 @@ def test_insert_records_with_given_keys_and_a_prefixed_table() -> None:
     key = uuid.UUID(int=1)
     assert_both(
         insert_all(Card, [Card(id=key, person_id=3)]),
-        'INSERT INTO "billing"."cards" ("id", "person_id") VALUES (?1, ?2)',
+        'INSERT INTO "billing"."cards" ("id", "person_id") VALUES (?, ?)',
         [key, 3],
     )
     with pytest.raises(ValueError, match="id is None in some rows"):
@@ -85,7 +86,7 @@ def test_insert_returning() -> None:
     assert compiled.result.make((7, None, "a")) == Node(id=7, label="a")
     assert_both(
         insert_all(Person, [{"name": "a"}], returning=[Person.id, "email"]),
-        'INSERT INTO "people" ("name") VALUES (?1) RETURNING "id", "email_address"',
+        'INSERT INTO "people" ("name") VALUES (?) RETURNING "id", "email_address"',
         ["a"],
     )
     with pytest.raises(ValueError, match="at least one field"):
@@ -95,12 +96,12 @@ def test_insert_returning() -> None:
 def test_on_conflict_do_nothing() -> None:
     assert_both(
         insert_all(Node, [{"label": "a"}], on_conflict="nothing"),
-        'INSERT INTO "nodes" ("label") VALUES (?1) ON CONFLICT DO NOTHING',
+        'INSERT INTO "nodes" ("label") VALUES (?) ON CONFLICT DO NOTHING',
         ["a"],
     )
     assert_both(
         insert_all(Node, [{"label": "a"}], on_conflict="nothing", conflict_target=[Node.label]),
-        'INSERT INTO "nodes" ("label") VALUES (?1) ON CONFLICT ("label") DO NOTHING',
+        'INSERT INTO "nodes" ("label") VALUES (?) ON CONFLICT ("label") DO NOTHING',
         ["a"],
     )
 
@@ -114,7 +115,7 @@ def test_on_conflict_replace_all_keeps_the_target() -> None:
     )
     assert_both(
         stmt,
-        'INSERT INTO "people" AS "p0" ("name", "age", "email_address") VALUES (?1, ?2, ?3) '
+        'INSERT INTO "people" AS "p0" ("name", "age", "email_address") VALUES (?, ?, ?) '
         'ON CONFLICT ("email_address") DO UPDATE SET "name" = "excluded"."name", '
         '"age" = "excluded"."age"',
         ["Ada", 3, "a@x"],
@@ -131,7 +132,7 @@ def test_on_conflict_replace_some_fields() -> None:
     )
     assert_both(
         stmt,
-        'INSERT INTO "people" AS "p0" ("name", "age") VALUES (?1, ?2) ON CONFLICT ("name") '
+        'INSERT INTO "people" AS "p0" ("name", "age") VALUES (?, ?) ON CONFLICT ("name") '
         'DO UPDATE SET "age" = "excluded"."age", "email_address" = "excluded"."email_address" '
         'RETURNING "id"',
         ["Ada", 3],
@@ -147,8 +148,8 @@ def test_on_conflict_set_expressions_of_both_rows() -> None:
     )
     assert_both(
         stmt,
-        'INSERT INTO "people" AS "p0" ("name", "age") VALUES (?1, ?2) ON CONFLICT ("name") '
-        'DO UPDATE SET "age" = ("p0"."age" + "excluded"."age"), "score" = ?3',
+        'INSERT INTO "people" AS "p0" ("name", "age") VALUES (?, ?) ON CONFLICT ("name") '
+        'DO UPDATE SET "age" = ("p0"."age" + "excluded"."age"), "score" = ?',
         ["Ada", 3, 1.5],
     )
     as_dict = insert_all(
@@ -159,8 +160,8 @@ def test_on_conflict_set_expressions_of_both_rows() -> None:
     )
     assert_both(
         as_dict,
-        'INSERT INTO "people" AS "p0" ("name") VALUES (?1) ON CONFLICT ("name") '
-        'DO UPDATE SET "age" = ?2, "score" = ?3',
+        'INSERT INTO "people" AS "p0" ("name") VALUES (?) ON CONFLICT ("name") '
+        'DO UPDATE SET "age" = ?, "score" = ?',
         ["Ada", 1, None],
     )
 
@@ -214,9 +215,42 @@ def test_update_all_with_assignments_and_set() -> None:
     )
     assert_both(
         stmt,
-        'UPDATE "people" AS "p0" SET "name" = ?1, "age" = ("p0"."age" + ?2), '
-        '"email_address" = ?3 WHERE ("p0"."id" = ?4)',
+        'UPDATE "people" AS "p0" SET "name" = ?, "age" = ("p0"."age" + ?), '
+        '"email_address" = ? WHERE ("p0"."id" = ?)',
         ["Ada", 1, "a@x", 3],
+    )
+
+
+def test_assignments_bind_embedded_records_as_their_json() -> None:
+    # As insert_all does: the column holds the record's JSON object, which
+    # the json codec encodes (it refused the record itself).
+    paris, oslo = Address(city="Paris"), Address(city="Oslo")
+    by_name = update_all(query(Person).where(Person.id == 3), set={"address": paris})
+    sql = 'UPDATE "people" AS "p0" SET "address" = ? WHERE ("p0"."id" = ?)'
+    assert_both(by_name, sql, [{"city": "Paris"}, 3])
+    encoded = assert_sql(by_name, SQLITE, sql, [{"city": "Paris"}, 3]).encode(sqlite.CODECS)
+    assert encoded == ['{"city":"Paris"}', 3]
+    for stmt in (
+        update_all(query(Person), set={Person.address: oslo}),
+        update_all(query(Person), set_(Person.address, oslo)),
+    ):
+        assert_both(stmt, 'UPDATE "people" AS "p0" SET "address" = ?', [{"city": "Oslo"}])
+    assert_both(
+        update_all(query(Person), set={"address": None}),
+        'UPDATE "people" AS "p0" SET "address" = ?',
+        [None],
+    )
+    upsert = insert_all(
+        Person,
+        [{"name": "Ada"}],
+        on_conflict=[set_(Person.address, oslo)],
+        conflict_target=[Person.name],
+    )
+    assert_both(
+        upsert,
+        'INSERT INTO "people" AS "p0" ("name") VALUES (?) ON CONFLICT ("name") '
+        'DO UPDATE SET "address" = ?',
+        ["Ada", {"city": "Oslo"}],
     )
 
 
@@ -225,7 +259,7 @@ def test_update_all_returning_records() -> None:
     compiled = assert_sql(
         stmt,
         SQLITE,
-        'UPDATE "nodes" AS "n0" SET "label" = ?1 RETURNING "id", "parent_id", "label"',
+        'UPDATE "nodes" AS "n0" SET "label" = ? RETURNING "id", "parent_id", "label"',
         ["x"],
     )
     assert compiled.result is not None
@@ -241,7 +275,7 @@ def test_update_all_with_a_subquery_and_a_cte() -> None:
     assert_both(
         stmt,
         'WITH "n" AS (SELECT "n0"."id", "n0"."parent_id", "n0"."label" FROM "nodes" AS "n0") '
-        'UPDATE "people" AS "p1" SET "score" = ?1 WHERE ("p1"."id" IN (SELECT "e2"."author_id" '
+        'UPDATE "people" AS "p1" SET "score" = ? WHERE ("p1"."id" IN (SELECT "e2"."author_id" '
         'FROM "entries" AS "e2" WHERE "e2"."published"))',
         [1.0],
     )
@@ -254,6 +288,8 @@ def test_update_all_checks_its_query_and_fields() -> None:
         update_all(query(Person))
     with pytest.raises(ValueError, match="no stored field 'nickname'"):
         update_all(query(Person), set={"nickname": "x"})
+    with pytest.raises(ValueError, match="Person has no stored field 'title'"):
+        update_all(query(Person), set={Entry.title: "x"})
 
 
 # -- delete ------------------------------------------------------------------------------
@@ -262,7 +298,7 @@ def test_update_all_checks_its_query_and_fields() -> None:
 def test_delete_all() -> None:
     assert_both(
         delete_all(query(Entry).where(Entry.title.like("tmp%"))),
-        'DELETE FROM "entries" AS "e0" WHERE ("e0"."title" LIKE ?1)',
+        'DELETE FROM "entries" AS "e0" WHERE ("e0"."title" LIKE ?)',
         ["tmp%"],
     )
     assert_both(delete_all(query(Node)), 'DELETE FROM "nodes" AS "n0"', [])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .. import _codec
@@ -39,8 +40,10 @@ class _Entry:
     sql: str
     types: tuple[DbType[Any] | None, ...]
     result: Result | None
-    # Parameter encoders per codec table, built on first use.
+    hidden: tuple[bool, ...]
+    # Parameter encoders and row decoders per codec table, built on first use.
     encoders: dict[str, list[_codec.Convert]] = dataclasses.field(default_factory=dict)
+    decoders: dict[str, RowsDecoder] = dataclasses.field(default_factory=dict)
 
 
 class _Key:
@@ -88,6 +91,36 @@ class Compiled:
             ]
             self._entry.encoders[codecs.name] = encoders
         return [encode(v) for encode, v in zip(encoders, self.params, strict=True)]
+
+    @property
+    def hidden(self) -> tuple[bool, ...]:
+        """Per parameter, whether it was bound for a ``redact=True`` field (never logged)."""
+        return self._entry.hidden
+
+    def decoder(self, codecs: _codec.Codecs) -> RowsDecoder:
+        """A function from the driver's rows to the statement's results (checked, decoded)."""
+        decode = self._entry.decoders.get(codecs.name)
+        if decode is None:
+            decode = self._entry.decoders[codecs.name] = rows_decoder(self.result, codecs)
+        return decode
+
+
+RowsDecoder = Callable[[list[tuple[Any, ...]]], list[Any]]
+
+
+def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
+    """Rows -> results for ``result``; a statement without results must return no rows."""
+    if result is None:
+        return _no_rows
+    _, decode_all = _codec.row_decoder(result.row_type, codecs)
+    build = result.rows_maker()
+    if build is None:
+        return decode_all
+    return lambda rows: build(decode_all(rows))
+
+
+def _no_rows(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return []
 
 
 def _same(value: Any) -> Any:
@@ -143,14 +176,14 @@ def _build(statement: Statement, dialect: Dialect, expected: int) -> _Entry:
         raise AssertionError(
             f"{type(statement).__name__}: emit bound {len(w.params)} values, walk found {expected}"
         )
-    return _Entry(dialect, w.sql, tuple(w.types), w.result)
+    return _Entry(dialect, w.sql, tuple(w.types), w.result, tuple(w.hidden))
 
 
 def compile_uncached(statement: Statement, dialect: Dialect) -> Compiled:
     """``statement`` compiled afresh, bypassing the cache (for tests of the cache itself)."""
     w = Writer(dialect)
     statement.emit(w)
-    entry = _Entry(dialect, w.sql, tuple(w.types), w.result)
+    entry = _Entry(dialect, w.sql, tuple(w.types), w.result, tuple(w.hidden))
     return Compiled(w.sql, tuple(w.params), entry.types, entry.result, entry)
 
 

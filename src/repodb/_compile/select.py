@@ -210,11 +210,18 @@ def walk_selection(selection: Selection, shape: list[object], values: list[objec
     shape.append((selection.kind, selection.keys))
     for item in selection.items:
         if isinstance(item, Expr):
-            item.walk(shape, values)
+            _walk_selected(item, shape, values)
             continue
         shape.append((item.cls, tuple(name for name, _ in item.fields)))
         for _, expr in item.fields:
-            expr.walk(shape, values)
+            _walk_selected(expr, shape, values)
+
+
+def _walk_selected(expr: Expr[Any], shape: list[object], values: list[object]) -> None:
+    """Like ``_emit_selected``: a label in the select list is its operand, named."""
+    expr.walk(shape, values)
+    if isinstance(expr, Label):
+        expr.operand.walk(shape, values)
 
 
 def _selected_type(w: Writer, expr: Expr[Any]) -> DbType[Any] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..expr import Value
+from ..schema import Schema, schema_info
 from .select import emit_ctes, emit_selection, fold, walk_ctes, walk_selection, walk_steps
 from .writer import Writer
 
@@ -27,7 +29,10 @@ __all__ = [
 
 
 def emit_insert(w: Writer, ins: Insert) -> None:
-    """``INSERT INTO ... VALUES ... [ON CONFLICT ...] [RETURNING ...]``."""
+    """``INSERT INTO ... VALUES ... [ON CONFLICT ...] [RETURNING ...]``.
+
+    Values of ``redact=True`` fields are bound hidden, so logs never show them.
+    """
     info = ins.info
     width = len(ins.columns)
     if width * len(ins.rows) > w.dialect.max_params:
@@ -51,11 +56,12 @@ def emit_insert(w: Writer, ins: Insert) -> None:
                 w.write(", " if i else "")
                 w.identifier(f.source)
             w.write(") VALUES ")
+            hidden = [f.redact for f in ins.columns]
             for r, row in enumerate(ins.rows):
                 w.write(", (" if r else "(")
                 for i, value in enumerate(row):
                     w.write(", " if i else "")
-                    value.emit(w)
+                    w.bind(value.value, value.type_, hidden[i])
                 w.write(")")
         else:
             w.write(" DEFAULT VALUES")
@@ -101,7 +107,7 @@ def _emit_conflict(w: Writer, ins: Insert) -> None:
         w.write(")")
     if ins.updates:
         w.write(" DO UPDATE SET ")
-        _emit_assignments(w, ins.updates)
+        _emit_assignments(w, ins.updates, ins.schema)
     else:
         w.write(" DO NOTHING")
 
@@ -112,7 +118,8 @@ def emit_update(w: Writer, upd: Update) -> None:
     with w.scope(), w.nested():
         _emit_target(w, q, "UPDATE ")
         w.write(" SET ")
-        _emit_assignments(w, upd.assignments)
+        assert q.source.schema is not None
+        _emit_assignments(w, upd.assignments, q.source.schema)
         _emit_where(w, q)
         _emit_returning(w, upd.returning, *q.source.keys)
 
@@ -162,13 +169,18 @@ def _emit_where(w: Writer, q: Any) -> None:
         condition.emit(w)
 
 
-def _emit_assignments(w: Writer, assignments: tuple[Assignment, ...]) -> None:
+def _emit_assignments(w: Writer, assignments: tuple[Assignment, ...], schema: type[Schema]) -> None:
+    # A value set on a redact=True field is bound hidden: logs never show it.
+    redacted = {f.source for f in schema_info(schema).fields if f.redact}
     for i, a in enumerate(assignments):
         w.write(", " if i else "")
         # SET targets are bare column names on every database.
         w.identifier(a.column.name)
         w.write(" = ")
-        a.value.emit(w)
+        if isinstance(a.value, Value) and a.column.name in redacted:
+            w.bind(a.value.value, a.value.type_, True)
+        else:
+            a.value.emit(w)
 
 
 def _walk_assignments(

@@ -29,6 +29,8 @@ class Writer:
         self.parts: list[str] = []
         self.params: list[Any] = []
         self.types: list[DbType[Any] | None] = []
+        # Per parameter: bound for a field declared redact=True (kept out of logs).
+        self.hidden: list[bool] = []
         # How a binding (a schema class, an alias name) is written: its quoted
         # alias, or None for a bare column name (RETURNING, SET targets).
         self.aliases: dict[object, str | None] = {}
@@ -46,11 +48,13 @@ class Writer:
         """Append SQL text (never a value)."""
         self.parts.append(text)
 
-    def bind(self, value: object, dbtype: DbType[Any] | None) -> None:
-        """Append a placeholder and remember its value and type."""
+    def bind(self, value: object, dbtype: DbType[Any] | None, hidden: bool = False) -> None:
+        """Append a placeholder and remember its value, type and whether logs may show it."""
         self.params.append(value)
         self.types.append(dbtype)
-        self.parts.append(self.dialect.placeholder(len(self.params)))
+        self.hidden.append(hidden)
+        # Every parameter is bound once, in text order: the dialect's cheapest marker.
+        self.parts.append(self.dialect.ordered_placeholder(len(self.params)))
 
     def identifier(self, name: str) -> None:
         """Append a quoted identifier."""
