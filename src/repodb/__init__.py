@@ -39,11 +39,14 @@ from .errors import (
     QueryError,
     ReadOnlyError,
     SerializationFailure,
+    StaleEntryError,
     StatementTimeout,
     TransactionRollback,
     UniqueViolation,
 )
+from .multi import Multi, MultiError
 from .query import Query, to_sql
+from .repo import Repo, WriteResult
 from .request import Many, One, Request, Zero, ZeroOrOne
 from .types import DbType
 from .url import DatabaseUrl, parse_url
@@ -71,6 +74,8 @@ __all__ = [
     "InvalidChangesetError",
     "IsolationLevel",
     "Many",
+    "Multi",
+    "MultiError",
     "MultipleResults",
     "NotFound",
     "NotNullViolation",
@@ -79,14 +84,17 @@ __all__ = [
     "Query",
     "QueryError",
     "ReadOnlyError",
+    "Repo",
     "Request",
     "Rollback",
     "RowStream",
     "SerializationFailure",
+    "StaleEntryError",
     "StatementTimeout",
     "Transaction",
     "TransactionRollback",
     "UniqueViolation",
+    "WriteResult",
     "Zero",
     "ZeroOrOne",
     "connect",

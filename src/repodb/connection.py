@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -104,7 +104,14 @@ class Connection:
         # the transaction then accepts nothing but a rollback.
         self._aborted = False
         self._closed = False
+        # Set when a statement failed with ConnectionLost: a pool discards it.
+        self._broken = False
         self.dialect = driver.dialect
+        self.codecs = driver.codecs
+        # What telemetry calls this connection's server; pools and routers
+        # set it ("replica 1"); a connection on its own counts as the primary.
+        self.label = "primary"
+        self._held = _Held(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -127,6 +134,11 @@ class Connection:
         return self._closed
 
     @property
+    def broken(self) -> bool:
+        """Whether a statement failed because the connection was lost (``ConnectionLost``)."""
+        return self._broken
+
+    @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open on this connection."""
         return not self._closed and self._driver.in_transaction
@@ -136,8 +148,12 @@ class Connection:
         if self._depth:
             self._aborted = True
         if self._closed:
-            return ConnectionLost("the connection is closed", sql=sql)
-        return self._driver.map_error(exc, sql)
+            error: Error = ConnectionLost("the connection is closed", sql=sql)
+        else:
+            error = self._driver.map_error(exc, sql)
+        if isinstance(error, ConnectionLost):
+            self._broken = True
+        return error
 
     def _plan(self, request: Request[Any, Any, Any]) -> Plan:
         if self._aborted:
@@ -151,6 +167,59 @@ class Connection:
             return self._driver.fetch(plan.sql, args, plan.prepare)
         except self._native as e:
             raise self._error(e, plan.sql) from e
+
+    def checkout(self, intent: str = "write") -> _Held:
+        """This connection as a Repo's source: ``Repo(conn)`` runs everything on it.
+
+        Pools and routers have the same method and choose a connection by
+        ``intent`` (``read``, ``write`` or ``transaction``); a single
+        connection serves every intent.
+        """
+        return self._held
+
+    # Running compiled SQL (for the Repo) --------------------------------------
+
+    def _fetch_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
+        if self._aborted:
+            raise _aborted_error(sql)
+        try:
+            return self._driver.fetch(sql, args, prepare)
+        except self._native as e:
+            raise self._error(e, sql) from e
+
+    def _execute_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> int:
+        if self._aborted:
+            raise _aborted_error(sql)
+        try:
+            return self._driver.execute(sql, args, prepare)
+        except self._native as e:
+            raise self._error(e, sql) from e
+
+    def _stream_sql(
+        self, sql: str, args: Sequence[Any], batch_size: int
+    ) -> Iterator[tuple[Any, ...]]:
+        if self._aborted:
+            raise _aborted_error(sql)
+        try:
+            return self._driver.stream(sql, args, batch_size)
+        except self._native as e:
+            raise self._error(e, sql) from e
+
+    def _copy_sql(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        if self._aborted:
+            raise _aborted_error(f"COPY {table}")
+        try:
+            return self._driver.copy_in(table, columns, rows)
+        except self._native as e:
+            raise self._error(e, f"COPY {table}") from e
+
+    def _execute_many_sql(self, sql: str, args: Iterable[Sequence[Any]]) -> int:
+        if self._aborted:
+            raise _aborted_error(sql)
+        try:
+            return self._driver.execute_many(sql, args)
+        except self._native as e:
+            raise self._error(e, sql) from e
 
     # Running requests ------------------------------------------------------
 
@@ -384,6 +453,26 @@ class Connection:
                 self._driver.close()
             except self._native as e:
                 raise self._error(e, None) from e
+
+
+class _Held:
+    """A ``with`` block holding a connection that stays open afterwards."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> Connection:
+        return self._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
 
 
 class Transaction:

@@ -42,6 +42,7 @@ __all__ = [
     "QueryError",
     "ReadOnlyError",
     "SerializationFailure",
+    "StaleEntryError",
     "StatementTimeout",
     "TransactionRollback",
     "UniqueViolation",
@@ -130,6 +131,20 @@ class NotFound(Error):
 
 class MultipleResults(Error):
     """A request expected at most one row and the database returned more."""
+
+
+class StaleEntryError(Error):
+    """An update or delete of a record matched no row.
+
+    The row was deleted meanwhile, or (with ``optimistic_lock``) another
+    writer changed its version first. Attributes: ``schema`` (the record's
+    class name) and ``action`` (``update`` or ``delete``).
+    """
+
+    def __init__(self, message: str, *, schema: str = "", action: str = "") -> None:
+        super().__init__(message)
+        self.schema = schema
+        self.action = action
 
 
 class QueryError(Error):

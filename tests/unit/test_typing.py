@@ -56,6 +56,15 @@ SNIPPETS = {
         name = conn.one_or_none(Request.one("SELECT 'a'", row=str))
         name.upper()  # E: Item "None" of "str \| None"
     """,
+    "repo_misuse": r"""
+        repo = repodb.Repo(conn)
+        rows = Request.many("SELECT 1", row=int)
+        repo.one(rows)  # E: "one" of "Repo" has incompatible type "Request\[None, int, Many\]"
+        repo.all(rows)
+        by_int = Request.one("SELECT ?", params=int, row=int)
+        repo.one(by_int, "1")  # E: type parameter "P" of "one"
+        repo.get(User, 1)  # E: Value of type variable "S" of "get" of "Repo"
+    """,
     "correct": r"""
         users = Request.many("SELECT id, name FROM users", row=User)
         for user in conn.all(users):
@@ -98,6 +107,10 @@ def test_params_of_the_wrong_type_are_rejected(
 
 def test_one_or_none_result_may_be_none(mypy_results: Results) -> None:
     check(mypy_results, "result_type_misuse")
+
+
+def test_the_repo_rejects_misuse(mypy_results: Results) -> None:
+    check(mypy_results, "repo_misuse")
 
 
 def test_correct_code_passes(mypy_results: Results) -> None:

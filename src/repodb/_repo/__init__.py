@@ -1,0 +1,1 @@
+"""The Repo's internals: writes of records and changesets, bulk writes."""

@@ -1,0 +1,132 @@
+"""Ready-made reads for the Repo: get by primary key and aggregates.
+
+Why: ``get`` is the hottest read, and building plus compiling its query on
+every call would cost more than the database call on SQLite; a plan per
+schema and kind of connection is built once. ``aggregate`` has Ecto's rule
+for limited or distinct queries (aggregate over a subquery), kept here so
+repo.py stays the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import _codec
+from .._compile.cache import compile_statement
+from ..connection import Connection
+from ..expr import Column, Expr, Value
+from ..functions import avg, count, max_, min_, sum_
+from ..query import Query, query, subquery
+from ..schema import Schema, schema_info
+
+__all__ = ["aggregate_query", "key_of", "key_plan"]
+
+
+def key_of(record: Schema) -> object:
+    key = schema_info(type(record)).primary_key
+    if not key:
+        raise ValueError(f"{type(record).__name__} has no primary key")
+    values = tuple(getattr(record, f.name) for f in key)
+    if any(v is None for v in values):
+        raise ValueError(f"this {type(record).__name__} has no primary key value yet")
+    return values[0] if len(values) == 1 else values
+
+
+class _KeyPlan:
+    """``SELECT ... WHERE pk = ?`` for one schema on one kind of connection, ready to run.
+
+    Why: ``get`` is the hottest read; building and compiling its query each
+    time would cost more than the database call on SQLite.
+    """
+
+    __slots__ = ("decode", "encode", "hidden", "sql")
+
+    def __init__(self, schema: type[Schema], conn: Connection) -> None:
+        key = schema_info(schema).primary_key
+        if not key:
+            raise ValueError(f"{schema.__name__} has no primary key: use get_by")
+        columns = [getattr(schema, f.name) for f in key]
+        q = query(schema).where(*[c == Value(None, c.dbtype) for c in columns])
+        compiled = compile_statement(q, conn.dialect)
+        self.sql = compiled.sql
+        self.hidden = compiled.hidden
+        self.decode = compiled.decoder(conn.codecs)
+        encoders = [_codec.encoder(c.dbtype, conn.codecs) for c in columns if c.dbtype]
+        width = len(columns)
+        name = schema.__name__
+        self.encode: Callable[[object], list[Any]]
+        if width == 1:
+            only = encoders[0]
+            self.encode = lambda value: [only(value)]
+            return
+
+        def encode(value: object) -> list[Any]:
+            if not isinstance(value, tuple) or len(value) != width:
+                raise TypeError(f"{name} has a {width}-field primary key: give a tuple")
+            return [e(v) for e, v in zip(encoders, value, strict=True)]
+
+        self.encode = encode
+
+
+_KEY_PLANS: dict[tuple[type[Any], str, str], _KeyPlan] = {}
+
+
+def key_plan(schema: type[Schema], conn: Connection) -> _KeyPlan:
+    plan = _KEY_PLANS.get((schema, conn.dialect.name, conn.codecs.name))
+    if plan is None:
+        plan = _KEY_PLANS[(schema, conn.dialect.name, conn.codecs.name)] = _KeyPlan(schema, conn)
+    return plan
+
+
+_AGGREGATES: dict[str, Callable[[Expr[Any]], Expr[Any]]] = {
+    "sum": sum_,
+    "avg": avg,
+    "min": min_,
+    "max": max_,
+    "count": lambda e: count(e),
+}
+
+
+def aggregate_query(q: Query[Any], function: str, field: Column[Any] | str | None) -> Query[Any]:
+    if function not in _AGGREGATES:
+        raise ValueError(f"unknown aggregate {function!r}; one of {', '.join(_AGGREGATES)}")
+    if field is None and function != "count":
+        raise ValueError(f"{function} needs a field")
+    column: Column[Any] | None
+    if isinstance(field, str):
+        schema = q.source.schema
+        if schema is None:
+            raise ValueError("name the field as a column (Post.views) for this query")
+        column = getattr(schema, field)
+    else:
+        column = field
+    wrapped = (
+        q.limit_by is not None
+        or q.offset_by is not None
+        or q.distinct_on is not None
+        or bool(q.groups)
+        or bool(q.combinations)
+    )
+    base = q.exclude("preload")
+    if not wrapped:
+        base = base.exclude("select", "order_by")
+        if column is None:
+            return base.select(count())
+        return base.select(_AGGREGATES[function](column))
+    # The subquery returns exactly q's rows (its selection decides what
+    # DISTINCT compares); the outer query aggregates over them.
+    selection = base.selected
+    if selection is not None and selection.kind in ("scalar", "tuple"):
+        items = {f"c{i}": item for i, item in enumerate(selection.items)}
+        base = base.exclude("select").select(items)  # type: ignore[arg-type]
+    rows = query(subquery(base), as_="agg")
+    if column is None:
+        return rows.select(count())
+    if selection is not None and selection.kind != "record":
+        raise ValueError(
+            "to aggregate a field over a limited or distinct query, let the query select"
+            " its records (no select), so the field is one of its columns"
+        )
+    outer: Column[Any] = Column("agg", column.name, None, column.dbtype)
+    return rows.select(_AGGREGATES[function](outer))

@@ -1,0 +1,508 @@
+"""The Repo's writes of one record: ``insert``, ``update``, ``delete``, ``insert_or_update``.
+
+Why: this is where a changeset meets the database, as in Ecto's Repo. An
+invalid changeset never reaches the database; a constraint the changeset
+declared comes back as a field error in ``InvalidChangesetError``; an
+undeclared one raises the typed ``IntegrityError`` with a note naming the
+declaration that would handle it. Every write reads the row back with
+``RETURNING``, so the record returned is what the database stored
+(assigned keys, defaults, timestamps).
+
+Associations are written with their record, in one transaction: a
+``belongs_to`` parent first (its key goes in the foreign key), then the
+record, then ``has_one``/``has_many`` children (their foreign key set to the
+record's key) and ``many_to_many`` records with their join-table rows. The
+children come from ``cast_assoc`` child changesets (actions ``insert``,
+``update``, ``replace`` = delete) or, on insert, from associated records
+loaded on the record (Ecto's "built" structs): a record whose
+database-assigned key is set is taken as stored and only linked, any other
+is inserted. A failure rolls back everything. ``on_conflict`` applies to
+the record's own row only, so it cannot be combined with associations.
+
+Example (the Repo's methods call these functions)::
+
+    form = cast(Member, params, ["email", "name"]).unique_constraint("email")
+    try:
+        ada = repo.insert(form)
+    except InvalidChangesetError as e:
+        e.changeset.traverse_errors()  # {'email': ['has already been taken']}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from ..changeset import Changeset, InvalidChangesetError
+from ..errors import IntegrityError, StaleEntryError
+from ..expr import Column, Statement, Value
+from ..query import Query, query
+from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
+from ..write import ConflictTarget, OnConflict, delete_all, insert_all, update_all
+from .constraints import raise_constraint_error
+
+if TYPE_CHECKING:
+    from .._compile.writer import Writer
+    from ..repo import Repo
+
+__all__ = ["delete", "insert", "insert_or_update", "update"]
+
+S = TypeVar("S", bound=Schema)
+
+
+# -- the operations ---------------------------------------------------------------------
+
+
+def insert(
+    repo: Repo,
+    value: S | Changeset[S],
+    *,
+    on_conflict: OnConflict = "raise",
+    conflict_target: ConflictTarget | None = None,
+) -> S:
+    """Insert a record or a changeset (with its associations); the stored record.
+
+    ``on_conflict``/``conflict_target`` apply to the record's own row; with
+    ``"nothing"`` and a conflict, the record comes back as given (no key).
+    """
+    if isinstance(value, Schema) and not _loaded(value):
+        # The common case, kept cheap: no changeset, one statement.
+        return _insert_row(repo, value, None, on_conflict, conflict_target)
+    changeset = _surface(value if isinstance(value, Changeset) else Changeset(value))
+    changeset = dataclasses.replace(changeset, action="insert")
+    if not changeset.valid:
+        raise InvalidChangesetError(changeset)
+    if not _nested(changeset):
+        return _insert(repo, changeset, on_conflict, conflict_target)
+    if on_conflict != "raise":
+        raise ValueError("on_conflict applies to one row: insert the associated records apart")
+    return repo.transaction(lambda tx: _insert(tx, changeset, on_conflict, conflict_target))
+
+
+def update(repo: Repo, changeset: Changeset[S]) -> S:
+    """Write the changeset's changes; the record as the database now holds it.
+
+    Only changed fields are written, with ``timestamp="updated"`` fields set
+    to now; the row must still hold the primary key of ``changeset.data`` and
+    the ``filters`` (``optimistic_lock``), else ``StaleEntryError``. No
+    changes: the data comes back and the database is not touched.
+    """
+    changeset = dataclasses.replace(changeset, action="update")
+    if not changeset.valid:
+        raise InvalidChangesetError(changeset)
+    if not changeset.changes:
+        return changeset.data
+    if not _nested(changeset):
+        return _update(repo, changeset)
+    return repo.transaction(lambda tx: _update(tx, changeset))
+
+
+def delete(repo: Repo, value: S | Changeset[S]) -> S:
+    """Delete a record by its primary key (and a changeset's ``filters``); the deleted row.
+
+    ``StaleEntryError`` when no row matched; a declared ``no_assoc_constraint``
+    or ``foreign_key_constraint`` turns a restricting foreign key into a field error.
+    """
+    changeset = value if isinstance(value, Changeset) else Changeset(value)
+    changeset = dataclasses.replace(changeset, action="delete")
+    if not changeset.valid:
+        raise InvalidChangesetError(changeset)
+    return _delete_row(repo, changeset)
+
+
+def insert_or_update(repo: Repo, changeset: Changeset[S]) -> S:
+    """``insert`` when the changeset's record is new, else ``update``.
+
+    New means a primary-key field of ``changeset.data`` is None (records read
+    from the database always have their key); a schema without a primary key
+    can only be inserted.
+    """
+    key = schema_info(type(changeset.data)).primary_key
+    if not key or any(getattr(changeset.data, f.name) is None for f in key):
+        return insert(repo, changeset)
+    return update(repo, changeset)
+
+
+# -- one row ----------------------------------------------------------------------------
+
+
+def _insert_row(
+    r: Repo,
+    record: S,
+    changeset: Changeset[S] | None,
+    on_conflict: OnConflict,
+    conflict_target: ConflictTarget | None,
+) -> S:
+    """INSERT ``record`` (timestamps filled in) with RETURNING: the stored record."""
+    info = schema_info(type(record))
+    now: dt.datetime | None = None
+    stamps = {}
+    for f in info.fields:
+        if f.timestamp is not None and getattr(record, f.name) is None:
+            now = now or _now()
+            stamps[f.name] = now
+    if stamps:
+        record = record.replace(**stamps)
+    statement = insert_all(
+        type(record),
+        [record],
+        on_conflict=on_conflict,
+        conflict_target=conflict_target,
+        returning=True,
+    )
+    try:
+        rows = r._execute(statement, "write")[0]
+    except IntegrityError as e:
+        raise_constraint_error(e, changeset or Changeset(record), "insert")
+    if not rows:  # on_conflict="nothing" met a conflict
+        return record
+    stored: S = rows[0]
+    return _with_virtual(stored, record, info)
+
+
+def _update_row(r: Repo, changeset: Changeset[S], applied: S, values: dict[str, Any]) -> S:
+    """UPDATE the changed ``values`` of the changeset's row, guarded by key and filters."""
+    data = changeset.data
+    info = schema_info(type(data))
+    now: dt.datetime | None = None
+    for f in info.fields:
+        if f.timestamp == "updated" and f.name not in values:
+            now = now or _now()
+            values[f.name] = now
+    assignments: dict[str | Column[Any], object] = dict(values.items())
+    statement = update_all(_match(changeset, "update"), set=assignments, returning=True)
+    try:
+        rows = r._execute(statement, "write")[0]
+    except IntegrityError as e:
+        raise_constraint_error(e, changeset, "update")
+    if not rows:
+        raise _stale(changeset, "update")
+    stored: S = rows[0]
+    return _with_virtual(stored, applied, info)
+
+
+def _delete_row(r: Repo, changeset: Changeset[S]) -> S:
+    """DELETE the changeset's row (key and filters) with RETURNING: the deleted record."""
+    data = changeset.data
+    info = schema_info(type(data))
+    try:
+        rows = r._execute(delete_all(_match(changeset, "delete"), returning=True), "write")[0]
+    except IntegrityError as e:
+        raise_constraint_error(e, changeset, changeset.action or "delete")
+    if not rows:
+        raise _stale(changeset, "delete")
+    deleted: S = rows[0]
+    return _attach(_with_virtual(deleted, data, info), _assoc_values(data, info))
+
+
+def _match(changeset: Changeset[S], action: str) -> Query[S]:
+    """The query of the changeset's row: its primary key, and the lock ``filters``."""
+    data = changeset.data
+    info = schema_info(type(data))
+    if not info.primary_key:
+        raise ValueError(f"cannot {action} a {type(data).__name__}: it has no primary key")
+    key = {f.name: getattr(data, f.name) for f in info.primary_key}
+    if any(v is None for v in key.values()):
+        raise ValueError(f"cannot {action} a {type(data).__name__} without its primary key")
+    return query(type(data)).where(**key).where(**changeset.filters)
+
+
+def _stale(changeset: Changeset[Any], action: str) -> StaleEntryError:
+    name = type(changeset.data).__name__
+    guards = [f.name for f in schema_info(type(changeset.data)).primary_key]
+    guards += [n for n in changeset.filters if n not in guards]
+    return StaleEntryError(
+        f"could not {action} {name}: no row has its {', '.join(guards)} any more"
+        " (deleted, or changed by another writer)",
+        schema=name,
+        action=action,
+    )
+
+
+def _now() -> dt.datetime:
+    # Both databases keep microseconds; one value serves every timestamp of a write.
+    return dt.datetime.now(dt.UTC)
+
+
+def _with_virtual(stored: S, given: S, info: SchemaInfo) -> S:
+    """``stored`` holding the virtual fields' values of ``given`` (never in the table)."""
+    if not info.virtual:
+        return stored
+    return stored.replace(**{name: getattr(given, name) for name in info.virtual})
+
+
+# -- records with associations ----------------------------------------------------------
+
+
+def _insert(
+    r: Repo,
+    changeset: Changeset[S],
+    on_conflict: OnConflict = "raise",
+    conflict_target: ConflictTarget | None = None,
+) -> S:
+    changeset = _surface(changeset)
+    info = schema_info(type(changeset.data))
+    parents, keys, orphans = _write_parents(r, changeset, new=True)
+    applied = changeset.apply_changes()
+    row = applied.replace(**keys) if keys else applied
+    stored = _insert_row(r, row, changeset, on_conflict, conflict_target)
+    children = _write_children(r, changeset, stored, new=True)
+    for orphan in orphans:
+        _delete_row(r, orphan)
+    return _attach(stored, {**_assoc_values(applied, info), **parents, **children})
+
+
+def _update(r: Repo, changeset: Changeset[S]) -> S:
+    info = schema_info(type(changeset.data))
+    parents, keys, orphans = _write_parents(r, changeset, new=False)
+    applied = changeset.apply_changes()
+    stored_names = {f.name for f in info.fields}
+    values = {n: getattr(applied, n) for n in changeset.changes if n in stored_names}
+    values.update({fk: v for fk, v in keys.items() if v != getattr(changeset.data, fk)})
+    stored = _update_row(r, changeset, applied, values) if values else applied
+    children = _write_children(r, changeset, stored, new=False)
+    for orphan in orphans:
+        _delete_row(r, orphan)
+    return _attach(stored, {**_assoc_values(applied, info), **parents, **children})
+
+
+def _write_parents(
+    r: Repo, changeset: Changeset[Any], *, new: bool
+) -> tuple[dict[str, Any], dict[str, Any], list[Changeset[Any]]]:
+    """Write ``belongs_to`` parents: their records, the foreign keys, parents to delete after.
+
+    A replaced parent is deleted once nothing points at it any more, after
+    this record's row is written.
+    """
+    parents: dict[str, Any] = {}
+    keys: dict[str, Any] = {}
+    orphans: list[Changeset[Any]] = []
+    for assoc, value in _assoc_changes(changeset, parents=True):
+        assert assoc.foreign_key is not None
+        replaced = None if new else _replaced(changeset, assoc, value)
+        if replaced is not None:
+            orphans.append(replaced)
+        if value is None or value.action == "replace":
+            parents[assoc.name] = None
+            keys[assoc.foreign_key] = None
+            if value is not None:
+                orphans.append(value)
+            continue
+        try:
+            parent = _insert(r, value) if value.action == "insert" else _update(r, value)
+        except InvalidChangesetError as e:
+            raise InvalidChangesetError(_with_child(changeset, assoc.name, 0, e.changeset)) from e
+        parents[assoc.name] = parent
+        keys[assoc.foreign_key] = getattr(parent, assoc.references)
+    return parents, keys, orphans
+
+
+def _replaced(changeset: Changeset[Any], assoc: AssocInfo, value: Any) -> Changeset[Any] | None:
+    """The loaded record a new one replaces (``has_one``/``belongs_to``), to delete.
+
+    ``cast_assoc(on_replace="delete")`` keeps it in the data and holds the
+    new record as the change (other ``on_replace`` choices never get here).
+    """
+    loaded = vars(changeset.data).get(assoc.name)
+    if isinstance(loaded, Schema) and isinstance(value, Changeset) and value.action == "insert":
+        return Changeset(loaded, action="replace")
+    return None
+
+
+def _write_children(
+    r: Repo, changeset: Changeset[Any], stored: Schema, *, new: bool
+) -> dict[str, Any]:
+    """Write ``has_one``/``has_many``/``many_to_many`` children of the written ``stored``."""
+    written: dict[str, Any] = {}
+    for assoc, value in _assoc_changes(changeset, parents=False):
+        children: tuple[Changeset[Any], ...] = (
+            value if isinstance(value, tuple) else () if value is None else (value,)
+        )
+        replaced = None if new else _replaced(changeset, assoc, value)
+        if replaced is not None and assoc.kind == "has_one":
+            # Before its replacement is inserted: a unique foreign key allows one.
+            _delete_row(r, replaced)
+        # Deletions first, so that a replacement never meets the row it replaces.
+        order = sorted(range(len(children)), key=lambda i: children[i].action != "replace")
+        results: dict[int, Any] = {}
+        links: list[tuple[Any, Any]] = []
+        unlinks: list[tuple[Any, Any]] = []
+        for i in order:
+            child = children[i]
+            try:
+                if assoc.kind == "many_to_many":
+                    results[i] = _write_related(r, child, stored, assoc, new, links, unlinks)
+                else:
+                    results[i] = _write_child(r, child, stored, assoc)
+            except InvalidChangesetError as e:
+                raise InvalidChangesetError(
+                    _with_child(changeset, assoc.name, i, e.changeset)
+                ) from e
+        if unlinks:
+            r._execute(_JoinRows.of(assoc, "delete", unlinks), "write")
+        if links:
+            r._execute(_JoinRows.of(assoc, "insert", links), "write")
+        records = [results[i] for i in range(len(children)) if results[i] is not None]
+        written[assoc.name] = records if assoc.cardinality == "many" else next(iter(records), None)
+    return written
+
+
+def _write_child(r: Repo, child: Changeset[Any], parent: Schema, assoc: AssocInfo) -> Any:
+    """Insert, update or delete one has_one/has_many child; the written record, or None."""
+    if child.action == "replace":
+        _delete_row(r, child)
+        return None
+    assert assoc.foreign_key is not None
+    child = child.put_change(assoc.foreign_key, getattr(parent, assoc.references))
+    return _insert(r, child) if child.action == "insert" else _update(r, child)
+
+
+def _write_related(
+    r: Repo,
+    child: Changeset[Any],
+    parent: Schema,
+    assoc: AssocInfo,
+    new: bool,
+    links: list[tuple[Any, Any]],
+    unlinks: list[tuple[Any, Any]],
+) -> Any:
+    """Write one many_to_many record, collecting its join row to add or remove."""
+    assert assoc.join_keys is not None
+    (_, owner_field), (_, related_field) = assoc.join_keys
+    owner_key = getattr(parent, owner_field)
+    if child.action == "replace":
+        # As in Ecto, replacing removes the link only: the record may have other links.
+        unlinks.append((owner_key, getattr(child.data, related_field)))
+        return None
+    related = _insert(r, child) if child.action == "insert" else _update(r, child)
+    if new or child.action == "insert":
+        links.append((owner_key, getattr(related, related_field)))
+    return related
+
+
+def _assoc_changes(changeset: Changeset[Any], *, parents: bool) -> list[tuple[AssocInfo, Any]]:
+    """The changeset's association changes: belongs_to ones, or the others."""
+    associations = schema_info(type(changeset.data)).associations
+    return [
+        (associations[name], value)
+        for name, value in changeset.changes.items()
+        if name in associations and (associations[name].kind == "belongs_to") == parents
+    ]
+
+
+def _nested(changeset: Changeset[Any]) -> bool:
+    """Whether writing the changeset writes more than its own row."""
+    associations = schema_info(type(changeset.data)).associations
+    return any(
+        name in associations and value is not None and value != ()
+        for name, value in changeset.changes.items()
+    )
+
+
+def _loaded(record: Schema) -> bool:
+    """Whether any association of ``record`` is loaded (not NOT_LOADED)."""
+    associations = schema_info(type(record)).associations
+    return any(name in associations for name in vars(record))
+
+
+def _assoc_values(record: Schema, info: SchemaInfo) -> dict[str, Any]:
+    return {n: v for n, v in vars(record).items() if n in info.associations}
+
+
+def _surface(changeset: Changeset[S]) -> Changeset[S]:
+    """On insert, associated records loaded on the data become child changesets (as Ecto)."""
+    info = schema_info(type(changeset.data))
+    found: dict[str, Any] = {}
+    for name, value in _assoc_values(changeset.data, info).items():
+        if name in changeset.changes or value is None or isinstance(value, NotLoaded):
+            continue
+        if info.associations[name].cardinality == "many":
+            found[name] = tuple(_as_child(c) for c in value)
+        else:
+            found[name] = _as_child(value)
+    if not found:
+        return changeset
+    return dataclasses.replace(changeset, changes={**changeset.changes, **found})
+
+
+def _as_child(record: Schema) -> Changeset[Any]:
+    """A loaded associated record as a child changeset: stored ones are updated (linked)."""
+    key = schema_info(type(record)).primary_key
+    stored = any(f.autogenerate for f in key) and all(
+        getattr(record, f.name) is not None for f in key
+    )
+    return Changeset(record, action="update" if stored else "insert")
+
+
+def _with_child(
+    changeset: Changeset[S], name: str, index: int, child: Changeset[Any]
+) -> Changeset[S]:
+    """The changeset holding ``child`` (with its errors) in place of its ``index``-th child."""
+    value = changeset.changes.get(name)
+    held = (*value[:index], child, *value[index + 1 :]) if isinstance(value, tuple) else child
+    return dataclasses.replace(changeset, changes={**changeset.changes, name: held})
+
+
+def _attach(record: S, associations: Mapping[str, Any]) -> S:
+    """``record`` (a fresh instance, not yet shared) holding loaded ``associations``."""
+    for name, value in associations.items():
+        object.__setattr__(record, name, value)
+    return record
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class _JoinRows(Statement):
+    """INSERT or DELETE of rows in a many_to_many join table, which has no schema."""
+
+    verb: Literal["insert", "delete"]
+    prefix: str | None
+    table: str
+    columns: tuple[str, str]
+    rows: tuple[tuple[Value[Any], Value[Any]], ...]
+
+    @classmethod
+    def of(
+        cls, assoc: AssocInfo, verb: Literal["insert", "delete"], pairs: list[tuple[Any, Any]]
+    ) -> _JoinRows:
+        assert assoc.join_keys is not None
+        assert assoc.join_through is not None
+        (owner_column, owner_field), (related_column, related_field) = assoc.join_keys
+        owner_type = schema_info(assoc.owner).field(owner_field).dbtype
+        related_type = schema_info(assoc.related).field(related_field).dbtype
+        rows = tuple((Value(a, owner_type), Value(b, related_type)) for a, b in pairs)
+        prefix = schema_info(assoc.owner).prefix
+        return cls(verb, prefix, assoc.join_through, (owner_column, related_column), rows)
+
+    def emit(self, w: Writer) -> None:
+        first, second = (w.dialect.quote(c) for c in self.columns)
+        if self.verb == "insert":
+            w.write("INSERT INTO ")
+            w.table(self.prefix, self.table)
+            w.write(f" ({first}, {second}) VALUES ")
+        else:
+            w.write("DELETE FROM ")
+            w.table(self.prefix, self.table)
+            w.write(" WHERE ")
+        for i, (a, b) in enumerate(self.rows):
+            if self.verb == "insert":
+                w.write(", (" if i else "(")
+                a.emit(w)
+                w.write(", ")
+                b.emit(w)
+                w.write(")")
+            else:
+                w.write(f" OR ({first} = " if i else f"({first} = ")
+                a.emit(w)
+                w.write(f" AND {second} = ")
+                b.emit(w)
+                w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        types = tuple(v.type_ for v in self.rows[0]) if self.rows else ()
+        shape.append((_JoinRows, self.verb, self.prefix, self.table, self.columns, types))
+        shape.append(len(self.rows))
+        for a, b in self.rows:
+            values.append(a.value)
+            values.append(b.value)

@@ -1,0 +1,362 @@
+"""Multi: named database steps that run in one transaction, all or nothing (Ecto.Multi).
+
+Why: an operation that writes several rows (an account and its first
+membership, an order and its stock moves) should be declared as one value
+that can be built in pieces, inspected, tested and then run in a single
+transaction, with a precise answer when it fails: which step, what went
+wrong (a changeset with field errors, or an exception), and what the steps
+before it had produced (all of it rolled back).
+
+A ``Multi`` is immutable: every builder returns a new one. Each step has a
+name, unique in the Multi (a repeated name is a ``ValueError`` when the
+Multi is built). Where a step takes a record, a changeset, rows or a query,
+it also takes a function of the results so far (a read-only mapping of step
+name to result) that builds it when the step runs.
+
+Steps:
+    ``insert``, ``update``, ``delete``, ``insert_all``, ``update_all``,
+    ``delete_all``: the Repo operation of the same name, on the transaction.
+    ``run(name, fn)``: ``fn(tx, results)``; its return value is the step's
+    result. A run step fails by raising (any exception): unlike Ecto, there
+    is no ``{:error, value}`` to return. ``tx.rollback()`` in it fails the
+    Multi too, with the ``Rollback`` as the error.
+    ``merge(fn)``: ``fn(results)`` returns another Multi whose steps run
+    next, for steps that depend on data (its names must be new too).
+
+``repo.transaction(multi)`` runs the steps in order on one connection (a
+savepoint inside an open transaction) and returns a read-only mapping of
+step name to result, in step order. When a step fails, everything is rolled
+back and ``MultiError`` says which step failed, its error and the results of
+the steps before it. Changesets given as values are validated before the
+transaction starts: an invalid one fails its step without touching the
+database.
+
+Example::
+
+    multi = (
+        Multi()
+        .insert("user", cast(User, params, ["name", "email"]))
+        .insert("welcome", lambda r: Post(user_id=r["user"].id, title="Hello"))
+        .run("count", lambda tx, r: tx.aggregate(query(Post), "count"))
+    )
+    try:
+        results = repo.transaction(multi)
+    except MultiError as e:
+        print(e.step, e.changeset or e.error)
+    else:
+        user = results["user"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from .changeset import Changeset, InvalidChangesetError
+from .connection import Rollback
+from .errors import Error
+from .query import Query
+from .schema import Schema
+
+if TYPE_CHECKING:
+    from .expr import Column
+    from .repo import RepoTransaction, TransactionRepo
+    from .write import Assignment, ConflictTarget, OnConflict
+
+__all__ = ["Multi", "MultiError", "Results", "Step"]
+
+S = TypeVar("S", bound=Schema)
+
+# The results of the steps run so far, by step name (read-only).
+Results = Mapping[str, Any]
+
+Action = Literal[
+    "insert", "update", "delete", "insert_all", "update_all", "delete_all", "run", "merge"
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a Multi, as ``Multi.to_list()`` shows it.
+
+    Attributes:
+        name: the step's name; None for a ``merge``.
+        action: ``insert``, ``update``, ..., ``run`` or ``merge``.
+        args: what the step was given (a record, changeset, query, rows or
+            function; ``insert_all`` has the schema first, ``update_all``
+            its assignments after the query).
+        options: the keyword options passed on to the Repo operation.
+    """
+
+    name: str | None
+    action: Action
+    args: tuple[Any, ...]
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A read-only copy: a step listed by to_list() cannot change the Multi.
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+
+class MultiError(Error):
+    """A step of a Multi failed; the whole transaction was rolled back.
+
+    Attributes:
+        step: the failed step's name.
+        error: the invalid changeset for a validation or declared
+            constraint failure, else the exception the step raised (also
+            this error's ``__cause__``).
+        changeset: the invalid changeset, or None when the step failed
+            otherwise.
+        results: the results of the steps before it, by name (rolled back:
+            they describe writes the database no longer holds).
+    """
+
+    def __init__(self, step: str, error: BaseException, results: Results) -> None:
+        self.step = step
+        self.changeset: Changeset[Any] | None = (
+            error.changeset if isinstance(error, InvalidChangesetError) else None
+        )
+        self.error: BaseException | Changeset[Any] = (
+            self.changeset if self.changeset is not None else error
+        )
+        self.results: Results = MappingProxyType(dict(results))
+        super().__init__(f"Multi step {step!r} failed: {type(error).__name__}: {error}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class Multi:
+    """An immutable, ordered list of named steps to run in one transaction.
+
+    Build it with the step methods (each returns a new Multi) and run it with
+    ``repo.transaction(multi)``; see the module documentation.
+    """
+
+    _steps: tuple[Step, ...] = ()
+    _names: frozenset[str] = frozenset()
+
+    # -- steps ----------------------------------------------------------------------
+
+    def insert(
+        self,
+        name: str,
+        value: S | Changeset[S] | Callable[[Results], S | Changeset[S]],
+        *,
+        on_conflict: OnConflict = "raise",
+        conflict_target: ConflictTarget | None = None,
+    ) -> Multi:
+        """Insert a record or a changeset (``repo.insert``); the result is the stored record."""
+        _expect(name, value, (Schema, Changeset), "a record, a changeset or a function")
+        options = {"on_conflict": on_conflict, "conflict_target": conflict_target}
+        return self._add(Step(name, "insert", (value,), options))
+
+    def update(
+        self, name: str, changeset: Changeset[S] | Callable[[Results], Changeset[S]]
+    ) -> Multi:
+        """Write a changeset's changes (``repo.update``); the result is the updated record."""
+        _expect(name, changeset, (Changeset,), "a changeset or a function")
+        return self._add(Step(name, "update", (changeset,)))
+
+    def delete(
+        self, name: str, value: S | Changeset[S] | Callable[[Results], S | Changeset[S]]
+    ) -> Multi:
+        """Delete a record (``repo.delete``); the result is the deleted record."""
+        _expect(name, value, (Schema, Changeset), "a record, a changeset or a function")
+        return self._add(Step(name, "delete", (value,)))
+
+    def insert_all(
+        self,
+        name: str,
+        schema: type[S],
+        rows: Sequence[Mapping[str, Any] | S]
+        | Callable[[Results], Sequence[Mapping[str, Any] | S]],
+        *,
+        on_conflict: OnConflict = "raise",
+        conflict_target: ConflictTarget | None = None,
+        returning: bool | Sequence[str | Column[Any]] = False,
+    ) -> Multi:
+        """Insert many rows (``repo.insert_all``); the result is its ``WriteResult``."""
+        if not (isinstance(schema, type) and issubclass(schema, Schema)):
+            raise TypeError(f"step {name!r}: insert_all needs a schema class, not {schema!r}")
+        _expect(name, rows, (Sequence,), "rows or a function")
+        options = {
+            "on_conflict": on_conflict,
+            "conflict_target": conflict_target,
+            "returning": returning,
+        }
+        return self._add(Step(name, "insert_all", (schema, rows), options))
+
+    def update_all(
+        self,
+        name: str,
+        q: Query[Any] | Callable[[Results], Query[Any]],
+        *assignments: Assignment,
+        set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
+        returning: bool | Sequence[str | Column[Any]] = False,
+    ) -> Multi:
+        """Update the rows a query matches (``repo.update_all``); the result: a ``WriteResult``."""
+        _expect(name, q, (Query,), "a query or a function")
+        options = {"set": set, "returning": returning}
+        return self._add(Step(name, "update_all", (q, *assignments), options))
+
+    def delete_all(
+        self,
+        name: str,
+        q: Query[Any] | Callable[[Results], Query[Any]],
+        *,
+        returning: bool | Sequence[str | Column[Any]] = False,
+    ) -> Multi:
+        """Delete the rows a query matches (``repo.delete_all``); the result: a ``WriteResult``."""
+        _expect(name, q, (Query,), "a query or a function")
+        return self._add(Step(name, "delete_all", (q,), {"returning": returning}))
+
+    def run(self, name: str, fn: Callable[[TransactionRepo, Results], object]) -> Multi:
+        """Call ``fn(tx, results)`` in the transaction; the result is what it returns.
+
+        The function fails the step by raising; it may use ``tx`` for
+        anything (queries, writes, typed requests, a nested savepoint).
+
+        Example: ``multi.run("total", lambda tx, r: tx.aggregate(query(Post), "count"))``.
+        """
+        _expect(name, fn, (), "a function")
+        return self._add(Step(name, "run", (fn,)))
+
+    def merge(self, fn: Callable[[Results], Multi]) -> Multi:
+        """Run the steps of the Multi that ``fn(results)`` returns, at this point.
+
+        For steps that depend on earlier results (one step per row read).
+        Its step names must not repeat any other (``ValueError``, raised in
+        the transaction, which rolls back); an exception from ``fn`` itself
+        rolls back and propagates unchanged.
+        """
+        if not callable(fn):
+            raise TypeError(f"merge needs a function returning a Multi, not {fn!r}")
+        return dataclasses.replace(self, _steps=(*self._steps, Step(None, "merge", (fn,))))
+
+    def append(self, other: Multi) -> Multi:
+        """This Multi's steps, then ``other``'s (names must not repeat)."""
+        return _joined(self, other)
+
+    def prepend(self, other: Multi) -> Multi:
+        """``other``'s steps, then this Multi's (names must not repeat)."""
+        return _joined(other, self)
+
+    # -- inspection -----------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The step names, in order (merges, which have none, left out)."""
+        return tuple(s.name for s in self._steps if s.name is not None)
+
+    def to_list(self) -> list[Step]:
+        """The steps, in order."""
+        return list(self._steps)
+
+    def __repr__(self) -> str:
+        steps = ", ".join(
+            s.action if s.name is None else f"{s.action} {s.name!r}" for s in self._steps
+        )
+        return f"<Multi {steps}>" if steps else "<Multi (empty)>"
+
+    # -- running (for Repo.transaction) -----------------------------------------------
+
+    def _add(self, step: Step) -> Multi:
+        assert step.name is not None
+        if step.name in self._names:
+            raise ValueError(f"the Multi already has a step named {step.name!r}")
+        return Multi((*self._steps, step), self._names | {step.name})
+
+    def _run(self, block: RepoTransaction) -> Results:
+        """Run the steps in ``block``: the results by name, or ``MultiError``."""
+        _check_changesets(self._steps, {})
+        results: dict[str, Any] = {}
+        stopped: list[tuple[str, Rollback]] = []
+        with block as tx:
+            _run_steps(self._steps, tx, results, set(self._names), stopped)
+        if stopped:
+            # A step called tx.rollback(): the block rolled back quietly.
+            name, request = stopped[0]
+            raise MultiError(name, request, results) from request
+        return MappingProxyType(results)
+
+
+def _expect(name: str, value: object, kinds: tuple[type, ...], what: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"a step name is a str, not {name!r}")
+    # A class is callable but is never the function of a step.
+    if not (isinstance(value, kinds) or (callable(value) and not isinstance(value, type))):
+        raise TypeError(f"step {name!r} needs {what}, not {type(value).__name__}")
+
+
+def _joined(first: Multi, second: Multi) -> Multi:
+    repeated = first._names & second._names
+    if repeated:
+        raise ValueError(f"both Multis have steps named {', '.join(sorted(repeated))}")
+    return Multi((*first._steps, *second._steps), first._names | second._names)
+
+
+def _check_changesets(steps: Sequence[Step], results: Results) -> None:
+    """Fail on the first invalid changeset given as a value, before it runs."""
+    for step in steps:
+        value = step.args[0] if step.args else None
+        if isinstance(value, Changeset) and not value.valid:
+            assert step.name is not None
+            error = InvalidChangesetError(dataclasses.replace(value, action=step.action))
+            raise MultiError(step.name, error, results) from error
+
+
+def _resolve(value: Any, results: Results) -> Any:
+    """A step's argument: the value itself, or what its function builds from the results."""
+    return value(results) if callable(value) else value
+
+
+def _perform(tx: TransactionRepo, step: Step, results: Results) -> Any:
+    args, options = step.args, step.options
+    match step.action:
+        case "insert":
+            return tx.insert(_resolve(args[0], results), **options)
+        case "update":
+            return tx.update(_resolve(args[0], results))
+        case "delete":
+            return tx.delete(_resolve(args[0], results))
+        case "insert_all":
+            return tx.insert_all(args[0], _resolve(args[1], results), **options)
+        case "update_all":
+            return tx.update_all(_resolve(args[0], results), *args[1:], **options)
+        case "delete_all":
+            return tx.delete_all(_resolve(args[0], results), **options)
+        case "run":
+            return args[0](tx, results)
+    raise AssertionError(f"unknown step action {step.action!r}")  # pragma: no cover
+
+
+def _run_steps(
+    steps: Sequence[Step],
+    tx: TransactionRepo,
+    results: dict[str, Any],
+    taken: set[str],
+    stopped: list[tuple[str, Rollback]],
+) -> None:
+    for step in steps:
+        # Each function sees a snapshot: a result mapping it keeps never changes.
+        seen = MappingProxyType(dict(results))
+        if step.name is None:
+            merged = step.args[0](seen)
+            if not isinstance(merged, Multi):
+                raise TypeError(f"a merge function must return a Multi, not {merged!r}")
+            repeated = taken & merged._names
+            if repeated:
+                raise ValueError(f"a merged Multi repeats step names {', '.join(sorted(repeated))}")
+            taken |= merged._names
+            _check_changesets(merged._steps, results)
+            _run_steps(merged._steps, tx, results, taken, stopped)
+            continue
+        try:
+            results[step.name] = _perform(tx, step, seen)
+        except Rollback as request:
+            stopped.append((step.name, request))
+            raise
+        except Exception as e:
+            raise MultiError(step.name, e, results) from e

@@ -1,0 +1,508 @@
+"""Preloading associations: one query per association level, never one per record.
+
+Why: loading each user's posts with a query per user (N+1) is the classic
+slowdown of data layers. ``preload`` loads an association for all the
+parents with one query, ``WHERE key IN (...)``, then the next level for all
+the loaded children at once, and attaches the results to new copies of the
+records (records are immutable; the originals keep ``NOT_LOADED``):
+
+- ``belongs_to``: the related rows whose referenced key is among the
+  parents' foreign keys;
+- ``has_one`` / ``has_many``: the related rows whose foreign key is among
+  the parents' keys (``has_many`` in the preload query's order, else by
+  primary key; a parent without rows gets ``[]``, without a row ``None``);
+- ``many_to_many``: the related rows joined to the join table, whose owner
+  column is among the parents' keys and is selected with each row.
+
+Keys are distinct and ``None`` keys are skipped. A large parent set is split
+so that no statement carries more parameters than its connection's dialect
+allows (``max_params``, less the preload query's own parameters); every
+statement of one ``preload`` runs on one checked-out connection, so all the
+levels read the same server (one replica, or the pinned transaction).
+
+A preload query's ``limit`` and ``offset`` count per parent: ``top(3,
+Post.score.desc())`` loads each user's three best posts with
+``row_number() OVER (PARTITION BY key ORDER BY ...)`` in a subquery, never by
+loading every post. Orderings end with the related primary key, so ties
+always break the same way.
+
+A join preload (``query(User).join("posts", as_="p").preload(posts=ref("p"))``)
+reads parents and children from the rows of one statement; ``run_query``
+runs it.
+
+Example::
+
+    users = repo.preload(users, "posts__comments", "profile")
+    users = repo.preload(users, posts=top(3, Post.score.desc()))
+    users = repo.all(query(User).preload(posts=query(Post).where(Post.public)))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ._compile.cache import compile_statement
+from .errors import MultipleResults
+from .expr import Column, Expr, Ordering, Statement, ordering
+from .functions import row_number
+from .query import (
+    Join,
+    Preload,
+    PreloadPath,
+    PreloadValue,
+    Query,
+    SchemaItem,
+    Selection,
+    Source,
+    preload_tree,
+    query,
+    schema_item,
+    subquery,
+)
+from .schema import AssocInfo, Schema, schema_info
+from .types import to_dbtype
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .repo import Intent, Repo
+
+__all__ = ["preload", "preload_specs", "run_query", "top"]
+
+S = TypeVar("S", bound=Schema)
+
+_perf = time.perf_counter
+# Names the preload statements give their own bindings and columns.
+_THROUGH = ("repodb_preload", "through")
+_RANKED = "repodb_ranked"
+_RANK = "repodb_rank"
+_OWNER = "repodb_owner"
+_INT = to_dbtype(int)
+
+
+@overload
+def preload(repo: Repo, records: S, /, *paths: PreloadPath, **queries: PreloadValue) -> S: ...
+@overload
+def preload(
+    repo: Repo, records: Sequence[S], /, *paths: PreloadPath, **queries: PreloadValue
+) -> list[S]: ...
+@overload
+def preload(repo: Repo, records: None, /, *paths: PreloadPath, **queries: PreloadValue) -> None: ...
+def preload(repo: Repo, records: Any, /, *paths: PreloadPath, **queries: PreloadValue) -> Any:
+    """Load associations into new copies of ``records``: one record, a list, or None.
+
+    Paths and keywords as for ``Query.preload``: ``"posts"``,
+    ``"posts__comments"``, ``{"posts": ["comments"]}``, ``User.posts``;
+    ``posts=query(Post).where(...).order_by(...)`` chooses and orders the
+    rows, and its ``limit``/``offset`` count per parent (``posts=top(3,
+    Post.score.desc())``). The result has the input's shape; associations
+    loaded before stay loaded, the named ones are read afresh.
+
+    Example: ``user = preload(repo, user, "posts__comments")``.
+    """
+    if records is None:
+        return None
+    single = isinstance(records, Schema)
+    parents: list[Schema] = [records] if single else list(records)
+    if not parents:
+        return []
+    schema = _schema_of(parents, "preload")
+    specs = preload_tree(schema, (), paths, queries)
+    if not specs:
+        return records if single else parents
+    if _any_joined(specs):
+        raise ValueError(
+            "a join preload (ref(...)) reads the rows of a query: use"
+            " repo.all(query(...).join(..., as_=name).preload(assoc=ref(name)))"
+        )
+    loaded = _load(repo, parents, specs)
+    return loaded[0] if single else loaded
+
+
+def preload_specs(repo: Repo, rows: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
+    """``rows`` (records of one schema, from a query) with ``specs`` loaded, each level one query.
+
+    Raises ``TypeError`` when the query selected something other than
+    records (``select(User.id)`` rows have nothing to attach to).
+    """
+    if not rows or not specs:
+        return rows
+    schema = _schema_of(rows, "query(...).preload")
+    missing = [s.name for s in specs if s.name not in schema_info(schema).associations]
+    if missing:
+        raise TypeError(
+            f"the query selects {schema.__name__} records, which have no {missing[0]!r} to preload"
+        )
+    if _any_joined(specs):
+        raise ValueError("join preloads come from the query's own rows: run it with run_query")
+    return _load(repo, rows, specs)
+
+
+def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
+    """The results of ``q`` with its preloads: join preloads from its rows, others by query.
+
+    A join preload selects the joined records along with the root's, in the
+    same statement; the rows are then folded: each root record once (by
+    primary key, in order of first appearance) holding its joined children.
+    """
+    if not _any_joined(q.preloads):
+        return preload_specs(repo, repo._execute(q, intent)[0], q.preloads)
+    root = q.source.schema
+    selection = q.selection()
+    item = selection.items[0]
+    if root is None or selection.kind != "record" or not isinstance(item, SchemaItem):
+        raise TypeError("a join preload needs the query to select its root schema's records")
+    items: list[Any] = [item]
+    layout = _layout(root, q.preloads, items, 0)
+    rows = repo._execute(dataclasses.replace(q, selected=Selection("tuple", tuple(items))), intent)
+    parents = _fold(rows[0], layout)
+    if not parents or not _needs_queries(q.preloads):
+        return parents
+    return _load(repo, parents, q.preloads)
+
+
+def top(count: int, *order_by: Ordering | Expr[Any]) -> Query[Any]:
+    """A preload query loading at most ``count`` records per parent, in ``order_by`` order.
+
+    The schema is the one ``order_by``'s first column belongs to; chain
+    ``where`` to filter: ``posts=top(3, Post.score.desc()).where(Post.public)``.
+    It is ``query(Post).order_by(...).limit(count)``: in a preload query the
+    limit counts per parent.
+    """
+    schema = None
+    for term in order_by:
+        target = ordering(term).expr
+        binding = target.binding if isinstance(target, Column) else None
+        if isinstance(binding, type) and issubclass(binding, Schema):
+            schema = binding
+            break
+    if schema is None:
+        raise ValueError("top(n, ...) orders by a schema's column, e.g. top(3, Post.score.desc())")
+    return query(schema).order_by(*order_by).limit(count)
+
+
+# -- loading level by level ---------------------------------------------------------
+
+
+class _Loader:
+    """Runs the statements of one preload on one checked-out connection."""
+
+    def __init__(self, repo: Repo, conn: Connection, checkout: float) -> None:
+        self.repo = repo
+        self.conn = conn
+        self.checkout = checkout
+
+    def run(self, statement: Statement) -> list[Any]:
+        compiled = compile_statement(statement, self.conn.dialect)
+        results = self.repo._run(self.conn, compiled, self.checkout)[0]
+        # The checkout wait belongs to the first statement only.
+        self.checkout = 0.0
+        return results
+
+
+def _load(repo: Repo, parents: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
+    started = _perf()
+    with repo._source.checkout("read") as conn:
+        return _attach(_Loader(repo, conn, _perf() - started), parents, specs)
+
+
+def _attach(loader: _Loader, parents: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
+    """New copies of ``parents`` (records of one schema) holding the ``specs`` associations."""
+    info = schema_info(type(parents[0]))
+    loaded: list[tuple[str, list[Any]]] = []
+    for spec in specs:
+        assoc = info.associations[spec.name]
+        if spec.binding is None:
+            values = _fetch(loader, assoc, spec.query, parents)
+        else:
+            values = [parent.__dict__[spec.name] for parent in parents]
+        if spec.nested:
+            values = _attach_nested(loader, values, assoc.cardinality == "many", spec.nested)
+        loaded.append((spec.name, values))
+    copies = []
+    for i, parent in enumerate(parents):
+        clone = _copy(parent)
+        for name, values in loaded:
+            clone.__dict__[name] = values[i]
+        copies.append(clone)
+    return copies
+
+
+def _attach_nested(
+    loader: _Loader, values: list[Any], many: bool, nested: tuple[Preload, ...]
+) -> list[Any]:
+    """Per-parent ``values`` whose records hold ``nested``, loaded for all of them at once."""
+    children: dict[int, Any] = {}
+    for value in values:
+        for child in value if many else (() if value is None else (value,)):
+            children[id(child)] = child
+    if not children:
+        return values
+    originals = list(children.values())
+    updated = dict(zip(children, _attach(loader, originals, nested), strict=True))
+    if many:
+        return [[updated[id(child)] for child in value] for value in values]
+    return [None if value is None else updated[id(value)] for value in values]
+
+
+def _fetch(
+    loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
+) -> list[Any]:
+    """Per parent, its associated records (a list) or record (or None)."""
+    plan = _Plan(assoc, custom)
+    owner_keys = [parent.__dict__[plan.owner_field] for parent in parents]
+    keys = list(dict.fromkeys(k for k in owner_keys if k is not None))
+    found: dict[Any, list[Any]] = {}
+    if keys:
+        # The parameters of the query itself (filters, limit) come first.
+        room = loader.conn.dialect.max_params - _param_count(plan.statement([]))
+        if room < 1:
+            raise ValueError(f"the preload query of {_where(assoc)} has too many parameters")
+        for start in range(0, len(keys), room):
+            chunk = _padded(keys[start : start + room], room)
+            plan.collect(loader.run(plan.statement(chunk)), found)
+    if assoc.cardinality == "many":
+        return [list(found.get(key, ())) for key in owner_keys]
+    return [_one(assoc, key, found.get(key)) for key in owner_keys]
+
+
+def _one(assoc: AssocInfo, key: object, records: list[Any] | None) -> Any:
+    if not records:
+        return None
+    if len(records) > 1:
+        raise MultipleResults(
+            f"preloading {_where(assoc)} found {len(records)} {assoc.related.__name__}"
+            f" records for key {key!r}; it holds one"
+        )
+    return records[0]
+
+
+class _Plan:
+    """The statement loading one association for a list of keys, and how to read its rows."""
+
+    def __init__(self, assoc: AssocInfo, custom: Query[Any] | None) -> None:
+        related = assoc.related
+        base = custom if custom is not None else query(related)
+        selection = base.selection()
+        item = selection.items[0]
+        if (
+            selection.kind != "record"
+            or not isinstance(item, SchemaItem)
+            or item.cls is not related
+        ):
+            raise ValueError(
+                f"the preload query of {_where(assoc)} must select {related.__name__} records"
+            )
+        if base.combinations:
+            # The key condition would filter only the first member of a union.
+            raise ValueError(f"the preload query of {_where(assoc)} cannot be a set operation")
+        binding = base.source.keys[0]
+        info = schema_info(related)
+
+        def column(name: str) -> Column[Any]:
+            found = info.field(name)
+            return Column(binding, found.source, found.name, found.dbtype)
+
+        self.item = item
+        self.through = assoc.kind == "many_to_many"
+        if self.through:
+            assert assoc.join_keys is not None
+            assert assoc.join_through is not None
+            (owner_column, self.owner_field), (related_column, related_field) = assoc.join_keys
+            owner_type = schema_info(assoc.owner).field(self.owner_field).dbtype
+            self.key: Column[Any] = Column(_THROUGH, owner_column, None, owner_type)
+            prefix, _, table = assoc.join_through.rpartition(".")
+            source = Source((_THROUGH,), "j", None, prefix or None, table)
+            on = Column(_THROUGH, related_column) == column(related_field)
+            base = dataclasses.replace(base, joins=(*base.joins, Join("inner", source, on)))
+        elif assoc.kind == "belongs_to":
+            assert assoc.foreign_key is not None
+            self.owner_field = assoc.foreign_key
+            self.key = column(assoc.references)
+        else:
+            assert assoc.foreign_key is not None
+            self.owner_field = assoc.references
+            self.key = column(assoc.foreign_key)
+        self.limit = base.limit_by
+        self.offset = base.offset_by
+        self.orders = base.orders
+        if assoc.cardinality == "many" or self.limit is not None or self.offset is not None:
+            # The primary key breaks ties, so equal sort keys always come out the same way.
+            self.orders += tuple(ordering(column(f.name)) for f in info.primary_key)
+        self.base = dataclasses.replace(base, orders=(), limit_by=None, offset_by=None)
+        self.key_name = None if self.through else self.key.field
+
+    def statement(self, keys: list[Any]) -> Query[Any]:
+        """The query for ``keys``: plain, or ranked per key when it has a limit or offset."""
+        if self.limit is None and self.offset is None:
+            selection = (
+                Selection("tuple", (self.key, self.item))
+                if self.through
+                else Selection("record", (self.item,))
+            )
+            return dataclasses.replace(
+                self.base.where(self.key.in_(keys)), selected=selection, orders=self.orders
+            )
+        return self._ranked(keys)
+
+    def _ranked(self, keys: list[Any]) -> Query[Any]:
+        """``row_number()`` per key in a subquery, the rows whose number is in the window."""
+        names = [self.item.output_name(name) for name, _ in self.item.fields]
+        exprs: list[Expr[Any]] = [expr for _, expr in self.item.fields]
+        if self.through:
+            names.append(_OWNER)
+            exprs.append(self.key)
+        names.append(_RANK)
+        exprs.append(row_number().over(partition_by=self.key, order_by=self.orders))
+        inner = dataclasses.replace(
+            self.base.where(self.key.in_(keys)),
+            selected=Selection("dict", tuple(exprs), tuple(names)),
+        )
+        rank: Column[int] = Column(_RANKED, _RANK, None, _INT)
+        outer = query(subquery(inner), as_=_RANKED)
+        if self.offset is not None:
+            outer = outer.where(rank > self.offset)
+        if self.limit is not None:
+            last = self.limit if self.offset is None else self.offset + self.limit
+            outer = outer.where(rank <= last)
+        fields: tuple[tuple[str, Expr[Any]], ...] = tuple(
+            (name, Column(_RANKED, self.item.output_name(name), name, expr.dbtype))
+            for name, expr in self.item.fields
+        )
+        record = SchemaItem(self.item.cls, fields)
+        if self.through:
+            owner: Column[Any] = Column(_RANKED, _OWNER, None, self.key.dbtype)
+            selection = Selection("tuple", (owner, record))
+        else:
+            selection = Selection("record", (record,))
+        return dataclasses.replace(outer, selected=selection).order_by(rank)
+
+    def collect(self, results: list[Any], found: dict[Any, list[Any]]) -> None:
+        """Add each result's record to the list of its owner key in ``found``."""
+        if self.through:
+            for key, record in results:
+                found.setdefault(key, []).append(record)
+            return
+        name = self.key_name
+        assert name is not None
+        for record in results:
+            found.setdefault(record.__dict__[name], []).append(record)
+
+
+def _padded(keys: list[Any], room: int) -> list[Any]:
+    """``keys`` repeated up to a power of two (at most ``room``).
+
+    Why: each length of an ``IN`` list is another statement shape to compile
+    and cache; parent sets of any size then share a handful of shapes. A
+    repeated key matches no extra row.
+    """
+    size = min(1 << (len(keys) - 1).bit_length(), room)
+    return keys + [keys[-1]] * (size - len(keys))
+
+
+def _param_count(statement: Statement) -> int:
+    values: list[object] = []
+    statement.walk([], values)
+    return len(values)
+
+
+# -- join preloads ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Node:
+    """Where a join-preloaded schema's records are in each row, and its joined children."""
+
+    column: int
+    identity: Callable[[Any], object]
+    children: tuple[tuple[str, bool, _Node], ...]
+
+
+def _layout(
+    schema: type[Schema], specs: tuple[Preload, ...], items: list[Any], column: int
+) -> _Node:
+    """The node of ``schema`` at ``column``; adds its join-preloaded records to ``items``."""
+    info = schema_info(schema)
+    key = info.primary_key
+    if not key:
+        raise ValueError(f"a join preload tells {schema.__name__} rows apart by primary key")
+    names = [f.name for f in key]
+    children = []
+    for spec in specs:
+        if spec.binding is None:
+            continue
+        assoc = info.associations[spec.name]
+        items.append(schema_item(assoc.related, spec.binding))
+        child = _layout(assoc.related, spec.nested, items, len(items) - 1)
+        children.append((spec.name, assoc.cardinality == "many", child))
+    return _Node(column, _identity(names), tuple(children))
+
+
+def _identity(names: list[str]) -> Callable[[Any], object]:
+    if len(names) == 1:
+        only = names[0]
+        return lambda record: record.__dict__[only]
+    return lambda record: tuple(record.__dict__[n] for n in names)
+
+
+def _fold(rows: list[tuple[Any, ...]], node: _Node) -> list[Any]:
+    """The distinct records at ``node.column`` (first appearance first), children attached."""
+    groups: dict[object, list[tuple[Any, ...]]] = {}
+    firsts: dict[object, Any] = {}
+    for row in rows:
+        record = row[node.column]
+        if record is None:  # the empty side of an outer join
+            continue
+        key = node.identity(record)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [row]
+            firsts[key] = record
+        else:
+            group.append(row)
+    if not node.children:
+        return list(firsts.values())
+    out = []
+    for key, group in groups.items():
+        clone = _copy(firsts[key])
+        for name, many, child in node.children:
+            found = _fold(group, child)
+            clone.__dict__[name] = found if many else (found[0] if found else None)
+        out.append(clone)
+    return out
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _copy(record: Any) -> Any:
+    """A shallow copy, loaded associations included (``replace`` would drop them)."""
+    clone = object.__new__(type(record))
+    clone.__dict__.update(record.__dict__)
+    return clone
+
+
+def _schema_of(records: list[Any], what: str) -> type[Schema]:
+    schema = type(records[0])
+    if not issubclass(schema, Schema):
+        raise TypeError(f"{what} loads associations of schema records, not {schema.__name__}")
+    for record in records:
+        if type(record) is not schema:
+            raise TypeError(
+                f"{what} needs records of one schema: {schema.__name__} and {type(record).__name__}"
+            )
+    return schema
+
+
+def _any_joined(specs: tuple[Preload, ...]) -> bool:
+    return any(spec.binding is not None or _any_joined(spec.nested) for spec in specs)
+
+
+def _needs_queries(specs: tuple[Preload, ...]) -> bool:
+    return any(spec.binding is None or _needs_queries(spec.nested) for spec in specs)
+
+
+def _where(assoc: AssocInfo) -> str:
+    return f"{assoc.owner.__name__}.{assoc.name}"

@@ -1,0 +1,719 @@
+"""The Repo: where queries, changesets and typed requests meet a database.
+
+Why: Ecto's Repo is the one object an application calls all day: read with
+queries, write with changesets, preload associations, run transactions. A
+``Repo`` is bound to a *source* of connections and never cares which kind:
+a single ``Connection``, a pool, or a CQRS router that sends reads to
+replicas and writes to the primary. It asks the source for a connection per
+operation, saying what it is for (``read``, ``write`` or ``transaction``);
+inside ``with repo.transaction() as tx:`` every operation of ``tx`` runs on
+one pinned connection.
+
+Reads return schema instances, tuples, dicts or scalars, as the query
+selected, typed: ``repo.all(query(User))`` is ``list[User]``. Every
+statement produces a telemetry event (see ``repodb.telemetry``).
+
+Example::
+
+    repo = Repo(repodb.connect("sqlite:///app.db"))
+    ada = repo.insert(cast(User, {"name": "Ada", "email": "ada@example.com"}, ["name", "email"]))
+    users = repo.all(query(User).where(User.name == "Ada"))
+    with repo.transaction() as tx:
+        tx.update(change(ada, name="Ada L."))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
+
+from . import telemetry
+from ._compile.cache import Compiled, compile_statement
+from ._repo.reads import aggregate_query, key_of, key_plan
+from ._repo.stream import RepoStream
+from .connection import Connection, Rollback, Transaction
+from .driver import IsolationLevel
+from .errors import MultipleResults, NotFound
+from .expr import Column, Statement, Value
+from .query import Query, query, subquery
+from .request import Many, One, Request, ZeroOrOne
+from .schema import Schema
+from .telemetry import EventHandler, QueryEvent
+from .write import Assignment, ConflictTarget, OnConflict
+
+if TYPE_CHECKING:
+    from .changeset import Changeset
+    from .multi import Multi
+
+__all__ = [
+    "Intent",
+    "Repo",
+    "RepoStream",
+    "RepoTransaction",
+    "Source",
+    "TransactionRepo",
+    "WriteResult",
+]
+
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+S = TypeVar("S", bound=Schema)
+
+Intent = Literal["read", "write", "transaction"]
+Aggregate = Literal["count", "sum", "avg", "min", "max"]
+
+_perf = time.perf_counter
+_logger = telemetry.logger
+_DEBUG = 10
+
+
+class Source(Protocol):
+    """Where a Repo gets connections: a ``Connection``, a pool or a CQRS router.
+
+    ``checkout(intent)`` returns a ``with`` block holding a connection fit
+    for ``intent``: ``read`` (any server with the data, e.g. a replica),
+    ``write`` (the primary) or ``transaction`` (the primary, held for the
+    whole block). The block gives the connection back at its end.
+    """
+
+    def checkout(self, intent: Intent) -> AbstractContextManager[Connection]: ...
+
+
+class Repo:
+    """Runs queries, writes and transactions against a source of connections.
+
+    Options:
+        source: a ``Connection``, a pool or a router (anything with
+            ``checkout(intent)``).
+        on_event: a callback, or several, receiving a ``QueryEvent`` for
+            every statement.
+        log_params: include parameter values in events and DEBUG logs
+            (``redact=True`` fields never appear).
+
+    Example::
+
+        repo = Repo(conn, on_event=print)
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        on_event: EventHandler | Sequence[EventHandler] | None = None,
+        log_params: bool = False,
+    ) -> None:
+        self._source = source
+        if on_event is None:
+            handlers: tuple[EventHandler, ...] = ()
+        elif callable(on_event):
+            handlers = (on_event,)
+        else:
+            handlers = tuple(on_event)
+        self._handlers = handlers
+        self._log_params = log_params
+        # Whether the connection is pinned (a transaction's): no checkout to time.
+        self._held = False
+
+    @property
+    def source(self) -> Source:
+        """Where this repo gets its connections."""
+        return self._source
+
+    def __repr__(self) -> str:
+        return f"<repodb.Repo on {self._source!r}>"
+
+    # -- running statements (shared by every operation) ----------------------------
+
+    def _observing(self) -> bool:
+        return bool(self._handlers) or _logger.isEnabledFor(_DEBUG)
+
+    def _emit(
+        self,
+        conn: Connection,
+        sql: str,
+        params: Sequence[Any],
+        hidden: Sequence[bool] | None,
+        times: tuple[float, float, float],
+        rows: int,
+        error: BaseException | None = None,
+    ) -> None:
+        shown = None
+        if self._log_params:
+            shown = telemetry.redacted(params, hidden or [False] * len(params))
+        event = QueryEvent(sql, conn.label, times[0], times[1], times[2], rows, shown, error)
+        telemetry.emit(self._handlers, event)
+
+    def _run(
+        self, conn: Connection, compiled: Compiled, checkout: float = 0.0
+    ) -> tuple[list[Any], int]:
+        """Run a compiled statement on ``conn``: its decoded results and its row count."""
+        codecs = conn.codecs
+        args = compiled.encode(codecs)
+        # Prepare the statement shapes that recur; a huge one-off (a bulk
+        # VALUES list) would only crowd the server's prepared statements.
+        prepare = len(args) <= 64
+        if not self._observing():
+            if compiled.result is None:
+                return [], conn._execute_sql(compiled.sql, args, prepare)
+            rows = conn._fetch_sql(compiled.sql, args, prepare)
+            return compiled.decoder(codecs)(rows), len(rows)
+        started = _perf()
+        try:
+            if compiled.result is None:
+                count_ = conn._execute_sql(compiled.sql, args, prepare)
+                results: list[Any] = []
+                fetched = _perf()
+            else:
+                rows = conn._fetch_sql(compiled.sql, args, prepare)
+                fetched = _perf()
+                results = compiled.decoder(codecs)(rows)
+                count_ = len(rows)
+        except Exception as e:
+            now = _perf()
+            self._emit(
+                conn, compiled.sql, args, compiled.hidden, (checkout, now - started, 0.0), 0, e
+            )
+            raise
+        times = (checkout, fetched - started, _perf() - fetched)
+        self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, count_)
+        return results, count_
+
+    def _execute(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
+        """Compile ``statement``, check out a connection for ``intent``, run it."""
+        started = _perf()
+        with self._source.checkout(intent) as conn:
+            checkout = 0.0 if self._held else _perf() - started
+            return self._run(conn, compile_statement(statement, conn.dialect), checkout)
+
+    def _query_rows(self, q: Query[Any]) -> list[Any]:
+        intent: Intent = "write" if q.locking is not None else "read"
+        if q.preloads:
+            from .preload import run_query
+
+            return run_query(self, q, intent)
+        return self._execute(q, intent)[0]
+
+    def _run_request(
+        self, request: Request[Any, Any, Any], params: object, multiplicity: str
+    ) -> Any:
+        started = _perf()
+        with self._source.checkout("write") as conn:
+            checkout = 0.0 if self._held else _perf() - started
+            if not self._observing():
+                return _REQUEST_CALLS[multiplicity](conn, request, params)
+            started = _perf()
+            try:
+                result = _REQUEST_CALLS[multiplicity](conn, request, params)
+            except Exception as e:
+                times = (checkout, _perf() - started, 0.0)
+                self._emit(conn, request.sql, (), None, times, 0, e)
+                raise
+            rows = (
+                result if isinstance(result, int) else len(result) if multiplicity == "all" else 1
+            )
+            times = (checkout, _perf() - started, 0.0)
+            self._emit(conn, request.sql, _request_params(params), None, times, rows)
+            return result
+
+    # -- reads ----------------------------------------------------------------------
+
+    @overload
+    def all(self, q: Query[T], /) -> list[T]: ...
+    @overload
+    def all(self, q: Request[None, R, Many], /) -> list[R]: ...
+    @overload
+    def all(self, q: Request[P, R, Many], params: P, /) -> list[R]: ...
+    def all(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> list[Any]:
+        """Every result of a query (preloads included) or of a typed request.
+
+        Example: ``repo.all(query(User).where(User.age > 30))`` is ``list[User]``.
+        """
+        if isinstance(q, Request):
+            result: list[Any] = self._run_request(q, params, "all")
+            return result
+        return self._query_rows(q)
+
+    @overload
+    def one(self, q: Query[T], /) -> T: ...
+    @overload
+    def one(self, q: Request[None, R, One], /) -> R: ...
+    @overload
+    def one(self, q: Request[P, R, One], params: P, /) -> R: ...
+    def one(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> Any:
+        """The one result: ``NotFound`` when there is none, ``MultipleResults`` for more."""
+        if isinstance(q, Request):
+            return self._run_request(q, params, "one")
+        rows = self._query_rows(q)
+        if len(rows) == 1:
+            return rows[0]
+        if rows:
+            raise MultipleResults(f"expected one row, got {len(rows)}")
+        raise NotFound(f"expected one row from {_describe(q)}, got none")
+
+    @overload
+    def one_or_none(self, q: Query[T], /) -> T | None: ...
+    @overload
+    def one_or_none(self, q: Request[None, R, ZeroOrOne], /) -> R | None: ...
+    @overload
+    def one_or_none(self, q: Request[P, R, ZeroOrOne], params: P, /) -> R | None: ...
+    def one_or_none(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> Any:
+        """The result, or None when there is none; ``MultipleResults`` for more."""
+        if isinstance(q, Request):
+            return self._run_request(q, params, "one_or_none")
+        rows = self._query_rows(q)
+        if len(rows) > 1:
+            raise MultipleResults(f"expected at most one row, got {len(rows)}")
+        return rows[0] if rows else None
+
+    @overload
+    def exec(self, request: Request[None, Any, Many], /) -> int: ...
+    @overload
+    def exec(self, request: Request[P, Any, Many], params: P, /) -> int: ...
+    def exec(self, request: Request[Any, Any, Many], params: object = None, /) -> int:
+        """Run a typed request for its effect; the affected row count (-1 if unknown)."""
+        result: int = self._run_request(request, params, "exec")
+        return result
+
+    def get(self, schema: type[S], key: object) -> S:
+        """The record with primary key ``key``; ``NotFound`` when there is none.
+
+        A composite key is a tuple in field order. Example: ``repo.get(User, 1)``.
+        """
+        found = self.get_or_none(schema, key)
+        if found is None:
+            raise NotFound(f"no {schema.__name__} with primary key {key!r}")
+        return found
+
+    def get_or_none(self, schema: type[S], key: object) -> S | None:
+        """The record with primary key ``key``, or None."""
+        started = _perf()
+        with self._source.checkout("read") as conn:
+            checkout = 0.0 if self._held else _perf() - started
+            plan = key_plan(schema, conn)
+            args = plan.encode(key)
+            if not self._observing():
+                rows = conn._fetch_sql(plan.sql, args, True)
+                if not rows:
+                    return None
+                found: S = plan.decode(rows)[0]
+                return found
+            started = _perf()
+            try:
+                rows = conn._fetch_sql(plan.sql, args, True)
+            except Exception as e:
+                self._emit(conn, plan.sql, args, None, (checkout, _perf() - started, 0.0), 0, e)
+                raise
+            fetched = _perf()
+            results = plan.decode(rows)
+            times = (checkout, fetched - started, _perf() - fetched)
+            self._emit(conn, plan.sql, args, plan.hidden, times, len(rows))
+            return results[0] if results else None
+
+    def get_by(self, schema: type[S], /, **fields: object) -> S:
+        """The one record whose fields equal ``fields``: ``repo.get_by(User, email=...)``.
+
+        ``NotFound`` when none matches, ``MultipleResults`` for more.
+        """
+        return self.one(query(schema).where(**fields))
+
+    def get_by_or_none(self, schema: type[S], /, **fields: object) -> S | None:
+        """The one record whose fields equal ``fields``, or None."""
+        return self.one_or_none(query(schema).where(**fields))
+
+    def exists(self, q: Query[Any]) -> bool:
+        """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
+        probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
+        if q.limit_by is not None or q.offset_by is not None or q.distinct_on is not None:
+            probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
+        return bool(self._execute(probe, "read")[0])
+
+    def aggregate(
+        self, q: Query[Any], function: Aggregate, field: Column[Any] | str | None = None
+    ) -> Any:
+        """``count``/``sum``/``avg``/``min``/``max`` over a query's rows.
+
+        ``count`` without a field counts rows. A query with ``limit``,
+        ``offset``, ``distinct``, grouping or a set operation is aggregated
+        through a subquery, so the aggregate sees exactly the rows ``q``
+        returns (as Ecto does).
+
+        Example: ``repo.aggregate(query(Post).where(Post.user_id == 1), "sum", Post.views)``.
+        """
+        return self.one(aggregate_query(q, function, field))
+
+    def stream(self, q: Query[T], *, batch_size: int = 500) -> RepoStream[T]:
+        """The results one at a time, without loading them all.
+
+        On PostgreSQL a server-side cursor (``WITH HOLD`` outside a
+        transaction, so it works without one). Use it in a ``with`` block (or
+        exhaust it): the connection stays checked out until then. Preloads
+        are not applied to streamed rows.
+
+        Example::
+
+            with repo.stream(query(Event)) as events:
+                for event in events:
+                    ...
+        """
+        if q.preloads:
+            raise ValueError("stream does not preload; use repo.preload on batches, or repo.all")
+        intent: Intent = "write" if q.locking is not None else "read"
+        return RepoStream(self, q, intent, batch_size)
+
+    @overload
+    def reload(self, records: S) -> S: ...
+    @overload
+    def reload(self, records: Sequence[S]) -> list[S]: ...
+    def reload(self, records: S | Sequence[S]) -> S | list[S]:
+        """The records as the database holds them now, by primary key.
+
+        ``NotFound`` when a record's row is gone; a list keeps its order.
+        """
+        if isinstance(records, Schema):
+            return self.get(type(records), key_of(records))
+        return [self.get(type(r), key_of(r)) for r in records]
+
+    # -- associations -----------------------------------------------------------------
+
+    @overload
+    def preload(self, records: S, /, *paths: Any, **queries: Any) -> S: ...
+    @overload
+    def preload(self, records: Sequence[S], /, *paths: Any, **queries: Any) -> list[S]: ...
+    @overload
+    def preload(self, records: None, /, *paths: Any, **queries: Any) -> None: ...
+    def preload(self, records: Any, /, *paths: Any, **queries: Any) -> Any:
+        """Load associations into new copies of ``records`` (one query per level).
+
+        ``paths`` as for ``Query.preload``: ``"posts"``, ``"posts__comments"``,
+        ``{"posts": ["comments"]}``, ``User.posts``; ``posts=query(Post)...``
+        chooses and orders the rows (its ``limit``/``offset`` count per
+        parent); ``posts=top(3, Post.score.desc())`` (``repodb.preload.top``)
+        loads at most three per parent, in SQL. Associations loaded before
+        stay loaded on the copies.
+
+        Example: ``user = repo.preload(user, "posts")``.
+        """
+        from .preload import preload
+
+        return preload(self, records, *paths, **queries)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def insert(
+        self,
+        value: S | Changeset[S],
+        *,
+        on_conflict: OnConflict = "raise",
+        conflict_target: ConflictTarget | None = None,
+    ) -> S:
+        """Insert a record or a valid changeset; the record as the database stored it.
+
+        Fills autogenerated keys, defaults and timestamps (read back with
+        ``RETURNING``); writes new associated records in the same
+        transaction. An invalid changeset raises ``InvalidChangesetError``
+        without touching the database; a declared constraint violation
+        becomes a field error in that exception.
+
+        Options: ``on_conflict``, ``conflict_target``, as for ``insert_all``.
+        """
+        from ._repo import write
+
+        return write.insert(self, value, on_conflict=on_conflict, conflict_target=conflict_target)
+
+    def update(self, changeset: Changeset[S]) -> S:
+        """Write a changeset's changes (only the changed fields); the updated record.
+
+        Bumps ``updated_at`` timestamps; with ``optimistic_lock`` the row must
+        still hold the old version, else ``StaleEntryError``, as when the row
+        is gone. A changeset without changes does not touch the database.
+        """
+        from ._repo import write
+
+        return write.update(self, changeset)
+
+    def delete(self, value: S | Changeset[S]) -> S:
+        """Delete a record by its primary key; ``StaleEntryError`` when no row was deleted.
+
+        A changeset's declared ``no_assoc_constraint``/``foreign_key_constraint``
+        turn a restricting foreign key into a field error.
+        """
+        from ._repo import write
+
+        return write.delete(self, value)
+
+    def insert_or_update(self, changeset: Changeset[S]) -> S:
+        """Insert when the changeset's record is new (no primary key yet), else update."""
+        from ._repo import write
+
+        return write.insert_or_update(self, changeset)
+
+    @overload
+    def insert_all(
+        self,
+        schema: type[S],
+        rows: Sequence[Mapping[str, Any] | S],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Literal[False] = ...,
+    ) -> WriteResult[None]: ...
+    @overload
+    def insert_all(
+        self,
+        schema: type[S],
+        rows: Sequence[Mapping[str, Any] | S],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Literal[True],
+    ) -> WriteResult[S]: ...
+    @overload
+    def insert_all(
+        self,
+        schema: type[S],
+        rows: Sequence[Mapping[str, Any] | S],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Sequence[str | Column[Any]],
+    ) -> WriteResult[tuple[Any, ...]]: ...
+    def insert_all(
+        self,
+        schema: type[S],
+        rows: Sequence[Mapping[str, Any] | S],
+        *,
+        on_conflict: OnConflict = "raise",
+        conflict_target: ConflictTarget | None = None,
+        returning: bool | Sequence[str | Column[Any]] = False,
+    ) -> WriteResult[Any]:
+        """Insert many rows at once, in one transaction; a ``WriteResult``.
+
+        Rows are dicts or records; timestamps and client-side defaults are
+        filled in (Ecto's ``insert_all`` skips them). Large inputs go in
+        batches (``COPY`` on PostgreSQL when nothing is returned and no
+        conflict is handled). For upserts the result says how many rows were
+        inserted and how many updated, and with ``returning`` which ones.
+
+        Options: ``on_conflict``, ``conflict_target``, ``returning`` as for
+        ``repodb.write.insert_all``.
+        """
+        from ._repo import bulk
+
+        return bulk.insert_all(
+            self,
+            schema,
+            rows,
+            on_conflict=on_conflict,
+            conflict_target=conflict_target,
+            returning=returning,
+        )
+
+    def update_all(
+        self,
+        q: Query[Any],
+        *assignments: Assignment,
+        set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
+        returning: bool | Sequence[str | Column[Any]] = False,
+    ) -> WriteResult[Any]:
+        """Update every row ``q`` matches; a ``WriteResult`` (count; rows with ``returning``).
+
+        Example: ``repo.update_all(query(Post).where(Post.user_id == 1), set={"views": 0})``.
+        """
+        from ._repo import bulk
+
+        return bulk.update_all(self, q, *assignments, set=set, returning=returning)
+
+    def delete_all(
+        self, q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False
+    ) -> WriteResult[Any]:
+        """Delete every row ``q`` matches; a ``WriteResult`` (count; rows with ``returning``)."""
+        from ._repo import bulk
+
+        return bulk.delete_all(self, q, returning=returning)
+
+    def execute(self, statement: Statement) -> tuple[list[Any], int]:
+        """Run any statement (query or write) on the primary: its results and row count."""
+        return self._execute(statement, "write")
+
+    # -- transactions -----------------------------------------------------------------
+
+    @overload
+    def transaction(
+        self,
+        work: None = None,
+        /,
+        *,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+    ) -> RepoTransaction: ...
+    @overload
+    def transaction(
+        self,
+        work: Multi,
+        /,
+        *,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+    ) -> Mapping[str, Any]: ...
+    @overload
+    def transaction(
+        self,
+        work: Callable[[TransactionRepo], T],
+        /,
+        *,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+    ) -> T: ...
+    def transaction(
+        self,
+        work: Any = None,
+        /,
+        *,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+    ) -> Any:
+        """A transaction on one connection: a ``with`` block, a function, or a ``Multi``.
+
+        ``with repo.transaction() as tx:`` gives a repo-like handle whose
+        operations all run on one pinned primary connection; the block
+        commits at its end and rolls back on any exception, which
+        propagates. ``tx.rollback()`` leaves the block, rolling back, without
+        an error. Nested transactions are savepoints.
+        ``repo.transaction(fn)`` runs ``fn(tx)`` likewise and returns its
+        result (None after ``tx.rollback()``); ``repo.transaction(multi)``
+        runs a ``Multi`` and returns its results by step name, or raises
+        ``MultiError``.
+        """
+        block = RepoTransaction(self, isolation, read_only)
+        if work is None:
+            return block
+        if callable(work):
+            with block as tx:
+                return work(tx)
+            return None
+        from .multi import Multi
+
+        if not isinstance(work, Multi):
+            raise TypeError(f"transaction() takes a function or a Multi, not {work!r}")
+        return work._run(block)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WriteResult(Generic[T]):
+    """What a bulk write did.
+
+    Attributes:
+        count: rows written (inserted, updated or deleted).
+        rows: the returned rows, with ``returning`` (else empty).
+        inserted / updated: with ``on_conflict`` other than ``"raise"``,
+            how many rows were new and how many existed (``"nothing"``:
+            the rows written, and 0); None otherwise.
+        actions: with such an ``on_conflict`` and ``returning``,
+            ``"inserted"`` or ``"updated"`` for each returned row, in order;
+            None otherwise.
+    """
+
+    count: int
+    rows: list[T] = dataclasses.field(default_factory=list)
+    inserted: int | None = None
+    updated: int | None = None
+    actions: tuple[Literal["inserted", "updated"], ...] | None = None
+
+
+class TransactionRepo(Repo):
+    """The handle of ``with repo.transaction() as tx``: a Repo pinned to one connection.
+
+    Everything it runs joins the transaction; ``tx.transaction()`` opens a
+    savepoint; ``tx.rollback()`` rolls back and leaves the block quietly.
+    """
+
+    def __init__(self, parent: Repo, conn: Connection, tx: Transaction) -> None:
+        super().__init__(conn, on_event=parent._handlers, log_params=parent._log_params)
+        self._parent = parent
+        self._conn = conn
+        self._tx = tx
+        self._held = True
+
+    @property
+    def connection(self) -> Connection:
+        """The connection the transaction runs on."""
+        return self._conn
+
+    def rollback(self) -> None:
+        """Roll this transaction back and leave its ``with`` block (or function) quietly."""
+        raise Rollback(self._tx)
+
+
+class RepoTransaction:
+    """The ``with`` block of ``repo.transaction()``; entering gives a ``TransactionRepo``."""
+
+    def __init__(
+        self, repo: Repo, isolation: IsolationLevel | None = None, read_only: bool = False
+    ) -> None:
+        self._repo = repo
+        self._isolation = isolation
+        self._read_only = read_only
+        self._hold: AbstractContextManager[Connection] | None = None
+        self._tx: Transaction | None = None
+
+    def __enter__(self) -> TransactionRepo:
+        if self._hold is not None:
+            raise RuntimeError("a repo transaction cannot be entered twice")
+        hold = self._repo._source.checkout("transaction")
+        conn = hold.__enter__()
+        try:
+            tx = conn.transaction(isolation=self._isolation, read_only=self._read_only)
+            tx.__enter__()
+        except BaseException:
+            hold.__exit__(*sys.exc_info())
+            raise
+        self._hold, self._tx = hold, tx
+        return TransactionRepo(self._repo, conn, tx)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        hold, tx = self._hold, self._tx
+        assert hold is not None
+        assert tx is not None
+        try:
+            handled = tx.__exit__(exc_type, exc, tb)
+        except BaseException:
+            hold.__exit__(*sys.exc_info())
+            raise
+        if handled:
+            hold.__exit__(None, None, None)
+        else:
+            hold.__exit__(exc_type, exc, tb)
+        return handled
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+_REQUEST_CALLS: dict[str, Callable[[Connection, Request[Any, Any, Any], object], Any]] = {
+    "all": lambda c, r, p: c.all(r, p),
+    "one": lambda c, r, p: c.one(r, p),
+    "one_or_none": lambda c, r, p: c.one_or_none(r, p),
+    "exec": lambda c, r, p: c.exec(r, p),
+}
+
+
+def _request_params(params: object) -> tuple[Any, ...]:
+    if params is None:
+        return ()
+    return tuple(params) if isinstance(params, tuple) else (params,)
+
+
+def _describe(q: Query[Any]) -> str:
+    schema = q.source.schema
+    return f"query({schema.__name__})" if schema is not None else "the query"
