@@ -1,132 +1,191 @@
-"""repodb quickstart: connect, create a table, run typed requests, use a transaction.
+"""repodb quickstart: a small blog with schemas, changesets, queries, preloads and a Multi.
 
 Runs on SQLite with no server (a file in a temporary directory). Pass
 ``--url postgresql://user@host:port/db`` to run the same steps on PostgreSQL
-(it creates and drops a table named ``quickstart_users``).
+(it creates its tables in a schema named ``repodb_quickstart`` and drops it
+at the end).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import tempfile
 from pathlib import Path
+from typing import Any, ClassVar
 
 import repodb
-from repodb import Request
-from repodb.types import optional, tup
+from repodb import Multi, MultiError, Repo, Request
+from repodb.changeset import Changeset, cast, change
+from repodb.functions import count, sum_
+from repodb.preload import top
+from repodb.query import query
+from repodb.schema import Assoc, Col, Schema, belongs_to, field, has_many, many_to_many
 
 
-@dataclasses.dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    email: str
-    joined_at: dt.datetime
-    karma: int | None
+class User(Schema, table="users"):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    email: Col[str]
+    name: Col[str]
+    version: Col[int] = field(default=1)
+    inserted_at: Col[dt.datetime | None] = field(default=None, timestamp="inserted")
+    updated_at: Col[dt.datetime | None] = field(default=None, timestamp="updated")
+    posts: ClassVar[Assoc[list[Post]]] = has_many(lambda: Post, foreign_key="user_id")
 
 
-# Requests are declared once, with their parameter and row types. The SQL is a
-# literal: values are always bound, never pasted into the text.
-create_users = Request.exec(
-    "CREATE TABLE quickstart_users ("
-    " id INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " email TEXT NOT NULL UNIQUE,"
-    " joined_at TEXT NOT NULL,"
-    " karma INTEGER CHECK (karma >= 0))"
-)
-create_users_pg = Request.exec(
-    "CREATE TABLE quickstart_users ("
-    " id bigserial PRIMARY KEY,"
-    " name text NOT NULL,"
-    " email text NOT NULL UNIQUE,"
-    " joined_at timestamptz NOT NULL,"
-    " karma bigint CHECK (karma >= 0))"
-)
-drop_users = Request.exec("DROP TABLE IF EXISTS quickstart_users")
-insert_user = Request.one(
-    "INSERT INTO quickstart_users (name, email, joined_at, karma) VALUES (?, ?, ?, ?) RETURNING id",
-    params=tup(str, str, dt.datetime, optional(int)),
-    row=int,
-)
-add_karma = Request.exec(
-    "UPDATE quickstart_users SET karma = coalesce(karma, 0) + $2 WHERE id = $1",
-    params=tup(int, int),
-)
-user_by_email = Request.one_or_none(
-    "SELECT id, name, email, joined_at, karma FROM quickstart_users WHERE email = ?",
-    params=str,
-    row=User,
-)
-all_names = Request.many("SELECT name FROM quickstart_users ORDER BY id", row=str)
-count_users = Request.one("SELECT count(*) FROM quickstart_users", row=int)
+class Post(Schema, table="posts"):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    user_id: Col[int | None] = field(default=None)
+    title: Col[str]
+    likes: Col[int] = field(default=0)
+    user: ClassVar[Assoc[User | None]] = belongs_to(User, foreign_key="user_id")
+    tags: ClassVar[Assoc[list[Tag]]] = many_to_many(
+        lambda: Tag, join_through="post_tags", join_keys=(("post_id", "id"), ("tag_id", "id"))
+    )
 
 
-def run(url: str) -> None:
-    print(f"1. Connecting to {repodb.parse_url(url).redacted}")
-    with repodb.connect(url) as conn:
-        conn.exec(drop_users)
-        is_pg = conn.dialect.name == "postgresql"
-        conn.exec(create_users_pg if is_pg else create_users)
-        print("2. Created table quickstart_users")
-
-        now = dt.datetime.now(dt.UTC)
-        ada = conn.one(insert_user, ("Ada Lovelace", "ada@example.com", now, 10))
-        grace = conn.one(insert_user, ("Grace Hopper", "grace@example.com", now, None))
-        print(f"3. Inserted two users with typed requests: ids {ada} and {grace}")
-
-        found = conn.one_or_none(user_by_email, "grace@example.com")
-        print(f"4. Read back a typed row: {found}")
-        print(f"   All names: {conn.all(all_names)}")
-
-        print("5. A transaction: both updates commit together, or neither does")
-        with conn.transaction():
-            conn.exec(add_karma, (ada, 5))
-            conn.exec(add_karma, (grace, 3))
-        print(
-            f"   karma now: ada={_karma(conn, 'ada@example.com')}, "
-            f"grace={_karma(conn, 'grace@example.com')}"
-        )
-
-        print("6. A transaction that fails half-way leaves nothing behind:")
-        try:
-            with conn.transaction():
-                conn.exec(add_karma, (ada, 100))
-                conn.one(insert_user, ("Ada Again", "ada@example.com", now, None))
-        except repodb.UniqueViolation as error:
-            print(f"   repodb.{type(error).__name__}: {error}")
-            print(f"   -> table={error.table!r} column={error.column!r}")
-        print(
-            f"   karma of ada is still {_karma(conn, 'ada@example.com')}, "
-            f"users: {conn.one(count_users)}"
-        )
-
-        print("7. A value of the wrong type is refused before anything is sent:")
-        try:
-            conn.one(insert_user, ("Bob", "bob@example.com", "yesterday", None))  # type: ignore[misc]
-        except repodb.EncodeError as error:
-            print(f"   repodb.{type(error).__name__}: {error}")
-
-        conn.exec(drop_users)
-    print("Done.")
+class Tag(Schema, table="tags"):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    name: Col[str]
 
 
-def _karma(conn: repodb.Connection, email: str) -> int | None:
-    user = conn.one_or_none(user_by_email, email)
-    return user.karma if user else None
+# Tables are made with plain typed requests here; migrations are a later step
+# of the guide. {pk} and {ts} differ between the two databases.
+TABLES = [
+    "CREATE TABLE users (id {pk}, email TEXT NOT NULL CONSTRAINT users_email_key UNIQUE,"
+    " name TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1,"
+    " inserted_at {ts}, updated_at {ts})",
+    "CREATE TABLE posts (id {pk}, user_id INTEGER REFERENCES users (id),"
+    " title TEXT NOT NULL, likes INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE tags (id {pk}, name TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE post_tags (post_id INTEGER NOT NULL REFERENCES posts (id),"
+    " tag_id INTEGER NOT NULL REFERENCES tags (id), PRIMARY KEY (post_id, tag_id))",
+]
+TYPES = {
+    "sqlite": {"pk": "INTEGER PRIMARY KEY", "ts": "TEXT"},
+    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "ts": "TIMESTAMPTZ"},
+}
+
+
+def registration(params: dict[str, Any]) -> Changeset[User]:
+    """Validate sign-up input: what a web handler would do with a form."""
+    return (
+        cast(User, params, ["email", "name"])
+        .validate_required(["email", "name"])
+        .validate_format("email", r"^[^@\s]+@[^@\s]+$")
+        .validate_length("name", min=2)
+        .unique_constraint("email")
+    )
+
+
+def new_post(params: dict[str, Any]) -> Changeset[Post]:
+    return cast(Post, params, ["title"]).validate_required(["title"]).cast_assoc("tags")
+
+
+def run(repo: Repo) -> None:
+    print("2. Sign up Ada through a changeset:")
+    ada = repo.insert(registration({"email": "ada@example.com", "name": "Ada"}))
+    print(f"   {ada.name} has id {ada.id}, inserted at {ada.inserted_at:%Y-%m-%d %H:%M} UTC")
+
+    print("3. Bad input never reaches the database; the errors are data:")
+    try:
+        repo.insert(registration({"email": "not-an-email", "name": "A"}))
+    except repodb.InvalidChangesetError as error:
+        print(f"   {error.changeset.traverse_errors()}")
+
+    print("4. A taken email comes back from the unique index as a field error:")
+    try:
+        repo.insert(registration({"email": "ada@example.com", "name": "Ada again"}))
+    except repodb.InvalidChangesetError as error:
+        print(f"   {error.changeset.traverse_errors()}")
+
+    print("5. Posts with tags (cast_assoc writes them in one transaction), then many at once:")
+    grace = repo.insert(registration({"email": "grace@example.com", "name": "Grace"}))
+    for author, title, tags in [
+        (ada, "Notes on the Analytical Engine", ["math", "engines"]),
+        (ada, "Bernoulli numbers", ["numbers"]),
+        (grace, "Compilers", ["languages"]),
+    ]:
+        post = new_post({"title": title, "tags": [{"name": t} for t in tags]})
+        repo.insert(post.put_change("user_id", author.id))
+    bulk = repo.insert_all(
+        Post, [{"user_id": grace.id, "title": f"Draft {n}", "likes": n} for n in range(1, 51)]
+    )
+    print(f"   inserted {bulk.count} drafts with insert_all")
+    repo.update_all(query(Post).where(Post.title == "Compilers"), set={"likes": 99})
+
+    print("6. Query with a join and aggregates: posts and likes per author")
+    per_author = repo.all(
+        query(Post)
+        .join("user")
+        .group_by(User.name)
+        .order_by(User.name)
+        .select(User.name, count(), sum_(Post.likes))
+    )
+    for name, posts, likes in per_author:
+        print(f"   {name}: {posts} posts, {likes} likes")
+
+    print("7. Preload: every user's two best posts and their tags, one query per level")
+    users = repo.all(query(User).order_by(User.name))
+    best = top(2, Post.likes.desc())
+    for user in repo.preload(users, posts=(best, ["tags"])):
+        titles = [f"{p.title} {[t.name for t in p.tags]}" for p in user.posts]
+        print(f"   {user.name}: {titles}")
+
+    print("8. A Multi: several steps in one transaction, all or nothing")
+    welcome = (
+        Multi()
+        .insert("user", registration({"email": "linus@example.com", "name": "Linus"}))
+        .insert("post", lambda r: Post(user_id=r["user"].id, title="Hello, world"))
+        .run("posts", lambda tx, r: tx.aggregate(query(Post), "count"))
+    )
+    results = repo.transaction(welcome)
+    user, post = results["user"], results["post"]
+    print(f"   created {user.name} and post {post.id}; now {results['posts']} posts")
+    failing = (
+        Multi()
+        .insert("user", registration({"email": "kay@example.com", "name": "Kay"}))
+        .insert("duplicate", registration({"email": "kay@example.com", "name": "Kay"}))
+    )
+    try:
+        repo.transaction(failing)
+    except MultiError as error:
+        errors = error.changeset.traverse_errors() if error.changeset else error.error
+        print(f"   step {error.step!r} failed: {errors}")
+    kay = repo.get_by_or_none(User, email="kay@example.com")
+    print(f"   and the first step was rolled back: Kay is {kay}")
+
+    print("9. Optimistic locking: an update from a stale copy is refused")
+    fresh = repo.update(change(ada, name="Ada Lovelace").optimistic_lock("version"))
+    try:
+        repo.update(change(ada, name="Ada King").optimistic_lock("version"))
+    except repodb.StaleEntryError as error:
+        print(f"   repodb.StaleEntryError: {error}")
+    print(f"   the row keeps {repo.reload(fresh).name!r}, version {repo.reload(fresh).version}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", help="a database URL (default: a SQLite file in a temp dir)")
+    parser.add_argument("--url", help="a PostgreSQL URL (default: a SQLite file in a temp dir)")
     args = parser.parse_args()
-    if args.url:
-        run(args.url)
-        return
     with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{Path(tmp) / 'quickstart.db'}")
+        url = args.url or f"sqlite:///{Path(tmp) / 'quickstart.db'}"
+        print(f"1. Connecting to {repodb.parse_url(url).redacted} and creating the blog tables")
+        with repodb.connect(url) as conn:
+            kind = conn.dialect.name
+            if kind == "postgresql":
+                conn.exec(Request.exec("DROP SCHEMA IF EXISTS repodb_quickstart CASCADE"))
+                conn.exec(Request.exec("CREATE SCHEMA repodb_quickstart"))
+                conn.exec(Request.exec("SET search_path TO repodb_quickstart"))
+            for ddl in TABLES:
+                # Our own DDL text, not input.
+                conn.exec(Request.exec(ddl.format(**TYPES[kind])))
+            try:
+                run(Repo(conn))
+            finally:
+                if kind == "postgresql":
+                    conn.exec(Request.exec("DROP SCHEMA repodb_quickstart CASCADE"))
+    print("Done.")
 
 
 if __name__ == "__main__":

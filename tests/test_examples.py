@@ -28,10 +28,21 @@ def run_quickstart(*args: str) -> str:
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_quickstart_walks_through_every_step(database: str) -> None:
     out = run_quickstart() if database == "sqlite" else run_quickstart("--url", pg_url())
-    for step in range(1, 8):
+    for step in range(1, 10):
         assert f"\n{step}. " in "\n" + out
-    assert "repodb.UniqueViolation" in out
-    assert "column='email'" in out
-    assert "karma of ada is still 15, users: 2" in out
-    assert "repodb.EncodeError: parameter 3: expected datetime, got str" in out
+    # Validation errors, and a unique email turned into a field error.
+    assert "'email': ['has invalid format']" in out
+    assert "{'email': ['has already been taken']}" in out
+    assert "inserted 50 drafts with insert_all" in out
+    assert "Ada: 2 posts, 0 likes" in out
+    assert "Grace: 51 posts, 1374 likes" in out
+    # Top two posts per user, with their tags (the preload).
+    assert "Ada: [\"Notes on the Analytical Engine ['math', 'engines']\"" in out
+    assert "Grace: [\"Compilers ['languages']\", 'Draft 50 []']" in out
+    # The Multi: one that commits, one that fails and rolls back.
+    assert "now 54 posts" in out
+    assert "step 'duplicate' failed: {'email': ['has already been taken']}" in out
+    assert "Kay is None" in out
+    assert "repodb.StaleEntryError" in out
+    assert "the row keeps 'Ada Lovelace', version 2" in out
     assert out.rstrip().endswith("Done.")
