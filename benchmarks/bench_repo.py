@@ -1,0 +1,403 @@
+"""The Repo against the raw drivers, SQLAlchemy 2 (Core and ORM) and peewee.
+
+Why: repodb promises to stay close to the driver it wraps and ahead of the
+usual Python database layers. Each scenario runs on a SQLite file and on
+PostgreSQL in the same process, for every contender, on the same tables and
+inputs; each result is checked (rows read back, rows counted after writes).
+Per operation, the median time of several rounds is reported with its ratio
+to the raw driver (1.00x = no overhead). Rounds rotate the contenders'
+order so that machine noise hits all alike; each contender warms up first.
+
+Scenarios: get by primary key; a 100-row list decoded into objects;
+``insert_all`` of 50,000 rows; 5,000 single inserts, each its own
+transaction; 200 users with their posts (preloaded with an ``IN`` query,
+and the raw N+1 way for comparison).
+
+SQLAlchemy and peewee come with the ``bench`` extra (``pip install -e
+'.[bench]'``); without them their columns say "not installed".
+
+Usage::
+
+    python benchmarks/bench_repo.py                      # SQLite, and PostgreSQL if
+                                                         # REPODB_TEST_PG_URL is set
+    python benchmarks/bench_repo.py --pg-url postgresql://postgres@127.0.0.1:55432/repodb_test
+    python benchmarks/bench_repo.py --quick --json out.json   # the smoke test's run
+
+On PostgreSQL the tables live in a schema of their own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from repo_contenders import raw_and_repodb
+from repo_kit import POSTGRESQL_DDL, SCENARIOS, SQLITE_DDL, Contender, Database, Sizes, Workload
+
+NAMES = ["raw", "repodb", "SQLAlchemy Core", "SQLAlchemy ORM", "peewee"]
+# repodb's targets, time relative to the raw driver (issue 4).
+TARGETS: dict[tuple[str, str], float] = {
+    ("get", "sqlite"): 2.0,
+    ("get", "postgresql"): 1.2,
+    ("list", "sqlite"): 1.3,
+    ("list", "postgresql"): 1.3,
+    ("insert_all", "sqlite"): 1.3,
+    ("insert_all", "postgresql"): 1.25,
+    ("insert", "sqlite"): 1.2,
+    ("insert", "postgresql"): 1.2,
+    ("preload", "sqlite"): 1.5,
+    ("preload", "postgresql"): 1.5,
+}
+# What an unfinished or missing part of a contender raises when first called.
+UNAVAILABLE = (NotImplementedError, ImportError, AttributeError)
+
+# Per database: scenario -> contender -> seconds per operation, or why not measured.
+Results = dict[str, dict[str, float | str]]
+Factory = Callable[[Database, Workload], list[Contender]]
+
+
+class Admin:
+    """The harness's own raw connection: schema, seed data, resets and row counts."""
+
+    def __init__(self, db: Database) -> None:
+        self.kind = db.kind
+        self._run: Callable[[str], list[tuple[Any, ...]]]
+        if db.kind == "sqlite":
+            lite = sqlite3.connect(db.path, isolation_level=None)
+            lite.execute("PRAGMA journal_mode = WAL")
+            self._lite = lite
+            self._run = lambda sql: lite.execute(sql).fetchall()
+            self.close: Callable[[], None] = lite.close
+        else:
+            import psycopg
+
+            pg = psycopg.connect(db.conninfo, autocommit=True, options=db.options)
+            self._pg = pg
+
+            def run(sql: str) -> list[tuple[Any, ...]]:
+                cursor = pg.execute(sql)
+                return cursor.fetchall() if cursor.description else []
+
+            self._run = run
+            self.close = pg.close
+            # A contender left holding a lock must fail the run, not hang it.
+            self._run("SET lock_timeout = '10s'")
+
+    def seed(self, work: Workload) -> None:
+        for statement in SQLITE_DDL if self.kind == "sqlite" else POSTGRESQL_DDL:
+            self._run(statement)
+        users, posts = work.user_rows(), work.post_rows()
+        if self.kind == "sqlite":
+            self._lite.execute("BEGIN")
+            self._lite.executemany("INSERT INTO bench_users VALUES (?, ?, ?, ?)", users)
+            self._lite.executemany("INSERT INTO bench_posts VALUES (?, ?, ?, ?)", posts)
+            self._lite.execute("COMMIT")
+            self._run("ANALYZE")
+            return
+        cursor = self._pg.cursor()
+        for table, rows in (("bench_users", users), ("bench_posts", posts)):
+            with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        self._run("ANALYZE")
+
+    def reset(self) -> None:
+        """Empty the table the write scenarios fill."""
+        if self.kind == "sqlite":
+            self._run("DELETE FROM bench_new_users")
+        else:
+            self._run("TRUNCATE bench_new_users RESTART IDENTITY")
+
+    def inserted(self) -> int:
+        count: int = self._run("SELECT count(*) FROM bench_new_users")[0][0]
+        return count
+
+
+def sqlite_database(directory: str) -> Database:
+    """A database file in ``directory`` (which the caller removes)."""
+    path = str(Path(directory) / "bench.db")
+    return Database("sqlite", f"sqlite:///{path}", path=path)
+
+
+@contextmanager
+def postgresql_database(url: str) -> Iterator[Database]:
+    """A fresh schema on the server at ``url``, dropped afterwards."""
+    import psycopg
+
+    schema = f"bench_repo_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in url else "?"
+    options = f"-c search_path={schema}"
+    try:
+        yield Database(
+            "postgresql",
+            f"{url}{separator}options={quote(options)}",
+            conninfo=url,
+            options=options,
+        )
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def contender_factories() -> tuple[list[Factory], dict[str, str]]:
+    """What can run here, and why the rest cannot (a library not installed)."""
+    factories: list[Factory] = [raw_and_repodb]
+    missing: dict[str, str] = {}
+    try:
+        import repo_sqlalchemy
+
+        factories.append(repo_sqlalchemy.contenders)
+    except ImportError as e:
+        missing["SQLAlchemy Core"] = missing["SQLAlchemy ORM"] = f"not installed ({e.name})"
+    try:
+        import repo_peewee
+
+        factories.append(repo_peewee.contenders)
+    except ImportError as e:
+        missing["peewee"] = f"not installed ({e.name})"
+    return factories, missing
+
+
+def check(scenario: str, result: Any, k: int, work: Workload) -> None:
+    """Raise when an operation's result is not what the scenario asked for."""
+    sizes = work.sizes
+    got: list[object]
+    want: list[object]
+    if scenario == "get":
+        got = [_ident(result)]
+        want = [work.ids[k]]
+    elif scenario == "list":
+        got = [len(result), _ident(result[0])]
+        want = [100, work.starts[k] + 1]
+    elif scenario in ("preload", "preload_n1"):
+        pairs = [_split(item) for item in result]
+        got = [len(pairs), _ident(pairs[0][0])]
+        want = [sizes.preload_users, work.starts[k] + 1]
+        for user, posts in pairs:
+            got.append(sorted(_user_id(p) for p in posts))
+            want.append([_ident(user)] * sizes.posts_per_user)
+    else:
+        return
+    if got != want:
+        raise RuntimeError(f"{scenario}: expected {want[:4]}..., got {got[:4]}...")
+
+
+def _ident(row: Any) -> int:
+    value: int = row.id if hasattr(row, "id") else row[0]
+    return value
+
+
+def _user_id(post: Any) -> int:
+    value: int = post.user_id if hasattr(post, "user_id") else post[1]
+    return value
+
+
+def _split(item: Any) -> tuple[Any, list[Any]]:
+    """A preloaded user and its posts: ``(user, posts)`` pairs or objects with ``.posts``."""
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], list):
+        return item[0], item[1]
+    return item, list(item.posts)
+
+
+def expected_rows(scenario: str, ops: int, sizes: Sizes) -> int | None:
+    """Rows the write scenarios leave in ``bench_new_users`` after ``ops`` operations."""
+    if scenario == "insert_all":
+        return sizes.insert_all * ops
+    if scenario == "insert":
+        return ops
+    return None
+
+
+def run_database(
+    db: Database, work: Workload, factories: list[Factory], only: set[str] | None = None
+) -> Results:
+    admin = Admin(db)
+    admin.seed(work)
+    # All are made (raw shares repodb's session) and closed at the end; the chosen ones run.
+    made = [c for factory in factories for c in factory(db, work)]
+    contenders = [c for c in made if only is None or c.name in only]
+    # The workload and the libraries' own objects live all run long: left to
+    # the collector, every full collection would walk them, charging whoever
+    # allocates most for the harness's data.
+    gc.collect()
+    gc.freeze()
+    try:
+        return {key: run_scenario(key, db, work, admin, contenders) for key in SCENARIOS}
+    finally:
+        gc.unfreeze()
+        for c in made:
+            c.close()
+        admin.close()
+
+
+def run_scenario(
+    key: str, db: Database, work: Workload, admin: Admin, contenders: list[Contender]
+) -> dict[str, float | str]:
+    sizes = work.sizes
+    ops = sizes.ops(key, db.kind)
+    outcome: dict[str, float | str] = {}
+    runners: list[tuple[str, Callable[[int], object]]] = []
+    for c in contenders:
+        op = c.ops().get(key)
+        if op is None:
+            continue
+        try:
+            warm(key, c.name, op, ops, work, admin)
+        except UNAVAILABLE as e:
+            outcome[c.name] = f"not available ({type(e).__name__}: {e})"
+            continue
+        runners.append((c.name, op))
+    times: dict[str, list[float]] = {name: [] for name, _ in runners}
+    for round_ in range(sizes.rounds):
+        shift = round_ % max(len(runners), 1)
+        for name, op in runners[shift:] + runners[:shift]:
+            admin.reset()
+            gc.collect()
+            started = time.perf_counter()
+            for k in range(ops):
+                op(k)
+            times[name].append((time.perf_counter() - started) / ops)
+            verify_rows(key, name, ops, sizes, admin)
+    for name, _ in runners:
+        outcome[name] = statistics.median(times[name])
+    return outcome
+
+
+def warm(
+    key: str, name: str, op: Callable[[int], object], ops: int, work: Workload, admin: Admin
+) -> None:
+    """Run ``op`` untimed (caches, prepared statements), checking what it returns."""
+    admin.reset()
+    count = 1 if key == "insert_all" else min(ops, 50)
+    for k in range(count):
+        result = op(k)
+        try:
+            check(key, result, k, work)
+        except (RuntimeError, AttributeError, IndexError, TypeError) as e:
+            raise RuntimeError(f"{name}, {key}: wrong result: {e}") from e
+    verify_rows(key, name, count, work.sizes, admin)
+
+
+def verify_rows(key: str, name: str, ops: int, sizes: Sizes, admin: Admin) -> None:
+    want = expected_rows(key, ops, sizes)
+    if want is not None and admin.inserted() != want:
+        raise RuntimeError(f"{name}, {key}: {admin.inserted()} rows in the table, expected {want}")
+
+
+# -- reporting ------------------------------------------------------------------------
+
+
+def title(key: str, sizes: Sizes) -> str:
+    return SCENARIOS[key].format(
+        insert_all=f"{sizes.insert_all:,}", preload_users=sizes.preload_users
+    )
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def table(kind: str, results: Results, missing: dict[str, str], sizes: Sizes) -> list[str]:
+    """The Markdown table of one database: time per operation (ratio to raw)."""
+    head = ["scenario", *NAMES, "repodb target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    notes: dict[str, str] = {}
+    for key, outcome in results.items():
+        base = results["preload" if key == "preload_n1" else key].get("raw")
+        cells = [title(key, sizes)]
+        for name in NAMES:
+            value = outcome.get(name, missing.get(name, ""))
+            if isinstance(value, float):
+                ratio = f" ({value / base:.2f}x)" if isinstance(base, float) else ""
+                cells.append(duration(value) + ratio)
+            elif value:
+                notes.setdefault(value, f"n/a [{len(notes) + 1}]")
+                cells.append(notes[value])
+            else:
+                cells.append("–")
+        target = TARGETS.get((key, kind))
+        cells.append(f"≤ {target}x" if target else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [f"\n{mark[4:]} {why}" for why, mark in notes.items()]
+    return lines
+
+
+def versions(pg_url: str | None) -> list[str]:
+    found = [
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores",
+        f"SQLite {sqlite3.sqlite_version}",
+    ]
+    if pg_url:
+        import psycopg
+
+        with psycopg.connect(pg_url) as conn:
+            server = conn.execute("SHOW server_version").fetchone()
+        found.append(
+            f"psycopg {psycopg.__version__} (libpq {psycopg.pq.version()}), "
+            f"PostgreSQL {server[0] if server else '?'}"
+        )
+    for module in ("sqlalchemy", "peewee"):
+        try:
+            found.append(f"{module} {__import__(module).__version__}")
+        except ImportError:
+            found.append(f"{module} not installed")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median reported)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--json", type=Path, help="also write the results here (seconds per op)")
+    parser.add_argument(
+        "--only", type=lambda text: set(text.split(",")), help=f"a comma list of {NAMES}"
+    )
+    args = parser.parse_args()
+    if args.only and not args.only <= set(NAMES):
+        parser.error(f"--only: unknown {sorted(args.only - set(NAMES))}; choose among {NAMES}")
+    sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds)
+    work = Workload.draw(sizes)
+    factories, missing = contender_factories()
+    print("\n".join(versions(args.pg_url)))
+    results: dict[str, Results] = {}
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sqlite"] = run_database(sqlite_database(tmp), work, factories, args.only)
+        print(
+            "\nSQLite (file, WAL)\n" + "\n".join(table("sqlite", results["sqlite"], missing, sizes))
+        )
+    if args.pg_url:
+        with postgresql_database(args.pg_url) as db:
+            results["postgresql"] = run_database(db, work, factories, args.only)
+        pg = results["postgresql"]
+        print("\nPostgreSQL (loopback TCP)\n" + "\n".join(table("postgresql", pg, missing, sizes)))
+    else:
+        print("\nPostgreSQL skipped: pass --pg-url or set REPODB_TEST_PG_URL", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

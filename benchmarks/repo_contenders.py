@@ -1,0 +1,227 @@
+"""The raw drivers and repodb's Repo as contenders of ``bench_repo.py``.
+
+Why these baselines: the raw driver is written the way a careful user of it
+writes each operation (one reused connection in autocommit mode, the
+driver's fastest bulk path: ``COPY`` on PostgreSQL, ``executemany`` in one
+transaction on SQLite), so the ratio to it is repodb's true overhead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from repo_kit import Contender, Database, Op, Workload
+
+import repodb
+from repodb import Repo
+from repodb.query import query
+from repodb.schema import Assoc, Col, Schema, field, has_many
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "BenchNewUser",
+    "BenchPost",
+    "BenchUser",
+    "RawContender",
+    "RepodbContender",
+    "raw_and_repodb",
+]
+
+
+class BenchUser(Schema, table="bench_users"):
+    id: Col[int] = field(primary_key=True, default=None)
+    name: Col[str]
+    email: Col[str]
+    age: Col[int]
+    posts: ClassVar[Assoc[list[BenchPost]]] = has_many(lambda: BenchPost, foreign_key="user_id")
+
+
+class BenchPost(Schema, table="bench_posts"):
+    id: Col[int] = field(primary_key=True, default=None)
+    user_id: Col[int]
+    title: Col[str]
+    views: Col[int]
+
+
+class BenchNewUser(Schema, table="bench_new_users"):
+    id: Col[int] = field(primary_key=True, default=None)
+    name: Col[str]
+    email: Col[str]
+    age: Col[int]
+
+
+GET = "SELECT id, name, email, age FROM bench_users WHERE id = ?"
+LIST = "SELECT id, name, email, age FROM bench_users WHERE id > ? ORDER BY id LIMIT ?"
+POSTS_OF = "SELECT id, user_id, title, views FROM bench_posts WHERE user_id = ?"
+POSTS_IN = "SELECT id, user_id, title, views FROM bench_posts WHERE user_id IN ({})"
+INSERT = "INSERT INTO bench_new_users (name, email, age) VALUES (?, ?, ?)"
+
+Rows = list[tuple[Any, ...]]
+
+
+class RawContender:
+    """sqlite3 or psycopg 3, as a careful user writes each operation.
+
+    Both run in autocommit mode, so a single statement is its own
+    transaction. psycopg uses one reused cursor and its default automatic
+    preparation; ``insert_all`` is one ``COPY`` on PostgreSQL and one
+    ``executemany`` between ``BEGIN`` and ``COMMIT`` on SQLite. Preloading is
+    two queries, the second with ``user_id IN (...)``, grouped in a dict.
+
+    ``session``: on PostgreSQL, the psycopg connection under repodb's, shared
+    so that both run on one server process. On a small machine the time of a
+    round trip depends on where the scheduler puts the server process of each
+    connection (two connections running the same statement differ by up to
+    15 µs here), which would otherwise blur the ratio. The cursor is a plain
+    ``psycopg.Cursor`` (``%s`` placeholders), as a raw user has.
+    """
+
+    name = "raw"
+
+    def __init__(
+        self, db: Database, work: Workload, session: psycopg.Connection[Any] | None = None
+    ) -> None:
+        self._work = work
+        self._kind = db.kind
+        self._close: Callable[[], None]
+        self._fetch: Callable[[str, Sequence[Any]], Rows]
+        self._fetch_one: Callable[[str, Sequence[Any]], Any]
+        if db.kind == "sqlite":
+            lite = sqlite3.connect(db.path, isolation_level=None)
+            lite.execute("PRAGMA foreign_keys = ON")
+            self._lite = lite
+            self._fetch = lambda sql, args: lite.execute(sql, args).fetchall()
+            self._fetch_one = lambda sql, args: lite.execute(sql, args).fetchone()
+            self._close = lite.close
+            self._mark = "?"
+        else:
+            import psycopg
+
+            if session is None:
+                pg = psycopg.connect(db.conninfo, autocommit=True, options=db.options)
+                self._close = pg.close
+            else:
+                pg = session
+                self._close = _nothing  # repodb's connection closes it
+            cursor = psycopg.Cursor(pg)
+            self._cursor = cursor
+
+            def fetch(sql: str, args: Sequence[Any]) -> Rows:
+                cursor.execute(sql, args)
+                return cursor.fetchall()
+
+            def fetch_one(sql: str, args: Sequence[Any]) -> Any:
+                cursor.execute(sql, args)
+                return cursor.fetchone()
+
+            self._fetch, self._fetch_one = fetch, fetch_one
+            self._mark = "%s"
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self._mark)
+
+    def ops(self) -> dict[str, Op]:
+        work, fetch, fetch_one = self._work, self._fetch, self._fetch_one
+        get, page, insert = self._sql(GET), self._sql(LIST), self._sql(INSERT)
+        returning = insert + " RETURNING id"
+        users, posts_of = self._sql(LIST), self._sql(POSTS_OF)
+        size = work.sizes.preload_users
+
+        def preload(k: int) -> list[tuple[Any, Rows]]:
+            found = fetch(users, (work.starts[k], size))
+            ids = [u[0] for u in found]
+            posts = fetch(POSTS_IN.format(", ".join([self._mark] * len(ids))), ids)
+            by_user: dict[int, Rows] = {i: [] for i in ids}
+            for post in posts:
+                by_user[post[1]].append(post)
+            return [(u, by_user[u[0]]) for u in found]
+
+        def preload_n1(k: int) -> list[tuple[Any, Rows]]:
+            found = fetch(users, (work.starts[k], size))
+            return [(u, fetch(posts_of, (u[0],))) for u in found]
+
+        return {
+            "get": lambda k: fetch_one(get, (work.ids[k],)),
+            "list": lambda k: fetch(page, (work.starts[k], 100)),
+            "insert_all": lambda k: self._insert_all(insert),
+            "insert": lambda k: fetch_one(returning, work.rows[k]),
+            "preload": preload,
+            "preload_n1": preload_n1,
+        }
+
+    def _insert_all(self, insert: str) -> None:
+        rows = self._work.rows[: self._work.sizes.insert_all]
+        if self._kind == "sqlite":
+            self._lite.execute("BEGIN")
+            self._lite.executemany(insert, rows)
+            self._lite.execute("COMMIT")
+            return
+        with self._cursor.copy("COPY bench_new_users (name, email, age) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def close(self) -> None:
+        self._close()
+
+
+class RepodbContender:
+    """repodb's Repo on one connection: reads, writes and preloads as its docs show them."""
+
+    name = "repodb"
+
+    def __init__(self, db: Database, work: Workload) -> None:
+        self._work = work
+        self._conn = repodb.connect(db.url)
+        self._repo = Repo(self._conn)
+
+    def session(self) -> psycopg.Connection[Any] | None:
+        """The psycopg connection under repodb's on PostgreSQL (None on SQLite)."""
+        if self._conn.dialect.name != "postgresql":
+            return None
+        from repodb.driver.postgresql import PostgresConnection
+
+        driver = self._conn._driver
+        assert isinstance(driver, PostgresConnection)
+        return driver._raw
+
+    def ops(self) -> dict[str, Op]:
+        repo, work = self._repo, self._work
+        size = work.sizes.preload_users
+        rows = work.dicts[: work.sizes.insert_all]
+
+        def page(k: int) -> list[BenchUser]:
+            return repo.all(
+                query(BenchUser)
+                .where(BenchUser.id > work.starts[k])
+                .order_by(BenchUser.id)
+                .limit(100)
+            )
+
+        def preload(k: int) -> list[BenchUser]:
+            q = query(BenchUser).where(BenchUser.id > work.starts[k]).order_by(BenchUser.id)
+            return repo.all(q.limit(size).preload("posts"))
+
+        return {
+            "get": lambda k: repo.get(BenchUser, work.ids[k]),
+            "list": page,
+            "insert_all": lambda k: repo.insert_all(BenchNewUser, rows),
+            "insert": lambda k: repo.insert(BenchNewUser(**work.dicts[k])),
+            "preload": preload,
+        }
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def raw_and_repodb(db: Database, work: Workload) -> list[Contender]:
+    """The raw driver and repodb, sharing one PostgreSQL session (see ``RawContender``)."""
+    ours = RepodbContender(db, work)
+    return [RawContender(db, work, ours.session()), ours]
+
+
+def _nothing() -> None:
+    return None

@@ -1,0 +1,55 @@
+"""The Repo benchmark runs, as a user runs it, with tiny sizes: it cannot rot unnoticed.
+
+Every scenario runs for every contender on SQLite and on PostgreSQL; the
+script itself checks each result (rows read back, rows counted after
+writes). Times are never asserted: this machine's speed proves nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import pg_url
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_repo.py"
+SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
+PEERS = {"SQLAlchemy Core": "sqlalchemy", "SQLAlchemy ORM": "sqlalchemy", "peewee": "peewee"}
+
+
+def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--json", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results: dict[str, Any] = json.loads(out.read_text())
+    return results
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_every_scenario_runs_for_every_contender(database: str, tmp_path: Path) -> None:
+    if database == "sqlite":
+        results = run_bench(tmp_path, "--pg-url", "")
+    else:
+        results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url())
+    assert list(results) == [database]
+    measured = results[database]
+    assert set(measured) == SCENARIOS
+    installed = [name for name, module in PEERS.items() if importlib.util.find_spec(module)]
+    for scenario, outcome in measured.items():
+        runs = ["raw"] if scenario == "preload_n1" else ["raw", "repodb", *installed]
+        assert set(outcome) == set(runs), scenario
+        for name in runs:
+            assert isinstance(outcome[name], float), (scenario, name, outcome[name])
+            assert outcome[name] > 0
