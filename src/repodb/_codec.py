@@ -232,7 +232,7 @@ RowDecoders = tuple[Callable[[tuple[Any, ...]], Any], Callable[[list[tuple[Any, 
 
 
 # The Python class a driver must hand over for a kind it does not convert.
-_PY_CLASS: dict[Kind, type[Any]] = {
+PY_CLASS: dict[Kind, type[Any]] = {
     Kind.BOOL: bool,
     Kind.INT: int,
     Kind.FLOAT: float,
@@ -262,7 +262,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
     width = len(columns)
     steps = [(i, c) for i, c in enumerate(convs) if c is not None]
     direct = [i for i, c in enumerate(convs) if c is None]
-    expected = tuple(_PY_CLASS.get((columns[i].item or columns[i]).kind, object) for i in direct)
+    expected = tuple(PY_CLASS.get((columns[i].item or columns[i]).kind, object) for i in direct)
     nullable = [columns[i].kind is Kind.OPTIONAL for i in direct]
     pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     if len(direct) == width:

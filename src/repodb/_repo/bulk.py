@@ -46,9 +46,7 @@ import itertools
 import threading
 import time
 import typing
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, Literal, TypeVar
 
@@ -276,15 +274,10 @@ def _same(value: R) -> R:
 # Kinds whose values pass the codec's check unchanged when they are exactly
 # of this class (ints also need the 64-bit range); enums use their own class.
 _EXACT: dict[Kind, type[Any]] = {
-    Kind.BOOL: bool,
-    Kind.INT: int,
-    Kind.FLOAT: float,
-    Kind.DECIMAL: Decimal,
-    Kind.STR: str,
-    Kind.BYTES: bytes,
-    Kind.DATE: dt.date,
-    Kind.TIMEDELTA: dt.timedelta,
-    Kind.UUID: uuid.UUID,
+    kind: cls
+    for kind, cls in _codec.PY_CLASS.items()
+    # Datetimes and times are converted to UTC (or refused when naive).
+    if kind not in (Kind.DATETIME, Kind.TIME)
 }
 _NONE: type[Any] = type(None)
 _present = functools.partial(is_not, None)
