@@ -53,3 +53,32 @@ def test_every_scenario_runs_for_every_contender(database: str, tmp_path: Path) 
         for name in runs:
             assert isinstance(outcome[name], float), (scenario, name, outcome[name])
             assert outcome[name] > 0
+
+
+def test_the_pool_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "pool.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH.parent / "bench_pool.py"),
+            "--quick",
+            "--sizes",
+            "2",
+            "--threads",
+            "4",
+            "--pg-url",
+            pg_url(),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())["size 2"]
+    assert results["repodb Pool"]["best"] > 0
+    peers = {"psycopg_pool": "psycopg_pool", "SQLAlchemy QueuePool": "sqlalchemy"}
+    for name, module in peers.items():
+        assert isinstance(results[name], dict) == (importlib.util.find_spec(module) is not None)

@@ -45,6 +45,7 @@ from .errors import (
     UniqueViolation,
 )
 from .multi import Multi, MultiError
+from .pool import Pool, PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
 from .query import Query, to_sql
 from .repo import Repo, WriteResult
 from .request import Many, One, Request, Zero, ZeroOrOne
@@ -80,6 +81,12 @@ __all__ = [
     "NotFound",
     "NotNullViolation",
     "One",
+    "Pool",
+    "PoolClosed",
+    "PoolError",
+    "PoolStats",
+    "PoolTimeout",
+    "PoolTooManyWaiters",
     "ProgrammingError",
     "Query",
     "QueryError",
