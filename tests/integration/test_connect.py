@@ -11,6 +11,7 @@ connection raises a repodb Error.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,35 @@ def test_sqlite_absolute_path(tmp_path: Path) -> None:
         works(conn)
         assert repr(conn) == f"<repodb.Connection {url} open>"
     assert path.is_file()
+
+
+def test_sqlite_connections_racing_to_open_a_new_file_all_succeed(tmp_path: Path) -> None:
+    # The first connection switches a new file to WAL; SQLite does not wait
+    # for that switch (no busy handler), so racing openers used to fail with
+    # "database is locked" (about 1 in 6 races of three threads).
+    for trial in range(15):
+        url = f"sqlite:///{tmp_path / f'race{trial}.db'}"
+        start = threading.Barrier(6)
+        failures: list[BaseException] = []
+
+        def open_one(
+            url: str = url,
+            start: threading.Barrier = start,
+            failures: list[BaseException] = failures,
+        ) -> None:
+            start.wait(timeout=10)
+            try:
+                open_conn(url).close()
+            except repodb.Error as e:
+                failures.append(e)
+
+        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads)
+        assert failures == []
 
 
 def test_sqlite_memory_databases_are_private() -> None:

@@ -345,8 +345,26 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> SqliteConnection:
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute(f"PRAGMA busy_timeout = {busy_ms:d}")
         if url.target != ":memory:":
-            raw.execute("PRAGMA journal_mode = WAL")
+            _use_wal(raw, busy_ms)
     except sqlite3.Error as e:
         raw.close()
         raise ConnectError(f"cannot open SQLite database {url.redacted}: {e}") from e
     return SqliteConnection(raw, settings)
+
+
+def _use_wal(raw: sqlite3.Connection, busy_ms: int) -> None:
+    """Switch to WAL, retrying while the file is busy.
+
+    SQLite does not call its busy handler for this switch, so connections
+    opening a new file at once (a pool filling up) would fail with
+    "database is locked" instead of waiting ``busy_timeout``.
+    """
+    deadline = time.monotonic() + busy_ms / 1000
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
