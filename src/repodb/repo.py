@@ -38,7 +38,7 @@ from ._repo.reads import aggregate_query, key_of, key_plan
 from ._repo.stream import RepoStream
 from .connection import Connection, Rollback, Transaction
 from .driver import IsolationLevel
-from .errors import MultipleResults, NotFound
+from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
 from .expr import Column, Statement, Value
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
@@ -71,6 +71,8 @@ Aggregate = Literal["count", "sum", "avg", "min", "max"]
 _perf = time.perf_counter
 _logger = telemetry.logger
 _DEBUG = 10
+# Failures after which a read is run once more on a fresh checkout.
+_RETRYABLE_READ = (ConnectionLost, SerializationFailure)
 
 
 class Source(Protocol):
@@ -185,7 +187,21 @@ class Repo:
         return results, count_
 
     def _execute(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
-        """Compile ``statement``, check out a connection for ``intent``, run it."""
+        """Compile ``statement``, check out a connection for ``intent``, run it.
+
+        A read outside a transaction whose connection was lost, or that a hot
+        standby cancelled (a recovery conflict), runs once more on a fresh
+        checkout: reads are safe to repeat, and a router has marked the
+        failed server down by then. Writes are never repeated.
+        """
+        if intent == "read" and not self._held:
+            try:
+                return self._execute_once(statement, intent)
+            except _RETRYABLE_READ:
+                return self._execute_once(statement, intent)
+        return self._execute_once(statement, intent)
+
+    def _execute_once(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
         started = _perf()
         with self._source.checkout(intent) as conn:
             checkout = 0.0 if self._held else _perf() - started
@@ -292,6 +308,15 @@ class Repo:
 
     def get_or_none(self, schema: type[S], key: object) -> S | None:
         """The record with primary key ``key``, or None."""
+        if self._held:
+            return self._get_once(schema, key)
+        try:
+            return self._get_once(schema, key)
+        except _RETRYABLE_READ:
+            # As in _execute: a lost or cancelled read runs once more.
+            return self._get_once(schema, key)
+
+    def _get_once(self, schema: type[S], key: object) -> S | None:
         started = _perf()
         with self._source.checkout("read") as conn:
             checkout = 0.0 if self._held else _perf() - started
