@@ -1,0 +1,1 @@
+"""Internals of ``repodb.multipool`` and ``repodb.cqrs``: server probes and replica lag."""

@@ -1,0 +1,143 @@
+"""The ``with`` blocks the CQRS router hands out: a read, a tracked write, a transaction.
+
+Why separate classes: each block must give its connection back to the pool
+it came from, and see how the block ended. A read that failed because its
+replica died, or was cancelled by a recovery conflict, marks that replica
+down on the way out, so the Repo's retry of the read goes elsewhere. A
+write in a read-your-writes session notes the primary's WAL position
+before the connection goes back.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from ..connection import Connection, Transaction
+from ..errors import ConnectionLost, SerializationFailure
+
+if TYPE_CHECKING:
+    from ..cqrs import Cqrs, CqrsSession
+    from ..pool import Pool
+
+__all__ = ["REPLICA_DOWN_ON", "ReadLease", "TransactionBlock", "WriteLease"]
+
+# Failures that take a replica out of rotation. On a hot standby a 40001 is
+# a recovery conflict (standbys refuse SERIALIZABLE): the replica is
+# replaying something that conflicts with reads, so reads go elsewhere
+# until the next probe, soon after.
+REPLICA_DOWN_ON: tuple[type[BaseException], ...] = (ConnectionLost, SerializationFailure)
+
+
+class ReadLease:
+    """A connection for reading: a fitting replica, else the primary."""
+
+    __slots__ = ("_conn", "_index", "_router", "_session")
+
+    def __init__(self, router: Cqrs, session: CqrsSession | None) -> None:
+        self._router = router
+        self._session = session
+        self._conn: Connection | None = None
+        self._index: int | None = None
+
+    def __enter__(self) -> Connection:
+        if self._conn is not None:
+            raise RuntimeError("this connection block is already in use")
+        self._index, self._conn = self._router._acquire_read(self._session)
+        return self._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        index = self._index
+        replicas = self._router._replicas
+        if index is None or replicas is None:
+            self._router._primary.release(conn)
+        else:
+            replicas._release(index, conn, exc, REPLICA_DOWN_ON)
+
+
+class WriteLease:
+    """A primary connection whose writes the session's later reads must see."""
+
+    __slots__ = ("_conn", "_pool", "_session")
+
+    def __init__(self, pool: Pool, session: CqrsSession) -> None:
+        self._pool = pool
+        self._session = session
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        if self._conn is not None:
+            raise RuntimeError("this connection block is already in use")
+        self._conn = self._pool.acquire()
+        return self._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            # Even after an error: statements before it may have committed.
+            self._session._wrote(conn)
+        finally:
+            self._pool.release(conn)
+
+
+class TransactionBlock:
+    """``with cqrs.transaction() as conn``: a primary connection inside a transaction.
+
+    Commits at the end of the block, rolls back on an exception (which
+    propagates) or on ``raise Rollback()`` (which does not).
+    """
+
+    __slots__ = ("_lease", "_tx")
+
+    def __init__(self, lease: AbstractContextManager[Connection]) -> None:
+        self._lease = lease
+        self._tx: Transaction | None = None
+
+    def __enter__(self) -> Connection:
+        if self._tx is not None:
+            raise RuntimeError("this transaction block is already in use")
+        conn = self._lease.__enter__()
+        try:
+            tx = conn.transaction()
+            tx.__enter__()
+        except BaseException:
+            self._lease.__exit__(*sys.exc_info())
+            raise
+        self._tx = tx
+        return conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        tx, self._tx = self._tx, None
+        assert tx is not None
+        try:
+            handled = tx.__exit__(exc_type, exc, tb)
+        except BaseException:
+            self._lease.__exit__(*sys.exc_info())
+            raise
+        if handled:
+            self._lease.__exit__(None, None, None)
+        else:
+            self._lease.__exit__(exc_type, exc, tb)
+        return handled

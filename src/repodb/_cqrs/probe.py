@@ -1,0 +1,230 @@
+"""Whether a server answers, watched by a background thread on a connection of its own.
+
+Why a thread and its own connection: a router must notice a dead or hung
+server without making a caller pay for it. Each ``Prober`` runs a small
+check (a ping, or a query whose result the router keeps, such as a
+replica's replay position) every ``interval`` seconds. The server is *down*
+from the first failure, whether the probe saw it or a caller reported it
+(``report``), and *up* again at the first probe that succeeds after that;
+while it is down, probes are spaced by a capped, jittered, doubling backoff.
+A probe that has not answered within ``timeout`` seconds makes the server
+count as down at once (a hung server: SIGSTOPped, or a dead host whose
+packets vanish), while the thread keeps waiting for the answer.
+
+The thread holds only a weak reference to its prober: a prober dropped
+without ``stop()`` is collected and its thread ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+
+from ..connection import Connection, connect
+
+__all__ = ["Prober", "backoff"]
+
+_logger = logging.getLogger("repodb.cqrs")
+_now = time.monotonic
+
+
+def backoff(failures: int, low: float, high: float) -> float:
+    """The wait after ``failures`` failures in a row: doubling from ``low``, capped at ``high``.
+
+    "Equal jitter": somewhere in the upper half of the doubled delay, so that
+    several routers watching one server do not probe in step.
+    """
+    base = min(high, low * 2.0 ** max(0, failures - 1))
+    return max(low, random.uniform(base / 2, base))
+
+
+class Prober:
+    """Health and last probe result of one server.
+
+    Options:
+        url, label: the server, and its name in logs.
+        check: ``check(conn)`` runs on the prober's connection; its result is
+            kept in ``result``; an exception means the server is down.
+        interval: seconds between probes while the server is up.
+        timeout: seconds after which an unanswered probe counts the server
+            as down (also the probe connection's statement timeout).
+        connect_timeout: for the probe connection.
+        backoff_min, backoff_max: the spacing of probes while it is down.
+        on_result: called (from the thread, without locks) after each probe.
+
+    Attributes, read without a lock (each is one atomic read):
+        result: what ``check`` returned last time it succeeded.
+        measured_at: when that successful probe started (None before one).
+        down_since: when the current outage started, None while up.
+        back_at: when the last outage ended (``-inf`` before one).
+        last_error: the failure that started or last extended the outage.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        label: str,
+        check: Callable[[Connection], object],
+        *,
+        interval: float,
+        timeout: float,
+        connect_timeout: float,
+        backoff_min: float,
+        backoff_max: float,
+        on_result: Callable[[], object] | None = None,
+    ) -> None:
+        if interval <= 0 or timeout <= 0:
+            raise ValueError("the check interval and the probe timeout must be positive")
+        self.url = url
+        self.label = label
+        self.interval = interval
+        self.timeout = timeout
+        self._check = check
+        self._connect_timeout = connect_timeout
+        self._backoff = (backoff_min, backoff_max)
+        self._on_result = on_result
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._due = 0.0
+        self._failures = 0
+        self.result: object = None
+        self.measured_at: float | None = None
+        self.down_since: float | None = None
+        self.last_error: BaseException | None = None
+        # When the last outage ended (a probe answered after a failure).
+        self.back_at = -math.inf
+        # When the probe in flight started; None between probes.
+        self.started: float | None = None
+        self._thread = threading.Thread(
+            target=_run,
+            args=(weakref.ref(self), self._wake),
+            name=f"repodb-probe-{label}",
+            daemon=True,
+        )
+        weakref.finalize(self, self._wake.set)
+        self._thread.start()
+
+    def up(self, now: float) -> bool:
+        """Whether the server counts as answering at ``now``."""
+        started = self.started
+        return self.down_since is None and (started is None or now - started < self.timeout)
+
+    def hung_for(self, now: float) -> float | None:
+        """Seconds the probe in flight has gone unanswered, once past ``timeout``."""
+        started = self.started
+        if started is None or now - started < self.timeout:
+            return None
+        return now - started
+
+    def report(self, error: BaseException) -> None:
+        """A caller saw the server fail: down now, probed again soon."""
+        now = _now()
+        with self._lock:
+            if self.down_since is not None:
+                return
+            self.down_since = now
+            self.last_error = error
+            self._failures = 1
+            self._due = now + backoff(1, *self._backoff)
+        self._wake.set()
+        _logger.warning("%s is down (%s); work goes elsewhere until it answers", self.label, error)
+
+    def stop(self, timeout: float) -> None:
+        """End the thread; wait up to ``timeout`` seconds (a hung probe never ends)."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    # The thread's side ---------------------------------------------------------
+
+    def _probe(self, conn: Connection | None) -> Connection | None:
+        """One probe; the connection to keep for the next one."""
+        started = self.started = _now()
+        try:
+            if conn is None:
+                conn = connect(
+                    self.url, connect_timeout=self._connect_timeout, statement_timeout=self.timeout
+                )
+                conn.label = self.label
+            result = self._check(conn)
+        except Exception as e:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._failed(e)
+            conn = None
+        else:
+            self._succeeded(started, result)
+        finally:
+            self.started = None
+        if self._on_result is not None:
+            try:
+                self._on_result()
+            except Exception:
+                _logger.exception("%s: a probe listener failed", self.label)
+        return conn
+
+    def _failed(self, error: Exception) -> None:
+        now = _now()
+        with self._lock:
+            first = self.down_since is None
+            if first:
+                self.down_since = now
+            self.last_error = error
+            self._failures += 1
+            self._due = now + backoff(self._failures, *self._backoff)
+        if first:
+            _logger.warning("%s is down: a health check failed: %s", self.label, error)
+
+    def _succeeded(self, started: float, result: object) -> None:
+        now = _now()
+        downtime = None
+        with self._lock:
+            self.result = result
+            self.measured_at = started
+            since = self.down_since
+            # A probe that started before the failure was reported proves nothing.
+            if since is not None and started >= since:
+                downtime = now - since
+                self.back_at = now
+                self.down_since = None
+                self.last_error = None
+                self._failures = 0
+            if self.down_since is None:
+                self._due = started + self.interval
+            else:
+                self._due = now + backoff(self._failures, *self._backoff)
+        if downtime is not None:
+            _logger.warning("%s answers again after %.2f s", self.label, downtime)
+        elif now - started >= self.timeout:
+            _logger.warning("%s answered a health check after %.2f s", self.label, now - started)
+
+
+def _run(ref: weakref.ref[Prober], wake: threading.Event) -> None:
+    """The thread's body: probe whenever due, until stopped or dropped."""
+    conn: Connection | None = None
+    try:
+        while True:
+            prober = ref()
+            if prober is None or prober._stopped:
+                return
+            wait = prober._due - _now()
+            if wait > 0:
+                del prober
+                wake.wait(wait)
+                wake.clear()
+                continue
+            conn = prober._probe(conn)
+            del prober
+    finally:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()

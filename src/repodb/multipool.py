@@ -1,0 +1,482 @@
+"""A pool over several equivalent servers: one ``Pool`` each, a healthy one per checkout.
+
+Why: reads spread over replicas need more than a pool per server. The
+``MultiPool`` picks a server for each checkout (round robin, random, or the
+one with the fewest connections in use), stops sending work to a server
+from its first failure (a refused or timed-out connect, a connection lost in
+use), and sends work to it again once a background probe gets an answer.
+A hung server, one that accepts connections but never answers, is caught by
+the same probe within ``check_interval + probe_timeout``. Callers never wait
+on a server known to be down: a checkout that finds its server refusing
+moves on to the next one at once.
+
+It is a Repo source (every intent gets a server of the pool), and the CQRS
+router (``repodb.cqrs``) keeps its replicas in one.
+
+Example::
+
+    with MultiPool(["postgresql://app@r1/shop", "postgresql://app@r2/shop"]) as replicas:
+        with replicas.connection() as conn:
+            conn.one(Request.one("SELECT 1", row=int))
+        print(replicas.stats().healthy_count)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Self, TypeVar
+
+from ._cqrs.probe import Prober
+from .connection import Connection
+from .errors import ConnectError, ConnectionLost, Error
+from .pool import Pool, PoolStats
+from .url import parse_url
+
+__all__ = ["MultiPool", "MultiPoolStats", "Selection", "ServerStats"]
+
+T = TypeVar("T")
+
+_now = time.monotonic
+_INTENTS = frozenset(("read", "write", "transaction"))
+
+
+class Selection(enum.Enum):
+    """How a server is chosen for each checkout, among those that answer."""
+
+    #: In turn: the load spreads evenly.
+    ROUND_ROBIN = "round_robin"
+    #: At random.
+    RANDOM = "random"
+    #: The server with the fewest connections lent out (ties in turn).
+    LEAST_CONNECTIONS = "least_connections"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerStats:
+    """One server of a ``MultiPool``.
+
+    Attributes:
+        index: its position in the URL list.
+        label: its name in telemetry (``conn.label``) and logs.
+        healthy: it gets checkouts now (neither down nor marked down).
+        down: it failed (a connect, a connection in use, or a probe) and has
+            not answered a probe since, or a probe has gone unanswered for
+            longer than ``probe_timeout``.
+        marked_down: taken out by hand (``mark_down``).
+        last_error: why it is down, if it is.
+        pool: its pool's statistics.
+    """
+
+    index: int
+    label: str
+    healthy: bool
+    down: bool
+    marked_down: bool
+    last_error: str | None
+    pool: PoolStats
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MultiPoolStats:
+    """Every server's statistics, and totals over all of them."""
+
+    servers: tuple[ServerStats, ...]
+    total: int
+    in_use: int
+    available: int
+    waiting: int
+    healthy_count: int
+
+
+class MultiPool:
+    """A thread-safe pool of connections to several equivalent servers.
+
+    Options:
+        urls: the servers (at least one), as for ``repodb.connect``.
+        max_size_per_server: each server's pool size.
+        selection: a ``Selection``.
+        labels: the servers' names in telemetry and logs (default
+            ``"server 1"``, ``"server 2"``, ...).
+        timeout, validate, configure, connect_timeout, statement_timeout,
+        max_lifetime, max_idle, backoff_min, backoff_max: passed to each
+            server's ``Pool``.
+        check_interval: seconds between probes of a server that is up.
+        probe_timeout: seconds after which an unanswered probe marks its
+            server down.
+        probe: ``probe(conn)`` checks a server on a connection of its own
+            (default: a ping); an exception marks the server down. Its last
+            result is kept for ``on_probe`` listeners (the CQRS router reads
+            replay positions this way).
+        on_probe: ``on_probe(index)`` is called after each probe, from the
+            probing thread.
+
+    Example::
+
+        replicas = MultiPool(urls, max_size_per_server=5, selection=Selection.LEAST_CONNECTIONS)
+        users = Repo(replicas).all(query(User))
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        max_size_per_server: int = 5,
+        selection: Selection = Selection.ROUND_ROBIN,
+        labels: Sequence[str] | None = None,
+        timeout: float = 30.0,
+        validate: Callable[[Connection], bool] | None = None,
+        configure: Callable[[Connection], object] | None = None,
+        connect_timeout: float = 5.0,
+        statement_timeout: float | None = None,
+        max_lifetime: float | None = 3600.0,
+        max_idle: float | None = 600.0,
+        backoff_min: float = 0.05,
+        backoff_max: float = 1.0,
+        check_interval: float = 0.5,
+        probe_timeout: float = 1.5,
+        probe: Callable[[Connection], object] | None = None,
+        on_probe: Callable[[int], object] | None = None,
+    ) -> None:
+        if isinstance(urls, str):
+            raise TypeError("urls must be a list of URLs, not one string")
+        if not urls:
+            raise ValueError("a MultiPool needs at least one server URL; the list is empty")
+        names = [f"server {i + 1}" for i in range(len(urls))] if labels is None else list(labels)
+        if len(names) != len(urls):
+            raise ValueError(f"{len(urls)} URLs but {len(names)} labels")
+        if not isinstance(selection, Selection):
+            raise TypeError(f"selection must be a Selection, not {selection!r}")
+        self._urls = tuple(urls)
+        self._labels = tuple(names)
+        self._redacted = tuple(parse_url(u).redacted for u in urls)
+        self._selection = selection
+        self._size = max_size_per_server
+        # When one server has just failed under a caller, its siblings may
+        # hold connections broken by the same event (replicas restarted
+        # together): until then, connections are pinged before they are
+        # handed out (see _borrow), as they are after a server comes back.
+        self._suspect_until = 0.0
+        self._suspicion = check_interval + probe_timeout
+        self._pools = tuple(
+            Pool(
+                url,
+                max_size=max_size_per_server,
+                timeout=timeout,
+                validate=validate,
+                configure=configure,
+                connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout,
+                max_lifetime=max_lifetime,
+                max_idle=max_idle,
+                backoff_min=backoff_min,
+                backoff_max=backoff_max,
+                label=label,
+            )
+            for url, label in zip(urls, names, strict=True)
+        )
+        check = probe if probe is not None else Connection.ping
+        self._probers = tuple(
+            Prober(
+                url,
+                label,
+                check,
+                interval=check_interval,
+                timeout=probe_timeout,
+                connect_timeout=connect_timeout,
+                backoff_min=backoff_min,
+                backoff_max=backoff_max,
+                on_result=None if on_probe is None else _bind(on_probe, i),
+            )
+            for i, (url, label) in enumerate(zip(urls, names, strict=True))
+        )
+        self._marked = [False] * len(urls)
+        self._lock = threading.Lock()
+        self._lent = [0] * len(urls)
+        self._turn = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"<repodb.MultiPool {', '.join(self._redacted)}>"
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The servers' names, in URL order."""
+        return self._labels
+
+    # Borrowing ---------------------------------------------------------------
+
+    def connection(self) -> AbstractContextManager[Connection]:
+        """A ``with`` block holding a connection to a healthy server.
+
+        Raises ``ConnectError`` at once when no server is available.
+        """
+        return _Lease(self)
+
+    def checkout(self, intent: str = "read") -> AbstractContextManager[Connection]:
+        """A connection for a Repo: every intent gets a healthy server."""
+        if intent not in _INTENTS:
+            raise ValueError(f"unknown intent {intent!r}: use read, write or transaction")
+        return _Lease(self)
+
+    def with_connection(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(conn)`` on a connection to a healthy server; its result."""
+        with _Lease(self) as conn:
+            return fn(conn)
+
+    # Health ------------------------------------------------------------------
+
+    def mark_down(self, index: int) -> None:
+        """Take server ``index`` out of rotation until ``mark_up``, whatever probes see."""
+        self._check_index(index)
+        self._marked[index] = True
+
+    def mark_up(self, index: int) -> None:
+        """Undo ``mark_down``; the server gets work again if it answers."""
+        self._check_index(index)
+        self._marked[index] = False
+
+    def is_healthy(self, index: int) -> bool:
+        """Whether server ``index`` gets checkouts now."""
+        self._check_index(index)
+        return not self._marked[index] and self._probers[index].up(_now())
+
+    def stats(self) -> MultiPoolStats:
+        """Each server's health and pool statistics, and totals."""
+        now = _now()
+        servers = []
+        for i, pool in enumerate(self._pools):
+            prober = self._probers[i]
+            up = prober.up(now)
+            error = prober.last_error
+            hung = prober.hung_for(now)
+            if hung is not None:
+                error = TimeoutError(f"a health check has gone unanswered for {hung:.1f} s")
+            servers.append(
+                ServerStats(
+                    index=i,
+                    label=self._labels[i],
+                    healthy=up and not self._marked[i],
+                    down=not up,
+                    marked_down=self._marked[i],
+                    last_error=None if up or error is None else str(error),
+                    pool=pool.stats(),
+                )
+            )
+        return MultiPoolStats(
+            servers=tuple(servers),
+            total=sum(s.pool.total for s in servers),
+            in_use=sum(s.pool.in_use for s in servers),
+            available=sum(s.pool.available for s in servers),
+            waiting=sum(s.pool.waiting for s in servers),
+            healthy_count=sum(s.healthy for s in servers),
+        )
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop probing, then shut every pool down (see ``Pool.shutdown``)."""
+        deadline = _now() + timeout
+        for prober in self._probers:
+            prober.stop(0.0)
+        for pool in self._pools:
+            pool.shutdown(max(0.0, deadline - _now()))
+        for prober in self._probers:
+            prober.stop(max(0.0, min(1.0, deadline - _now())))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    # For the Lease and the CQRS router ----------------------------------------
+
+    def _acquire(
+        self,
+        accept: Callable[[int], bool] | None = None,
+        accept_conn: Callable[[int, Connection], bool] | None = None,
+        down_on: tuple[type[BaseException], ...] = (ConnectionLost,),
+    ) -> tuple[int, Connection] | None:
+        """A connection from the first fitting healthy server, or None.
+
+        ``accept(i)`` filters servers before borrowing, ``accept_conn(i,
+        conn)`` after. A server that refuses to connect is marked down and
+        the next one tried, without delay. Servers whose pools are all lent
+        out are tried last, so that a checkout does not queue behind a busy
+        (or hung) server while another has room.
+        """
+        now = _now()
+        order = self._order(accept, now)
+        lent, size = self._lent, self._size
+        for i in order:
+            if lent[i] >= size:
+                order.sort(key=lambda i: lent[i] >= size)
+                break
+        for i in order:
+            conn = self._borrow(i, now)
+            if conn is None:
+                continue
+            if accept_conn is None:
+                return i, conn
+            try:
+                fits = accept_conn(i, conn)
+            except down_on as e:
+                self._release(i, conn, e, down_on)
+                continue
+            except BaseException as e:
+                self._release(i, conn, e, down_on)
+                raise
+            if fits:
+                return i, conn
+            self._release(i, conn, None, down_on)
+        return None
+
+    def _borrow(self, index: int, now: float) -> Connection | None:
+        """A connection from server ``index``; None (and the server marked down) if it refuses.
+
+        Shortly after this server came back, or after another one failed,
+        the connection is pinged first: pooled connections may have been
+        broken by the same outage. A broken one is given back (the pool then
+        checks its other idle connections) and the pool asked again, without
+        holding the server responsible.
+        """
+        pool = self._pools[index]
+        try:
+            conn = pool.acquire()
+            if now < self._suspect_until or now < self._probers[index].back_at + self._suspicion:
+                try:
+                    conn.ping()
+                except Error:
+                    pool.release(conn)
+                    conn = pool.acquire()
+                except BaseException:
+                    pool.release(conn)
+                    raise
+        except ConnectError as e:
+            self._failed(index, e)
+            return None
+        with self._lock:
+            self._lent[index] += 1
+        return conn
+
+    def _release(
+        self,
+        index: int,
+        conn: Connection,
+        error: BaseException | None,
+        down_on: tuple[type[BaseException], ...] = (ConnectionLost,),
+    ) -> None:
+        """Give a connection back; a failure of the server marks it down first."""
+        with self._lock:
+            self._lent[index] -= 1
+        if error is not None or conn._broken:
+            try:
+                if isinstance(error, down_on):
+                    self._failed(index, error)
+                elif conn._broken:
+                    self._failed(index, ConnectionLost("the connection was lost"))
+            finally:
+                self._pools[index].release(conn)
+            return
+        self._pools[index].release(conn)
+
+    def _failed(self, index: int, error: BaseException) -> None:
+        self._suspect_until = _now() + self._suspicion
+        self._probers[index].report(error)
+
+    def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
+        """The healthy servers that ``accept`` allows, in the order to try them."""
+        marked, probers = self._marked, self._probers
+        usable = [
+            i
+            for i in range(len(probers))
+            if not marked[i] and probers[i].up(now) and (accept is None or accept(i))
+        ]
+        if len(usable) < 2:
+            return usable
+        if self._selection is Selection.RANDOM:
+            random.shuffle(usable)
+            return usable
+        turn = next(self._turn) % len(usable)
+        usable = usable[turn:] + usable[:turn]
+        if self._selection is Selection.LEAST_CONNECTIONS:
+            lent = self._lent
+            usable.sort(key=lent.__getitem__)
+        return usable
+
+    def _unavailable(self) -> ConnectError:
+        """The error of a checkout that found no server to use."""
+        now = _now()
+        reasons = []
+        cause: BaseException | None = None
+        for i, prober in enumerate(self._probers):
+            if self._marked[i]:
+                reasons.append(f"{self._labels[i]} is marked down")
+                continue
+            hung = prober.hung_for(now)
+            since = prober.down_since
+            if hung is not None:
+                reasons.append(
+                    f"{self._labels[i]} has not answered a health check for {hung:.1f} s"
+                )
+            elif since is not None:
+                cause = cause or prober.last_error
+                reasons.append(
+                    f"{self._labels[i]} is down since {now - since:.2f} s: {prober.last_error}"
+                )
+            else:
+                reasons.append(f"{self._labels[i]} refused just now")
+        error = ConnectError("no server is available: " + "; ".join(reasons))
+        error.__cause__ = cause
+        return error
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < len(self._pools):
+            raise IndexError(f"no server {index}: indexes go from 0 to {len(self._pools) - 1}")
+
+
+def _bind(on_probe: Callable[[int], object], index: int) -> Callable[[], object]:
+    return lambda: on_probe(index)
+
+
+class _Lease:
+    """``with multipool.connection() as conn``: a healthy server's connection."""
+
+    __slots__ = ("_conn", "_index", "_pools")
+
+    def __init__(self, pools: MultiPool) -> None:
+        self._pools = pools
+        self._conn: Connection | None = None
+        self._index = 0
+
+    def __enter__(self) -> Connection:
+        if self._conn is not None:
+            raise RuntimeError("this connection block is already in use")
+        found = self._pools._acquire()
+        if found is None:
+            raise self._pools._unavailable()
+        self._index, self._conn = found
+        return self._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pools._release(self._index, conn, exc)
