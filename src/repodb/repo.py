@@ -218,8 +218,19 @@ class Repo:
     def _run_request(
         self, request: Request[Any, Any, Any], params: object, multiplicity: str
     ) -> Any:
+        if request.read_only and not self._held:
+            try:
+                return self._run_request_once(request, params, multiplicity, "read")
+            except _RETRYABLE_READ:
+                # As in _execute: a lost or cancelled read runs once more.
+                return self._run_request_once(request, params, multiplicity, "read")
+        return self._run_request_once(request, params, multiplicity, "write")
+
+    def _run_request_once(
+        self, request: Request[Any, Any, Any], params: object, multiplicity: str, intent: Intent
+    ) -> Any:
         started = _perf()
-        with self._source.checkout("write") as conn:
+        with self._source.checkout(intent) as conn:
             checkout = 0.0 if self._held else _perf() - started
             if not self._observing():
                 return _REQUEST_CALLS[multiplicity](conn, request, params)

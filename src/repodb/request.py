@@ -26,6 +26,8 @@ Options:
         dataclass/NamedTuple built from the columns in order.
     oneshot: do not prepare the statement on the server (for SQL that is
         generated once and never run again).
+    read_only: the request only reads: a Repo over a router may run it on a
+        replica, and runs it once more if its connection is lost.
 
 Example::
 
@@ -85,13 +87,23 @@ class Plan:
 class Request(Generic[P, R_co, M_co]):
     """A typed SQL request; build one with ``exec``, ``one``, ``one_or_none`` or ``many``."""
 
-    __slots__ = ("_plans", "_template", "multiplicity", "oneshot", "param_type", "row_type", "sql")
+    __slots__ = (
+        "_plans",
+        "_template",
+        "multiplicity",
+        "oneshot",
+        "param_type",
+        "read_only",
+        "row_type",
+        "sql",
+    )
 
     sql: str
     param_type: DbType[Any] | None
     row_type: DbType[Any] | None
     multiplicity: type[Many]
     oneshot: bool
+    read_only: bool
     _template: Template
     _plans: dict[str, Plan]
 
@@ -103,6 +115,7 @@ class Request(Generic[P, R_co, M_co]):
         multiplicity: type[Many],
         *,
         oneshot: bool = False,
+        read_only: bool = False,
     ) -> None:
         template = parse(sql)
         width = param_type.width if param_type is not None else 0
@@ -115,6 +128,7 @@ class Request(Generic[P, R_co, M_co]):
         object.__setattr__(self, "row_type", row_type)
         object.__setattr__(self, "multiplicity", multiplicity)
         object.__setattr__(self, "oneshot", oneshot)
+        object.__setattr__(self, "read_only", read_only)
         object.__setattr__(self, "_template", template)
         object.__setattr__(self, "_plans", {})
 
@@ -148,7 +162,7 @@ class Request(Generic[P, R_co, M_co]):
     @overload
     @staticmethod
     def one(
-        sql: LiteralString, *, row: type[R] | DbType[R], oneshot: bool = ...
+        sql: LiteralString, *, row: type[R] | DbType[R], oneshot: bool = ..., read_only: bool = ...
     ) -> Request[None, R, One]: ...
     @overload
     @staticmethod
@@ -158,18 +172,26 @@ class Request(Generic[P, R_co, M_co]):
         params: type[P] | DbType[P],
         row: type[R] | DbType[R],
         oneshot: bool = ...,
+        read_only: bool = ...,
     ) -> Request[P, R, One]: ...
     @staticmethod
     def one(
-        sql: LiteralString, *, params: object = None, row: object, oneshot: bool = False
+        sql: LiteralString,
+        *,
+        params: object = None,
+        row: object,
+        oneshot: bool = False,
+        read_only: bool = False,
     ) -> Request[Any, Any, One]:
         """A query returning exactly one row."""
-        return Request(sql, _params(params), to_dbtype(row), One, oneshot=oneshot)
+        return Request(
+            sql, _params(params), to_dbtype(row), One, oneshot=oneshot, read_only=read_only
+        )
 
     @overload
     @staticmethod
     def one_or_none(
-        sql: LiteralString, *, row: type[R] | DbType[R], oneshot: bool = ...
+        sql: LiteralString, *, row: type[R] | DbType[R], oneshot: bool = ..., read_only: bool = ...
     ) -> Request[None, R, ZeroOrOne]: ...
     @overload
     @staticmethod
@@ -179,18 +201,26 @@ class Request(Generic[P, R_co, M_co]):
         params: type[P] | DbType[P],
         row: type[R] | DbType[R],
         oneshot: bool = ...,
+        read_only: bool = ...,
     ) -> Request[P, R, ZeroOrOne]: ...
     @staticmethod
     def one_or_none(
-        sql: LiteralString, *, params: object = None, row: object, oneshot: bool = False
+        sql: LiteralString,
+        *,
+        params: object = None,
+        row: object,
+        oneshot: bool = False,
+        read_only: bool = False,
     ) -> Request[Any, Any, ZeroOrOne]:
         """A query returning zero or one row."""
-        return Request(sql, _params(params), to_dbtype(row), ZeroOrOne, oneshot=oneshot)
+        return Request(
+            sql, _params(params), to_dbtype(row), ZeroOrOne, oneshot=oneshot, read_only=read_only
+        )
 
     @overload
     @staticmethod
     def many(
-        sql: LiteralString, *, row: type[R] | DbType[R], oneshot: bool = ...
+        sql: LiteralString, *, row: type[R] | DbType[R], oneshot: bool = ..., read_only: bool = ...
     ) -> Request[None, R, Many]: ...
     @overload
     @staticmethod
@@ -200,13 +230,21 @@ class Request(Generic[P, R_co, M_co]):
         params: type[P] | DbType[P],
         row: type[R] | DbType[R],
         oneshot: bool = ...,
+        read_only: bool = ...,
     ) -> Request[P, R, Many]: ...
     @staticmethod
     def many(
-        sql: LiteralString, *, params: object = None, row: object, oneshot: bool = False
+        sql: LiteralString,
+        *,
+        params: object = None,
+        row: object,
+        oneshot: bool = False,
+        read_only: bool = False,
     ) -> Request[Any, Any, Many]:
         """A query returning any number of rows."""
-        return Request(sql, _params(params), to_dbtype(row), Many, oneshot=oneshot)
+        return Request(
+            sql, _params(params), to_dbtype(row), Many, oneshot=oneshot, read_only=read_only
+        )
 
     # Used by connections -----------------------------------------------
 
