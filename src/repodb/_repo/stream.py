@@ -107,7 +107,13 @@ class RepoStream(Iterator[T]):
                 except self._conn._native as e:
                     raise self._conn._error(e, self._sql) from e
         finally:
-            self._hold.__exit__(None, None, None)
+            # The source sees how the stream ended: a router marks a replica
+            # that failed mid-stream (a recovery conflict) down.
+            failure = self._failure
+            if failure is None:
+                self._hold.__exit__(None, None, None)
+            else:
+                self._hold.__exit__(type(failure), failure, failure.__traceback__)
             self._report(self._failure)
 
     def _report(self, error: BaseException | None) -> None:
