@@ -248,8 +248,11 @@ class SqliteConnection:
     def begin(self, options: TransactionOptions) -> None:
         if options.read_only:
             self._raw.execute("BEGIN DEFERRED")
-            self._raw.execute("PRAGMA query_only = ON")
-            self._query_only = True
+            # A connection that is read-only already (a CQRS replica) stays
+            # so after the transaction: only switch it on (and off) here.
+            if not self._raw.execute("PRAGMA query_only").fetchone()[0]:
+                self._raw.execute("PRAGMA query_only = ON")
+                self._query_only = True
         else:
             self._raw.execute("BEGIN IMMEDIATE")
 
