@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import repodb
 from repodb import Multi, MultiError, Repo, Request
 from repodb.changeset import Changeset, cast, change
+from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.functions import count, sum_
 from repodb.preload import top
 from repodb.query import query
@@ -164,9 +165,28 @@ def run(repo: Repo) -> None:
     print(f"   the row keeps {repo.reload(fresh).name!r}, version {repo.reload(fresh).version}")
 
 
+def cqrs_demo(url: str, replicas: list[str]) -> None:
+    """The same Repo calls through a CQRS router: reads on replicas, writes on the primary."""
+    print("10. CQRS: the same Repo calls; reads on read-only replicas, writes on the primary")
+    sources: list[str] = []
+    config = CqrsConfig(primary_conninfo=url, replica_conninfos=replicas)
+    with Cqrs.create(config) as cqrs, cqrs.session() as session:
+        repo = Repo(session, on_event=lambda event: sources.append(event.source))
+        linus = repo.get_by(User, email="linus@example.com")
+        repo.update(change(linus, name="Linus T."))
+        print(f"   read back: {repo.get(User, linus.id).name!r} (a session reads its own writes)")
+        print(f"   statements ran on: {', '.join(sources)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="a PostgreSQL URL (default: a SQLite file in a temp dir)")
+    parser.add_argument(
+        "--replica",
+        action="append",
+        default=[],
+        help="a replica URL for step 10 (repeatable; default: read-only connections to --url)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{Path(tmp) / 'quickstart.db'}"
@@ -182,10 +202,21 @@ def main() -> None:
                 conn.exec(Request.exec(ddl.format(**TYPES[kind])))
             try:
                 run(Repo(conn))
+                if kind == "sqlite":
+                    # Replicas of a SQLite file: read-only connections to it.
+                    cqrs_demo(url, args.replica or [url, url])
+                elif args.replica:
+                    cqrs_demo(_in_schema(url), [_in_schema(r) for r in args.replica])
             finally:
                 if kind == "postgresql":
                     conn.exec(Request.exec("DROP SCHEMA repodb_quickstart CASCADE"))
     print("Done.")
+
+
+def _in_schema(url: str) -> str:
+    """``url`` with its tables looked up in the quickstart's schema."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3Drepodb_quickstart"
 
 
 if __name__ == "__main__":

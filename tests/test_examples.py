@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import pg_url
+from tests.conftest import pg_url, replica_urls
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
 
@@ -27,8 +27,12 @@ def run_quickstart(*args: str) -> str:
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_quickstart_walks_through_every_step(database: str) -> None:
-    out = run_quickstart() if database == "sqlite" else run_quickstart("--url", pg_url())
-    for step in range(1, 10):
+    if database == "sqlite":
+        out = run_quickstart()
+    else:
+        replicas = [arg for url in replica_urls() for arg in ("--replica", url)]
+        out = run_quickstart("--url", pg_url(), *replicas)
+    for step in range(1, 11):
         assert f"\n{step}. " in "\n" + out
     # Validation errors, and a unique email turned into a field error.
     assert "'email': ['has invalid format']" in out
@@ -45,4 +49,13 @@ def test_quickstart_walks_through_every_step(database: str) -> None:
     assert "Kay is None" in out
     assert "repodb.StaleEntryError" in out
     assert "the row keeps 'Ada Lovelace', version 2" in out
+    # CQRS: the read before the write on a replica, the write on the primary,
+    # and the read after it on a replica that has replayed it (or the primary).
+    assert "read back: 'Linus T.' (a session reads its own writes)" in out
+    if database == "sqlite":
+        assert "statements ran on: replica 1, primary, replica 2" in out
+    else:
+        ran_on = out.split("statements ran on: ")[1].splitlines()[0].split(", ")
+        assert ran_on[:2] == ["replica 1", "primary"]
+        assert ran_on[2] in ("replica 2", "primary")
     assert out.rstrip().endswith("Done.")
