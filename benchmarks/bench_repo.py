@@ -5,8 +5,9 @@ usual Python database layers. Each scenario runs on a SQLite file and on
 PostgreSQL in the same process, for every contender, on the same tables and
 inputs; each result is checked (rows read back, rows counted after writes).
 Per operation, the median time of several rounds is reported with its ratio
-to the raw driver (1.00x = no overhead). Rounds rotate the contenders'
-order so that machine noise hits all alike; each contender warms up first.
+to the raw driver (1.00x = no overhead). Within a round the contenders take
+turns slice by slice, in an order rotated every round, so that machine noise
+hits all alike; each contender warms up first.
 
 Scenarios: get by primary key; a 100-row list decoded into objects;
 ``insert_all`` of 50,000 rows; 5,000 single inserts, each its own
@@ -23,7 +24,9 @@ Usage::
     python benchmarks/bench_repo.py --pg-url postgresql://postgres@127.0.0.1:55432/repodb_test
     python benchmarks/bench_repo.py --quick --json out.json   # the smoke test's run
 
-On PostgreSQL the tables live in a schema of their own, dropped at the end.
+On PostgreSQL the tables live in a schema of their own, dropped at the end;
+the table's title gives the server's ``SELECT 1`` round trip before and
+after the run, since ratios of one-round-trip operations move with it.
 """
 
 from __future__ import annotations
@@ -249,6 +252,14 @@ def run_database(
 def run_scenario(
     key: str, db: Database, work: Workload, admin: Admin, contenders: list[Contender]
 ) -> dict[str, float | str]:
+    """Per contender, the median time per operation of ``sizes.rounds`` rounds.
+
+    The contenders take turns slice by slice (a tenth of a round's
+    operations), in an order rotated every round: the round trip of a small
+    machine changes within seconds, and every contender then meets the same
+    conditions. The garbage collector is emptied before each slice, and a
+    slice of writes starts from an empty table whose rows are counted after.
+    """
     sizes = work.sizes
     ops = sizes.ops(key, db.kind)
     outcome: dict[str, float | str] = {}
@@ -264,16 +275,23 @@ def run_scenario(
             continue
         runners.append((c.name, op))
     times: dict[str, list[float]] = {name: [] for name, _ in runners}
+    writes = expected_rows(key, 1, sizes) is not None
     for round_ in range(sizes.rounds):
         shift = round_ % max(len(runners), 1)
-        for name, op in runners[shift:] + runners[:shift]:
-            admin.reset()
-            gc.collect()
-            started = time.perf_counter()
-            for k in range(ops):
-                op(k)
-            times[name].append((time.perf_counter() - started) / ops)
-            verify_rows(key, name, ops, sizes, admin)
+        order = runners[shift:] + runners[:shift]
+        spent = dict.fromkeys(times, 0.0)
+        for part in sizes.parts(key, db.kind):
+            for name, op in order:
+                if writes:
+                    admin.reset()
+                gc.collect()
+                started = time.perf_counter()
+                for k in part:
+                    op(k)
+                spent[name] += time.perf_counter() - started
+                verify_rows(key, name, len(part), sizes, admin)
+        for name, seconds in spent.items():
+            times[name].append(seconds / ops)
     for name, _ in runners:
         outcome[name] = statistics.median(times[name])
     return outcome
@@ -364,6 +382,27 @@ def versions(pg_url: str | None) -> list[str]:
     return found
 
 
+def round_trip(url: str, count: int = 2000) -> float:
+    """The median time of a prepared ``SELECT 1`` on the server at ``url``, in seconds.
+
+    Why: on a small machine the round trip changes over minutes (where the
+    scheduler puts the server process), and ratios of one-round-trip
+    operations move with it; printed with the table, it says which kind of
+    run the table is.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = psycopg.Cursor(conn)
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            cursor.execute("SELECT 1", prepare=True)
+            cursor.fetchone()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
@@ -389,10 +428,15 @@ def main() -> None:
             "\nSQLite (file, WAL)\n" + "\n".join(table("sqlite", results["sqlite"], missing, sizes))
         )
     if args.pg_url:
+        before = round_trip(args.pg_url)
         with postgresql_database(args.pg_url) as db:
             results["postgresql"] = run_database(db, work, factories, args.only)
+        after = round_trip(args.pg_url)
         pg = results["postgresql"]
-        print("\nPostgreSQL (loopback TCP)\n" + "\n".join(table("postgresql", pg, missing, sizes)))
+        print(
+            f"\nPostgreSQL (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
+            f" {duration(after)} after)\n" + "\n".join(table("postgresql", pg, missing, sizes))
+        )
     else:
         print("\nPostgreSQL skipped: pass --pg-url or set REPODB_TEST_PG_URL", file=sys.stderr)
     if args.json:

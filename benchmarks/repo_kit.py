@@ -92,6 +92,9 @@ class Sizes:
     inserts: int = 5_000
     preload_users: int = 200
     rounds: int = 5
+    # Each round's operations run in this many slices, the contenders taking
+    # turns slice by slice (see ``bench_repo.run_scenario``).
+    slices: int = 10
     # Operations per timed round, per database: reads are short on SQLite.
     get_ops: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"sqlite": 20_000, "postgresql": 3_000}
@@ -117,6 +120,13 @@ class Sizes:
             list_ops=few,
             preload_ops={"sqlite": 2, "postgresql": 2},
         )
+
+    def parts(self, scenario: str, kind: str) -> list[range]:
+        """The operation numbers of one round of ``scenario``, in slices."""
+        ops = self.ops(scenario, kind)
+        count = max(1, min(self.slices, ops))
+        bounds = [ops * i // count for i in range(count + 1)]
+        return [range(bounds[i], bounds[i + 1]) for i in range(count)]
 
     def ops(self, scenario: str, kind: str) -> int:
         """Operations per timed round of ``scenario`` on database ``kind``."""

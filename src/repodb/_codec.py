@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 from .errors import DecodeError, EncodeError
 from .types import DbType, Kind
 
-__all__ = ["Codecs", "Convert", "decoder", "encoder", "row_decoder"]
+__all__ = ["Codecs", "Convert", "decoder", "encoder", "row_decoder", "run_encoder"]
 
 Convert = Callable[[Any], Any]
 # A conversion builder receives the field type (for enums and arrays) and the
@@ -194,6 +194,38 @@ def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
 # Kinds whose values most often arrive as exactly this class and go to the
 # driver unchanged.
 _PASS_THROUGH: dict[Kind, type[Any]] = {Kind.INT: int, Kind.STR: str, Kind.BYTES: bytes}
+
+
+def run_encoder(t: DbType[Any], codecs: Codecs) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function encoding many values of ``t`` at once (an ``IN`` list of keys).
+
+    Where the driver takes the kind's values unchanged, a set of the values'
+    classes (and, for ints, their minimum and maximum), built in C, proves
+    the whole run fits; anything else is encoded value by value, so the
+    ``EncodeError`` is the one ``encoder`` gives.
+    """
+    each = encoder(t, codecs)
+    optional = t.kind is Kind.OPTIONAL
+    base = t.item if optional and t.item is not None else t
+    exact = _PASS_THROUGH.get(base.kind)
+    if exact is None or codecs.encode.get(base.kind) is not None:
+        return lambda values: list(map(each, values))
+    allowed = {exact, _NONE} if optional else {exact}
+
+    def encode_run(values: Sequence[Any]) -> list[Any]:
+        classes = set(map(type, values))
+        if not classes <= allowed:
+            return list(map(each, values))
+        if exact is int:
+            present = [v for v in values if v is not None] if _NONE in classes else values
+            if present and not (min(present) >= INT64_MIN and max(present) <= INT64_MAX):
+                return list(map(each, values))
+        return list(values)
+
+    return encode_run
+
+
+_NONE: type[Any] = type(None)
 
 
 def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:

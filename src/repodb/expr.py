@@ -50,6 +50,7 @@ __all__ = [
     "Func",
     "InList",
     "InQuery",
+    "InValues",
     "JsonAccess",
     "Label",
     "Like",
@@ -238,7 +239,7 @@ class Expr(Generic[T]):
         """``expr IN (...)`` over values or a one-column query; an empty list is always false."""
         if isinstance(items, Statement | Subquery):
             return InQuery(self, _statement(items), negated=False)
-        return InList(self, tuple(lift(v, self) for v in items), negated=False)
+        return _in_list(self, items, negated=False)
 
     def not_in(self, items: Iterable[T] | Subquery[T] | Query[T]) -> Expr[bool]:
         """``expr NOT IN (...)``; an empty list is always true.
@@ -247,7 +248,7 @@ class Expr(Generic[T]):
         """
         if isinstance(items, Statement | Subquery):
             return InQuery(self, _statement(items), negated=True)
-        return InList(self, tuple(lift(v, self) for v in items), negated=True)
+        return _in_list(self, items, negated=True)
 
     def between(self, low: T | Expr[T], high: T | Expr[T]) -> Expr[bool]:
         """``expr BETWEEN low AND high`` (both ends included)."""
@@ -315,6 +316,27 @@ def lift(value: object, like: Expr[Any] | None = None) -> Expr[Any]:
     return Value(value, dbtype if dbtype is not None else infer_dbtype(value), _redacted(like))
 
 
+def _in_list(operand: Expr[Any], items: Iterable[object], negated: bool) -> Expr[bool]:
+    """``operand [NOT] IN (items)``: plain values share one node, type and redaction.
+
+    Why: a preload binds hundreds of keys in one list; a ``Value`` node per
+    key, each looking up its type and redaction, cost almost as much as
+    running the query on SQLite, and walking them for the compiled-SQL cache
+    more still. A list holding expressions, or compared with an untyped
+    operand (each value then has its own type), keeps a node per item.
+    """
+    values = tuple(items)
+    dbtype = operand.dbtype
+    if dbtype is None or any(issubclass(cls, Expr) for cls in set(map(type, values))):
+        return InList(operand, tuple(lift(v, operand) for v in values), negated)
+    return InValues(operand, values, dbtype, _redacted(operand), negated)
+
+
+# (schema class, field name) -> declared redact=True. A schema's fields never
+# change once declared, and comparisons look this up for every bound value.
+_REDACTED: dict[tuple[type[Any], str], bool] = {}
+
+
 def _redacted(like: Expr[Any] | None) -> bool:
     """Whether ``like`` is the column of a schema field declared ``redact=True``.
 
@@ -324,11 +346,16 @@ def _redacted(like: Expr[Any] | None) -> bool:
     """
     if not isinstance(like, Column) or like.field is None or not isinstance(like.binding, type):
         return False
-    from .schema import Schema, schema_info  # schema.py imports this module
+    key = (like.binding, like.field)
+    found = _REDACTED.get(key)
+    if found is None:
+        from .schema import Schema, schema_info  # schema.py imports this module
 
-    if not issubclass(like.binding, Schema):
-        return False
-    return schema_info(like.binding).field(like.field).redact
+        found = (
+            issubclass(like.binding, Schema) and schema_info(like.binding).field(like.field).redact
+        )
+        _REDACTED[key] = found
+    return found
 
 
 def _statement(items: object) -> Statement:
@@ -551,6 +578,48 @@ class InList(Expr[bool]):
         self.operand.walk(shape, values)
         for item in self.items:
             item.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class InValues(Expr[bool]):
+    """``x IN (?, ?, ...)`` or ``x NOT IN (...)`` of plain values, all bound as ``type_``.
+
+    What ``in_`` makes of a list of values compared with a typed expression:
+    one node for the whole list, whose shape is its length, type and
+    redaction, and whose values are bound as they are.
+    """
+
+    operand: Expr[Any]
+    values: tuple[Any, ...]
+    type_: DbType[Any]
+    hidden: bool
+    negated: bool
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if self.values and self.type_.kind is Kind.OPTIONAL:
+            return optional(_BOOL)
+        return _truth(self.operand)
+
+    def emit(self, w: Writer) -> None:
+        if not self.values:
+            # IN () is not SQL; the truth value of an empty list is known.
+            w.write("(1 = 1)" if self.negated else "(1 = 0)")
+            return
+        w.write("(")
+        self.operand.emit(w)
+        w.write(" NOT IN (" if self.negated else " IN (")
+        dbtype, hidden = self.type_, self.hidden
+        for i, value in enumerate(self.values):
+            if i:
+                w.write(", ")
+            w.bind(value, dbtype, hidden)
+        w.write("))")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((InValues, self.negated, len(self.values), self.type_, self.hidden))
+        self.operand.walk(shape, values)
+        values.extend(self.values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)

@@ -4,7 +4,9 @@ Why: loading each user's posts with a query per user (N+1) is the classic
 slowdown of data layers. ``preload`` loads an association for all the
 parents with one query, ``WHERE key IN (...)``, then the next level for all
 the loaded children at once, and attaches the results to new copies of the
-records (records are immutable; the originals keep ``NOT_LOADED``):
+caller's records (records are immutable; the originals keep ``NOT_LOADED``;
+records that a query or a level of the preload has just built, which no one
+holds yet, take them directly):
 
 - ``belongs_to``: the related rows whose referenced key is among the
   parents' foreign keys;
@@ -14,7 +16,9 @@ records (records are immutable; the originals keep ``NOT_LOADED``):
 - ``many_to_many``: the related rows joined to the join table, whose owner
   column is among the parents' keys and is selected with each row.
 
-Keys are distinct and ``None`` keys are skipped. A large parent set is split
+Keys are distinct and ``None`` keys are skipped; the loaded rows come
+ordered by key (then by the preload query's order), so that each parent's
+records are collected in one run. A large parent set is split
 so that no statement carries more parameters than its connection's dialect
 allows (``max_params``, less the preload query's own parameters); every
 statement of one ``preload`` runs on one checked-out connection, so all the
@@ -42,6 +46,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._compile.cache import compile_statement
@@ -59,6 +65,7 @@ from .query import (
     Source,
     preload_tree,
     query,
+    replace_query,
     schema_item,
     subquery,
 )
@@ -127,6 +134,13 @@ def preload_specs(repo: Repo, rows: list[Any], specs: tuple[Preload, ...]) -> li
     Raises ``TypeError`` when the query selected something other than
     records (``select(User.id)`` rows have nothing to attach to).
     """
+    return _preload_rows(repo, rows, specs, fresh=False)
+
+
+def _preload_rows(
+    repo: Repo, rows: list[Any], specs: tuple[Preload, ...], *, fresh: bool
+) -> list[Any]:
+    """``preload_specs``; with ``fresh``, ``rows`` are just decoded and get the associations."""
     if not rows or not specs:
         return rows
     schema = _schema_of(rows, "query(...).preload")
@@ -137,7 +151,7 @@ def preload_specs(repo: Repo, rows: list[Any], specs: tuple[Preload, ...]) -> li
         )
     if _any_joined(specs):
         raise ValueError("join preloads come from the query's own rows: run it with run_query")
-    return _load(repo, rows, specs)
+    return _load(repo, rows, specs, fresh=fresh)
 
 
 def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
@@ -148,7 +162,7 @@ def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
     primary key, in order of first appearance) holding its joined children.
     """
     if not _any_joined(q.preloads):
-        return preload_specs(repo, repo._execute(q, intent)[0], q.preloads)
+        return _preload_rows(repo, repo._execute(q, intent)[0], q.preloads, fresh=True)
     root = q.source.schema
     selection = q.selection()
     item = selection.items[0]
@@ -156,11 +170,11 @@ def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
         raise TypeError("a join preload needs the query to select its root schema's records")
     items: list[Any] = [item]
     layout = _layout(root, q.preloads, items, 0)
-    rows = repo._execute(dataclasses.replace(q, selected=Selection("tuple", tuple(items))), intent)
+    rows = repo._execute(replace_query(q, selected=Selection("tuple", tuple(items))), intent)
     parents = _fold(rows[0], layout)
     if not parents or not _needs_queries(q.preloads):
         return parents
-    return _load(repo, parents, q.preloads)
+    return _load(repo, parents, q.preloads, fresh=True)
 
 
 def top(count: int, *order_by: Ordering | Expr[Any]) -> Query[Any]:
@@ -202,14 +216,24 @@ class _Loader:
         return results
 
 
-def _load(repo: Repo, parents: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
+def _load(
+    repo: Repo, parents: list[Any], specs: tuple[Preload, ...], *, fresh: bool = False
+) -> list[Any]:
     started = _perf()
     with repo._source.checkout("read") as conn:
-        return _attach(_Loader(repo, conn, _perf() - started), parents, specs)
+        return _attach(_Loader(repo, conn, _perf() - started), parents, specs, fresh)
 
 
-def _attach(loader: _Loader, parents: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
-    """New copies of ``parents`` (records of one schema) holding the ``specs`` associations."""
+def _attach(
+    loader: _Loader, parents: list[Any], specs: tuple[Preload, ...], fresh: bool
+) -> list[Any]:
+    """``parents`` (records of one schema) holding the ``specs`` associations.
+
+    Records are immutable once the caller has them: the caller's records get
+    new copies. ``fresh`` records (just decoded by this preload or its
+    query, seen by no one yet) get the associations themselves, which spares
+    a copy per record.
+    """
     info = schema_info(type(parents[0]))
     loaded: list[tuple[str, list[Any]]] = []
     for spec in specs:
@@ -221,11 +245,18 @@ def _attach(loader: _Loader, parents: list[Any], specs: tuple[Preload, ...]) -> 
         if spec.nested:
             values = _attach_nested(loader, values, assoc.cardinality == "many", spec.nested)
         loaded.append((spec.name, values))
+    if fresh:
+        for i, parent in enumerate(parents):
+            fields = parent.__dict__
+            for name, values in loaded:
+                fields[name] = values[i]
+        return parents
     copies = []
     for i, parent in enumerate(parents):
         clone = _copy(parent)
+        fields = clone.__dict__
         for name, values in loaded:
-            clone.__dict__[name] = values[i]
+            fields[name] = values[i]
         copies.append(clone)
     return copies
 
@@ -233,39 +264,60 @@ def _attach(loader: _Loader, parents: list[Any], specs: tuple[Preload, ...]) -> 
 def _attach_nested(
     loader: _Loader, values: list[Any], many: bool, nested: tuple[Preload, ...]
 ) -> list[Any]:
-    """Per-parent ``values`` whose records hold ``nested``, loaded for all of them at once."""
+    """Per-parent ``values`` whose records hold ``nested``, loaded for all of them at once.
+
+    The records were just loaded (by a query of this preload, or from the
+    rows of a join preload), so they take the nested associations themselves.
+    """
     children: dict[int, Any] = {}
     for value in values:
         for child in value if many else (() if value is None else (value,)):
             children[id(child)] = child
-    if not children:
-        return values
-    originals = list(children.values())
-    updated = dict(zip(children, _attach(loader, originals, nested), strict=True))
-    if many:
-        return [[updated[id(child)] for child in value] for value in values]
-    return [None if value is None else updated[id(value)] for value in values]
+    if children:
+        _attach(loader, list(children.values()), nested, fresh=True)
+    return values
 
 
 def _fetch(
     loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
 ) -> list[Any]:
     """Per parent, its associated records (a list) or record (or None)."""
-    plan = _Plan(assoc, custom)
+    plan = _plan(assoc, custom)
     owner_keys = [parent.__dict__[plan.owner_field] for parent in parents]
-    keys = list(dict.fromkeys(k for k in owner_keys if k is not None))
+    distinct = dict.fromkeys(owner_keys)
+    distinct.pop(None, None)
+    keys = list(distinct)
     found: dict[Any, list[Any]] = {}
     if keys:
         # The parameters of the query itself (filters, limit) come first.
-        room = loader.conn.dialect.max_params - _param_count(plan.statement([]))
+        room = loader.conn.dialect.max_params - plan.own_params
         if room < 1:
             raise ValueError(f"the preload query of {_where(assoc)} has too many parameters")
         for start in range(0, len(keys), room):
             chunk = _padded(keys[start : start + room], room)
             plan.collect(loader.run(plan.statement(chunk)), found)
     if assoc.cardinality == "many":
+        if len(keys) == len(owner_keys):
+            # One parent per key: each takes its list as collected.
+            return [found.get(key) or [] for key in owner_keys]
         return [list(found.get(key, ())) for key in owner_keys]
     return [_one(assoc, key, found.get(key)) for key in owner_keys]
+
+
+def _plan(assoc: AssocInfo, custom: Query[Any] | None) -> _Plan:
+    """The plan loading ``assoc``; the default one (no preload query) is made once."""
+    if custom is not None:
+        return _Plan(assoc, custom)
+    # The related schema is part of the key: a name resolves to the schema
+    # defined under it when it is read.
+    key = (assoc.owner, assoc.name, assoc.related)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _Plan(assoc, None)
+    return plan
+
+
+_PLANS: dict[tuple[type[Schema], str, type[Schema]], _Plan] = {}
 
 
 def _one(assoc: AssocInfo, key: object, records: list[Any] | None) -> Any:
@@ -316,7 +368,7 @@ class _Plan:
             prefix, _, table = assoc.join_through.rpartition(".")
             source = Source((_THROUGH,), "j", None, prefix or None, table)
             on = Column(_THROUGH, related_column) == column(related_field)
-            base = dataclasses.replace(base, joins=(*base.joins, Join("inner", source, on)))
+            base = replace_query(base, joins=(*base.joins, Join("inner", source, on)))
         elif assoc.kind == "belongs_to":
             assert assoc.foreign_key is not None
             self.owner_field = assoc.foreign_key
@@ -331,8 +383,14 @@ class _Plan:
         if assoc.cardinality == "many" or self.limit is not None or self.offset is not None:
             # The primary key breaks ties, so equal sort keys always come out the same way.
             self.orders += tuple(ordering(column(f.name)) for f in info.primary_key)
-        self.base = dataclasses.replace(base, orders=(), limit_by=None, offset_by=None)
+        # The rows of one key come together, in the query's order: collecting
+        # them takes a slice per key, and where an index on the key serves
+        # the lookup (SQLite's), the database reads them in that order
+        # without sorting.
+        self.grouped = (ordering(self.key), *self.orders) if self.orders else ()
+        self.base = replace_query(base, orders=(), limit_by=None, offset_by=None)
         self.key_name = None if self.through else self.key.field
+        self.own_params = _param_count(self.statement([]))
 
     def statement(self, keys: list[Any]) -> Query[Any]:
         """The query for ``keys``: plain, or ranked per key when it has a limit or offset."""
@@ -342,8 +400,8 @@ class _Plan:
                 if self.through
                 else Selection("record", (self.item,))
             )
-            return dataclasses.replace(
-                self.base.where(self.key.in_(keys)), selected=selection, orders=self.orders
+            return replace_query(
+                self.base.where(self.key.in_(keys)), selected=selection, orders=self.grouped
             )
         return self._ranked(keys)
 
@@ -356,7 +414,7 @@ class _Plan:
             exprs.append(self.key)
         names.append(_RANK)
         exprs.append(row_number().over(partition_by=self.key, order_by=self.orders))
-        inner = dataclasses.replace(
+        inner = replace_query(
             self.base.where(self.key.in_(keys)),
             selected=Selection("dict", tuple(exprs), tuple(names)),
         )
@@ -377,18 +435,21 @@ class _Plan:
             selection = Selection("tuple", (owner, record))
         else:
             selection = Selection("record", (record,))
-        return dataclasses.replace(outer, selected=selection).order_by(rank)
+        return replace_query(outer, selected=selection).order_by(rank)
 
     def collect(self, results: list[Any], found: dict[Any, list[Any]]) -> None:
-        """Add each result's record to the list of its owner key in ``found``."""
+        """Add each result's record to the list of its owner key in ``found``.
+
+        Results come grouped by key (see ``grouped``), so each key's run is
+        taken at once; runs of a key that come apart are joined in order.
+        """
         if self.through:
-            for key, record in results:
-                found.setdefault(key, []).append(record)
+            for key, run in groupby(results, itemgetter(0)):
+                found.setdefault(key, []).extend(map(itemgetter(1), run))
             return
-        name = self.key_name
-        assert name is not None
-        for record in results:
-            found.setdefault(record.__dict__[name], []).append(record)
+        assert self.key_name is not None
+        for key, run in groupby(results, attrgetter(self.key_name)):
+            found.setdefault(key, []).extend(run)
 
 
 def _padded(keys: list[Any], room: int) -> list[Any]:

@@ -34,12 +34,15 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, over
 
 from . import telemetry
 from ._compile.cache import Compiled, compile_statement
+from ._repo import write as _write
 from ._repo.reads import aggregate_query, key_of, key_plan
 from ._repo.stream import RepoStream
 from .connection import Connection, Rollback, Transaction
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
 from .expr import Column, Statement, Value
+from .preload import preload as _preload
+from .preload import run_query as _run_query
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
@@ -210,9 +213,7 @@ class Repo:
     def _query_rows(self, q: Query[Any]) -> list[Any]:
         intent: Intent = "write" if q.locking is not None else "read"
         if q.preloads:
-            from .preload import run_query
-
-            return run_query(self, q, intent)
+            return _run_query(self, q, intent)
         return self._execute(q, intent)[0]
 
     def _run_request(
@@ -435,9 +436,7 @@ class Repo:
 
         Example: ``user = repo.preload(user, "posts")``.
         """
-        from .preload import preload
-
-        return preload(self, records, *paths, **queries)
+        return _preload(self, records, *paths, **queries)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -458,9 +457,7 @@ class Repo:
 
         Options: ``on_conflict``, ``conflict_target``, as for ``insert_all``.
         """
-        from ._repo import write
-
-        return write.insert(self, value, on_conflict=on_conflict, conflict_target=conflict_target)
+        return _write.insert(self, value, on_conflict=on_conflict, conflict_target=conflict_target)
 
     def update(self, changeset: Changeset[S]) -> S:
         """Write a changeset's changes (only the changed fields); the updated record.
@@ -469,9 +466,7 @@ class Repo:
         still hold the old version, else ``StaleEntryError``, as when the row
         is gone. A changeset without changes does not touch the database.
         """
-        from ._repo import write
-
-        return write.update(self, changeset)
+        return _write.update(self, changeset)
 
     def delete(self, value: S | Changeset[S]) -> S:
         """Delete a record by its primary key; ``StaleEntryError`` when no row was deleted.
@@ -479,15 +474,11 @@ class Repo:
         A changeset's declared ``no_assoc_constraint``/``foreign_key_constraint``
         turn a restricting foreign key into a field error.
         """
-        from ._repo import write
-
-        return write.delete(self, value)
+        return _write.delete(self, value)
 
     def insert_or_update(self, changeset: Changeset[S]) -> S:
         """Insert when the changeset's record is new (no primary key yet), else update."""
-        from ._repo import write
-
-        return write.insert_or_update(self, changeset)
+        return _write.insert_or_update(self, changeset)
 
     @overload
     def insert_all(

@@ -22,7 +22,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from repodb import DecodeError, EncodeError
-from repodb._codec import Codecs, decoder, encoder, row_decoder
+from repodb._codec import Codecs, decoder, encoder, row_decoder, run_encoder
 from repodb.driver import postgresql, sqlite
 from repodb.types import DbType, array, json, optional, to_dbtype, tup
 
@@ -370,3 +370,77 @@ def test_plain_rows_without_conversions() -> None:
 def test_dbtype_of_a_row_is_what_row_decoder_reads() -> None:
     t: DbType[Any] = to_dbtype(User)
     assert t.width == 3
+
+
+@BOTH
+def test_a_null_anywhere_in_a_list_is_found(codecs: Codecs) -> None:
+    # Bulk checks (NULL tests per row, classes per column) find the one NULL
+    # in a non-optional column in the middle of a list, on both drivers.
+    _, many = row_decoder(tup(optional(int), str, int), codecs)
+    good = [(i, f"n{i}", i) for i in range(10)]
+    assert many(good) == good
+    assert many([(None, "a", 1), *good]) == [(None, "a", 1), *good]
+    for bad, match in [((5, None, 5), "column 1 is NULL"), ((5, "n5", None), "column 2 is NULL")]:
+        with pytest.raises(DecodeError, match=match):
+            many([*good[:5], bad, *good[6:]])
+        with pytest.raises(DecodeError, match=match):
+            many([(None, "a", 1), *good[:5], bad])
+
+
+def test_a_sqlite_list_is_checked_by_class_in_every_row() -> None:
+    # SQLite stores a type per value, so a wrong class can hide anywhere,
+    # after NULLs in optional columns too.
+    _, many = row_decoder(tup(int, optional(str), optional(int)), SQLITE)
+    rows = [(1, None, None), (2, "b", None), (3, None, 3), (4, "d", 4)]
+    assert many(rows) == rows
+    with pytest.raises(DecodeError, match="column 2 is declared"):
+        many([*rows, (5, "e", 5.5)])
+    with pytest.raises(DecodeError, match="column 1 is declared"):
+        many([(0, "a", 0), (5, b"e", 5), *rows])
+
+
+# -- runs of one type, encoded at once ----------------------------------------------
+
+
+@BOTH
+def test_a_run_of_exact_values_passes_whole(codecs: Codecs) -> None:
+    ints = list(range(-3, 60))
+    assert run_encoder(to_dbtype(int), codecs)(ints) == ints
+    assert run_encoder(to_dbtype(bytes), codecs)([b"a", b""]) == [b"a", b""]
+    edges = [-(2**63), 2**63 - 1]
+    assert run_encoder(to_dbtype(int), codecs)(edges) == edges
+    assert run_encoder(optional(int), codecs)([None, 1, None]) == [None, 1, None]
+    assert run_encoder(optional(int), codecs)([None, None]) == [None, None]
+    assert run_encoder(optional(str), codecs)(["a", None]) == ["a", None]
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ([1, 2, True], "got bool"),
+        ([1, None, 3], "got None"),
+        ([1, 2.0], "got float"),
+        ([1, 2**63], "64-bit"),
+        ([-(2**63) - 1, 5], "64-bit"),
+    ],
+)
+def test_a_run_with_one_misfit_fails_as_that_value_would(
+    codecs: Codecs, values: list[Any], match: str
+) -> None:
+    with pytest.raises(EncodeError, match=match):
+        run_encoder(to_dbtype(int), codecs)(values)
+    if None not in values:
+        with pytest.raises(EncodeError, match=match):
+            run_encoder(optional(int), codecs)([None, *values])
+
+
+def test_a_run_the_driver_converts_goes_value_by_value() -> None:
+    text = to_dbtype(str)
+    assert run_encoder(text, POSTGRESQL)(["a", "b"]) == ["a", "b"]
+    with pytest.raises(EncodeError, match="NUL"):
+        run_encoder(text, POSTGRESQL)(["a", "b\x00"])
+    assert run_encoder(text, SQLITE)(["a", "b\x00"]) == ["a", "b\x00"]
+    stamps = [dt.datetime(2024, 1, 1, tzinfo=PLUS_TWO)] * 40
+    each = encoder(to_dbtype(dt.datetime), SQLITE)
+    assert run_encoder(to_dbtype(dt.datetime), SQLITE)(stamps) == [each(v) for v in stamps]

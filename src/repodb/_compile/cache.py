@@ -12,7 +12,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from operator import call as _call
 from typing import Any
 
 from .. import _codec
@@ -25,6 +26,7 @@ from .writer import Writer
 __all__ = [
     "CacheInfo",
     "Compiled",
+    "Shape",
     "cache_info",
     "clear_cache",
     "compile_statement",
@@ -42,12 +44,17 @@ class _Entry:
     result: Result | None
     hidden: tuple[bool, ...]
     # Parameter encoders and row decoders per codec table, built on first use.
-    encoders: dict[str, list[_codec.Convert]] = dataclasses.field(default_factory=dict)
+    encoders: dict[str, ParamsEncoder] = dataclasses.field(default_factory=dict)
     decoders: dict[str, RowsDecoder] = dataclasses.field(default_factory=dict)
 
 
-class _Key:
-    """A shape as a dict key, hashed once: hashing a shape walks all of it."""
+class Shape:
+    """A part of a shape, hashed once: hashing a shape walks all of it.
+
+    A node whose shape never changes (a memoized select list) walks into one
+    of these once and appends it to the shapes it is part of, so that later
+    walks neither rebuild nor rehash that part.
+    """
 
     __slots__ = ("_hash", "shape")
 
@@ -59,7 +66,7 @@ class _Key:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and self._hash == other._hash and self.shape == other.shape
+        return isinstance(other, Shape) and self._hash == other._hash and self.shape == other.shape
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,13 +91,20 @@ class Compiled:
 
         Parameters without a known type go to the driver as they are.
         """
-        encoders = self._entry.encoders.get(codecs.name)
-        if encoders is None:
-            encoders = [
-                _codec.encoder(t, codecs) if t is not None else _same for t in self._entry.types
-            ]
-            self._entry.encoders[codecs.name] = encoders
-        return [encode(v) for encode, v in zip(encoders, self.params, strict=True)]
+        encode = self._entry.encoders.get(codecs.name)
+        if encode is None:
+            encode = self._entry.encoders[codecs.name] = params_encoder(self.types, codecs)
+        return encode(self.params)
+
+    def with_params(self, params: tuple[Any, ...]) -> Compiled:
+        """The same statement with other values, one per parameter, of the same types.
+
+        Why: a statement whose shape is known in advance (the Repo's insert of
+        one record) can skip building and walking it; only the values change.
+        """
+        if len(params) != len(self.types):
+            raise ValueError(f"the statement has {len(self.types)} parameters, not {len(params)}")
+        return Compiled(self.sql, params, self.types, self.result, self._entry)
 
     @property
     def hidden(self) -> tuple[bool, ...]:
@@ -106,6 +120,45 @@ class Compiled:
 
 
 RowsDecoder = Callable[[list[tuple[Any, ...]]], list[Any]]
+ParamsEncoder = Callable[[tuple[Any, ...]], list[Any]]
+
+# Runs of this many parameters of one type or more (an IN list of keys) are
+# encoded as a whole.
+LONG_RUN = 32
+
+
+def params_encoder(types: tuple[DbType[Any] | None, ...], codecs: _codec.Codecs) -> ParamsEncoder:
+    """A function encoding a statement's parameters, whose types are ``types``, for a driver.
+
+    Each parameter goes through its type's encoder, called from C; a long
+    run of one type is encoded at once (``_codec.run_encoder``). Parameters
+    without a known type go to the driver as they are.
+    """
+    spans: list[tuple[int, int, DbType[Any] | None]] = []
+    for i, t in enumerate(types):
+        if spans and spans[-1][2] is t:
+            spans[-1] = (spans[-1][0], i + 1, t)
+        else:
+            spans.append((i, i + 1, t))
+    if all(end - start < LONG_RUN or t is None for start, end, t in spans):
+        encoders = [_codec.encoder(t, codecs) if t is not None else _same for t in types]
+        return lambda params: list(map(_call, encoders, params))
+    parts: list[tuple[int, int, Callable[[Sequence[Any]], list[Any]]]] = []
+    for start, end, t in spans:
+        if t is None:
+            parts.append((start, end, list))
+        elif end - start >= LONG_RUN:
+            parts.append((start, end, _codec.run_encoder(t, codecs)))
+        else:
+            parts.append((start, end, _one_by_one(_codec.encoder(t, codecs))))
+
+    def encode(params: tuple[Any, ...]) -> list[Any]:
+        out: list[Any] = []
+        for start, end, run in parts:
+            out += run(params[start:end])
+        return out
+
+    return encode
 
 
 def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
@@ -117,6 +170,10 @@ def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
     if build is None:
         return decode_all
     return lambda rows: build(decode_all(rows))
+
+
+def _one_by_one(encode: _codec.Convert) -> Callable[[Sequence[Any]], list[Any]]:
+    return lambda values: list(map(encode, values))
 
 
 def _no_rows(rows: list[tuple[Any, ...]]) -> list[Any]:
@@ -137,7 +194,11 @@ class CacheInfo:
 
 
 _lock = threading.Lock()
-_entries: collections.OrderedDict[_Key, _Entry] = collections.OrderedDict()
+# Keyed by the shape's hash, an int (cheap to look up again), holding the
+# shape itself, which a hit must equal.
+_entries: collections.OrderedDict[int, tuple[tuple[object, ...], _Entry]] = (
+    collections.OrderedDict()
+)
 _hits = 0
 _misses = 0
 
@@ -150,20 +211,26 @@ def compile_statement(statement: Statement, dialect: Dialect) -> Compiled:
     shape: list[object] = [dialect.name]
     values: list[object] = []
     statement.walk(shape, values)
-    key = _Key(tuple(shape))
+    key = tuple(shape)
+    digest = hash(key)
+    entry: _Entry | None = None
     with _lock:
-        entry = _entries.get(key)
-        if entry is not None and (entry.dialect is dialect or entry.dialect == dialect):
-            _entries.move_to_end(key)
-            _hits += 1
-        else:
-            entry = None
+        found = _entries.get(digest)
+        if found is not None and found[0] == key:
+            entry = found[1]
+            if entry.dialect is dialect or entry.dialect == dialect:
+                _entries.move_to_end(digest)
+                _hits += 1
+            else:
+                entry = None
     if entry is None:
+        # Another shape of the same hash, if any, makes room (the cache is
+        # only ever a shortcut).
         entry = _build(statement, dialect, len(values))
         with _lock:
             _misses += 1
-            _entries[key] = entry
-            _entries.move_to_end(key)
+            _entries[digest] = (key, entry)
+            _entries.move_to_end(digest)
             if len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return Compiled(entry.sql, tuple(values), entry.types, entry.result, entry)

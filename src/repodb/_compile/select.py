@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..expr import Binary, Column, Expr, Label, Ordering
 from ..schema import schema_info
 from ..types import DbType, optional
+from .cache import Shape
 from .result import RecordShape, Result
 from .writer import Writer
 
@@ -156,8 +157,9 @@ def walk_steps(
     values: list[object],
 ) -> None:
     """The shape of ``where``/``having`` steps, as ``fold`` of them would walk."""
-    shape.append((clause, tuple(op for op, _ in steps)))
-    for _, condition in steps:
+    shape.append((clause, len(steps)))
+    for op, condition in steps:
+        shape.append(op)
         condition.walk(shape, values)
 
 
@@ -212,9 +214,16 @@ def walk_selection(selection: Selection, shape: list[object], values: list[objec
         if isinstance(item, Expr):
             _walk_selected(item, shape, values)
             continue
-        shape.append((item.cls, tuple(name for name, _ in item.fields)))
-        for _, expr in item.fields:
-            _walk_selected(expr, shape, values)
+        walked = item._walked
+        if walked is None:
+            parts: list[object] = [(item.cls, tuple(name for name, _ in item.fields))]
+            found: list[object] = []
+            for _, expr in item.fields:
+                _walk_selected(expr, parts, found)
+            walked = (Shape(tuple(parts)), tuple(found))
+            object.__setattr__(item, "_walked", walked)
+        shape.append(walked[0])
+        values.extend(walked[1])
 
 
 def _walk_selected(expr: Expr[Any], shape: list[object], values: list[object]) -> None:

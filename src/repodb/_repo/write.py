@@ -32,24 +32,30 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .._compile.cache import Compiled, compile_statement
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, StaleEntryError
 from ..expr import Column, Statement, Value
 from ..query import Query, query
 from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
-from ..write import ConflictTarget, OnConflict, delete_all, insert_all, update_all
+from ..write import ConflictTarget, OnConflict, _stored, delete_all, insert_all, update_all
 from .constraints import raise_constraint_error
 
 if TYPE_CHECKING:
     from .._compile.writer import Writer
+    from ..connection import Connection
     from ..repo import Repo
 
 __all__ = ["delete", "insert", "insert_or_update", "update"]
 
 S = TypeVar("S", bound=Schema)
+
+_perf = time.perf_counter
 
 
 # -- the operations ---------------------------------------------------------------------
@@ -136,17 +142,36 @@ def _insert_row(
     conflict_target: ConflictTarget | None,
 ) -> S:
     """INSERT ``record`` (timestamps filled in) with RETURNING: the stored record."""
-    info = schema_info(type(record))
+    schema = type(record)
+    info = schema_info(schema)
+    fields = vars(record)
     now: dt.datetime | None = None
     stamps = {}
-    for f in info.fields:
-        if f.timestamp is not None and getattr(record, f.name) is None:
+    for name in _stamped(schema):
+        if fields[name] is None:
             now = now or _now()
-            stamps[f.name] = now
+            stamps[name] = now
+    if on_conflict == "raise" and conflict_target is None:
+        # Every field but the database-assigned keys left None (timestamps,
+        # virtual fields and associations are not columns of the plan).
+        absent = tuple(name for name in _assigned(schema) if fields[name] is None)
+        values = {**fields, **stamps} if stamps else fields
+        started = _perf()
+        try:
+            with r._source.checkout("write") as conn:
+                checkout = 0.0 if r._held else _perf() - started
+                compiled = _insert_plan(schema, absent, conn).bind(values)
+                rows = r._run(conn, compiled, checkout)[0]
+        except IntegrityError as e:
+            stamped = record.replace(**stamps) if stamps else record
+            raise_constraint_error(e, changeset or Changeset(stamped), "insert")
+        # Timestamps are stored fields, never virtual: the given record serves.
+        inserted: S = rows[0]
+        return _with_virtual(inserted, record, info)
     if stamps:
         record = record.replace(**stamps)
     statement = insert_all(
-        type(record),
+        schema,
         [record],
         on_conflict=on_conflict,
         conflict_target=conflict_target,
@@ -160,6 +185,84 @@ def _insert_row(
         return record
     stored: S = rows[0]
     return _with_virtual(stored, record, info)
+
+
+class _InsertPlan:
+    """``INSERT ... RETURNING`` of one record, for one schema, set of columns and dialect.
+
+    Why: ``repo.insert(record)`` is the hottest write; building the
+    statement from the record and walking it for the compiled-SQL cache cost
+    about as much as the database call on SQLite. The statement is compiled
+    once (from a row of Nones: the SQL and the parameter types depend only
+    on the columns); each insert binds the record's values in column order.
+    """
+
+    __slots__ = ("compiled", "dialect", "pick", "stored")
+
+    def __init__(self, schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> None:
+        info = schema_info(schema)
+        columns = [f for f in info.fields if f.name not in absent]
+        model = insert_all(schema, [dict.fromkeys(f.name for f in columns)], returning=True)
+        self.compiled = compile_statement(model, conn.dialect)
+        self.dialect = conn.dialect
+        names = [f.name for f in columns]
+        self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            (lambda values: ()) if not names else _pick(names)
+        )
+        # Embedded records are bound as JSON objects, as insert_all binds them.
+        self.stored = [(i, f) for i, f in enumerate(columns) if f.embed is not None]
+
+    def bind(self, values: Mapping[str, Any]) -> Compiled:
+        """The statement inserting a record whose fields hold ``values``."""
+        params = self.pick(values)
+        if self.stored:
+            changed = list(params)
+            for i, f in self.stored:
+                changed[i] = _stored(f, changed[i])
+            params = tuple(changed)
+        return self.compiled.with_params(params)
+
+
+def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    get = itemgetter(*names)
+    if len(names) > 1:
+        return get
+    return lambda values: (get(values),)
+
+
+_INSERT_PLANS: dict[tuple[type[Any], tuple[str, ...], str, str], _InsertPlan] = {}
+
+
+def _insert_plan(schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> _InsertPlan:
+    key = (schema, absent, conn.dialect.name, conn.codecs.name)
+    plan = _INSERT_PLANS.get(key)
+    if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
+        plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, conn)
+    return plan
+
+
+def _assigned(schema: type[Schema]) -> tuple[str, ...]:
+    """The schema's database-assigned key fields (left out of an insert while None)."""
+    found = _ASSIGNED.get(schema)
+    if found is None:
+        found = _ASSIGNED[schema] = tuple(
+            f.name for f in schema_info(schema).fields if f.autogenerate
+        )
+    return found
+
+
+def _stamped(schema: type[Schema]) -> tuple[str, ...]:
+    """The schema's timestamp fields (set by the Repo when None)."""
+    found = _STAMPED.get(schema)
+    if found is None:
+        found = _STAMPED[schema] = tuple(
+            f.name for f in schema_info(schema).fields if f.timestamp is not None
+        )
+    return found
+
+
+_ASSIGNED: dict[type[Any], tuple[str, ...]] = {}
+_STAMPED: dict[type[Any], tuple[str, ...]] = {}
 
 
 def _update_row(r: Repo, changeset: Changeset[S], applied: S, values: dict[str, Any]) -> S:
@@ -404,7 +507,7 @@ def _nested(changeset: Changeset[Any]) -> bool:
 def _loaded(record: Schema) -> bool:
     """Whether any association of ``record`` is loaded (not NOT_LOADED)."""
     associations = schema_info(type(record)).associations
-    return any(name in associations for name in vars(record))
+    return bool(associations) and not associations.keys().isdisjoint(vars(record))
 
 
 def _assoc_values(record: Schema, info: SchemaInfo) -> dict[str, Any]:
