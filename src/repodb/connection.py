@@ -106,6 +106,8 @@ class Connection:
         self._closed = False
         # Set when a statement failed with ConnectionLost: a pool discards it.
         self._broken = False
+        # Set by abort(): whatever the driver says, statements failed by it were lost.
+        self._cut = False
         self.dialect = driver.dialect
         self.codecs = driver.codecs
         # What telemetry calls this connection's server; pools and routers
@@ -149,6 +151,8 @@ class Connection:
             self._aborted = True
         if self._closed:
             error: Error = ConnectionLost("the connection is closed", sql=sql)
+        elif self._cut:
+            error = ConnectionLost("the connection was aborted (Connection.abort)", sql=sql)
         else:
             error = self._driver.map_error(exc, sql)
         if isinstance(error, ConnectionLost):
@@ -444,6 +448,27 @@ class Connection:
             self._driver.ping()
         except self._native as e:
             raise self._error(e, "SELECT 1") from e
+
+    def abort(self) -> None:
+        """Make the statement running on this connection fail now, from any thread.
+
+        Why: a statement waiting on a server that hangs (SIGSTOPped, a dead
+        host) waits as long as the server does; whoever sees the hang, such
+        as the CQRS router's health probe, frees the waiting thread with
+        this. The statement in progress raises ``ConnectionLost`` and the
+        connection counts as broken from now on, so a pool discards it when it
+        comes back (on PostgreSQL any later statement fails too). The only
+        method safe to call from another thread; it never blocks.
+
+        Example::
+
+            threading.Timer(5.0, conn.abort).start()
+            conn.one(slow_report)  # ConnectionLost after 5 s at the latest
+        """
+        self._cut = True
+        self._broken = True
+        if not self._closed:
+            self._driver.abort()
 
     def close(self) -> None:
         """Close the connection; an open transaction is rolled back by the server."""

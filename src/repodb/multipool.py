@@ -6,9 +6,12 @@ one with the fewest connections in use), stops sending work to a server
 from its first failure (a refused or timed-out connect, a connection lost in
 use), and sends work to it again once a background probe gets an answer.
 A hung server, one that accepts connections but never answers, is caught by
-the same probe within ``check_interval + probe_timeout``. Callers never wait
-on a server known to be down: a checkout that finds its server refusing
-moves on to the next one at once.
+the same probe within ``check_interval + probe_timeout``; at that moment the
+statements running on its lent connections are aborted (``Connection.abort``)
+and fail with ``ConnectionLost``, as if the server had died, so no caller
+waits for it to wake up (the Repo runs such a read once more, elsewhere).
+Callers never wait on a server known to be down: a checkout that finds its
+server refusing moves on to the next one at once.
 
 It is a Repo source (every intent gets a server of the pool), and the CQRS
 router (``repodb.cqrs``) keeps its replicas in one.
@@ -26,9 +29,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import itertools
+import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -43,6 +48,8 @@ from .url import parse_url
 __all__ = ["MultiPool", "MultiPoolStats", "Selection", "ServerStats"]
 
 T = TypeVar("T")
+
+_logger = logging.getLogger("repodb.cqrs")
 
 _now = time.monotonic
 _INTENTS = frozenset(("read", "write", "transaction"))
@@ -110,7 +117,9 @@ class MultiPool:
             server's ``Pool``.
         check_interval: seconds between probes of a server that is up.
         probe_timeout: seconds after which an unanswered probe marks its
-            server down.
+            server down and aborts the statements running on its lent
+            connections (they raise ``ConnectionLost``; a write's outcome is
+            then unknown, as with any lost connection).
         probe: ``probe(conn)`` checks a server on a connection of its own
             (default: a ping); an exception marks the server down. Its last
             result is kept for ``on_probe`` listeners (the CQRS router reads
@@ -182,6 +191,11 @@ class MultiPool:
             )
             for url, label in zip(urls, names, strict=True)
         )
+        self._marked = [False] * len(urls)
+        self._lock = threading.Lock()
+        # The connections lent out per server: a hung server's are aborted.
+        self._lent: tuple[set[Connection], ...] = tuple(set() for _ in urls)
+        self._turn = itertools.count()
         check = probe if probe is not None else Connection.ping
         self._probers = tuple(
             Prober(
@@ -194,13 +208,10 @@ class MultiPool:
                 backoff_min=backoff_min,
                 backoff_max=backoff_max,
                 on_result=None if on_probe is None else _bind(on_probe, i),
+                on_hung=_abort_lent(weakref.ref(self), i),
             )
             for i, (url, label) in enumerate(zip(urls, names, strict=True))
         )
-        self._marked = [False] * len(urls)
-        self._lock = threading.Lock()
-        self._lent = [0] * len(urls)
-        self._turn = itertools.count()
 
     def __repr__(self) -> str:
         return f"<repodb.MultiPool {', '.join(self._redacted)}>"
@@ -322,8 +333,8 @@ class MultiPool:
         order = self._order(accept, now)
         lent, size = self._lent, self._size
         for i in order:
-            if lent[i] >= size:
-                order.sort(key=lambda i: lent[i] >= size)
+            if len(lent[i]) >= size:
+                order.sort(key=lambda i: len(lent[i]) >= size)
                 break
         for i in order:
             conn = self._borrow(i, now)
@@ -369,7 +380,12 @@ class MultiPool:
             self._failed(index, e)
             return None
         with self._lock:
-            self._lent[index] += 1
+            self._lent[index].add(conn)
+        if self._probers[index].hung_for(_now()) is not None:
+            # It hung while this checkout chose it, maybe after its lent
+            # connections were aborted (_abort): not this one; go elsewhere.
+            self._release(index, conn, None)
+            return None
         return conn
 
     def _release(
@@ -381,7 +397,7 @@ class MultiPool:
     ) -> None:
         """Give a connection back; a failure of the server marks it down first."""
         with self._lock:
-            self._lent[index] -= 1
+            self._lent[index].discard(conn)
         if error is not None or conn._broken:
             try:
                 if isinstance(error, down_on):
@@ -392,6 +408,19 @@ class MultiPool:
                 self._pools[index].release(conn)
             return
         self._pools[index].release(conn)
+
+    def _abort(self, index: int) -> None:
+        """Server ``index`` hangs: make the statements running on its lent connections fail."""
+        with self._lock:
+            lent = list(self._lent[index])
+        if lent:
+            _logger.warning(
+                "%s hangs: aborting the %d connection(s) lent out on it",
+                self._labels[index],
+                len(lent),
+            )
+        for conn in lent:
+            conn.abort()
 
     def _failed(self, index: int, error: BaseException) -> None:
         self._suspect_until = _now() + self._suspicion
@@ -414,7 +443,7 @@ class MultiPool:
         usable = usable[turn:] + usable[:turn]
         if self._selection is Selection.LEAST_CONNECTIONS:
             lent = self._lent
-            usable.sort(key=lent.__getitem__)
+            usable.sort(key=lambda i: len(lent[i]))
         return usable
 
     def _unavailable(self) -> ConnectError:
@@ -450,6 +479,17 @@ class MultiPool:
 
 def _bind(on_probe: Callable[[int], object], index: int) -> Callable[[], object]:
     return lambda: on_probe(index)
+
+
+def _abort_lent(ref: weakref.ref[MultiPool], index: int) -> Callable[[], None]:
+    """The probers' ``on_hung``; a weak reference, as probers must not keep their pool alive."""
+
+    def abort() -> None:
+        pools = ref()
+        if pools is not None:
+            pools._abort(index)
+
+    return abort
 
 
 class _Lease:

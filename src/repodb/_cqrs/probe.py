@@ -9,7 +9,9 @@ from the first failure, whether the probe saw it or a caller reported it
 while it is down, probes are spaced by a capped, jittered, doubling backoff.
 A probe that has not answered within ``timeout`` seconds makes the server
 count as down at once (a hung server: SIGSTOPped, or a dead host whose
-packets vanish), while the thread keeps waiting for the answer.
+packets vanish), while the thread keeps waiting for the answer; at that
+moment a timer calls ``on_hung``, so that the owner can free the callers
+waiting on the same server (``Connection.abort``).
 
 The thread holds only a weak reference to its prober: a prober dropped
 without ``stop()`` is collected and its thread ends.
@@ -57,6 +59,8 @@ class Prober:
         connect_timeout: for the probe connection.
         backoff_min, backoff_max: the spacing of probes while it is down.
         on_result: called (from the thread, without locks) after each probe.
+        on_hung: called (from a timer thread, without locks) once per probe
+            that has gone unanswered for ``timeout`` seconds.
 
     Attributes, read without a lock (each is one atomic read):
         result: what ``check`` returned last time it succeeded.
@@ -78,6 +82,7 @@ class Prober:
         backoff_min: float,
         backoff_max: float,
         on_result: Callable[[], object] | None = None,
+        on_hung: Callable[[], object] | None = None,
     ) -> None:
         if interval <= 0 or timeout <= 0:
             raise ValueError("the check interval and the probe timeout must be positive")
@@ -89,6 +94,7 @@ class Prober:
         self._connect_timeout = connect_timeout
         self._backoff = (backoff_min, backoff_max)
         self._on_result = on_result
+        self._on_hung = on_hung
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopped = False
@@ -148,6 +154,12 @@ class Prober:
     def _probe(self, conn: Connection | None) -> Connection | None:
         """One probe; the connection to keep for the next one."""
         started = self.started = _now()
+        watch = None
+        if self._on_hung is not None:
+            watch = threading.Timer(self.timeout, self._hung, (started,))
+            watch.daemon = True
+            watch.name = f"repodb-probe-watch-{self.label}"
+            watch.start()
         try:
             if conn is None:
                 conn = connect(
@@ -165,12 +177,28 @@ class Prober:
             self._succeeded(started, result)
         finally:
             self.started = None
+            if watch is not None:
+                watch.cancel()
         if self._on_result is not None:
             try:
                 self._on_result()
             except Exception:
                 _logger.exception("%s: a probe listener failed", self.label)
         return conn
+
+    def _hung(self, started: float) -> None:
+        """The timer's side: the probe that began at ``started`` is still unanswered."""
+        if self.started != started or self._stopped or self._on_hung is None:
+            return
+        _logger.warning(
+            "%s is down: a health check has gone unanswered for %.1f s",
+            self.label,
+            self.timeout,
+        )
+        try:
+            self._on_hung()
+        except Exception:
+            _logger.exception("%s: a hang listener failed", self.label)
 
     def _failed(self, error: Exception) -> None:
         now = _now()

@@ -137,6 +137,18 @@ class DriverConnection(Protocol):
         """Check that the connection works; raise a native error otherwise."""
         ...
 
+    def abort(self) -> None:
+        """Make the statement in progress fail at once, from any thread.
+
+        Why: a server that hangs (SIGSTOPped, a dead host) never answers, and
+        a statement waiting on it would wait as long; a watcher that sees the
+        hang frees the waiting thread with this. Callable from another thread
+        while a statement runs, before it starts or after it ends; never
+        blocks. The connection is broken afterwards: the only thing left to
+        do with it is ``close``.
+        """
+        ...
+
     def close(self) -> None:
         """Close the connection; closing twice does nothing."""
         ...

@@ -14,10 +14,13 @@ Requires the ``postgresql`` extra: ``pip install pyrepodb[postgresql]``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
+import os
 import re
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -200,6 +203,17 @@ class PostgresConnection:
 
     def ping(self) -> None:
         self._cursor.execute("SELECT 1")
+
+    def abort(self) -> None:
+        # Shutting the socket down (through a duplicate of libpq's descriptor,
+        # which libpq keeps) wakes a thread blocked reading from it at once:
+        # its read sees end-of-file and psycopg reports the connection lost.
+        # A cancel request would need the server to answer; a hung one won't.
+        with (
+            contextlib.suppress(psycopg.Error, OSError),
+            socket.socket(fileno=os.dup(self._raw.pgconn.socket)) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._raw.close()

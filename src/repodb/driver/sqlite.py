@@ -14,6 +14,7 @@ integer count of microseconds; arrays are JSON text.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -283,6 +284,11 @@ class SqliteConnection:
 
     def ping(self) -> None:
         self._raw.execute("SELECT 1").fetchall()
+
+    def abort(self) -> None:
+        # sqlite3_interrupt is the one call SQLite allows from another thread.
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            self._raw.interrupt()
 
     def close(self) -> None:
         self._raw.close()
