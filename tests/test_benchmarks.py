@@ -82,3 +82,27 @@ def test_the_pool_benchmark_runs(tmp_path: Path) -> None:
     peers = {"psycopg_pool": "psycopg_pool", "SQLAlchemy QueuePool": "sqlalchemy"}
     for name, module in peers.items():
         assert isinstance(results[name], dict) == (importlib.util.find_spec(module) is not None)
+
+
+def test_the_cqrs_benchmark_runs(tmp_path: Path) -> None:
+    # The overhead part only: the failover part kills a replica.
+    out = tmp_path / "cqrs.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH.parent / "bench_cqrs.py"),
+            "--quick",
+            "--pg-url",
+            pg_url(),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    overhead = json.loads(out.read_text())["overhead"]
+    assert overhead["1 thread"]["Repo(cqrs)"] > 0
+    assert overhead["1 thread"]["Repo(pool)"] > 0
