@@ -38,8 +38,9 @@ from repodb.multipool import MultiPool
 from repodb.query import query
 from repodb.telemetry import QueryEvent
 from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
+from tests.cqrs.rig import cluster, wait_until
 from tests.cqrs.test_cqrs_routing import PORT, RoutedItem
-from tests.cqrs.test_replicas import cluster, wait_replayed
+from tests.cqrs.test_replicas import wait_replayed
 
 WAIT = 30.0
 JOIN = 30.0
@@ -52,15 +53,6 @@ def port_of(url: str) -> int:
     port = urlsplit(url).port
     assert port is not None
     return port
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = WAIT) -> float:
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return time.monotonic() - started
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -35,9 +35,9 @@ from repodb.schema import Assoc, Col, Schema, field, has_many
 from repodb.telemetry import QueryEvent
 from repodb.types import tup
 from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
-from tests.cqrs.test_replicas import cluster, wait_replayed
+from tests.cqrs.rig import cluster, wait_until
+from tests.cqrs.test_replicas import wait_replayed
 
-WAIT = 20.0
 CHECK_INTERVAL = 0.2
 
 PORT = fragment("inet_server_port()", type_=int)
@@ -64,16 +64,6 @@ def port_of(url: str) -> int:
 
 def ports() -> tuple[int, list[int]]:
     return port_of(pg_url()), [port_of(u) for u in replica_urls()]
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = WAIT) -> float:
-    """Poll ``check`` (bounded); the seconds it took."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return time.monotonic() - started
 
 
 @pytest.fixture

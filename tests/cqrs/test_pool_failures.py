@@ -19,12 +19,9 @@ printed (run with ``-s`` to see them).
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,18 +29,10 @@ import repodb
 from repodb import ConnectError, ConnectionLost, Request
 from repodb.pool import Pool, PoolTimeout
 from tests.conftest import pg_url
+from tests.cqrs.rig import cluster, wait_until
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 SELECT_ONE = Request.one("SELECT 1", row=int)
 JOIN_TIMEOUT = 30.0
-POLL_TIMEOUT = 20.0
-
-
-def cluster(*args: str) -> None:
-    """Run a pg-cluster subcommand with the suite's cluster settings."""
-    if not os.environ.get("PGREPL_BASE"):
-        pytest.fail("PGREPL_BASE is not set: run the suite with scripts/test")
-    subprocess.run([str(SCRIPT), *args], check=True, timeout=120, capture_output=True)
 
 
 @pytest.fixture
@@ -61,14 +50,6 @@ def primary_down() -> Iterator[Callable[[], None]]:
     finally:
         if stopped:
             cluster("start-primary")
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = POLL_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def checkout_works(pool: Pool) -> bool:

@@ -16,12 +16,9 @@ put a node back as they found it.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +26,8 @@ import repodb
 from repodb import Request
 from repodb.types import tup
 from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
+from tests.cqrs.rig import cluster
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 SYNC_TIMEOUT = 30.0
 
 count_rows = Request.one("SELECT count(*) FROM items", row=int)
@@ -38,13 +35,6 @@ insert_item = Request.exec("INSERT INTO items (name) VALUES (?)", params=str)
 insert_lsn = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=str)
 replayed = Request.one("SELECT pg_last_wal_replay_lsn() >= ?::pg_lsn", params=str, row=bool)
 in_recovery = Request.one("SELECT pg_is_in_recovery()", row=bool)
-
-
-def cluster(*args: str) -> None:
-    """Run a pg-cluster subcommand with the suite's cluster settings."""
-    if not os.environ.get("PGREPL_BASE"):
-        pytest.fail("PGREPL_BASE is not set: run the suite with scripts/test")
-    subprocess.run([str(SCRIPT), *args], check=True, timeout=120, capture_output=True)
 
 
 def wait_replayed(primary: repodb.Connection, replica_url: str) -> None:

@@ -1,0 +1,37 @@
+"""Driving the test cluster from the replica, pool and CQRS failure tests.
+
+The cluster is the one ``scripts/test`` started (its settings come from the
+environment); ``cluster(...)`` runs a ``scripts/pg-cluster`` subcommand on it.
+Every wait here is bounded: a test fails rather than hangs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+__all__ = ["SCRIPT", "cluster", "wait_until"]
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
+
+
+def cluster(*args: str) -> None:
+    """Run a pg-cluster subcommand with the suite's cluster settings."""
+    if not os.environ.get("PGREPL_BASE"):
+        pytest.fail("PGREPL_BASE is not set: run the suite with scripts/test")
+    subprocess.run([str(SCRIPT), *args], check=True, timeout=120, capture_output=True)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
+    """Poll ``check`` until it is true (failing the test after ``timeout``); the seconds it took."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+    return time.monotonic() - started
