@@ -181,9 +181,8 @@ class Repo:
                 count_ = len(rows)
         except Exception as e:
             now = _perf()
-            self._emit(
-                conn, compiled.sql, args, compiled.hidden, (checkout, now - started, 0.0), 0, e
-            )
+            times = (checkout, now - started, 0.0)
+            self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, 0, e)
             raise
         times = (checkout, fetched - started, _perf() - fetched)
         self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, count_)
@@ -197,12 +196,18 @@ class Repo:
         checkout: reads are safe to repeat, and a router has marked the
         failed server down by then. Writes are never repeated.
         """
-        if intent == "read" and not self._held:
-            try:
-                return self._execute_once(statement, intent)
-            except _RETRYABLE_READ:
-                return self._execute_once(statement, intent)
+        if intent == "read":
+            return self._read(self._execute_once, statement, intent)
         return self._execute_once(statement, intent)
+
+    def _read(self, once: Callable[..., R], *args: Any) -> R:
+        """``once(*args)``, run once more if the read failed as ``_execute`` describes."""
+        if self._held:
+            return once(*args)
+        try:
+            return once(*args)
+        except _RETRYABLE_READ:
+            return once(*args)
 
     def _execute_once(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
         started = _perf()
@@ -219,12 +224,8 @@ class Repo:
     def _run_request(
         self, request: Request[Any, Any, Any], params: object, multiplicity: str
     ) -> Any:
-        if request.read_only and not self._held:
-            try:
-                return self._run_request_once(request, params, multiplicity, "read")
-            except _RETRYABLE_READ:
-                # As in _execute: a lost or cancelled read runs once more.
-                return self._run_request_once(request, params, multiplicity, "read")
+        if request.read_only:
+            return self._read(self._run_request_once, request, params, multiplicity, "read")
         return self._run_request_once(request, params, multiplicity, "write")
 
     def _run_request_once(
@@ -320,13 +321,7 @@ class Repo:
 
     def get_or_none(self, schema: type[S], key: object) -> S | None:
         """The record with primary key ``key``, or None."""
-        if self._held:
-            return self._get_once(schema, key)
-        try:
-            return self._get_once(schema, key)
-        except _RETRYABLE_READ:
-            # As in _execute: a lost or cancelled read runs once more.
-            return self._get_once(schema, key)
+        return self._read(self._get_once, schema, key)
 
     def _get_once(self, schema: type[S], key: object) -> S | None:
         started = _perf()
@@ -340,16 +335,19 @@ class Repo:
                     return None
                 found: S = plan.decode(rows)[0]
                 return found
+            # Events show the key as given, like other statements' values.
+            values = key if isinstance(key, tuple) else (key,)
             started = _perf()
             try:
                 rows = conn._fetch_sql(plan.sql, args, True)
             except Exception as e:
-                self._emit(conn, plan.sql, args, None, (checkout, _perf() - started, 0.0), 0, e)
+                times = (checkout, _perf() - started, 0.0)
+                self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
                 raise
             fetched = _perf()
             results = plan.decode(rows)
             times = (checkout, fetched - started, _perf() - fetched)
-            self._emit(conn, plan.sql, args, plan.hidden, times, len(rows))
+            self._emit(conn, plan.sql, values, plan.hidden, times, len(rows))
             return results[0] if results else None
 
     def get_by(self, schema: type[S], /, **fields: object) -> S:

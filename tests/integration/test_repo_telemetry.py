@@ -14,6 +14,7 @@ reporting no checkout time; and nothing logged when DEBUG is off.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
@@ -265,3 +266,40 @@ def test_a_stream_emits_one_event_when_it_closes(
     assert events[-1].rows == 1
     assert_secret_hidden(events[1:], caplog.text, SECRET)
     assert events[-1].params == (REDACTED,)
+
+
+def test_events_show_the_values_as_given_whether_the_statement_fails_or_not(
+    logged: Repo, events: list[QueryEvent]
+) -> None:
+    # A datetime goes to SQLite as text: events show the datetime itself,
+    # on success and on failure alike.
+    stamp = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    fine = {"email": "cy@example.com", "name": "cy", "inserted_at": stamp}
+    logged.execute(insert_all(Member, [fine]))
+    with pytest.raises(UniqueViolation):
+        logged.execute(insert_all(Member, [fine]))
+    ok, failed = events
+    assert failed.error is not None
+    assert ok.params == failed.params
+    assert ok.params is not None
+    assert stamp in ok.params
+
+
+def test_a_get_shows_its_key_on_success_and_failure(
+    logged: Repo, events: list[QueryEvent], conn: repodb.Connection
+) -> None:
+    ada = logged.get_by(Member, name="ada")
+    assert ada.id is not None
+    events.clear()
+    assert logged.get(Member, ada.id) == ada
+    assert events[-1].params == (ada.id,)
+    conn.exec(Request.exec("DROP TABLE badges"))
+    conn.exec(Request.exec("DROP TABLE profiles"))
+    conn.exec(Request.exec("DROP TABLE post_tags"))
+    conn.exec(Request.exec("DROP TABLE comments"))
+    conn.exec(Request.exec("DROP TABLE posts"))
+    conn.exec(Request.exec("DROP TABLE members"))
+    with pytest.raises(repodb.QueryError):
+        logged.get(Member, ada.id)
+    assert events[-1].error is not None
+    assert events[-1].params == (ada.id,)

@@ -40,7 +40,7 @@ class _KeyPlan:
     time would cost more than the database call on SQLite.
     """
 
-    __slots__ = ("decode", "encode", "hidden", "sql")
+    __slots__ = ("decode", "dialect", "encode", "hidden", "sql")
 
     def __init__(self, schema: type[Schema], conn: Connection) -> None:
         key = schema_info(schema).primary_key
@@ -49,6 +49,7 @@ class _KeyPlan:
         columns = [getattr(schema, f.name) for f in key]
         q = query(schema).where(*[c == Value(None, c.dbtype) for c in columns])
         compiled = compile_statement(q, conn.dialect)
+        self.dialect = conn.dialect
         self.sql = compiled.sql
         self.hidden = compiled.hidden
         self.decode = compiled.decoder(conn.codecs)
@@ -73,9 +74,11 @@ _KEY_PLANS: dict[tuple[type[Any], str, str], _KeyPlan] = {}
 
 
 def key_plan(schema: type[Schema], conn: Connection) -> _KeyPlan:
-    plan = _KEY_PLANS.get((schema, conn.dialect.name, conn.codecs.name))
-    if plan is None:
-        plan = _KEY_PLANS[(schema, conn.dialect.name, conn.codecs.name)] = _KeyPlan(schema, conn)
+    key = (schema, conn.dialect.name, conn.codecs.name)
+    plan = _KEY_PLANS.get(key)
+    # The name stands for the dialect in the key, as in the compiled-SQL cache.
+    if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
+        plan = _KEY_PLANS[key] = _KeyPlan(schema, conn)
     return plan
 
 
