@@ -1,0 +1,1 @@
+"""Migrations internals: operations, DDL, introspection, the runner."""
