@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -61,6 +61,7 @@ __all__ = [
     "Col",
     "Embedded",
     "FieldInfo",
+    "IndexDef",
     "NotLoaded",
     "Schema",
     "SchemaInfo",
@@ -69,6 +70,7 @@ __all__ = [
     "field",
     "has_many",
     "has_one",
+    "index",
     "load_embedded",
     "many_to_many",
     "schema_info",
@@ -203,8 +205,45 @@ class FieldInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class IndexDef:
+    """An index a schema declares (``indexes=(index("email", unique=True),)``); see ``index``."""
+
+    columns: tuple[str, ...]
+    unique: bool = False
+    name: str | None = None
+    where: str | None = None
+
+
+def index(
+    *columns: str, unique: bool = False, name: str | None = None, where: str | None = None
+) -> IndexDef:
+    """An index of a schema's table, declared with the class option ``indexes=``.
+
+    Why: ``repodb diff`` compares the declared schemas with the database; the
+    indexes an application relies on (a unique email, a lookup by author)
+    belong in that declaration too.
+
+    Options:
+        columns: the indexed fields, in order (a field's ``source`` column is
+            used when it differs; a name that is no field is taken as a column).
+        unique: a unique index.
+        name: the index name; by default ``<table>_<columns>_index``.
+        where: SQL text of a predicate, making a partial index.
+
+    Example::
+
+        class User(Schema, table="users", indexes=(index("email", unique=True),)):
+            id: Col[int] = field(primary_key=True, default=None)
+            email: Col[str]
+    """
+    if not columns:
+        raise TypeError("index() needs at least one column")
+    return IndexDef(tuple(columns), unique, name, where)
+
+
+@dataclasses.dataclass(frozen=True)
 class SchemaInfo:
-    """A schema's table, stored fields, virtual fields and associations."""
+    """A schema's table, stored fields, virtual fields, associations and declared indexes."""
 
     cls: type[Schema]
     table: str
@@ -212,6 +251,7 @@ class SchemaInfo:
     fields: tuple[FieldInfo, ...]
     virtual: tuple[str, ...]
     associations: dict[str, AssocInfo]
+    indexes: tuple[IndexDef, ...] = ()
 
     @property
     def primary_key(self) -> tuple[FieldInfo, ...]:
@@ -444,21 +484,34 @@ class _Record:
 class Schema(_Record):
     """Base class of table schemas; see the module documentation.
 
-    Class keywords: ``table`` (required), ``prefix`` (a PostgreSQL schema).
+    Class keywords: ``table`` (required), ``prefix`` (a PostgreSQL schema),
+    ``indexes`` (``index(...)`` declarations, for migrations' ``diff``).
     """
 
     __schema_table__: ClassVar[str]
     __schema_prefix__: ClassVar[str | None]
+    __schema_indexes__: ClassVar[tuple[IndexDef, ...]] = ()
 
     def __init_subclass__(
-        cls, *, table: str | None = None, prefix: str | None = None, **kwargs: Any
+        cls,
+        *,
+        table: str | None = None,
+        prefix: str | None = None,
+        indexes: Sequence[IndexDef] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if table is None:
             name = cls.__name__
             raise TypeError(f"{name}: declare its table: class {name}(Schema, table=...)")
+        for declared in indexes:
+            if not isinstance(declared, IndexDef):
+                raise TypeError(
+                    f"{cls.__name__}: indexes= takes index(...) values, not {declared!r}"
+                )
         cls.__schema_table__ = table
         cls.__schema_prefix__ = prefix
+        cls.__schema_indexes__ = tuple(indexes)
         dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             setattr(cls, f.name, _ColumnAccess(cls, f.name))
@@ -543,6 +596,7 @@ def _build_info(cls: type[Schema]) -> SchemaInfo:
         fields=tuple(fields),
         virtual=tuple(virtual),
         associations=associations,
+        indexes=cls.__schema_indexes__,
     )
 
 

@@ -1,21 +1,74 @@
-"""DDL per dialect: the column type names migrations declare, as data.
+"""DDL per dialect: migration operations as SQL text, with the dialects' facts as data.
 
 Why: a migration declares columns with repodb types (``int``, ``optional(str)``),
 the same types requests and schemas use, so a table's columns decode the way
-its schema expects on every database. The names below are chosen for that:
-on SQLite every name gives the storage affinity the codecs rely on (Decimal
-is kept as text, so its column must have TEXT affinity, or SQLite would turn
-``1.10`` into the float 1.1).
+its schema expects on every database. The type names below are chosen for
+that: on SQLite every name gives the storage affinity the codecs rely on
+(Decimal is kept as text, so its column must have TEXT affinity, or SQLite
+would turn ``1.10`` into the float 1.1).
+
+What differs between databases is a ``DdlRules`` record per dialect: the
+identity key, how a value is written as a literal, whether a concurrent
+index build exists, which ALTER forms are native (SQLite's missing ones are
+done by ``sqlite_rebuild``). DDL cannot bind parameters, so defaults are the
+one place values are written into SQL text; ``literal`` does it, checking
+the value against the column type first, exactly as a bound value is.
+
+Example::
+
+    >>> from repodb.dialect import SQLITE
+    >>> operation_sql(SQLITE, CreateIndex("users", ("email",), unique=True))
+    ['CREATE UNIQUE INDEX "users_email_index" ON "users" ("email")']
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
-from ..dialect import Dialect
+from .._codec import Codecs, encoder
+from ..dialect import POSTGRESQL, Dialect
+from ..driver.sqlite import CODECS as SQLITE_CODECS
 from ..types import DbType, Kind
+from .ops import (
+    NO_DEFAULT,
+    AddColumn,
+    AlterColumn,
+    ColumnDef,
+    CreateIndex,
+    CreateTable,
+    DropColumn,
+    DropIndex,
+    DropTable,
+    Execute,
+    ForeignKey,
+    OnAction,
+    Operation,
+    Raw,
+    References,
+    RenameColumn,
+    RenameTable,
+)
 
-__all__ = ["column_type"]
+__all__ = [
+    "DdlRules",
+    "bare_add_column",
+    "column_sql",
+    "column_type",
+    "default_sql",
+    "literal",
+    "needs_rebuild",
+    "operation_sql",
+    "outside_transaction",
+    "rules",
+]
 
 _TYPE_NAMES: dict[str, dict[Kind, str]] = {
     "sqlite": {
@@ -68,3 +121,453 @@ def column_type(dialect: Dialect, t: DbType[Any]) -> str:
         return names[t.kind]
     except KeyError:
         raise TypeError(f"a {dialect.name} column cannot hold {t!r}") from None
+
+
+# The value checks of every driver, with no storage conversion: what a
+# PostgreSQL default is checked with before it is written as a typed literal.
+_CHECK_ONLY = Codecs(name="check", encode={}, decode={})
+
+
+def _quote_text(text: str) -> str:
+    """A SQL string literal: quotes doubled; NUL rejected (no database keeps it in text)."""
+    if "\x00" in text:
+        raise ValueError("a SQL literal cannot contain NUL (\\x00)")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sqlite_literal(t: DbType[Any], value: object) -> str:
+    """A SQLite literal of the value's storage form, the one its codec writes.
+
+    Encoding through the driver's codecs means a default reads back exactly
+    like a value the application inserted (a datetime as UTC text, a bool as
+    0/1, an Enum as its member's name).
+    """
+    stored = encoder(t, SQLITE_CODECS)(value)
+    match stored:
+        case None:
+            return "NULL"
+        case bool() | int():
+            return str(int(stored))
+        case float():
+            if not math.isfinite(stored):
+                raise ValueError(f"SQLite cannot keep {stored!r} as a default")
+            return repr(stored)
+        case str():
+            return _quote_text(stored)
+        case bytes():
+            return f"X'{stored.hex()}'"
+    raise TypeError(f"no SQLite literal for {stored!r}")  # pragma: no cover
+
+
+def _pg_scalar(t: DbType[Any], value: object) -> str:
+    """A PostgreSQL literal of one checked non-NULL value of a base type."""
+    match t.kind:
+        case Kind.BOOL:
+            return "TRUE" if value else "FALSE"
+        case Kind.INT:
+            return str(value)
+        case Kind.FLOAT:
+            number = float(value)  # type: ignore[arg-type]
+            if math.isfinite(number):
+                return repr(number)
+            text = "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
+            return f"'{text}'::double precision"
+        case Kind.DECIMAL:
+            return f"'{Decimal(value)}'::numeric"  # type: ignore[arg-type]
+        case Kind.STR:
+            return _quote_text(str(value))
+        case Kind.BYTES:
+            return f"'\\x{bytes(value).hex()}'::bytea"  # type: ignore[call-overload]
+        case Kind.DATE | Kind.DATETIME | Kind.TIME:
+            stamp = value.isoformat()  # type: ignore[attr-defined]
+            return f"{_quote_text(stamp)}::{column_type(POSTGRESQL, t)}"
+        case Kind.TIMEDELTA:
+            assert isinstance(value, dt.timedelta)
+            span = f"{value.days} days {value.seconds}.{value.microseconds:06d} seconds"
+            return f"'{span}'::interval"
+        case Kind.UUID:
+            assert isinstance(value, uuid.UUID)
+            return f"'{value}'::uuid"
+        case Kind.JSON:
+            text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+            if "\\u0000" in text:
+                raise ValueError("PostgreSQL jsonb cannot contain NUL (\\u0000)")
+            return f"{_quote_text(text)}::jsonb"
+        case Kind.ENUM:
+            assert isinstance(value, Enum)
+            return _quote_text(value.name)
+    raise TypeError(f"no PostgreSQL literal for a {t!r} default")
+
+
+def _pg_literal(t: DbType[Any], value: object) -> str:
+    """A PostgreSQL literal, typed where a bare string would be ambiguous."""
+    checked = encoder(t, _CHECK_ONLY)(value)
+    if checked is None:
+        return "NULL"
+    base = t.item if t.kind is Kind.OPTIONAL and t.item is not None else t
+    if base.kind is Kind.ARRAY:
+        assert base.item is not None
+        item = base.item
+        items = ", ".join(
+            "NULL" if v is None else _pg_scalar(item.item or item, v) for v in checked
+        )
+        return f"ARRAY[{items}]::{column_type(POSTGRESQL, base)}"
+    return _pg_scalar(base, checked)
+
+
+@dataclasses.dataclass(frozen=True)
+class DdlRules:
+    """The DDL facts of one dialect.
+
+    Options:
+        identity_key: the whole definition (after the name) of an integer key
+            the database assigns.
+        literal: renders a Python value as a literal of a column type.
+        concurrent_index: the ``CREATE INDEX`` keyword building an index
+            without blocking writes, or None where there is no such thing
+            (SQLite builds a normal index: it has no concurrent writers to spare).
+        native_alter_column: ``ALTER TABLE ... ALTER COLUMN`` exists; else the
+            table is rebuilt (SQLite's documented 12-step procedure).
+        native_drop_column: ``ALTER TABLE ... DROP COLUMN`` is used; SQLite has one
+            since 3.35, but it refuses indexed, key and constrained columns, so
+            the rebuild is used there every time for one behaviour.
+        full_add_column: ``ADD COLUMN`` takes any column. SQLite's refuses a
+            UNIQUE column, an expression default and NOT NULL without a
+            default; there the column is added bare, filled with its default,
+            and given its definition by a rebuild.
+    """
+
+    identity_key: str
+    literal: Callable[[DbType[Any], object], str]
+    concurrent_index: str | None
+    native_alter_column: bool
+    native_drop_column: bool
+    full_add_column: bool
+
+
+_RULES: dict[str, DdlRules] = {
+    "sqlite": DdlRules(
+        identity_key="INTEGER PRIMARY KEY",
+        literal=_sqlite_literal,
+        concurrent_index=None,
+        native_alter_column=False,
+        native_drop_column=False,
+        full_add_column=False,
+    ),
+    "postgresql": DdlRules(
+        identity_key="bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        literal=_pg_literal,
+        concurrent_index="CONCURRENTLY",
+        native_alter_column=True,
+        native_drop_column=True,
+        full_add_column=True,
+    ),
+}
+
+_ACTIONS: dict[OnAction, str] = {
+    "no_action": "NO ACTION",
+    "restrict": "RESTRICT",
+    "cascade": "CASCADE",
+    "set_null": "SET NULL",
+    "set_default": "SET DEFAULT",
+}
+
+
+def rules(dialect: Dialect) -> DdlRules:
+    """The DDL rules of a dialect."""
+    try:
+        return _RULES[dialect.name]
+    except KeyError:
+        raise TypeError(f"migrations do not support {dialect.name}") from None
+
+
+def literal(dialect: Dialect, t: DbType[Any], value: object) -> str:
+    """``value`` as a SQL literal of a ``t`` column (DDL cannot bind parameters).
+
+    >>> from repodb.dialect import POSTGRESQL, SQLITE
+    >>> from repodb.types import to_dbtype
+    >>> literal(SQLITE, to_dbtype(str), "it's"), literal(POSTGRESQL, to_dbtype(bool), True)
+    ("'it''s'", 'TRUE')
+    """
+    if isinstance(value, Raw):
+        return value.sql
+    return rules(dialect).literal(t, value)
+
+
+def default_sql(dialect: Dialect, col: ColumnDef) -> str:
+    """The column's default as SQL text (without the ``DEFAULT`` keyword).
+
+    A Python value becomes a literal of the column's type, checked like a
+    bound value would be (``EncodeError`` for a value of the wrong type or None
+    on a NOT NULL column); ``Raw`` SQL is verbatim.
+    """
+    if col.default is NO_DEFAULT:
+        raise ValueError(f"column {col.name!r} has no default")
+    return literal(dialect, col.type, col.default)
+
+
+def references_sql(dialect: Dialect, ref: References) -> str:
+    """``REFERENCES table (column) [ON DELETE ...] [ON UPDATE ...]``."""
+    parts = [f"REFERENCES {dialect.quote_qualified(ref.table)} ({dialect.quote(ref.column)})"]
+    return " ".join(parts + _actions_sql(ref.on_delete, ref.on_update))
+
+
+def _actions_sql(on_delete: OnAction, on_update: OnAction) -> list[str]:
+    parts = []
+    if on_delete != "no_action":
+        parts.append(f"ON DELETE {_ACTIONS[on_delete]}")
+    if on_update != "no_action":
+        parts.append(f"ON UPDATE {_ACTIONS[on_update]}")
+    return parts
+
+
+def column_sql(dialect: Dialect, col: ColumnDef) -> str:
+    """One column's definition, as in ``CREATE TABLE`` or ``ADD COLUMN``.
+
+    An ``autogenerate`` key is the dialect's identity form: exactly
+    ``INTEGER PRIMARY KEY`` on SQLite (the rowid alias), an identity column
+    on PostgreSQL.
+
+    >>> from repodb.dialect import SQLITE
+    >>> from repodb.types import to_dbtype
+    >>> column_sql(SQLITE, ColumnDef("id", to_dbtype(int), primary_key=True, autogenerate=True))
+    '"id" INTEGER PRIMARY KEY'
+    """
+    name = dialect.quote(col.name)
+    if col.autogenerate:
+        if not col.primary_key or col.type.kind is not Kind.INT:
+            raise ValueError(
+                f"column {col.name!r}: autogenerate needs a non-optional int primary key"
+            )
+        parts = [name, rules(dialect).identity_key]
+    else:
+        parts = [name, column_type(dialect, col.type)]
+        if col.primary_key:
+            parts.append("PRIMARY KEY")
+        if not col.nullable:
+            parts.append("NOT NULL")
+    if col.default is not NO_DEFAULT:
+        default = default_sql(dialect, col)
+        parts.append(
+            f"DEFAULT ({default})" if isinstance(col.default, Raw) else f"DEFAULT {default}"
+        )
+    if col.unique:
+        parts.append("UNIQUE")
+    if col.references is not None:
+        if col.references.name:
+            parts.append(f"CONSTRAINT {dialect.quote(col.references.name)}")
+        parts.append(references_sql(dialect, col.references))
+    if col.check is not None:
+        parts.append(f"CHECK ({col.check})")
+    return " ".join(parts)
+
+
+def _table(dialect: Dialect, name: str) -> str:
+    return dialect.quote_qualified(name)
+
+
+def _names(dialect: Dialect, columns: tuple[str, ...]) -> str:
+    return ", ".join(map(dialect.quote, columns))
+
+
+def _foreign_key_sql(dialect: Dialect, fk: ForeignKey) -> str:
+    parts = [f"CONSTRAINT {dialect.quote(fk.name)}"] if fk.name else []
+    parts.append(
+        f"FOREIGN KEY ({_names(dialect, fk.columns)}) REFERENCES"
+        f" {_table(dialect, fk.table)} ({_names(dialect, fk.references)})"
+    )
+    return " ".join(parts + _actions_sql(fk.on_delete, fk.on_update))
+
+
+def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
+    """``CREATE TABLE`` with its columns and table constraints.
+
+    A key of several columns (``primary_key=``, or several columns flagged
+    ``primary_key``) is a table constraint; a single flagged column keeps its
+    key inline (SQLite's rowid alias needs it there).
+    """
+    key = op.primary_key or tuple(c.name for c in op.columns if c.primary_key)
+    composite = len(key) > 1 or bool(op.primary_key)
+    columns = [
+        dataclasses.replace(c, primary_key=False) if composite and c.primary_key else c
+        for c in op.columns
+    ]
+    if composite and any(c.autogenerate for c in op.columns):
+        raise ValueError(f"table {op.table!r}: an autogenerate column must be the whole key")
+    items = [column_sql(dialect, c) for c in columns]
+    if composite:
+        items.append(f"PRIMARY KEY ({_names(dialect, key)})")
+    items += [f"UNIQUE ({_names(dialect, names)})" for names in op.unique]
+    items += [f"CONSTRAINT {dialect.quote(name)} CHECK ({sql})" for name, sql in op.checks]
+    items += [_foreign_key_sql(dialect, fk) for fk in op.foreign_keys]
+    exists = "IF NOT EXISTS " if op.if_not_exists else ""
+    return f"CREATE TABLE {exists}{_table(dialect, op.table)} ({', '.join(items)})"
+
+
+def _alter_column_sql(dialect: Dialect, op: AlterColumn) -> list[str]:
+    """PostgreSQL's ``ALTER COLUMN`` actions: type (converted by a cast), NOT NULL, default.
+
+    With ``previous`` known only what changed is altered, and the column's
+    UNIQUE, CHECK and REFERENCES constraints follow too (by the names
+    PostgreSQL gives them); without it, type, nullability and default are set.
+    """
+    col, previous = op.column, op.previous
+    name = dialect.quote(col.name)
+    actions = []
+    new_type = column_type(dialect, col.type)
+    if previous is None or column_type(dialect, previous.type) != new_type:
+        actions.append(f"TYPE {new_type} USING {name}::{new_type}")
+    if previous is None or previous.nullable != col.nullable:
+        actions.append("DROP NOT NULL" if col.nullable else "SET NOT NULL")
+    if col.default is NO_DEFAULT:
+        if previous is None or previous.default is not NO_DEFAULT:
+            actions.append("DROP DEFAULT")
+    elif previous is None or previous.default != col.default:
+        default = default_sql(dialect, col)
+        actions.append(f"SET DEFAULT {default}")
+    changes = [f"ALTER COLUMN {name} {action}" for action in actions]
+    if previous is not None:
+        changes = _constraint_changes(dialect, op.table, previous, col) + changes
+    if not changes:
+        return []
+    return [f"ALTER TABLE {_table(dialect, op.table)} {', '.join(changes)}"]
+
+
+def _constraint_changes(
+    dialect: Dialect, table: str, previous: ColumnDef, col: ColumnDef
+) -> list[str]:
+    """Drop and add the column constraints that differ (``<table>_<column>_key`` etc.)."""
+    q = dialect.quote
+    base = f"{table.rsplit('.', 1)[-1]}_{col.name}"
+    old_fk, new_fk = previous.references, col.references
+    drops, adds = [], []
+    if previous.unique and not col.unique:
+        drops.append(q(f"{base}_key"))
+    if col.unique and not previous.unique:
+        adds.append(f"CONSTRAINT {q(base + '_key')} UNIQUE ({q(col.name)})")
+    if previous.check != col.check:
+        if previous.check is not None:
+            drops.append(q(f"{base}_check"))
+        if col.check is not None:
+            adds.append(f"CONSTRAINT {q(base + '_check')} CHECK ({col.check})")
+    if old_fk != new_fk:
+        if old_fk is not None:
+            drops.append(q(old_fk.name or f"{base}_fkey"))
+        if new_fk is not None:
+            fk_name = q(new_fk.name or f"{base}_fkey")
+            fk = f"FOREIGN KEY ({q(col.name)}) {references_sql(dialect, new_fk)}"
+            adds.append(f"CONSTRAINT {fk_name} {fk}")
+    return [f"DROP CONSTRAINT {name}" for name in drops] + [f"ADD {add}" for add in adds]
+
+
+def _index_name(dialect: Dialect, table: str, name: str) -> str:
+    """An index name for ``DROP INDEX``: in the schema of a schema-qualified table."""
+    if "." in table and "." not in name:
+        return _table(dialect, table.rsplit(".", 1)[0] + "." + name)
+    return _table(dialect, name)
+
+
+def create_index_sql(dialect: Dialect, op: CreateIndex) -> str:
+    """``CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON table (...) [WHERE ...]``."""
+    parts = ["CREATE UNIQUE INDEX" if op.unique else "CREATE INDEX"]
+    concurrent = rules(dialect).concurrent_index
+    if op.concurrently and concurrent:
+        parts.append(concurrent)
+    if op.if_not_exists:
+        parts.append("IF NOT EXISTS")
+    parts.append(dialect.quote(op.index_name))
+    parts.append(f"ON {_table(dialect, op.table)} ({_names(dialect, op.columns)})")
+    if op.where is not None:
+        parts.append(f"WHERE {op.where}")
+    return " ".join(parts)
+
+
+def _drop_index_sql(dialect: Dialect, op: DropIndex) -> str:
+    parts = ["DROP INDEX"]
+    concurrent = rules(dialect).concurrent_index
+    if op.concurrently and concurrent:
+        parts.append(concurrent)
+    if op.if_exists:
+        parts.append("IF EXISTS")
+    parts.append(_index_name(dialect, op.table, op.name))
+    return " ".join(parts)
+
+
+def needs_rebuild(dialect: Dialect, op: Operation) -> bool:
+    """Whether ``op`` is done by rebuilding the table (SQLite's missing ALTER forms)."""
+    r = rules(dialect)
+    return (isinstance(op, AlterColumn) and not r.native_alter_column) or (
+        isinstance(op, DropColumn) and not r.native_drop_column
+    )
+
+
+def bare_add_column(dialect: Dialect, op: AddColumn) -> list[str] | None:
+    """Where ``ADD COLUMN`` cannot add this column, the statements adding it bare.
+
+    The column is added nullable, without constraints or default, then every
+    row is given the default (as PostgreSQL's ``ADD COLUMN`` would); the
+    caller then rebuilds the table with ``AlterColumn(table, column)``, which
+    gives the column its whole definition (and fails, as PostgreSQL would,
+    when a NOT NULL column without a default meets existing rows). None when
+    the plain ``ADD COLUMN`` does.
+    """
+    col = op.column
+    refused = (
+        col.unique
+        or isinstance(col.default, Raw)
+        or (not col.nullable and col.default is NO_DEFAULT)
+    )
+    if rules(dialect).full_add_column or not refused or col.primary_key:
+        return None
+    table, name = _table(dialect, op.table), dialect.quote(col.name)
+    statements = [f"ALTER TABLE {table} ADD COLUMN {name} {column_type(dialect, col.type)}"]
+    if col.default is not NO_DEFAULT:
+        statements.append(f"UPDATE {table} SET {name} = {default_sql(dialect, col)}")
+    return statements
+
+
+def outside_transaction(dialect: Dialect, op: Operation) -> bool:
+    """Whether ``op`` cannot run inside a transaction (a concurrent index build)."""
+    concurrent = isinstance(op, (CreateIndex, DropIndex)) and op.concurrently
+    return concurrent and rules(dialect).concurrent_index is not None
+
+
+def operation_sql(dialect: Dialect, op: Operation) -> list[str]:
+    """The statements of one operation, where the dialect does it natively.
+
+    Operations ``needs_rebuild`` names are not rendered here: the table
+    rebuild reads the live table first.
+
+    >>> from repodb.dialect import POSTGRESQL
+    >>> operation_sql(POSTGRESQL, RenameColumn("users", "mail", "email"))
+    ['ALTER TABLE "users" RENAME COLUMN "mail" TO "email"']
+    """
+    if needs_rebuild(dialect, op):
+        raise ValueError(f"{dialect.name} does {type(op).__name__} by rebuilding the table")
+    match op:
+        case CreateTable():
+            return [create_table_sql(dialect, op)]
+        case DropTable():
+            exists = "IF EXISTS " if op.if_exists else ""
+            return [f"DROP TABLE {exists}{_table(dialect, op.table)}"]
+        case RenameTable():
+            new_name = dialect.quote(op.new_name.rsplit(".", 1)[-1])
+            return [f"ALTER TABLE {_table(dialect, op.table)} RENAME TO {new_name}"]
+        case AddColumn():
+            column = column_sql(dialect, op.column)
+            return [f"ALTER TABLE {_table(dialect, op.table)} ADD COLUMN {column}"]
+        case DropColumn():
+            name = dialect.quote(op.name)
+            return [f"ALTER TABLE {_table(dialect, op.table)} DROP COLUMN {name}"]
+        case RenameColumn():
+            old, new = dialect.quote(op.name), dialect.quote(op.new_name)
+            return [f"ALTER TABLE {_table(dialect, op.table)} RENAME COLUMN {old} TO {new}"]
+        case AlterColumn():
+            return _alter_column_sql(dialect, op)
+        case CreateIndex():
+            return [create_index_sql(dialect, op)]
+        case DropIndex():
+            return [_drop_index_sql(dialect, op)]
+        case Execute():
+            return [op.sql]
+    raise TypeError(f"not a migration operation: {op!r}")  # pragma: no cover

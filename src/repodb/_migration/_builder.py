@@ -1,0 +1,261 @@
+"""What a migration file writes with: ``column``, ``references`` and ``Ops``.
+
+Why: a migration's ``up``, ``down`` or ``change`` receives an ``Ops`` whose
+methods build operation values (``repodb._migration.ops``) and hand each to
+the runner, which runs it at once or, for ``change``, records it first so it
+can be checked and inverted before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..connection import Connection
+from ..dialect import Dialect
+from ..types import Spec, to_dbtype
+from .ops import (
+    NO_DEFAULT,
+    AddColumn,
+    AlterColumn,
+    ColumnDef,
+    CreateIndex,
+    CreateTable,
+    DropColumn,
+    DropIndex,
+    DropTable,
+    Execute,
+    ForeignKey,
+    OnAction,
+    Operation,
+    References,
+    RenameColumn,
+    RenameTable,
+)
+
+__all__ = ["Ops", "column", "references"]
+
+
+def column(
+    name: str,
+    type: Spec[Any],
+    *,
+    primary_key: bool = False,
+    autogenerate: bool = False,
+    default: Any = NO_DEFAULT,
+    unique: bool = False,
+    references: References | str | None = None,
+    check: str | None = None,
+) -> ColumnDef:
+    """A column definition for ``create_table``, ``add_column`` and ``alter_column``.
+
+    ``type`` is a repodb type spec (``int``, ``str``, ``optional(int)``,
+    ``array(str)``, an Enum class, ...): ``optional(...)`` makes the column
+    nullable, anything else NOT NULL. ``default`` is a Python value, written
+    as a literal of the column's type, or ``Raw("SQL")``. ``references`` is a
+    table name (its ``id`` column) or ``references(...)``; ``check`` is the
+    SQL of a CHECK constraint on the column.
+
+    Example::
+
+        column("id", int, primary_key=True, autogenerate=True)
+        column("author_id", int, references=references("users", on_delete="cascade"))
+    """
+    ref = References(references) if isinstance(references, str) else references
+    return ColumnDef(
+        name,
+        to_dbtype(type),
+        primary_key=primary_key,
+        autogenerate=autogenerate,
+        default=default,
+        unique=unique,
+        references=ref,
+        check=check,
+    )
+
+
+def references(
+    table: str,
+    column: str = "id",
+    *,
+    on_delete: OnAction = "no_action",
+    on_update: OnAction = "no_action",
+    name: str | None = None,
+) -> References:
+    """A column's foreign key to ``table`` (``column`` defaults to ``id``).
+
+    ``on_delete`` / ``on_update``: ``no_action`` (the default), ``restrict``,
+    ``cascade``, ``set_null`` or ``set_default``.
+    """
+    return References(table, column, on_delete=on_delete, on_update=on_update, name=name)
+
+
+class Ops:
+    """The operations a migration's ``up``, ``down`` or ``change`` performs.
+
+    Each method builds one operation and runs it (in ``up``/``down``) or
+    records it (in ``change``, which must do nothing but call these methods:
+    it is replayed backwards to undo it). ``connection`` is there for data
+    migrations in ``up``/``down``; ``dialect`` for SQL that differs by database.
+
+    Example::
+
+        def up(ops: Ops) -> None:
+            ops.add_column("users", column("nickname", optional(str)))
+            ops.execute("UPDATE users SET nickname = name")
+    """
+
+    def __init__(
+        self, connection: Connection, sink: Callable[[Operation], None], *, recording: bool = False
+    ) -> None:
+        self._connection = connection
+        self.dialect: Dialect = connection.dialect
+        self._sink = sink
+        self._recording = recording
+
+    @property
+    def connection(self) -> Connection:
+        """The migration's connection, inside its transaction (not in ``change``).
+
+        ``change`` is recorded, then replayed (or inverted) later, so SQL it
+        ran itself would run at the wrong time and never be undone.
+        """
+        if self._recording:
+            raise TypeError(
+                "change(ops) cannot use ops.connection: its operations are recorded and"
+                " undone by their inverses; move data changes to up(ops) and down(ops),"
+                " or use ops.execute(sql, down=...)"
+            )
+        return self._connection
+
+    def run(self, op: Operation) -> None:
+        """Run (or record) any operation value."""
+        self._sink(op)
+
+    def create_table(
+        self,
+        table: str,
+        columns: Sequence[ColumnDef],
+        *,
+        primary_key: Sequence[str] = (),
+        unique: Sequence[Sequence[str]] = (),
+        checks: Mapping[str, str] | None = None,
+        foreign_keys: Sequence[ForeignKey] = (),
+        if_not_exists: bool = False,
+    ) -> None:
+        """``CREATE TABLE``.
+
+        Options:
+            primary_key: the columns of a composite key (else the columns'
+                own ``primary_key`` flags).
+            unique: column lists, each a UNIQUE constraint: ``[("a", "b")]``.
+            checks: named CHECK constraints: ``{"positive_price": "price > 0"}``.
+            foreign_keys: table-level (composite) foreign keys.
+        """
+        if isinstance(unique, str) or any(isinstance(u, str) for u in unique):
+            raise TypeError('unique= takes lists of columns, e.g. unique=[("a", "b")]')
+        self.run(
+            CreateTable(
+                table,
+                tuple(columns),
+                primary_key=tuple(primary_key),
+                unique=tuple(tuple(u) for u in unique),
+                checks=tuple((checks or {}).items()),
+                foreign_keys=tuple(foreign_keys),
+                if_not_exists=if_not_exists,
+            )
+        )
+
+    def drop_table(
+        self, table: str, *, if_exists: bool = False, columns: Sequence[ColumnDef] | None = None
+    ) -> None:
+        """``DROP TABLE``; in ``change``, give the ``columns`` so it can be re-created."""
+        definition = None if columns is None else CreateTable(table, tuple(columns))
+        self.run(DropTable(table, if_exists=if_exists, definition=definition))
+
+    def rename_table(self, table: str, new_name: str) -> None:
+        """``ALTER TABLE ... RENAME TO``."""
+        self.run(RenameTable(table, new_name))
+
+    def add_column(self, table: str, column: ColumnDef) -> None:
+        """``ALTER TABLE ... ADD COLUMN``; existing rows get the column's default.
+
+        Where SQLite's ADD COLUMN refuses the column (UNIQUE, a ``Raw``
+        default, NOT NULL without a default), it is added bare, filled with its
+        default and given its definition by a table rebuild.
+        """
+        self.run(AddColumn(table, column))
+
+    def drop_column(self, table: str, name: str, *, definition: ColumnDef | None = None) -> None:
+        """Drop a column (a table rebuild on SQLite); ``definition`` makes it reversible."""
+        self.run(DropColumn(table, name, definition=definition))
+
+    def rename_column(self, table: str, name: str, new_name: str) -> None:
+        """``ALTER TABLE ... RENAME COLUMN``."""
+        self.run(RenameColumn(table, name, new_name))
+
+    def alter_column(
+        self, table: str, column: ColumnDef, *, previous: ColumnDef | None = None
+    ) -> None:
+        """Give ``column.name`` a new type, nullability or default.
+
+        PostgreSQL converts existing values with a cast; SQLite rebuilds the
+        table, keeping its rows, indexes, triggers and foreign keys.
+        ``previous`` (the definition before) makes it reversible.
+        """
+        self.run(AlterColumn(table, column, previous=previous))
+
+    def create_index(
+        self,
+        table: str,
+        columns: Sequence[str],
+        *,
+        name: str | None = None,
+        unique: bool = False,
+        where: str | None = None,
+        concurrently: bool = False,
+        if_not_exists: bool = False,
+    ) -> None:
+        """``CREATE INDEX``, named ``<table>_<columns>_index`` unless ``name`` is given.
+
+        Options:
+            where: SQL of a partial index's condition.
+            concurrently: build without blocking writes (PostgreSQL; the
+                migration must set ``transaction = False``). SQLite has no
+                such build and makes a normal index.
+        """
+        self.run(
+            CreateIndex(
+                table,
+                tuple(columns),
+                name=name,
+                unique=unique,
+                where=where,
+                concurrently=concurrently,
+                if_not_exists=if_not_exists,
+            )
+        )
+
+    def drop_index(
+        self,
+        table: str,
+        name: str,
+        *,
+        concurrently: bool = False,
+        if_exists: bool = False,
+        definition: CreateIndex | None = None,
+    ) -> None:
+        """``DROP INDEX``; ``definition`` makes it reversible in ``change``."""
+        self.run(
+            DropIndex(
+                table, name, concurrently=concurrently, if_exists=if_exists, definition=definition
+            )
+        )
+
+    def execute(self, sql: str, *, down: str | None = None) -> None:
+        """Run one SQL statement; ``down`` is the statement undoing it (for ``change``)."""
+        self.run(Execute(sql, down))
+
+
+for _obj in (Ops, column, references):
+    _obj.__module__ = "repodb.migration"

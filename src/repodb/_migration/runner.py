@@ -1,0 +1,516 @@
+"""Running migrations: the history table, the lock, one transaction per migration.
+
+Why this shape: every migration runs in a transaction of its own, with its
+row in the history table (``schema_migrations``) inserted or deleted in the
+same transaction, so a migration is either wholly applied and recorded or
+not at all. A lock keeps two migrators from running the same migration:
+on PostgreSQL a session advisory lock held for the whole run (its key
+derived from the schema and the history table, so migrators of different
+schemas do not wait for each other); on SQLite the write transaction
+itself (``BEGIN IMMEDIATE``; a second migrator waits on the busy timeout)
+with a re-check, inside it, that the migration is still to run.
+
+SQLite's table rebuild needs foreign keys off, and ``PRAGMA foreign_keys``
+does nothing inside a transaction, so on SQLite every migration runs with
+foreign keys off (as Django does) and ``PRAGMA foreign_key_check`` fails it
+before COMMIT if it left a dangling reference; they are on again after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import time
+import types
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+from ..connection import Connection
+from ..errors import Error, ForeignKeyViolation, QueryError
+from ..request import Many, One, Request
+from ..types import optional, to_dbtype, tup
+from ._builder import Ops
+from ._files import load
+from ._records import MigrationError, MigrationFile, MigrationLocked, Ran
+from .ddl import (
+    bare_add_column,
+    column_sql,
+    needs_rebuild,
+    operation_sql,
+    outside_transaction,
+)
+from .ops import (
+    AddColumn,
+    AlterColumn,
+    ColumnDef,
+    DropColumn,
+    IrreversibleError,
+    Operation,
+    inverse,
+)
+
+__all__ = ["History", "Runner", "lock"]
+
+Direction = Literal["up", "down"]
+OnStart = Callable[[MigrationFile, str], None]
+OnDone = Callable[[Ran], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _SessionRules:
+    """What differs between databases in running migrations, as data.
+
+    Options:
+        advisory_lock: a session lock exists (PostgreSQL's advisory locks);
+            else the per-migration write transaction is the lock.
+        busy_timeout: the pragma bounding how long a write transaction
+            waits for another (SQLite), set to the migrator's lock timeout.
+        foreign_keys: the pragma switching foreign keys, and the one
+            listing violations, where foreign keys are off during migrations.
+        busy_code: the error code of a write transaction that waited in vain.
+        table_exists: whether a table exists, given its name (quoted, where
+            ``exists_quoted``: PostgreSQL resolves it on the search path).
+    """
+
+    advisory_lock: bool
+    busy_timeout: str | None
+    foreign_keys: tuple[str, str] | None
+    busy_code: str | None
+    table_exists: Request[str, bool, One]
+    exists_quoted: bool
+
+
+_SESSION_RULES: dict[str, _SessionRules] = {
+    "sqlite": _SessionRules(
+        advisory_lock=False,
+        busy_timeout="PRAGMA busy_timeout",
+        foreign_keys=("PRAGMA foreign_keys", "PRAGMA foreign_key_check"),
+        busy_code="SQLITE_BUSY",
+        table_exists=Request.one(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            params=str,
+            row=bool,
+        ),
+        exists_quoted=False,
+    ),
+    "postgresql": _SessionRules(
+        advisory_lock=True,
+        busy_timeout=None,
+        foreign_keys=None,
+        busy_code=None,
+        table_exists=Request.one("SELECT to_regclass($1) IS NOT NULL", params=str, row=bool),
+        exists_quoted=True,
+    ),
+}
+
+_POLL_SECONDS = 0.05
+_current_schema = Request.one("SELECT current_schema()", row=optional(str), oneshot=True)
+_try_lock = Request.one("SELECT pg_try_advisory_lock($1)", params=int, row=bool)
+_wait_lock = Request.exec("SELECT pg_advisory_lock($1)", params=int)
+_unlock = Request.exec("SELECT pg_advisory_unlock($1)", params=int)
+
+
+def _rules(conn: Connection) -> _SessionRules:
+    try:
+        return _SESSION_RULES[conn.dialect.name]
+    except KeyError:
+        raise MigrationError(f"migrations do not support {conn.dialect.name}") from None
+
+
+def _pragma_value(conn: Connection, pragma: str) -> int:
+    return conn.one(Request.one(pragma, row=int, oneshot=True))
+
+
+def advisory_key(schema: str, table: str) -> int:
+    """The advisory lock key of a history table: 64 bits of a hash of its qualified name."""
+    digest = hashlib.sha256(f"repodb.migrations:{schema}.{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def lock(conn: Connection, table: str, timeout: float | None) -> Iterator[None]:
+    """Hold the migrations lock (PostgreSQL) or bound the write wait (SQLite) for a run."""
+    rules = _rules(conn)
+    if rules.advisory_lock:
+        schema = conn.one(_current_schema)
+        if schema is None:
+            raise MigrationError(
+                "no schema to migrate: none of the search_path's schemas exists"
+                " (create it, or fix the search_path)"
+            )
+        key = advisory_key(schema, table)
+        _take_advisory_lock(conn, key, timeout)
+        try:
+            yield
+        finally:
+            # A session lock ends with its session anyway: when the connection
+            # cannot unlock (lost, or an outer transaction it is in failed),
+            # the error that got us here matters more.
+            if not conn.closed and not conn.broken:
+                with contextlib.suppress(QueryError):
+                    conn.exec(_unlock, key)
+        return
+    assert rules.busy_timeout is not None
+    before = _pragma_value(conn, rules.busy_timeout)
+    wait_ms = 2**31 - 1 if timeout is None else max(1, round(timeout * 1000))
+    conn._run(f"{rules.busy_timeout} = {wait_ms:d}")
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn._run(f"{rules.busy_timeout} = {before:d}")
+
+
+def _take_advisory_lock(conn: Connection, key: int, timeout: float | None) -> None:
+    if timeout is None:
+        conn.exec(_wait_lock, key)
+        return
+    deadline = time.monotonic() + timeout
+    while not conn.one(_try_lock, key):
+        if time.monotonic() >= deadline:
+            raise MigrationLocked(
+                f"another migrator has held the migrations lock for more than {timeout:g} s;"
+                " wait for it to finish (or raise lock_timeout) and run again"
+            )
+        time.sleep(_POLL_SECONDS)
+
+
+class History:
+    """The table recording applied versions: ``(version, name, inserted_at)``."""
+
+    def __init__(self, conn: Connection, table: str) -> None:
+        self.conn = conn
+        self.table = table
+        d = conn.dialect
+        name = d.quote_qualified(table)
+        columns = (
+            ColumnDef("version", to_dbtype(int), primary_key=True),
+            ColumnDef("name", to_dbtype(str)),
+            ColumnDef("inserted_at", to_dbtype(dt.datetime)),
+        )
+        body = ", ".join(column_sql(d, c) for c in columns)
+        self._create = f"CREATE TABLE IF NOT EXISTS {name} ({body})"
+        self._select: Request[None, tuple[int, str | None, dt.datetime | None], Many] = (
+            Request.many(
+                f"SELECT version, name, inserted_at FROM {name} ORDER BY version",
+                row=tup(int, optional(str), optional(dt.datetime)),
+            )
+        )
+        self._has = Request.one_or_none(
+            f"SELECT version FROM {name} WHERE version = ?",
+            params=int,
+            row=int,
+        )
+        self._insert = Request.exec(
+            f"INSERT INTO {name} (version, name, inserted_at) VALUES (?, ?, ?)",
+            params=tup(int, str, dt.datetime),
+        )
+        self._delete = Request.exec(
+            f"DELETE FROM {name} WHERE version = ?",
+            params=int,
+        )
+
+    def ensure(self) -> None:
+        """Create the table if it is missing."""
+        with self.conn.transaction():
+            self.conn._run(self._create)
+
+    def applied(self) -> dict[int, tuple[str | None, dt.datetime | None]]:
+        """Applied versions with their names and times; empty while the table is missing."""
+        rules = _rules(self.conn)
+        subject = (
+            self.conn.dialect.quote_qualified(self.table) if rules.exists_quoted else self.table
+        )
+        if not self.conn.one(rules.table_exists, subject):
+            return {}
+        rows = self.conn.all(self._select)
+        return {version: (name, at) for version, name, at in rows}
+
+    def is_applied(self, version: int) -> bool:
+        return self.conn.one_or_none(self._has, version) is not None
+
+    def record(self, file: MigrationFile, direction: Direction) -> None:
+        if direction == "up":
+            self.conn.exec(self._insert, (file.version, file.name, dt.datetime.now(dt.UTC)))
+        else:
+            self.conn.exec(self._delete, file.version)
+
+
+class _Failure(Exception):
+    """A statement or a migration's code failed; carries the statement, if SQL."""
+
+    def __init__(self, statement: str | None, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.statement = statement
+        self.cause = cause
+
+
+class Runner:
+    """Runs migration files on one connection, recording them in the history table."""
+
+    def __init__(self, conn: Connection, table: str, lock_timeout: float | None) -> None:
+        self.conn = conn
+        self.history = History(conn, table)
+        self.lock_timeout = lock_timeout
+        self.rules = _rules(conn)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict[int, tuple[str | None, dt.datetime | None]]]:
+        """Hold the lock, with the history table made and re-read under it."""
+        with lock(self.conn, self.history.table, self.lock_timeout):
+            self._locked_call(self.history.ensure)
+            yield self.history.applied()
+
+    def _locked_call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn``, turning a write lock that could not be had into MigrationLocked."""
+        try:
+            fn()
+        except QueryError as e:
+            locked = self._lock_refused(e)
+            if locked is None:
+                raise
+            raise locked from e
+
+    def _lock_refused(self, e: Exception) -> MigrationLocked | None:
+        """MigrationLocked when ``e`` says the write lock was not granted in time."""
+        busy = self.rules.busy_code
+        if busy is None or not isinstance(e, QueryError) or e.code != busy:
+            return None
+        waited = (
+            "as long as SQLite waits"
+            if self.lock_timeout is None
+            else (f"more than {self.lock_timeout:g} s")
+        )
+        return MigrationLocked(
+            f"another migrator held the database's write lock for {waited};"
+            " wait for it to finish (or raise lock_timeout) and run again",
+            cause=e,
+        )
+
+    def run(
+        self,
+        file: MigrationFile,
+        direction: Direction,
+        on_start: OnStart | None,
+        on_done: OnDone | None,
+    ) -> Ran | None:
+        """Run one migration; None when another migrator ran it meanwhile (SQLite)."""
+        module = self._load(file)
+        plan = self._plan(file, module, direction)
+        started = time.perf_counter()
+
+        def begin() -> None:
+            if on_start is not None:
+                on_start(file, direction)
+
+        try:
+            done = self._run_planned(file, direction, plan, begin)
+        except _Failure as failure:
+            verb = "rolling back" if direction == "down" else "migration"
+            what = f"{verb} {file.version}_{file.name} failed"
+            if not file.transaction:
+                what += " (it ran without a transaction: what ran before the failure stays)"
+            raise MigrationError(
+                what,
+                version=file.version,
+                name=file.name,
+                statement=failure.statement,
+                cause=failure.cause,
+            ) from failure.cause
+        if not done:
+            return None
+        ran = Ran(file.version, file.name, direction, time.perf_counter() - started)
+        if on_done is not None:
+            on_done(ran)
+        return ran
+
+    def _load(self, file: MigrationFile) -> types.ModuleType:
+        try:
+            return load(file)
+        except Exception as e:
+            raise MigrationError(
+                f"cannot load migration {file.path.name}",
+                version=file.version,
+                name=file.name,
+                cause=e,
+            ) from e
+
+    def _plan(
+        self, file: MigrationFile, module: types.ModuleType, direction: Direction
+    ) -> Callable[[Ops], None] | list[Operation]:
+        """What to run: the file's ``up``/``down``, or ``change`` recorded (and inverted).
+
+        ``change`` is recorded before anything runs, so an operation it cannot
+        undo, or a concurrent index build inside a transaction, fails first.
+        """
+        function = getattr(module, direction, None)
+        change = getattr(module, "change", None)
+
+        def fail(why: str, cause: BaseException | None = None) -> MigrationError:
+            return MigrationError(
+                f"migration {file.version}_{file.name} {why}",
+                version=file.version,
+                name=file.name,
+                cause=cause,
+            )
+
+        if callable(function):
+            return function  # type: ignore[no-any-return]
+        if not callable(change):
+            raise fail(f"defines neither {direction}(ops) nor change(ops)")
+        recorded: list[Operation] = []
+        try:
+            change(Ops(self.conn, recorded.append, recording=True))
+            if direction == "down":
+                recorded = [inverse(op) for op in reversed(recorded)]
+        except IrreversibleError as e:
+            raise fail("cannot be rolled back", e) from e
+        except Exception as e:
+            raise fail("failed while recording its change()", e) from e
+        if file.transaction and any(outside_transaction(self.conn.dialect, op) for op in recorded):
+            raise fail(_CONCURRENT_HINT)
+        return recorded
+
+    def _run_planned(
+        self,
+        file: MigrationFile,
+        direction: Direction,
+        plan: Callable[[Ops], None] | list[Operation],
+        begin: Callable[[], None],
+    ) -> bool:
+        """Run the plan and record it; False when it turned out to be done already."""
+        with self._foreign_keys_off():
+            if file.transaction:
+                try:
+                    with self.conn.transaction():
+                        return self._apply(file, direction, plan, begin)
+                except (_Failure, MigrationError):
+                    raise
+                except Exception as e:
+                    # BEGIN or COMMIT failed (a lock never granted, a deferred check).
+                    raise self._begin_failure(e) from e
+            return self._apply(file, direction, plan, begin)
+
+    def _begin_failure(self, e: Exception) -> Exception:
+        locked = self._lock_refused(e)
+        if locked is not None:
+            return locked
+        return _Failure(e.sql if isinstance(e, Error) else None, e)
+
+    def _apply(
+        self,
+        file: MigrationFile,
+        direction: Direction,
+        plan: Callable[[Ops], None] | list[Operation],
+        begin: Callable[[], None],
+    ) -> bool:
+        """Run the plan unless another migrator did meanwhile (checked under the lock)."""
+        if self.history.is_applied(file.version) == (direction == "up"):
+            return False
+        begin()
+        ops = Ops(self.conn, lambda op: self._execute(file, op))
+        try:
+            if isinstance(plan, list):
+                for op in plan:
+                    self._execute(file, op)
+            else:
+                plan(ops)
+            self._check_foreign_keys()
+            self.history.record(file, direction)
+        except (_Failure, MigrationError):
+            raise
+        except Exception as e:
+            raise _Failure(e.sql if isinstance(e, Error) else None, e) from e
+        return True
+
+    def _execute(self, file: MigrationFile, op: Operation) -> None:
+        dialect = self.conn.dialect
+        if file.transaction and outside_transaction(dialect, op):
+            raise MigrationError(
+                f"migration {file.version}_{file.name} {_CONCURRENT_HINT}",
+                version=file.version,
+                name=file.name,
+            )
+        running: str | None = None
+        try:
+            # Made one at a time: a rebuild reads the live table after what ran before it.
+            for sql in self._statements(op):
+                running = sql
+                self.conn._run(sql)
+                running = None
+        except Error as e:
+            raise _Failure(running or e.sql, e) from e
+        except Exception as e:
+            raise _Failure(None, e) from e
+
+    def _statements(self, op: Operation) -> Iterator[str]:
+        """The SQL of one operation, natively or through SQLite's table rebuild."""
+        dialect = self.conn.dialect
+        bare = bare_add_column(dialect, op) if isinstance(op, AddColumn) else None
+        if bare is not None:
+            assert isinstance(op, AddColumn)
+            yield from bare
+            yield from self._rebuild(AlterColumn(op.table, op.column))
+        elif needs_rebuild(dialect, op):
+            assert isinstance(op, (AlterColumn, DropColumn))
+            yield from self._rebuild(op)
+        else:
+            yield from operation_sql(dialect, op)
+
+    def _rebuild(self, op: AlterColumn | DropColumn) -> list[str]:
+        from .sqlite_rebuild import rebuild_statements
+
+        self._refuse_rebuild_with_foreign_keys()
+        return rebuild_statements(self.conn, op.table, op)
+
+    @contextlib.contextmanager
+    def _foreign_keys_off(self) -> Iterator[None]:
+        pragmas = self.rules.foreign_keys
+        if pragmas is None or self.conn.in_transaction:
+            yield
+            return
+        switch = pragmas[0]
+        before = _pragma_value(self.conn, switch)
+        self.conn._run(f"{switch} = OFF")
+        try:
+            yield
+        finally:
+            if not self.conn.closed and not self.conn.in_transaction:
+                self.conn._run(f"{switch} = {'ON' if before else 'OFF'}")
+
+    def _refuse_rebuild_with_foreign_keys(self) -> None:
+        """A rebuild with foreign keys on would delete (or cascade from) the old table's rows."""
+        pragmas = self.rules.foreign_keys
+        if pragmas is not None and _pragma_value(self.conn, pragmas[0]):
+            raise ValueError(
+                "a SQLite table rebuild needs foreign keys off, which cannot be switched"
+                " inside an open transaction: run the migrations outside a transaction"
+            )
+
+    def _check_foreign_keys(self) -> None:
+        pragmas = self.rules.foreign_keys
+        if pragmas is None:
+            return
+        check = pragmas[1]
+        rows = self.conn.all(
+            Request.many(check, row=tup(str, optional(int), str, int), oneshot=True)
+        )
+        if rows:
+            table, rowid, parent, _ = rows[0]
+            raise _Failure(
+                check,
+                ForeignKeyViolation(
+                    f"{len(rows)} row(s) reference missing rows; the first: {table} rowid"
+                    f" {rowid} references {parent}",
+                    sql=check,
+                    table=table,
+                ),
+            )
+
+
+_CONCURRENT_HINT = (
+    "cannot run in a transaction: it builds or drops an index concurrently;"
+    " set `transaction = False` at the top of the migration file"
+)

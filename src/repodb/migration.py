@@ -1,0 +1,243 @@
+"""Migrations: versioned Python files that change the schema, up and down.
+
+Why: an application's tables change with its code. A migration file says
+how, with operations on columns declared by repodb types (the same types
+requests and schemas use), and the ``Migrator`` applies the pending files
+in order, each in a transaction of its own, recording each in the
+``schema_migrations`` table. ``change(ops)`` is undone by running its
+operations' inverses backwards; ``up(ops)``/``down(ops)`` say both ways.
+
+A file ``migrations/20261126141500_create_users.py``::
+
+    from repodb.migration import Ops, column
+    from repodb.types import optional
+
+    def change(ops: Ops) -> None:
+        ops.create_table("users", [
+            column("id", int, primary_key=True, autogenerate=True),
+            column("email", str, unique=True),
+            column("karma", optional(int), default=0),
+        ])
+        ops.create_index("users", ["karma"])
+
+Run with ``Migrator("sqlite:///app.db").migrate()`` or ``repodb migrate``.
+``diff(conn, schemas)`` lists the operations that bring a database to what
+the schemas declare; ``new_migration(..., operations=...)`` writes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+from ._migration._builder import Ops, column, references
+from ._migration._files import discover, write_new
+from ._migration._records import (
+    MigrationError,
+    MigrationFile,
+    MigrationLocked,
+    MigrationStatus,
+    Ran,
+)
+from ._migration.diff import declared_indexes, declared_tables, diff
+from ._migration.ops import (
+    NO_DEFAULT,
+    ColumnDef,
+    ForeignKey,
+    IrreversibleError,
+    Operation,
+    Raw,
+    References,
+)
+from ._migration.runner import OnDone, OnStart, Runner
+from .connection import Connection, connect
+
+__all__ = [
+    "NO_DEFAULT",
+    "ColumnDef",
+    "ForeignKey",
+    "IrreversibleError",
+    "MigrationError",
+    "MigrationFile",
+    "MigrationLocked",
+    "MigrationStatus",
+    "Migrator",
+    "Operation",
+    "Ops",
+    "Ran",
+    "Raw",
+    "References",
+    "column",
+    "declared_indexes",
+    "declared_tables",
+    "diff",
+    "new_migration",
+    "references",
+]
+
+
+class Migrator:
+    """Applies and rolls back the migration files of a directory on one database.
+
+    Options:
+        source: a ``Connection``, or a database URL (the migrator then opens
+            its own connection, and closes it in ``close()``).
+        directory: the folder of migration files.
+        table: the history table recording applied versions.
+        lock_timeout: seconds to wait for another migrator running at the
+            same time (``MigrationLocked`` after that); None waits as long as
+            it takes.
+
+    Example::
+
+        with Migrator("sqlite:///app.db", "migrations") as migrator:
+            for ran in migrator.migrate():
+                print(ran.version, ran.name, f"{ran.seconds:.3f}s")
+    """
+
+    def __init__(
+        self,
+        source: Connection | str,
+        directory: str | Path = "migrations",
+        *,
+        table: str = "schema_migrations",
+        lock_timeout: float | None = 60.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self._owned = isinstance(source, str)
+        self.connection = connect(source) if isinstance(source, str) else source
+        self._runner = Runner(self.connection, table, lock_timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection, if the migrator opened it."""
+        if self._owned:
+            self.connection.close()
+
+    def files(self) -> list[MigrationFile]:
+        """The migration files, sorted by version (``MigrationError`` for a misnamed one)."""
+        return discover(self.directory)
+
+    def status(self) -> list[MigrationStatus]:
+        """Every version: files applied or pending, and applied versions whose file is gone."""
+        files = {f.version: f for f in self.files()}
+        applied = self._runner.history.applied()
+        rows = []
+        for version in sorted(files.keys() | applied.keys()):
+            file = files.get(version)
+            name, at = applied.get(version, (None, None))
+            rows.append(
+                MigrationStatus(
+                    version=version,
+                    name=file.name if file is not None else (name or ""),
+                    applied=version in applied,
+                    applied_at=at,
+                    file_missing=file is None,
+                )
+            )
+        return rows
+
+    def pending(self) -> list[MigrationFile]:
+        """The files not applied yet, in version order."""
+        applied = self._runner.history.applied()
+        return [f for f in self.files() if f.version not in applied]
+
+    def migrate(
+        self,
+        *,
+        to: int | None = None,
+        on_start: OnStart | None = None,
+        on_done: OnDone | None = None,
+    ) -> list[Ran]:
+        """Apply the pending migrations in version order (up to and including ``to``).
+
+        Each runs in its own transaction: when one fails, it is rolled back
+        and ``MigrationError`` raised, and the ones before it stay applied.
+        ``on_start(file, "up")`` and ``on_done(ran)`` report progress.
+        """
+        files = self.files()
+        with self._runner.locked() as applied:
+            todo = [
+                f for f in files if f.version not in applied and (to is None or f.version <= to)
+            ]
+            return self._run(todo, "up", on_start, on_done)
+
+    def rollback(
+        self,
+        *,
+        step: int = 1,
+        to: int | None = None,
+        on_start: OnStart | None = None,
+        on_done: OnDone | None = None,
+    ) -> list[Ran]:
+        """Undo the last ``step`` applied migrations, or all applied after version ``to``.
+
+        ``to=0`` undoes every migration. Each is undone in its own
+        transaction, newest first.
+        """
+        if step < 1:
+            raise ValueError(f"step must be at least 1, got {step}")
+        files = {f.version: f for f in self.files()}
+        with self._runner.locked() as applied:
+            versions = sorted(applied, reverse=True)
+            chosen = [v for v in versions if v > to] if to is not None else versions[:step]
+            missing = [v for v in chosen if v not in files]
+            if missing:
+                raise MigrationError(
+                    f"cannot roll back version {missing[0]}: its file is missing from"
+                    f" {str(self.directory)!r}",
+                    version=missing[0],
+                    name=applied[missing[0]][0],
+                )
+            return self._run([files[v] for v in chosen], "down", on_start, on_done)
+
+    def _run(
+        self,
+        todo: list[MigrationFile],
+        direction: Literal["up", "down"],
+        on_start: OnStart | None,
+        on_done: OnDone | None,
+    ) -> list[Ran]:
+        done = []
+        for file in todo:
+            ran = self._runner.run(file, direction, on_start, on_done)
+            if ran is not None:
+                done.append(ran)
+        return done
+
+
+def new_migration(
+    directory: str | Path,
+    name: str,
+    *,
+    operations: Sequence[Operation] = (),
+    now: dt.datetime | None = None,
+) -> Path:
+    """Write a new migration file ``<directory>/<YYYYMMDDHHMMSS>_<name>.py``.
+
+    Without ``operations`` it is a skeleton with an empty ``change(ops)``;
+    with them (as ``diff`` finds), their Python source. The version is
+    ``now`` (default: the current UTC time), or the next free second.
+
+    Example::
+
+        path = new_migration("migrations", "create_users")
+    """
+    return write_new(Path(directory), name, operations, now)
+
+
+for _obj in (Migrator, new_migration):
+    _obj.__module__ = __name__
