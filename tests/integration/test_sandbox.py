@@ -1,0 +1,370 @@
+"""The test sandbox: a sample application's own suite run with the plugin, and Sandbox itself.
+
+The sample application (``tests/sandbox_app``) is a small blog with its own
+pytest suite that uses repodb's fixtures. It runs here in a pytest process
+of its own, on SQLite and on the test PostgreSQL primary; the run must pass
+with the expected outcome counts and leave the database as it found it: the
+tables its setup created, without a row, on the primary and on each replica.
+The other tests use ``Sandbox`` directly on real connections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+import repodb
+from repodb import (
+    Connection,
+    InFailedTransaction,
+    IsolationLevel,
+    ReadOnlyError,
+    Repo,
+    Request,
+    SerializationFailure,
+    UniqueViolation,
+)
+from repodb.cqrs import Cqrs, CqrsConfig
+from repodb.sandbox import Sandbox
+from repodb.types import tup
+
+from ..conftest import (
+    CONNECT_TIMEOUT,
+    STATEMENT_TIMEOUT,
+    open_conn,
+    pg_url,
+    replica_urls,
+    with_search_path,
+)
+
+APP = Path(__file__).resolve().parent.parent / "sandbox_app"
+# What the sample application's suite reports when the sandbox works.
+APP_OUTCOMES = {"passed": 18, "xfailed": 1}
+APP_TABLES = ("posts", "comments")
+# Bounds the whole sample run; the suite itself takes seconds.
+RUN_TIMEOUT = 100.0
+
+_OUTCOME = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
+_CREATE_ITEMS = Request.exec("CREATE TABLE items (id integer PRIMARY KEY, name text UNIQUE)")
+_INSERT = Request.exec("INSERT INTO items (id, name) VALUES (?, ?)", params=tup(int, str))
+_NAMES = Request.many("SELECT name FROM items ORDER BY id", row=str)
+
+
+def _count(table: str) -> Request[None, int, repodb.One]:
+    return Request.one(f"SELECT count(*) FROM {table}", row=int)
+
+
+# -- the sample application's suite ---------------------------------------------------
+
+
+def _plugin_args() -> list[str]:
+    """Name the plugin on the command line unless repodb's entry point loads it already."""
+    registered = any(ep.name == "repodb" for ep in entry_points(group="pytest11"))
+    return [] if registered else ["-p", "repodb.testing"]
+
+
+def run_app_suite(*args: str, url: str | None = None) -> dict[str, int]:
+    """Run the sample application's tests in a new pytest process; its outcome counts."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("REPODB_TEST_URL", None)
+    if url is not None:
+        env["REPODB_TEST_URL"] = url
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *_plugin_args(), *args]
+    done = subprocess.run(
+        command, cwd=APP, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    outcomes = {kind: int(n) for n, kind in _OUTCOME.findall(summary)}
+    assert outcomes == APP_OUTCOMES, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    return outcomes
+
+
+def assert_tables_empty(url: str) -> None:
+    with open_conn(url) as conn:
+        for table in APP_TABLES:
+            assert conn.one(_count(table)) == 0, table
+
+
+def test_app_suite_on_sqlite_via_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'blog.db'}"
+    run_app_suite(url=url)
+    assert_tables_empty(url)
+
+
+def test_app_suite_on_a_temporary_sqlite_file_by_default() -> None:
+    run_app_suite()
+
+
+@pytest.mark.postgresql
+@pytest.mark.replicas
+def test_app_suite_on_postgresql_leaves_primary_and_replicas_empty(pg_schema_url: str) -> None:
+    run_app_suite("--repodb-url", pg_schema_url)
+    assert_tables_empty(pg_schema_url)
+    schema = _schema_of(pg_schema_url)
+    with open_conn(pg_url()) as primary:
+        wanted = primary.one(Request.one("SELECT pg_current_wal_lsn()::text", row=str))
+    for replica in replica_urls():
+        _wait_for_replay(replica, wanted)
+        assert_tables_empty(with_search_path(replica, schema))
+
+
+def _schema_of(url: str) -> str:
+    return url.rsplit("search_path%3D", 1)[1]
+
+
+def _wait_for_replay(replica: str, lsn: str, timeout: float = 30.0) -> None:
+    """Wait (bounded) until ``replica`` has replayed the primary's WAL up to ``lsn``."""
+    caught_up = Request.one(
+        "SELECT pg_last_wal_replay_lsn() >= ?::pg_lsn", params=str, row=repodb.types.optional(bool)
+    )
+    deadline = time.monotonic() + timeout
+    with open_conn(replica) as conn:
+        while not conn.one(caught_up, lsn):
+            assert time.monotonic() < deadline, f"{replica} did not replay {lsn} in {timeout} s"
+            time.sleep(0.05)
+
+
+# -- Sandbox on real connections --------------------------------------------------------
+
+
+@pytest.fixture
+def items_url(db_url: str) -> str:
+    """A database with an empty ``items`` table, once per database kind."""
+    with open_conn(db_url) as conn:
+        conn.exec(_CREATE_ITEMS)
+    return db_url
+
+
+def _sandbox(url: str, **options: float) -> Sandbox:
+    return Sandbox(
+        url, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT, **options
+    )
+
+
+def _names(url: str) -> list[str]:
+    with open_conn(url) as conn:
+        return conn.all(_NAMES)
+
+
+def test_everything_written_is_rolled_back_at_close(items_url: str) -> None:
+    with _sandbox(items_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "a"))
+        with conn.transaction():
+            conn.exec(_INSERT, (2, "b"))
+        assert conn.all(_NAMES) == ["a", "b"]
+        assert not conn.in_transaction
+    assert sandbox.closed
+    assert _names(items_url) == []
+
+
+def test_the_apps_transactions_are_savepoints(items_url: str) -> None:
+    with _sandbox(items_url) as sandbox:
+        repo = Repo(sandbox)
+        with repo.transaction() as tx:
+            tx.exec(_INSERT, (1, "kept"))
+            assert tx.connection.in_transaction
+            with tx.transaction() as inner:
+                inner.exec(_INSERT, (2, "undone"))
+                inner.rollback()
+        with repo.transaction() as tx:
+            tx.exec(_INSERT, (3, "rolled back"))
+            tx.rollback()
+        assert repo.all(_NAMES) == ["kept"]
+    assert _names(items_url) == []
+
+
+def test_a_failed_statement_outside_a_transaction_leaves_the_sandbox_usable(
+    items_url: str,
+) -> None:
+    with _sandbox(items_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "a"))
+        with pytest.raises(UniqueViolation):
+            conn.exec(_INSERT, (2, "a"))
+        conn.exec(_INSERT, (3, "c"))
+        assert conn.all(_NAMES) == ["a", "c"]
+
+
+def test_a_failed_statement_inside_a_transaction_fails_it_as_in_production(
+    items_url: str,
+) -> None:
+    with _sandbox(items_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "a"))
+
+        def carry_on_after_a_failure() -> None:
+            with conn.transaction():
+                with pytest.raises(UniqueViolation):
+                    conn.exec(_INSERT, (2, "a"))
+                conn.exec(_INSERT, (3, "c"))
+
+        with pytest.raises(InFailedTransaction):
+            carry_on_after_a_failure()
+        conn.exec(_INSERT, (4, "d"))
+        assert conn.all(_NAMES) == ["a", "d"]
+
+
+def test_run_transaction_retries_in_a_savepoint(items_url: str) -> None:
+    attempts: list[int] = []
+
+    def work(conn: Connection) -> int:
+        attempts.append(1)
+        conn.exec(_INSERT, (len(attempts), f"attempt {len(attempts)}"))
+        if len(attempts) == 1:
+            raise SerializationFailure("conflict, try again")
+        return len(attempts)
+
+    with _sandbox(items_url) as sandbox:
+        conn = sandbox.connection
+        assert conn.run_transaction(work, base_delay=0.0) == 2
+        assert conn.all(_NAMES) == ["attempt 2"]
+
+
+def test_transaction_options_are_accepted(items_url: str) -> None:
+    with _sandbox(items_url) as sandbox:
+        repo = Repo(sandbox)
+        with repo.transaction(isolation=IsolationLevel.SERIALIZABLE) as tx:
+            tx.exec(_INSERT, (1, "serializable"))
+        assert repo.all(_NAMES) == ["serializable"]
+
+
+def test_a_read_only_transaction_refuses_writes_and_ends_writable(items_url: str) -> None:
+    with _sandbox(items_url) as sandbox:
+        repo = Repo(sandbox)
+        repo.exec(_INSERT, (1, "before"))
+        with repo.transaction(read_only=True) as tx:
+            assert tx.all(_NAMES) == ["before"]
+            with pytest.raises(ReadOnlyError):
+                tx.exec(_INSERT, (2, "refused"))
+            tx.rollback()
+        with repo.transaction(read_only=True) as tx:
+            assert tx.all(_NAMES) == ["before"]
+        repo.exec(_INSERT, (3, "after"))
+        assert repo.all(_NAMES) == ["before", "after"]
+
+
+def test_a_borrowed_connection_is_rolled_back_and_left_open(items_url: str) -> None:
+    with open_conn(items_url) as conn:
+        with Sandbox(conn) as sandbox:
+            sandbox.connection.exec(_INSERT, (1, "a"))
+        assert not conn.closed
+        assert not conn.in_transaction
+        assert conn.all(_NAMES) == []
+        conn.exec(_INSERT, (2, "after"))
+    assert _names(items_url) == ["after"]
+
+
+def test_a_connection_in_a_transaction_is_refused(items_url: str) -> None:
+    with (
+        open_conn(items_url) as conn,
+        conn.transaction(),
+        pytest.raises(ValueError, match="outside any transaction"),
+    ):
+        Sandbox(conn)
+
+
+def test_a_closed_sandbox_refuses_checkouts_and_unknown_intents_fail(items_url: str) -> None:
+    sandbox = _sandbox(items_url)
+    with pytest.raises(ValueError, match="unknown intent"):
+        sandbox.checkout("delete")
+    sandbox.close()
+    sandbox.close()
+    with pytest.raises(RuntimeError, match="closed"), sandbox.checkout("read"):
+        pass
+
+
+def test_threads_wait_for_the_connection(items_url: str) -> None:
+    holding, release = threading.Event(), threading.Event()
+    with _sandbox(items_url, timeout=0.05) as sandbox:
+
+        def hold() -> None:
+            with sandbox.checkout("transaction") as conn:
+                conn.exec(_INSERT, (1, "from a thread"))
+                holding.set()
+                release.wait(30)
+
+        worker = threading.Thread(target=hold)
+        worker.start()
+        try:
+            assert holding.wait(30)
+            with pytest.raises(TimeoutError, match="another thread"), sandbox.checkout("read"):
+                pass
+        finally:
+            release.set()
+            worker.join(30)
+        assert not worker.is_alive()
+        with sandbox.checkout("read") as conn:
+            assert conn.all(_NAMES) == ["from a thread"]
+    assert _names(items_url) == []
+
+
+def test_the_router_sends_every_route_to_the_sandbox(items_url: str) -> None:
+    with _sandbox(items_url) as sandbox:
+        cqrs = sandbox.router()
+        assert isinstance(cqrs, Cqrs)
+        with cqrs.write() as conn:
+            conn.exec(_INSERT, (1, "written"))
+        for route in (cqrs.read, cqrs.primary, cqrs.write):
+            with route() as conn:
+                assert conn is sandbox.connection
+        assert cqrs.with_read(lambda conn: conn.all(_NAMES)) == ["written"]
+        with cqrs.session() as session:
+            assert Repo(session).all(_NAMES) == ["written"]
+            assert session.last_write_lsn is None
+        assert cqrs.config.primary_conninfo.startswith(items_url.split(":", 1)[0])
+        cqrs.shutdown()
+        assert cqrs.stats().replicas == ()
+        with pytest.raises(IndexError):
+            cqrs.mark_replica_unhealthy(0)
+    assert _names(items_url) == []
+
+
+@pytest.mark.postgresql
+def test_a_failed_transaction_on_postgresql_is_rolled_back_and_the_next_sandbox_works(
+    pg_schema_url: str,
+) -> None:
+    with open_conn(pg_schema_url) as conn:
+        conn.exec(_CREATE_ITEMS)
+    failing = Request.many("SELECT 1 / (3 - x) FROM generate_series(1, 5) AS x", row=int)
+    with _sandbox(pg_schema_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "before"))
+        # A stream has no savepoint of its own: its failure aborts the whole transaction.
+        with pytest.raises(repodb.DataError), conn.stream(failing) as rows:
+            list(rows)
+        with pytest.raises(InFailedTransaction):
+            conn.all(_NAMES)
+    with _sandbox(pg_schema_url) as sandbox:
+        assert sandbox.connection.all(_NAMES) == []
+        sandbox.connection.exec(_INSERT, (1, "next"))
+    assert _names(pg_schema_url) == []
+
+
+@pytest.mark.postgresql
+@pytest.mark.replicas
+def test_real_replicas_never_see_the_sandboxs_writes(pg_schema_url: str) -> None:
+    with open_conn(pg_schema_url) as conn:
+        conn.exec(_CREATE_ITEMS)
+        created = conn.one(Request.one("SELECT pg_current_wal_lsn()::text", row=str))
+    schema = _schema_of(pg_schema_url)
+    replicas = [with_search_path(url, schema) for url in replica_urls()]
+    for url in replica_urls():
+        _wait_for_replay(url, created)
+    config = CqrsConfig(pg_schema_url, replica_conninfos=replicas, connect_timeout=CONNECT_TIMEOUT)
+    with _sandbox(pg_schema_url) as sandbox, Cqrs(config) as production:
+        sandboxed = sandbox.router()
+        with sandboxed.write() as conn:
+            conn.exec(_INSERT, (1, "uncommitted"))
+        assert sandboxed.with_read(lambda conn: conn.all(_NAMES)) == ["uncommitted"]
+        assert production.with_read(lambda conn: conn.all(_NAMES)) == []
+        assert production.with_primary(lambda conn: conn.all(_NAMES)) == []

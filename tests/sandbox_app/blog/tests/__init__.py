@@ -1,0 +1,1 @@
+"""The blog's own test suite, run with repodb's pytest plugin."""
