@@ -1,4 +1,4 @@
-"""repodb quickstart: a small blog with schemas, changesets, queries, preloads and a Multi.
+"""repodb quickstart: a small blog with migrations, changesets, queries, preloads, a Multi and CQRS.
 
 Runs on SQLite with no server (a file in a temporary directory). Pass
 ``--url postgresql://user@host:port/db`` to run the same steps on PostgreSQL
@@ -19,9 +19,19 @@ from repodb import Multi, MultiError, Repo, Request
 from repodb.changeset import Changeset, cast, change
 from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.functions import count, sum_
+from repodb.migration import Migrator, diff
 from repodb.preload import top
 from repodb.query import query
-from repodb.schema import Assoc, Col, Schema, belongs_to, field, has_many, many_to_many
+from repodb.schema import (
+    Assoc,
+    Col,
+    Schema,
+    belongs_to,
+    field,
+    has_many,
+    index,
+    many_to_many,
+)
 
 
 class User(Schema, table="users"):
@@ -34,7 +44,7 @@ class User(Schema, table="users"):
     posts: ClassVar[Assoc[list[Post]]] = has_many(lambda: Post, foreign_key="user_id")
 
 
-class Post(Schema, table="posts"):
+class Post(Schema, table="posts", indexes=(index("user_id", "likes"),)):
     id: Col[int | None] = field(primary_key=True, default=None)
     user_id: Col[int | None] = field(default=None)
     title: Col[str]
@@ -50,22 +60,19 @@ class Tag(Schema, table="tags"):
     name: Col[str]
 
 
-# Tables are made with plain typed requests here; migrations are a later step
-# of the guide. {pk} and {ts} differ between the two databases.
-TABLES = [
-    "CREATE TABLE users (id {pk}, email TEXT NOT NULL CONSTRAINT users_email_key UNIQUE,"
-    " name TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1,"
-    " inserted_at {ts}, updated_at {ts})",
-    "CREATE TABLE posts (id {pk}, user_id INTEGER REFERENCES users (id),"
-    " title TEXT NOT NULL, likes INTEGER NOT NULL DEFAULT 0)",
-    "CREATE TABLE tags (id {pk}, name TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE post_tags (post_id INTEGER NOT NULL REFERENCES posts (id),"
-    " tag_id INTEGER NOT NULL REFERENCES tags (id), PRIMARY KEY (post_id, tag_id))",
-]
-TYPES = {
-    "sqlite": {"pk": "INTEGER PRIMARY KEY", "ts": "TEXT"},
-    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "ts": "TIMESTAMPTZ"},
-}
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(conn: repodb.Connection) -> None:
+    """Bring the database up to date with examples/migrations, as `repodb migrate` would."""
+    with Migrator(conn, MIGRATIONS) as migrator:
+        for ran in migrator.migrate():
+            print(f"   {ran.direction} {ran.version} {ran.name} ({ran.seconds * 1000:.1f} ms)")
+        applied = sum(status.applied for status in migrator.status())
+    # diff compares the schema classes with the live tables (what `repodb diff` writes
+    # a migration from); right after migrating there is nothing left to do.
+    left = diff(conn, [User, Post, Tag])
+    print(f"   {applied} migrations applied; diff with the schemas: {left or 'no difference'}")
 
 
 def registration(params: dict[str, Any]) -> Changeset[User]:
@@ -190,17 +197,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{Path(tmp) / 'quickstart.db'}"
-        print(f"1. Connecting to {repodb.parse_url(url).redacted} and creating the blog tables")
+        print(f"1. Connecting to {repodb.parse_url(url).redacted} and migrating the blog schema")
         with repodb.connect(url) as conn:
             kind = conn.dialect.name
             if kind == "postgresql":
                 conn.exec(Request.exec("DROP SCHEMA IF EXISTS repodb_quickstart CASCADE"))
                 conn.exec(Request.exec("CREATE SCHEMA repodb_quickstart"))
                 conn.exec(Request.exec("SET search_path TO repodb_quickstart"))
-            for ddl in TABLES:
-                # Our own DDL text, not input.
-                conn.exec(Request.exec(ddl.format(**TYPES[kind])))
             try:
+                migrate(conn)
                 run(Repo(conn))
                 if kind == "sqlite":
                     # Replicas of a SQLite file: read-only connections to it.

@@ -34,6 +34,10 @@ def test_quickstart_walks_through_every_step(database: str) -> None:
         out = run_quickstart("--url", pg_url(), *replicas)
     for step in range(1, 11):
         assert f"\n{step}. " in "\n" + out
+    # The blog's tables come from examples/migrations, and match the schemas.
+    assert "   up 20261126090000 create_blog (" in out
+    assert "   up 20261126090500 add_post_likes (" in out
+    assert "2 migrations applied; diff with the schemas: no difference" in out
     # Validation errors, and a unique email turned into a field error.
     assert "'email': ['has invalid format']" in out
     assert "{'email': ['has already been taken']}" in out
