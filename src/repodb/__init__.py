@@ -15,42 +15,107 @@ and run them on the connection::
 See ``docs/`` for the guide.
 """
 
-from .changeset import Changeset, Constraint, FieldError, InvalidChangesetError
-from .connection import Connection, Rollback, RowStream, Transaction, connect
-from .dialect import Dialect
-from .driver import IsolationLevel
-from .errors import (
-    CheckViolation,
-    ConnectError,
-    ConnectionLost,
-    DataError,
-    DeadlockDetected,
-    DecodeError,
-    EncodeError,
-    Error,
-    ExclusionViolation,
-    ForeignKeyViolation,
-    InFailedTransaction,
-    IntegrityError,
-    MultipleResults,
-    NotFound,
-    NotNullViolation,
-    ProgrammingError,
-    QueryError,
-    ReadOnlyError,
-    SerializationFailure,
-    StaleEntryError,
-    StatementTimeout,
-    TransactionRollback,
-    UniqueViolation,
-)
-from .multi import Multi, MultiError
-from .pool import Pool, PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
-from .query import Query, to_sql
-from .repo import Repo, WriteResult
-from .request import Many, One, Request, Zero, ZeroOrOne
-from .types import DbType
-from .url import DatabaseUrl, parse_url
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .changeset import Changeset, Constraint, FieldError, InvalidChangesetError
+    from .connection import Connection, Rollback, RowStream, Transaction, connect
+    from .dialect import Dialect
+    from .driver import IsolationLevel
+    from .errors import (
+        CheckViolation,
+        ConnectError,
+        ConnectionLost,
+        DataError,
+        DeadlockDetected,
+        DecodeError,
+        EncodeError,
+        Error,
+        ExclusionViolation,
+        ForeignKeyViolation,
+        InFailedTransaction,
+        IntegrityError,
+        MultipleResults,
+        NotFound,
+        NotNullViolation,
+        ProgrammingError,
+        QueryError,
+        ReadOnlyError,
+        SerializationFailure,
+        StaleEntryError,
+        StatementTimeout,
+        TransactionRollback,
+        UniqueViolation,
+    )
+    from .multi import Multi, MultiError
+    from .pool import Pool, PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
+    from .query import Query, to_sql
+    from .repo import Repo, WriteResult
+    from .request import Many, One, Request, Zero, ZeroOrOne
+    from .types import DbType
+    from .url import DatabaseUrl, parse_url
+
+# Where each public name lives: imported on first use (PEP 562), so that importing
+# a part of repodb (the pytest plugin, the command line's --help) does not load the rest.
+_LAZY: dict[str, str] = {
+    "Changeset": "changeset",
+    "CheckViolation": "errors",
+    "ConnectError": "errors",
+    "Connection": "connection",
+    "ConnectionLost": "errors",
+    "Constraint": "changeset",
+    "DataError": "errors",
+    "DatabaseUrl": "url",
+    "DbType": "types",
+    "DeadlockDetected": "errors",
+    "DecodeError": "errors",
+    "Dialect": "dialect",
+    "EncodeError": "errors",
+    "Error": "errors",
+    "ExclusionViolation": "errors",
+    "FieldError": "changeset",
+    "ForeignKeyViolation": "errors",
+    "InFailedTransaction": "errors",
+    "IntegrityError": "errors",
+    "InvalidChangesetError": "changeset",
+    "IsolationLevel": "driver",
+    "Many": "request",
+    "Multi": "multi",
+    "MultiError": "multi",
+    "MultipleResults": "errors",
+    "NotFound": "errors",
+    "NotNullViolation": "errors",
+    "One": "request",
+    "Pool": "pool",
+    "PoolClosed": "pool",
+    "PoolError": "pool",
+    "PoolStats": "pool",
+    "PoolTimeout": "pool",
+    "PoolTooManyWaiters": "pool",
+    "ProgrammingError": "errors",
+    "Query": "query",
+    "QueryError": "errors",
+    "ReadOnlyError": "errors",
+    "Repo": "repo",
+    "Request": "request",
+    "Rollback": "connection",
+    "RowStream": "connection",
+    "SerializationFailure": "errors",
+    "StaleEntryError": "errors",
+    "StatementTimeout": "errors",
+    "Transaction": "connection",
+    "TransactionRollback": "errors",
+    "UniqueViolation": "errors",
+    "WriteResult": "repo",
+    "Zero": "request",
+    "ZeroOrOne": "request",
+    "connect": "connection",
+    "parse_url": "url",
+    "to_sql": "query",
+}
 
 __all__ = [
     "Changeset",
@@ -110,3 +175,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'repodb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
