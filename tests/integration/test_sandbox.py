@@ -195,6 +195,25 @@ def test_a_failed_statement_outside_a_transaction_leaves_the_sandbox_usable(
         assert conn.all(_NAMES) == ["a", "c"]
 
 
+def test_without_statement_savepoints_a_failure_spoils_the_test_only_on_postgresql(
+    items_url: str,
+) -> None:
+    with Sandbox(items_url, statement_savepoints=False) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "a"))
+        with pytest.raises(UniqueViolation):
+            conn.exec(_INSERT, (2, "a"))
+        if conn.dialect.name == "postgresql":
+            # The price of the saved round trips: the rest of the test cannot write.
+            with pytest.raises(InFailedTransaction):
+                conn.exec(_INSERT, (3, "c"))
+        else:
+            # SQLite undoes only the failed statement; the sandbox needs no savepoint there.
+            conn.exec(_INSERT, (3, "c"))
+            assert conn.all(_NAMES) == ["a", "c"]
+    assert _names(items_url) == []
+
+
 def test_a_failed_statement_inside_a_transaction_fails_it_as_in_production(
     items_url: str,
 ) -> None:
