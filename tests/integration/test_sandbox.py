@@ -144,9 +144,9 @@ def items_url(db_url: str) -> str:
     return db_url
 
 
-def _sandbox(url: str, **options: float) -> Sandbox:
+def _sandbox(url: str, *, timeout: float = 30.0) -> Sandbox:
     return Sandbox(
-        url, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT, **options
+        url, timeout=timeout, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT
     )
 
 
@@ -198,7 +198,12 @@ def test_a_failed_statement_outside_a_transaction_leaves_the_sandbox_usable(
 def test_without_statement_savepoints_a_failure_spoils_the_test_only_on_postgresql(
     items_url: str,
 ) -> None:
-    with Sandbox(items_url, statement_savepoints=False) as sandbox:
+    with Sandbox(
+        items_url,
+        connect_timeout=CONNECT_TIMEOUT,
+        statement_timeout=STATEMENT_TIMEOUT,
+        statement_savepoints=False,
+    ) as sandbox:
         conn = sandbox.connection
         conn.exec(_INSERT, (1, "a"))
         with pytest.raises(UniqueViolation):
