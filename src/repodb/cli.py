@@ -26,6 +26,7 @@ exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib
@@ -58,7 +59,7 @@ from ._migration.ops import (
 )
 from .dialect import Dialect
 from .errors import Error
-from .migration import MigrationFile, Migrator, Ran, new_migration
+from .migration import MigrationFile, MigrationLocked, Migrator, Ran, new_migration
 from .schema import Schema
 from .url import DatabaseUrl, parse_url
 
@@ -87,29 +88,82 @@ class _Context:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``repodb`` command line with ``argv`` (default ``sys.argv[1:]``); the exit code."""
     parser = _parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        # A bare ``repodb`` is someone finding out what it does: the commands,
+        # not only argparse's one-line usage; still a usage error for scripts.
+        parser.print_help(sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, or a usage error argparse already printed
         return e.code if isinstance(e.code, int) else 1
     verbose: bool = getattr(args, "verbose", False)
     url: str = getattr(args, "url", None) or os.environ.get("REPODB_URL") or DEFAULT_URL
-    scrub: Callable[[str], str] = str
+    scrub = _scrubber(url)
     try:
+        _check_userinfo(url)
         parsed = parse_url(url)
-        scrub = parsed.scrub
         ctx = _Context(url, parsed, Path(getattr(args, "migrations", "migrations")))
         if verbose:
-            print(f"database: {parsed.redacted}", file=sys.stderr)
+            print(f"database: {scrub(parsed.redacted)}", file=sys.stderr)
         command: Callable[[_Context, argparse.Namespace], int] = args.run
         return command(ctx, args)
     except KeyboardInterrupt:
         print("repodb: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as e:
+        # Only code the command ran (a migration's up, down or change) can
+        # get here: without a word, repodb would seem to end for no reason.
+        print(f"{parser.prog}: error: a migration called sys.exit({e.code!r})", file=sys.stderr)
+        return 1
     except Exception as e:
         if verbose:
             print(scrub(traceback.format_exc()).rstrip(), file=sys.stderr)
         print(f"{parser.prog}: error: {scrub(_one_line(e, verbose))}", file=sys.stderr)
         return 1
+
+
+# What a URL's user:password@ part looks like to a person, up to its last @:
+# a password with an unescaped "/" ("s3cret/pw", common in generated secrets)
+# ends the authority early for a URL parser, which then sees no password at all.
+_USERINFO_SECRET = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:([^?#\s]+)@")
+
+
+def _scrubber(url: str) -> Callable[[str], str]:
+    """A function hiding whatever in ``url`` could be a password, in any text printed."""
+    secrets = set()
+    # A URL that does not parse is reported later, by the same parse, redacted.
+    with contextlib.suppress(ValueError):
+        secrets.add(parse_url(url).password or "")
+    found = _USERINFO_SECRET.match(url.strip())
+    if found is not None:
+        secrets.update((found.group(1), unquote(found.group(1))))
+    # Longest first, so that a password's decoded form does not leave a tail.
+    hidden = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for secret in hidden:
+            text = text.replace(secret, "***")
+        return text
+
+    return scrub
+
+
+def _check_userinfo(url: str) -> None:
+    """Refuse a URL whose password has a character that ends a URL's user:password part.
+
+    libpq and Python's URL parser then disagree about where the host starts,
+    both connect somewhere else, and their errors show part of the password.
+    """
+    found = _USERINFO_SECRET.match(url.strip())
+    if found is None:
+        return
+    for char, escaped in (("/", "%2F"), ("@", "%40")):
+        if char in found.group(1):
+            raise CommandError(
+                f"the password in the URL contains {char!r}, which ends the user:password "
+                f"part of a URL; write it as {escaped}"
+            )
 
 
 # What the user asked for went wrong: the message is the whole story. Any
@@ -277,20 +331,36 @@ class _Progress:
         self.open = False
 
     def start(self, migration: MigrationFile, direction: str) -> None:
-        sys.stdout.write(f"== {migration.version} {migration.name} ... ")
-        sys.stdout.flush()
+        _say(f"== {migration.version} {migration.name} ... ", end="")
         self.open = True
 
     def done(self, ran: Ran) -> None:
-        sys.stdout.write(f"{ran.direction} ({_duration(ran.seconds)})\n")
-        sys.stdout.flush()
+        _say(f"{ran.direction} ({_duration(ran.seconds)})")
         self.open = False
 
     def failed(self) -> None:
         if self.open:
-            sys.stdout.write("failed\n")
-            sys.stdout.flush()
+            _say("failed")
             self.open = False
+
+
+def _say(text: str, end: str = "\n") -> None:
+    """Write ``text`` on stdout; if its reader went away, the command carries on without it.
+
+    Why: ``repodb migrate | head -1``, or a deploy's log collector that
+    dies, closes the pipe. What the command does must not depend on
+    whether anyone reads about it: a migration run stopped half-way by a
+    ``BrokenPipeError`` is worse than lost output.
+    """
+    try:
+        sys.stdout.write(text + end)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Later writes, and the interpreter's last flush, go nowhere instead.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def _duration(seconds: float) -> str:
@@ -298,20 +368,39 @@ def _duration(seconds: float) -> str:
 
 
 def _migrate(ctx: _Context, args: argparse.Namespace) -> int:
+    def run(migrator: Migrator, progress: _Progress) -> list[Ran]:
+        if args.to is not None:
+            _known_version(migrator, args.to)
+        return migrator.migrate(to=args.to, on_start=progress.start, on_done=progress.done)
+
     return _run_migrations(
         ctx,
         args,
-        lambda m, p: m.migrate(to=args.to, on_start=p.start, on_done=p.done),
+        run,
         "applied",
         "already up to date",
     )
 
 
 def _rollback(ctx: _Context, args: argparse.Namespace) -> int:
+    missing = _missing_sqlite_file(ctx)
+    if missing is not None:
+        # Opening it would create an empty database and report nothing to undo.
+        raise CommandError(f"SQLite database {missing} does not exist: nothing was migrated there")
+
+    def run(migrator: Migrator, progress: _Progress) -> list[Ran]:
+        # 0 means "all of them"; any other version must be one the folder or
+        # the database knows, or a typo would undo everything after it.
+        if args.to:
+            _known_version(migrator, args.to)
+        return migrator.rollback(
+            step=args.step, to=args.to, on_start=progress.start, on_done=progress.done
+        )
+
     return _run_migrations(
         ctx,
         args,
-        lambda m, p: m.rollback(step=args.step, to=args.to, on_start=p.start, on_done=p.done),
+        run,
         "rolled back",
         "nothing to roll back",
     )
@@ -328,10 +417,29 @@ def _run_migrations(
     try:
         with Migrator(ctx.url, ctx.migrations, lock_timeout=args.lock_timeout) as migrator:
             ran = run(migrator, progress)
+    except MigrationLocked as e:
+        # The library's message names the Python option; here it is a flag.
+        raise CommandError(f"{e} (--lock-timeout SECONDS waits longer)") from e
     finally:
         progress.failed()
-    print(_count(len(ran), done) if ran else nothing)
+    _say(_count(len(ran), done) if ran else nothing)
     return 0
+
+
+def _known_version(migrator: Migrator, version: int) -> None:
+    if version not in {row.version for row in migrator.status()}:
+        raise CommandError(
+            f"no migration has version {version} (neither a file in {migrator.directory} "
+            "nor an applied version; see `repodb status`)"
+        )
+
+
+def _missing_sqlite_file(ctx: _Context) -> Path | None:
+    """The SQLite file the URL names when it does not exist yet, else None."""
+    if ctx.parsed.driver != "sqlite" or ctx.parsed.target == ":memory:":
+        return None
+    path = Path(ctx.parsed.target)
+    return None if path.exists() else path
 
 
 def _count(n: int, done: str) -> str:
@@ -339,10 +447,16 @@ def _count(n: int, done: str) -> str:
 
 
 def _status(ctx: _Context, args: argparse.Namespace) -> int:
-    with Migrator(ctx.url, ctx.migrations) as migrator:
+    # A status does not create the database it looks at: a mistyped path
+    # would otherwise leave an empty file behind and report it never migrated.
+    # An empty in-memory database has the same (empty) history.
+    missing = _missing_sqlite_file(ctx)
+    with Migrator(ctx.url if missing is None else "sqlite::memory:", ctx.migrations) as migrator:
         rows = migrator.status()
+    if missing is not None:
+        _say(f"SQLite database {missing} does not exist yet (`repodb migrate` creates it)")
     if not rows:
-        print(f"no migrations in {ctx.migrations}")
+        _say(f"no migrations in {ctx.migrations}")
         return 0
     table = [("version", "name", "state", "applied at")]
     for row in rows:
@@ -352,9 +466,9 @@ def _status(ctx: _Context, args: argparse.Namespace) -> int:
         table.append((str(row.version), row.name, state, _timestamp(row.applied_at)))
     widths = [max(len(line[i]) for line in table) for i in range(4)]
     for line in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        _say("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
     applied = sum(row.applied for row in rows)
-    print(f"{applied} applied, {len(rows) - applied} pending")
+    _say(f"{applied} applied, {len(rows) - applied} pending")
     return 0
 
 
@@ -367,7 +481,7 @@ def _timestamp(at: dt.datetime | None) -> str:
 
 
 def _new(ctx: _Context, args: argparse.Namespace) -> int:
-    print(new_migration(ctx.migrations, args.name))
+    _say(str(new_migration(ctx.migrations, args.name)))
     return 0
 
 
@@ -390,10 +504,10 @@ def _create(ctx: _Context, args: argparse.Namespace) -> int:
     if storage.exists(ctx.parsed):
         if not args.if_not_exists:
             raise CommandError(f"{what} already exists")
-        print(f"{what} already exists")
+        _say(f"{what} already exists")
     else:
         storage.create(ctx.parsed)
-        print(f"created {what}")
+        _say(f"created {what}")
     return 0
 
 
@@ -403,10 +517,10 @@ def _drop(ctx: _Context, args: argparse.Namespace) -> int:
     if not storage.exists(ctx.parsed):
         if not args.if_exists:
             raise CommandError(f"{what} does not exist")
-        print(f"{what} does not exist")
+        _say(f"{what} does not exist")
     else:
         storage.drop(ctx.parsed)
-        print(f"dropped {what}")
+        _say(f"dropped {what}")
     return 0
 
 
@@ -495,7 +609,10 @@ _STORAGE: dict[str, _Storage] = {
 
 def _diff(ctx: _Context, args: argparse.Namespace) -> int:
     schemas = _load_schemas(args.schemas)
-    with connect(ctx.url, connect_timeout=_CONNECT_TIMEOUT) as conn:
+    # As for status: a SQLite file that does not exist yet is an empty
+    # database, compared without creating it.
+    url = ctx.url if _missing_sqlite_file(ctx) is None else "sqlite::memory:"
+    with connect(url, connect_timeout=_CONNECT_TIMEOUT) as conn:
         # Before the first migration there is no folder, and nothing pending.
         if ctx.migrations.exists():
             with Migrator(conn, ctx.migrations) as migrator:
@@ -514,15 +631,15 @@ def _diff(ctx: _Context, args: argparse.Namespace) -> int:
             else [op for op in diff(conn, schemas, drop_extra=True) if op not in ops]
         )
         if not ops:
-            print("no difference")
+            _say("no difference")
         else:
-            print(new_migration(ctx.migrations, args.name, operations=ops))
+            _say(str(new_migration(ctx.migrations, args.name, operations=ops)))
             for op in ops:
-                print(f"  {_describe(op, conn.dialect)}")
+                _say(f"  {_describe(op, conn.dialect)}")
         if kept:
-            print("not declared by the schemas, kept (--drop-extra drops them):")
+            _say("not declared by the schemas, kept (--drop-extra drops them):")
             for op in kept:
-                print(f"  {_describe(op, conn.dialect).removeprefix('drop ')}")
+                _say(f"  {_describe(op, conn.dialect).removeprefix('drop ')}")
     return 0
 
 
@@ -540,7 +657,9 @@ def _load_schemas(spec: str) -> list[type[Schema]]:
         for name in names:
             try:
                 module = importlib.import_module(name)
-            except Exception as e:
+            except (Exception, SystemExit) as e:
+                # SystemExit too: a module that exits on import (a script's
+                # ``sys.exit(...)``) would otherwise end repodb without a word.
                 raise CommandError(f"cannot import {name}: {type(e).__name__}: {e}") from e
             declared = [
                 value

@@ -23,7 +23,8 @@ outermost transaction is accepted and not applied, as the sandbox's
 transaction began already (``read_only`` is applied); statements that cannot run in a
 transaction (``CREATE INDEX CONCURRENTLY``, ``VACUUM``) fail; other
 connections do not see the test's writes; threads share the one
-connection, one ``with`` block at a time.
+connection, one ``with`` block at a time; a ``COMMIT`` or ``ROLLBACK`` sent
+as SQL fails at once (``RuntimeError``) and a new transaction begins.
 
 Example::
 
@@ -348,15 +349,39 @@ class _SandboxDriver:
 
     def _statement(self, run: Callable[[], T]) -> T:
         if self._open or not self._statement_savepoints:
-            return run()
+            result = run()
+            self._still_inside()
+            return result
         self._run(f"SAVEPOINT {_STATEMENT}")
         try:
             result = run()
         except BaseException:
             self._undo(_STATEMENT)
             raise
+        self._still_inside()
         self._run(f"RELEASE SAVEPOINT {_STATEMENT}")
         return result
+
+    def _still_inside(self) -> None:
+        """Fail loudly when a statement ended the sandbox's own transaction.
+
+        A ``COMMIT`` (or ``ROLLBACK``, ``END``) run as SQL on the sandbox's
+        connection ends the transaction everything is rolled back with: what
+        the test wrote before it is committed for good, and every later
+        statement would commit on its own. A new transaction begins at once,
+        so nothing after it is kept, and the test fails here, not in the
+        next test that finds rows it did not write.
+        """
+        if self._real.in_transaction:
+            return
+        self._open = False
+        self._read_only = False
+        self._real.begin(TransactionOptions())
+        raise RuntimeError(
+            "a statement ended the sandbox's transaction (COMMIT or ROLLBACK run as SQL); "
+            "what the test wrote before it may be committed and stay in the database. "
+            "Use repo.transaction() or connection.transaction(): savepoints in the sandbox"
+        )
 
     def _run(self, sql: str) -> None:
         self._real.execute(sql, (), False)

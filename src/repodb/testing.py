@@ -9,7 +9,9 @@ the same connection) behave as in production.
 
 Installed with repodb, the plugin loads in every pytest run (``-p no:repodb``
 turns it off); it only adds the ``--repodb-url`` option and fixtures, and
-imports nothing of repodb until a test uses one.
+imports nothing of repodb until a test uses one. An unreachable database
+fails the first test's setup with one line, and the later tests' at once;
+``repodb_url`` shows its password as ``***`` in tracebacks.
 
 Fixtures:
     repodb_url: the test database (session): ``--repodb-url``, else the
@@ -54,6 +56,28 @@ __all__ = [
 ]
 
 _URL_VARIABLE = "REPODB_TEST_URL"
+# The first sandbox that could not connect, so later tests fail at once
+# instead of each waiting out its connect timeout on an unreachable server.
+_CONNECT_FAILURE = pytest.StashKey[str]()
+
+
+class _Url(str):
+    """A database URL whose ``repr`` hides its password.
+
+    Why: pytest prints a failing fixture's or test's arguments in its
+    traceback (``repodb_url = 'postgresql://app:secret@db/app'``), and CI
+    logs are read by more people than the password's owners.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        from .url import parse_url
+
+        try:
+            return repr(parse_url(str(self)).redacted)
+        except Exception:  # not a URL repodb reads: it cannot say where a password is
+            return "'<a database URL repodb cannot read>'"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,8 +97,20 @@ def repodb_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     given: str | None = request.config.getoption("repodb_url")
     url = given or os.environ.get(_URL_VARIABLE)
     if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('repodb') / 'test.db'}"
+        from .url import parse_url
+
+        parsed = parse_url(url)
+        if parsed.driver == "sqlite" and parsed.target == ":memory:":
+            # Each connection gets a database of its own: the setup's tables
+            # would be missing from every test's sandbox.
+            pytest.fail(
+                f"{url}: an in-memory SQLite database exists for one connection only, and "
+                "the setup and each test's sandbox open their own; use a file "
+                "(or no URL, for a temporary one)",
+                pytrace=False,
+            )
+        return _Url(url)
+    return _Url(f"sqlite:///{tmp_path_factory.mktemp('repodb') / 'test.db'}")
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +124,32 @@ def repodb_setup(repodb_url: str) -> None:
 
 
 @pytest.fixture
-def repodb_sandbox(repodb_url: str, repodb_setup: None) -> Iterator[Sandbox]:
-    """A ``Sandbox`` for one test: everything it writes is rolled back afterwards."""
+def repodb_sandbox(
+    request: pytest.FixtureRequest, repodb_url: str, repodb_setup: None
+) -> Iterator[Sandbox]:
+    """A ``Sandbox`` for one test: everything it writes is rolled back afterwards.
+
+    When the database cannot be reached, the first test's setup fails with
+    the connection error (after ``connect_timeout``, 10 s) and every later
+    one at once with the same message.
+    """
+    from .errors import ConnectError
     from .sandbox import Sandbox
 
-    with Sandbox(repodb_url) as sandbox:
+    failed = request.config.stash.get(_CONNECT_FAILURE, None)
+    if failed is not None:
+        pytest.fail(f"{failed} (as for an earlier test; not retried)", pytrace=False)
+    try:
+        sandbox = Sandbox(repodb_url)
+    except ConnectError as e:
+        failed = str(e)
+        request.config.stash[_CONNECT_FAILURE] = failed
+    if failed is not None:
+        # Outside the ``except``: the message says it all, and the driver's
+        # frames under it would show the connection string, password
+        # included, as their arguments.
+        pytest.fail(failed, pytrace=False)
+    with sandbox:
         yield sandbox
 
 

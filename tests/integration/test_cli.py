@@ -15,15 +15,26 @@ themselves), with ``--if-not-exists``/``--if-exists``; the URL from ``--url``,
 ``--verbose`` traceback; ``diff`` refusing to run with pending migrations,
 leaving undeclared tables alone unless ``--drop-extra``, and failing clearly on
 a missing module. Timings are checked for their format only.
+
+As a user at a shell: Ctrl-C during a slow migration (rolled back, not
+recorded, exit 130, one line); two deploys migrating at once through the real
+script (each migration once; an impatient third fails naming
+``--lock-timeout``); ``--to`` a version nobody knows is refused; ``status``
+creates no database (no SQLite file, no ``schema_migrations`` table); relative
+SQLite paths; ``status`` columns with long names; ``sys.exit`` in a schemas
+module or a migration; every form of password (an unescaped ``/`` included)
+hidden from every command's output.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +42,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from repodb import Request
+from repodb import Error, Request
 from repodb.cli import main
 from tests.conftest import open_conn, pg_url
 
@@ -266,6 +277,12 @@ def test_python_dash_m_runs_the_same_command_line(workdir: Path) -> None:
     assert done.stdout.startswith("usage: repodb ")
     assert "repodb.sqlite3" in done.stdout
 
+    # Nothing asked: the help, with the commands, and a usage error's exit code.
+    bare = run(cwd=workdir)
+    assert (bare.returncode, bare.stdout) == (2, "")
+    assert bare.stderr.startswith("usage: repodb ")
+    assert "rollback        undo applied migrations" in bare.stderr
+
 
 # Migrations, in process ----------------------------------------------------------------
 
@@ -352,7 +369,13 @@ def test_status_without_migrations(workdir: Path, capsys: pytest.CaptureFixture[
     assert (code, out) == (1, "")
     assert err.startswith("repodb: error: migrations directory 'migrations' does not exist")
     (workdir / "migrations").mkdir()
-    assert cli(capsys, "status") == (0, "no migrations in migrations\n", "")
+    assert cli(capsys, "status") == (
+        0,
+        "SQLite database repodb.sqlite3 does not exist yet (`repodb migrate` creates it)\n"
+        "no migrations in migrations\n",
+        "",
+    )
+    assert not (workdir / "repodb.sqlite3").exists()
 
 
 def test_new_writes_into_the_chosen_folder(
@@ -638,3 +661,310 @@ def test_diff_summarises_each_operation(
         for line in summary
     ), out
     assert "  create index users_karma_index on users (karma)" in summary
+
+
+# As a user at a shell: Ctrl-C, two deploys at once, typos ------------------------------
+
+# A migration that says when it is inside its transaction (the file ``marker``
+# appears), then waits: on PostgreSQL in the server (pg_sleep), on SQLite until
+# the file ``release`` appears. Both waits are bounded.
+SLOW = '''\
+"""A slow migration."""
+import pathlib
+import time
+
+from repodb.migration import Ops
+
+RELEASE = {release!r}
+
+
+def up(ops: Ops) -> None:
+    ops.execute("CREATE TABLE slow (id integer)")
+    pathlib.Path({marker!r}).write_text("inside")
+    if RELEASE is None:
+        ops.execute("SELECT pg_sleep(60)")
+        return
+    deadline = time.monotonic() + 60
+    while not pathlib.Path(RELEASE).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def down(ops: Ops) -> None:
+    ops.execute("DROP TABLE slow")
+'''
+SLOW_VERSION = 20261126150000
+
+
+def start(*args: str, cwd: Path, url: str) -> subprocess.Popen[str]:
+    """The installed ``repodb`` script, running in the background."""
+    env = {**os.environ, "REPODB_URL": url}
+    return subprocess.Popen(
+        [str(REPODB), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[str]) -> None:
+    """Wait (bounded) until ``process`` wrote ``path``."""
+    deadline = time.monotonic() + TIMEOUT
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear in {TIMEOUT} s"
+        time.sleep(0.02)
+
+
+def applied_versions(url: str) -> list[int]:
+    with open_conn(url) as conn:
+        return conn.all(Request.many("SELECT version FROM schema_migrations", row=int))
+
+
+def has_table(url: str, table: str) -> bool:
+    with open_conn(url) as conn:
+        try:
+            conn.exec(Request.exec(f"SELECT 1 FROM {table}"))
+        except Error:
+            return False
+    return True
+
+
+def test_ctrl_c_during_a_migration_rolls_it_back_and_says_so(db_url: str, workdir: Path) -> None:
+    marker = workdir / "inside"
+    # On SQLite the release never comes: only Ctrl-C ends the wait.
+    release = None if db_url.startswith("postgresql") else str(workdir / "never")
+    source = SLOW.format(marker=str(marker), release=release)
+    write_migration(workdir / "migrations", SLOW_VERSION, "slow", source)
+
+    process = start("migrate", cwd=workdir, url=db_url)
+    try:
+        wait_for_file(marker, process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+        process.wait(timeout=TIMEOUT)
+    assert process.returncode == 130
+    assert out == f"== {SLOW_VERSION} slow ... failed\n"
+    assert err == "repodb: interrupted\n"
+    # Nothing of the migration stays, and nothing says it ran.
+    assert not has_table(db_url, "slow")
+    assert applied_versions(db_url) == []
+    assert status_rows(ok("status", cwd=workdir, url=db_url)) == {
+        str(SLOW_VERSION): ["slow", "pending"]
+    }
+
+
+def test_two_deploys_migrating_at_once_run_each_migration_once(db_url: str, workdir: Path) -> None:
+    marker, release = workdir / "inside", workdir / "release"
+    source = SLOW.format(marker=str(marker), release=str(release))
+    write_migration(workdir / "migrations", SLOW_VERSION, "slow", source)
+
+    first = start("migrate", cwd=workdir, url=db_url)
+    try:
+        wait_for_file(marker, first)
+        # While the first holds the lock: one deploy gives up after its lock
+        # timeout, with a message saying how to wait longer; another waits.
+        impatient = run("migrate", "--lock-timeout", "0.2", cwd=workdir, url=db_url)
+        second = start("migrate", cwd=workdir, url=db_url)
+        release.write_text("go")
+        first_out, first_err = first.communicate(timeout=TIMEOUT)
+        second_out, second_err = second.communicate(timeout=TIMEOUT)
+    finally:
+        for process in (first, locals().get("second")):
+            if isinstance(process, subprocess.Popen):
+                process.kill()
+                process.wait(timeout=TIMEOUT)
+
+    assert (impatient.returncode, impatient.stdout) == (1, "")
+    [line] = impatient.stderr.splitlines()
+    assert line.startswith("repodb: error: another migrator ")
+    assert line.endswith("(--lock-timeout SECONDS waits longer)")
+    assert (first.returncode, first_err) == (0, "")
+    assert re.fullmatch(
+        rf"== {SLOW_VERSION} slow \.\.\. up {TIMING}\n1 migration applied\n", first_out
+    )
+    assert (second.returncode, second_out, second_err) == (0, "already up to date\n", "")
+    assert applied_versions(db_url) == [SLOW_VERSION]
+
+
+@pytest.mark.parametrize("command", ["migrate", "rollback"])
+def test_to_a_version_that_does_not_exist_is_refused(
+    db_url: str, three: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "--url", db_url, "migrate", "--to", "20261126141600")[0] == 0
+    # A typo for 20261126141600: rolling back "to" it would undo both.
+    code, out, err = cli(capsys, "--url", db_url, command, "--to", "2026112614160")
+    assert (code, out) == (1, "")
+    assert err == (
+        "repodb: error: no migration has version 2026112614160 (neither a file in migrations "
+        "nor an applied version; see `repodb status`)\n"
+    )
+    assert applied_versions(db_url) == [20261126141500, 20261126141600]
+
+
+def test_status_of_a_database_never_migrated_creates_nothing(
+    db_url: str, three: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(capsys, "--url", db_url, "status")
+    assert (code, err) == (0, "")
+    assert [row[1] for row in status_rows(out).values()] == ["pending"] * 3
+    assert out.endswith("\n0 applied, 3 pending\n")
+    assert not has_table(db_url, "schema_migrations")
+
+
+def test_a_missing_sqlite_file_is_not_created_by_status_or_rollback(
+    workdir: Path, three: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "sqlite:///typo.db"
+    code, out, err = cli(capsys, "--url", url, "status")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "SQLite database typo.db does not exist yet (`repodb migrate` creates it)"
+    )
+    assert out.endswith("\n0 applied, 3 pending\n")
+    code, out, err = cli(capsys, "--url", url, "rollback")
+    assert (code, out) == (1, "")
+    assert err == (
+        "repodb: error: SQLite database typo.db does not exist: nothing was migrated there\n"
+    )
+    assert not (workdir / "typo.db").exists()
+
+
+def test_a_relative_sqlite_path_is_from_the_current_directory(workdir: Path, three: Path) -> None:
+    (workdir / "deploy").mkdir()
+    ok("--migrations", "../migrations", "migrate", cwd=workdir / "deploy", url="sqlite:///app.db")
+    assert (workdir / "deploy" / "app.db").is_file()
+    assert not (workdir / "app.db").exists()
+
+
+def test_migrations_with_long_names_line_up_in_status(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrations = workdir / "migrations"
+    write_migration(migrations, 20261126141500, "a", ADD_TAGS)
+    write_migration(
+        migrations, 20261126141600, "add_a_very_long_named_column_to_users", CREATE_USERS
+    )
+    assert cli(capsys, "migrate", "--to", "20261126141500")[0] == 0
+    lines = cli(capsys, "status")[1].splitlines()
+    # Each column starts where its heading does.
+    starts = [lines[0].index(heading) for heading in ("name", "state", "applied at")]
+    for line in lines[1:3]:
+        assert [line[i - 2 : i] for i in starts[:2]] == ["  "] * 2, lines
+        assert all(line[i] != " " for i in starts[:2]), lines
+    applied = lines[1]
+    assert applied[starts[2] - 2 : starts[2]] == "  "
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", applied[starts[2] :])
+
+
+def test_code_that_calls_sys_exit_is_reported_not_obeyed(
+    workdir: Path, module_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / f"{module_name}.py").write_text("import sys\n\nsys.exit(3)\n")
+    code, out, err = cli(capsys, "diff", "--schemas", module_name)
+    assert (code, out) == (1, "")
+    assert err == f"repodb: error: cannot import {module_name}: SystemExit: 3\n"
+
+    exits = "def up(ops):\n    import sys\n    sys.exit(4)\n\n\ndef down(ops):\n    pass\n"
+    write_migration(workdir / "migrations", 20261126141500, "exits", exits)
+    code, out, err = cli(capsys, "migrate")
+    assert (code, out) == (1, "== 20261126141500 exits ... failed\n")
+    assert err == "repodb: error: a migration called sys.exit(4)\n"
+    assert [row[1] for row in status_rows(cli(capsys, "status")[1]).values()] == ["pending"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # An unescaped "/" ends a URL's authority early: no parser sees a password.
+        "postgresql://app:Pa55-w0rd/never-shown@127.0.0.1:1/app",
+        "postgresql://app:Pa55-w0rd%2Fnever-shown@127.0.0.1:1/app",
+        "postgresql://app@127.0.0.1:1/app?password=Pa55-w0rd-never-shown",
+        "host=127.0.0.1 port=1 user=app password='Pa55-w0rd never shown' dbname=app",
+        "mysql://app:Pa55-w0rd-never-shown@db/app",
+    ],
+    ids=["slash", "escaped", "query", "conninfo", "unknown-scheme"],
+)
+@pytest.mark.parametrize("command", [["status"], ["migrate"], ["create"], ["diff", "--schemas"]])
+def test_no_form_of_password_is_printed_by_any_command(
+    workdir: Path,
+    three: Path,
+    module_name: str,
+    url: str,
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if command[0] == "diff":
+        (workdir / f"{module_name}.py").write_text(MODELS.format(name="Member", table="members"))
+        command = [*command, module_name]
+    code, out, err = cli(capsys, "--verbose", *command, "--url", url)
+    assert code == 1
+    assert "Pa55" not in out + err
+    last = err.splitlines()[-1]
+    if url.startswith("mysql"):
+        assert last.startswith("repodb: error: not a database URL: 'mysql://app:***@db/app'")
+    elif "/never" in url:
+        # Where the host starts is anybody's guess: said, and nothing connects.
+        assert last == (
+            "repodb: error: the password in the URL contains '/', which ends the user:password "
+            "part of a URL; write it as %2F"
+        )
+    else:
+        assert last.startswith("repodb: error: cannot connect to ")
+        assert "***" in last
+
+
+def test_new_twice_at_once_never_overwrites(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = []
+    for _ in range(3):  # within a second or two: the same version, unless taken
+        code, out, _ = cli(capsys, "new", "create_users")
+        assert code == 0
+        paths.append(Path(out.strip()))
+    assert len({p.name[:14] for p in paths}) == 3
+    assert all(p.is_file() for p in paths)
+    code, out, _ = cli(capsys, "status")
+    assert list(status_rows(out)) == sorted(p.name[:14] for p in paths)
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_migrations(db_url: str, three: Path) -> None:
+    # `repodb migrate | head -1`, or a log collector that died: the pipe
+    # closes before the first line is written.
+    process = subprocess.Popen(
+        [str(REPODB), "migrate"],
+        cwd=three.parent,
+        env={**os.environ, "REPODB_URL": db_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    try:
+        err = process.communicate(timeout=TIMEOUT)[1]
+    finally:
+        process.kill()
+        process.wait(timeout=TIMEOUT)
+    assert (process.returncode, err) == (0, "")
+    assert applied_versions(db_url) == [20261126141500, 20261126141600, 20261126141700]
+
+
+def test_diff_against_a_sqlite_file_not_created_yet_leaves_it_uncreated(
+    workdir: Path, module_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / f"{module_name}.py").write_text(MODELS.format(name="Member", table="members"))
+    code, out, err = cli(capsys, "diff", "--schemas", module_name, "--name", "create_members")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1:] == ["  create table members (id, email, karma)"]
+    assert not (workdir / "repodb.sqlite3").exists()
+    # Now pending: a second diff would repeat it, and says so.
+    code, out, err = cli(capsys, "diff", "--schemas", module_name)
+    assert (code, out) == (1, "")
+    assert "1 migration pending" in err
+    assert not (workdir / "repodb.sqlite3").exists()
+    assert cli(capsys, "migrate")[0] == 0
+    assert cli(capsys, "diff", "--schemas", module_name)[1] == "no difference\n"

@@ -5,7 +5,15 @@ pytest suite that uses repodb's fixtures. It runs here in a pytest process
 of its own, on SQLite and on the test PostgreSQL primary; the run must pass
 with the expected outcome counts and leave the database as it found it: the
 tables its setup created, without a row, on the primary and on each replica.
-The other tests use ``Sandbox`` directly on real connections.
+On PostgreSQL it runs twice on the same schema. A second project, written
+to a temporary folder, is what a careless suite does: a transaction left open
+on ``repodb_sandbox.connection``, threads writing through ``repodb_repo`` at
+once, a test failing midway; it runs twice on each database and leaves no
+row. The same project on an unreachable server fails each setup with one
+clear line, connecting once, and never shows the password; with
+``-p no:repodb`` other tests run as if repodb were not installed.
+The other tests use ``Sandbox`` directly on real connections (a ``COMMIT``
+sent as SQL fails at once and keeps nothing after it).
 """
 
 from __future__ import annotations
@@ -107,8 +115,10 @@ def test_app_suite_on_a_temporary_sqlite_file_by_default() -> None:
 @pytest.mark.postgresql
 @pytest.mark.replicas
 def test_app_suite_on_postgresql_leaves_primary_and_replicas_empty(pg_schema_url: str) -> None:
-    run_app_suite("--repodb-url", pg_schema_url)
-    assert_tables_empty(pg_schema_url)
+    # Twice on the same schema: the second run finds what the first found.
+    for _ in range(2):
+        run_app_suite("--repodb-url", pg_schema_url)
+        assert_tables_empty(pg_schema_url)
     schema = _schema_of(pg_schema_url)
     with open_conn(pg_url()) as primary:
         wanted = primary.one(Request.one("SELECT pg_current_wal_lsn()::text", row=str))
@@ -392,3 +402,156 @@ def test_real_replicas_never_see_the_sandboxs_writes(pg_schema_url: str) -> None
         assert sandboxed.with_read(lambda conn: conn.all(_NAMES)) == ["uncommitted"]
         assert production.with_read(lambda conn: conn.all(_NAMES)) == []
         assert production.with_primary(lambda conn: conn.all(_NAMES)) == []
+
+
+@pytest.mark.parametrize("statement", ["COMMIT", "ROLLBACK"])
+def test_a_commit_run_as_sql_fails_at_once_and_nothing_after_it_is_kept(
+    items_url: str, statement: str
+) -> None:
+    with _sandbox(items_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "before"))
+        with pytest.raises(RuntimeError, match=r"a statement ended the sandbox's transaction"):
+            conn.exec(Request.exec(statement))
+        # A new transaction began: what follows is rolled back as usual.
+        conn.exec(_INSERT, (2, "after"))
+        with conn.transaction():
+            conn.exec(_INSERT, (3, "in a savepoint"))
+        assert conn.all(_NAMES)[-2:] == ["after", "in a savepoint"]
+    # Only what the COMMIT itself committed stays (the error said so).
+    assert _names(items_url) == (["before"] if statement == "COMMIT" else [])
+
+
+# -- the plugin in a project of its own ---------------------------------------------------
+
+_PROJECT_CONFTEST = """\
+import pytest
+import repodb
+
+
+@pytest.fixture(scope="session")
+def repodb_setup(repodb_url):
+    with repodb.connect(repodb_url) as conn:
+        conn.exec(repodb.Request.exec(
+            "CREATE TABLE IF NOT EXISTS items (id integer PRIMARY KEY, name text UNIQUE)"
+        ))
+"""
+
+_PROJECT_TESTS = """\
+import contextlib
+import threading
+
+from repodb import Request
+from repodb.types import tup
+
+INSERT = Request.exec("INSERT INTO items (id, name) VALUES (?, ?)", params=tup(int, str))
+COUNT = Request.one("SELECT count(*) FROM items", row=int)
+
+
+def test_leaves_a_transaction_open_on_the_connection(repodb_sandbox):
+    conn = repodb_sandbox.connection
+    contextlib.ExitStack().enter_context(conn.transaction())
+    conn.exec(INSERT, (1, "left open"))
+
+
+def test_threads_write_through_the_repo_at_once(repodb_repo, repodb_cqrs):
+    assert repodb_repo.one(COUNT) == 0
+    errors = []
+
+    def work(first):
+        try:
+            for i in range(first, first + 10):
+                with repodb_repo.transaction() as conn:
+                    conn.exec(INSERT, (i, f"item {i}"))
+                repodb_cqrs.with_read(lambda conn: conn.one(COUNT))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n * 100,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with repodb_cqrs.session() as session:
+        session.with_write(lambda conn: conn.exec(INSERT, (999, "in a session")))
+        assert session.with_read(lambda conn: conn.one(COUNT)) == 41
+
+
+def test_fails_midway(repodb_repo):
+    repodb_repo.exec(INSERT, (1, "then fails"))
+    raise AssertionError("midway")
+
+
+def test_starts_clean(repodb_repo):
+    assert repodb_repo.one(COUNT) == 0
+"""
+
+
+def run_project(
+    tmp_path: Path, *args: str, tests: str = _PROJECT_TESTS, conftest: str = _PROJECT_CONFTEST
+) -> subprocess.CompletedProcess[str]:
+    """A new pytest process in a project of ``tmp_path`` that uses repodb's fixtures."""
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / "conftest.py").write_text(conftest)
+    (project / "test_project.py").write_text(tests)
+    (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("REPODB_TEST_URL", None)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
+    return subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
+
+
+def _outcomes(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    return {kind: int(n) for n, kind in _OUTCOME.findall(summary)}
+
+
+def test_a_project_on_sqlite_and_on_postgresql_twice(tmp_path: Path, db_url: str) -> None:
+    # Twice on the same database: the first run left nothing behind.
+    for _ in range(2):
+        done = run_project(tmp_path, *_plugin_args(), "--repodb-url", db_url)
+        assert _outcomes(done) == {"passed": 3, "failed": 1}, done.stdout + done.stderr
+        assert "AssertionError: midway" in done.stdout
+        with open_conn(db_url) as conn:
+            assert conn.one(_count("items")) == 0
+
+
+def test_an_unreachable_database_fails_each_setup_clearly_and_connects_once(
+    tmp_path: Path,
+) -> None:
+    # Port 1 on the loopback refuses at once; the password must never show.
+    url = "postgresql://app:Pa55-w0rd-never-shown@127.0.0.1:1/app"
+    tests = _PROJECT_TESTS + "\n\ndef test_shows_its_url(repodb_url):\n    assert not repodb_url\n"
+    # Without a setup of its own: what the plugin's fixtures say.
+    done = run_project(tmp_path, *_plugin_args(), "--repodb-url", url, tests=tests, conftest="")
+    output = done.stdout + done.stderr
+    assert _outcomes(done) == {"failed": 1, "errors": 4}, output
+    assert "Pa55-w0rd" not in output
+    assert "repodb_url = 'postgresql://app:***@127.0.0.1:1/app'" in output
+    # Each setup error is the one-line reason, without a traceback; the first
+    # setup tried, the three after it said so without trying again.
+    failures = re.findall(
+        r"^cannot connect to postgresql://app:\*\*\*@127\.0\.0\.1:1/app: ", output, re.M
+    )
+    assert len(failures) == 4, output
+    assert output.count("(as for an earlier test; not retried)") == 3, output
+    assert "Traceback" not in output
+
+
+def test_the_plugin_turned_off_leaves_other_tests_alone(tmp_path: Path) -> None:
+    tests = "def test_plain():\n    assert 1 + 1 == 2\n"
+    done = run_project(tmp_path, "-p", "no:repodb", tests=tests)
+    assert _outcomes(done) == {"passed": 1}, done.stdout + done.stderr
+    assert done.returncode == 0
+
+
+def test_an_in_memory_database_is_refused_with_the_reason(tmp_path: Path) -> None:
+    done = run_project(tmp_path, *_plugin_args(), "--repodb-url", "sqlite::memory:")
+    output = done.stdout + done.stderr
+    assert _outcomes(done) == {"errors": 4}, output
+    assert "an in-memory SQLite database exists for one connection only" in output
+    assert "Traceback" not in output

@@ -1,11 +1,11 @@
 """The ``repodb`` command line without a database: arguments, URLs, summaries.
 
 Covered: usage errors exit 2 with argparse's message (a name that is not
-snake_case, ``--step`` with ``--to``, a version that is not a number, no
-command); the maintenance URL of ``create``/``drop`` keeps the server, the
-user and the options of a URL or conninfo string and names the ``postgres``
-database; the one-line summary of every kind of operation; the duration
-format.
+snake_case, ``--step`` with ``--to``, a version that is not a number); no
+command prints the whole help and exits 2; the maintenance URL of
+``create``/``drop`` keeps the server, the user and the options of a URL or
+conninfo string and names the ``postgres`` database; the one-line summary
+of every kind of operation; the duration format.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from repodb.url import parse_url
         (["rollback", "--step", "2", "--to", "20261126141500"], "not allowed with argument"),
         (["rollback", "--step", "0"], "not a positive number: '0'"),
         (["migrate", "--to", "latest"], "not a migration version: 'latest'"),
-        ([], "the following arguments are required: <command>"),
         (["upgrade"], "invalid choice: 'upgrade'"),
     ],
 )
@@ -59,6 +58,16 @@ def test_usage_errors_exit_2(
     assert out == ""
     assert err.startswith("usage: repodb")
     assert message in err
+
+
+def test_no_command_prints_the_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("usage: repodb")
+    # The commands, not only the usage line.
+    for command in ("migrate", "rollback", "status", "new", "create", "drop", "diff"):
+        assert f"\n    {command} " in err
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
