@@ -166,6 +166,8 @@ class Migrator:
 
         Each runs in its own transaction: when one fails, it is rolled back
         and ``MigrationError`` raised, and the ones before it stay applied.
+        Every file is loaded first: one that does not load fails the run
+        before anything ran.
         ``on_start(file, "up")`` and ``on_done(ran)`` report progress.
         """
         files = self.files()
@@ -211,9 +213,10 @@ class Migrator:
         on_start: OnStart | None,
         on_done: OnDone | None,
     ) -> list[Ran]:
+        plans = [self._runner.prepare(file, direction) for file in todo]
         done = []
-        for file in todo:
-            ran = self._runner.run(file, direction, on_start, on_done)
+        for file, plan in zip(todo, plans, strict=True):
+            ran = self._runner.run(file, direction, plan, on_start, on_done)
             if ran is not None:
                 done.append(ran)
         return done

@@ -564,7 +564,8 @@ def test_a_concurrent_change_inside_a_transaction_fails_before_recording_anythin
     with Migrator(pg_schema_url, folder) as migrator:
         with pytest.raises(MigrationError, match="set `transaction = False`"):
             migrator.migrate()
-        assert history(migrator.connection) == [V1]
+        # Every migration of a run is planned before the first runs.
+        assert history(migrator.connection) == []
 
 
 def test_a_concurrent_index_build_without_a_transaction_gives_a_valid_index(

@@ -239,3 +239,35 @@ def test_missing_table_or_column_is_a_clear_error(db: repodb.Connection) -> None
         rebuild_statements(db, "nope", DropColumn("nope", "x"))
     with pytest.raises(ValueError, match="'items' has no column 'nope'"):
         rebuild_statements(db, "items", DropColumn("items", "nope"))
+
+
+def test_altering_without_previous_keeps_hand_written_constraint_clauses(
+    db: repodb.Connection,
+) -> None:
+    run(
+        db,
+        "CREATE TABLE owners (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE pets (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " owner int(8) REFERENCES owners (id) ON DELETE SET NULL NOT DEFERRABLE NOT NULL"
+        " CONSTRAINT positive CHECK (owner > 0) DEFAULT 3 COLLATE BINARY"
+        " CONSTRAINT one_each UNIQUE ON CONFLICT ABORT)",
+        "INSERT INTO owners (id) VALUES (1), (2)",
+        "INSERT INTO pets (owner) VALUES (1)",
+    )
+    apply(db, "pets", AlterColumn("pets", ColumnDef("owner", optional(int))))
+    pets = introspect.table(db, "pets")
+    assert pets is not None
+    assert pets.sql is not None
+    assert pets.column("owner") == introspect.LiveColumn("owner", "INTEGER", True, None, False)
+    assert "NOT NULL" not in pets.sql
+    assert "DEFAULT" not in pets.sql
+    for kept in ("ON DELETE SET NULL NOT DEFERRABLE", "CONSTRAINT positive CHECK (owner > 0)"):
+        assert kept in pets.sql
+    assert "CONSTRAINT one_each UNIQUE ON CONFLICT ABORT" in pets.sql
+    run(db, "INSERT INTO pets (owner) VALUES (NULL)")
+    with pytest.raises(repodb.UniqueViolation):
+        run(db, "INSERT INTO pets (owner) VALUES (1)")
+    with pytest.raises(repodb.CheckViolation):
+        run(db, "INSERT INTO pets (owner) VALUES (-1)")
+    run(db, "DELETE FROM owners WHERE id = 1")
+    assert rows(db, "SELECT owner FROM pets ORDER BY id", optional(int)) == [None, None]

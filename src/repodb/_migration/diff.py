@@ -38,6 +38,7 @@ from typing import Any
 
 from ..connection import Connection
 from ..dialect import Dialect
+from ..request import One, Request
 from ..schema import IndexDef, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind, array, optional, to_dbtype
 from . import introspect
@@ -98,9 +99,12 @@ def diff(
     columns, extra columns dropped, new indexes, extra tables dropped
     (referencing before referenced). Each drop carries the definition read
     from the database when it maps back to repodb types, so the generated
-    migration can be rolled back. A schema's ``prefix`` is not looked at:
-    tables are compared by name in the connection's current schema.
+    migration can be rolled back. Tables are compared by name in the
+    connection's current schema, so a schema declaring another ``prefix``
+    is a ValueError: connect with that schema first on the search_path.
     """
+    schemas = list(schemas)
+    _check_prefixes(conn, schemas)
     skipped = set(ignore)
     live = {name: t for name, t in introspect.tables(conn).items() if name not in skipped}
     dialect = conn.dialect
@@ -132,6 +136,29 @@ def diff(
     # Indexes go before the columns they may use; new ones come once their
     # columns exist.
     return creates + dropped_indexes + changes + dropped_columns + indexes + dropped_tables
+
+
+# The database schema diff compares in: PostgreSQL's current schema; SQLite's
+# own database is always "main".
+_CURRENT_SCHEMA: dict[str, Request[None, str | None, One]] = {
+    "sqlite": Request.one("SELECT 'main'", row=optional(str), oneshot=True),
+    "postgresql": Request.one("SELECT current_schema()", row=optional(str), oneshot=True),
+}
+
+
+def _check_prefixes(conn: Connection, schemas: list[type[Schema]]) -> None:
+    """Refuse schemas whose ``prefix`` names a database schema other than the current one."""
+    prefixed = [(cls, p) for cls in schemas if (p := schema_info(cls).prefix) is not None]
+    if not prefixed:
+        return
+    current = conn.one(_CURRENT_SCHEMA[conn.dialect.name])
+    for cls, prefix in prefixed:
+        if prefix != current:
+            raise ValueError(
+                f"{cls.__name__} declares prefix={prefix!r}, but diff compares the tables of"
+                f" the connection's current schema ({current!r}): connect with {prefix!r}"
+                " first on the search_path, and diff the schemas of each prefix apart"
+            )
 
 
 # The declared side ------------------------------------------------------------

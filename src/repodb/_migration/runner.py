@@ -8,7 +8,9 @@ on PostgreSQL a session advisory lock held for the whole run (its key
 derived from the schema and the history table, so migrators of different
 schemas do not wait for each other); on SQLite the write transaction
 itself (``BEGIN IMMEDIATE``; a second migrator waits on the busy timeout)
-with a re-check, inside it, that the migration is still to run.
+with a re-check, inside it, that the migration is still to run; so there
+``transaction = False`` is ignored: without its transaction, a migration
+would have no lock at all.
 
 SQLite's table rebuild needs foreign keys off, and ``PRAGMA foreign_keys``
 does nothing inside a transaction, so on SQLite every migration runs with
@@ -22,10 +24,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import inspect
 import time
 import types
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from ..connection import Connection
 from ..errors import Error, ForeignKeyViolation, QueryError
@@ -51,11 +54,13 @@ from .ops import (
     inverse,
 )
 
-__all__ = ["History", "Runner", "lock"]
+__all__ = ["History", "Plan", "Runner", "lock"]
 
 Direction = Literal["up", "down"]
 OnStart = Callable[[MigrationFile, str], None]
 OnDone = Callable[[Ran], None]
+# A migration's ``up``/``down`` function, or the operations its ``change`` recorded.
+Plan: TypeAlias = Callable[[Ops], None] | list[Operation]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +75,11 @@ class _SessionRules:
         foreign_keys: the pragma switching foreign keys, and the one
             listing violations, where foreign keys are off during migrations.
         busy_code: the error code of a write transaction that waited in vain.
-        table_exists: whether a table exists, given its name (quoted, where
-            ``exists_quoted``: PostgreSQL resolves it on the search path).
+        column_constraints: the constraints of a column, given the quoted
+            table and the column: where ``ALTER COLUMN`` drops them by name.
+        table_exists: whether a table exists, given its name (quoted and
+            qualified by the current schema, where ``exists_quoted``:
+            PostgreSQL would resolve a bare name on the whole search path).
     """
 
     advisory_lock: bool
@@ -80,6 +88,7 @@ class _SessionRules:
     busy_code: str | None
     table_exists: Request[str, bool, One]
     exists_quoted: bool
+    column_constraints: Request[tuple[str, str], tuple[str, str], Many] | None
 
 
 _SESSION_RULES: dict[str, _SessionRules] = {
@@ -94,6 +103,7 @@ _SESSION_RULES: dict[str, _SessionRules] = {
             row=bool,
         ),
         exists_quoted=False,
+        column_constraints=None,
     ),
     "postgresql": _SessionRules(
         advisory_lock=True,
@@ -102,6 +112,15 @@ _SESSION_RULES: dict[str, _SessionRules] = {
         busy_code=None,
         table_exists=Request.one("SELECT to_regclass($1) IS NOT NULL", params=str, row=bool),
         exists_quoted=True,
+        # (kind, name) of a column's own UNIQUE, CHECK and FOREIGN KEY constraints.
+        column_constraints=Request.many(
+            "SELECT c.contype::text, c.conname::text FROM pg_constraint AS c"
+            " JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND c.conkey = ARRAY[a.attnum]"
+            " WHERE c.conrelid = to_regclass($1) AND a.attname = $2"
+            " AND c.contype IN ('u', 'c', 'f') ORDER BY c.conname",
+            params=tup(str, str),
+            row=tup(str, str),
+        ),
     ),
 }
 
@@ -220,13 +239,25 @@ class History:
     def applied(self) -> dict[int, tuple[str | None, dt.datetime | None]]:
         """Applied versions with their names and times; empty while the table is missing."""
         rules = _rules(self.conn)
-        subject = (
-            self.conn.dialect.quote_qualified(self.table) if rules.exists_quoted else self.table
-        )
-        if not self.conn.one(rules.table_exists, subject):
+        subject: str | None = self.table
+        if rules.exists_quoted:
+            subject = self._in_current_schema()
+        if subject is None or not self.conn.one(rules.table_exists, subject):
             return {}
         rows = self.conn.all(self._select)
         return {version: (name, at) for version, name, at in rows}
+
+    def _in_current_schema(self) -> str | None:
+        """The table's quoted name, qualified by the current schema unless it names one.
+
+        Resolved on the whole search_path, an unqualified name could find
+        another schema's history while the migrations run in the current one.
+        """
+        quote = self.conn.dialect.quote
+        if "." in self.table:
+            return self.conn.dialect.quote_qualified(self.table)
+        schema = self.conn.one(_current_schema)
+        return None if schema is None else f"{quote(schema)}.{quote(self.table)}"
 
     def is_applied(self, version: int) -> bool:
         return self.conn.one_or_none(self._has, version) is not None
@@ -241,10 +272,13 @@ class History:
 class _Failure(Exception):
     """A statement or a migration's code failed; carries the statement, if SQL."""
 
-    def __init__(self, statement: str | None, cause: BaseException) -> None:
+    def __init__(
+        self, statement: str | None, cause: BaseException, context: str | None = None
+    ) -> None:
         super().__init__(str(cause))
         self.statement = statement
         self.cause = cause
+        self.context = context
 
 
 class Runner:
@@ -260,18 +294,23 @@ class Runner:
     def locked(self) -> Iterator[dict[int, tuple[str | None, dt.datetime | None]]]:
         """Hold the lock, with the history table made and re-read under it."""
         with lock(self.conn, self.history.table, self.lock_timeout):
-            self._locked_call(self.history.ensure)
+            self._ensure_history()
             yield self.history.applied()
 
-    def _locked_call(self, fn: Callable[[], None]) -> None:
-        """Run ``fn``, turning a write lock that could not be had into MigrationLocked."""
+    def _ensure_history(self) -> None:
+        """Create the history table; a write lock not had in time is MigrationLocked."""
         try:
-            fn()
+            self.history.ensure()
         except QueryError as e:
             locked = self._lock_refused(e)
-            if locked is None:
-                raise
-            raise locked from e
+            if locked is not None:
+                raise locked from e
+            # A read-only replica or missing rights: say what could not be done.
+            raise MigrationError(
+                f"cannot create the migrations table {self.history.table!r}",
+                statement=e.sql,
+                cause=e,
+            ) from e
 
     def _lock_refused(self, e: Exception) -> MigrationLocked | None:
         """MigrationLocked when ``e`` says the write lock was not granted in time."""
@@ -289,16 +328,24 @@ class Runner:
             cause=e,
         )
 
+    def prepare(self, file: MigrationFile, direction: Direction) -> Plan:
+        """Load a migration file and plan its run, touching nothing in the database.
+
+        The migrator prepares every migration of a run before running the
+        first, so a file that does not load (a syntax or import error) or a
+        ``change`` that cannot be undone fails the run before anything ran.
+        """
+        return self._plan(file, self._load(file), direction)
+
     def run(
         self,
         file: MigrationFile,
         direction: Direction,
+        plan: Plan,
         on_start: OnStart | None,
         on_done: OnDone | None,
     ) -> Ran | None:
-        """Run one migration; None when another migrator ran it meanwhile (SQLite)."""
-        module = self._load(file)
-        plan = self._plan(file, module, direction)
+        """Run one prepared migration; None when another migrator ran it meanwhile (SQLite)."""
         started = time.perf_counter()
 
         def begin() -> None:
@@ -310,7 +357,9 @@ class Runner:
         except _Failure as failure:
             verb = "rolling back" if direction == "down" else "migration"
             what = f"{verb} {file.version}_{file.name} failed"
-            if not file.transaction:
+            if failure.context is not None:
+                what += f" {failure.context}"
+            if not self._transactional(file):
                 what += " (it ran without a transaction: what ran before the failure stays)"
             raise MigrationError(
                 what,
@@ -326,6 +375,15 @@ class Runner:
             on_done(ran)
         return ran
 
+    def _transactional(self, file: MigrationFile) -> bool:
+        """Whether ``file`` runs in a transaction: unless it opts out, where a lock allows.
+
+        Without an advisory lock (SQLite) the write transaction is the only
+        lock, so every migration runs in one, ``transaction = False`` or not;
+        nothing SQLite migrates needs to run outside one.
+        """
+        return file.transaction or not self.rules.advisory_lock
+
     def _load(self, file: MigrationFile) -> types.ModuleType:
         try:
             return load(file)
@@ -337,9 +395,7 @@ class Runner:
                 cause=e,
             ) from e
 
-    def _plan(
-        self, file: MigrationFile, module: types.ModuleType, direction: Direction
-    ) -> Callable[[Ops], None] | list[Operation]:
+    def _plan(self, file: MigrationFile, module: types.ModuleType, direction: Direction) -> Plan:
         """What to run: the file's ``up``/``down``, or ``change`` recorded (and inverted).
 
         ``change`` is recorded before anything runs, so an operation it cannot
@@ -356,6 +412,14 @@ class Runner:
                 cause=cause,
             )
 
+        for defined in (function, change):
+            # Called without being awaited or iterated, such a function would
+            # run nothing, and the migration would be recorded as applied.
+            if inspect.iscoroutinefunction(defined) or inspect.isgeneratorfunction(defined):
+                raise fail(
+                    f"defines {defined.__name__}(ops) as an async or generator function;"
+                    " migrations run plain functions (def, not async def, no yield)"
+                )
         if callable(function):
             return function  # type: ignore[no-any-return]
         if not callable(change):
@@ -369,7 +433,9 @@ class Runner:
             raise fail("cannot be rolled back", e) from e
         except Exception as e:
             raise fail("failed while recording its change()", e) from e
-        if file.transaction and any(outside_transaction(self.conn.dialect, op) for op in recorded):
+        if self._transactional(file) and any(
+            outside_transaction(self.conn.dialect, op) for op in recorded
+        ):
             raise fail(_CONCURRENT_HINT)
         return recorded
 
@@ -377,12 +443,12 @@ class Runner:
         self,
         file: MigrationFile,
         direction: Direction,
-        plan: Callable[[Ops], None] | list[Operation],
+        plan: Plan,
         begin: Callable[[], None],
     ) -> bool:
         """Run the plan and record it; False when it turned out to be done already."""
         with self._foreign_keys_off():
-            if file.transaction:
+            if self._transactional(file):
                 try:
                     with self.conn.transaction():
                         return self._apply(file, direction, plan, begin)
@@ -403,7 +469,7 @@ class Runner:
         self,
         file: MigrationFile,
         direction: Direction,
-        plan: Callable[[Ops], None] | list[Operation],
+        plan: Plan,
         begin: Callable[[], None],
     ) -> bool:
         """Run the plan unless another migrator did meanwhile (checked under the lock)."""
@@ -427,13 +493,14 @@ class Runner:
 
     def _execute(self, file: MigrationFile, op: Operation) -> None:
         dialect = self.conn.dialect
-        if file.transaction and outside_transaction(dialect, op):
+        if self._transactional(file) and outside_transaction(dialect, op):
             raise MigrationError(
                 f"migration {file.version}_{file.name} {_CONCURRENT_HINT}",
                 version=file.version,
                 name=file.name,
             )
         running: str | None = None
+        rebuild = self._rebuilds(op)
         try:
             # Made one at a time: a rebuild reads the live table after what ran before it.
             for sql in self._statements(op):
@@ -441,9 +508,26 @@ class Runner:
                 self.conn._run(sql)
                 running = None
         except Error as e:
-            raise _Failure(running or e.sql, e) from e
+            raise _Failure(running or e.sql, e, rebuild) from e
         except Exception as e:
-            raise _Failure(None, e) from e
+            raise _Failure(None, e, rebuild) from e
+
+    def _rebuilds(self, op: Operation) -> str | None:
+        """What a failure of ``op`` is about when it is done by SQLite's table rebuild.
+
+        The failing statement then names the table's copy (``_repodb_new_<table>``).
+        """
+        dialect = self.conn.dialect
+        match op:
+            case AlterColumn() if needs_rebuild(dialect, op):
+                what = f"alter_column {op.column.name!r}"
+            case DropColumn() if needs_rebuild(dialect, op):
+                what = f"drop_column {op.name!r}"
+            case AddColumn() if bare_add_column(dialect, op) is not None:
+                what = f"add_column {op.column.name!r}"
+            case _:
+                return None
+        return f"in {what}, which rebuilds table {op.table!r} (SQLite's table copy)"
 
     def _statements(self, op: Operation) -> Iterator[str]:
         """The SQL of one operation, natively or through SQLite's table rebuild."""
@@ -452,12 +536,30 @@ class Runner:
         if bare is not None:
             assert isinstance(op, AddColumn)
             yield from bare
-            yield from self._rebuild(AlterColumn(op.table, op.column))
+            # The whole definition replaces the bare column's (``previous``).
+            bare_column = ColumnDef(op.column.name, optional(op.column.type))
+            yield from self._rebuild(AlterColumn(op.table, op.column, previous=bare_column))
         elif needs_rebuild(dialect, op):
             assert isinstance(op, (AlterColumn, DropColumn))
             yield from self._rebuild(op)
         else:
-            yield from operation_sql(dialect, op)
+            yield from operation_sql(dialect, op, constraint_names=self._constraint_names(op))
+
+    def _constraint_names(self, op: Operation) -> dict[str, str] | None:
+        """The live names of the constraints an ``AlterColumn`` may drop, by name suffix.
+
+        A table or column renamed since its constraints were made keeps
+        their names, so they cannot be derived from the current names.
+        Where a column has several of a kind, the derived name is used.
+        """
+        query = self.rules.column_constraints
+        if query is None or not isinstance(op, AlterColumn) or op.previous is None:
+            return None
+        table = self.conn.dialect.quote_qualified(op.table)
+        found: dict[str, list[str]] = {}
+        for kind, name in self.conn.all(query, (table, op.column.name)):
+            found.setdefault(_CONSTRAINT_SUFFIXES[kind], []).append(name)
+        return {suffix: names[0] for suffix, names in found.items() if len(names) == 1}
 
     def _rebuild(self, op: AlterColumn | DropColumn) -> list[str]:
         from .sqlite_rebuild import rebuild_statements
@@ -509,6 +611,9 @@ class Runner:
                 ),
             )
 
+
+# PostgreSQL's constraint kinds, as the suffixes of the names it gives them.
+_CONSTRAINT_SUFFIXES = {"u": "key", "c": "check", "f": "fkey"}
 
 _CONCURRENT_HINT = (
     "cannot run in a transaction: it builds or drops an index concurrently;"

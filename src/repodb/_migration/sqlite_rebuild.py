@@ -12,9 +12,10 @@ runs ``PRAGMA foreign_key_check`` before COMMIT.
 The new ``CREATE TABLE`` is the stored one edited item by item, so
 everything else the table declared (CHECK and UNIQUE constraints, foreign
 keys, collations, ``WITHOUT ROWID``, ``STRICT``) is kept as it was written.
-An ``AlterColumn`` replaces the column's whole definition with the new one
-(type, nullability, default, key, unique, references, check): give the
-complete column. Rows keep their rowid, and an AUTOINCREMENT table keeps its
+An ``AlterColumn`` with ``previous`` replaces the column's whole definition
+with the new one (type, nullability, default, key, unique, references,
+check); without ``previous`` only the type, nullability and default change,
+as on PostgreSQL. Rows keep their rowid, and an AUTOINCREMENT table keeps its
 sequence.
 
 Example::
@@ -26,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 from ..connection import Connection
 from ..dialect import SQLITE
@@ -76,7 +78,7 @@ def rebuild_statements(
         del items[position]
         copied = [c for c in copied if c.lower() != column.lower()]
     else:
-        items[position] = column_sql(SQLITE, _fitting(op, items))
+        items[position] = _altered(op, items, items[position])
 
     q = SQLITE.quote
     new = f"_repodb_new_{table_name}"
@@ -160,6 +162,77 @@ def _names(sql: str, name: str) -> bool:
         if found is not None and found.lower() == wanted:
             return True
     return False
+
+
+def _altered(op: AlterColumn, items: list[str], item: str) -> str:
+    """The altered column's new definition in the table's list.
+
+    With ``previous`` given, the new definition is the whole column, its
+    constraints included (PostgreSQL then changes the constraints that
+    differ). Without it, like PostgreSQL's ``ALTER COLUMN``, only the type,
+    nullability and default change: the column's key, UNIQUE, CHECK,
+    REFERENCES and COLLATE clauses are kept as written.
+    """
+    if op.previous is not None:
+        return column_sql(SQLITE, _fitting(op, items))
+    bare = dataclasses.replace(
+        op.column, primary_key=False, autogenerate=False, unique=False, references=None, check=None
+    )
+    return " ".join([column_sql(SQLITE, bare), *_kept_clauses(item)])
+
+
+# The words starting a column constraint; of those, the ones an alteration
+# without ``previous`` keeps (``CONSTRAINT name`` goes with the clause after it).
+_CLAUSE_WORDS = frozenset(
+    {"CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT", "COLLATE"}
+    | {"REFERENCES", "GENERATED", "AS"}
+)
+_KEPT_CLAUSES = frozenset(
+    {"PRIMARY", "UNIQUE", "CHECK", "COLLATE", "REFERENCES", "GENERATED", "AS"}
+)
+
+
+def _kept_clauses(item: str) -> list[str]:
+    """The constraint clauses of a column definition that are not its type, nullability, default.
+
+    A clause runs from a constraint word at the top level to the next one,
+    except for the words that continue it: ``NOT NULL``, ``SET NULL`` and
+    ``SET DEFAULT`` (foreign key actions), ``NOT DEFERRABLE`` and
+    ``GENERATED ALWAYS AS``.
+    """
+    tokens = list(sql_tokens(_after_name(item)))
+    words = [text.upper() if kind == "word" else "" for kind, text in tokens]
+    significant = [i for i, (kind, _) in enumerate(tokens) if kind not in ("space", "comment")]
+    word_after = {i: words[j] for i, j in itertools.pairwise(significant)}
+    clauses: list[tuple[str, list[str]]] = []
+    depth = 0
+    previous_word = ""
+    named = False  # after CONSTRAINT <name>, the next word says what the clause is
+    for i, ((kind, text), word) in enumerate(zip(tokens, words, strict=True)):
+        next_word = word_after.get(i, "")
+        if kind == "other" and text == "(":
+            depth += 1
+        elif kind == "other" and text == ")":
+            depth -= 1
+        starts = (
+            depth == 0
+            and word in _CLAUSE_WORDS
+            and not (word == "NULL" and previous_word in ("NOT", "SET"))
+            and not (word == "DEFAULT" and previous_word == "SET")
+            and not (word == "AS" and previous_word == "ALWAYS")
+            and not (word == "NOT" and next_word == "DEFERRABLE")
+        )
+        if starts and named and clauses:
+            clauses[-1] = (word, clauses[-1][1])
+            named = False
+        elif starts:
+            clauses.append((word, []))
+            named = word == "CONSTRAINT"
+        if clauses:
+            clauses[-1][1].append(text)
+        if kind not in ("space", "comment"):
+            previous_word = word
+    return ["".join(texts).strip() for what, texts in clauses if what in _KEPT_CLAUSES]
 
 
 def _fitting(op: AlterColumn, items: list[str]) -> ColumnDef:
