@@ -101,7 +101,7 @@ def run(repo: Repo) -> None:
     except repodb.InvalidChangesetError as error:
         print(f"   {error.changeset.traverse_errors()}")
 
-    print("4. A taken email comes back from the unique index as a field error:")
+    print("4. A taken email comes back from the unique constraint as a field error:")
     try:
         repo.insert(registration({"email": "ada@example.com", "name": "Ada again"}))
     except repodb.InvalidChangesetError as error:
@@ -197,7 +197,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{Path(tmp) / 'quickstart.db'}"
-        print(f"1. Connecting to {repodb.parse_url(url).redacted} and migrating the blog schema")
+        where = repodb.parse_url(url).redacted
+        print(f"1. Connecting to {where} and migrating it with examples/migrations/")
         with repodb.connect(url) as conn:
             kind = conn.dialect.name
             if kind == "postgresql":
