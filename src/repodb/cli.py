@@ -244,6 +244,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="how long to wait for another migrator running at the same time (default: 60)",
         )
+        sub.add_argument(
+            "--ddl-lock-timeout",
+            type=_positive_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="PostgreSQL: fail a migration whose statement waits longer than this for a"
+            " table other sessions use, instead of stalling them behind it (default: no limit)",
+        )
     how_far = rollback.add_mutually_exclusive_group()
     how_far.add_argument(
         "--step", type=_positive, default=1, metavar="N", help="how many to undo (default: 1)"
@@ -309,6 +317,13 @@ def _seconds(text: str) -> float:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return seconds
+
+
+def _positive_seconds(text: str) -> float:
+    seconds = _seconds(text)
+    if seconds == 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
     return seconds
 
 
@@ -415,7 +430,12 @@ def _run_migrations(
 ) -> int:
     progress = _Progress()
     try:
-        with Migrator(ctx.url, ctx.migrations, lock_timeout=args.lock_timeout) as migrator:
+        with Migrator(
+            ctx.url,
+            ctx.migrations,
+            lock_timeout=args.lock_timeout,
+            ddl_lock_timeout=args.ddl_lock_timeout,
+        ) as migrator:
             ran = run(migrator, progress)
     except MigrationLocked as e:
         # The library's message names the Python option; here it is a flag.

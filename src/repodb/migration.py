@@ -90,6 +90,15 @@ class Migrator:
         lock_timeout: seconds to wait for another migrator running at the
             same time (``MigrationLocked`` after that); None waits as long as
             it takes.
+        ddl_lock_timeout: seconds a migration's statement may wait for a
+            lock on a table other sessions are using (PostgreSQL's
+            ``lock_timeout``, set for each migration); past it the migration
+            fails and is rolled back. Why: an ``ALTER TABLE`` waiting for
+            its lock makes every later query on that table wait behind it,
+            so a migration stuck behind one long transaction stalls the
+            application. None (the default) waits as long as it takes.
+            SQLite takes its write lock when the migration begins, bounded
+            by ``lock_timeout``.
 
     Example::
 
@@ -105,11 +114,14 @@ class Migrator:
         *,
         table: str = "schema_migrations",
         lock_timeout: float | None = 60.0,
+        ddl_lock_timeout: float | None = None,
     ) -> None:
+        if ddl_lock_timeout is not None and ddl_lock_timeout <= 0:
+            raise ValueError(f"ddl_lock_timeout must be positive, got {ddl_lock_timeout}")
         self.directory = Path(directory)
         self._owned = isinstance(source, str)
         self.connection = connect(source) if isinstance(source, str) else source
-        self._runner = Runner(self.connection, table, lock_timeout)
+        self._runner = Runner(self.connection, table, lock_timeout, ddl_lock_timeout)
 
     def __enter__(self) -> Self:
         return self

@@ -968,3 +968,43 @@ def test_diff_against_a_sqlite_file_not_created_yet_leaves_it_uncreated(
     assert not (workdir / "repodb.sqlite3").exists()
     assert cli(capsys, "migrate")[0] == 0
     assert cli(capsys, "diff", "--schemas", module_name)[1] == "no difference\n"
+
+
+@pytest.mark.postgresql
+def test_ddl_lock_timeout_fails_a_migration_stuck_behind_a_busy_table(
+    pg_schema_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "migrations"
+    write_migration(
+        folder,
+        20261126141500,
+        "create_t",
+        "from repodb.migration import Ops, column\n\n\ndef change(ops: Ops) -> None:\n"
+        '    ops.create_table("t", [column("id", int, primary_key=True)])\n',
+    )
+    write_migration(
+        folder,
+        20261126141600,
+        "add_note",
+        "from repodb.migration import Ops, column\nfrom repodb.types import optional\n\n\n"
+        "def change(ops: Ops) -> None:\n"
+        '    ops.add_column("t", column("note", optional(str)))\n',
+    )
+    base = ("--url", pg_schema_url, "--migrations", str(folder))
+    assert cli(capsys, *base, "migrate", "--to", "20261126141500")[0] == 0
+    with open_conn(pg_schema_url) as app, app.transaction():
+        app.all(Request.many("SELECT id FROM t", row=int))
+        code, out, err = cli(capsys, *base, "migrate", "--ddl-lock-timeout", "0.2")
+    assert code == 1
+    assert "20261126141600 add_note ... failed" in out
+    [line] = err.splitlines()
+    assert line.startswith("repodb: error: migration 20261126141600_add_note failed")
+    assert "ddl_lock_timeout=0.2 s" in line
+    code, out, _ = cli(capsys, *base, "migrate", "--ddl-lock-timeout", "0.2")
+    assert (code, out.splitlines()[-1]) == (0, "1 migration applied")
+
+
+def test_ddl_lock_timeout_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "migrate", "--ddl-lock-timeout", "0")
+    assert code == 2
+    assert "not a positive number of seconds: '0'" in err

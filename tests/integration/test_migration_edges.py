@@ -15,7 +15,9 @@ once; a migration written by ``diff`` for every type round-trips; a
 schema's foreign ``prefix`` is a clear ``diff`` error; identifiers needing
 quotes; ``alter_column`` without ``previous`` keeps the column's
 constraints on both; a type change of a column with a default; an identity
-key altered; ``drop_table(columns=)`` undone.
+key altered; ``drop_table(columns=)`` undone; ``ddl_lock_timeout`` failing
+a migration stuck behind an application's transaction on PostgreSQL (in a
+transaction or not, the session's own setting left as it was).
 """
 
 from __future__ import annotations
@@ -805,3 +807,68 @@ def test_diff_of_a_schema_prefixed_with_the_current_schema(pg_schema_url: str) -
     with open_conn(pg_schema_url) as conn:
         (create,) = diff(conn, [Here])
         assert getattr(create, "table", None) == "here"
+
+
+def _alter_t(folder: Path, *, transaction: bool) -> None:
+    write(
+        folder,
+        V1,
+        "create_t",
+        """
+        from repodb.migration import Ops, column
+
+        def change(ops: Ops) -> None:
+            ops.create_table("t", [column("id", int, primary_key=True)])
+        """,
+    )
+    write(
+        folder,
+        V2,
+        "add_note",
+        ("transaction = False\n" if not transaction else "")
+        + """
+from repodb.migration import Ops, column
+from repodb.types import optional
+
+def change(ops: Ops) -> None:
+    ops.add_column("t", column("note", optional(str)))
+""",
+    )
+
+
+@pytest.mark.parametrize("transaction", [True, False], ids=["in_transaction", "without"])
+def test_a_migration_waiting_for_a_busy_table_gives_up_after_ddl_lock_timeout(
+    pg_schema_url: str, folder: Path, transaction: bool
+) -> None:
+    _alter_t(folder, transaction=transaction)
+    with Migrator(pg_schema_url, folder, ddl_lock_timeout=0.2) as migrator:
+        migrator.migrate(to=V1)
+        with open_conn(pg_schema_url) as app:
+            # An application transaction that read the table holds a lock ALTER must wait for.
+            with app.transaction():
+                app.all(Request.many("SELECT id FROM t", row=int))
+                with pytest.raises(MigrationError, match=r"ddl_lock_timeout=0\.2 s") as failure:
+                    migrator.migrate()
+            assert failure.value.version == V2
+            assert failure.value.statement is not None
+            assert "ALTER TABLE" in failure.value.statement
+            conn = migrator.connection
+            assert history(conn) == [V1]
+            live = introspect.table(conn, "t")
+            assert live is not None
+            assert [c.name for c in live.columns] == ["id"]
+            # The limit is the migration's: the session's own setting is as before.
+            assert conn.one(Request.one("SHOW lock_timeout", row=str)) == "0"
+        # Once the table is free the same migration runs.
+        assert [r.version for r in migrator.migrate()] == [V2]
+
+
+def test_ddl_lock_timeout_is_accepted_on_sqlite_and_must_be_positive(
+    tmp_path: Path, folder: Path
+) -> None:
+    _alter_t(folder, transaction=True)
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    with Migrator(url, folder, ddl_lock_timeout=0.2) as migrator:
+        assert [r.version for r in migrator.migrate()] == [V1, V2]
+    with pytest.raises(ValueError, match="ddl_lock_timeout must be positive"):
+        Migrator(url, folder, ddl_lock_timeout=0)

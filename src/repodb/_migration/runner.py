@@ -75,6 +75,11 @@ class _SessionRules:
         foreign_keys: the pragma switching foreign keys, and the one
             listing violations, where foreign keys are off during migrations.
         busy_code: the error code of a write transaction that waited in vain.
+        ddl_lock_timeout: how a migration's statements bound their wait for a
+            table lock, given milliseconds: in its transaction, and on the
+            session (with the reset after) for one without. None where the
+            write transaction taken at the start is the only lock (SQLite).
+        lock_not_available: the SQLSTATE of a lock wait that ran out.
         column_constraints: the constraints of a column, given the quoted
             table and the column: where ``ALTER COLUMN`` drops them by name.
         table_exists: whether a table exists, given its name (quoted and
@@ -86,6 +91,8 @@ class _SessionRules:
     busy_timeout: str | None
     foreign_keys: tuple[str, str] | None
     busy_code: str | None
+    ddl_lock_timeout: tuple[str, str, str] | None
+    lock_not_available: str | None
     table_exists: Request[str, bool, One]
     exists_quoted: bool
     column_constraints: Request[tuple[str, str], tuple[str, str], Many] | None
@@ -97,6 +104,8 @@ _SESSION_RULES: dict[str, _SessionRules] = {
         busy_timeout="PRAGMA busy_timeout",
         foreign_keys=("PRAGMA foreign_keys", "PRAGMA foreign_key_check"),
         busy_code="SQLITE_BUSY",
+        ddl_lock_timeout=None,
+        lock_not_available=None,
         table_exists=Request.one(
             "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?",
             params=str,
@@ -110,6 +119,14 @@ _SESSION_RULES: dict[str, _SessionRules] = {
         busy_timeout=None,
         foreign_keys=None,
         busy_code=None,
+        # An ALTER waiting for its table's lock queues every later query on the
+        # table behind it; a bounded wait fails the migration instead.
+        ddl_lock_timeout=(
+            "SET LOCAL lock_timeout = {ms}",
+            "SET lock_timeout = {ms}",
+            "RESET lock_timeout",
+        ),
+        lock_not_available="55P03",
         table_exists=Request.one("SELECT to_regclass($1) IS NOT NULL", params=str, row=bool),
         exists_quoted=True,
         # (kind, name) of a column's own UNIQUE, CHECK and FOREIGN KEY constraints.
@@ -284,10 +301,19 @@ class _Failure(Exception):
 class Runner:
     """Runs migration files on one connection, recording them in the history table."""
 
-    def __init__(self, conn: Connection, table: str, lock_timeout: float | None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        table: str,
+        lock_timeout: float | None,
+        ddl_lock_timeout: float | None = None,
+    ) -> None:
+        if ddl_lock_timeout is not None and ddl_lock_timeout <= 0:
+            raise ValueError(f"ddl_lock_timeout must be positive, got {ddl_lock_timeout}")
         self.conn = conn
         self.history = History(conn, table)
         self.lock_timeout = lock_timeout
+        self.ddl_lock_timeout = ddl_lock_timeout
         self.rules = _rules(conn)
 
     @contextlib.contextmanager
@@ -361,6 +387,17 @@ class Runner:
                 what += f" {failure.context}"
             if not self._transactional(file):
                 what += " (it ran without a transaction: what ran before the failure stays)"
+            cause = failure.cause
+            if (
+                isinstance(cause, Error)
+                and cause.sqlstate is not None
+                and cause.sqlstate == self.rules.lock_not_available
+            ):
+                what += (
+                    f" (a table it changes stayed locked by other sessions for longer than"
+                    f" ddl_lock_timeout={self.ddl_lock_timeout:g} s; run it again when they are"
+                    " done, or raise the limit)"
+                )
             raise MigrationError(
                 what,
                 version=file.version,
@@ -478,11 +515,12 @@ class Runner:
         begin()
         ops = Ops(self.conn, lambda op: self._execute(file, op))
         try:
-            if isinstance(plan, list):
-                for op in plan:
-                    self._execute(file, op)
-            else:
-                plan(ops)
+            with self._bounded_lock_waits(file):
+                if isinstance(plan, list):
+                    for op in plan:
+                        self._execute(file, op)
+                else:
+                    plan(ops)
             self._check_foreign_keys()
             self.history.record(file, direction)
         except (_Failure, MigrationError):
@@ -490,6 +528,27 @@ class Runner:
         except Exception as e:
             raise _Failure(e.sql if isinstance(e, Error) else None, e) from e
         return True
+
+    @contextlib.contextmanager
+    def _bounded_lock_waits(self, file: MigrationFile) -> Iterator[None]:
+        """Bound how long the migration's statements wait for table locks (``ddl_lock_timeout``)."""
+        sql = self.rules.ddl_lock_timeout
+        if self.ddl_lock_timeout is None or sql is None:
+            yield
+            return
+        local, session, reset = sql
+        ms = max(1, round(self.ddl_lock_timeout * 1000))
+        if self._transactional(file):
+            # SET LOCAL ends with the migration's transaction.
+            self.conn._run(local.format(ms=ms))
+            yield
+            return
+        self.conn._run(session.format(ms=ms))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Error):
+                self.conn._run(reset)
 
     def _execute(self, file: MigrationFile, op: Operation) -> None:
         dialect = self.conn.dialect
