@@ -27,62 +27,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import datetime as dt
-import importlib
 import os
 import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote
 
-from . import Request, connect
-from ._migration.ddl import column_type, default_sql
-from ._migration.diff import diff
-from ._migration.ops import (
-    NO_DEFAULT,
-    AddColumn,
-    AlterColumn,
-    ColumnDef,
-    CreateIndex,
-    CreateTable,
-    DropColumn,
-    DropIndex,
-    DropTable,
-    Execute,
-    IrreversibleError,
-    Operation,
-    RenameColumn,
-    RenameTable,
-)
-from .dialect import Dialect
+from ._cli import diff, migrations, storage
+from ._cli.context import CommandError, Context
+from ._migration.ops import IrreversibleError
 from .errors import Error
-from .migration import MigrationFile, MigrationLocked, Migrator, Ran, new_migration
-from .schema import Schema
-from .url import DatabaseUrl, parse_url
+from .url import parse_url
 
 __all__ = ["DEFAULT_URL", "main"]
 
 DEFAULT_URL = "sqlite:///repodb.sqlite3"
 """The database when neither ``--url`` nor ``REPODB_URL`` names one."""
 
-# How long the commands wait for a server to answer before giving up.
-_CONNECT_TIMEOUT = 10.0
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-_MAINTENANCE_DATABASE = "postgres"
-
-
-class CommandError(Exception):
-    """A command cannot do what was asked; the message says why."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Context:
-    url: str
-    parsed: DatabaseUrl
-    migrations: Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,10 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_userinfo(url)
         parsed = parse_url(url)
-        ctx = _Context(url, parsed, Path(getattr(args, "migrations", "migrations")))
+        ctx = Context(url, parsed, Path(getattr(args, "migrations", "migrations")))
         if verbose:
             print(f"database: {scrub(parsed.redacted)}", file=sys.stderr)
-        command: Callable[[_Context, argparse.Namespace], int] = args.run
+        command: Callable[[Context, argparse.Namespace], int] = args.run
         return command(ctx, args)
     except KeyboardInterrupt:
         print("repodb: interrupted", file=sys.stderr)
@@ -227,15 +191,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(metavar="<command>", required=True)
 
     def command(
-        name: str, run: Callable[[_Context, argparse.Namespace], int], text: str
+        name: str, run: Callable[[Context, argparse.Namespace], int], text: str
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=text, description=text)
         sub.set_defaults(run=run)
         return sub
 
-    migrate = command("migrate", _migrate, "run the pending migrations")
+    migrate = command("migrate", migrations.migrate, "run the pending migrations")
     migrate.add_argument("--to", type=_version, metavar="VERSION", help="stop after VERSION")
-    rollback = command("rollback", _rollback, "undo applied migrations, newest first")
+    rollback = command("rollback", migrations.rollback, "undo applied migrations, newest first")
     for sub in (migrate, rollback):
         sub.add_argument(
             "--lock-timeout",
@@ -263,20 +227,20 @@ def _parser() -> argparse.ArgumentParser:
         help="undo every migration after VERSION (0: all of them)",
     )
 
-    command("status", _status, "list the migrations, applied or pending")
+    command("status", migrations.status, "list the migrations, applied or pending")
 
-    new = command("new", _new, "write a migration skeleton and print its path")
+    new = command("new", migrations.new, "write a migration skeleton and print its path")
     new.add_argument("name", type=_migration_name, help="snake_case name, e.g. create_users")
 
-    create = command("create", _create, "create the database the URL names")
+    create = command("create", storage.create, "create the database the URL names")
     create.add_argument(
         "--if-not-exists", action="store_true", help="succeed when it exists already"
     )
-    drop = command("drop", _drop, "drop the database the URL names (no confirmation)")
+    drop = command("drop", storage.drop, "drop the database the URL names (no confirmation)")
     drop.add_argument("--if-exists", action="store_true", help="succeed when it does not exist")
 
     diff_ = command(
-        "diff", _diff, "write a migration from the declared schemas to the live database"
+        "diff", diff.diff, "write a migration from the declared schemas to the live database"
     )
     diff_.add_argument(
         "--schemas",
@@ -333,404 +297,4 @@ def _migration_name(text: str) -> str:
             f"{text!r} is not a snake_case name (lowercase letters, digits and _, "
             "starting with a letter)"
         )
-    return text
-
-
-# Migrations -------------------------------------------------------------------
-
-
-class _Progress:
-    """Prints ``== VERSION NAME ... up (12.3 ms)`` as each migration starts and ends."""
-
-    def __init__(self) -> None:
-        self.open = False
-
-    def start(self, migration: MigrationFile, direction: str) -> None:
-        _say(f"== {migration.version} {migration.name} ... ", end="")
-        self.open = True
-
-    def done(self, ran: Ran) -> None:
-        _say(f"{ran.direction} ({_duration(ran.seconds)})")
-        self.open = False
-
-    def failed(self) -> None:
-        if self.open:
-            _say("failed")
-            self.open = False
-
-
-def _say(text: str, end: str = "\n") -> None:
-    """Write ``text`` on stdout; if its reader went away, the command carries on without it.
-
-    Why: ``repodb migrate | head -1``, or a deploy's log collector that
-    dies, closes the pipe. What the command does must not depend on
-    whether anyone reads about it: a migration run stopped half-way by a
-    ``BrokenPipeError`` is worse than lost output.
-    """
-    try:
-        sys.stdout.write(text + end)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Later writes, and the interpreter's last flush, go nowhere instead.
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def _migrate(ctx: _Context, args: argparse.Namespace) -> int:
-    def run(migrator: Migrator, progress: _Progress) -> list[Ran]:
-        if args.to is not None:
-            _known_version(migrator, args.to)
-        return migrator.migrate(to=args.to, on_start=progress.start, on_done=progress.done)
-
-    return _run_migrations(
-        ctx,
-        args,
-        run,
-        "applied",
-        "already up to date",
-    )
-
-
-def _rollback(ctx: _Context, args: argparse.Namespace) -> int:
-    missing = _missing_sqlite_file(ctx)
-    if missing is not None:
-        # Opening it would create an empty database and report nothing to undo.
-        raise CommandError(f"SQLite database {missing} does not exist: nothing was migrated there")
-
-    def run(migrator: Migrator, progress: _Progress) -> list[Ran]:
-        # 0 means "all of them"; any other version must be one the folder or
-        # the database knows, or a typo would undo everything after it.
-        if args.to:
-            _known_version(migrator, args.to)
-        return migrator.rollback(
-            step=args.step, to=args.to, on_start=progress.start, on_done=progress.done
-        )
-
-    return _run_migrations(
-        ctx,
-        args,
-        run,
-        "rolled back",
-        "nothing to roll back",
-    )
-
-
-def _run_migrations(
-    ctx: _Context,
-    args: argparse.Namespace,
-    run: Callable[[Migrator, _Progress], list[Ran]],
-    done: str,
-    nothing: str,
-) -> int:
-    progress = _Progress()
-    try:
-        with Migrator(
-            ctx.url,
-            ctx.migrations,
-            lock_timeout=args.lock_timeout,
-            ddl_lock_timeout=args.ddl_lock_timeout,
-        ) as migrator:
-            ran = run(migrator, progress)
-    except MigrationLocked as e:
-        # The library's message names the Python option; here it is a flag.
-        raise CommandError(f"{e} (--lock-timeout SECONDS waits longer)") from e
-    finally:
-        progress.failed()
-    _say(_count(len(ran), done) if ran else nothing)
-    return 0
-
-
-def _known_version(migrator: Migrator, version: int) -> None:
-    if version not in {row.version for row in migrator.status()}:
-        raise CommandError(
-            f"no migration has version {version} (neither a file in {migrator.directory} "
-            "nor an applied version; see `repodb status`)"
-        )
-
-
-def _missing_sqlite_file(ctx: _Context) -> Path | None:
-    """The SQLite file the URL names when it does not exist yet, else None."""
-    if ctx.parsed.driver != "sqlite" or ctx.parsed.target == ":memory:":
-        return None
-    path = Path(ctx.parsed.target)
-    return None if path.exists() else path
-
-
-def _count(n: int, done: str) -> str:
-    return f"{n} migration{'' if n == 1 else 's'} {done}"
-
-
-def _status(ctx: _Context, args: argparse.Namespace) -> int:
-    # A status does not create the database it looks at: a mistyped path
-    # would otherwise leave an empty file behind and report it never migrated.
-    # An empty in-memory database has the same (empty) history.
-    missing = _missing_sqlite_file(ctx)
-    with Migrator(ctx.url if missing is None else "sqlite::memory:", ctx.migrations) as migrator:
-        rows = migrator.status()
-    if missing is not None:
-        _say(f"SQLite database {missing} does not exist yet (`repodb migrate` creates it)")
-    if not rows:
-        _say(f"no migrations in {ctx.migrations}")
-        return 0
-    table = [("version", "name", "state", "applied at")]
-    for row in rows:
-        state = "applied" if row.applied else "pending"
-        if row.file_missing:
-            state += ", file missing"
-        table.append((str(row.version), row.name, state, _timestamp(row.applied_at)))
-    widths = [max(len(line[i]) for line in table) for i in range(4)]
-    for line in table:
-        _say("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
-    applied = sum(row.applied for row in rows)
-    _say(f"{applied} applied, {len(rows) - applied} pending")
-    return 0
-
-
-def _timestamp(at: dt.datetime | None) -> str:
-    if at is None:
-        return ""
-    if at.tzinfo is not None:
-        at = at.astimezone(dt.UTC)
-    return at.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if at.tzinfo is not None else "")
-
-
-def _new(ctx: _Context, args: argparse.Namespace) -> int:
-    _say(str(new_migration(ctx.migrations, args.name)))
-    return 0
-
-
-# Creating and dropping databases ------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Storage:
-    """How a kind of database is named in messages, looked for, created and dropped."""
-
-    name: Callable[[DatabaseUrl], str]
-    exists: Callable[[DatabaseUrl], bool]
-    create: Callable[[DatabaseUrl], None]
-    drop: Callable[[DatabaseUrl], None]
-
-
-def _create(ctx: _Context, args: argparse.Namespace) -> int:
-    storage = _STORAGE[ctx.parsed.driver]
-    what = storage.name(ctx.parsed)
-    if storage.exists(ctx.parsed):
-        if not args.if_not_exists:
-            raise CommandError(f"{what} already exists")
-        _say(f"{what} already exists")
-    else:
-        storage.create(ctx.parsed)
-        _say(f"created {what}")
-    return 0
-
-
-def _drop(ctx: _Context, args: argparse.Namespace) -> int:
-    storage = _STORAGE[ctx.parsed.driver]
-    what = storage.name(ctx.parsed)
-    if not storage.exists(ctx.parsed):
-        if not args.if_exists:
-            raise CommandError(f"{what} does not exist")
-        _say(f"{what} does not exist")
-    else:
-        storage.drop(ctx.parsed)
-        _say(f"dropped {what}")
-    return 0
-
-
-def _sqlite_file(url: DatabaseUrl) -> Path:
-    if url.target == ":memory:":
-        raise CommandError("an in-memory SQLite database is neither created nor dropped")
-    return Path(url.target)
-
-
-def _create_sqlite(url: DatabaseUrl) -> None:
-    path = _sqlite_file(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Opening it writes a real database (in WAL mode), not just an empty file.
-    connect(f"sqlite:///{path}").close()
-
-
-def _drop_sqlite(url: DatabaseUrl) -> None:
-    # The write-ahead log and its index belong to the database: a new file
-    # of the same name would otherwise replay an old log.
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{_sqlite_file(url)}{suffix}").unlink(missing_ok=True)
-
-
-_DATABASE_EXISTS = Request.one_or_none(
-    "SELECT 1 FROM pg_database WHERE datname = ?", params=str, row=int
-)
-
-
-def _pg_exists(url: DatabaseUrl) -> bool:
-    name, maintenance = _database_and_maintenance_url(url)
-    with connect(maintenance, connect_timeout=_CONNECT_TIMEOUT) as admin:
-        return admin.one_or_none(_DATABASE_EXISTS, name) is not None
-
-
-def _pg_run(statement: str) -> Callable[[DatabaseUrl], None]:
-    """Run ``statement`` (``{}`` is the quoted database name) on the maintenance database."""
-
-    def run(url: DatabaseUrl) -> None:
-        name, maintenance = _database_and_maintenance_url(url)
-        with connect(maintenance, connect_timeout=_CONNECT_TIMEOUT) as admin:
-            admin.exec(Request.exec(statement.format(admin.dialect.quote(name)), oneshot=True))
-
-    return run
-
-
-def _database_and_maintenance_url(url: DatabaseUrl) -> tuple[str, str]:
-    """The database a PostgreSQL address names, and the same server's ``postgres`` database.
-
-    CREATE and DROP DATABASE run on a connection to another database of the
-    server; ``postgres`` exists on every cluster for this purpose.
-    """
-    if "://" not in url.target:  # a conninfo string: a later key overrides an earlier one
-        name = url.options.get("dbname", "")
-        maintenance = f"{url.target} dbname={_MAINTENANCE_DATABASE}"
-    else:
-        parts = urlsplit(url.target)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        name = url.options.get("dbname") or unquote(parts.path.lstrip("/"))
-        kept = urlencode([(k, v) for k, v in query if k != "dbname"])
-        maintenance = parts._replace(path=f"/{_MAINTENANCE_DATABASE}", query=kept).geturl()
-    if not name:
-        raise CommandError(f"{url.redacted} names no database (add /dbname to the URL)")
-    if name == _MAINTENANCE_DATABASE:
-        raise CommandError(f"refusing to create or drop the maintenance database {name}")
-    return name, maintenance
-
-
-_STORAGE: dict[str, _Storage] = {
-    "sqlite": _Storage(
-        name=lambda url: f"SQLite database {_sqlite_file(url)}",
-        exists=lambda url: _sqlite_file(url).exists(),
-        create=_create_sqlite,
-        drop=_drop_sqlite,
-    ),
-    "postgresql": _Storage(
-        name=lambda url: f"database {_database_and_maintenance_url(url)[0]}",
-        exists=_pg_exists,
-        create=_pg_run("CREATE DATABASE {}"),
-        drop=_pg_run("DROP DATABASE {}"),
-    ),
-}
-
-
-# Diff -------------------------------------------------------------------------
-
-
-def _diff(ctx: _Context, args: argparse.Namespace) -> int:
-    schemas = _load_schemas(args.schemas)
-    # As for status: a SQLite file that does not exist yet is an empty
-    # database, compared without creating it.
-    url = ctx.url if _missing_sqlite_file(ctx) is None else "sqlite::memory:"
-    with connect(url, connect_timeout=_CONNECT_TIMEOUT) as conn:
-        # Before the first migration there is no folder, and nothing pending.
-        if ctx.migrations.exists():
-            with Migrator(conn, ctx.migrations) as migrator:
-                pending = migrator.pending()
-            if pending:
-                # The live database lacks what they build: a diff would repeat them.
-                names = ", ".join(f"{m.version} {m.name}" for m in pending)
-                raise CommandError(
-                    f"{_count(len(pending), 'pending')} ({names}); run `repodb migrate` first"
-                )
-        ops = diff(conn, schemas, drop_extra=args.drop_extra)
-        # Shown, so that nobody wonders why a removed field's column stays.
-        kept = (
-            []
-            if args.drop_extra
-            else [op for op in diff(conn, schemas, drop_extra=True) if op not in ops]
-        )
-        if not ops:
-            _say("no difference")
-        else:
-            _say(str(new_migration(ctx.migrations, args.name, operations=ops)))
-            for op in ops:
-                _say(f"  {_describe(op, conn.dialect)}")
-        if kept:
-            _say("not declared by the schemas, kept (--drop-extra drops them):")
-            for op in kept:
-                _say(f"  {_describe(op, conn.dialect).removeprefix('drop ')}")
-    return 0
-
-
-def _load_schemas(spec: str) -> list[type[Schema]]:
-    """The Schema classes defined in the comma-separated modules, in declaration order."""
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    if not names:
-        raise CommandError("--schemas names no module")
-    here = os.getcwd()
-    added = here not in sys.path
-    if added:
-        sys.path.insert(0, here)
-    try:
-        found: dict[type[Schema], None] = {}
-        for name in names:
-            try:
-                module = importlib.import_module(name)
-            except (Exception, SystemExit) as e:
-                # SystemExit too: a module that exits on import (a script's
-                # ``sys.exit(...)``) would otherwise end repodb without a word.
-                raise CommandError(f"cannot import {name}: {type(e).__name__}: {e}") from e
-            declared = [
-                value
-                for value in vars(module).values()
-                if isinstance(value, type)
-                and issubclass(value, Schema)
-                and value is not Schema
-                and value.__module__ == module.__name__
-            ]
-            if not declared:
-                raise CommandError(f"module {name} declares no repodb Schema class")
-            found.update(dict.fromkeys(declared))
-        return list(found)
-    finally:
-        if added:
-            sys.path.remove(here)
-
-
-def _describe(op: Operation, dialect: Dialect) -> str:
-    """A one-line summary of a migration operation, e.g. ``add column users.karma bigint NULL``."""
-    match op:
-        case CreateTable():
-            return f"create table {op.table} ({', '.join(c.name for c in op.columns)})"
-        case DropTable():
-            return f"drop table {op.table}"
-        case RenameTable():
-            return f"rename table {op.table} to {op.new_name}"
-        case AddColumn():
-            return f"add column {op.table}.{op.column.name} {_column(op.column, dialect)}"
-        case DropColumn():
-            return f"drop column {op.table}.{op.name}"
-        case RenameColumn():
-            return f"rename column {op.table}.{op.name} to {op.new_name}"
-        case AlterColumn():
-            before = f"{_column(op.previous, dialect)} -> " if op.previous is not None else ""
-            return f"alter column {op.table}.{op.column.name} {before}{_column(op.column, dialect)}"
-        case CreateIndex():
-            unique = "unique " if op.unique else ""
-            where = f" where {op.where}" if op.where else ""
-            columns = ", ".join(op.columns)
-            return f"create {unique}index {op.index_name} on {op.table} ({columns}){where}"
-        case DropIndex():
-            return f"drop index {op.name} on {op.table}"
-        case Execute():
-            first = op.sql.strip().splitlines()[0] if op.sql.strip() else ""
-            return f"execute {first[:60]}{'...' if len(first) > 60 else ''}"
-    raise AssertionError(f"unknown operation {op!r}")  # pragma: no cover
-
-
-def _column(column: ColumnDef, dialect: Dialect) -> str:
-    text = f"{column_type(dialect, column.type)} {'NULL' if column.nullable else 'NOT NULL'}"
-    if column.default is not NO_DEFAULT:
-        text += f" DEFAULT {default_sql(dialect, column)}"
     return text

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import pytest
 
+from repodb._cli.context import CommandError
+from repodb._cli.diff import describe
+from repodb._cli.output import duration
+from repodb._cli.storage import database_and_maintenance_url
 from repodb._migration.ops import (
     AddColumn,
     AlterColumn,
@@ -27,13 +31,7 @@ from repodb._migration.ops import (
     RenameColumn,
     RenameTable,
 )
-from repodb.cli import (
-    CommandError,
-    _database_and_maintenance_url,
-    _describe,
-    _duration,
-    main,
-)
+from repodb.cli import main
 from repodb.dialect import POSTGRESQL, SQLITE
 from repodb.types import optional, to_dbtype
 from repodb.url import parse_url
@@ -100,7 +98,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_maintenance_database_is_on_the_same_server(
     url: str, name: str, maintenance: str
 ) -> None:
-    assert _database_and_maintenance_url(parse_url(url)) == (name, maintenance)
+    assert database_and_maintenance_url(parse_url(url)) == (name, maintenance)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +111,7 @@ def test_the_maintenance_database_is_on_the_same_server(
 )
 def test_a_database_to_create_is_named(url: str, message: str) -> None:
     with pytest.raises(CommandError, match=message.replace("*", r"\*")):
-        _database_and_maintenance_url(parse_url(url))
+        database_and_maintenance_url(parse_url(url))
 
 
 def col(name: str, type_: object, **options: object) -> ColumnDef:
@@ -165,8 +163,8 @@ SUMMARIES: list[tuple[Operation, str, str]] = [
 
 @pytest.mark.parametrize(("op", "sqlite", "postgresql"), SUMMARIES)
 def test_each_operation_has_a_one_line_summary(op: Operation, sqlite: str, postgresql: str) -> None:
-    assert _describe(op, SQLITE) == sqlite
-    assert _describe(op, POSTGRESQL) == (sqlite if postgresql == "same" else postgresql)
+    assert describe(op, SQLITE) == sqlite
+    assert describe(op, POSTGRESQL) == (sqlite if postgresql == "same" else postgresql)
 
 
 @pytest.mark.parametrize(
@@ -180,4 +178,4 @@ def test_each_operation_has_a_one_line_summary(op: Operation, sqlite: str, postg
     ],
 )
 def test_durations(seconds: float, shown: str) -> None:
-    assert _duration(seconds) == shown
+    assert duration(seconds) == shown

@@ -1,0 +1,140 @@
+"""The ``create`` and ``drop`` commands: PostgreSQL databases and SQLite files.
+
+Why: each kind of database is looked for, created and dropped its own way
+(a PostgreSQL database through the server's ``postgres`` database, a SQLite
+database as its file and the files of its log), while the commands' rules
+(``--if-not-exists``, ``--if-exists``, the messages) are written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from .. import Request, connect
+from ..url import DatabaseUrl
+from .context import CONNECT_TIMEOUT, CommandError, Context
+from .output import say
+
+__all__ = ["create", "database_and_maintenance_url", "drop"]
+
+_MAINTENANCE_DATABASE = "postgres"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Storage:
+    """How a kind of database is named in messages, looked for, created and dropped."""
+
+    name: Callable[[DatabaseUrl], str]
+    exists: Callable[[DatabaseUrl], bool]
+    create: Callable[[DatabaseUrl], None]
+    drop: Callable[[DatabaseUrl], None]
+
+
+def create(ctx: Context, args: argparse.Namespace) -> int:
+    storage = _STORAGE[ctx.parsed.driver]
+    what = storage.name(ctx.parsed)
+    if storage.exists(ctx.parsed):
+        if not args.if_not_exists:
+            raise CommandError(f"{what} already exists")
+        say(f"{what} already exists")
+    else:
+        storage.create(ctx.parsed)
+        say(f"created {what}")
+    return 0
+
+
+def drop(ctx: Context, args: argparse.Namespace) -> int:
+    storage = _STORAGE[ctx.parsed.driver]
+    what = storage.name(ctx.parsed)
+    if not storage.exists(ctx.parsed):
+        if not args.if_exists:
+            raise CommandError(f"{what} does not exist")
+        say(f"{what} does not exist")
+    else:
+        storage.drop(ctx.parsed)
+        say(f"dropped {what}")
+    return 0
+
+
+def _sqlite_file(url: DatabaseUrl) -> Path:
+    if url.target == ":memory:":
+        raise CommandError("an in-memory SQLite database is neither created nor dropped")
+    return Path(url.target)
+
+
+def _create_sqlite(url: DatabaseUrl) -> None:
+    path = _sqlite_file(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Opening it writes a real database (in WAL mode), not just an empty file.
+    connect(f"sqlite:///{path}").close()
+
+
+def _drop_sqlite(url: DatabaseUrl) -> None:
+    # The write-ahead log and its index belong to the database: a new file
+    # of the same name would otherwise replay an old log.
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{_sqlite_file(url)}{suffix}").unlink(missing_ok=True)
+
+
+_DATABASE_EXISTS = Request.one_or_none(
+    "SELECT 1 FROM pg_database WHERE datname = ?", params=str, row=int
+)
+
+
+def _pg_exists(url: DatabaseUrl) -> bool:
+    name, maintenance = database_and_maintenance_url(url)
+    with connect(maintenance, connect_timeout=CONNECT_TIMEOUT) as admin:
+        return admin.one_or_none(_DATABASE_EXISTS, name) is not None
+
+
+def _pg_run(statement: str) -> Callable[[DatabaseUrl], None]:
+    """Run ``statement`` (``{}`` is the quoted database name) on the maintenance database."""
+
+    def run(url: DatabaseUrl) -> None:
+        name, maintenance = database_and_maintenance_url(url)
+        with connect(maintenance, connect_timeout=CONNECT_TIMEOUT) as admin:
+            admin.exec(Request.exec(statement.format(admin.dialect.quote(name)), oneshot=True))
+
+    return run
+
+
+def database_and_maintenance_url(url: DatabaseUrl) -> tuple[str, str]:
+    """The database a PostgreSQL address names, and the same server's ``postgres`` database.
+
+    CREATE and DROP DATABASE run on a connection to another database of the
+    server; ``postgres`` exists on every cluster for this purpose.
+    """
+    if "://" not in url.target:  # a conninfo string: a later key overrides an earlier one
+        name = url.options.get("dbname", "")
+        maintenance = f"{url.target} dbname={_MAINTENANCE_DATABASE}"
+    else:
+        parts = urlsplit(url.target)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        name = url.options.get("dbname") or unquote(parts.path.lstrip("/"))
+        kept = urlencode([(k, v) for k, v in query if k != "dbname"])
+        maintenance = parts._replace(path=f"/{_MAINTENANCE_DATABASE}", query=kept).geturl()
+    if not name:
+        raise CommandError(f"{url.redacted} names no database (add /dbname to the URL)")
+    if name == _MAINTENANCE_DATABASE:
+        raise CommandError(f"refusing to create or drop the maintenance database {name}")
+    return name, maintenance
+
+
+_STORAGE: dict[str, _Storage] = {
+    "sqlite": _Storage(
+        name=lambda url: f"SQLite database {_sqlite_file(url)}",
+        exists=lambda url: _sqlite_file(url).exists(),
+        create=_create_sqlite,
+        drop=_drop_sqlite,
+    ),
+    "postgresql": _Storage(
+        name=lambda url: f"database {database_and_maintenance_url(url)[0]}",
+        exists=_pg_exists,
+        create=_pg_run("CREATE DATABASE {}"),
+        drop=_pg_run("DROP DATABASE {}"),
+    ),
+}
