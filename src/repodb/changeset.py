@@ -140,6 +140,9 @@ class Constraint:
             ``suffix`` or ``prefix``.
         table, columns: what SQLite reports instead of a name for unique
             violations.
+        also: other names that are this constraint too (exact match): a
+            default unique constraint is either PostgreSQL's UNIQUE
+            constraint or a unique index, which are named differently.
     """
 
     kind: ConstraintKind
@@ -150,6 +153,7 @@ class Constraint:
     match: Match = "exact"
     table: str = ""
     columns: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
 
     def matches_name(self, reported: str) -> bool:
         """Whether a constraint name reported by the database is this one."""
@@ -157,7 +161,7 @@ class Constraint:
             return reported.endswith(self.name)
         if self.match == "prefix":
             return reported.startswith(self.name)
-        return reported == self.name
+        return reported == self.name or reported in self.also
 
 
 class InvalidChangesetError(Error):
@@ -542,19 +546,27 @@ class Changeset(Generic[S]):
     ) -> Changeset[S]:
         """Turn a violation of a UNIQUE constraint into an error on the (first) field.
 
-        ``name`` defaults to PostgreSQL's own name for a UNIQUE constraint:
-        ``{table}_{column}_key`` (``{table}_{col1}_{col2}_key`` for several).
-        On SQLite, which reports columns instead of names, the table and
-        columns are matched.
+        ``name`` defaults to PostgreSQL's own name for a UNIQUE constraint,
+        ``{table}_{column}_key`` (``{table}_{col1}_{col2}_key`` for several),
+        and then also matches the name a migration's unique index gets,
+        ``{table}_{column}_index`` (``create_index(..., unique=True)``, a
+        schema's ``index(..., unique=True)``). On SQLite, which reports
+        columns instead of names, the table and columns are matched.
         """
         names = (fields,) if isinstance(fields, str) else tuple(fields)
         if not names:
             raise ValueError("unique_constraint needs at least one field")
         info = self._schema("unique_constraint")
         columns = tuple(self._stored(info, n).source for n in names)
-        name = name or f"{info.table}_{'_'.join(columns)}_key"
+        also: tuple[str, ...] = ()
+        if name is None:
+            name = f"{info.table}_{'_'.join(columns)}_key"
+            # The name migrations give a unique index by default (Ecto's).
+            also = (f"{info.table}_{'_'.join(columns)}_index",)
         return self._constrain(
-            Constraint("unique", name, names[0], message, "unique", match, info.table, columns)
+            Constraint(
+                "unique", name, names[0], message, "unique", match, info.table, columns, also
+            )
         )
 
     def foreign_key_constraint(

@@ -617,6 +617,15 @@ def test_diff_of_a_missing_module_is_one_line(
     assert not (workdir / "repodb.sqlite3").exists()
 
 
+def test_diff_of_a_file_path_suggests_the_module_name(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "diff", "--schemas", "myapp/schemas.py")
+    assert code == 1
+    assert err.startswith("repodb: error: cannot import myapp/schemas.py: ")
+    assert err.endswith("(name a module, as Python imports it: myapp.schemas)\n")
+
+
 def test_diff_of_a_module_without_schemas(
     workdir: Path, module_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

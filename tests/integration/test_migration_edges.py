@@ -35,6 +35,7 @@ import pytest
 import repodb
 from repodb import Request
 from repodb._migration import introspect
+from repodb.changeset import Changeset, cast
 from repodb.migration import MigrationError, Migrator, diff, new_migration
 from repodb.schema import Assoc, Col, Schema, belongs_to, field, index
 from repodb.types import optional, tup
@@ -517,8 +518,11 @@ def test_status_works_on_a_read_only_replica(pg_schema_url: str, folder: Path) -
             time.sleep(0.05)
         assert [(s.version, s.applied) for s in m.status()] == [(V1, True), (V2, False)]
         assert [f.version for f in m.pending()] == [V2]
-        with pytest.raises(MigrationError, match="cannot create the migrations table"):
+        with pytest.raises(MigrationError, match="cannot create the migrations table") as refused:
             m.migrate()
+        assert "this server is read-only, e.g. a streaming replica: migrate the primary" in str(
+            refused.value
+        )
 
 
 def test_alter_column_without_previous_keeps_the_columns_constraints_on_both(
@@ -872,3 +876,25 @@ def test_ddl_lock_timeout_is_accepted_on_sqlite_and_must_be_positive(
         assert [r.version for r in migrator.migrate()] == [V1, V2]
     with pytest.raises(ValueError, match="ddl_lock_timeout must be positive"):
         Migrator(url, folder, ddl_lock_timeout=0)
+
+
+class Member(Schema, table="members", indexes=(index("email", unique=True),)):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    email: Col[str]
+
+
+def test_a_unique_index_from_diff_is_the_changesets_default_unique_constraint(
+    db_url: str, folder: Path
+) -> None:
+    with Migrator(db_url, folder) as migrator:
+        new_migration(folder, "members", operations=diff(migrator.connection, [Member]))
+        migrator.migrate()
+        repo = repodb.Repo(migrator.connection)
+
+        def signup(email: str) -> Changeset[Member]:
+            return cast(Member, {"email": email}, ["email"]).unique_constraint("email")
+
+        repo.insert(signup("ada@example.com"))
+        with pytest.raises(repodb.InvalidChangesetError) as taken:
+            repo.insert(signup("ada@example.com"))
+        assert taken.value.changeset.traverse_errors() == {"email": ["has already been taken"]}

@@ -34,7 +34,11 @@ def load_schemas(spec: str) -> list[type[Schema]]:
             except (Exception, SystemExit) as e:
                 # SystemExit too: a module that exits on import (a script's
                 # ``sys.exit(...)``) would otherwise end repodb without a word.
-                raise CommandError(f"cannot import {name}: {type(e).__name__}: {e}") from e
+                message = f"cannot import {name}: {type(e).__name__}: {e}"
+                if "/" in name or name.endswith(".py"):
+                    dotted = name.removesuffix(".py").replace("/", ".").strip(".")
+                    message += f" (name a module, as Python imports it: {dotted})"
+                raise CommandError(message) from e
             declared = [
                 value
                 for value in vars(module).values()

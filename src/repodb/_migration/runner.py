@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Literal, TypeAlias
 
 from ..connection import Connection
-from ..errors import Error, ForeignKeyViolation, QueryError
+from ..errors import Error, ForeignKeyViolation, QueryError, ReadOnlyError
 from ..request import Many, One, Request
 from ..types import optional, to_dbtype, tup
 from ._builder import Ops
@@ -332,8 +332,11 @@ class Runner:
             if locked is not None:
                 raise locked from e
             # A read-only replica or missing rights: say what could not be done.
+            where = ""
+            if isinstance(e, ReadOnlyError):
+                where = " (this server is read-only, e.g. a streaming replica: migrate the primary)"
             raise MigrationError(
-                f"cannot create the migrations table {self.history.table!r}",
+                f"cannot create the migrations table {self.history.table!r}{where}",
                 statement=e.sql,
                 cause=e,
             ) from e
