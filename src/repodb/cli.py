@@ -29,9 +29,11 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -71,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             print(f"database: {scrub(parsed.redacted)}", file=sys.stderr)
         command: Callable[[Context, argparse.Namespace], int] = args.run
-        return command(ctx, args)
+        with _terminate_as_interrupt():
+            return command(ctx, args)
+    except _Terminated:
+        print("repodb: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("repodb: interrupted", file=sys.stderr)
         return 130
@@ -85,6 +91,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(scrub(traceback.format_exc()).rstrip(), file=sys.stderr)
         print(f"{parser.prog}: error: {scrub(_one_line(e, verbose))}", file=sys.stderr)
         return 1
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so it unwinds as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``_Terminated`` while a command runs.
+
+    Why: ``docker stop`` and service managers send SIGTERM, whose default
+    ends the process at once: a migration's transaction then dies with its
+    connection (nothing half-applied) but nothing says what happened. As an
+    exception it rolls back the running migration like Ctrl-C and is
+    reported in one line. Only the main thread can set handlers (``main``
+    called from another thread keeps the default).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # What a URL's user:password@ part looks like to a person, up to its last @:

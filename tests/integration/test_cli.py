@@ -740,9 +740,16 @@ def has_table(url: str, table: str) -> bool:
     return True
 
 
-def test_ctrl_c_during_a_migration_rolls_it_back_and_says_so(db_url: str, workdir: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl_c", "sigterm"],
+)
+def test_a_signal_during_a_migration_rolls_it_back_and_says_so(
+    db_url: str, workdir: Path, signum: signal.Signals, code: int, said: str
+) -> None:
     marker = workdir / "inside"
-    # On SQLite the release never comes: only Ctrl-C ends the wait.
+    # On SQLite the release never comes: only the signal ends the wait.
     release = None if db_url.startswith("postgresql") else str(workdir / "never")
     source = SLOW.format(marker=str(marker), release=release)
     write_migration(workdir / "migrations", SLOW_VERSION, "slow", source)
@@ -750,14 +757,14 @@ def test_ctrl_c_during_a_migration_rolls_it_back_and_says_so(db_url: str, workdi
     process = start("migrate", cwd=workdir, url=db_url)
     try:
         wait_for_file(marker, process)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=TIMEOUT)
     finally:
         process.kill()
         process.wait(timeout=TIMEOUT)
-    assert process.returncode == 130
+    assert process.returncode == code
     assert out == f"== {SLOW_VERSION} slow ... failed\n"
-    assert err == "repodb: interrupted\n"
+    assert err == f"repodb: {said}\n"
     # Nothing of the migration stays, and nothing says it ran.
     assert not has_table(db_url, "slow")
     assert applied_versions(db_url) == []
