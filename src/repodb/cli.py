@@ -69,7 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_userinfo(url)
         parsed = parse_url(url)
-        ctx = Context(url, parsed, Path(getattr(args, "migrations", "migrations")))
+        ctx = Context(
+            url,
+            parsed,
+            Path(getattr(args, "migrations", "migrations")),
+            getattr(args, "table", "schema_migrations"),
+        )
         if verbose:
             print(f"database: {scrub(parsed.redacted)}", file=sys.stderr)
         command: Callable[[Context, argparse.Namespace], int] = args.run
@@ -209,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=argparse.SUPPRESS,
         help="folder of migration files (default: migrations)",
+    )
+    common.add_argument(
+        "--table",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="the table recording applied migrations (default: schema_migrations)",
     )
     common.add_argument(
         "--verbose",

@@ -1024,3 +1024,37 @@ def test_ddl_lock_timeout_must_be_positive(capsys: pytest.CaptureFixture[str]) -
     code, _, err = cli(capsys, "migrate", "--ddl-lock-timeout", "0")
     assert code == 2
     assert "not a positive number of seconds: '0'" in err
+
+
+def test_a_foreign_history_table_is_named_and_table_keeps_ours_apart(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "migrations"
+    write_migration(
+        folder,
+        20261126141500,
+        "create_t",
+        "from repodb.migration import Ops, column\n\n\ndef change(ops: Ops) -> None:\n"
+        '    ops.create_table("t", [column("id", int, primary_key=True)])\n',
+    )
+    with open_conn(db_url) as conn:
+        # Another framework's history table, as Rails and Ecto lay it out.
+        conn.exec(Request.exec("CREATE TABLE schema_migrations (version bigint PRIMARY KEY)"))
+    base = ("--url", db_url, "--migrations", str(folder))
+    code, out, err = cli(capsys, *base, "migrate")
+    assert (code, out) == (1, "")
+    [line] = err.splitlines()
+    assert line.startswith(
+        "repodb: error: the table 'schema_migrations' exists but is not a repodb migrations table"
+    )
+    assert "--table" in line
+
+    code, out, _ = cli(capsys, *base, "--table", "repodb_migrations", "migrate")
+    assert (code, out.splitlines()[-1]) == (0, "1 migration applied")
+    code, out, _ = cli(capsys, *base, "--table", "repodb_migrations", "status")
+    assert (code, out.splitlines()[-1]) == (0, "1 applied, 0 pending")
+    with open_conn(db_url) as conn:
+        assert conn.all(Request.many("SELECT version FROM repodb_migrations", row=int)) == [
+            20261126141500
+        ]
+        assert conn.all(Request.many("SELECT version FROM schema_migrations", row=int)) == []

@@ -27,6 +27,7 @@ class Context:
     url: str
     parsed: DatabaseUrl
     migrations: Path
+    table: str = "schema_migrations"
 
 
 def missing_sqlite_file(ctx: Context) -> Path | None:

@@ -44,7 +44,7 @@ def diff(ctx: Context, args: argparse.Namespace) -> int:
     with connect(url, connect_timeout=CONNECT_TIMEOUT) as conn:
         # Before the first migration there is no folder, and nothing pending.
         if ctx.migrations.exists():
-            with Migrator(conn, ctx.migrations) as migrator:
+            with Migrator(conn, ctx.migrations, table=ctx.table) as migrator:
                 pending = migrator.pending()
             if pending:
                 # The live database lacks what they build: a diff would repeat them.
@@ -52,12 +52,17 @@ def diff(ctx: Context, args: argparse.Namespace) -> int:
                 raise CommandError(
                     f"{count(len(pending), 'pending')} ({names}); run `repodb migrate` first"
                 )
-        ops = schema_diff(conn, schemas, drop_extra=args.drop_extra)
+        ignore = (ctx.table,)
+        ops = schema_diff(conn, schemas, ignore=ignore, drop_extra=args.drop_extra)
         # Shown, so that nobody wonders why a removed field's column stays.
         kept = (
             []
             if args.drop_extra
-            else [op for op in schema_diff(conn, schemas, drop_extra=True) if op not in ops]
+            else [
+                op
+                for op in schema_diff(conn, schemas, ignore=ignore, drop_extra=True)
+                if op not in ops
+            ]
         )
         if not ops:
             say("no difference")

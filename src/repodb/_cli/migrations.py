@@ -69,6 +69,7 @@ def _run_migrations(
         with Migrator(
             ctx.url,
             ctx.migrations,
+            table=ctx.table,
             lock_timeout=args.lock_timeout,
             ddl_lock_timeout=args.ddl_lock_timeout,
         ) as migrator:
@@ -95,7 +96,8 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     # would otherwise leave an empty file behind and report it never migrated.
     # An empty in-memory database has the same (empty) history.
     missing = missing_sqlite_file(ctx)
-    with Migrator(ctx.url if missing is None else "sqlite::memory:", ctx.migrations) as migrator:
+    url = ctx.url if missing is None else "sqlite::memory:"
+    with Migrator(url, ctx.migrations, table=ctx.table) as migrator:
         rows = migrator.status()
     if missing is not None:
         say(f"SQLite database {missing} does not exist yet (`repodb migrate` creates it)")

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Literal, TypeAlias
 
 from ..connection import Connection
-from ..errors import Error, ForeignKeyViolation, QueryError, ReadOnlyError
+from ..errors import Error, ForeignKeyViolation, ProgrammingError, QueryError, ReadOnlyError
 from ..request import Many, One, Request
 from ..types import optional, to_dbtype, tup
 from ._builder import Ops
@@ -261,7 +261,18 @@ class History:
             subject = self._in_current_schema()
         if subject is None or not self.conn.one(rules.table_exists, subject):
             return {}
-        rows = self.conn.all(self._select)
+        try:
+            rows = self.conn.all(self._select)
+        except ProgrammingError as e:
+            # Most often another tool's history table of the same name
+            # (Rails' and Ecto's have no name column).
+            raise MigrationError(
+                f"the table {self.table!r} exists but is not a repodb migrations table"
+                " (it needs version, name and inserted_at columns); if another tool owns it,"
+                " keep repodb's history in a table of its own (table=..., or --table)",
+                statement=e.sql,
+                cause=e,
+            ) from e
         return {version: (name, at) for version, name, at in rows}
 
     def _in_current_schema(self) -> str | None:
