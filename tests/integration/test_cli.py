@@ -986,11 +986,8 @@ def test_diff_against_a_sqlite_file_not_created_yet_leaves_it_uncreated(
     assert cli(capsys, "diff", "--schemas", module_name)[1] == "no difference\n"
 
 
-@pytest.mark.postgresql
-def test_ddl_lock_timeout_fails_a_migration_stuck_behind_a_busy_table(
-    pg_schema_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    folder = tmp_path / "migrations"
+def create_t(folder: Path) -> Path:
+    """``folder`` holding one migration, 20261126141500 create_t."""
     write_migration(
         folder,
         20261126141500,
@@ -998,6 +995,14 @@ def test_ddl_lock_timeout_fails_a_migration_stuck_behind_a_busy_table(
         "from repodb.migration import Ops, column\n\n\ndef change(ops: Ops) -> None:\n"
         '    ops.create_table("t", [column("id", int, primary_key=True)])\n',
     )
+    return folder
+
+
+@pytest.mark.postgresql
+def test_ddl_lock_timeout_fails_a_migration_stuck_behind_a_busy_table(
+    pg_schema_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = create_t(tmp_path / "migrations")
     write_migration(
         folder,
         20261126141600,
@@ -1029,14 +1034,7 @@ def test_ddl_lock_timeout_must_be_positive(capsys: pytest.CaptureFixture[str]) -
 def test_a_foreign_history_table_is_named_and_table_keeps_ours_apart(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "migrations"
-    write_migration(
-        folder,
-        20261126141500,
-        "create_t",
-        "from repodb.migration import Ops, column\n\n\ndef change(ops: Ops) -> None:\n"
-        '    ops.create_table("t", [column("id", int, primary_key=True)])\n',
-    )
+    folder = create_t(tmp_path / "migrations")
     with open_conn(db_url) as conn:
         # Another framework's history table, as Rails and Ecto lay it out.
         conn.exec(Request.exec("CREATE TABLE schema_migrations (version bigint PRIMARY KEY)"))
