@@ -28,7 +28,7 @@ import repodb
 from repodb import Request
 from repodb._migration import introspect
 from repodb._migration.ddl import operation_sql
-from repodb._migration.diff import declared_indexes, declared_tables, diff
+from repodb._migration.diff import EXTRA_DROPS, declared_indexes, declared_tables, diff
 from repodb._migration.ops import (
     AddColumn,
     AlterColumn,
@@ -222,6 +222,8 @@ def test_changes_are_found_and_applying_them_leaves_nothing(
             ),
         ),
     ]
+    # What drop_extra adds is exactly the EXTRA_DROPS (the command shows them apart).
+    assert [op for op in extra if not isinstance(op, EXTRA_DROPS)] == found
     for op in extra:
         inverse(op)  # every operation found can be rolled back
 

@@ -11,6 +11,7 @@ import argparse
 
 from .. import connect
 from .._migration.ddl import column_type, default_sql
+from .._migration.diff import EXTRA_DROPS
 from .._migration.diff import diff as schema_diff
 from .._migration.ops import (
     NO_DEFAULT,
@@ -52,18 +53,13 @@ def diff(ctx: Context, args: argparse.Namespace) -> int:
                 raise CommandError(
                     f"{count(len(pending), 'pending')} ({names}); run `repodb migrate` first"
                 )
-        ignore = (ctx.table,)
-        ops = schema_diff(conn, schemas, ignore=ignore, drop_extra=args.drop_extra)
-        # Shown, so that nobody wonders why a removed field's column stays.
-        kept = (
-            []
-            if args.drop_extra
-            else [
-                op
-                for op in schema_diff(conn, schemas, ignore=ignore, drop_extra=True)
-                if op not in ops
-            ]
-        )
+        # One comparison (the introspection queries run once): what --drop-extra
+        # would add is shown when not given, so that nobody wonders why a
+        # removed field's column stays.
+        every = schema_diff(conn, schemas, ignore=(ctx.table,), drop_extra=True)
+        extra = [op for op in every if isinstance(op, EXTRA_DROPS)]
+        ops = every if args.drop_extra else [op for op in every if op not in extra]
+        kept = [] if args.drop_extra else extra
         if not ops:
             say("no difference")
         else:

@@ -58,7 +58,11 @@ from .ops import (
     References,
 )
 
-__all__ = ["declared_indexes", "declared_tables", "diff"]
+__all__ = ["EXTRA_DROPS", "declared_indexes", "declared_tables", "diff"]
+
+# The operations only ``drop_extra=True`` adds; everything else ``diff``
+# returns is the same either way, so one call can serve both views.
+EXTRA_DROPS = (DropIndex, DropColumn, DropTable)
 
 
 def declared_tables(schemas: Iterable[type[Schema]]) -> list[CreateTable]:
