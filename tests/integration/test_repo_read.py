@@ -148,6 +148,10 @@ def test_aggregate_over_limit_and_distinct_uses_a_subquery(repo: Repo) -> None:
         repo.aggregate(query(Post), "median", Post.score)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="needs a field"):
         repo.aggregate(query(Post), "sum")  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="Post has no stored field 'nope'"):
+        repo.aggregate(query(Post), "max", "nope")
+    with pytest.raises(TypeError, match="aggregate takes a column or a field name, not int"):
+        repo.aggregate(query(Post), "max", 3)  # type: ignore[call-overload]
 
 
 def test_stream_yields_every_row_in_batches(repo: Repo, conn: repodb.Connection) -> None:
