@@ -29,11 +29,13 @@ CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 30.0
 
 
-def require(value: object, what: str) -> None:
-    """Skip (or, in CI, fail) a test whose server is not configured."""
+def require(
+    value: object, what: str, missing: str = "is not set; run the suite with scripts/test"
+) -> None:
+    """Skip (or, in CI, fail) a test whose server (or interpreter) is not configured."""
     if value:
         return
-    message = f"{what} is not set; run the suite with scripts/test"
+    message = f"{what} {missing}"
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)

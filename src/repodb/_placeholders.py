@@ -27,13 +27,24 @@ class Template:
         self.indices = indices
         self.count = max(indices) + 1 if indices else 0
 
-    def render(self, placeholder: str) -> str:
-        """The SQL with the n-th parameter written as ``placeholder`` + n."""
+    def render(self, placeholder: str, *, numbered: bool) -> str:
+        """The SQL with the n-th parameter written as ``placeholder`` + n, or bare ``placeholder``.
+
+        Bare markers bind values in marker order: see ``binds_in_order``.
+        """
         out = [self.pieces[0]]
         for index, piece in zip(self.indices, self.pieces[1:], strict=True):
-            out.append(f"{placeholder}{index + 1}")
+            out.append(f"{placeholder}{index + 1}" if numbered else placeholder)
             out.append(piece)
         return "".join(out)
+
+    @property
+    def binds_in_order(self) -> bool:
+        """Whether the markers take the parameters once each, in order.
+
+        Else bare markers need the values as ``[values[i] for i in indices]``.
+        """
+        return self.indices == tuple(range(len(self.indices)))
 
 
 def parse(sql: str) -> Template:

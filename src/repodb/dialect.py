@@ -7,8 +7,6 @@ database means adding a record, not editing every ``if``.
 Example::
 
     >>> from repodb.dialect import POSTGRESQL, SQLITE
-    >>> SQLITE.placeholder(2), POSTGRESQL.placeholder(2)
-    ('?2', '$2')
     >>> SQLITE.ordered_placeholder(2), POSTGRESQL.ordered_placeholder(2)
     ('?', '$2')
     >>> print(POSTGRESQL.quote("order"), POSTGRESQL.quote_qualified("app.users"))
@@ -30,15 +28,16 @@ class Dialect:
 
     Options:
         name: short name, also the URL scheme.
-        placeholder_prefix: the numbered parameter marker (``?`` gives ``?1``,
-            ``$`` gives ``$1``); both keep parameters in place, so a request
-            written with ``$2 ... $1`` needs no reordering.
-        ordered_marker: the marker of every parameter in a statement that
-            binds each once, in order (the query compiler's statements), or
-            None to number them there too. SQLite's bare ``?`` counts in
-            order, and is much cheaper to prepare than ``?NNN``, which it
-            handles in time quadratic in their number (32,766 ``?NNN`` take
-            about 1.6 s, as many ``?`` about 8 ms).
+        placeholder_prefix: the parameter marker (``?``, ``$``).
+        numbered_placeholders: whether markers carry the parameter's number
+            (``$1``; a request written with ``$2 ... $1`` binds its values
+            in place); else every marker is the bare prefix and binds the
+            next value, so a request whose numbered markers repeat or come
+            out of order has its values reordered and repeated to match.
+            SQLite is not numbered: its ``?NNN`` is a named parameter to
+            Python's sqlite3 (3.12.0-3.12.3 warn on binding it by position),
+            and SQLite prepares it in time quadratic in their number (32,766
+            ``?NNN`` take about 1.6 s, as many ``?`` about 8 ms).
         dollar_quotes: whether ``$tag$ ... $tag$`` string literals exist.
         max_params: the most bound parameters one statement may carry.
         supports_returning: ``INSERT ... RETURNING``.
@@ -70,7 +69,7 @@ class Dialect:
 
     name: str
     placeholder_prefix: str
-    ordered_marker: str | None
+    numbered_placeholders: bool
     dollar_quotes: bool
     max_params: int
     supports_returning: bool
@@ -90,13 +89,10 @@ class Dialect:
     casts_via: tuple[tuple[Kind, Kind, str], ...]
     decimal_compare_as: str | None
 
-    def placeholder(self, n: int) -> str:
-        """The marker of the n-th parameter, counting from 1."""
-        return f"{self.placeholder_prefix}{n}"
-
     def ordered_placeholder(self, n: int) -> str:
-        """The marker of the n-th parameter of a statement that binds each once, in order."""
-        return self.ordered_marker or self.placeholder(n)
+        """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
+        prefix = self.placeholder_prefix
+        return f"{prefix}{n}" if self.numbered_placeholders else prefix
 
     def quote(self, identifier: str) -> str:
         """An identifier quoted so that any name is safe in SQL text."""
@@ -133,7 +129,7 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite",
     placeholder_prefix="?",
-    ordered_marker="?",
+    numbered_placeholders=False,
     dollar_quotes=False,
     max_params=32766,
     supports_returning=True,
@@ -174,7 +170,7 @@ SQLITE = Dialect(
 POSTGRESQL = Dialect(
     name="postgresql",
     placeholder_prefix="$",
-    ordered_marker=None,
+    numbered_placeholders=True,
     dollar_quotes=True,
     max_params=65535,
     supports_returning=True,

@@ -61,6 +61,7 @@ __all__ = [
     "Unary",
     "Value",
     "Window",
+    "expect_expr",
     "infer_dbtype",
     "lift",
     "ordering",
@@ -278,6 +279,8 @@ class Expr(Generic[T]):
         Elsewhere (``order_by``, ``group_by``) the label refers to that
         selected column by its name.
         """
+        if not isinstance(name, str):
+            raise TypeError(f"label() takes a str name, not {describe(name)}")
         return Label(self, name)
 
     def asc(self) -> Ordering:
@@ -789,9 +792,40 @@ class Ordering:
         self.expr.walk(shape, values)
 
 
-def ordering(item: Ordering | Expr[Any]) -> Ordering:
-    """An ``order_by`` term: an Ordering as it is, an expression ascending."""
-    return item if isinstance(item, Ordering) else Ordering(item)
+ORDER_TERMS = "expressions or orderings (User.name, User.name.desc())"
+
+
+def ordering(item: object, where: str = "order_by()") -> Ordering:
+    """An ``order_by`` term: an Ordering as it is, an expression ascending, else a TypeError."""
+    if isinstance(item, Ordering):
+        return item
+    return Ordering(expect_expr(item, where, ORDER_TERMS))
+
+
+def expect_expr(value: object, where: str, expected: str = "expressions") -> Expr[Any]:
+    """``value`` if it is an expression; else a TypeError saying what ``where`` takes.
+
+    Why: a string or a Python value where an expression belongs
+    (``order_by("title")``) would otherwise reach the compiler and fail
+    there, with an AttributeError far from the mistake.
+    """
+    if isinstance(value, Expr):
+        return value
+    raise TypeError(f"{where} takes {expected}, not {describe(value)}")
+
+
+def several(items: object) -> tuple[object, ...]:
+    """An option taking one item or a sequence of them, as a tuple (a str is one item)."""
+    if isinstance(items, Sequence) and not isinstance(items, str | bytes):
+        return tuple(items)
+    return (items,)
+
+
+def describe(value: object) -> str:
+    """A wrong argument named for an error message: its type, and the text of a str."""
+    if isinstance(value, str):
+        return f"the str {value[:40]!r}"
+    return type(value).__name__
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -823,9 +857,9 @@ class Func(Expr[T]):
 
         Example: ``row_number().over(partition_by=Post.user_id, order_by=Post.id.desc())``.
         """
-        parts = (partition_by,) if isinstance(partition_by, Expr) else tuple(partition_by)
-        orders = order_by if isinstance(order_by, Sequence) else (order_by,)
-        return Window(self, parts, tuple(ordering(o) for o in orders))
+        parts = tuple(expect_expr(p, "over(partition_by=...)") for p in several(partition_by))
+        orders = tuple(ordering(o, "over(order_by=...)") for o in several(order_by))
+        return Window(self, parts, orders)
 
     def emit(self, w: Writer) -> None:
         if self.window_only:

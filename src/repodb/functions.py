@@ -51,6 +51,7 @@ from .expr import (
     Unary,
     Value,
     base_type,
+    expect_expr,
     lift,
     nullable_type,
 )
@@ -90,15 +91,16 @@ D = TypeVar("D", dt.datetime, dt.datetime | None)
 # -- building conditions at run time --------------------------------------------
 
 Cond = Expr[bool] | Expr[bool | None]
+_CONDITIONS = "conditions (expressions such as User.age >= 18)"
 
 
 def and_(*conditions: Cond) -> Expr[bool]:
     """All of ``conditions``; with none, true. For conditions collected at run time."""
     if not conditions:
         return Truth(True)
-    result: Expr[Any] = conditions[0]
+    result: Expr[Any] = expect_expr(conditions[0], "and_()", _CONDITIONS)
     for c in conditions[1:]:
-        result = Binary("AND", result, c)
+        result = Binary("AND", result, expect_expr(c, "and_()", _CONDITIONS))
     return result
 
 
@@ -106,15 +108,15 @@ def or_(*conditions: Cond) -> Expr[bool]:
     """Any of ``conditions``; with none, false."""
     if not conditions:
         return Truth(False)
-    result: Expr[Any] = conditions[0]
+    result: Expr[Any] = expect_expr(conditions[0], "or_()", _CONDITIONS)
     for c in conditions[1:]:
-        result = Binary("OR", result, c)
+        result = Binary("OR", result, expect_expr(c, "or_()", _CONDITIONS))
     return result
 
 
 def not_(condition: Cond) -> Expr[bool]:
     """``NOT condition`` (the same as ``~condition``)."""
-    return Unary("NOT", condition)
+    return Unary("NOT", expect_expr(condition, "not_()", "a condition (an expression)"))
 
 
 # -- values and types ----------------------------------------------------------
@@ -122,6 +124,7 @@ def not_(condition: Cond) -> Expr[bool]:
 
 def coalesce(first: Expr[T | None], *rest: T | Expr[T] | Expr[T | None]) -> Expr[T]:
     """The first of the arguments that is not NULL: ``coalesce(User.age, 0)``."""
+    expect_expr(first, "coalesce()", "an expression first")
     args = (first, *(lift(v, first) for v in rest))
     last = rest[-1] if rest else first
     base = base_type(first.dbtype)
@@ -147,7 +150,7 @@ def case(*whens: tuple[Cond, Any], else_: Any = None) -> Expr[Any]:
     if not whens:
         raise ValueError("case() needs at least one (condition, value) pair")
     first = next((v for _, v in whens if isinstance(v, Expr)), None)
-    results = [(c, lift(v, first)) for c, v in whens]
+    results = [(expect_expr(c, "case()", _CONDITIONS), lift(v, first)) for c, v in whens]
     other = lift(else_, first) if else_ is not None else None
     base = results[0][1].dbtype
     return Case(tuple(results), other, base if other is not None else nullable_type(base))
@@ -160,7 +163,7 @@ def cast(value: Expr[Any], to: type[T] | DbType[T]) -> Expr[T]:
     result type at run time.
     """
     target = to_dbtype(to)
-    source = value.dbtype
+    source = expect_expr(value, "cast()", "an expression").dbtype
     if source is not None and source.kind is Kind.OPTIONAL:
         target = optional(target)
     return Cast(value, target)
@@ -173,12 +176,16 @@ def count(value: Expr[Any] | None = None, *, distinct: bool = False) -> Func[int
     """``count(*)``, or ``count(value)`` (its non-NULL values), or ``count(DISTINCT value)``."""
     if value is None:
         return Func("count", (), INT_TYPE, star=True)
-    return Func("count", (value,), INT_TYPE, distinct=distinct)
+    return Func(
+        "count", (expect_expr(value, "count()", "an expression"),), INT_TYPE, distinct=distinct
+    )
 
 
 def count_distinct(value: Expr[Any]) -> Func[int]:
     """``count(DISTINCT value)``."""
-    return Func("count", (value,), INT_TYPE, distinct=True)
+    return Func(
+        "count", (expect_expr(value, "count_distinct()", "an expression"),), INT_TYPE, distinct=True
+    )
 
 
 # Two overloads so that a nullable column gives T | None, not a T that the
@@ -189,6 +196,7 @@ def sum_(value: Expr[T | None]) -> Func[T | None]: ...
 def sum_(value: Expr[T]) -> Func[T | None]: ...
 def sum_(value: Expr[Any]) -> Func[Any]:
     """``sum(value)``; NULL over no rows. Integer sums stay integers on PostgreSQL."""
+    expect_expr(value, "sum_()", "an expression")
     return Func("sum", (value,), nullable_type(base_type(value.dbtype)))
 
 
@@ -207,7 +215,7 @@ def avg(
 ) -> Func[float | None]: ...
 def avg(value: Expr[Any]) -> Func[Any]:
     """``avg(value)``: a float (a Decimal for Decimal values); NULL over no rows."""
-    base = base_type(value.dbtype)
+    base = base_type(expect_expr(value, "avg()", "an expression").dbtype)
     result = _DECIMAL if base is not None and base.kind is Kind.DECIMAL else _FLOAT
     return Func("avg", (value,), optional(result))
 
@@ -220,6 +228,7 @@ def min_(value: Expr[T | None]) -> Func[T | None]: ...
 def min_(value: Expr[T]) -> Func[T | None]: ...
 def min_(value: Expr[Any]) -> Func[Any]:
     """``min(value)``; NULL over no rows."""
+    expect_expr(value, "min_()", "an expression")
     return Func("min", (value,), nullable_type(base_type(value.dbtype)))
 
 
@@ -231,6 +240,7 @@ def max_(value: Expr[T | None]) -> Func[T | None]: ...
 def max_(value: Expr[T]) -> Func[T | None]: ...
 def max_(value: Expr[Any]) -> Func[Any]:
     """``max(value)``; NULL over no rows."""
+    expect_expr(value, "max_()", "an expression")
     return Func("max", (value,), nullable_type(base_type(value.dbtype)))
 
 
@@ -254,12 +264,12 @@ def dense_rank() -> Func[int]:
 
 def lower(value: Expr[S]) -> Func[S]:
     """``lower(text)``."""
-    return Func("lower", (value,), value.dbtype)
+    return Func("lower", (value,), expect_expr(value, "lower()", "an expression").dbtype)
 
 
 def upper(value: Expr[S]) -> Func[S]:
     """``upper(text)``."""
-    return Func("upper", (value,), value.dbtype)
+    return Func("upper", (value,), expect_expr(value, "upper()", "an expression").dbtype)
 
 
 @overload
@@ -268,7 +278,7 @@ def length(value: Expr[str] | Expr[bytes]) -> Func[int]: ...
 def length(value: Expr[str | None] | Expr[bytes | None]) -> Func[int | None]: ...
 def length(value: Expr[Any]) -> Func[Any]:
     """``length(text)`` in characters (bytes for bytes)."""
-    source = value.dbtype
+    source = expect_expr(value, "length()", "an expression").dbtype
     nullable = source is not None and source.kind is Kind.OPTIONAL
     return Func("length", (value,), optional(INT_TYPE) if nullable else INT_TYPE)
 
@@ -282,7 +292,7 @@ def date_trunc(unit: TruncUnit, value: Expr[D]) -> Expr[D]:
     """``date_trunc('day', x)``: a datetime truncated to ``unit`` (PostgreSQL only)."""
     if unit not in TRUNC_UNITS:
         raise ValueError(f"unknown date_trunc unit {unit!r}")
-    return DateTrunc(unit, value)
+    return DateTrunc(unit, expect_expr(value, "date_trunc()", "an expression"))
 
 
 def _json_path(path: tuple[str | int, ...]) -> tuple[Value[str] | Value[int], ...]:
@@ -301,12 +311,16 @@ def json_get(value: Expr[Any], *path: str | int) -> Expr[Any]:
 
     ``json_get(Event.data, "user", "tags", 0)``; missing keys give NULL.
     """
-    return JsonAccess(value, _json_path(path), text=False)
+    return JsonAccess(
+        expect_expr(value, "json_get()", "an expression"), _json_path(path), text=False
+    )
 
 
 def json_text(value: Expr[Any], *path: str | int) -> Expr[str | None]:
     """The value at ``path`` as text: ``->>`` (a JSON string without its quotes)."""
-    return JsonAccess(value, _json_path(path), text=True)
+    return JsonAccess(
+        expect_expr(value, "json_text()", "an expression"), _json_path(path), text=True
+    )
 
 
 @overload

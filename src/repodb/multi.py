@@ -24,8 +24,11 @@ Steps:
     next, for steps that depend on data (its names must be new too).
 
 ``repo.transaction(multi)`` runs the steps in order on one connection (a
-savepoint inside an open transaction) and returns a read-only mapping of
-step name to result, in step order. When a step fails, everything is rolled
+savepoint inside an open transaction) and returns the ``Results``: a
+read-only mapping of step name to result, in step order. A step named by a
+``Key`` (``USER = Key[User]("user")``) has a typed result: the step must
+produce a ``User`` (a type checker holds it to that), and ``results[USER]``
+is a ``User``, where ``results["user"]`` is ``Any``. When a step fails, everything is rolled
 back and ``MultiError`` says which step failed, its error and the results of
 the steps before it. Changesets given as values are validated before the
 transaction starts: an invalid one fails its step without touching the
@@ -45,14 +48,22 @@ Example::
         print(e.step, e.changeset or e.error)
     else:
         user = results["user"]
+
+With typed keys::
+
+    USER = Key[User]("user")
+    multi = Multi().insert(USER, changeset).run(
+        "greeting", lambda tx, r: f"Hello {r[USER].name}"
+    )
+    user = repo.transaction(multi)[USER]  # a User to mypy
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from .changeset import Changeset, InvalidChangesetError
 from .connection import Rollback
@@ -62,15 +73,62 @@ from .schema import Schema
 
 if TYPE_CHECKING:
     from .expr import Column
-    from .repo import RepoTransaction, TransactionRepo
+    from .repo import RepoTransaction, TransactionRepo, WriteResult
     from .write import Assignment, ConflictTarget, OnConflict
 
-__all__ = ["Multi", "MultiError", "Results", "Step"]
+__all__ = ["Key", "Multi", "MultiError", "Results", "Step"]
 
 S = TypeVar("S", bound=Schema)
+T = TypeVar("T")
 
-# The results of the steps run so far, by step name (read-only).
-Results = Mapping[str, Any]
+
+class Key(Generic[T]):
+    """A step name that carries the type of the step's result: ``Key[User]("user")``.
+
+    Why: results are looked up by name, and a name alone says nothing of
+    what its step produced. Name a step with a key and a type checker
+    checks that the step produces a ``T``, and ``results[key]`` is a ``T``.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"a step name is a str, not {name!r}")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Key({self.name!r})"
+
+
+class Results(Mapping[str, Any]):
+    """The results of the steps run so far, by step name, in step order (read-only).
+
+    ``results["user"]`` is ``Any``; ``results[USER]`` for a
+    ``USER = Key[User]("user")`` is a ``User`` to a type checker.
+    """
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: Mapping[str, Any]) -> None:
+        self._results = dict(results)
+
+    @overload
+    def __getitem__(self, key: Key[T]) -> T: ...
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: Key[Any] | str) -> Any:
+        return self._results[key.name if isinstance(key, Key) else key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __repr__(self) -> str:
+        return f"Results({self._results!r})"
+
 
 Action = Literal[
     "insert", "update", "delete", "insert_all", "update_all", "delete_all", "run", "merge"
@@ -114,7 +172,7 @@ class MultiError(Error):
             they describe writes the database no longer holds).
     """
 
-    def __init__(self, step: str, error: BaseException, results: Results) -> None:
+    def __init__(self, step: str, error: BaseException, results: Mapping[str, Any]) -> None:
         self.step = step
         self.changeset: Changeset[Any] | None = (
             error.changeset if isinstance(error, InvalidChangesetError) else None
@@ -122,7 +180,7 @@ class MultiError(Error):
         self.error: BaseException | Changeset[Any] = (
             self.changeset if self.changeset is not None else error
         )
-        self.results: Results = MappingProxyType(dict(results))
+        self.results = Results(results)
         super().__init__(f"Multi step {step!r} failed: {type(error).__name__}: {error}")
 
 
@@ -141,34 +199,39 @@ class Multi:
 
     def insert(
         self,
-        name: str,
+        name: str | Key[S],
         value: S | Changeset[S] | Callable[[Results], S | Changeset[S]],
         *,
         on_conflict: OnConflict = "raise",
         conflict_target: ConflictTarget | None = None,
     ) -> Multi:
         """Insert a record or a changeset (``repo.insert``); the result is the stored record."""
+        name = _name(name)
         _expect(name, value, (Schema, Changeset), "a record, a changeset or a function")
         options = {"on_conflict": on_conflict, "conflict_target": conflict_target}
         return self._add(Step(name, "insert", (value,), options))
 
     def update(
-        self, name: str, changeset: Changeset[S] | Callable[[Results], Changeset[S]]
+        self, name: str | Key[S], changeset: Changeset[S] | Callable[[Results], Changeset[S]]
     ) -> Multi:
         """Write a changeset's changes (``repo.update``); the result is the updated record."""
+        name = _name(name)
         _expect(name, changeset, (Changeset,), "a changeset or a function")
         return self._add(Step(name, "update", (changeset,)))
 
     def delete(
-        self, name: str, value: S | Changeset[S] | Callable[[Results], S | Changeset[S]]
+        self,
+        name: str | Key[S],
+        value: S | Changeset[S] | Callable[[Results], S | Changeset[S]],
     ) -> Multi:
         """Delete a record (``repo.delete``); the result is the deleted record."""
+        name = _name(name)
         _expect(name, value, (Schema, Changeset), "a record, a changeset or a function")
         return self._add(Step(name, "delete", (value,)))
 
     def insert_all(
         self,
-        name: str,
+        name: str | Key[WriteResult[Any]],
         schema: type[S],
         rows: Sequence[Mapping[str, Any] | S]
         | Callable[[Results], Sequence[Mapping[str, Any] | S]],
@@ -178,6 +241,7 @@ class Multi:
         returning: bool | Sequence[str | Column[Any]] = False,
     ) -> Multi:
         """Insert many rows (``repo.insert_all``); the result is its ``WriteResult``."""
+        name = _name(name)
         if not (isinstance(schema, type) and issubclass(schema, Schema)):
             raise TypeError(f"step {name!r}: insert_all needs a schema class, not {schema!r}")
         _expect(name, rows, (Sequence,), "rows or a function")
@@ -190,29 +254,31 @@ class Multi:
 
     def update_all(
         self,
-        name: str,
+        name: str | Key[WriteResult[Any]],
         q: Query[Any] | Callable[[Results], Query[Any]],
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
         returning: bool | Sequence[str | Column[Any]] = False,
     ) -> Multi:
         """Update the rows a query matches (``repo.update_all``); the result: a ``WriteResult``."""
+        name = _name(name)
         _expect(name, q, (Query,), "a query or a function")
         options = {"set": set, "returning": returning}
         return self._add(Step(name, "update_all", (q, *assignments), options))
 
     def delete_all(
         self,
-        name: str,
+        name: str | Key[WriteResult[Any]],
         q: Query[Any] | Callable[[Results], Query[Any]],
         *,
         returning: bool | Sequence[str | Column[Any]] = False,
     ) -> Multi:
         """Delete the rows a query matches (``repo.delete_all``); the result: a ``WriteResult``."""
+        name = _name(name)
         _expect(name, q, (Query,), "a query or a function")
         return self._add(Step(name, "delete_all", (q,), {"returning": returning}))
 
-    def run(self, name: str, fn: Callable[[TransactionRepo, Results], object]) -> Multi:
+    def run(self, name: str | Key[T], fn: Callable[[TransactionRepo, Results], T]) -> Multi:
         """Call ``fn(tx, results)`` in the transaction; the result is what it returns.
 
         The function fails the step by raising; it may use ``tx`` for
@@ -220,6 +286,7 @@ class Multi:
 
         Example: ``multi.run("total", lambda tx, r: tx.aggregate(query(Post), "count"))``.
         """
+        name = _name(name)
         _expect(name, fn, (), "a function")
         return self._add(Step(name, "run", (fn,)))
 
@@ -279,7 +346,11 @@ class Multi:
             # A step called tx.rollback(): the block rolled back quietly.
             name, request = stopped[0]
             raise MultiError(name, request, results) from request
-        return MappingProxyType(results)
+        return Results(results)
+
+
+def _name(name: str | Key[Any]) -> str:
+    return name.name if isinstance(name, Key) else name
 
 
 def _expect(name: str, value: object, kinds: tuple[type, ...], what: str) -> None:
@@ -297,7 +368,7 @@ def _joined(first: Multi, second: Multi) -> Multi:
     return Multi((*first._steps, *second._steps), first._names | second._names)
 
 
-def _check_changesets(steps: Sequence[Step], results: Results) -> None:
+def _check_changesets(steps: Sequence[Step], results: Mapping[str, Any]) -> None:
     """Fail on the first invalid changeset given as a value, before it runs."""
     for step in steps:
         value = step.args[0] if step.args else None
@@ -341,7 +412,7 @@ def _run_steps(
 ) -> None:
     for step in steps:
         # Each function sees a snapshot: a result mapping it keeps never changes.
-        seen = MappingProxyType(dict(results))
+        seen = Results(results)
         if step.name is None:
             merged = step.args[0](seen)
             if not isinstance(merged, Multi):

@@ -41,7 +41,21 @@ from ._compile import select
 from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
 from ._compile.writer import Writer
 from .dialect import SQLITE, Dialect
-from .expr import Column, Exists, Expr, Ordering, Statement, Subquery, Value, lift, ordering
+from .expr import (
+    ORDER_TERMS,
+    Column,
+    Exists,
+    Expr,
+    Ordering,
+    Statement,
+    Subquery,
+    Value,
+    describe,
+    expect_expr,
+    lift,
+    ordering,
+    several,
+)
 from .functions import and_
 from .schema import (
     AssocInfo,
@@ -93,6 +107,7 @@ G = TypeVar("G")
 H = TypeVar("H")
 
 Cond = Expr[bool] | Expr[bool | None]
+_CONDITIONS = "conditions (expressions such as User.age >= 18)"
 JoinKind = Literal["inner", "left", "right", "full", "cross"]
 Clause = Literal[
     "where",
@@ -381,17 +396,46 @@ class Query(Statement, Generic[T]):
         Keywords compare fields of the root schema for equality:
         ``where(name="Ada")``; ``None`` means ``IS NULL``.
         """
-        steps = [("AND", c) for c in (*conditions, *self._field_conditions(fields))]
+        checked = self._exprs(conditions, "where()", _CONDITIONS)
+        steps = [("AND", c) for c in (*checked, *self._field_conditions(fields))]
         if not steps:
             return self
         return replace_query(self, wheres=self.wheres + tuple(steps))
 
     def or_where(self, *conditions: Cond, **fields: object) -> Query[T]:
         """``(everything so far) OR (all of these)``, as Ecto's ``or_where``."""
-        both = (*conditions, *self._field_conditions(fields))
+        checked = self._exprs(conditions, "or_where()", _CONDITIONS)
+        both = (*checked, *self._field_conditions(fields))
         if not both:
             return self
         return replace_query(self, wheres=(*self.wheres, ("OR", and_(*both))))
+
+    def _exprs(
+        self, items: Iterable[object], where: str, expected: str = "expressions"
+    ) -> tuple[Expr[Any], ...]:
+        """``items``, each an expression, or a TypeError saying what ``where`` takes.
+
+        A str naming a field of the root schema gets a hint: the typed DSL
+        takes the column (``Post.title``), so the result types stay exact.
+        """
+        return tuple(
+            item if isinstance(item, Expr) else self._expect(item, where, expected)
+            for item in items
+        )
+
+    def _expect(self, item: object, where: str, expected: str) -> Expr[Any]:
+        schema = self.source.schema
+        if (
+            isinstance(item, str)
+            and schema is not None
+            and self.source.query is None
+            and any(f.name == item for f in schema_info(schema).fields)
+        ):
+            raise TypeError(
+                f"{where} takes {expected}, not the field name {item!r}: "
+                f"write {schema.__name__}.{item}"
+            )
+        return expect_expr(item, where, expected)
 
     def _field_conditions(self, fields: Mapping[str, object]) -> list[Expr[bool]]:
         if not fields:
@@ -434,8 +478,17 @@ class Query(Statement, Generic[T]):
             as_: a name for the joined source, for ``ref(as_)`` and
                 ``alias``-free references.
         """
+        if on is not None:
+            on = self._expect(on, "join(on=...)", "a condition (an expression)")
         if isinstance(target, str | AssocInfo | BoundAssoc):
             return self._join_assoc(target, on, kind, as_)
+        if not isinstance(target, Subquery | Alias) and not (
+            isinstance(target, type) and issubclass(target, Schema)
+        ):
+            raise TypeError(
+                "join() takes a schema, an alias, a subquery or an association,"
+                f" not {describe(target)}"
+            )
         if kind == "cross":
             if on is not None:
                 raise ValueError("a cross join has no condition")
@@ -652,7 +705,7 @@ class Query(Statement, Generic[T]):
             if item not in self._bound():
                 raise ValueError(f"{item.__name__} is not in the query: join it to select it")
             return schema_item(item, item)
-        raise TypeError(f"cannot select {item!r}: give expressions, schemas or aliases")
+        return self._expect(item, "select()", "expressions, schemas or aliases")
 
     def select_merge(
         self, fields: Mapping[str, object] | None = None, /, **more: object
@@ -723,18 +776,19 @@ class Query(Statement, Generic[T]):
 
     def group_by(self, *exprs: Expr[Any]) -> Query[T]:
         """``GROUP BY`` these expressions (added to earlier ones)."""
-        return replace_query(self, groups=self.groups + exprs)
+        return replace_query(self, groups=self.groups + self._exprs(exprs, "group_by()"))
 
     def having(self, *conditions: Cond) -> Query[T]:
         """Keep groups matching every condition (``HAVING``)."""
-        steps = tuple(("AND", c) for c in conditions)
+        steps = tuple(("AND", c) for c in self._exprs(conditions, "having()", _CONDITIONS))
         return replace_query(self, havings=self.havings + steps)
 
     def or_having(self, *conditions: Cond) -> Query[T]:
         """``(earlier having) OR (all of these)``."""
         if not conditions:
             return self
-        return replace_query(self, havings=(*self.havings, ("OR", and_(*conditions))))
+        checked = self._exprs(conditions, "or_having()", _CONDITIONS)
+        return replace_query(self, havings=(*self.havings, ("OR", and_(*checked))))
 
     # -- order, limit, distinct, lock ------------------------------------------------
 
@@ -744,7 +798,11 @@ class Query(Statement, Generic[T]):
         ``.asc()``/``.desc()`` give the direction, ``.nulls_first()`` /
         ``.nulls_last()`` where NULLs go.
         """
-        return replace_query(self, orders=self.orders + tuple(ordering(t) for t in terms))
+        orders = tuple(
+            ordering(t if isinstance(t, Ordering) else self._expect(t, "order_by()", ORDER_TERMS))
+            for t in terms
+        )
+        return replace_query(self, orders=self.orders + orders)
 
     def limit(self, count: int | Expr[int]) -> Query[T]:
         """At most ``count`` rows; the number is a bound parameter."""
@@ -762,7 +820,7 @@ class Query(Statement, Generic[T]):
         """
         exprs: tuple[Expr[Any], ...] = ()
         if on is not None:
-            exprs = (on,) if isinstance(on, Expr) else tuple(on)
+            exprs = self._exprs(several(on), "distinct(on=...)")
             if not exprs:
                 raise ValueError("distinct(on=...) needs at least one expression")
         return replace_query(self, distinct_on=exprs)
@@ -804,6 +862,7 @@ class Query(Statement, Generic[T]):
         ``recursive=True`` allows ``cte`` to read its own rows (a
         ``union_all`` of a start query and a step that joins the CTE).
         """
+        _expect_query(cte, "with_cte()")
         if any(c.name == name for c in self.ctes):
             raise ValueError(f"the query already has a CTE named {name!r}")
         return replace_query(self, ctes=(*self.ctes, Cte(name, cte, recursive)))
@@ -829,6 +888,7 @@ class Query(Statement, Generic[T]):
         return self._combine("EXCEPT", other)
 
     def _combine(self, op: str, other: Query[Any]) -> Query[T]:
+        _expect_query(other, f"{op.lower().replace(' ', '_')}()")
         return replace_query(self, combinations=(*self.combinations, (op, other)))
 
     # -- removing clauses, preloads ------------------------------------------------------
@@ -927,10 +987,17 @@ def _dbtype(item: Expr[Any] | SchemaItem) -> DbType[Any] | None:
     return item.dbtype
 
 
+def _expect_query(q: object, where: str) -> None:
+    if not isinstance(q, Query):
+        raise TypeError(f"{where} takes a query, not {describe(q)}")
+
+
 def _count(count: int | Expr[int], clause: str) -> Expr[int]:
     if isinstance(count, Expr):
         return count
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TypeError(f"{clause}() takes an int or an expression, not {describe(count)}")
+    if count < 0:
         raise ValueError(f"{clause} takes a non-negative int, not {count!r}")
     return Value(count, _INT)
 
@@ -1182,6 +1249,7 @@ def subquery(q: Query[T]) -> Subquery[T]:
 
     A scalar subquery must select one column; its type is that column's.
     """
+    _expect_query(q, "subquery()")
     selection = q.selected
     dbtype = None
     if selection is not None and selection.kind == "scalar":
@@ -1194,6 +1262,7 @@ def subquery(q: Query[T]) -> Subquery[T]:
 
 def exists(q: Query[Any]) -> Expr[bool]:
     """``EXISTS (q)``: whether ``q`` has rows; ``~exists(q)`` for ``NOT EXISTS``."""
+    _expect_query(q, "exists()")
     return Exists(q)
 
 

@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 
@@ -51,7 +52,7 @@ from .write import Assignment, ConflictTarget, OnConflict
 
 if TYPE_CHECKING:
     from .changeset import Changeset
-    from .multi import Multi
+    from .multi import Multi, Results
 
 __all__ = [
     "Intent",
@@ -67,6 +68,8 @@ T = TypeVar("T")
 P = TypeVar("P")
 R = TypeVar("R")
 S = TypeVar("S", bound=Schema)
+# What a sum keeps: the numeric column types (PostgreSQL has no sum of booleans).
+N = TypeVar("N", bound=int | float | Decimal)
 
 Intent = Literal["read", "write", "transaction"]
 Aggregate = Literal["count", "sum", "avg", "min", "max"]
@@ -368,10 +371,54 @@ class Repo:
             probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
         return bool(self._execute(probe, "read")[0])
 
+    # The result types are what both databases return: count an int; sum
+    # the column's type (PostgreSQL's numeric sum of bigint is cast back);
+    # avg a float, a Decimal for Decimal columns; min/max the column's type.
+    # None over no rows, but for count.
+    @overload
+    def aggregate(
+        self, q: Query[Any], function: Literal["count"], field: Column[Any] | str | None = None
+    ) -> int: ...
+    @overload
+    def aggregate(  # type: ignore[overload-overlap]
+        self,
+        q: Query[Any],
+        function: Literal["avg"],
+        field: Column[Decimal] | Column[Decimal | None],
+    ) -> Decimal | None: ...
+    @overload
+    def aggregate(
+        self,
+        q: Query[Any],
+        function: Literal["avg"],
+        field: Column[int] | Column[int | None] | Column[float] | Column[float | None],
+    ) -> float | None: ...
+    @overload
+    def aggregate(self, q: Query[Any], function: Literal["sum"], field: Column[N]) -> N | None: ...
+    @overload
+    def aggregate(
+        self, q: Query[Any], function: Literal["sum"], field: Column[N | None]
+    ) -> N | None: ...
+    @overload
+    def aggregate(
+        self, q: Query[Any], function: Literal["min", "max"], field: Column[T | None]
+    ) -> T | None: ...
+    @overload
+    def aggregate(
+        self, q: Query[Any], function: Literal["min", "max"], field: Column[T]
+    ) -> T | None: ...
+    @overload
+    def aggregate(self, q: Query[Any], function: Aggregate, field: str) -> object: ...
     def aggregate(
         self, q: Query[Any], function: Aggregate, field: Column[Any] | str | None = None
     ) -> Any:
         """``count``/``sum``/``avg``/``min``/``max`` over a query's rows.
+
+        ``count`` gives an int; ``sum``, ``min`` and ``max`` the column's
+        type, ``avg`` a float (a Decimal for a Decimal column), each None
+        over no rows. A field named by a string has no known type: its
+        result is an ``object`` to a type checker, so pass the column
+        (``Post.views``) for a typed one.
 
         ``count`` without a field counts rows. A query with ``limit``,
         ``offset``, ``distinct``, grouping or a set operation is aggregated
@@ -539,6 +586,30 @@ class Repo:
             returning=returning,
         )
 
+    @overload
+    def update_all(
+        self,
+        q: Query[Any],
+        *assignments: Assignment,
+        set: Mapping[str | Column[Any], object] | None = ...,
+        returning: Literal[False] = ...,
+    ) -> WriteResult[None]: ...
+    @overload
+    def update_all(
+        self,
+        q: Query[S],
+        *assignments: Assignment,
+        set: Mapping[str | Column[Any], object] | None = ...,
+        returning: Literal[True],
+    ) -> WriteResult[S]: ...
+    @overload
+    def update_all(
+        self,
+        q: Query[Any],
+        *assignments: Assignment,
+        set: Mapping[str | Column[Any], object] | None = ...,
+        returning: Sequence[str | Column[Any]],
+    ) -> WriteResult[tuple[Any, ...]]: ...
     def update_all(
         self,
         q: Query[Any],
@@ -554,6 +625,16 @@ class Repo:
 
         return bulk.update_all(self, q, *assignments, set=set, returning=returning)
 
+    @overload
+    def delete_all(
+        self, q: Query[Any], *, returning: Literal[False] = ...
+    ) -> WriteResult[None]: ...
+    @overload
+    def delete_all(self, q: Query[S], *, returning: Literal[True]) -> WriteResult[S]: ...
+    @overload
+    def delete_all(
+        self, q: Query[Any], *, returning: Sequence[str | Column[Any]]
+    ) -> WriteResult[tuple[Any, ...]]: ...
     def delete_all(
         self, q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False
     ) -> WriteResult[Any]:
@@ -585,7 +666,7 @@ class Repo:
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
-    ) -> Mapping[str, Any]: ...
+    ) -> Results: ...
     @overload
     def transaction(
         self,

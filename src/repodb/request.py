@@ -16,7 +16,8 @@ constructor               Caqti      runs with
 
 SQL is a ``LiteralString`` (values are always bound, never pasted in) with
 ``?`` markers in order or numbered ``$1..$n`` markers, which may repeat or
-come in any order; each driver renders its own style.
+come in any order; each driver renders its own style (SQLite gets a bare
+``?`` per marker, its values repeated and reordered to match).
 
 Options:
     params: the parameter type: a class (``int``), a ``DbType``, ``tup(...)``
@@ -257,9 +258,14 @@ class Request(Generic[P, R_co, M_co]):
                 if self.row_type is not None
                 else (_no_row, _no_rows)
             )
+            template = self._template
+            numbered = dialect.numbered_placeholders
+            encode = params_encoder(self.param_type, codecs)
+            if not (numbered or template.binds_in_order):
+                encode = _in_marker_order(encode, template.indices)
             plan = Plan(
-                sql=self._template.render(dialect.placeholder_prefix),
-                encode=params_encoder(self.param_type, codecs),
+                sql=template.render(dialect.placeholder_prefix, numbered=numbered),
+                encode=encode,
                 decode=decode,
                 decode_all=decode_all,
                 prepare=not self.oneshot,
@@ -270,6 +276,18 @@ class Request(Generic[P, R_co, M_co]):
 
 def _params(spec: object) -> DbType[Any] | None:
     return None if spec is None else to_dbtype(spec)
+
+
+def _in_marker_order(
+    encode: Callable[[Any], Sequence[Any]], indices: tuple[int, ...]
+) -> Callable[[Any], Sequence[Any]]:
+    """``encode`` with its values repeated and reordered to follow bare markers."""
+
+    def encode_in_order(value: Any) -> list[Any]:
+        values = encode(value)
+        return [values[i] for i in indices]
+
+    return encode_in_order
 
 
 def _no_row(row: tuple[Any, ...]) -> None:

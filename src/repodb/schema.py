@@ -21,7 +21,7 @@ whose type is an ``Embedded`` record, or a list of them, is stored as JSON
 Example::
 
     class User(Schema, table="users"):
-        id: Col[int] = field(primary_key=True, default=None)
+        id: Col[int | None] = field(primary_key=True, default=None)
         name: Col[str]
         age: Col[int | None] = field(default=None)
         password: Col[str | None] = field(default=None, virtual=True, redact=True)
@@ -233,7 +233,7 @@ def index(
     Example::
 
         class User(Schema, table="users", indexes=(index("email", unique=True),)):
-            id: Col[int] = field(primary_key=True, default=None)
+            id: Col[int | None] = field(primary_key=True, default=None)
             email: Col[str]
     """
     if not columns:

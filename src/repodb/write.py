@@ -34,7 +34,9 @@ from .expr import (
     Expr,
     Statement,
     Value,
+    describe,
     lift,
+    several,
 )
 from .query import Query, Selection, column, schema_item, table_alias
 from .schema import (
@@ -106,6 +108,8 @@ def excluded(column: Column[T]) -> Column[T]:
 
     Example: ``on_conflict=[set_(Stock.count, Stock.count + excluded(Stock.count))]``.
     """
+    if not isinstance(column, Column):
+        raise TypeError(f"excluded() takes a column, not {describe(column)}")
     return Column(EXCLUDED, column.name, column.field, column.type_)
 
 
@@ -127,6 +131,8 @@ def _assignments(
     info = schema_info(schema)
     out = []
     for target, value in changes.items():
+        if not isinstance(target, str | Column):
+            raise TypeError(f"set takes field names or columns as keys, not {describe(target)}")
         name = target.field if isinstance(target, Column) else target
         try:
             found = info.field(name) if name is not None else None
@@ -155,7 +161,7 @@ def _returning(
         return None
     if returning is True:
         return Selection("record", (schema_item(schema, key),))
-    columns = tuple(column(schema, r) if isinstance(r, str) else r for r in returning)
+    columns = tuple(_field_column(schema, r, "returning") for r in several(returning))
     if not columns:
         raise ValueError("returning needs True or at least one field")
     return Selection("tuple", columns)
@@ -229,6 +235,8 @@ def insert_all(
             ``constraint(name)`` (PostgreSQL). Required to update.
         returning: True for the inserted records, or fields for tuples.
     """
+    if not (isinstance(schema, type) and issubclass(schema, Schema)):
+        raise TypeError(f"insert_all takes a schema class, not {describe(schema)}")
     if not rows:
         raise ValueError("insert_all needs at least one row")
     info = schema_info(schema)
@@ -276,8 +284,19 @@ def insert_all(
 
 
 def _replace(schema: type[Schema], item: str | Column[Any]) -> Assignment:
-    col = column(schema, item) if isinstance(item, str) else item
+    col = _field_column(schema, item, "on_conflict")
     return Assignment(col, excluded(col))
+
+
+def _field_column(schema: type[Schema], item: object, where: str) -> Column[Any]:
+    """A field given by name or as its column; a TypeError saying what ``where`` takes if not."""
+    if isinstance(item, str):
+        return column(schema, item)
+    if isinstance(item, Column):
+        return item
+    raise TypeError(
+        f"{where} takes field names or columns ({schema.__name__}.f), not {describe(item)}"
+    )
 
 
 def _conflict_target(
@@ -288,8 +307,7 @@ def _conflict_target(
         return None
     if isinstance(target, ConstraintName):
         return target.name
-    items = (target,) if isinstance(target, Column) else tuple(target)
-    return tuple((column(schema, t) if isinstance(t, str) else t).name for t in items)
+    return tuple(_field_column(schema, t, "conflict_target").name for t in several(target))
 
 
 def _insert_rows(
@@ -336,6 +354,8 @@ def _stored(f: FieldInfo, value: object) -> object:
 
 def _writable(q: Query[Any], what: str) -> None:
     """Raise unless ``q`` is a plain filter of one table (all UPDATE/DELETE can use)."""
+    if not isinstance(q, Query):
+        raise TypeError(f"{what} takes a query, not {describe(q)}")
     extra = [
         name
         for name, present in (
@@ -392,6 +412,11 @@ def update_all(
     _writable(q, "update_all")
     schema = q.source.schema
     assert schema is not None
+    for item in assignments:
+        if not isinstance(item, Assignment):
+            raise TypeError(
+                f"update_all takes set_(column, value) assignments, not {describe(item)}"
+            )
     changes = [*assignments, *_assignments(schema, q.source.keys[0], set or {})]
     if not changes:
         raise ValueError("update_all needs something to set")

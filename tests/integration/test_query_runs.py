@@ -478,6 +478,42 @@ def test_aggregates_over_no_rows(db: repodb.Connection) -> None:
     assert typed(run(db, q)) == typed([(0, None, None, None)])
 
 
+def test_repo_aggregate_returns_the_classes_its_types_say(db: repodb.Connection) -> None:
+    # tests/unit/repo_typing_checks.py pins the static types; these are the values.
+    repo = Repo(db)
+    authors = query(Author)
+    results = [
+        repo.aggregate(authors, "count"),
+        repo.aggregate(authors, "count", Author.age),
+        repo.aggregate(authors, "sum", Author.age),
+        repo.aggregate(authors, "sum", Author.score),
+        repo.aggregate(authors, "sum", Author.balance),
+        repo.aggregate(authors, "avg", Author.age),
+        repo.aggregate(authors, "avg", Author.score),
+        repo.aggregate(authors, "avg", Author.balance),
+        repo.aggregate(authors, "min", Author.name),
+        repo.aggregate(authors, "max", Author.age),
+        repo.aggregate(authors, "max", Author.joined_at),
+        repo.aggregate(authors.where(or_()), "sum", Author.balance),
+    ]
+    assert typed(results) == typed(
+        [
+            4,
+            3,
+            78,
+            2.0,
+            Decimal("9.75"),
+            26.0,
+            1.0,
+            Decimal("4.875"),
+            "ada",
+            38,
+            dt.datetime(2024, 3, 10, 8, 0, tzinfo=UTC),
+            None,
+        ]
+    )
+
+
 def test_group_by_having_and_or_having(db: repodb.Connection) -> None:
     q = (
         query(Story)

@@ -22,7 +22,7 @@ import pytest
 import repodb
 from repodb import Request, Rollback, UniqueViolation
 from repodb.changeset import cast, change
-from repodb.multi import Multi, MultiError, Results
+from repodb.multi import Key, Multi, MultiError, Results
 from repodb.query import query
 from repodb.repo import Repo, TransactionRepo, WriteResult
 from repodb.telemetry import QueryEvent
@@ -121,6 +121,33 @@ def test_every_step_kind_runs_and_results_come_by_name_in_order(
     assert other.all(POST_TITLES) == ["first"]
     assert other.all(TAG_NAMES) == ["python"]
     assert other.one(Request.one("SELECT score FROM posts", row=int)) == 5
+
+
+ADA = Key[Member]("ada")
+RENAMED = Key[Member]("renamed")
+POSTS = Key[WriteResult[Post]]("posts")
+NAMES = Key[list[str]]("names")
+
+
+def test_steps_named_by_keys_give_their_results_typed(repo: Repo, other: repodb.Connection) -> None:
+    # tests/unit/repo_typing_checks.py pins the static types; here the keys run.
+    multi = (
+        Multi()
+        .insert(ADA, member_changeset("ada", "ada@example.com"))
+        .update(RENAMED, lambda r: change(r[ADA], name="ada l."))
+        .insert_all(POSTS, Post, lambda r: [Post(member_id=r[ADA].id, title="a")], returning=True)
+        .run(NAMES, lambda tx, r: [r[RENAMED].name, *(p.title for p in r[POSTS].rows)])
+        .run("fail", fail)
+    )
+    with pytest.raises(MultiError) as info:
+        repo.transaction(multi)
+    assert info.value.results[NAMES] == ["ada l.", "a"]
+    assert info.value.results[ADA].id is not None
+    assert other.all(MEMBER_NAMES) == []
+    results = repo.transaction(Multi().insert(ADA, member_changeset("ada", "ada@example.com")))
+    assert results[ADA] is results["ada"]
+    assert list(results) == ["ada"]
+    assert other.all(MEMBER_NAMES) == ["ada"]
 
 
 def test_run_and_merge_steps_see_the_results_before_them(

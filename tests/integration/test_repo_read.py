@@ -145,9 +145,13 @@ def test_aggregate_over_limit_and_distinct_uses_a_subquery(repo: Repo) -> None:
     grouped = query(Post).group_by(Post.member_id).select(Post.member_id, max_(Post.score))
     assert repo.aggregate(grouped, "count") == 2
     with pytest.raises(ValueError, match="unknown aggregate"):
-        repo.aggregate(query(Post), "median", Post.score)  # type: ignore[arg-type]
+        repo.aggregate(query(Post), "median", Post.score)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="needs a field"):
-        repo.aggregate(query(Post), "sum")
+        repo.aggregate(query(Post), "sum")  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="Post has no stored field 'nope'"):
+        repo.aggregate(query(Post), "max", "nope")
+    with pytest.raises(TypeError, match="aggregate takes a column or a field name, not int"):
+        repo.aggregate(query(Post), "max", 3)  # type: ignore[call-overload]
 
 
 def test_stream_yields_every_row_in_batches(repo: Repo, conn: repodb.Connection) -> None:

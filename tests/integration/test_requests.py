@@ -11,12 +11,16 @@ count errors; running other requests while a stream is open. On PostgreSQL:
 streams are server-side cursors (visible in ``pg_cursors`` while open, gone
 after the ``with`` block) that stop early without reading the whole result,
 inside and outside a transaction; a request is prepared once per connection
-and reused (``pg_prepared_statements``), a ``oneshot`` request never.
+and reused (``pg_prepared_statements``), a ``oneshot`` request never. On
+SQLite under Python 3.12.1 with warnings as errors: requests with repeated and
+reordered markers, and migrations, send no ``?NNN`` that sqlite3 warns about.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -25,7 +29,7 @@ import pytest
 import repodb
 from repodb import Request
 from repodb.types import optional, tup
-from tests.conftest import open_conn
+from tests.conftest import open_conn, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,3 +336,59 @@ def test_optional_columns_are_checked_by_class_too(conn: repodb.Connection) -> N
         conn.all(wrong)
     right = Request.many("SELECT 1 UNION ALL SELECT NULL", row=optional(int))
     assert sorted(conn.all(right), key=lambda v: v is None) == [1, None]
+
+
+# Python 3.12.0-3.12.3's sqlite3 warns (DeprecationWarning) on every ?NNN marker bound by
+# position; the pyenv interpreter of the test machines is one of those.
+PYTHON_3_12_1 = Path("/root/.pyenv/versions/3.12.1/bin/python")
+WARNING_FREE_SCRIPT = """
+import sys
+from pathlib import Path
+
+import repodb
+from repodb import Request
+from repodb.migration import Migrator
+from repodb.types import tup
+
+folder = Path(sys.argv[1])
+(folder / "migrations").mkdir()
+(folder / "migrations" / "20260101000000_create_t.py").write_text(
+    "from repodb.migration import Ops, column\\n"
+    "def change(ops: Ops) -> None:\\n"
+    "    ops.create_table('t', [column('id', int, primary_key=True), column('name', str)])\\n"
+    "    ops.add_column('t', column('note', str, default=''))\\n"
+)
+url = f"sqlite:///{folder / 'app.db'}"
+with Migrator(url, folder / "migrations") as migrator:
+    assert [ran.version for ran in migrator.migrate()] == [20260101000000]
+    assert [ran.version for ran in migrator.rollback()] == [20260101000000]
+    assert [ran.version for ran in migrator.migrate()] == [20260101000000]
+with repodb.connect(url) as conn:
+    conn.exec(
+        Request.exec("INSERT INTO t (id, name, note) VALUES ($2, $1, $1)", params=tup(str, int)),
+        ("ada", 7),
+    )
+    insert = Request.exec("INSERT INTO t (id, name) VALUES (?, ?)", params=tup(int, str))
+    conn.exec(insert, (8, "bo"))
+    find = Request.one(
+        "SELECT name || note FROM t WHERE id = $2 AND name = $1 AND $2 > 0",
+        params=tup(str, int),
+        row=str,
+    )
+    assert conn.one(find, ("ada", 7)) == "adaada"
+    assert conn.one_or_none(find, ("ada", 8)) is None
+print("ok")
+"""
+
+
+def test_sqlite_requests_and_migrations_warn_nothing_on_python_3_12_1(tmp_path: Path) -> None:
+    require(PYTHON_3_12_1.exists(), str(PYTHON_3_12_1), "is missing")
+    src = Path(__file__).resolve().parents[2] / "src"
+    done = subprocess.run(
+        [str(PYTHON_3_12_1), "-W", "error", "-c", WARNING_FREE_SCRIPT, str(tmp_path)],
+        env={"PYTHONPATH": str(src), "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "ok\n")

@@ -2,18 +2,23 @@
 
 Not a test module (nothing here runs): mypy checks it with the rest of
 ``tests/``, so ``repo.all(query(User))`` stays ``list[User]`` to a type
-checker, and so on for every read, transaction handle and typed request.
+checker, and so on for every read, aggregate, bulk write, transaction
+handle, typed request and Multi result.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any, assert_type
 
 from repodb import Request
 from repodb.functions import count
+from repodb.multi import Key, Multi, Results
 from repodb.query import query
 from repodb.repo import Repo, RepoStream, RepoTransaction, TransactionRepo, WriteResult
 from repodb.types import tup
+from tests.integration.query_models import Author
 from tests.integration.repo_models import Badge, Member, Post
 
 
@@ -30,11 +35,32 @@ def reads(repo: Repo) -> None:
     assert_type(repo.get_by(Member, email="x"), Member)
     assert_type(repo.get_by_or_none(Member, email="x"), Member | None)
     assert_type(repo.exists(query(Member)), bool)
-    assert_type(repo.aggregate(query(Member), "count"), Any)
+    assert_type(repo.aggregate(query(Member), "count"), int)
     assert_type(repo.stream(query(Member)), RepoStream[Member])
     assert_type(repo.reload(Member(email="x", name="x")), Member)
     assert_type(repo.reload([Member(email="x", name="x")]), list[Member])
     assert_type(repo.one(query(Member).select(count())), int)
+
+
+def aggregates(repo: Repo) -> None:
+    # What both databases return (tests/integration/test_repo_read.py checks the classes).
+    authors = query(Author)
+    assert_type(repo.aggregate(authors, "count"), int)
+    assert_type(repo.aggregate(authors, "count", Author.age), int)
+    assert_type(repo.aggregate(authors, "count", "age"), int)
+    assert_type(repo.aggregate(authors, "sum", Author.id), int | None)
+    assert_type(repo.aggregate(authors, "sum", Author.age), int | None)
+    assert_type(repo.aggregate(authors, "sum", Author.score), float | None)
+    assert_type(repo.aggregate(authors, "sum", Author.balance), Decimal | None)
+    assert_type(repo.aggregate(authors, "avg", Author.id), float | None)
+    assert_type(repo.aggregate(authors, "avg", Author.age), float | None)
+    assert_type(repo.aggregate(authors, "avg", Author.score), float | None)
+    assert_type(repo.aggregate(authors, "avg", Author.balance), Decimal | None)
+    assert_type(repo.aggregate(authors, "min", Author.name), str | None)
+    assert_type(repo.aggregate(authors, "max", Author.age), int | None)
+    assert_type(repo.aggregate(authors, "max", Author.joined_at), dt.datetime | None)
+    # A field named by a string has no static type.
+    assert_type(repo.aggregate(authors, "max", "age"), object)
 
 
 def requests(repo: Repo) -> None:
@@ -62,3 +88,41 @@ def writes(repo: Repo) -> None:
     assert_type(
         repo.insert_all(Member, [{"email": "x", "name": "x"}], returning=True), WriteResult[Member]
     )
+    assert_type(
+        repo.insert_all(Member, [{"email": "x", "name": "x"}], returning=["id"]),
+        WriteResult[tuple[Any, ...]],
+    )
+    members = query(Member).where(Member.age > 30)
+    assert_type(repo.update_all(members, set={"age": 31}), WriteResult[None])
+    assert_type(repo.update_all(members, set={"age": 31}, returning=True), WriteResult[Member])
+    assert_type(repo.update_all(members, set={"age": 31}).count, int)
+    assert_type(repo.update_all(members, set={"age": 31}, returning=True).rows, list[Member])
+    assert_type(
+        repo.update_all(members, set={"age": 31}, returning=["id"]), WriteResult[tuple[Any, ...]]
+    )
+    assert_type(repo.delete_all(members), WriteResult[None])
+    assert_type(repo.delete_all(members, returning=True).rows, list[Member])
+    assert_type(repo.delete_all(members, returning=[Member.id]), WriteResult[tuple[Any, ...]])
+
+
+MEMBER = Key[Member]("member")
+COUNT = Key[int]("count")
+POSTS = Key[WriteResult[Post]]("posts")
+
+
+def multis(repo: Repo) -> None:
+    multi = (
+        Multi()
+        .insert(MEMBER, Member(email="x", name="x"))
+        .insert_all(
+            POSTS, Post, lambda r: [Post(member_id=r[MEMBER].id, title="t")], returning=True
+        )
+        .run(COUNT, lambda tx, r: tx.aggregate(query(Post), "count"))
+    )
+    results = repo.transaction(multi)
+    assert_type(results, Results)
+    assert_type(results[MEMBER], Member)
+    assert_type(results[COUNT], int)
+    assert_type(results[POSTS].rows, list[Post])
+    # A step named by a str has no static type.
+    assert_type(results["member"], Any)

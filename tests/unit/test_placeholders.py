@@ -2,7 +2,7 @@
 
 Covers ``repodb._placeholders.parse`` (counting, ordering, what is skipped,
 what is rejected) and golden rendering of the parsed template for the SQLite
-(``?N``) and PostgreSQL (``$N``) dialects, and the dialects' identifier quoting.
+(bare ``?``) and PostgreSQL (``$N``) dialects, and the dialects' identifier quoting.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from repodb.dialect import POSTGRESQL, SQLITE
 def render_both(sql: str) -> tuple[str, str]:
     template = parse(sql)
     return (
-        template.render(SQLITE.placeholder_prefix),
-        template.render(POSTGRESQL.placeholder_prefix),
+        template.render(SQLITE.placeholder_prefix, numbered=SQLITE.numbered_placeholders),
+        template.render(POSTGRESQL.placeholder_prefix, numbered=POSTGRESQL.numbered_placeholders),
     )
 
 
@@ -33,7 +33,7 @@ def test_question_marks_are_numbered_in_order() -> None:
     assert template.count == 3
     assert template.indices == (0, 1, 2)
     assert render_both("SELECT * FROM t WHERE a = ? AND b = ? OR c = ?") == (
-        "SELECT * FROM t WHERE a = ?1 AND b = ?2 OR c = ?3",
+        "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?",
         "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3",
     )
 
@@ -44,7 +44,7 @@ def test_numbered_markers_keep_their_numbers_when_reordered_and_repeated() -> No
     assert template.count == 2
     assert template.indices == (1, 1, 0, 0)
     assert render_both(sql) == (
-        "UPDATE t SET a = ?2, b = ?2 + ?1 WHERE id = ?1",
+        "UPDATE t SET a = ?, b = ? + ? WHERE id = ?",
         "UPDATE t SET a = $2, b = $2 + $1 WHERE id = $1",
     )
 
@@ -54,7 +54,8 @@ def test_multi_digit_numbers_and_casts() -> None:
     template = parse(sql)
     assert template.count == 11
     assert template.indices[-1] == 10
-    assert template.render(SQLITE.placeholder_prefix).endswith("?10, ?11, ?11::int")
+    assert template.render("$", numbered=True).endswith("$10, $11, $11::int")
+    assert template.render("?", numbered=False).endswith("?, ?, ?::int")
 
 
 def test_markers_inside_string_literals_are_skipped() -> None:
@@ -85,7 +86,7 @@ def test_quoted_identifiers_are_skipped() -> None:
     template = parse(sql)
     assert template.count == 1
     assert template.indices == (0,)
-    assert render_both(sql)[0] == 'SELECT "col?", "we""ird $1" FROM "t?" WHERE a = ?1'
+    assert render_both(sql)[0] == 'SELECT "col?", "we""ird $1" FROM "t?" WHERE a = ?'
 
 
 def test_line_comments_are_skipped() -> None:
@@ -99,7 +100,7 @@ def test_nested_block_comments_are_skipped() -> None:
     sql = "SELECT /* outer ? /* inner $1 */ still comment ? */ ?"
     template = parse(sql)
     assert template.count == 1
-    assert render_both(sql)[0] == "SELECT /* outer ? /* inner $1 */ still comment ? */ ?1"
+    assert render_both(sql)[0] == "SELECT /* outer ? /* inner $1 */ still comment ? */ ?"
 
 
 def test_dollar_quoted_strings_are_skipped() -> None:
@@ -107,7 +108,7 @@ def test_dollar_quoted_strings_are_skipped() -> None:
     template = parse(sql)
     assert template.count == 1
     assert template.indices == (0,)
-    assert render_both(sql)[0] == "SELECT $$ what ? $1 $$, $body$ a $2 $$ b $body$, ?1"
+    assert render_both(sql)[0] == "SELECT $$ what ? $1 $$, $body$ a $2 $$ b $body$, ?"
 
 
 def test_dollar_after_identifier_character_is_not_a_marker() -> None:
@@ -136,13 +137,16 @@ def test_skipping_a_number_is_rejected(sql: str, missing: str) -> None:
 def test_render_reassembles_the_pieces() -> None:
     template = Template(("a ", " b ", ""), (1, 0))
     assert template.count == 2
-    assert template.render("@") == "a @2 b @1"
+    assert template.render("@", numbered=True) == "a @2 b @1"
+    assert template.render("@", numbered=False) == "a @ b @"
 
 
-def test_dialect_placeholder_matches_rendering() -> None:
-    assert SQLITE.placeholder(3) == "?3"
-    assert POSTGRESQL.placeholder(3) == "$3"
-    assert parse("SELECT $3, $2, $1").render(SQLITE.placeholder_prefix) == "SELECT ?3, ?2, ?1"
+def test_binds_in_order_only_when_each_marker_takes_the_next_parameter() -> None:
+    assert parse("SELECT ?, ?").binds_in_order
+    assert parse("SELECT $1, $2").binds_in_order
+    assert parse("SELECT 1").binds_in_order
+    assert not parse("SELECT $2, $1").binds_in_order
+    assert not parse("SELECT $1, $1").binds_in_order
 
 
 def test_dialect_ordered_placeholder_is_bare_on_sqlite() -> None:

@@ -1,10 +1,17 @@
 """Golden SQL of grouping, distinct, locks, subqueries, CTEs, set operations,
-``exclude`` and ``preload`` markers, on both dialects with their params."""
+``exclude`` and ``preload`` markers, on both dialects with their params; a
+non-expression given to any builder is a TypeError when the query is built."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+import repodb.query
+from repodb import functions
 from repodb.dialect import POSTGRESQL, SQLITE
 from repodb.functions import count, max_
 from repodb.query import Preload, alias, exists, query, ref, subquery, to_sql
@@ -379,3 +386,96 @@ def test_preload_names_are_checked() -> None:
 def test_preloads_do_not_change_the_sql() -> None:
     plain = to_sql(query(Person), SQLITE)
     assert to_sql(query(Person).preload("entries__notes"), SQLITE) == plain
+
+
+# -- wrong argument types ---------------------------------------------------------------
+
+# Each builder given a str or a Python value where an expression (or a query)
+# belongs: (the call, what the TypeError starts with). Before, most of these
+# reached the compiler and failed there with an AttributeError. Their types say
+# so too (mypy refuses each call), so the calls go through Any-typed handles.
+Q: Any = query(Person)
+FN: Any = functions
+QUERIES: Any = repodb.query
+NAME: Any = Person.name
+WRONG_ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
+    "where": (lambda: Q.where("x"), "where() takes conditions"),
+    "where bool": (lambda: Q.where(True), "where() takes conditions"),
+    "or_where": (lambda: Q.or_where("x"), "or_where() takes conditions"),
+    "having": (lambda: Q.having("x"), "having() takes conditions"),
+    "or_having": (lambda: Q.or_having("x"), "or_having() takes conditions"),
+    "order_by": (lambda: Q.order_by("x"), "order_by() takes expressions or"),
+    "order_by int": (lambda: Q.order_by(1), "order_by() takes expressions or"),
+    "group_by": (lambda: Q.group_by("x"), "group_by() takes expressions"),
+    "select": (lambda: Q.select("x"), "select() takes expressions"),
+    "join on": (lambda: Q.join(Entry, on="x"), "join(on=...) takes a condition"),
+    "join target": (lambda: Q.join(42, on=Person.id == 1), "join() takes a schema"),
+    "distinct on": (lambda: Q.distinct(on="x"), "distinct(on=...) takes"),
+    "distinct on list": (lambda: Q.distinct(on=["x"]), "distinct(on=...) takes"),
+    "limit": (lambda: Q.limit("5"), "limit() takes an int"),
+    "offset": (lambda: Q.offset(1.5), "offset() takes an int"),
+    "with_cte": (lambda: Q.with_cte("c", "x"), "with_cte() takes a query"),
+    "union": (lambda: Q.union("x"), "union() takes a query"),
+    "union_all": (lambda: Q.union_all("x"), "union_all() takes a query"),
+    "except_": (lambda: Q.except_("x"), "except() takes a query"),
+    "exists": (lambda: QUERIES.exists("x"), "exists() takes a query"),
+    "subquery": (lambda: QUERIES.subquery("x"), "subquery() takes a query"),
+    "label": (lambda: NAME.label(3), "label() takes a str"),
+    "and_": (lambda: FN.and_(Person.id == 1, "x"), "and_() takes conditions"),
+    "or_": (lambda: FN.or_("x"), "or_() takes conditions"),
+    "not_": (lambda: FN.not_("x"), "not_() takes a condition"),
+    "case": (lambda: FN.case(("x", 1)), "case() takes conditions"),
+    "coalesce": (lambda: FN.coalesce("x", 1), "coalesce() takes an expression"),
+    "cast": (lambda: FN.cast("x", int), "cast() takes an expression"),
+    "count": (lambda: FN.count("x"), "count() takes an expression"),
+    "count_distinct": (lambda: FN.count_distinct("x"), "count_distinct() takes"),
+    "sum_": (lambda: FN.sum_("x"), "sum_() takes an expression"),
+    "avg": (lambda: FN.avg("x"), "avg() takes an expression"),
+    "min_": (lambda: FN.min_("x"), "min_() takes an expression"),
+    "max_": (lambda: FN.max_("x"), "max_() takes an expression"),
+    "lower": (lambda: FN.lower("x"), "lower() takes an expression"),
+    "upper": (lambda: FN.upper("x"), "upper() takes an expression"),
+    "length": (lambda: FN.length("x"), "length() takes an expression"),
+    "date_trunc": (lambda: FN.date_trunc("day", "x"), "date_trunc() takes"),
+    "json_get": (lambda: FN.json_get("x", "k"), "json_get() takes an expression"),
+    "json_text": (lambda: FN.json_text("x", "k"), "json_text() takes an expression"),
+    "over partition_by": (
+        lambda: FN.row_number().over(partition_by="x"),
+        "over(partition_by=...) takes expressions",
+    ),
+    "over order_by": (
+        lambda: FN.row_number().over(order_by=["x"]),
+        "over(order_by=...) takes expressions or orderings",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_ARGUMENTS)
+def test_a_wrong_argument_type_is_a_type_error_when_the_query_is_built(name: str) -> None:
+    build, message = WRONG_ARGUMENTS[name]
+    with pytest.raises(TypeError) as info:
+        build()
+    assert str(info.value).startswith(message)
+    assert re.search(r", not (the str '\w+'|int|float|bool)$", str(info.value))
+
+
+def test_a_field_name_as_a_string_says_which_column_to_write() -> None:
+    # The typed DSL takes the column, so result types stay exact: no str lookup.
+    builds: list[Callable[[], object]] = [
+        lambda: Q.order_by("name"),
+        lambda: Q.where("name"),
+        lambda: Q.group_by("name"),
+        lambda: Q.select(Person.id, "name"),
+        lambda: Q.distinct(on="name"),
+    ]
+    for build in builds:
+        with pytest.raises(TypeError, match=r"not the field name 'name': write Person\.name$"):
+            build()
+
+
+def test_a_wrong_argument_never_reaches_the_compiler() -> None:
+    # The root query is shared (query(Person) is cached): a failed step leaves it unchanged.
+    q: Any = query(Person)
+    with pytest.raises(TypeError):
+        q.order_by("name")
+    assert to_sql(q, SQLITE) == to_sql(query(Person), SQLITE)

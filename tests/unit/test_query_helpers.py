@@ -114,7 +114,7 @@ def assert_sql(stmt: Statement, dialect: Dialect, sql: str, params: list[Any]) -
 
 def pg_text(sqlite_sql: str) -> str:
     """SQLite's SQL with PostgreSQL's placeholders: its ``?`` markers numbered in order."""
-    return parse(sqlite_sql).render("$")
+    return parse(sqlite_sql).render("$", numbered=True)
 
 
 def assert_both(stmt: Statement, sql: str, params: list[Any]) -> None:

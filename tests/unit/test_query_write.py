@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+import repodb.write
 from repodb.dialect import POSTGRESQL, SQLITE
 from repodb.driver import sqlite
 from repodb.query import query, to_sql
@@ -320,3 +323,59 @@ def test_delete_all_of_a_subquery_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="needs a schema's table"):
         delete_all(query(subquery(query(Node)), as_="s"))
+
+
+# -- wrong argument types ---------------------------------------------------------------
+
+# Their types refuse each call too, so the calls go through an Any-typed handle.
+W: Any = repodb.write
+WRONG_WRITE_ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
+    "update_all assignment": (
+        lambda: W.update_all(query(Node), "label"),
+        "update_all takes set_(column, value) assignments, not the str 'label'",
+    ),
+    "update_all query": (
+        lambda: W.update_all("nodes", set={"label": "x"}),
+        "update_all takes a query, not the str 'nodes'",
+    ),
+    "delete_all query": (lambda: W.delete_all("nodes"), "delete_all takes a query"),
+    "set key": (
+        lambda: W.update_all(query(Node), set={3: "x"}),
+        "set takes field names or columns as keys, not int",
+    ),
+    "returning": (
+        lambda: W.delete_all(query(Node), returning=[3]),
+        "returning takes field names or columns (Node.f), not int",
+    ),
+    "on_conflict": (
+        lambda: W.insert_all(Node, [{"label": "a"}], on_conflict=[3], conflict_target=["id"]),
+        "on_conflict takes field names or columns (Node.f), not int",
+    ),
+    "conflict_target": (
+        lambda: W.insert_all(Node, [{"label": "a"}], on_conflict="nothing", conflict_target=3),
+        "conflict_target takes field names or columns (Node.f), not int",
+    ),
+    "excluded": (lambda: W.excluded("label"), "excluded() takes a column, not the str 'label'"),
+    "insert_all schema": (
+        lambda: W.insert_all("nodes", [{"label": "a"}]),
+        "insert_all takes a schema class, not the str 'nodes'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_WRITE_ARGUMENTS)
+def test_a_wrong_argument_type_is_a_type_error_when_the_statement_is_built(name: str) -> None:
+    build, message = WRONG_WRITE_ARGUMENTS[name]
+    with pytest.raises(TypeError) as info:
+        build()
+    assert str(info.value).startswith(message)
+
+
+def test_one_field_name_is_one_returning_or_conflict_column() -> None:
+    # A str is a Sequence[str] to mypy: it names one field, not one per letter.
+    stmt = insert_all(
+        Node, [{"label": "a"}], on_conflict="nothing", conflict_target="id", returning="label"
+    )
+    assert to_sql(stmt, SQLITE)[0] == (
+        'INSERT INTO "nodes" ("label") VALUES (?) ON CONFLICT ("id") DO NOTHING RETURNING "label"'
+    )

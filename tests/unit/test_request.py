@@ -126,10 +126,12 @@ def test_requests_are_immutable() -> None:
 
 def test_plan_renders_per_dialect() -> None:
     request = Request.one("SELECT $2, $1", params=tup(int, str), row=tup(str, int))
-    assert sqlite_plan(request).sql == "SELECT ?2, ?1"
+    assert sqlite_plan(request).sql == "SELECT ?, ?"
+    assert list(sqlite_plan(request).encode((1, "a"))) == ["a", 1]
     assert request.plan(POSTGRESQL, postgresql.CODECS).sql == "SELECT $2, $1"
+    assert list(request.plan(POSTGRESQL, postgresql.CODECS).encode((1, "a"))) == [1, "a"]
     question = Request.exec("UPDATE t SET a = ? WHERE b = ?", params=tup(int, int))
-    assert sqlite_plan(question).sql == "UPDATE t SET a = ?1 WHERE b = ?2"
+    assert sqlite_plan(question).sql == "UPDATE t SET a = ? WHERE b = ?"
     assert question.plan(POSTGRESQL, postgresql.CODECS).sql == "UPDATE t SET a = $1 WHERE b = $2"
 
 

@@ -3,9 +3,11 @@
 Runs mypy (``--strict``) once on small snippet files and checks, per file,
 that exactly the lines marked ``# E: <regex>`` are reported, each with an
 error matching that regex: ``one()`` and ``one_or_none()`` on a many-row
-request, a ``str`` where the request takes an ``int``; and that a correct
-snippet passes. ``typing_checks.py`` (checked by the project's own mypy run)
-pins the inferred types.
+request, a ``str`` where the request takes an ``int``; an unsaved primary key
+declared as the docs do (``Col[int | None]``) used as an ``int``; a Multi step
+whose ``Key`` type differs from what it produces, an aggregate's result used
+as the wrong type; and that a correct snippet passes. ``typing_checks.py``
+(checked by the project's own mypy run) pins the inferred types.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ HEADER = """\
 import dataclasses
 import repodb
 from repodb import Request
+from repodb.multi import Key, Multi
+from repodb.query import query
+from repodb.schema import Col, Schema, field
 from repodb.types import tup
 
 
@@ -25,6 +30,11 @@ from repodb.types import tup
 class User:
     id: int
     name: str
+
+
+class Note(Schema, table="notes"):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    body: Col[str]
 
 
 def run(conn: repodb.Connection) -> None:
@@ -64,6 +74,33 @@ SNIPPETS = {
         by_int = Request.one("SELECT ?", params=int, row=int)
         repo.one(by_int, "1")  # E: type parameter "P" of "one"
         repo.get(User, 1)  # E: Value of type variable "S" of "get" of "Repo"
+    """,
+    # The primary key as the docs declare it: None until the record is inserted,
+    # so mypy asks for a check before the id is used as an int.
+    "unsaved_primary_key": r"""
+        note = Note(body="x")
+        note.id + 1  # E: Unsupported operand types for \+ \("None" and "int"\)
+        if note.id is not None:
+            print(note.id + 1)
+        repo = repodb.Repo(conn)
+        saved = repo.get(Note, 1)
+        saved.id + 1  # E: Unsupported operand types for \+ \("None" and "int"\)
+        repo.all(query(Note).where(Note.id == 1))
+    """,
+    "typed_results": r"""
+        repo = repodb.Repo(conn)
+        NOTE = Key[Note]("note")
+        COUNT = Key[int]("count")
+        Multi().insert(Key[User]("user"), Note(body="x"))  # E: Value of type variable "S"|"User"
+        Multi().insert(Key[Note]("n"), User(id=1, name="x"))  # E: incompatible type "User"
+        Multi().run(COUNT, lambda tx, r: "text")  # E: Argument 2 to "run" of "Multi"
+        results = repo.transaction(Multi().insert(NOTE, Note(body="x")).run(COUNT, lambda tx, r: 1))
+        results[NOTE].body.upper()
+        results[COUNT].upper()  # E: "int" has no attribute "upper"
+        repo.aggregate(query(Note), "sum", Note.body)  # E: No overload variant of "aggregate"
+        repo.aggregate(query(Note), "max", Note.body).upper()  # E: Item "None" of "str \| None"
+        repo.aggregate(query(Note), "count").bit_length()
+        repo.update_all(query(Note), set={"body": "y"}, returning=True).rows[0].body.upper()
     """,
     "correct": r"""
         users = Request.many("SELECT id, name FROM users", row=User)
@@ -111,6 +148,14 @@ def test_one_or_none_result_may_be_none(mypy_results: Results) -> None:
 
 def test_the_repo_rejects_misuse(mypy_results: Results) -> None:
     check(mypy_results, "repo_misuse")
+
+
+def test_an_unsaved_primary_key_is_optional(mypy_results: Results) -> None:
+    check(mypy_results, "unsaved_primary_key")
+
+
+def test_multi_keys_aggregates_and_bulk_writes_are_typed(mypy_results: Results) -> None:
+    check(mypy_results, "typed_results")
 
 
 def test_correct_code_passes(mypy_results: Results) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 from .. import _codec
 from .._compile.cache import compile_statement
 from ..connection import Connection
-from ..expr import Column, Expr, Value
+from ..expr import Column, Expr, Value, describe
 from ..functions import avg, count, max_, min_, sum_
 from ..query import Query, query, subquery
+from ..query import column as column_of
 from ..schema import Schema, schema_info
 
 __all__ = ["aggregate_query", "key_of", "key_plan"]
@@ -101,9 +102,11 @@ def aggregate_query(q: Query[Any], function: str, field: Column[Any] | str | Non
         schema = q.source.schema
         if schema is None:
             raise ValueError("name the field as a column (Post.views) for this query")
-        column = getattr(schema, field)
-    else:
+        column = column_of(schema, field)
+    elif field is None or isinstance(field, Column):
         column = field
+    else:
+        raise TypeError(f"aggregate takes a column or a field name, not {describe(field)}")
     wrapped = (
         q.limit_by is not None
         or q.offset_by is not None
