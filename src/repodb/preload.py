@@ -16,7 +16,9 @@ holds yet, take them directly):
 - ``many_to_many``: the related rows joined to the join table, whose owner
   column is among the parents' keys and is selected with each row.
 
-Keys are distinct and ``None`` keys are skipped; the loaded rows come
+Records that are ``None`` (the empty side of an outer join, such as a
+right join's root) stay ``None``. Keys are distinct and ``None`` keys are
+skipped; the loaded rows come
 ordered by key (then by the preload query's order), so that each parent's
 records are collected in one run. A large parent set is split
 so that no statement carries more parameters than its connection's dialect
@@ -113,9 +115,9 @@ def preload(repo: Repo, records: Any, /, *paths: PreloadPath, **queries: Preload
         return None
     single = isinstance(records, Schema)
     parents: list[Schema] = [records] if single else list(records)
-    if not parents:
-        return []
     schema = _schema_of(parents, "preload")
+    if schema is None:
+        return parents
     specs = preload_tree(schema, (), paths, queries)
     if not specs:
         return records if single else parents
@@ -141,9 +143,11 @@ def _preload_rows(
     repo: Repo, rows: list[Any], specs: tuple[Preload, ...], *, fresh: bool
 ) -> list[Any]:
     """``preload_specs``; with ``fresh``, ``rows`` are just decoded and get the associations."""
-    if not rows or not specs:
+    if not specs:
         return rows
     schema = _schema_of(rows, "query(...).preload")
+    if schema is None:
+        return rows
     missing = [s.name for s in specs if s.name not in schema_info(schema).associations]
     if missing:
         raise TypeError(
@@ -219,9 +223,16 @@ class _Loader:
 def _load(
     repo: Repo, parents: list[Any], specs: tuple[Preload, ...], *, fresh: bool = False
 ) -> list[Any]:
+    # The empty side of an outer join (a right join's root records) is None,
+    # and stays None.
+    present = [parent for parent in parents if parent is not None]
     started = _perf()
     with repo._source.checkout("read") as conn:
-        return _attach(_Loader(repo, conn, _perf() - started), parents, specs, fresh)
+        loaded = _attach(_Loader(repo, conn, _perf() - started), present, specs, fresh)
+    if len(present) == len(parents):
+        return loaded
+    records = iter(loaded)
+    return [None if parent is None else next(records) for parent in parents]
 
 
 def _attach(
@@ -545,12 +556,16 @@ def _copy(record: Any) -> Any:
     return clone
 
 
-def _schema_of(records: list[Any], what: str) -> type[Schema]:
-    schema = type(records[0])
+def _schema_of(records: list[Any], what: str) -> type[Schema] | None:
+    """The one schema of ``records``, None ones aside; None when there is none."""
+    first = next((record for record in records if record is not None), None)
+    if first is None:
+        return None
+    schema = type(first)
     if not issubclass(schema, Schema):
         raise TypeError(f"{what} loads associations of schema records, not {schema.__name__}")
     for record in records:
-        if type(record) is not schema:
+        if type(record) is not schema and record is not None:
             raise TypeError(
                 f"{what} needs records of one schema: {schema.__name__} and {type(record).__name__}"
             )

@@ -287,6 +287,32 @@ def test_join_preload_belongs_to_with_a_nested_query_preload(
     assert len(events) == 2
 
 
+def test_outer_join_rows_without_a_record_stay_none(repo: Repo) -> None:
+    # Post 15 has no member: a right join gives its row no Member record.
+    q = query(Member).right_join("posts").order_by(Post.id).preload("profile", "posts__comments")
+    found = repo.all(q)
+    rows: list[Member | None] = list(found)
+    assert [m.name if m else None for m in rows] == ["ada"] * 4 + ["bob", None]
+    assert [m.profile.bio if m and m.profile else None for m in rows] == ["ada bio"] * 4 + [
+        "bob bio",
+        None,
+    ]
+    bob = rows[4]
+    assert bob is not None
+    assert [ids(p.comments) for p in bob.posts] == [[102]]
+
+
+def test_a_join_preload_of_a_missing_record_skips_its_nested_preloads(repo: Repo) -> None:
+    q = (
+        query(Post)
+        .left_join("member", as_="m")
+        .where(Post.score <= 0)
+        .preload(member=(ref("m"), ["profile"]))
+    )
+    (orphan,) = repo.all(q)
+    assert (orphan.id, orphan.member) == (15, None)
+
+
 def test_join_preload_needs_a_query(repo: Repo, members: list[Member]) -> None:
     with pytest.raises(ValueError, match="reads the rows of a query"):
         repo.preload(members, posts=ref("p"))
