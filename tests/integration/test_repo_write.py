@@ -530,6 +530,24 @@ def test_cast_assoc_children_are_inserted(repo: Repo, conn: repodb.Connection) -
     assert conn.all(POSTS) == [(stored.id, "a", 0), (stored.id, "b", 0)]
 
 
+def test_cast_assoc_without_children_loads_them_empty(repo: Repo, conn: repodb.Connection) -> None:
+    form = cast(Post, {"title": "Empty", "comments": [], "tags": []}, ["title"])
+    post = repo.insert(form.cast_assoc("comments").cast_assoc("tags"))
+    assert (post.comments, post.tags) == ([], [])
+    member_form = cast(
+        Member, {"email": "a@example.com", "name": "A", "profile": None}, ["email", "name"]
+    )
+    member = repo.insert(member_form.cast_assoc("profile"))
+    assert vars(member)["profile"] is None
+    # Updated: the loaded (empty) children stay loaded.
+    renamed = repo.update(
+        cast(post, {"title": "Still empty", "comments": []}, ["title"]).cast_assoc("comments")
+    )
+    assert (renamed.title, renamed.comments) == ("Still empty", [])
+    assert conn.all(POSTS) == [(None, "Still empty", 0)]
+    assert conn.all(COMMENTS) == []
+
+
 def tag_form(tag: Tag, params: Mapping[str, Any]) -> Changeset[Tag]:
     return cast(tag, params, ["name"]).validate_required("name").unique_constraint("name")
 
