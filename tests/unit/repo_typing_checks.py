@@ -62,3 +62,11 @@ def writes(repo: Repo) -> None:
     assert_type(
         repo.insert_all(Member, [{"email": "x", "name": "x"}], returning=True), WriteResult[Member]
     )
+
+
+def reloads_and_preloads(repo: Repo) -> None:
+    member = Member(email="x", name="x")
+    assert_type(repo.reload_or_none(member), Member | None)
+    assert_type(repo.reload_or_none([member]), list[Member | None])
+    assert_type(repo.preload(member, "posts", force=False), Member)
+    assert_type(repo.preload([member], "posts", force=False), list[Member])
