@@ -805,7 +805,10 @@ class Changeset(Generic[S]):
             children += [Changeset(c, action="replace") for c in dropped]
         changes = dict(changeset.changes)
         unchanged = not dropped and all(c.action == "update" and not c.changes for c in children)
-        if unchanged and len(children) == len(loaded):
+        # A new record's association is not loaded: no children is a change
+        # too, so that the record the Repo returns holds [] or None (as Ecto's).
+        was_loaded = not isinstance(getattr(self.data, name), NotLoaded)
+        if unchanged and len(children) == len(loaded) and was_loaded:
             changes.pop(name, None)
         elif many:
             changes[name] = tuple(children)

@@ -46,6 +46,8 @@ class Dialect:
         supports_row_locks: ``FOR UPDATE`` / ``FOR SHARE`` row locks.
         supports_date_trunc: a ``date_trunc(unit, x)`` function.
         supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
+        supports_writable_cte: ``UPDATE``/``DELETE ... RETURNING`` inside
+            ``WITH``, whose rows the outer query reads.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
         offset_without_limit: what must precede ``OFFSET`` when a query has
@@ -78,6 +80,7 @@ class Dialect:
     supports_row_locks: bool
     supports_date_trunc: bool
     supports_conflict_constraint: bool
+    supports_writable_cte: bool
     ilike_operator: str
     offset_without_limit: str
     now_sql: str
@@ -138,6 +141,7 @@ SQLITE = Dialect(
     supports_row_locks=False,
     supports_date_trunc=False,
     supports_conflict_constraint=False,
+    supports_writable_cte=False,
     ilike_operator="LIKE",
     offset_without_limit="LIMIT -1 ",
     # The storage form of datetimes (UTC, microseconds, a space), so that
@@ -179,6 +183,7 @@ POSTGRESQL = Dialect(
     supports_row_locks=True,
     supports_date_trunc=True,
     supports_conflict_constraint=True,
+    supports_writable_cte=True,
     ilike_operator="ILIKE",
     offset_without_limit="",
     now_sql="now()",

@@ -16,7 +16,9 @@ holds yet, take them directly):
 - ``many_to_many``: the related rows joined to the join table, whose owner
   column is among the parents' keys and is selected with each row.
 
-Keys are distinct and ``None`` keys are skipped; the loaded rows come
+Records that are ``None`` (the empty side of an outer join, such as a
+right join's root) stay ``None``. Keys are distinct and ``None`` keys are
+skipped; the loaded rows come
 ordered by key (then by the preload query's order), so that each parent's
 records are collected in one run. A large parent set is split
 so that no statement carries more parameters than its connection's dialect
@@ -69,7 +71,7 @@ from .query import (
     schema_item,
     subquery,
 )
-from .schema import AssocInfo, Schema, schema_info
+from .schema import NOT_LOADED, AssocInfo, NotLoaded, Schema, schema_info
 from .types import to_dbtype
 
 if TYPE_CHECKING:
@@ -90,14 +92,25 @@ _INT = to_dbtype(int)
 
 
 @overload
-def preload(repo: Repo, records: S, /, *paths: PreloadPath, **queries: PreloadValue) -> S: ...
+def preload(
+    repo: Repo, records: S, /, *paths: PreloadPath, force: bool = ..., **queries: PreloadValue
+) -> S: ...
 @overload
 def preload(
-    repo: Repo, records: Sequence[S], /, *paths: PreloadPath, **queries: PreloadValue
+    repo: Repo,
+    records: Sequence[S],
+    /,
+    *paths: PreloadPath,
+    force: bool = ...,
+    **queries: PreloadValue,
 ) -> list[S]: ...
 @overload
-def preload(repo: Repo, records: None, /, *paths: PreloadPath, **queries: PreloadValue) -> None: ...
-def preload(repo: Repo, records: Any, /, *paths: PreloadPath, **queries: PreloadValue) -> Any:
+def preload(
+    repo: Repo, records: None, /, *paths: PreloadPath, force: bool = ..., **queries: PreloadValue
+) -> None: ...
+def preload(
+    repo: Repo, records: Any, /, *paths: PreloadPath, force: bool = True, **queries: PreloadValue
+) -> Any:
     """Load associations into new copies of ``records``: one record, a list, or None.
 
     Paths and keywords as for ``Query.preload``: ``"posts"``,
@@ -105,7 +118,9 @@ def preload(repo: Repo, records: Any, /, *paths: PreloadPath, **queries: Preload
     ``posts=query(Post).where(...).order_by(...)`` chooses and orders the
     rows, and its ``limit``/``offset`` count per parent (``posts=top(3,
     Post.score.desc())``). The result has the input's shape; associations
-    loaded before stay loaded, the named ones are read afresh.
+    loaded before stay loaded, the named ones are read afresh; with
+    ``force=False`` (Ecto's default) a named association already loaded on a
+    record is kept as it is, and only its nested paths are loaded.
 
     Example: ``user = preload(repo, user, "posts__comments")``.
     """
@@ -113,9 +128,9 @@ def preload(repo: Repo, records: Any, /, *paths: PreloadPath, **queries: Preload
         return None
     single = isinstance(records, Schema)
     parents: list[Schema] = [records] if single else list(records)
-    if not parents:
-        return []
     schema = _schema_of(parents, "preload")
+    if schema is None:
+        return parents
     specs = preload_tree(schema, (), paths, queries)
     if not specs:
         return records if single else parents
@@ -124,7 +139,7 @@ def preload(repo: Repo, records: Any, /, *paths: PreloadPath, **queries: Preload
             "a join preload (ref(...)) reads the rows of a query: use"
             " repo.all(query(...).join(..., as_=name).preload(assoc=ref(name)))"
         )
-    loaded = _load(repo, parents, specs)
+    loaded = _load(repo, parents, specs, force=force)
     return loaded[0] if single else loaded
 
 
@@ -141,9 +156,11 @@ def _preload_rows(
     repo: Repo, rows: list[Any], specs: tuple[Preload, ...], *, fresh: bool
 ) -> list[Any]:
     """``preload_specs``; with ``fresh``, ``rows`` are just decoded and get the associations."""
-    if not rows or not specs:
+    if not specs:
         return rows
     schema = _schema_of(rows, "query(...).preload")
+    if schema is None:
+        return rows
     missing = [s.name for s in specs if s.name not in schema_info(schema).associations]
     if missing:
         raise TypeError(
@@ -201,12 +218,16 @@ def top(count: int, *order_by: Ordering | Expr[Any]) -> Query[Any]:
 
 
 class _Loader:
-    """Runs the statements of one preload on one checked-out connection."""
+    """Runs the statements of one preload on one checked-out connection.
 
-    def __init__(self, repo: Repo, conn: Connection, checkout: float) -> None:
+    ``force``: whether associations already loaded on a record are read again.
+    """
+
+    def __init__(self, repo: Repo, conn: Connection, checkout: float, force: bool) -> None:
         self.repo = repo
         self.conn = conn
         self.checkout = checkout
+        self.force = force
 
     def run(self, statement: Statement) -> list[Any]:
         compiled = compile_statement(statement, self.conn.dialect)
@@ -217,11 +238,24 @@ class _Loader:
 
 
 def _load(
-    repo: Repo, parents: list[Any], specs: tuple[Preload, ...], *, fresh: bool = False
+    repo: Repo,
+    parents: list[Any],
+    specs: tuple[Preload, ...],
+    *,
+    fresh: bool = False,
+    force: bool = True,
 ) -> list[Any]:
+    # The empty side of an outer join (a right join's root records) is None,
+    # and stays None.
+    present = [parent for parent in parents if parent is not None]
     started = _perf()
     with repo._source.checkout("read") as conn:
-        return _attach(_Loader(repo, conn, _perf() - started), parents, specs, fresh)
+        loader = _Loader(repo, conn, _perf() - started, force)
+        loaded = _attach(loader, present, specs, fresh)
+    if len(present) == len(parents):
+        return loaded
+    records = iter(loaded)
+    return [None if parent is None else next(records) for parent in parents]
 
 
 def _attach(
@@ -238,12 +272,17 @@ def _attach(
     loaded: list[tuple[str, list[Any]]] = []
     for spec in specs:
         assoc = info.associations[spec.name]
-        if spec.binding is None:
+        # Whether the values are records this preload built (no one holds them yet).
+        new = True
+        if spec.binding is not None:
+            values = [parent.__dict__[spec.name] for parent in parents]
+        elif loader.force:
             values = _fetch(loader, assoc, spec.query, parents)
         else:
-            values = [parent.__dict__[spec.name] for parent in parents]
+            values, new = _fetch_missing(loader, assoc, spec, parents)
         if spec.nested:
-            values = _attach_nested(loader, values, assoc.cardinality == "many", spec.nested)
+            many = assoc.cardinality == "many"
+            values = _attach_nested(loader, values, many, spec.nested, fresh=new)
         loaded.append((spec.name, values))
     if fresh:
         for i, parent in enumerate(parents):
@@ -262,20 +301,45 @@ def _attach(
 
 
 def _attach_nested(
-    loader: _Loader, values: list[Any], many: bool, nested: tuple[Preload, ...]
+    loader: _Loader, values: list[Any], many: bool, nested: tuple[Preload, ...], *, fresh: bool
 ) -> list[Any]:
     """Per-parent ``values`` whose records hold ``nested``, loaded for all of them at once.
 
-    The records were just loaded (by a query of this preload, or from the
-    rows of a join preload), so they take the nested associations themselves.
+    ``fresh`` records were just loaded (by a query of this preload, or from
+    the rows of a join preload), so they take the nested associations
+    themselves; others (loaded before, kept by ``force=False``) are copied.
     """
     children: dict[int, Any] = {}
     for value in values:
         for child in value if many else (() if value is None else (value,)):
             children[id(child)] = child
-    if children:
-        _attach(loader, list(children.values()), nested, fresh=True)
-    return values
+    if not children:
+        return values
+    attached = _attach(loader, list(children.values()), nested, fresh=fresh)
+    if fresh:
+        return values
+    copies = dict(zip(children, attached, strict=True))
+    if many:
+        return [[copies[id(child)] for child in value] for value in values]
+    return [None if value is None else copies[id(value)] for value in values]
+
+
+def _fetch_missing(
+    loader: _Loader, assoc: AssocInfo, spec: Preload, parents: list[Any]
+) -> tuple[list[Any], bool]:
+    """Per parent, its associated records, read only for parents where they are not loaded.
+
+    Also whether every value was read now (none was loaded before).
+    """
+    kept = [parent.__dict__.get(spec.name, NOT_LOADED) for parent in parents]
+    missing = [i for i, value in enumerate(kept) if isinstance(value, NotLoaded)]
+    if len(missing) == len(parents):
+        return _fetch(loader, assoc, spec.query, parents), True
+    if missing:
+        found = _fetch(loader, assoc, spec.query, [parents[i] for i in missing])
+        for i, value in zip(missing, found, strict=True):
+            kept[i] = value
+    return kept, False
 
 
 def _fetch(
@@ -545,12 +609,16 @@ def _copy(record: Any) -> Any:
     return clone
 
 
-def _schema_of(records: list[Any], what: str) -> type[Schema]:
-    schema = type(records[0])
+def _schema_of(records: list[Any], what: str) -> type[Schema] | None:
+    """The one schema of ``records``, None ones aside; None when there is none."""
+    first = next((record for record in records if record is not None), None)
+    if first is None:
+        return None
+    schema = type(first)
     if not issubclass(schema, Schema):
         raise TypeError(f"{what} loads associations of schema records, not {schema.__name__}")
     for record in records:
-        if type(record) is not schema:
+        if type(record) is not schema and record is not None:
             raise TypeError(
                 f"{what} needs records of one schema: {schema.__name__} and {type(record).__name__}"
             )

@@ -455,21 +455,37 @@ class Repo:
     def reload(self, records: S | Sequence[S]) -> S | list[S]:
         """The records as the database holds them now, by primary key.
 
-        ``NotFound`` when a record's row is gone; a list keeps its order.
+        ``NotFound`` when a record's row is gone (Ecto's ``reload!``;
+        ``reload_or_none`` gives None instead); a list keeps its order.
         """
         if isinstance(records, Schema):
             return self.get(type(records), key_of(records))
         return [self.get(type(r), key_of(r)) for r in records]
 
+    @overload
+    def reload_or_none(self, records: S) -> S | None: ...
+    @overload
+    def reload_or_none(self, records: Sequence[S]) -> list[S | None]: ...
+    def reload_or_none(self, records: S | Sequence[S]) -> S | list[S | None] | None:
+        """The records as the database holds them now, None where a row is gone (Ecto's ``reload``).
+
+        Example: ``if repo.reload_or_none(order) is None: ...`` (deleted meanwhile).
+        """
+        if isinstance(records, Schema):
+            return self.get_or_none(type(records), key_of(records))
+        return [self.get_or_none(type(r), key_of(r)) for r in records]
+
     # -- associations -----------------------------------------------------------------
 
     @overload
-    def preload(self, records: S, /, *paths: Any, **queries: Any) -> S: ...
+    def preload(self, records: S, /, *paths: Any, force: bool = ..., **queries: Any) -> S: ...
     @overload
-    def preload(self, records: Sequence[S], /, *paths: Any, **queries: Any) -> list[S]: ...
+    def preload(
+        self, records: Sequence[S], /, *paths: Any, force: bool = ..., **queries: Any
+    ) -> list[S]: ...
     @overload
-    def preload(self, records: None, /, *paths: Any, **queries: Any) -> None: ...
-    def preload(self, records: Any, /, *paths: Any, **queries: Any) -> Any:
+    def preload(self, records: None, /, *paths: Any, force: bool = ..., **queries: Any) -> None: ...
+    def preload(self, records: Any, /, *paths: Any, force: bool = True, **queries: Any) -> Any:
         """Load associations into new copies of ``records`` (one query per level).
 
         ``paths`` as for ``Query.preload``: ``"posts"``, ``"posts__comments"``,
@@ -479,9 +495,13 @@ class Repo:
         loads at most three per parent, in SQL. Associations loaded before
         stay loaded on the copies.
 
+        Options: ``force`` (default True) reads the named associations again
+        even where they are loaded; ``force=False`` (Ecto's default) keeps
+        those and loads only the missing ones (and nested paths under both).
+
         Example: ``user = repo.preload(user, "posts")``.
         """
-        return _preload(self, records, *paths, **queries)
+        return _preload(self, records, *paths, force=force, **queries)
 
     # -- writes -----------------------------------------------------------------------
 

@@ -158,6 +158,43 @@ def test_earlier_preloads_stay_loaded(repo: Repo, members: list[Member]) -> None
     assert ada.posts is NOT_LOADED
 
 
+def test_force_false_keeps_loaded_associations(
+    repo: Repo, conn: repodb.Connection, members: list[Member], events: list[QueryEvent]
+) -> None:
+    with_posts = repo.preload(members, "posts", "profile")
+    conn.exec(Request.exec("INSERT INTO posts (id, member_id, title) VALUES (16, 3, 'c1')"))
+    events.clear()
+    kept = repo.preload(with_posts, "posts", "profile", force=False)
+    assert events == []
+    assert [ids(m.posts) for m in kept] == [[10, 11, 12, 13], [14], []]
+    assert [m.profile.id if m.profile else None for m in kept] == [1, 2, None]
+    # The default (force=True) reads them again.
+    assert [ids(m.posts) for m in repo.preload(with_posts, "posts")] == [
+        [10, 11, 12, 13],
+        [14],
+        [16],
+    ]
+    # Only the records where it is not loaded are read.
+    events.clear()
+    mixed = repo.preload([with_posts[0], members[2]], "posts", force=False)
+    assert [ids(m.posts) for m in mixed] == [[10, 11, 12, 13], [16]]
+    assert len(events) == 1
+    assert events[0].params == (3,)
+
+
+def test_force_false_loads_nested_paths_under_kept_associations(
+    repo: Repo, members: list[Member], events: list[QueryEvent]
+) -> None:
+    with_posts = repo.preload(members, "posts")
+    events.clear()
+    nested = repo.preload(with_posts, "posts__comments", force=False)
+    assert len(events) == 1  # the comments only
+    assert [ids(p.comments) for p in nested[0].posts] == [[100, 101], [], [], []]
+    # The kept posts are copies: the records passed in are unchanged.
+    assert with_posts[0].posts[0].comments is NOT_LOADED
+    assert nested[0].posts == with_posts[0].posts
+
+
 # -- preload queries ------------------------------------------------------------------
 
 
@@ -285,6 +322,32 @@ def test_join_preload_belongs_to_with_a_nested_query_preload(
     ]
     assert all(p.member and p.member.profile and p.member.profile.bio == "ada bio" for p in posts)
     assert len(events) == 2
+
+
+def test_outer_join_rows_without_a_record_stay_none(repo: Repo) -> None:
+    # Post 15 has no member: a right join gives its row no Member record.
+    q = query(Member).right_join("posts").order_by(Post.id).preload("profile", "posts__comments")
+    found = repo.all(q)
+    rows: list[Member | None] = list(found)
+    assert [m.name if m else None for m in rows] == ["ada"] * 4 + ["bob", None]
+    assert [m.profile.bio if m and m.profile else None for m in rows] == ["ada bio"] * 4 + [
+        "bob bio",
+        None,
+    ]
+    bob = rows[4]
+    assert bob is not None
+    assert [ids(p.comments) for p in bob.posts] == [[102]]
+
+
+def test_a_join_preload_of_a_missing_record_skips_its_nested_preloads(repo: Repo) -> None:
+    q = (
+        query(Post)
+        .left_join("member", as_="m")
+        .where(Post.score <= 0)
+        .preload(member=(ref("m"), ["profile"]))
+    )
+    (orphan,) = repo.all(q)
+    assert (orphan.id, orphan.member) == (15, None)
 
 
 def test_join_preload_needs_a_query(repo: Repo, members: list[Member]) -> None:

@@ -205,6 +205,19 @@ def test_reload_reads_the_current_row(repo: Repo, conn: repodb.Connection) -> No
         repo.reload(Member(email="x", name="x"))
 
 
+def test_reload_or_none_gives_none_for_a_deleted_row(repo: Repo, conn: repodb.Connection) -> None:
+    bob, cy = repo.get_by(Member, name="bob"), repo.get_by(Member, name="cy")
+    conn.exec(Request.exec("UPDATE members SET age = 41 WHERE name = 'bob'"))
+    conn.exec(Request.exec("DELETE FROM members WHERE name = 'cy'"))
+    reloaded = repo.reload_or_none(bob)
+    assert reloaded is not None
+    assert reloaded.age == 41
+    assert repo.reload_or_none(cy) is None
+    assert [m.age if m else None for m in repo.reload_or_none([cy, bob])] == [None, 41]
+    with pytest.raises(NotFound):
+        repo.reload(cy)
+
+
 def test_typed_requests_run_through_the_repo(repo: Repo) -> None:
     assert repo.one(COUNT_MEMBERS) == 3
     assert (

@@ -196,7 +196,9 @@ def test_an_update_never_shows_a_redacted_value(
     logged.update(change(ada, password=NEW_SECRET, age=37))
     logged.update_all(query(Member).where(name="bob"), set={"password": "bob-" + NEW_SECRET})
     logged.execute(update_all(query(Member).where(name="bob"), set={"password": "2-" + NEW_SECRET}))
-    assert [e.sql.split()[0] for e in events] == ["UPDATE"] * 3
+    # On PostgreSQL the record's update is inside WITH (it fails when it matched several rows).
+    assert len(events) == 3
+    assert all("UPDATE " in e.sql for e in events)
     assert events[0].params is not None
     assert 37 in events[0].params
     assert_secret_hidden(events, caplog.text, NEW_SECRET)

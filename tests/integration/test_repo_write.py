@@ -27,6 +27,8 @@ from repodb.changeset import Changeset, InvalidChangesetError, cast, change
 from repodb.errors import (
     CheckViolation,
     ForeignKeyViolation,
+    InFailedTransaction,
+    MultipleResults,
     NotNullViolation,
     StaleEntryError,
     UniqueViolation,
@@ -366,6 +368,85 @@ def test_delete_restricted_by_a_foreign_key(repo: Repo, conn: repodb.Connection)
     assert conn.all(MEMBERS) == [("ada@example.com", "Ada", None, 1)]
 
 
+# -- a key that is not unique in the table ---------------------------------------------------
+
+
+class Ledger(Schema, table="ledger"):
+    """A table whose declared primary key has no constraint: two rows may share it."""
+
+    id: Col[int] = field(primary_key=True)
+    note: Col[str]
+
+
+LEDGER = Request.many("SELECT id, note FROM ledger ORDER BY id, note", row=tup(int, str))
+
+
+@pytest.fixture
+def ledger(repo: Repo, conn: repodb.Connection) -> list[Ledger]:
+    """Rows (1, "a"), (1, "b"), (2, "c") in a table without a primary-key constraint."""
+    conn.exec(Request.exec("CREATE TABLE ledger (id BIGINT NOT NULL, note TEXT NOT NULL)"))
+    return [repo.insert(Ledger(id=i, note=n)) for i, n in ((1, "a"), (1, "b"), (2, "c"))]
+
+
+LEDGER_ROWS = [(1, "a"), (1, "b"), (2, "c")]
+
+
+def test_delete_matching_several_rows_raises_and_deletes_nothing(
+    repo: Repo, conn: repodb.Connection, ledger: list[Ledger]
+) -> None:
+    with pytest.raises(MultipleResults) as raised:
+        repo.delete(ledger[0])
+    assert "Ledger" in str(raised.value)
+    assert conn.all(LEDGER) == LEDGER_ROWS
+    with pytest.raises(MultipleResults):
+        repo.delete(change(ledger[0]))
+    assert conn.all(LEDGER) == LEDGER_ROWS
+
+
+def test_update_matching_several_rows_raises_and_changes_nothing(
+    repo: Repo, conn: repodb.Connection, ledger: list[Ledger]
+) -> None:
+    with pytest.raises(MultipleResults) as raised:
+        repo.update(change(ledger[0], note="z"))
+    assert "Ledger" in str(raised.value)
+    assert conn.all(LEDGER) == LEDGER_ROWS
+
+
+def test_single_row_writes_of_a_keyless_table_still_work(
+    repo: Repo, conn: repodb.Connection, ledger: list[Ledger], events: list[QueryEvent]
+) -> None:
+    events.clear()
+    assert repo.update(change(ledger[2], note="d")) == Ledger(id=2, note="d")
+    assert repo.delete(ledger[2]) == Ledger(id=2, note="d")
+    assert len(events) == 2  # one statement each
+    with pytest.raises(StaleEntryError):
+        repo.delete(ledger[2])
+    with pytest.raises(StaleEntryError):
+        repo.update(change(ledger[2], note="e"))
+    assert conn.all(LEDGER) == LEDGER_ROWS[:2]
+
+
+def test_several_rows_matched_in_a_transaction_roll_it_back(
+    repo: Repo, conn: repodb.Connection, ledger: list[Ledger]
+) -> None:
+    with repo.transaction() as tx:
+        tx.insert(Ledger(id=3, note="kept"))
+        with pytest.raises(MultipleResults):
+            tx.update(change(ledger[0], note="z"))
+        # As after any failed statement, the transaction can only be rolled back.
+        with pytest.raises(InFailedTransaction):
+            tx.all(query(Ledger))
+        tx.rollback()
+    assert conn.all(LEDGER) == LEDGER_ROWS
+    with repo.transaction() as tx:
+        tx.insert(Ledger(id=3, note="kept"))
+        with pytest.raises(MultipleResults), tx.transaction():
+            tx.delete(ledger[0])
+        # A savepoint around the write undoes it alone.
+        assert tx.all(query(Ledger).where(Ledger.id == 1)) == ledger[:2]
+    assert conn.all(LEDGER) == [*LEDGER_ROWS, (3, "kept")]
+
+
 # -- composite keys and insert_or_update ------------------------------------------------------
 
 
@@ -447,6 +528,24 @@ def test_cast_assoc_children_are_inserted(repo: Repo, conn: repodb.Connection) -
     stored = repo.insert(member_form(params).cast_assoc("posts"))
     assert [(p.member_id, p.title) for p in stored.posts] == [(stored.id, "a"), (stored.id, "b")]
     assert conn.all(POSTS) == [(stored.id, "a", 0), (stored.id, "b", 0)]
+
+
+def test_cast_assoc_without_children_loads_them_empty(repo: Repo, conn: repodb.Connection) -> None:
+    form = cast(Post, {"title": "Empty", "comments": [], "tags": []}, ["title"])
+    post = repo.insert(form.cast_assoc("comments").cast_assoc("tags"))
+    assert (post.comments, post.tags) == ([], [])
+    member_form = cast(
+        Member, {"email": "a@example.com", "name": "A", "profile": None}, ["email", "name"]
+    )
+    member = repo.insert(member_form.cast_assoc("profile"))
+    assert vars(member)["profile"] is None
+    # Updated: the loaded (empty) children stay loaded.
+    renamed = repo.update(
+        cast(post, {"title": "Still empty", "comments": []}, ["title"]).cast_assoc("comments")
+    )
+    assert (renamed.title, renamed.comments) == ("Still empty", [])
+    assert conn.all(POSTS) == [(None, "Still empty", 0)]
+    assert conn.all(COMMENTS) == []
 
 
 def tag_form(tag: Tag, params: Mapping[str, Any]) -> Changeset[Tag]:

@@ -126,3 +126,11 @@ def multis(repo: Repo) -> None:
     assert_type(results[POSTS].rows, list[Post])
     # A step named by a str has no static type.
     assert_type(results["member"], Any)
+
+
+def reloads_and_preloads(repo: Repo) -> None:
+    member = Member(email="x", name="x")
+    assert_type(repo.reload_or_none(member), Member | None)
+    assert_type(repo.reload_or_none([member]), list[Member | None])
+    assert_type(repo.preload(member, "posts", force=False), Member)
+    assert_type(repo.preload([member], "posts", force=False), list[Member])

@@ -267,6 +267,16 @@ def test_unchanged_children_make_no_change() -> None:
     assert cast(data, {"posts": [{"id": 1, "title": "One"}]}, []).cast_assoc("posts").changes == {}
 
 
+def test_no_children_on_a_new_record_is_a_change() -> None:
+    # The association is not loaded on a new record: [] or None loads it, as in Ecto.
+    changeset = writer(name="Ada", posts=[], bio=None).cast_assoc("posts").cast_assoc("bio")
+    assert changeset.changes == {"name": "Ada", "posts": (), "bio": None}
+    applied = changeset.apply_changes()
+    assert (applied.posts, applied.bio) == ([], None)
+    tagged = writer(name="Ada", tags=[]).cast_embed("tags").apply_changes()
+    assert tagged.tags == []
+
+
 def test_on_replace_decides_what_happens_to_children_left_out() -> None:
     one, two = Article(id=1, title="One"), Article(id=2, title="Two")
     data = loaded(Writer(id=7, name="Ada"), posts=[one, two])
@@ -297,7 +307,7 @@ def test_has_one() -> None:
     child = new.changes["bio"]
     assert (child.action, dict(child.changes)) == ("insert", {"text": "Hi"})
     assert new.apply_changes().bio == Bio(text="Hi")
-    assert writer(name="Ada", bio=None).cast_assoc("bio").changes == {"name": "Ada"}
+    assert writer(name="Ada", bio=None).cast_assoc("bio").changes == {"name": "Ada", "bio": None}
     old = Bio(id=3, writer_id=7, text="Old")
     data = loaded(Writer(id=7, name="Ada"), bio=old)
     updated = cast(data, {"bio": {"id": "3", "text": "New"}}, []).cast_assoc("bio")
