@@ -347,7 +347,7 @@ class MultiPool:
             except down_on as e:
                 self._release(i, conn, e, down_on)
                 continue
-            except BaseException as e:
+            except BaseException as e:  # even interrupted, the connection goes back
                 self._release(i, conn, e, down_on)
                 raise
             if fits:
@@ -373,7 +373,7 @@ class MultiPool:
                 except Error:
                     pool.release(conn)
                     conn = pool.acquire()
-                except BaseException:
+                except BaseException:  # even interrupted, the connection goes back
                     pool.release(conn)
                     raise
         except ConnectError as e:

@@ -179,7 +179,7 @@ class Repo:
                 fetched = _perf()
                 results = compiled.decoder(codecs)(rows)
                 count_ = len(rows)
-        except Exception as e:
+        except Exception as e:  # the event reports any failure, which propagates
             now = _perf()
             times = (checkout, now - started, 0.0)
             self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, 0, e)
@@ -239,7 +239,7 @@ class Repo:
             started = _perf()
             try:
                 result = _REQUEST_CALLS[multiplicity](conn, request, params)
-            except Exception as e:
+            except Exception as e:  # the event reports any failure, which propagates
                 times = (checkout, _perf() - started, 0.0)
                 self._emit(conn, request.sql, (), None, times, 0, e)
                 raise
@@ -340,7 +340,7 @@ class Repo:
             started = _perf()
             try:
                 rows = conn._fetch_sql(plan.sql, args, True)
-            except Exception as e:
+            except Exception as e:  # the event reports any failure, which propagates
                 times = (checkout, _perf() - started, 0.0)
                 self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
                 raise
@@ -695,7 +695,7 @@ class RepoTransaction:
         try:
             tx = conn.transaction(isolation=self._isolation, read_only=self._read_only)
             tx.__enter__()
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             hold.__exit__(*sys.exc_info())
             raise
         self._hold, self._tx = hold, tx
@@ -712,7 +712,7 @@ class RepoTransaction:
         assert tx is not None
         try:
             handled = tx.__exit__(exc_type, exc, tb)
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             hold.__exit__(*sys.exc_info())
             raise
         if handled:

@@ -359,7 +359,7 @@ class _SandboxDriver:
         self._run(f"SAVEPOINT {_STATEMENT}")
         try:
             result = run()
-        except BaseException:
+        except BaseException:  # even interrupted, the statement's savepoint is undone
             self._undo(_STATEMENT)
             raise
         self._still_inside()

@@ -369,7 +369,7 @@ def _traced(
     started = _perf()
     try:
         result = work()
-    except Exception as e:
+    except Exception as e:  # the event reports any failure, which propagates
         repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), 0, e)
         raise
     repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), size(result))

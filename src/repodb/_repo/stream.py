@@ -49,11 +49,11 @@ class RepoStream(Iterator[T]):
                 self._rows = conn._stream_sql(
                     compiled.sql, compiled.encode(conn.codecs), batch_size
                 )
-            except Exception as e:
+            except Exception as e:  # the event reports any failure, which propagates
                 self._report(e)
                 raise
             self._times[1] = _perf() - started
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             self._hold.__exit__(*sys.exc_info())
             raise
         self._sql = compiled.sql
@@ -79,7 +79,7 @@ class RepoStream(Iterator[T]):
             except self._conn._native as e:
                 # Raised below, outside this block: see Connection._error.
                 error = self._conn._error(e, self._sql)
-            except BaseException as e:
+            except BaseException as e:  # even interrupted, the stream ends and reports it
                 self._failure = e
                 self.close()
                 raise
