@@ -408,7 +408,7 @@ class Connection:
         deferrable: bool = False,
         base_delay: float = 0.01,
         max_delay: float = 1.0,
-    ) -> T:
+    ) -> T | None:
         """Run ``fn(conn)`` in a transaction, retrying on serialization failure or deadlock.
 
         Waits a random time up to ``base_delay * 2**attempt`` (capped at
@@ -433,7 +433,7 @@ class Connection:
                 time.sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
                 continue
             # Only a Rollback raised by fn gets here: rolled back on request.
-            return None  # type: ignore[return-value]
+            return None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _step(self, sql: str | None, step: Callable[[], object]) -> None:

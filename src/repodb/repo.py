@@ -594,7 +594,7 @@ class Repo:
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
-    ) -> T: ...
+    ) -> T | None: ...
     def transaction(
         self,
         work: Any = None,

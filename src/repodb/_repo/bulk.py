@@ -99,7 +99,9 @@ def insert_all(
     )
     if not table.count:
         return _result(template, 0, [], () if template.on_conflict != "raise" else None)
-    return repo.transaction(functools.partial(_insert, template=template, table=table))
+    result = repo.transaction(functools.partial(_insert, template=template, table=table))
+    assert result is not None  # only tx.rollback() returns None, and _insert never calls it
+    return result
 
 
 def _insert(tx: TransactionRepo, template: Insert, table: _Table) -> WriteResult[Any]:

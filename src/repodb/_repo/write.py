@@ -84,7 +84,9 @@ def insert(
         return _insert(repo, changeset, on_conflict, conflict_target)
     if on_conflict != "raise":
         raise ValueError("on_conflict applies to one row: insert the associated records apart")
-    return repo.transaction(lambda tx: _insert(tx, changeset, on_conflict, conflict_target))
+    inserted = repo.transaction(lambda tx: _insert(tx, changeset, on_conflict, conflict_target))
+    assert inserted is not None  # only tx.rollback() returns None, and _insert never calls it
+    return inserted
 
 
 def update(repo: Repo, changeset: Changeset[S]) -> S:
@@ -102,7 +104,9 @@ def update(repo: Repo, changeset: Changeset[S]) -> S:
         return changeset.data
     if not _nested(changeset):
         return _update(repo, changeset)
-    return repo.transaction(lambda tx: _update(tx, changeset))
+    updated = repo.transaction(lambda tx: _update(tx, changeset))
+    assert updated is not None  # only tx.rollback() returns None, and _update never calls it
+    return updated
 
 
 def delete(repo: Repo, value: S | Changeset[S]) -> S:
