@@ -235,12 +235,18 @@ def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
 
 
 _INSERT_PLANS: dict[tuple[type[Any], tuple[str, ...], str, str], _InsertPlan] = {}
+# An application has a few plans per schema; only schemas made at run time
+# (a class per tenant, per test) reach this, and each plan keeps its class alive.
+_MAX_INSERT_PLANS = 1024
 
 
 def _insert_plan(schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> _InsertPlan:
     key = (schema, absent, conn.dialect.name, conn.codecs.name)
     plan = _INSERT_PLANS.get(key)
     if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
+        if len(_INSERT_PLANS) >= _MAX_INSERT_PLANS:
+            # Starting over costs a few compilations; an LRU would cost every insert.
+            _INSERT_PLANS.clear()
         plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, conn)
     return plan
 
