@@ -620,8 +620,6 @@ class RowStream(Iterator[R]):
     def __next__(self) -> R:
         try:
             row = next(self._rows)
-        except StopIteration:
-            raise
         except self._native as e:
             error = self._conn._error(e, self._sql)
         else:

@@ -163,7 +163,6 @@ class MultiPool:
             raise ValueError(f"{len(urls)} URLs but {len(names)} labels")
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a Selection, not {selection!r}")
-        self._urls = tuple(urls)
         self._labels = tuple(names)
         self._redacted = tuple(parse_url(u).redacted for u in urls)
         self._selection = selection

@@ -660,7 +660,6 @@ class TransactionRepo(Repo):
 
     def __init__(self, parent: Repo, conn: Connection, tx: Transaction) -> None:
         super().__init__(conn, on_event=parent._handlers, log_params=parent._log_params)
-        self._parent = parent
         self._conn = conn
         self._tx = tx
         self._held = True
