@@ -351,10 +351,13 @@ class Cqrs(_Routes):
         primary = self._primary.stats()
         if self._replicas is None:
             return CqrsStats(primary, (), 0)
+        with self._lag_lock:
+            # Probe threads update them together, under this lock.
+            lags, lagging_flags = list(self._lags), list(self._lagging)
         replicas = []
         for server in self._replicas.stats().servers:
             i = server.index
-            lag, lagging = self._lags[i], self._lagging[i]
+            lag, lagging = lags[i], lagging_flags[i]
             replicas.append(
                 ReplicaStats(
                     index=i,
