@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # get here: without a word, repodb would seem to end for no reason.
         print(f"{parser.prog}: error: a migration called sys.exit({e.code!r})", file=sys.stderr)
         return 1
-    except Exception as e:
+    except Exception as e:  # the command's last word on any failure, in one line
         if verbose:
             print(scrub(traceback.format_exc()).rstrip(), file=sys.stderr)
         print(f"{parser.prog}: error: {scrub(_one_line(e, verbose))}", file=sys.stderr)

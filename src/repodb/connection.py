@@ -146,7 +146,15 @@ class Connection:
         return not self._closed and self._driver.in_transaction
 
     def _error(self, exc: BaseException, sql: str | None) -> Error:
-        """The repodb error for a driver exception; marks an open transaction aborted."""
+        """The repodb error for a driver exception; marks an open transaction aborted.
+
+        Callers raise it after their ``except`` block, not inside it, so the
+        driver's exception is neither its ``__cause__`` nor its
+        ``__context__``: its text quotes row values (PostgreSQL's ``DETAIL:
+        Key (token)=(...)``, ``Failing row contains (...)``), redacted or not,
+        and a formatted traceback or an error tracker walking the chain would
+        show them. What it reports is on the repodb error.
+        """
         if self._depth:
             self._aborted = True
         if self._closed:
@@ -170,7 +178,8 @@ class Connection:
         try:
             return self._driver.fetch(plan.sql, args, plan.prepare)
         except self._native as e:
-            raise self._error(e, plan.sql) from e
+            error = self._error(e, plan.sql)
+        raise error
 
     def checkout(self, intent: str = "write") -> _Held:
         """This connection as a Repo's source: ``Repo(conn)`` runs everything on it.
@@ -189,7 +198,8 @@ class Connection:
         try:
             return self._driver.fetch(sql, args, prepare)
         except self._native as e:
-            raise self._error(e, sql) from e
+            error = self._error(e, sql)
+        raise error
 
     def _execute_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> int:
         if self._aborted:
@@ -197,7 +207,8 @@ class Connection:
         try:
             return self._driver.execute(sql, args, prepare)
         except self._native as e:
-            raise self._error(e, sql) from e
+            error = self._error(e, sql)
+        raise error
 
     def _stream_sql(
         self, sql: str, args: Sequence[Any], batch_size: int
@@ -207,7 +218,8 @@ class Connection:
         try:
             return self._driver.stream(sql, args, batch_size)
         except self._native as e:
-            raise self._error(e, sql) from e
+            error = self._error(e, sql)
+        raise error
 
     def _copy_sql(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         if self._aborted:
@@ -215,7 +227,8 @@ class Connection:
         try:
             return self._driver.copy_in(table, columns, rows)
         except self._native as e:
-            raise self._error(e, f"COPY {table}") from e
+            error = self._error(e, f"COPY {table}")
+        raise error
 
     def _execute_many_sql(self, sql: str, args: Iterable[Sequence[Any]]) -> int:
         if self._aborted:
@@ -223,7 +236,8 @@ class Connection:
         try:
             return self._driver.execute_many(sql, args)
         except self._native as e:
-            raise self._error(e, sql) from e
+            error = self._error(e, sql)
+        raise error
 
     # Running requests ------------------------------------------------------
 
@@ -238,7 +252,8 @@ class Connection:
         try:
             return self._driver.execute(plan.sql, args, plan.prepare)
         except self._native as e:
-            raise self._error(e, plan.sql) from e
+            error = self._error(e, plan.sql)
+        raise error
 
     @overload
     def one(self, request: Request[None, R, One]) -> R: ...
@@ -328,11 +343,8 @@ class Connection:
         plan = self._plan(request)
         encode = plan.encode
         with self.transaction():
-            try:
-                count = self._driver.execute_many(plan.sql, (encode(p) for p in params))
-            except self._native as e:
-                raise self._error(e, plan.sql) from e
-        return count
+            return self._execute_many_sql(plan.sql, (encode(p) for p in params))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def copy_in(
         self,
@@ -361,11 +373,8 @@ class Connection:
 
         encode = params_encoder(t, self._codecs)
         with self.transaction():
-            try:
-                count = self._driver.copy_in(table, columns, (encode(r) for r in rows))
-            except self._native as e:
-                raise self._error(e, f"COPY {table}") from e
-        return count
+            return self._copy_sql(table, columns, (encode(r) for r in rows))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # Transactions ---------------------------------------------------------
 
@@ -399,7 +408,7 @@ class Connection:
         deferrable: bool = False,
         base_delay: float = 0.01,
         max_delay: float = 1.0,
-    ) -> T:
+    ) -> T | None:
         """Run ``fn(conn)`` in a transaction, retrying on serialization failure or deadlock.
 
         Waits a random time up to ``base_delay * 2**attempt`` (capped at
@@ -424,30 +433,30 @@ class Connection:
                 time.sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
                 continue
             # Only a Rollback raised by fn gets here: rolled back on request.
-            return None  # type: ignore[return-value]
+            return None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _run(self, sql: str) -> None:
+    def _step(self, sql: str | None, step: Callable[[], object]) -> None:
+        """Run a driver call whose result does not matter (BEGIN, a ping, ...), as ``sql``."""
         try:
-            self._driver.execute(sql, (), False)
+            step()
+            return
         except self._native as e:
-            raise self._error(e, sql) from e
+            error = self._error(e, sql)
+        raise error
+
+    def _run(self, sql: str) -> None:
+        self._step(sql, lambda: self._driver.execute(sql, (), False))
 
     # Connection management -------------------------------------------------
 
     def set_statement_timeout(self, seconds: float | None) -> None:
         """Cancel statements running longer than ``seconds`` from now on (None: no limit)."""
-        try:
-            self._driver.set_statement_timeout(seconds)
-        except self._native as e:
-            raise self._error(e, None) from e
+        self._step(None, lambda: self._driver.set_statement_timeout(seconds))
 
     def ping(self) -> None:
         """Raise a repodb error if the connection no longer works."""
-        try:
-            self._driver.ping()
-        except self._native as e:
-            raise self._error(e, "SELECT 1") from e
+        self._step("SELECT 1", self._driver.ping)
 
     def abort(self) -> None:
         """Make the statement running on this connection fail now, from any thread.
@@ -474,10 +483,7 @@ class Connection:
         """Close the connection; an open transaction is rolled back by the server."""
         if not self._closed:
             self._closed = True
-            try:
-                self._driver.close()
-            except self._native as e:
-                raise self._error(e, None) from e
+            self._step(None, self._driver.close)
 
 
 class _Held:
@@ -530,10 +536,7 @@ class Transaction:
             self._savepoint = f"repodb_sp_{conn._depth}"
             conn._run(f"SAVEPOINT {self._savepoint}")
         else:
-            try:
-                conn._driver.begin(self._options)
-            except conn._native as e:
-                raise conn._error(e, "BEGIN") from e
+            conn._step("BEGIN", lambda: conn._driver.begin(self._options))
         conn._depth += 1
         self._active = True
         return self
@@ -566,12 +569,14 @@ class Transaction:
             return
         try:
             conn._driver.commit()
+            return
         except conn._native as e:
             # SQLite keeps the transaction open when COMMIT fails (e.g. a
             # deferred foreign key); end it so no partial write survives.
             with contextlib.suppress(*conn._native):
                 conn._driver.rollback()
-            raise conn._error(e, "COMMIT") from e
+            error = conn._error(e, "COMMIT")
+        raise error
 
     def _undo(self, cause: BaseException) -> None:
         conn = self._conn
@@ -580,8 +585,8 @@ class Transaction:
                 conn._run(f"ROLLBACK TO SAVEPOINT {self._savepoint}")
                 conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
             else:
-                conn._driver.rollback()
-        except Exception as e:
+                conn._step("ROLLBACK", conn._driver.rollback)
+        except Error as e:
             # The original error matters more; the failed rollback is noted.
             cause.add_note(f"repodb: rolling back also failed: {e}")
         else:
@@ -615,12 +620,12 @@ class RowStream(Iterator[R]):
     def __next__(self) -> R:
         try:
             row = next(self._rows)
-        except StopIteration:
-            raise
         except self._native as e:
-            raise self._conn._error(e, self._sql) from e
-        result: R = self._decode(row)
-        return result
+            error = self._conn._error(e, self._sql)
+        else:
+            result: R = self._decode(row)
+            return result
+        raise error
 
     def close(self) -> None:
         """Release the cursor; further iteration stops."""
@@ -628,8 +633,10 @@ class RowStream(Iterator[R]):
         if close is not None:
             try:
                 close()
+                return
             except self._native as e:
-                raise self._conn._error(e, self._sql) from e
+                error = self._conn._error(e, self._sql)
+            raise error
 
     def __enter__(self) -> Self:
         return self

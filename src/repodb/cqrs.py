@@ -47,11 +47,12 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
 
+from ._cause_log import CauseLog
 from ._cqrs.lag import Lag, WalHistory, parse_lsn
 from ._cqrs.leases import REPLICA_DOWN_ON, ReadLease, TransactionBlock, WriteLease
 from ._cqrs.probe import Prober
 from .connection import Connection
-from .errors import ConnectError
+from .errors import ConnectError, Error
 from .multipool import MultiPool, Selection
 from .pool import Pool, PoolStats
 from .request import Request
@@ -259,6 +260,7 @@ class Cqrs(_Routes):
         self._config = config
         self._tracks_wal = tracks_wal
         self._lag_lock = threading.Lock()
+        self._wal_read_failures = CauseLog(_logger)
         count = len(config.replica_conninfos)
         self._lags: list[Lag | None] = [None] * count
         self._lagging = [False] * count
@@ -349,10 +351,13 @@ class Cqrs(_Routes):
         primary = self._primary.stats()
         if self._replicas is None:
             return CqrsStats(primary, (), 0)
+        with self._lag_lock:
+            # Probe threads update them together, under this lock.
+            lags, lagging_flags = list(self._lags), list(self._lagging)
         replicas = []
         for server in self._replicas.stats().servers:
             i = server.index
-            lag, lagging = self._lags[i], self._lagging[i]
+            lag, lagging = lags[i], lagging_flags[i]
             replicas.append(
                 ReplicaStats(
                     index=i,
@@ -531,10 +536,15 @@ class CqrsSession(_Routes):
         """A write block on ``conn`` ended: remember where the primary's WAL is now."""
         try:
             position = parse_lsn(conn.one(_INSERT_POSITION))
-        except Exception as e:
+        except (Error, ValueError) as e:
             # Reads cannot tell which replica has the write: the primary serves
-            # them until a later write records a position.
-            _logger.debug("a session could not read the WAL position after a write: %s", e)
+            # them until a later write records a position. Every session would
+            # fail alike (a server that refuses the function), so say it once.
+            self._cqrs._wal_read_failures.warning(
+                e,
+                "a session could not read the WAL position after a write; "
+                "its reads go to the primary until its next write",
+            )
             with self._lock:
                 self._position = _UNKNOWN
             return

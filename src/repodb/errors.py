@@ -4,8 +4,9 @@ Why: code that handles a duplicate e-mail should not care whether SQLite said
 "UNIQUE constraint failed" or PostgreSQL said SQLSTATE 23505. Every driver maps
 its native errors to these classes, and each error carries what the database
 reported: the SQL (never the values), the SQLSTATE or SQLite code, and the
-constraint, table and columns where known. The driver's own exception stays
-available as ``__cause__``.
+constraint, table and columns where known. The driver's own exception is not
+chained (neither ``__cause__`` nor ``__context__``): its text may quote row
+values, redacted ones included, and a formatted traceback would show them.
 
 The tree is small: by phase (``ConnectError``, ``QueryError``, ``EncodeError``,
 ``DecodeError``, ``NotFound``/``MultipleResults``) and, under ``QueryError``, by

@@ -429,5 +429,5 @@ def _run_steps(
         except Rollback as request:
             stopped.append((step.name, request))
             raise
-        except Exception as e:
+        except Exception as e:  # a step runs the application's functions: anything
             raise MultiError(step.name, e, results) from e

@@ -163,7 +163,6 @@ class MultiPool:
             raise ValueError(f"{len(urls)} URLs but {len(names)} labels")
         if not isinstance(selection, Selection):
             raise TypeError(f"selection must be a Selection, not {selection!r}")
-        self._urls = tuple(urls)
         self._labels = tuple(names)
         self._redacted = tuple(parse_url(u).redacted for u in urls)
         self._selection = selection
@@ -347,7 +346,7 @@ class MultiPool:
             except down_on as e:
                 self._release(i, conn, e, down_on)
                 continue
-            except BaseException as e:
+            except BaseException as e:  # even interrupted, the connection goes back
                 self._release(i, conn, e, down_on)
                 raise
             if fits:
@@ -373,7 +372,7 @@ class MultiPool:
                 except Error:
                     pool.release(conn)
                     conn = pool.acquire()
-                except BaseException:
+                except BaseException:  # even interrupted, the connection goes back
                     pool.release(conn)
                     raise
         except ConnectError as e:

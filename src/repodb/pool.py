@@ -37,11 +37,12 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
+from ._cause_log import CauseLog
 from ._pool import maintenance
 from ._pool.health import Health
 from ._pool.slots import Slot, Waiter, borrower_stack, close_quietly
 from .connection import Connection, connect
-from .errors import ConnectError, Error
+from .errors import ConnectError, ConnectionLost, Error
 from .url import parse_url
 
 __all__ = ["Pool", "PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
@@ -144,7 +145,9 @@ class Pool:
         max_idle: seconds an idle connection beyond ``min_size`` stays open (None: forever).
         validate: ``validate(conn) -> bool`` runs before a connection is
             reused; False or an exception discards it and the checkout goes on
-            with another, without delay.
+            with another, without delay. An exception other than
+            ``ConnectionLost`` is a bug in the check: it is logged as a
+            WARNING with its traceback, once until the cause changes.
         configure: ``configure(conn)`` runs once on each new connection.
         connect_timeout, statement_timeout: as for ``repodb.connect``.
         leak_threshold: seconds after which a borrowed connection is reported
@@ -232,6 +235,7 @@ class Pool:
         # (pinged) before reuse: set when a broken connection or a failed
         # connect suggests the server dropped its connections.
         self._check_before = 0.0
+        self._check_bugs = CauseLog(_logger)
         self._created = self._failed_connects = self._timeouts = 0
         self._discarded = self._returns_bad = self._expired = 0
 
@@ -449,7 +453,7 @@ class Pool:
         try:
             remaining = deadline - _now()
             served = remaining > 0 and waiter.lock.acquire(timeout=remaining)
-        except BaseException:
+        except BaseException:  # even interrupted, whatever the waiter was given goes back
             self._leave(waiter)
             raise
         if not served:
@@ -489,10 +493,19 @@ class Pool:
             else:
                 conn.ping()
                 usable = True
-        except Exception as e:
+        except ConnectionLost as e:
+            # What the check is for: a connection the server dropped.
             _logger.info("%s: a pooled connection failed its check: %s", self._label, e)
             usable = False
+        except Exception as e:
+            # ``validate`` is the application's code and may raise anything.
+            # Every connection would fail the same way, so say it loudly (once).
+            self._check_bugs.warning(
+                e, "%s: checking a pooled connection raised; it is discarded", self._label
+            )
+            usable = False
         except BaseException:
+            # Interrupted (KeyboardInterrupt, a cancelled thread): the check is unfinished.
             self._drop(slot)
             raise
         if not usable:
@@ -521,7 +534,7 @@ class Pool:
         if self._configure is not None:
             try:
                 self._configure(conn)
-            except BaseException:
+            except BaseException:  # configure is the application's code; the connection is closed
                 close_quietly(conn)
                 raise
         return conn
@@ -530,7 +543,7 @@ class Pool:
         """Open a connection in the room reserved for this checkout."""
         try:
             conn = self._connect()
-        except BaseException as e:
+        except BaseException as e:  # even interrupted, the room reserved for it is freed
             self._open_failed(e, probe)
             raise
         now = _now()
@@ -549,7 +562,7 @@ class Pool:
         """Open a connection for ``min_size``: to the first waiter, or idle."""
         try:
             conn = self._connect()
-        except Exception as e:
+        except Exception as e:  # connect or configure: a failed connect, logged; the thread goes on
             self._open_failed(e, probe)
             return
         now = _now()

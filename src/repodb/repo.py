@@ -182,7 +182,7 @@ class Repo:
                 fetched = _perf()
                 results = compiled.decoder(codecs)(rows)
                 count_ = len(rows)
-        except Exception as e:
+        except Exception as e:  # the event reports any failure, which propagates
             now = _perf()
             times = (checkout, now - started, 0.0)
             self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, 0, e)
@@ -242,7 +242,7 @@ class Repo:
             started = _perf()
             try:
                 result = _REQUEST_CALLS[multiplicity](conn, request, params)
-            except Exception as e:
+            except Exception as e:  # the event reports any failure, which propagates
                 times = (checkout, _perf() - started, 0.0)
                 self._emit(conn, request.sql, (), None, times, 0, e)
                 raise
@@ -343,7 +343,7 @@ class Repo:
             started = _perf()
             try:
                 rows = conn._fetch_sql(plan.sql, args, True)
-            except Exception as e:
+            except Exception as e:  # the event reports any failure, which propagates
                 times = (checkout, _perf() - started, 0.0)
                 self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
                 raise
@@ -695,7 +695,7 @@ class Repo:
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
-    ) -> T: ...
+    ) -> T | None: ...
     def transaction(
         self,
         work: Any = None,
@@ -761,7 +761,6 @@ class TransactionRepo(Repo):
 
     def __init__(self, parent: Repo, conn: Connection, tx: Transaction) -> None:
         super().__init__(conn, on_event=parent._handlers, log_params=parent._log_params)
-        self._parent = parent
         self._conn = conn
         self._tx = tx
         self._held = True
@@ -796,7 +795,7 @@ class RepoTransaction:
         try:
             tx = conn.transaction(isolation=self._isolation, read_only=self._read_only)
             tx.__enter__()
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             hold.__exit__(*sys.exc_info())
             raise
         self._hold, self._tx = hold, tx
@@ -813,7 +812,7 @@ class RepoTransaction:
         assert tx is not None
         try:
             handled = tx.__exit__(exc_type, exc, tb)
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             hold.__exit__(*sys.exc_info())
             raise
         if handled:

@@ -127,12 +127,16 @@ class Sandbox:
         self._timeout = timeout
         self._lock = threading.RLock()
         self._closed = False
+        failure: Error | None = None
         try:
             self._real.begin(TransactionOptions())
         except self._real.native_errors as e:
+            # Raised below, outside this block: see Connection._error.
+            failure = self._real.map_error(e, "BEGIN")
+        if failure is not None:
             if self._owned:
                 base.close()
-            raise self._real.map_error(e, "BEGIN") from e
+            raise failure
         # The application's connection: the same session, its transactions savepoints.
         if statement_savepoints is None:
             statement_savepoints = _STATEMENT_SAVEPOINTS[self._real.dialect.name]
@@ -355,7 +359,7 @@ class _SandboxDriver:
         self._run(f"SAVEPOINT {_STATEMENT}")
         try:
             result = run()
-        except BaseException:
+        except BaseException:  # even interrupted, the statement's savepoint is undone
             self._undo(_STATEMENT)
             raise
         self._still_inside()

@@ -76,7 +76,7 @@ class _Url(str):
 
         try:
             return repr(parse_url(str(self)).redacted)
-        except Exception:  # not a URL repodb reads: it cannot say where a password is
+        except ValueError:  # not a URL repodb reads: it cannot say where a password is
             return "'<a database URL repodb cannot read>'"
 
 

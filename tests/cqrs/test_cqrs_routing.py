@@ -18,6 +18,7 @@ undone in a ``finally``. Every wait is bounded.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from repodb import IsolationLevel, ReadOnlyError, Repo, Request
+from repodb import ConnectionLost, IsolationLevel, ReadOnlyError, Repo, Request
 from repodb.changeset import cast, change
 from repodb.cqrs import Cqrs, CqrsConfig, ReplicaSelection
 from repodb.functions import fragment
@@ -348,6 +349,25 @@ def test_a_session_reads_its_writes_even_from_a_stalled_replica_pair(schema: str
                     cluster("resume-replay", "2")
         finally:
             cluster("resume-replay", "1")
+
+
+def test_a_session_that_cannot_read_the_wal_position_warns_once_and_reads_the_primary(
+    cqrs: Cqrs, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write block whose connection died leaves no WAL position: said once, as a WARNING."""
+    primary_port, _ = ports()
+    caplog.set_level(logging.DEBUG, logger="repodb.cqrs")
+    with cqrs.session() as session:
+        repo = Repo(session)
+        for _ in range(3):
+            with pytest.raises(ConnectionLost), session.write() as conn:
+                conn.exec(Request.exec("SELECT pg_terminate_backend(pg_backend_pid())"))
+        assert session.last_write_lsn is None
+        assert set(read_ports(repo, 4)) == {primary_port}
+    failures = [r for r in caplog.records if "WAL position" in r.getMessage()]
+    assert [r.levelno for r in failures] == [logging.WARNING]
+    assert failures[0].exc_info is not None
+    assert isinstance(failures[0].exc_info[1], ConnectionLost)
 
 
 def read_ports_of(repo: Repo, item_id: int, n: int) -> list[int]:

@@ -4,8 +4,10 @@ Covered: unique (single column, composite, primary key), foreign key (insert
 and delete), not null and named CHECK violations run as identical SQL on
 SQLite and PostgreSQL, each raising the same class with the same table,
 columns and constraint name where both databases report them; every error
-carries its SQL, its SQLSTATE (PostgreSQL) or SQLite code, the driver's
-exception as ``__cause__``, and never a row value in ``str()``/``repr()``. On
+carries its SQL, its SQLSTATE (PostgreSQL) or SQLite code, and never a row
+value: not in ``str()``/``repr()``, not in its whole formatted traceback, and
+not in any exception reachable from it (the driver's exception, whose text
+quotes the row on PostgreSQL, is not chained). On
 PostgreSQL also exclusion constraints, division by zero and out-of-range
 values (DataError). Syntax errors and unknown tables or columns are
 ProgrammingError everywhere; NULL or an unknown Enum name read into a
@@ -14,17 +16,27 @@ non-optional column is DecodeError; the connection keeps working after each.
 
 from __future__ import annotations
 
-import sqlite3
+import traceback
 from collections.abc import Callable
 
-import psycopg
 import pytest
 
 import repodb
 from repodb import Request
+from repodb.changeset import InvalidChangesetError, change
+from repodb.repo import Repo
+from repodb.schema import Col, Schema, field
 from repodb.types import optional, tup
 
+# The values a test expects to stay hidden are constants, so the test's own
+# source lines, which a formatted traceback shows, do not contain them.
 SECRET = "s3cret.person@example.com"
+OTHER_EMAIL = "other@example.com"
+NAMELESS_EMAIL = "nameless@example.com"
+MEMBER = 4242
+MISSING_USER = 98765
+NEGATIVE = -31337
+GUEST = "Mallory-The-Guest"
 
 SCHEMA = [
     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL)",
@@ -80,21 +92,39 @@ def check_error(
     if is_pg(conn):
         assert error.sqlstate == sqlstate
         assert error.code is None
-        assert isinstance(error.__cause__, psycopg.Error)
-        assert error.__cause__.sqlstate == sqlstate
         assert ("$1" in error.sql) is has_params
     else:
         assert error.code == code
         assert error.sqlstate is None
-        assert isinstance(error.__cause__, sqlite3.Error)
-        assert error.__cause__.sqlite_errorname == code
         assert ("?" in error.sql) is has_params
-    for value in hidden:
-        assert value not in str(error)
-        assert value not in repr(error)
+    assert (error.__cause__, error.__context__) == (None, None)
+    assert_hides(error, hidden)
     # The connection is still usable and no transaction was left open.
     assert not conn.in_transaction
     conn.ping()
+
+
+def assert_hides(error: BaseException, hidden: tuple[str, ...]) -> None:
+    """No value of ``hidden`` in the traceback an error tracker stores, nor in its chain.
+
+    The formatted traceback is what ``logging.exception`` writes and Sentry
+    keeps; the chain (``__cause__`` and ``__context__``, shown or not) is
+    what a tracker could walk.
+    """
+    shown = "".join(traceback.format_exception(error))
+    assert type(error).__name__ in shown
+    chain: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    for link in chain:
+        assert isinstance(link, repodb.Error), f"a driver's exception is chained: {link!r}"
+        for value in hidden:
+            assert value not in shown
+            assert value not in str(link)
+            assert value not in repr(link)
+            assert value not in repr(link.args)
 
 
 def test_unique_single_column(db: repodb.Connection) -> None:
@@ -107,7 +137,7 @@ def test_unique_single_column(db: repodb.Connection) -> None:
     if is_pg(db):
         assert e.constraint == "users_email_key"
         assert e.detail is not None
-        assert SECRET in e.detail  # the database's detail is kept, but out of str()
+        assert SECRET in e.detail  # the database's detail is kept, but never printed
     check_error(
         db, e, sqlstate="23505", code="SQLITE_CONSTRAINT_UNIQUE", sql_start="INSERT INTO users"
     )
@@ -115,9 +145,9 @@ def test_unique_single_column(db: repodb.Connection) -> None:
 
 
 def test_unique_composite(db: repodb.Connection) -> None:
-    db.exec(insert_membership, (7, 4242))
+    db.exec(insert_membership, (7, MEMBER))
     with pytest.raises(repodb.UniqueViolation) as info:
-        db.exec(insert_membership, (7, 4242))
+        db.exec(insert_membership, (7, MEMBER))
     e = info.value
     assert (e.table, e.columns, e.column) == ("memberships", ("org", "member"), None)
     check_error(
@@ -126,13 +156,13 @@ def test_unique_composite(db: repodb.Connection) -> None:
         sqlstate="23505",
         code="SQLITE_CONSTRAINT_UNIQUE",
         sql_start="INSERT INTO memberships",
-        hidden=("4242",),
+        hidden=(str(MEMBER),),
     )
 
 
 def test_primary_key(db: repodb.Connection) -> None:
     with pytest.raises(repodb.UniqueViolation) as info:
-        db.exec(insert_user, (1, "other@example.com", "Grace"))
+        db.exec(insert_user, (1, OTHER_EMAIL, "Grace"))
     e = info.value
     assert (e.table, e.columns) == ("users", ("id",))
     check_error(
@@ -141,13 +171,13 @@ def test_primary_key(db: repodb.Connection) -> None:
         sqlstate="23505",
         code="SQLITE_CONSTRAINT_PRIMARYKEY",
         sql_start="INSERT INTO users",
-        hidden=("other@example.com",),
+        hidden=(OTHER_EMAIL,),
     )
 
 
 def test_foreign_key_on_insert(db: repodb.Connection) -> None:
     with pytest.raises(repodb.ForeignKeyViolation) as info:
-        db.exec(insert_post, (1, 98765))
+        db.exec(insert_post, (1, MISSING_USER))
     e = info.value
     if is_pg(db):
         assert (e.table, e.constraint, e.columns) == ("posts", "posts_user_id_fkey", ("user_id",))
@@ -157,7 +187,7 @@ def test_foreign_key_on_insert(db: repodb.Connection) -> None:
         sqlstate="23503",
         code="SQLITE_CONSTRAINT_FOREIGNKEY",
         sql_start="INSERT INTO posts",
-        hidden=("98765",),
+        hidden=(str(MISSING_USER),),
     )
     assert db.one(Request.one("SELECT count(*) FROM posts", row=int)) == 0
 
@@ -178,7 +208,7 @@ def test_foreign_key_on_delete(db: repodb.Connection) -> None:
 
 def test_not_null(db: repodb.Connection) -> None:
     with pytest.raises(repodb.NotNullViolation) as info:
-        db.exec(insert_user, (2, "nameless@example.com", None))
+        db.exec(insert_user, (2, NAMELESS_EMAIL, None))
     e = info.value
     assert (e.table, e.columns, e.column) == ("users", ("name",), "name")
     check_error(
@@ -187,7 +217,7 @@ def test_not_null(db: repodb.Connection) -> None:
         sqlstate="23502",
         code="SQLITE_CONSTRAINT_NOTNULL",
         sql_start="INSERT INTO users",
-        hidden=("nameless@example.com",),
+        hidden=(NAMELESS_EMAIL,),
     )
     assert db.one(count_users) == 1
 
@@ -195,8 +225,8 @@ def test_not_null(db: repodb.Connection) -> None:
 @pytest.mark.parametrize(
     ("violate", "sql_start"),
     [
-        (lambda conn: conn.exec(insert_account, (1, -31337)), "INSERT INTO accounts"),
-        (lambda conn: conn.exec(update_balance, (-31337, 2)), "UPDATE accounts"),
+        (lambda conn: conn.exec(insert_account, (1, NEGATIVE)), "INSERT INTO accounts"),
+        (lambda conn: conn.exec(update_balance, (NEGATIVE, 2)), "UPDATE accounts"),
     ],
     ids=["insert", "update"],
 )
@@ -216,7 +246,7 @@ def test_named_check_constraint(
         sqlstate="23514",
         code="SQLITE_CONSTRAINT_CHECK",
         sql_start=sql_start,
-        hidden=("31337",),
+        hidden=(str(NEGATIVE),),
     )
     balances = db.all(Request.many("SELECT balance FROM accounts", row=int))
     assert balances == [10]
@@ -237,7 +267,7 @@ def test_exclusion_constraint_postgresql(pg_schema_url: str) -> None:
         )
         conn.exec(book, (101, "Ada"))
         with pytest.raises(repodb.ExclusionViolation) as info:
-            conn.exec(book, (101, "Mallory-The-Guest"))
+            conn.exec(book, (101, GUEST))
         e = info.value
         assert isinstance(e, repodb.IntegrityError)
         assert (e.constraint, e.table) == ("one_guest_per_room", "bookings")
@@ -247,7 +277,7 @@ def test_exclusion_constraint_postgresql(pg_schema_url: str) -> None:
             sqlstate="23P01",
             code="",
             sql_start="INSERT INTO bookings",
-            hidden=("Mallory-The-Guest",),
+            hidden=(GUEST,),
         )
 
 
@@ -298,6 +328,70 @@ def test_error_inside_transaction_rolls_it_back(db: repodb.Connection) -> None:
         insert_two()
     assert not db.in_transaction
     assert db.one(count_users) == 1
+
+
+# Redacted fields through the Repo -------------------------------------------
+
+
+class Credential(Schema, table="credentials"):
+    """Two redacted fields: ``owner`` (a foreign key) and ``token`` (unique)."""
+
+    id: Col[int] = field(primary_key=True)
+    owner: Col[int] = field(redact=True)
+    token: Col[str] = field(redact=True)
+    label: Col[str | None] = field(default=None)
+    uses: Col[int] = field(default=0)
+
+
+TOKEN = "HUNTER2-TOP"
+OTHER_TOKEN = "CORRECT-HORSE"
+OWNER = 777001
+
+CREDENTIAL_DDL = [
+    "CREATE TABLE owners (id INTEGER PRIMARY KEY)",
+    "CREATE TABLE credentials (id INTEGER PRIMARY KEY,"
+    " owner INTEGER NOT NULL REFERENCES owners (id), token TEXT NOT NULL UNIQUE,"
+    " label TEXT NOT NULL, uses INTEGER NOT NULL CONSTRAINT uses_check CHECK (uses >= 0))",
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "error"),
+    [
+        (Credential(id=2, owner=1, token=TOKEN, label="b"), repodb.UniqueViolation),
+        (Credential(id=2, owner=1, token=OTHER_TOKEN, label="b", uses=-1), repodb.CheckViolation),
+        (Credential(id=2, owner=1, token=OTHER_TOKEN), repodb.NotNullViolation),
+        (Credential(id=2, owner=OWNER, token=OTHER_TOKEN, label="b"), repodb.ForeignKeyViolation),
+    ],
+    ids=["unique", "check", "not_null", "foreign_key"],
+)
+def test_repo_errors_hide_redacted_values(
+    conn: repodb.Connection, record: Credential, error: type[repodb.IntegrityError]
+) -> None:
+    for ddl in CREDENTIAL_DDL:
+        conn.exec(Request.exec(ddl))
+    conn.exec(Request.exec("INSERT INTO owners (id) VALUES (1)"))
+    repo = Repo(conn)
+    repo.insert(Credential(id=1, owner=1, token=TOKEN, label="a"))
+    with pytest.raises(error) as info:
+        repo.insert(record)
+    assert (info.value.__cause__, info.value.__context__) == (None, None)
+    assert_hides(info.value, (TOKEN, OTHER_TOKEN, str(OWNER)))
+    if is_pg(conn) and error is not repodb.NotNullViolation:
+        assert info.value.constraint is not None
+    # A declared constraint: a field error, chained to the IntegrityError.
+    declared = (
+        change(record)
+        .unique_constraint("token")
+        .check_constraint("uses", name="uses_check")
+        .foreign_key_constraint("owner")
+    )
+    if error is repodb.NotNullViolation:
+        return
+    with pytest.raises(InvalidChangesetError) as field_error:
+        repo.insert(declared)
+    assert isinstance(field_error.value.__cause__, error)
+    assert_hides(field_error.value, (TOKEN, OTHER_TOKEN, str(OWNER)))
 
 
 # Reading back ----------------------------------------------------------------

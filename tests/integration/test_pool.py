@@ -364,10 +364,15 @@ def test_validate_runs_before_reuse_and_failures_are_replaced_without_delay(
     assert (stats.discarded, stats.created, stats.failed_connects) == (1, 2, 0)
 
 
-def test_a_validator_that_raises_discards_the_connection(db_url: str, pools: PoolFactory) -> None:
-    def validate(conn: repodb.Connection) -> bool:
-        raise RuntimeError("validator bug")
+def test_a_validator_that_raises_discards_the_connection_and_warns_once_per_cause(
+    db_url: str, pools: PoolFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bugs = ["validator bug"] * 5 + ["another bug"] * 3
 
+    def validate(conn: repodb.Connection) -> bool:
+        raise RuntimeError(bugs.pop(0))
+
+    caplog.set_level(logging.INFO, logger="repodb.pool")
     pool = pools(db_url, max_size=1, validate=validate)
     first = pool.acquire()
     pool.release(first)
@@ -375,6 +380,13 @@ def test_a_validator_that_raises_discards_the_connection(db_url: str, pools: Poo
     assert second is not first
     pool.release(second)
     assert pool.stats().discarded == 1
+    for _ in range(7):
+        pool.release(pool.acquire())
+    assert (bugs, pool.stats().discarded) == ([], 8)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [str(r.exc_info[1]) for r in warnings if r.exc_info] == ["validator bug", "another bug"]
+    assert len(warnings) == 2
+    assert all("checking a pooled connection raised" in r.getMessage() for r in warnings)
 
 
 def test_configure_runs_once_on_each_new_connection(db_url: str, pools: PoolFactory) -> None:

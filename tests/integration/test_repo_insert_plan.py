@@ -20,6 +20,7 @@ import pytest
 import repodb
 from repodb import Request
 from repodb._compile import cache
+from repodb._repo import write
 from repodb.changeset import InvalidChangesetError, cast
 from repodb.errors import UniqueViolation
 from repodb.query import query
@@ -122,6 +123,21 @@ def test_the_statement_is_compiled_once_per_set_of_columns(repo: Repo) -> None:
     # Neither compiled nor looked up in the compiled-SQL cache again.
     assert cache.cache_info() == before
     assert len(repo.all(query(Parcel))) == 8
+
+
+def test_the_plans_are_bounded(
+    repo: Repo, conn: repodb.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write, "_MAX_INSERT_PLANS", 2)
+    monkeypatch.setattr(write, "_INSERT_PLANS", {})
+    repo.insert(Parcel(code="a"))
+    repo.insert(Parcel(id=50, code="b"))
+    repo.insert(Tick())
+    assert len(write._INSERT_PLANS) == 1
+    repo.insert(Parcel(code="c"))
+    assert len(write._INSERT_PLANS) == 2
+    assert [p.code for p in repo.all(query(Parcel))] == ["a", "b", "c"]
+    assert len(conn.all(TICKS)) == 1
 
 
 def test_events_carry_the_sql_and_the_values(repo: Repo, events: list[QueryEvent]) -> None:

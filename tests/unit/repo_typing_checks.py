@@ -80,7 +80,8 @@ def transactions(repo: Repo) -> None:
     with repo.transaction() as tx:
         assert_type(tx, TransactionRepo)
         assert_type(tx.all(query(Member)), list[Member])
-    assert_type(repo.transaction(lambda tx: tx.get(Member, 1)), Member)
+    # None after tx.rollback() in the function.
+    assert_type(repo.transaction(lambda tx: tx.get(Member, 1)), Member | None)
 
 
 def writes(repo: Repo) -> None:

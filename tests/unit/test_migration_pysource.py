@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -205,3 +206,54 @@ def test_what_python_cannot_write_is_refused() -> None:
         render_operations([AddColumn("t", ColumnDef("c", to_dbtype(hidden)))])
     with pytest.raises(ValueError, match="cannot write the default nan"):
         render_operations([AddColumn("t", ColumnDef("c", to_dbtype(float), default=float("nan")))])
+
+
+class Trap(dict[str, int]):
+    """A JSON default whose repr is code: writing a migration must never run it."""
+
+    ran: ClassVar[list[str]] = []
+
+    def __repr__(self) -> str:
+        return f"__import__({__name__!r}, fromlist=['Trap']).Trap.ran.append('ran')"
+
+
+class Quote(str):
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "__import__('os').getcwd()"
+
+
+def test_a_default_whose_repr_is_code_is_refused_without_running_it() -> None:
+    with pytest.raises(ValueError, match="cannot write the default"):
+        render_operations([AddColumn("t", ColumnDef("c", json(), default=Trap(a=1)))])
+    assert Trap.ran == []
+    source = render_operations([AddColumn("t", ColumnDef("c", STR, default=Quote("x")))])
+    assert "getcwd" not in source
+    assert 'default="x"' in source
+
+
+class Paris(datetime.tzinfo):
+    """A time zone of its own class, whose repr does not read back."""
+
+    def utcoffset(self, dt: datetime.datetime | None) -> datetime.timedelta:
+        return datetime.timedelta(hours=2)
+
+    def dst(self, dt: datetime.datetime | None) -> datetime.timedelta:
+        return datetime.timedelta(hours=1)
+
+    def tzname(self, dt: datetime.datetime | None) -> str:
+        return "CEST"
+
+
+def test_datetimes_are_written_with_the_standard_time_zones_only() -> None:
+    utc = datetime.datetime(2024, 5, 6, 7, 8, tzinfo=datetime.UTC)
+    op = AddColumn("t", ColumnDef("c", to_dbtype(datetime.datetime), default=utc))
+    assert "datetime.datetime(2024, 5, 6, 7, 8, tzinfo=datetime.timezone.utc)" in (
+        render_operations([op])
+    )
+    paris = utc.astimezone(Paris())
+    with pytest.raises(ValueError, match="cannot write the default"):
+        render_operations(
+            [AddColumn("t", ColumnDef("c", to_dbtype(datetime.datetime), default=paris))]
+        )

@@ -64,3 +64,6 @@ def check_connection_results(conn: Connection) -> None:
         "SELECT id FROM users WHERE id BETWEEN ? AND ?", params=tup(int, int), row=int
     )
     assert_type(conn.all(span, (1, 9)), list[int])
+
+    # None after a Rollback raised in the function, so None is in the type.
+    assert_type(conn.run_transaction(lambda c: c.all(span, (1, 9))), list[int] | None)

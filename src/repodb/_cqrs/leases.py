@@ -117,7 +117,7 @@ class TransactionBlock:
         try:
             tx = conn.transaction()
             tx.__enter__()
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             self._lease.__exit__(*sys.exc_info())
             raise
         self._tx = tx
@@ -133,7 +133,7 @@ class TransactionBlock:
         assert tx is not None
         try:
             handled = tx.__exit__(exc_type, exc, tb)
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             self._lease.__exit__(*sys.exc_info())
             raise
         if handled:

@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Callable
 
 from ..connection import Connection, connect
+from ..errors import Error
 
 __all__ = ["Prober", "backoff"]
 
@@ -168,8 +169,11 @@ class Prober:
                 conn.label = self.label
             result = self._check(conn)
         except Exception as e:
+            # Any failure counts the server down, and the thread goes on
+            # probing; one that is no repodb error (a bug) is logged with its
+            # traceback in _failed.
             if conn is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Error):
                     conn.close()
             self._failed(e)
             conn = None
@@ -182,7 +186,7 @@ class Prober:
         if self._on_result is not None:
             try:
                 self._on_result()
-            except Exception:
+            except Exception:  # a bug in a listener must not end the probing thread
                 _logger.exception("%s: a probe listener failed", self.label)
         return conn
 
@@ -197,7 +201,7 @@ class Prober:
         )
         try:
             self._on_hung()
-        except Exception:
+        except Exception:  # a bug in a listener must not end the timer thread
             _logger.exception("%s: a hang listener failed", self.label)
 
     def _failed(self, error: Exception) -> None:
@@ -210,7 +214,12 @@ class Prober:
             self._failures += 1
             self._due = now + backoff(self._failures, *self._backoff)
         if first:
-            _logger.warning("%s is down: a health check failed: %s", self.label, error)
+            _logger.warning(
+                "%s is down: a health check failed: %s",
+                self.label,
+                error,
+                exc_info=None if isinstance(error, Error) else error,
+            )
 
     def _succeeded(self, started: float, result: object) -> None:
         now = _now()
@@ -254,5 +263,5 @@ def _run(ref: weakref.ref[Prober], wake: threading.Event) -> None:
             del prober
     finally:
         if conn is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Error):
                 conn.close()

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import decimal
@@ -445,20 +446,29 @@ def _value(value: object, t: DbType[Any], imports: _Imports) -> str:
         return f"{imports.use('decimal', 'Decimal')}({_string(str(value))})"
     if isinstance(value, uuid.UUID):
         return f"{imports.use('uuid', 'UUID')}({_string(str(value))})"
-    if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
-        imports.module("datetime")
+    if type(value) in _DATETIMES:
+        # The standard library's own repr reads back equal, with a time zone
+        # of its own (datetime.timezone) or none; another zone's repr need not.
+        zone = getattr(value, "tzinfo", None)
+        if zone is None or type(zone) is datetime.timezone:
+            imports.module("datetime")
+            return repr(value)
     elif isinstance(value, str):
-        return _string(value)
-    text = repr(value)
-    namespace = {"datetime": datetime}
-    try:
-        # Our own repr of a literal, evaluated to check it reads back equal.
-        same = eval(text, namespace) == value
-    except Exception:
-        same = False
-    if not same:
-        raise ValueError(f"cannot write the default {value!r} of a {t!r} column as Python")
-    return text
+        # As a plain str: a subclass's own __repr__ could write code.
+        return _string(str.__str__(value))
+    else:
+        text = repr(value)
+        try:
+            # Only literals (numbers, bytes, None, lists, dicts...) pass: the
+            # repr of any other object is never run.
+            if ast.literal_eval(text) == value:
+                return text
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            pass
+    raise ValueError(f"cannot write the default {value!r} of a {t!r} column as Python")
+
+
+_DATETIMES = (datetime.date, datetime.datetime, datetime.time, datetime.timedelta)
 
 
 def _string(value: str) -> str:

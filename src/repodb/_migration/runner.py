@@ -438,7 +438,7 @@ class Runner:
     def _load(self, file: MigrationFile) -> types.ModuleType:
         try:
             return load(file)
-        except Exception as e:
+        except Exception as e:  # importing the file runs its code, which may raise anything
             raise MigrationError(
                 f"cannot load migration {file.path.name}",
                 version=file.version,
@@ -482,7 +482,7 @@ class Runner:
                 recorded = [inverse(op) for op in reversed(recorded)]
         except IrreversibleError as e:
             raise fail("cannot be rolled back", e) from e
-        except Exception as e:
+        except Exception as e:  # the migration's own code may raise anything
             raise fail("failed while recording its change()", e) from e
         if self._transactional(file) and any(
             outside_transaction(self.conn.dialect, op) for op in recorded
@@ -505,7 +505,7 @@ class Runner:
                         return self._apply(file, direction, plan, begin)
                 except (_Failure, MigrationError):
                     raise
-                except Exception as e:
+                except Error as e:
                     # BEGIN or COMMIT failed (a lock never granted, a deferred check).
                     raise self._begin_failure(e) from e
             return self._apply(file, direction, plan, begin)
@@ -539,7 +539,7 @@ class Runner:
             self.history.record(file, direction)
         except (_Failure, MigrationError):
             raise
-        except Exception as e:
+        except Exception as e:  # the migration's own up/down/change may raise anything
             raise _Failure(e.sql if isinstance(e, Error) else None, e) from e
         return True
 
@@ -582,7 +582,8 @@ class Runner:
                 running = None
         except Error as e:
             raise _Failure(running or e.sql, e, rebuild) from e
-        except Exception as e:
+        except (ValueError, TypeError) as e:
+            # The operation cannot be written as SQL for this database.
             raise _Failure(None, e, rebuild) from e
 
     def _rebuilds(self, op: Operation) -> str | None:

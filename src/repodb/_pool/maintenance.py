@@ -48,7 +48,7 @@ def run(pool_ref: weakref.ref[Pool], wakeup: threading.Event) -> None:
             return
         try:
             pause = maintain(pool)
-        except Exception:
+        except Exception:  # a bug must not end the thread that refills and expires
             _logger.exception("%s: pool maintenance failed", pool.label)
             pause = TICK
         del pool
@@ -103,7 +103,7 @@ def _alert(pool: Pool) -> None:
     if pool._reconnect_failed is not None:
         try:
             pool._reconnect_failed(pool)
-        except Exception:
+        except Exception:  # the application's callback may raise anything
             _logger.exception("%s: the reconnect_failed callback raised", pool.label)
 
 

@@ -14,6 +14,7 @@ import threading
 import traceback
 
 from ..connection import Connection
+from ..errors import Error
 
 __all__ = ["Slot", "Waiter", "borrower_stack", "close_quietly"]
 
@@ -80,5 +81,5 @@ def borrower_stack() -> traceback.StackSummary:
 
 def close_quietly(conn: Connection) -> None:
     """Close a connection the pool gave up on; a failure to close changes nothing."""
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Error):
         conn.close()

@@ -99,7 +99,9 @@ def insert_all(
     )
     if not table.count:
         return _result(template, 0, [], () if template.on_conflict != "raise" else None)
-    return repo.transaction(functools.partial(_insert, template=template, table=table))
+    result = repo.transaction(functools.partial(_insert, template=template, table=table))
+    assert result is not None  # only tx.rollback() returns None, and _insert never calls it
+    return result
 
 
 def _insert(tx: TransactionRepo, template: Insert, table: _Table) -> WriteResult[Any]:
@@ -369,7 +371,7 @@ def _traced(
     started = _perf()
     try:
         result = work()
-    except Exception as e:
+    except Exception as e:  # the event reports any failure, which propagates
         repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), 0, e)
         raise
     repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), size(result))

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from .._compile.cache import compile_statement
+from ..errors import Error
 from ..query import Query
 
 if TYPE_CHECKING:
@@ -48,11 +49,11 @@ class RepoStream(Iterator[T]):
                 self._rows = conn._stream_sql(
                     compiled.sql, compiled.encode(conn.codecs), batch_size
                 )
-            except Exception as e:
+            except Exception as e:  # the event reports any failure, which propagates
                 self._report(e)
                 raise
             self._times[1] = _perf() - started
-        except BaseException:
+        except BaseException:  # even interrupted, the connection goes back
             self._hold.__exit__(*sys.exc_info())
             raise
         self._sql = compiled.sql
@@ -69,20 +70,23 @@ class RepoStream(Iterator[T]):
                 raise StopIteration
             rows = []
             started = _perf()
+            error: Error | None = None
             try:
                 for row in self._rows:
                     rows.append(row)
                     if len(rows) >= self._batch:
                         break
             except self._conn._native as e:
+                # Raised below, outside this block: see Connection._error.
                 error = self._conn._error(e, self._sql)
-                self._failure = error
-                self.close()
-                raise error from e
-            except BaseException as e:
+            except BaseException as e:  # even interrupted, the stream ends and reports it
                 self._failure = e
                 self.close()
                 raise
+            if error is not None:
+                self._failure = error
+                self.close()
+                raise error
             fetched = _perf()
             self._times[1] += fetched - started
             if not rows:
@@ -102,10 +106,13 @@ class RepoStream(Iterator[T]):
         try:
             close = getattr(self._rows, "close", None)
             if close is not None:
+                error: Error | None = None
                 try:
                     close()
                 except self._conn._native as e:
-                    raise self._conn._error(e, self._sql) from e
+                    error = self._conn._error(e, self._sql)
+                if error is not None:
+                    raise error
         finally:
             # The source sees how the stream ended: a router marks a replica
             # that failed mid-stream (a recovery conflict) down.

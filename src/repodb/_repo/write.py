@@ -93,7 +93,9 @@ def insert(
         return _insert(repo, changeset, on_conflict, conflict_target)
     if on_conflict != "raise":
         raise ValueError("on_conflict applies to one row: insert the associated records apart")
-    return repo.transaction(lambda tx: _insert(tx, changeset, on_conflict, conflict_target))
+    inserted = repo.transaction(lambda tx: _insert(tx, changeset, on_conflict, conflict_target))
+    assert inserted is not None  # only tx.rollback() returns None, and _insert never calls it
+    return inserted
 
 
 def update(repo: Repo, changeset: Changeset[S]) -> S:
@@ -111,7 +113,9 @@ def update(repo: Repo, changeset: Changeset[S]) -> S:
         return changeset.data
     if not _nested(changeset):
         return _update(repo, changeset)
-    return repo.transaction(lambda tx: _update(tx, changeset))
+    updated = repo.transaction(lambda tx: _update(tx, changeset))
+    assert updated is not None  # only tx.rollback() returns None, and _update never calls it
+    return updated
 
 
 def delete(repo: Repo, value: S | Changeset[S]) -> S:
@@ -240,12 +244,18 @@ def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
 
 
 _INSERT_PLANS: dict[tuple[type[Any], tuple[str, ...], str, str], _InsertPlan] = {}
+# An application has a few plans per schema; only schemas made at run time
+# (a class per tenant, per test) reach this, and each plan keeps its class alive.
+_MAX_INSERT_PLANS = 1024
 
 
 def _insert_plan(schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> _InsertPlan:
     key = (schema, absent, conn.dialect.name, conn.codecs.name)
     plan = _INSERT_PLANS.get(key)
     if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
+        if len(_INSERT_PLANS) >= _MAX_INSERT_PLANS:
+            # Starting over costs a few compilations; an LRU would cost every insert.
+            _INSERT_PLANS.clear()
         plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, conn)
     return plan
 

@@ -73,7 +73,9 @@ class Blog:
     def retitle(self, slug: str, title: str) -> int:
         """Change a post's title, retrying on serialization failures; the rows changed."""
         with self._cqrs.write() as conn:
-            return conn.run_transaction(lambda c: c.exec(_RETITLE, (title, slug)))
+            changed = conn.run_transaction(lambda c: c.exec(_RETITLE, (title, slug)))
+        assert changed is not None  # None only after a Rollback, which this never raises
+        return changed
 
     def posts(self) -> list[Post]:
         """Every post, oldest first (from a replica)."""
