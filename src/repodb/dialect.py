@@ -11,8 +11,10 @@ Example::
     ('?2', '$2')
     >>> SQLITE.ordered_placeholder(2), POSTGRESQL.ordered_placeholder(2)
     ('?', '$2')
-    >>> print(POSTGRESQL.quote("order"), POSTGRESQL.quote_qualified("app.users"))
+    >>> print(POSTGRESQL.quote("order"), POSTGRESQL.quote_table("users", "app"))
     "order" "app"."users"
+    >>> print(POSTGRESQL.quote_table("a.b"))
+    "a.b"
 """
 
 from __future__ import annotations
@@ -104,9 +106,15 @@ class Dialect:
             raise ValueError("an identifier cannot contain NUL")
         return '"' + identifier.replace('"', '""') + '"'
 
-    def quote_qualified(self, name: str) -> str:
-        """A possibly schema-qualified name (``schema.table``), each part quoted."""
-        return ".".join(self.quote(part) for part in name.split("."))
+    def quote_table(self, name: str, prefix: str | None = None) -> str:
+        """A table's name, qualified by its schema (``prefix``) when it has one.
+
+        A name is one identifier, dots included (``"a.b"`` is the table
+        ``a.b``): a schema is only ever given as ``prefix``, so every path
+        (queries, COPY, migrations) names the same table.
+        """
+        table = self.quote(name)
+        return f"{self.quote(prefix)}.{table}" if prefix else table
 
     def cast_type(self, kind: Kind) -> str:
         """The SQL type name a value of ``kind`` is cast to."""

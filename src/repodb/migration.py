@@ -86,7 +86,8 @@ class Migrator:
         source: a ``Connection``, or a database URL (the migrator then opens
             its own connection, and closes it in ``close()``).
         directory: the folder of migration files.
-        table: the history table recording applied versions.
+        table: the history table recording applied versions, in the
+            connection's current schema (the name is one identifier).
         lock_timeout: seconds to wait for another migrator running at the
             same time (``MigrationLocked`` after that); None waits as long as
             it takes.

@@ -405,8 +405,14 @@ class _SandboxDriver:
     def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
         return self._statement(lambda: self._real.execute_many(sql, params))
 
-    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        return self._statement(lambda: self._real.copy_in(table, columns, rows))
+    def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
+        return self._statement(lambda: self._real.copy_in(table, columns, rows, prefix))
 
     def begin(self, options: TransactionOptions) -> None:
         self._run(f"SAVEPOINT {_TRANSACTION}")

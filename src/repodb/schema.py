@@ -163,7 +163,7 @@ class AssocInfo:
             ``belongs_to``, on the related schema otherwise).
         references: the referenced field (on the related schema for
             ``belongs_to``, on the owner otherwise).
-        join_through: the join table of a ``many_to_many``.
+        join_through: the join table of a ``many_to_many`` (in the owner's ``prefix``).
         join_keys: ``((join_column, owner_field), (join_column, related_field))``.
     """
 
@@ -256,11 +256,6 @@ class SchemaInfo:
     @property
     def primary_key(self) -> tuple[FieldInfo, ...]:
         return tuple(f for f in self.fields if f.primary_key)
-
-    @property
-    def qualified_table(self) -> str:
-        """``prefix.table`` or ``table``."""
-        return f"{self.prefix}.{self.table}" if self.prefix else self.table
 
     def field(self, name: str) -> FieldInfo:
         """The stored field called ``name``; KeyError if there is none."""

@@ -122,7 +122,7 @@ def test_metadata_describes_table_columns_and_types() -> None:
     assert info.table == "accounts"
     assert info.prefix is None
     assert Article.__schema_prefix__ == "blog"
-    assert schema_info(Article).qualified_table == "blog.articles"
+    assert (schema_info(Article).prefix, schema_info(Article).table) == ("blog", "articles")
     names = [f.name for f in info.fields]
     assert "password" not in names
     assert info.virtual == ("password",)

@@ -3,6 +3,11 @@
 Why: a migration's ``up`` records or runs operations; ``change`` is run
 backwards by inverting each one, so the operations are plain data that the
 DDL renderer (per dialect), the SQLite table rebuild and ``diff`` all share.
+
+A table is named by ``table``, one identifier (a dot is part of the name),
+and ``prefix``, the schema it is in (PostgreSQL) or None for the
+connection's current schema: the same rule as a schema's ``table=`` and
+``prefix=``.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class References:
     on_delete: OnAction = "no_action"
     on_update: OnAction = "no_action"
     name: str | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +113,7 @@ class ForeignKey:
     on_delete: OnAction = "no_action"
     on_update: OnAction = "no_action"
     name: str | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +127,7 @@ class CreateTable:
     checks: tuple[tuple[str, str], ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     if_not_exists: bool = False
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,18 +137,21 @@ class DropTable:
     table: str
     if_exists: bool = False
     definition: CreateTable | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class RenameTable:
     table: str
     new_name: str
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class AddColumn:
     table: str
     column: ColumnDef
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +161,7 @@ class DropColumn:
     table: str
     name: str
     definition: ColumnDef | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +169,7 @@ class RenameColumn:
     table: str
     name: str
     new_name: str
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +183,7 @@ class AlterColumn:
     table: str
     column: ColumnDef
     previous: ColumnDef | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +201,7 @@ class CreateIndex:
     where: str | None = None
     concurrently: bool = False
     if_not_exists: bool = False
+    prefix: str | None = None
 
     @property
     def index_name(self) -> str:
@@ -203,6 +218,7 @@ class DropIndex:
     concurrently: bool = False
     if_exists: bool = False
     definition: CreateIndex | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,29 +244,31 @@ Operation: TypeAlias = (
 
 
 def default_index_name(table: str, columns: tuple[str, ...]) -> str:
-    """Ecto's index name: ``<table>_<col1>_<col2>_index`` (the table without a schema prefix)."""
-    return "_".join((table.rsplit(".", 1)[-1], *columns, "index"))
+    """Ecto's index name: ``<table>_<col1>_<col2>_index`` (in the table's schema)."""
+    return "_".join((table, *columns, "index"))
 
 
 def inverse(op: Operation) -> Operation:
     """The operation that undoes ``op``; IrreversibleError when it needs what ``op`` lacks."""
     match op:
         case CreateTable():
-            return DropTable(op.table, definition=op)
+            return DropTable(op.table, definition=op, prefix=op.prefix)
         case DropTable(definition=CreateTable() as definition):
             return definition
         case RenameTable():
-            return RenameTable(op.new_name, op.table)
+            return RenameTable(op.new_name, op.table, op.prefix)
         case AddColumn():
-            return DropColumn(op.table, op.column.name, definition=op.column)
+            return DropColumn(op.table, op.column.name, definition=op.column, prefix=op.prefix)
         case DropColumn(definition=ColumnDef() as definition):
-            return AddColumn(op.table, definition)
+            return AddColumn(op.table, definition, op.prefix)
         case RenameColumn():
-            return RenameColumn(op.table, op.new_name, op.name)
+            return RenameColumn(op.table, op.new_name, op.name, op.prefix)
         case AlterColumn(previous=ColumnDef() as previous):
-            return AlterColumn(op.table, previous, previous=op.column)
+            return AlterColumn(op.table, previous, previous=op.column, prefix=op.prefix)
         case CreateIndex():
-            return DropIndex(op.table, op.index_name, op.concurrently, definition=op)
+            return DropIndex(
+                op.table, op.index_name, op.concurrently, definition=op, prefix=op.prefix
+            )
         case DropIndex(definition=CreateIndex() as definition):
             return definition
         case Execute(down=str() as down):
