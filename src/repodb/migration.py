@@ -119,6 +119,11 @@ class Migrator:
     ) -> None:
         if ddl_lock_timeout is not None and ddl_lock_timeout <= 0:
             raise ValueError(f"ddl_lock_timeout must be positive, got {ddl_lock_timeout}")
+        if not isinstance(source, str | Connection):
+            raise TypeError(
+                "Migrator takes a Connection or a database URL (a str),"
+                f" not {type(source).__name__}"
+            )
         self.directory = Path(directory)
         self._owned = isinstance(source, str)
         self.connection = connect(source) if isinstance(source, str) else source

@@ -117,6 +117,10 @@ class Sandbox:
                 source, connect_timeout=connect_timeout, statement_timeout=statement_timeout
             )
             self._owned = True
+        elif not isinstance(source, Connection):
+            raise TypeError(
+                f"Sandbox takes a Connection or a database URL (a str), not {type(source).__name__}"
+            )
         else:
             if source.in_transaction:
                 raise ValueError("a sandbox needs a connection outside any transaction")
