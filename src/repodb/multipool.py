@@ -155,7 +155,7 @@ class MultiPool:
         on_probe: Callable[[int], object] | None = None,
     ) -> None:
         if isinstance(urls, str | bytes) or not isinstance(urls, Sequence):
-            raise TypeError(f"urls must be a list of URL strings, not {type(urls).__name__}")
+            raise TypeError(f"urls must be a list of URLs (strings), not {type(urls).__name__}")
         if not urls:
             raise ValueError("a MultiPool needs at least one server URL; the list is empty")
         names = [f"server {i + 1}" for i in range(len(urls))] if labels is None else list(labels)
