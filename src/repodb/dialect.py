@@ -23,7 +23,7 @@ import dataclasses
 
 from .types import Kind
 
-__all__ = ["POSTGRESQL", "SQLITE", "Dialect"]
+__all__ = ["PORTABLE_IDENTIFIER_BYTES", "POSTGRESQL", "SQLITE", "Dialect", "check_identifier"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +68,10 @@ class Dialect:
         decimal_compare_as: the type Decimal values are cast to where they
             are compared, sorted or take min/max, when their storage form
             does not compare as numbers (SQLite keeps them as text).
+        max_identifier_bytes: the longest identifier in UTF-8 bytes, or None
+            for no limit. PostgreSQL silently truncates a longer one (to
+            NAMEDATALEN - 1), so two long names could become one: ``quote``
+            refuses it instead.
     """
 
     name: str
@@ -91,6 +95,7 @@ class Dialect:
     json_text_cast: str | None
     casts_via: tuple[tuple[Kind, Kind, str], ...]
     decimal_compare_as: str | None
+    max_identifier_bytes: int | None
 
     def placeholder(self, n: int) -> str:
         """The marker of the n-th parameter, counting from 1."""
@@ -104,6 +109,7 @@ class Dialect:
         """An identifier quoted so that any name is safe in SQL text."""
         if "\x00" in identifier:
             raise ValueError("an identifier cannot contain NUL")
+        check_identifier(identifier, self.max_identifier_bytes, self.name)
         return '"' + identifier.replace('"', '""') + '"'
 
     def quote_table(self, name: str, prefix: str | None = None) -> str:
@@ -177,6 +183,7 @@ SQLITE = Dialect(
     json_text_cast="TEXT",
     casts_via=(),
     decimal_compare_as="REAL",
+    max_identifier_bytes=None,
 )
 
 POSTGRESQL = Dialect(
@@ -218,4 +225,31 @@ POSTGRESQL = Dialect(
     json_text_cast=None,
     casts_via=((Kind.BOOL, Kind.INT, "integer"),),
     decimal_compare_as=None,
+    max_identifier_bytes=63,
 )
+
+PORTABLE_IDENTIFIER_BYTES = min(
+    limit for d in (SQLITE, POSTGRESQL) if (limit := d.max_identifier_bytes) is not None
+)
+"""The longest identifier every dialect keeps whole: what a schema may declare."""
+
+
+def check_identifier(
+    name: str, limit: int | None = PORTABLE_IDENTIFIER_BYTES, where: str = "every database"
+) -> None:
+    """Refuse an identifier longer than ``limit`` UTF-8 bytes (None: no limit).
+
+    Why: PostgreSQL cuts longer names to 63 bytes with only a notice, so two
+    names sharing their first 63 bytes would name one table, column or index.
+
+    >>> check_identifier("é" * 32)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the identifier '...' is 64 bytes long in UTF-8; every database keeps at most 63 ...
+    """
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if limit is not None and size > limit:
+        raise ValueError(
+            f"the identifier {name!r} is {size} bytes long in UTF-8; {where} keeps at most"
+            f" {limit} (PostgreSQL would silently cut it, so two long names could collide):"
+            " shorten it"
+        )

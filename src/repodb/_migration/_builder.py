@@ -14,6 +14,7 @@ from typing import Any
 from ..connection import Connection
 from ..dialect import Dialect
 from ..types import Spec, to_dbtype
+from .ddl import check_identifiers
 from .ops import (
     NO_DEFAULT,
     AddColumn,
@@ -138,7 +139,8 @@ class Ops:
         return self._connection
 
     def run(self, op: Operation) -> None:
-        """Run (or record) any operation value."""
+        """Run (or record) any operation value; a name too long for the database is a ValueError."""
+        check_identifiers(self.dialect, op)
         self._sink(op)
 
     def create_table(

@@ -34,7 +34,7 @@ from enum import Enum
 from typing import Any
 
 from .._codec import Codecs, encoder
-from ..dialect import POSTGRESQL, Dialect
+from ..dialect import POSTGRESQL, Dialect, check_identifier
 from ..driver.sqlite import CODECS as SQLITE_CODECS
 from ..types import DbType, Kind
 from .ops import (
@@ -55,11 +55,13 @@ from .ops import (
     References,
     RenameColumn,
     RenameTable,
+    identifiers,
 )
 
 __all__ = [
     "DdlRules",
     "bare_add_column",
+    "check_identifiers",
     "column_sql",
     "column_type",
     "default_sql",
@@ -279,6 +281,16 @@ def rules(dialect: Dialect) -> DdlRules:
         return _RULES[dialect.name]
     except KeyError:
         raise TypeError(f"migrations do not support {dialect.name}") from None
+
+
+def check_identifiers(dialect: Dialect, op: Operation) -> None:
+    """Refuse ``op`` when a name it writes is longer than the dialect keeps (ValueError).
+
+    Checked as the operation is made, before any of its SQL runs; the names
+    only rendering derives are checked by ``Dialect.quote``.
+    """
+    for name in identifiers(op):
+        check_identifier(name, dialect.max_identifier_bytes, dialect.name)
 
 
 def literal(dialect: Dialect, t: DbType[Any], value: object) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "RenameColumn",
     "RenameTable",
     "default_index_name",
+    "identifiers",
     "inverse",
 ]
 
@@ -246,6 +247,45 @@ Operation: TypeAlias = (
 def default_index_name(table: str, columns: tuple[str, ...]) -> str:
     """Ecto's index name: ``<table>_<col1>_<col2>_index`` (in the table's schema)."""
     return "_".join((table, *columns, "index"))
+
+
+def identifiers(op: Operation) -> list[str]:
+    """Every name ``op`` writes into SQL: tables, schemas, columns, indexes, constraints.
+
+    The index name ``create_index`` makes up is included: it is the one most
+    likely to be too long.
+    """
+    names: list[str | None]
+    match op:
+        case CreateTable():
+            names = [op.table, *op.primary_key, *(n for u in op.unique for n in u)]
+            names += [name for name, _ in op.checks]
+            for c in op.columns:
+                names += _column_identifiers(c)
+            for fk in op.foreign_keys:
+                names += [*fk.columns, fk.table, *fk.references, fk.name, fk.prefix]
+        case DropTable():
+            names = [op.table, *(identifiers(op.definition) if op.definition else ())]
+        case RenameTable():
+            names = [op.table, op.new_name]
+        case AddColumn() | AlterColumn():
+            names = [op.table, *_column_identifiers(op.column)]
+        case DropColumn():
+            names = [op.table, op.name]
+        case RenameColumn():
+            names = [op.table, op.name, op.new_name]
+        case CreateIndex():
+            names = [op.table, *op.columns, op.index_name]
+        case DropIndex():
+            names = [op.table, op.name]
+        case Execute():
+            return []
+    return [n for n in (*names, op.prefix) if n is not None]
+
+
+def _column_identifiers(col: ColumnDef) -> list[str | None]:
+    ref = col.references
+    return [col.name] if ref is None else [col.name, ref.table, ref.column, ref.name, ref.prefix]
 
 
 def inverse(op: Operation) -> Operation:
