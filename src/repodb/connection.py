@@ -221,11 +221,17 @@ class Connection:
             error = self._error(e, sql)
         raise error
 
-    def _copy_sql(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def _copy_sql(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
         if self._aborted:
             raise _aborted_error(f"COPY {table}")
         try:
-            return self._driver.copy_in(table, columns, rows)
+            return self._driver.copy_in(table, columns, rows, prefix)
         except self._native as e:
             error = self._error(e, f"COPY {table}")
         raise error
@@ -352,11 +358,16 @@ class Connection:
         columns: list[str] | tuple[str, ...],
         row_type: type[T] | DbType[T],
         rows: Iterable[T],
+        *,
+        prefix: str | None = None,
     ) -> int:
         """Load many rows at once, atomically: ``COPY`` on PostgreSQL, batched inserts on SQLite.
 
         Options:
-            table: the table, optionally ``schema.table``; quoted for you.
+            table: the table's name, quoted for you as one identifier (a dot
+                is part of the name, as in a schema's ``table=``).
+            prefix: the schema the table is in (PostgreSQL), as a schema's
+                ``prefix=``; default: found on the ``search_path``.
             columns: the columns the row values go to, in order.
             row_type: the type of one row, e.g. ``tup(int, str)``.
 
@@ -373,7 +384,7 @@ class Connection:
 
         encode = params_encoder(t, self._codecs)
         with self.transaction():
-            return self._copy_sql(table, columns, (encode(r) for r in rows))
+            return self._copy_sql(table, columns, (encode(r) for r in rows), prefix)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # Transactions ---------------------------------------------------------

@@ -9,8 +9,10 @@ Example::
     >>> from repodb.dialect import POSTGRESQL, SQLITE
     >>> SQLITE.ordered_placeholder(2), POSTGRESQL.ordered_placeholder(2)
     ('?', '$2')
-    >>> print(POSTGRESQL.quote("order"), POSTGRESQL.quote_qualified("app.users"))
+    >>> print(POSTGRESQL.quote("order"), POSTGRESQL.quote_table("users", "app"))
     "order" "app"."users"
+    >>> print(POSTGRESQL.quote_table("a.b"))
+    "a.b"
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import dataclasses
 
 from .types import Kind
 
-__all__ = ["POSTGRESQL", "SQLITE", "Dialect"]
+__all__ = ["PORTABLE_IDENTIFIER_BYTES", "POSTGRESQL", "SQLITE", "Dialect", "check_identifier"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +69,10 @@ class Dialect:
         decimal_compare_as: the type Decimal values are cast to where they
             are compared, sorted or take min/max, when their storage form
             does not compare as numbers (SQLite keeps them as text).
+        max_identifier_bytes: the longest identifier in UTF-8 bytes, or None
+            for no limit. PostgreSQL silently truncates a longer one (to
+            NAMEDATALEN - 1), so two long names could become one: ``quote``
+            refuses it instead.
     """
 
     name: str
@@ -91,6 +97,7 @@ class Dialect:
     json_text_cast: str | None
     casts_via: tuple[tuple[Kind, Kind, str], ...]
     decimal_compare_as: str | None
+    max_identifier_bytes: int | None
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -101,11 +108,18 @@ class Dialect:
         """An identifier quoted so that any name is safe in SQL text."""
         if "\x00" in identifier:
             raise ValueError("an identifier cannot contain NUL")
+        check_identifier(identifier, self.max_identifier_bytes, self.name)
         return '"' + identifier.replace('"', '""') + '"'
 
-    def quote_qualified(self, name: str) -> str:
-        """A possibly schema-qualified name (``schema.table``), each part quoted."""
-        return ".".join(self.quote(part) for part in name.split("."))
+    def quote_table(self, name: str, prefix: str | None = None) -> str:
+        """A table's name, qualified by its schema (``prefix``) when it has one.
+
+        A name is one identifier, dots included (``"a.b"`` is the table
+        ``a.b``): a schema is only ever given as ``prefix``, so every path
+        (queries, COPY, migrations) names the same table.
+        """
+        table = self.quote(name)
+        return f"{self.quote(prefix)}.{table}" if prefix else table
 
     def cast_type(self, kind: Kind) -> str:
         """The SQL type name a value of ``kind`` is cast to."""
@@ -169,6 +183,7 @@ SQLITE = Dialect(
     json_text_cast="TEXT",
     casts_via=(),
     decimal_compare_as="REAL",
+    max_identifier_bytes=None,
 )
 
 POSTGRESQL = Dialect(
@@ -211,4 +226,31 @@ POSTGRESQL = Dialect(
     json_text_cast=None,
     casts_via=((Kind.BOOL, Kind.INT, "integer"),),
     decimal_compare_as=None,
+    max_identifier_bytes=63,
 )
+
+PORTABLE_IDENTIFIER_BYTES = min(
+    limit for d in (SQLITE, POSTGRESQL) if (limit := d.max_identifier_bytes) is not None
+)
+"""The longest identifier every dialect keeps whole: what a schema may declare."""
+
+
+def check_identifier(
+    name: str, limit: int | None = PORTABLE_IDENTIFIER_BYTES, where: str = "every database"
+) -> None:
+    """Refuse an identifier longer than ``limit`` UTF-8 bytes (None: no limit).
+
+    Why: PostgreSQL cuts longer names to 63 bytes with only a notice, so two
+    names sharing their first 63 bytes would name one table, column or index.
+
+    >>> check_identifier("é" * 32)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: the identifier '...' is 64 bytes long in UTF-8; every database keeps at most 63 ...
+    """
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if limit is not None and size > limit:
+        raise ValueError(
+            f"the identifier {name!r} is {size} bytes long in UTF-8; {where} keeps at most"
+            f" {limit} (PostgreSQL would silently cut it, so two long names could collide):"
+            " shorten it"
+        )

@@ -86,7 +86,8 @@ class Migrator:
         source: a ``Connection``, or a database URL (the migrator then opens
             its own connection, and closes it in ``close()``).
         directory: the folder of migration files.
-        table: the history table recording applied versions.
+        table: the history table recording applied versions, in the
+            connection's current schema (the name is one identifier).
         lock_timeout: seconds to wait for another migrator running at the
             same time (``MigrationLocked`` after that); None waits as long as
             it takes.
@@ -118,6 +119,11 @@ class Migrator:
     ) -> None:
         if ddl_lock_timeout is not None and ddl_lock_timeout <= 0:
             raise ValueError(f"ddl_lock_timeout must be positive, got {ddl_lock_timeout}")
+        if not isinstance(source, str | Connection):
+            raise TypeError(
+                "Migrator takes a Connection or a database URL (a str),"
+                f" not {type(source).__name__}"
+            )
         self.directory = Path(directory)
         self._owned = isinstance(source, str)
         self.connection = connect(source) if isinstance(source, str) else source

@@ -154,8 +154,8 @@ class MultiPool:
         probe: Callable[[Connection], object] | None = None,
         on_probe: Callable[[int], object] | None = None,
     ) -> None:
-        if isinstance(urls, str):
-            raise TypeError("urls must be a list of URLs, not one string")
+        if isinstance(urls, str | bytes) or not isinstance(urls, Sequence):
+            raise TypeError(f"urls must be a list of URLs (strings), not {type(urls).__name__}")
         if not urls:
             raise ValueError("a MultiPool needs at least one server URL; the list is empty")
         names = [f"server {i + 1}" for i in range(len(urls))] if labels is None else list(labels)

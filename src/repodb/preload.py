@@ -429,8 +429,10 @@ class _Plan:
             (owner_column, self.owner_field), (related_column, related_field) = assoc.join_keys
             owner_type = schema_info(assoc.owner).field(self.owner_field).dbtype
             self.key: Column[Any] = Column(_THROUGH, owner_column, None, owner_type)
-            prefix, _, table = assoc.join_through.rpartition(".")
-            source = Source((_THROUGH,), "j", None, prefix or None, table)
+            # The join table is in the owner's schema, as the rows linking
+            # them are written (one rule for names: no dots split).
+            prefix = schema_info(assoc.owner).prefix
+            source = Source((_THROUGH,), "j", None, prefix, assoc.join_through)
             on = Column(_THROUGH, related_column) == column(related_field)
             base = replace_query(base, joins=(*base.joins, Join("inner", source, on)))
         elif assoc.kind == "belongs_to":

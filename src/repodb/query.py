@@ -587,8 +587,10 @@ class Query(Statement, Generic[T]):
             assert info.join_keys is not None
             (owner_column, owner_field), (related_column, related_field) = info.join_keys
             through_key = ("through", len(self.joins), info.join_through)
-            prefix, _, table = info.join_through.rpartition(".")
-            through = Source((through_key,), table_alias(table), None, prefix or None, table)
+            # The join table is in the owner's schema, as the rows linking
+            # them are written (one rule for names: no dots split).
+            table = info.join_through
+            through = Source((through_key,), table_alias(table), None, owner.prefix, table)
             through_on = Column(through_key, owner_column) == col(owner_key, owner, owner_field)
             on = col(key, related, related_field) == Column(through_key, related_column)
         else:

@@ -117,6 +117,10 @@ class Sandbox:
                 source, connect_timeout=connect_timeout, statement_timeout=statement_timeout
             )
             self._owned = True
+        elif not isinstance(source, Connection):
+            raise TypeError(
+                f"Sandbox takes a Connection or a database URL (a str), not {type(source).__name__}"
+            )
         else:
             if source.in_transaction:
                 raise ValueError("a sandbox needs a connection outside any transaction")
@@ -409,8 +413,14 @@ class _SandboxDriver:
     def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
         return self._statement(lambda: self._real.execute_many(sql, params))
 
-    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        return self._statement(lambda: self._real.copy_in(table, columns, rows))
+    def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
+        return self._statement(lambda: self._real.copy_in(table, columns, rows, prefix))
 
     def begin(self, options: TransactionOptions) -> None:
         self._run(f"SAVEPOINT {_TRANSACTION}")

@@ -51,6 +51,8 @@ from typing import (
     overload,
 )
 
+from ._migration.ops import default_index_name
+from .dialect import check_identifier
 from .expr import Column
 from .types import DbType, json, optional, to_dbtype
 
@@ -163,7 +165,7 @@ class AssocInfo:
             ``belongs_to``, on the related schema otherwise).
         references: the referenced field (on the related schema for
             ``belongs_to``, on the owner otherwise).
-        join_through: the join table of a ``many_to_many``.
+        join_through: the join table of a ``many_to_many`` (in the owner's ``prefix``).
         join_keys: ``((join_column, owner_field), (join_column, related_field))``.
     """
 
@@ -256,11 +258,6 @@ class SchemaInfo:
     @property
     def primary_key(self) -> tuple[FieldInfo, ...]:
         return tuple(f for f in self.fields if f.primary_key)
-
-    @property
-    def qualified_table(self) -> str:
-        """``prefix.table`` or ``table``."""
-        return f"{self.prefix}.{self.table}" if self.prefix else self.table
 
     def field(self, name: str) -> FieldInfo:
         """The stored field called ``name``; KeyError if there is none."""
@@ -513,10 +510,40 @@ class Schema(_Record):
         cls.__schema_prefix__ = prefix
         cls.__schema_indexes__ = tuple(indexes)
         dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls)
+        _check_names(cls)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             setattr(cls, f.name, _ColumnAccess(cls, f.name))
         _REGISTRY[cls.__name__] = cls
         _INFO.pop(cls, None)
+
+
+def _check_names(cls: type[Schema]) -> None:
+    """Refuse a name some database would cut short: table, prefix, columns, indexes.
+
+    Checked with the limit every database keeps (PostgreSQL's 63 bytes)
+    when the class is defined, before any dialect is known: a schema is
+    meant to work on each, and a name is cheaper to fix before it is a table.
+    """
+    table = cls.__schema_table__
+    sources = {}
+    names = [("table=", table)]
+    if cls.__schema_prefix__ is not None:
+        names.append(("prefix=", cls.__schema_prefix__))
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        options = field_options(f)
+        if not options.virtual:
+            sources[f.name] = options.source or f.name
+            names.append((f"field {f.name!r} (its column: source=...)", sources[f.name]))
+    for declared in cls.__schema_indexes__:
+        columns = tuple(sources.get(c, c) for c in declared.columns)
+        name = declared.name or default_index_name(table, columns)
+        shown = ", ".join(map(repr, declared.columns))
+        names.append((f"index({shown}) (give it a shorter name=)", name))
+    for what, name in names:
+        try:
+            check_identifier(name)
+        except ValueError as e:
+            raise ValueError(f"{cls.__name__}, {what}: {e}") from None
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))

@@ -59,7 +59,17 @@ class DatabaseUrl:
 
 
 def parse_url(url: str) -> DatabaseUrl:
-    """Parse a database URL or libpq conninfo string; raise ValueError if unknown."""
+    """Parse a database URL or libpq conninfo string; raise ValueError if unknown.
+
+    TypeError when ``url`` is not a str: every entry point taking a URL
+    (``connect``, ``Pool``, ``MultiPool``, ``Cqrs``, ``Migrator``, the
+    sandbox) parses it here first, so each says the same.
+    """
+    if not isinstance(url, str):
+        raise TypeError(
+            f"a database URL must be a str such as 'sqlite:///app.db' or"
+            f" 'postgresql://user@host/dbname', not {type(url).__name__}"
+        )
     if url.startswith("sqlite:"):
         return _parse_sqlite(url)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""

@@ -3,7 +3,7 @@
 Covered: ``copy_in`` (COPY on PostgreSQL, batched inserts on SQLite) of 1500
 rows of many types (JSON, Enum, aware datetimes, Decimal, bytes, NULLs, text
 with tabs, newlines, backslashes and a literal ``\\N``), read back equal;
-schema-qualified table names; atomicity of ``copy_in`` and ``execute_many``
+a table in a schema given by ``prefix=``; atomicity of ``copy_in`` and ``execute_many``
 when a row mid-way violates a constraint or does not encode (no rows
 written), and inside an outer transaction (only the load is undone). A
 statement timeout set at connect time or later cancels a slow statement with
@@ -103,9 +103,8 @@ def test_copy_in_loads_every_type(db: repodb.Connection) -> None:
 def test_copy_in_with_tuples_and_a_qualified_table(db: repodb.Connection) -> None:
     events = make_events(10)
     row_type = tup(int, str, dict, Kind, dt.datetime, optional(Decimal), optional(bytes))
-    table = f"{current_schema(db)}.events"
     rows: list[Any] = [tuple(e) for e in events]
-    assert db.copy_in(table, COLUMNS, row_type, rows) == 10
+    assert db.copy_in("events", COLUMNS, row_type, rows, prefix=current_schema(db)) == 10
     assert db.all(read_events) == events
 
 

@@ -6,7 +6,8 @@ URL's parts); ``repr`` never shows a password; a refused connection (closed
 port, unknown role, unknown database, unopenable SQLite file) is a fast
 ConnectError whose ``str``/``repr`` never contain the password; ``ping``;
 closing twice is harmless; the ``with`` block closes; every use of a closed
-connection raises a repodb Error.
+connection raises a repodb Error; an address that is not a str is a
+TypeError saying what is expected, at every entry point taking one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -183,6 +185,34 @@ def test_unknown_address_is_a_value_error() -> None:
     with pytest.raises(ValueError) as info:
         repodb.connect(f"mysql://app:{PASSWORD}@localhost/app")
     assert PASSWORD not in str(info.value)
+
+
+@pytest.mark.parametrize("source", [None, 123, b"sqlite::memory:"], ids=["none", "int", "bytes"])
+def test_an_address_that_is_not_a_str_is_a_type_error_at_every_entry_point(source: object) -> None:
+    from repodb.cqrs import Cqrs, CqrsConfig
+    from repodb.migration import Migrator
+    from repodb.multipool import MultiPool
+    from repodb.pool import Pool
+    from repodb.sandbox import Sandbox
+    from repodb.url import parse_url
+
+    url: Any = source
+    entry_points: list[Callable[[], object]] = [
+        lambda: repodb.connect(url),
+        lambda: parse_url(url),
+        lambda: Pool(url),
+        lambda: MultiPool([url]),
+        lambda: Cqrs(CqrsConfig(primary_conninfo=url)),
+        lambda: Cqrs(CqrsConfig(primary_conninfo="sqlite::memory:", replica_conninfos=[url])),
+    ]
+    for entry_point in entry_points:
+        with pytest.raises(TypeError, match=r"a database URL must be a str .* not "):
+            entry_point()
+    with pytest.raises(TypeError, match=r"urls must be a list of URLs \(strings\), not "):
+        MultiPool(url)
+    for takes_a_connection in (Migrator, Sandbox):
+        with pytest.raises(TypeError, match="takes a Connection or a database URL"):
+            takes_a_connection(url)
 
 
 # Closing -------------------------------------------------------------------------

@@ -568,6 +568,39 @@ def test_a_concurrent_change_inside_a_transaction_fails_before_recording_anythin
         assert history(migrator.connection) == []
 
 
+# 64 bytes in UTF-8 (62 characters), and a table name whose generated index name is 67 bytes.
+LONG_NAMES = """
+from repodb.migration import Ops, column
+
+def change(ops: Ops) -> None:
+    ops.create_table("t" * 60 + "é" * 2, [column("id", int)])
+    ops.create_table("t" * 55, [column("label", str)])
+    ops.create_index("t" * 55, ["label"])
+"""
+
+
+def test_a_name_longer_than_the_database_keeps_is_refused_before_anything_runs(
+    db_url: str, folder: Path
+) -> None:
+    write(folder, V1, "long_names", LONG_NAMES)
+    with Migrator(db_url, folder) as migrator:
+        conn = migrator.connection
+        if conn.dialect.name == "sqlite":  # no limit there
+            migrator.migrate()
+            assert {"t" * 60 + "é" * 2, "t" * 55} <= table_names(conn)
+            return
+        with pytest.raises(MigrationError, match=r"'t{60}éé' is 64 bytes long in UTF-8"):
+            migrator.migrate()
+        assert history(conn) == []
+        assert table_names(conn) == {"schema_migrations"}
+        # A change() is recorded before it runs: the first operation is refused
+        # before the others; the generated index name is checked as well.
+        write(folder, V1, "long_names", LONG_NAMES.replace('"t" * 60 + "é" * 2', '"short"'))
+        with pytest.raises(MigrationError, match=r"'t{55}_label_index' is 67 bytes long"):
+            migrator.migrate()
+        assert table_names(conn) == {"schema_migrations"}
+
+
 def test_a_concurrent_index_build_without_a_transaction_gives_a_valid_index(
     pg_schema_url: str, folder: Path
 ) -> None:

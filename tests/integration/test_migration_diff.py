@@ -12,7 +12,10 @@ hold the declared values (PostgreSQL ``integer`` for ``int``, SQLite
 ``TEXT`` for Decimal) are no change, for every repodb type, as migrations
 create it and under usual hand-written names; applying the found
 alterations (SQLite's table rebuild included) leaves nothing to diff, and an
-alteration keeps the column's UNIQUE constraint and default.
+alteration keeps the column's UNIQUE constraint and default; a NOT NULL
+column added to a table that has rows carries its field's constant default
+(the written migration applies and the rows get it), and one without a
+default the DDL can write is refused, naming the columns.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, LiteralString
 
+import pytest
+
 import repodb
 from repodb import Request
 from repodb._migration import introspect
 from repodb._migration.ddl import operation_sql
 from repodb._migration.diff import EXTRA_DROPS, declared_indexes, declared_tables, diff
 from repodb._migration.ops import (
+    NO_DEFAULT,
     AddColumn,
     AlterColumn,
     ColumnDef,
@@ -43,6 +49,8 @@ from repodb._migration.ops import (
     inverse,
 )
 from repodb.migration import Migrator, new_migration
+from repodb.query import query
+from repodb.repo import Repo
 from repodb.schema import Assoc, Col, Schema, belongs_to, field, index
 from repodb.types import optional, to_dbtype
 
@@ -275,3 +283,59 @@ def test_an_alteration_keeps_what_diff_does_not_compare(
     assert notes.unique_constraints == (("body",),)
     run(conn, "INSERT INTO diff_notes (id) VALUES (5)")
     assert conn.all(Request.many("SELECT body FROM diff_notes ORDER BY id", row=str)) == ["a", "x"]
+
+
+class Review(Schema, table="diff_reviews"):
+    id: Col[int] = field(primary_key=True, default=None)
+    body: Col[str]
+
+
+class ReviewWithDefaults(Schema, table="diff_reviews"):
+    id: Col[int] = field(primary_key=True, default=None)
+    body: Col[str]
+    helpful: Col[int] = field(default=0)
+    mood: Col[Mood] = field(default=Mood.HAPPY)
+    since: Col[datetime.date] = field(default=datetime.date(2020, 1, 2))
+    note: Col[str | None] = field(default=None)
+
+
+class ReviewWithoutDefaults(Schema, table="diff_reviews"):
+    id: Col[int] = field(primary_key=True, default=None)
+    body: Col[str]
+    score: Col[int]
+    token: Col[str] = field(default_factory=lambda: uuid.uuid4().hex)
+    seen: Col[bool | None] = field(default=None)
+
+
+def test_a_column_added_to_a_table_with_rows_gets_its_default(
+    conn: repodb.Connection, tmp_path: Path
+) -> None:
+    migrate(conn, tmp_path, diff(conn, [Review]))
+    repo = Repo(conn)
+    repo.insert_all(Review, [{"body": "first"}, {"body": "second"}])
+
+    found = diff(conn, [ReviewWithDefaults])
+    added = {op.column.name: op.column.default for op in found if isinstance(op, AddColumn)}
+    assert added == {
+        "helpful": 0,
+        "mood": Mood.HAPPY,
+        "since": datetime.date(2020, 1, 2),
+        "note": NO_DEFAULT,
+    }
+    path = new_migration(tmp_path, "add_columns", operations=found)
+    assert 'column("helpful", int, default=0)' in path.read_text()
+    assert [ran.name for ran in Migrator(conn, tmp_path).migrate()] == ["add_columns"]
+    rows = repo.all(query(ReviewWithDefaults).order_by(ReviewWithDefaults.id))
+    assert [(r.body, r.helpful, r.mood, r.since, r.note) for r in rows] == [
+        ("first", 0, Mood.HAPPY, datetime.date(2020, 1, 2), None),
+        ("second", 0, Mood.HAPPY, datetime.date(2020, 1, 2), None),
+    ]
+    assert diff(conn, [ReviewWithDefaults]) == []
+
+
+def test_a_required_column_without_a_writable_default_is_refused(conn: repodb.Connection) -> None:
+    run(conn, "CREATE TABLE diff_reviews (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    with pytest.raises(ValueError, match=r"diff_reviews\.score, diff_reviews\.token") as refused:
+        diff(conn, [ReviewWithoutDefaults])
+    assert "seen" not in str(refused.value)
+    assert "Col[T | None]" in str(refused.value)

@@ -12,24 +12,30 @@ tuples), for fields, ``replace_all`` on a composite key, ``set_`` with
 ``excluded`` and a dict, ``on_conflict="nothing"``; a key repeated in one
 call (updated on SQLite, refused on PostgreSQL); ``update_all`` and
 ``delete_all`` with and without ``returning``; telemetry for every
-statement, with redacted values hidden. Table contents are read back with
-separate SQL.
+statement, with redacted values hidden; a table name containing a dot is one
+table on every path (created by a migration ``diff`` writes, then written by
+``insert``, ``insert_all`` by COPY, VALUES and an upsert, ``update_all``,
+``delete_all``), with and without a ``prefix``. Table contents are read back
+with separate SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any, LiteralString
 
 import pytest
 
 import repodb
 from repodb import Request
+from repodb._migration import introspect
 from repodb.errors import EncodeError, Error, UniqueViolation
+from repodb.migration import Migrator, diff, new_migration
 from repodb.query import query
 from repodb.repo import Repo
-from repodb.schema import Col, Schema, field
+from repodb.schema import Col, Schema, field, index
 from repodb.telemetry import REDACTED, QueryEvent
 from repodb.types import optional, tup
 from repodb.write import excluded, set_
@@ -521,3 +527,61 @@ def test_every_statement_is_reported_and_redacted_values_hidden(
     assert update.params is not None
     assert "letmein" not in update.params
     assert update.rows == 1
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+class DottedNote(Schema, table="bulk.notes", indexes=(index("body", unique=True),)):
+    """A table whose name contains a dot: one identifier, never ``bulk`` . ``notes``."""
+
+    id: Col[int | None] = field(primary_key=True, default=None)
+    body: Col[str]
+    n: Col[int] = field(default=0)
+
+
+def _current_schema(conn: repodb.Connection) -> str:
+    if conn.dialect.name == "postgresql":
+        return conn.one(Request.one("SELECT current_schema()", row=str))
+    return "main"
+
+
+def _write_dotted_notes(repo: Repo, schema: type[DottedNote]) -> list[tuple[str, int]]:
+    """Every write path on ``schema``'s table; what it holds at the end."""
+    repo.insert(schema(body="one"))
+    assert repo.insert_all(schema, [{"body": "two"}, {"body": "three"}]).count == 2  # COPY
+    written = repo.insert_all(schema, [{"body": "four", "n": 4}], returning=True)  # VALUES
+    assert [r.body for r in written.rows] == ["four"]
+    upsert = repo.insert_all(
+        schema,
+        [{"body": "one", "n": 1}, {"body": "five"}],
+        on_conflict=["n"],
+        conflict_target=["body"],
+    )
+    assert (upsert.inserted, upsert.updated) == (1, 1)
+    assert repo.update_all(query(schema).where(schema.n == 0), set={"n": 9}).count == 3
+    assert repo.delete_all(query(schema).where(schema.body == "two")).count == 1
+    return sorted((r.body, r.n) for r in repo.all(query(schema)))
+
+
+def test_a_dotted_table_name_is_one_table_on_every_path(
+    conn: repodb.Connection, tmp_path: Path
+) -> None:
+    new_migration(tmp_path, "create_dotted", operations=diff(conn, [DottedNote]))
+    with Migrator(conn, tmp_path) as migrator:
+        migrator.migrate()
+        assert diff(conn, [DottedNote]) == []
+        expected = [("five", 9), ("four", 4), ("one", 1), ("three", 9)]
+        assert _write_dotted_notes(Repo(conn), DottedNote) == expected
+        count = Request.one('SELECT count(*) FROM "bulk.notes"', row=int)
+        assert conn.one(count) == 4
+
+        # The same table named with its schema as prefix= (SQLite's is "main").
+        class PrefixedNote(DottedNote, table="bulk.notes", prefix=_current_schema(conn)):
+            pass
+
+        repo = Repo(conn)
+        repo.delete_all(query(PrefixedNote))
+        assert _write_dotted_notes(repo, PrefixedNote) == expected
+        migrator.rollback()
+    assert "bulk.notes" not in introspect.tables(conn)

@@ -104,6 +104,22 @@ REVERSIBLE: list[Operation] = [
     CreateIndex("posts", ("user_id", "headline")),
     CreateIndex("posts", ("n",), name="n_idx", unique=True, where="n > 0", if_not_exists=True),
     CreateIndex("posts", ("n",), name="n_conc", concurrently=True),
+    # A table in another schema is named by prefix=; a dot is part of a name.
+    CreateTable(
+        "a.b",
+        (ColumnDef("id", INT),),
+        foreign_keys=(ForeignKey(("id",), "users", ("id",), prefix="auth"),),
+        prefix="app",
+    ),
+    DropTable(
+        "a.b", definition=CreateTable("a.b", (ColumnDef("id", INT),), prefix="app"), prefix="app"
+    ),
+    RenameTable("a.b", "a.c", prefix="app"),
+    AddColumn("a.c", ColumnDef("u", INT, references=References("users", prefix="auth")), "app"),
+    DropColumn("a.c", "u", definition=ColumnDef("u", INT), prefix="app"),
+    RenameColumn("a.c", "id", "key", prefix="app"),
+    AlterColumn("a.c", ColumnDef("key", STR), previous=ColumnDef("key", INT), prefix="app"),
+    CreateIndex("a.c", ("key",), prefix="app"),
     Execute(
         "UPDATE posts SET n = 0 WHERE n IS NULL AND headline LIKE '%x%' AND a very long"
         " condition that does not fit on one line of a migration file",

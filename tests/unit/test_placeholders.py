@@ -158,6 +158,7 @@ def test_dialect_ordered_placeholder_is_bare_on_sqlite() -> None:
 def test_dialect_quotes_identifiers() -> None:
     assert SQLITE.quote("order") == '"order"'
     assert POSTGRESQL.quote('we"ird') == '"we""ird"'
-    assert POSTGRESQL.quote_qualified("app.users") == '"app"."users"'
+    assert POSTGRESQL.quote_table("users", "app") == '"app"."users"'
+    assert POSTGRESQL.quote_table("app.users") == '"app.users"'
     with pytest.raises(ValueError, match="NUL"):
         SQLITE.quote("a\x00b")

@@ -7,11 +7,14 @@ values from rows as the Repo will.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from repodb.dialect import POSTGRESQL, SQLITE
 from repodb.functions import count, lower, upper
 from repodb.query import alias, column, from_, query, ref, subquery, to_sql
+from repodb.schema import Assoc, Col, Schema, field, many_to_many
 from repodb.types import Kind, optional, tup
 
 from .test_query_helpers import (
@@ -255,6 +258,25 @@ def test_many_to_many_joins_through_the_join_table() -> None:
         'INNER JOIN "topics" AS "t2" ON ("t2"."id" = "e1"."topic_id") '
         'WHERE ("t2"."name" = ?)',
         ["db"],
+    )
+
+
+class Shelf(Schema, table="shelf.items", prefix="store"):
+    """Dotted names are one identifier; the join table is in the owner's prefix."""
+
+    id: Col[int] = field(primary_key=True, default=None)
+    topics: ClassVar[Assoc[list[Topic]]] = many_to_many(
+        Topic, join_through="shelf.topics", join_keys=(("item_id", "id"), ("topic_id", "id"))
+    )
+
+
+def test_dotted_names_are_one_identifier_and_the_join_table_is_in_the_owners_prefix() -> None:
+    assert_both(
+        query(Shelf).join("topics").select(Shelf.id, Topic.name),
+        'SELECT "s0"."id", "t2"."name" FROM "store"."shelf.items" AS "s0" '
+        'INNER JOIN "store"."shelf.topics" AS "s1" ON ("s1"."item_id" = "s0"."id") '
+        'INNER JOIN "topics" AS "t2" ON ("t2"."id" = "s1"."topic_id")',
+        [],
     )
 
 

@@ -22,6 +22,7 @@ from repodb.schema import (
     field,
     has_many,
     has_one,
+    index,
     load_embedded,
     many_to_many,
     schema_info,
@@ -122,7 +123,7 @@ def test_metadata_describes_table_columns_and_types() -> None:
     assert info.table == "accounts"
     assert info.prefix is None
     assert Article.__schema_prefix__ == "blog"
-    assert schema_info(Article).qualified_table == "blog.articles"
+    assert (schema_info(Article).prefix, schema_info(Article).table) == ("blog", "articles")
     names = [f.name for f in info.fields]
     assert "password" not in names
     assert info.virtual == ("password",)
@@ -228,6 +229,43 @@ def test_a_schema_needs_a_table() -> None:
 
         class Nameless(Schema):
             id: Col[int]
+
+
+# 63 bytes: the longest name PostgreSQL keeps; "é" is two bytes in UTF-8.
+LONGEST = "t" * 61 + "é"
+
+
+def test_a_name_longer_than_every_database_keeps_is_refused_at_definition() -> None:
+    class Longest(Schema, table=LONGEST, prefix=LONGEST):
+        id: Col[int] = field(primary_key=True, default=None, source=LONGEST)
+
+    assert schema_info(Longest).table == LONGEST
+    with pytest.raises(ValueError, match=r"TooLong, table=: .* is 64 bytes long in UTF-8"):
+
+        class TooLong(Schema, table="é" * 32):  # 32 characters, 64 bytes
+            id: Col[int] = field(primary_key=True, default=None)
+
+    with pytest.raises(ValueError, match="TooLong, prefix="):
+
+        class TooLong(Schema, table="t", prefix=LONGEST + "x"):  # type: ignore[no-redef]
+            id: Col[int] = field(primary_key=True, default=None)
+
+    with pytest.raises(ValueError, match=r"TooLong, field 'name' \(its column: source=...\)"):
+
+        class TooLong(Schema, table="t"):  # type: ignore[no-redef]
+            id: Col[int] = field(primary_key=True, default=None)
+            name: Col[str] = field(source=LONGEST + "x")
+
+    # The name repodb makes for an index: <table>_<columns>_index.
+    with pytest.raises(ValueError, match=r"index\('label'\) \(give it a shorter name=\)"):
+
+        class TooLong(Schema, table="t" * 52, indexes=(index("label"),)):  # type: ignore[no-redef]
+            id: Col[int] = field(primary_key=True, default=None)
+            label: Col[str]
+
+    class Named(Schema, table="t" * 52, indexes=(index("label", name="t_label"),)):
+        id: Col[int] = field(primary_key=True, default=None)
+        label: Col[str]
 
 
 def test_names_resolve_in_the_owners_module_first() -> None:

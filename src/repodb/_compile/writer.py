@@ -62,9 +62,7 @@ class Writer:
 
     def table(self, prefix: str | None, name: str) -> None:
         """Append a table name, qualified by its schema (prefix) when it has one."""
-        if prefix:
-            self.parts.append(self.dialect.quote(prefix) + ".")
-        self.parts.append(self.dialect.quote(name))
+        self.parts.append(self.dialect.quote_table(name, prefix))
 
     def column(self, binding: object, name: str) -> None:
         """Append a column reference, qualified by its binding's alias."""

@@ -14,6 +14,7 @@ from typing import Any
 from ..connection import Connection
 from ..dialect import Dialect
 from ..types import Spec, to_dbtype
+from .ddl import check_identifiers
 from .ops import (
     NO_DEFAULT,
     AddColumn,
@@ -81,13 +82,17 @@ def references(
     on_delete: OnAction = "no_action",
     on_update: OnAction = "no_action",
     name: str | None = None,
+    prefix: str | None = None,
 ) -> References:
     """A column's foreign key to ``table`` (``column`` defaults to ``id``).
 
     ``on_delete`` / ``on_update``: ``no_action`` (the default), ``restrict``,
-    ``cascade``, ``set_null`` or ``set_default``.
+    ``cascade``, ``set_null`` or ``set_default``. ``prefix`` is the schema
+    ``table`` is in, when not the current one.
     """
-    return References(table, column, on_delete=on_delete, on_update=on_update, name=name)
+    return References(
+        table, column, on_delete=on_delete, on_update=on_update, name=name, prefix=prefix
+    )
 
 
 class Ops:
@@ -97,6 +102,11 @@ class Ops:
     records it (in ``change``, which must do nothing but call these methods:
     it is replayed backwards to undo it). ``connection`` is there for data
     migrations in ``up``/``down``; ``dialect`` for SQL that differs by database.
+
+    A table name is one identifier (a dot is part of it); every method takes
+    ``prefix=``, the schema the table is in (PostgreSQL), as a schema class's
+    ``prefix=`` does. Without it, the table is in the connection's current
+    schema, where the history table is.
 
     Example::
 
@@ -129,7 +139,8 @@ class Ops:
         return self._connection
 
     def run(self, op: Operation) -> None:
-        """Run (or record) any operation value."""
+        """Run (or record) any operation value; a name too long for the database is a ValueError."""
+        check_identifiers(self.dialect, op)
         self._sink(op)
 
     def create_table(
@@ -142,6 +153,7 @@ class Ops:
         checks: Mapping[str, str] | None = None,
         foreign_keys: Sequence[ForeignKey] = (),
         if_not_exists: bool = False,
+        prefix: str | None = None,
     ) -> None:
         """``CREATE TABLE``.
 
@@ -163,39 +175,59 @@ class Ops:
                 checks=tuple((checks or {}).items()),
                 foreign_keys=tuple(foreign_keys),
                 if_not_exists=if_not_exists,
+                prefix=prefix,
             )
         )
 
     def drop_table(
-        self, table: str, *, if_exists: bool = False, columns: Sequence[ColumnDef] | None = None
+        self,
+        table: str,
+        *,
+        if_exists: bool = False,
+        columns: Sequence[ColumnDef] | None = None,
+        prefix: str | None = None,
     ) -> None:
         """``DROP TABLE``; in ``change``, give the ``columns`` so it can be re-created."""
-        definition = None if columns is None else CreateTable(table, tuple(columns))
-        self.run(DropTable(table, if_exists=if_exists, definition=definition))
+        definition = None if columns is None else CreateTable(table, tuple(columns), prefix=prefix)
+        self.run(DropTable(table, if_exists=if_exists, definition=definition, prefix=prefix))
 
-    def rename_table(self, table: str, new_name: str) -> None:
-        """``ALTER TABLE ... RENAME TO``."""
-        self.run(RenameTable(table, new_name))
+    def rename_table(self, table: str, new_name: str, *, prefix: str | None = None) -> None:
+        """``ALTER TABLE ... RENAME TO`` (the table stays in its schema)."""
+        self.run(RenameTable(table, new_name, prefix))
 
-    def add_column(self, table: str, column: ColumnDef) -> None:
+    def add_column(self, table: str, column: ColumnDef, *, prefix: str | None = None) -> None:
         """``ALTER TABLE ... ADD COLUMN``; existing rows get the column's default.
 
         Where SQLite's ADD COLUMN refuses the column (UNIQUE, a ``Raw``
         default, NOT NULL without a default), it is added bare, filled with its
         default and given its definition by a table rebuild.
         """
-        self.run(AddColumn(table, column))
+        self.run(AddColumn(table, column, prefix))
 
-    def drop_column(self, table: str, name: str, *, definition: ColumnDef | None = None) -> None:
+    def drop_column(
+        self,
+        table: str,
+        name: str,
+        *,
+        definition: ColumnDef | None = None,
+        prefix: str | None = None,
+    ) -> None:
         """Drop a column (a table rebuild on SQLite); ``definition`` makes it reversible."""
-        self.run(DropColumn(table, name, definition=definition))
+        self.run(DropColumn(table, name, definition=definition, prefix=prefix))
 
-    def rename_column(self, table: str, name: str, new_name: str) -> None:
+    def rename_column(
+        self, table: str, name: str, new_name: str, *, prefix: str | None = None
+    ) -> None:
         """``ALTER TABLE ... RENAME COLUMN``."""
-        self.run(RenameColumn(table, name, new_name))
+        self.run(RenameColumn(table, name, new_name, prefix))
 
     def alter_column(
-        self, table: str, column: ColumnDef, *, previous: ColumnDef | None = None
+        self,
+        table: str,
+        column: ColumnDef,
+        *,
+        previous: ColumnDef | None = None,
+        prefix: str | None = None,
     ) -> None:
         """Give ``column.name`` a new type, nullability or default.
 
@@ -203,7 +235,7 @@ class Ops:
         table, keeping its rows, indexes, triggers and foreign keys.
         ``previous`` (the definition before) makes it reversible.
         """
-        self.run(AlterColumn(table, column, previous=previous))
+        self.run(AlterColumn(table, column, previous=previous, prefix=prefix))
 
     def create_index(
         self,
@@ -215,6 +247,7 @@ class Ops:
         where: str | None = None,
         concurrently: bool = False,
         if_not_exists: bool = False,
+        prefix: str | None = None,
     ) -> None:
         """``CREATE INDEX``, named ``<table>_<columns>_index`` unless ``name`` is given.
 
@@ -233,6 +266,7 @@ class Ops:
                 where=where,
                 concurrently=concurrently,
                 if_not_exists=if_not_exists,
+                prefix=prefix,
             )
         )
 
@@ -244,11 +278,17 @@ class Ops:
         concurrently: bool = False,
         if_exists: bool = False,
         definition: CreateIndex | None = None,
+        prefix: str | None = None,
     ) -> None:
         """``DROP INDEX``; ``definition`` makes it reversible in ``change``."""
         self.run(
             DropIndex(
-                table, name, concurrently=concurrently, if_exists=if_exists, definition=definition
+                table,
+                name,
+                concurrently=concurrently,
+                if_exists=if_exists,
+                definition=definition,
+                prefix=prefix,
             )
         )
 

@@ -34,7 +34,7 @@ from enum import Enum
 from typing import Any
 
 from .._codec import Codecs, encoder
-from ..dialect import POSTGRESQL, Dialect
+from ..dialect import POSTGRESQL, Dialect, check_identifier
 from ..driver.sqlite import CODECS as SQLITE_CODECS
 from ..types import DbType, Kind
 from .ops import (
@@ -55,11 +55,13 @@ from .ops import (
     References,
     RenameColumn,
     RenameTable,
+    identifiers,
 )
 
 __all__ = [
     "DdlRules",
     "bare_add_column",
+    "check_identifiers",
     "column_sql",
     "column_type",
     "default_sql",
@@ -281,6 +283,16 @@ def rules(dialect: Dialect) -> DdlRules:
         raise TypeError(f"migrations do not support {dialect.name}") from None
 
 
+def check_identifiers(dialect: Dialect, op: Operation) -> None:
+    """Refuse ``op`` when a name it writes is longer than the dialect keeps (ValueError).
+
+    Checked as the operation is made, before any of its SQL runs; the names
+    only rendering derives are checked by ``Dialect.quote``.
+    """
+    for name in identifiers(op):
+        check_identifier(name, dialect.max_identifier_bytes, dialect.name)
+
+
 def literal(dialect: Dialect, t: DbType[Any], value: object) -> str:
     """``value`` as a SQL literal of a ``t`` column (DDL cannot bind parameters).
 
@@ -308,7 +320,8 @@ def default_sql(dialect: Dialect, col: ColumnDef) -> str:
 
 def references_sql(dialect: Dialect, ref: References) -> str:
     """``REFERENCES table (column) [ON DELETE ...] [ON UPDATE ...]``."""
-    parts = [f"REFERENCES {dialect.quote_qualified(ref.table)} ({dialect.quote(ref.column)})"]
+    table = dialect.quote_table(ref.table, ref.prefix)
+    parts = [f"REFERENCES {table} ({dialect.quote(ref.column)})"]
     return " ".join(parts + _actions_sql(ref.on_delete, ref.on_update))
 
 
@@ -362,8 +375,10 @@ def column_sql(dialect: Dialect, col: ColumnDef) -> str:
     return " ".join(parts)
 
 
-def _table(dialect: Dialect, name: str) -> str:
-    return dialect.quote_qualified(name)
+def _table(dialect: Dialect, op: Operation) -> str:
+    """The quoted table an operation acts on, in its schema (``prefix``) when it names one."""
+    assert not isinstance(op, Execute)
+    return dialect.quote_table(op.table, op.prefix)
 
 
 def _names(dialect: Dialect, columns: tuple[str, ...]) -> str:
@@ -374,7 +389,7 @@ def _foreign_key_sql(dialect: Dialect, fk: ForeignKey) -> str:
     parts = [f"CONSTRAINT {dialect.quote(fk.name)}"] if fk.name else []
     parts.append(
         f"FOREIGN KEY ({_names(dialect, fk.columns)}) REFERENCES"
-        f" {_table(dialect, fk.table)} ({_names(dialect, fk.references)})"
+        f" {dialect.quote_table(fk.table, fk.prefix)} ({_names(dialect, fk.references)})"
     )
     return " ".join(parts + _actions_sql(fk.on_delete, fk.on_update))
 
@@ -401,7 +416,7 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     items += [f"CONSTRAINT {dialect.quote(name)} CHECK ({sql})" for name, sql in op.checks]
     items += [_foreign_key_sql(dialect, fk) for fk in op.foreign_keys]
     exists = "IF NOT EXISTS " if op.if_not_exists else ""
-    return f"CREATE TABLE {exists}{_table(dialect, op.table)} ({', '.join(items)})"
+    return f"CREATE TABLE {exists}{_table(dialect, op)} ({', '.join(items)})"
 
 
 # PostgreSQL type changes without a direct cast, and the types to cast through.
@@ -454,7 +469,7 @@ def _alter_column_sql(
         changes = _constraint_changes(dialect, op.table, previous, col, live_names) + changes
     if not changes:
         return []
-    return [f"ALTER TABLE {_table(dialect, op.table)} {', '.join(changes)}"]
+    return [f"ALTER TABLE {_table(dialect, op)} {', '.join(changes)}"]
 
 
 def _constraint_changes(
@@ -471,7 +486,7 @@ def _constraint_changes(
     names its constraints were given.
     """
     q = dialect.quote
-    base = f"{table.rsplit('.', 1)[-1]}_{col.name}"
+    base = f"{table}_{col.name}"
 
     def dropped(suffix: str, given: str | None = None) -> str:
         return q(live_names.get(suffix) or given or f"{base}_{suffix}")
@@ -497,13 +512,6 @@ def _constraint_changes(
     return [f"DROP CONSTRAINT {name}" for name in drops] + [f"ADD {add}" for add in adds]
 
 
-def _index_name(dialect: Dialect, table: str, name: str) -> str:
-    """An index name for ``DROP INDEX``: in the schema of a schema-qualified table."""
-    if "." in table and "." not in name:
-        return _table(dialect, table.rsplit(".", 1)[0] + "." + name)
-    return _table(dialect, name)
-
-
 def create_index_sql(dialect: Dialect, op: CreateIndex) -> str:
     """``CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON table (...) [WHERE ...]``."""
     parts = ["CREATE UNIQUE INDEX" if op.unique else "CREATE INDEX"]
@@ -513,7 +521,7 @@ def create_index_sql(dialect: Dialect, op: CreateIndex) -> str:
     if op.if_not_exists:
         parts.append("IF NOT EXISTS")
     parts.append(dialect.quote(op.index_name))
-    parts.append(f"ON {_table(dialect, op.table)} ({_names(dialect, op.columns)})")
+    parts.append(f"ON {_table(dialect, op)} ({_names(dialect, op.columns)})")
     if op.where is not None:
         parts.append(f"WHERE {op.where}")
     return " ".join(parts)
@@ -526,7 +534,8 @@ def _drop_index_sql(dialect: Dialect, op: DropIndex) -> str:
         parts.append(concurrent)
     if op.if_exists:
         parts.append("IF EXISTS")
-    parts.append(_index_name(dialect, op.table, op.name))
+    # An index is in its table's schema.
+    parts.append(dialect.quote_table(op.name, op.prefix))
     return " ".join(parts)
 
 
@@ -557,7 +566,7 @@ def bare_add_column(dialect: Dialect, op: AddColumn) -> list[str] | None:
     )
     if rules(dialect).full_add_column or not refused or col.primary_key:
         return None
-    table, name = _table(dialect, op.table), dialect.quote(col.name)
+    table, name = _table(dialect, op), dialect.quote(col.name)
     statements = [f"ALTER TABLE {table} ADD COLUMN {name} {column_type(dialect, col.type)}"]
     if col.default is not NO_DEFAULT:
         statements.append(f"UPDATE {table} SET {name} = {default_sql(dialect, col)}")
@@ -591,19 +600,19 @@ def operation_sql(
             return [create_table_sql(dialect, op)]
         case DropTable():
             exists = "IF EXISTS " if op.if_exists else ""
-            return [f"DROP TABLE {exists}{_table(dialect, op.table)}"]
+            return [f"DROP TABLE {exists}{_table(dialect, op)}"]
         case RenameTable():
-            new_name = dialect.quote(op.new_name.rsplit(".", 1)[-1])
-            return [f"ALTER TABLE {_table(dialect, op.table)} RENAME TO {new_name}"]
+            new_name = dialect.quote(op.new_name)
+            return [f"ALTER TABLE {_table(dialect, op)} RENAME TO {new_name}"]
         case AddColumn():
             column = column_sql(dialect, op.column)
-            return [f"ALTER TABLE {_table(dialect, op.table)} ADD COLUMN {column}"]
+            return [f"ALTER TABLE {_table(dialect, op)} ADD COLUMN {column}"]
         case DropColumn():
             name = dialect.quote(op.name)
-            return [f"ALTER TABLE {_table(dialect, op.table)} DROP COLUMN {name}"]
+            return [f"ALTER TABLE {_table(dialect, op)} DROP COLUMN {name}"]
         case RenameColumn():
             old, new = dialect.quote(op.name), dialect.quote(op.new_name)
-            return [f"ALTER TABLE {_table(dialect, op.table)} RENAME COLUMN {old} TO {new}"]
+            return [f"ALTER TABLE {_table(dialect, op)} RENAME COLUMN {old} TO {new}"]
         case AlterColumn():
             return _alter_column_sql(dialect, op, constraint_names or {})
         case CreateIndex():

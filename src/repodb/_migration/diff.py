@@ -15,6 +15,13 @@ SQLite's ``TEXT``, which holds strings, decimals, UUIDs, JSON and Enums
 alike, matches any of them. Defaults, foreign keys, check constraints and
 primary keys of existing tables are not compared.
 
+A generated migration must apply to a table that has rows. A NOT NULL column
+added to an existing table carries its field's default into the DDL
+(``column("helpful", int, default=0)``), so existing rows get it; when the
+field has no default the DDL can write (none, a ``default_factory``, a value
+of no literal form), ``diff`` refuses, naming each such column and what to do:
+there is no value to give the existing rows that ``diff`` could choose.
+
 Dropping is dangerous: a table, column or index the schemas do not declare
 may belong to another application or hold data nobody meant to lose. Like
 Ecto and Django, ``diff`` leaves them alone unless ``drop_extra=True``.
@@ -38,10 +45,12 @@ from typing import Any
 
 from ..connection import Connection
 from ..dialect import Dialect
+from ..errors import EncodeError
 from ..request import One, Request
 from ..schema import IndexDef, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind, array, optional, to_dbtype
 from . import introspect
+from .ddl import literal
 from .introspect import LiveColumn, LiveIndex, LiveTable
 from .ops import (
     NO_DEFAULT,
@@ -119,17 +128,19 @@ def diff(
     indexes: list[Operation] = []
     dropped_tables: list[Operation] = []
     declared = _declared(schemas)
+    defaults = _defaults(schemas)
     for table, table_indexes in declared:
         current = live.get(table.table)
         if current is None:
             creates.append(table)
             indexes += table_indexes
             continue
-        changes += _column_changes(dialect, table, current)
+        changes += _column_changes(dialect, table, current, defaults.get(table.table, {}))
         indexes += _missing_indexes(table_indexes, current)
         if drop_extra:
             dropped_indexes += _extra_indexes(table_indexes, current)
             dropped_columns += _extra_columns(dialect, table, current)
+    _refuse_required_columns(changes)
     if drop_extra:
         names = {table.table for table, _ in declared}
         extra = [t for name, t in live.items() if name not in names]
@@ -233,6 +244,20 @@ def _index(info: SchemaInfo, declared: IndexDef) -> CreateIndex:
     )
 
 
+def _defaults(schemas: Iterable[type[Schema]]) -> dict[str, dict[str, object]]:
+    """The constant defaults of the declared fields, by table and column (the first wins)."""
+    found: dict[str, dict[str, object]] = {}
+    for cls in schemas:
+        info = schema_info(cls)
+        columns = found.setdefault(info.table, {})
+        given = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for f in info.fields:
+            value = given.get(f.name, dataclasses.MISSING)
+            if value is not dataclasses.MISSING and value is not None:
+                columns.setdefault(f.source, value)
+    return found
+
+
 def _merge(first: CreateTable, other: CreateTable) -> CreateTable:
     names = {c.name for c in first.columns}
     extra = tuple(c for c in other.columns if c.name not in names)
@@ -278,12 +303,14 @@ def _referenced(table: CreateTable) -> set[str]:
 # Comparing with the live side -------------------------------------------------
 
 
-def _column_changes(dialect: Dialect, table: CreateTable, live: LiveTable) -> list[Operation]:
+def _column_changes(
+    dialect: Dialect, table: CreateTable, live: LiveTable, defaults: dict[str, object]
+) -> list[Operation]:
     ops: list[Operation] = []
     for column in table.columns:
         current = live.column(column.name)
         if current is None:
-            ops.append(AddColumn(table.table, column))
+            ops.append(AddColumn(table.table, _filling(dialect, column, defaults)))
             continue
         same_type = _holds(dialect, current.type, column.type)
         if same_type and (current.nullable == column.nullable or current.primary_key):
@@ -292,6 +319,45 @@ def _column_changes(dialect: Dialect, table: CreateTable, live: LiveTable) -> li
         previous = _live_column(dialect, live, current)
         ops.append(AlterColumn(table.table, kept, previous=previous))
     return ops
+
+
+def _filling(dialect: Dialect, column: ColumnDef, defaults: dict[str, object]) -> ColumnDef:
+    """A NOT NULL column to add, with its field's default so that existing rows get a value.
+
+    The column is returned as declared when it needs no default (nullable,
+    or a key the database assigns) or when the field has none the DDL can
+    write; ``_refuse_required_columns`` then refuses it.
+    """
+    if column.nullable or column.autogenerate or column.name not in defaults:
+        return column
+    value = defaults[column.name]
+    try:
+        literal(dialect, column.type, value)
+    except (EncodeError, TypeError, ValueError):
+        return column
+    return dataclasses.replace(column, default=value)
+
+
+def _refuse_required_columns(changes: list[Operation]) -> None:
+    """Refuse NOT NULL columns added without a default: the migration would fail on any row."""
+    required = [
+        f"{op.table}.{op.column.name}"
+        for op in changes
+        if isinstance(op, AddColumn)
+        and not op.column.nullable
+        and not op.column.autogenerate
+        and op.column.default is NO_DEFAULT
+    ]
+    if required:
+        raise ValueError(
+            f"cannot add the NOT NULL column{'s' if len(required) > 1 else ''}"
+            f" {', '.join(required)} to an existing table: its rows would need a value, and"
+            " the field has no default a migration can write (none, or a default_factory)."
+            " Give the field a constant default (field(default=...)), or declare it optional"
+            " (Col[T | None]) and diff, backfill the rows, then make it required and diff"
+            " again; or write the migration by hand (a column default=Raw(...), or"
+            " add_column optional + execute an UPDATE + alter_column)"
+        )
 
 
 def _keeping(column: ColumnDef, live: LiveTable, current: LiveColumn, same_type: bool) -> ColumnDef:

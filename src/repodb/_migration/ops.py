@@ -3,6 +3,11 @@
 Why: a migration's ``up`` records or runs operations; ``change`` is run
 backwards by inverting each one, so the operations are plain data that the
 DDL renderer (per dialect), the SQLite table rebuild and ``diff`` all share.
+
+A table is named by ``table``, one identifier (a dot is part of the name),
+and ``prefix``, the schema it is in (PostgreSQL) or None for the
+connection's current schema: the same rule as a schema's ``table=`` and
+``prefix=``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "RenameColumn",
     "RenameTable",
     "default_index_name",
+    "identifiers",
     "inverse",
 ]
 
@@ -69,6 +75,7 @@ class References:
     on_delete: OnAction = "no_action"
     on_update: OnAction = "no_action"
     name: str | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +114,7 @@ class ForeignKey:
     on_delete: OnAction = "no_action"
     on_update: OnAction = "no_action"
     name: str | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +128,7 @@ class CreateTable:
     checks: tuple[tuple[str, str], ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     if_not_exists: bool = False
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,18 +138,21 @@ class DropTable:
     table: str
     if_exists: bool = False
     definition: CreateTable | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class RenameTable:
     table: str
     new_name: str
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class AddColumn:
     table: str
     column: ColumnDef
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +162,7 @@ class DropColumn:
     table: str
     name: str
     definition: ColumnDef | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +170,7 @@ class RenameColumn:
     table: str
     name: str
     new_name: str
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +184,7 @@ class AlterColumn:
     table: str
     column: ColumnDef
     previous: ColumnDef | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +202,7 @@ class CreateIndex:
     where: str | None = None
     concurrently: bool = False
     if_not_exists: bool = False
+    prefix: str | None = None
 
     @property
     def index_name(self) -> str:
@@ -203,6 +219,7 @@ class DropIndex:
     concurrently: bool = False
     if_exists: bool = False
     definition: CreateIndex | None = None
+    prefix: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,29 +245,70 @@ Operation: TypeAlias = (
 
 
 def default_index_name(table: str, columns: tuple[str, ...]) -> str:
-    """Ecto's index name: ``<table>_<col1>_<col2>_index`` (the table without a schema prefix)."""
-    return "_".join((table.rsplit(".", 1)[-1], *columns, "index"))
+    """Ecto's index name: ``<table>_<col1>_<col2>_index`` (in the table's schema)."""
+    return "_".join((table, *columns, "index"))
+
+
+def identifiers(op: Operation) -> list[str]:
+    """Every name ``op`` writes into SQL: tables, schemas, columns, indexes, constraints.
+
+    The index name ``create_index`` makes up is included: it is the one most
+    likely to be too long.
+    """
+    names: list[str | None]
+    match op:
+        case CreateTable():
+            names = [op.table, *op.primary_key, *(n for u in op.unique for n in u)]
+            names += [name for name, _ in op.checks]
+            for c in op.columns:
+                names += _column_identifiers(c)
+            for fk in op.foreign_keys:
+                names += [*fk.columns, fk.table, *fk.references, fk.name, fk.prefix]
+        case DropTable():
+            names = [op.table, *(identifiers(op.definition) if op.definition else ())]
+        case RenameTable():
+            names = [op.table, op.new_name]
+        case AddColumn() | AlterColumn():
+            names = [op.table, *_column_identifiers(op.column)]
+        case DropColumn():
+            names = [op.table, op.name]
+        case RenameColumn():
+            names = [op.table, op.name, op.new_name]
+        case CreateIndex():
+            names = [op.table, *op.columns, op.index_name]
+        case DropIndex():
+            names = [op.table, op.name]
+        case Execute():
+            return []
+    return [n for n in (*names, op.prefix) if n is not None]
+
+
+def _column_identifiers(col: ColumnDef) -> list[str | None]:
+    ref = col.references
+    return [col.name] if ref is None else [col.name, ref.table, ref.column, ref.name, ref.prefix]
 
 
 def inverse(op: Operation) -> Operation:
     """The operation that undoes ``op``; IrreversibleError when it needs what ``op`` lacks."""
     match op:
         case CreateTable():
-            return DropTable(op.table, definition=op)
+            return DropTable(op.table, definition=op, prefix=op.prefix)
         case DropTable(definition=CreateTable() as definition):
             return definition
         case RenameTable():
-            return RenameTable(op.new_name, op.table)
+            return RenameTable(op.new_name, op.table, op.prefix)
         case AddColumn():
-            return DropColumn(op.table, op.column.name, definition=op.column)
+            return DropColumn(op.table, op.column.name, definition=op.column, prefix=op.prefix)
         case DropColumn(definition=ColumnDef() as definition):
-            return AddColumn(op.table, definition)
+            return AddColumn(op.table, definition, op.prefix)
         case RenameColumn():
-            return RenameColumn(op.table, op.new_name, op.name)
+            return RenameColumn(op.table, op.new_name, op.name, op.prefix)
         case AlterColumn(previous=ColumnDef() as previous):
-            return AlterColumn(op.table, previous, previous=op.column)
+            return AlterColumn(op.table, previous, previous=op.column, prefix=op.prefix)
         case CreateIndex():
-            return DropIndex(op.table, op.index_name, op.concurrently, definition=op)
+            return DropIndex(
+                op.table, op.index_name, op.concurrently, definition=op, prefix=op.prefix
+            )
         case DropIndex(definition=CreateIndex() as definition):
             return definition
         case Execute(down=str() as down):

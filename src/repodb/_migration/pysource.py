@@ -249,7 +249,7 @@ def _expressible_in_change(op: Operation) -> bool:
         case DropTable(definition=None) | DropColumn(definition=None):
             return False
         case DropTable(definition=CreateTable() as definition):
-            return definition == CreateTable(op.table, definition.columns)
+            return definition == CreateTable(op.table, definition.columns, prefix=op.prefix)
         case AlterColumn(previous=None) | Execute(down=None) | DropIndex():
             # A dropped index's definition is no ``drop_index`` argument the
             # public API spells; up/down says it with ``create_index``.
@@ -258,6 +258,13 @@ def _expressible_in_change(op: Operation) -> bool:
 
 
 def _op(op: Operation, imports: _Imports) -> _Node:
+    call = _call(op, imports)
+    if isinstance(op, Execute) or op.prefix is None:
+        return call
+    return _Call(call.function, (*call.args, _Keyword("prefix", _Text(op.prefix))))
+
+
+def _call(op: Operation, imports: _Imports) -> _Call:
     s = _Text
     match op:
         case CreateTable():
@@ -267,7 +274,7 @@ def _op(op: Operation, imports: _Imports) -> _Node:
             if op.if_exists:
                 args.append(_Keyword("if_exists", "True"))
             if op.definition is not None and op.definition == CreateTable(
-                op.table, op.definition.columns
+                op.table, op.definition.columns, prefix=op.prefix
             ):
                 columns = _List(tuple(_column(c, imports) for c in op.definition.columns))
                 args.append(_Keyword("columns", columns))
@@ -343,11 +350,11 @@ def _foreign_key(fk: ForeignKey, imports: _Imports) -> _Node:
         _string(fk.table),
         _List(tuple(map(_string, fk.references)), "()"),
     ]
-    args += _actions(fk.on_delete, fk.on_update, fk.name)
+    args += _actions(fk.on_delete, fk.on_update, fk.name, fk.prefix)
     return _Call("ForeignKey", tuple(args))
 
 
-def _actions(on_delete: str, on_update: str, name: str | None) -> list[_Node]:
+def _actions(on_delete: str, on_update: str, name: str | None, prefix: str | None) -> list[_Node]:
     out: list[_Node] = []
     if on_delete != "no_action":
         out.append(_Keyword("on_delete", _string(on_delete)))
@@ -355,6 +362,8 @@ def _actions(on_delete: str, on_update: str, name: str | None) -> list[_Node]:
         out.append(_Keyword("on_update", _string(on_update)))
     if name is not None:
         out.append(_Keyword("name", _string(name)))
+    if prefix is not None:
+        out.append(_Keyword("prefix", _string(prefix)))
     return out
 
 
@@ -383,7 +392,7 @@ def _references(ref: References, imports: _Imports) -> _Node:
     args: list[_Node] = [_string(ref.table)]
     if ref.column != "id":
         args.append(_string(ref.column))
-    args += _actions(ref.on_delete, ref.on_update, ref.name)
+    args += _actions(ref.on_delete, ref.on_update, ref.name, ref.prefix)
     return _Call("references", tuple(args))
 
 

@@ -220,7 +220,7 @@ class History:
         self.conn = conn
         self.table = table
         d = conn.dialect
-        name = d.quote_qualified(table)
+        name = d.quote(table)
         columns = (
             ColumnDef("version", to_dbtype(int), primary_key=True),
             ColumnDef("name", to_dbtype(str)),
@@ -276,16 +276,13 @@ class History:
         return {version: (name, at) for version, name, at in rows}
 
     def _in_current_schema(self) -> str | None:
-        """The table's quoted name, qualified by the current schema unless it names one.
+        """The table's quoted name, qualified by the current schema.
 
         Resolved on the whole search_path, an unqualified name could find
         another schema's history while the migrations run in the current one.
         """
-        quote = self.conn.dialect.quote
-        if "." in self.table:
-            return self.conn.dialect.quote_qualified(self.table)
         schema = self.conn.one(_current_schema)
-        return None if schema is None else f"{quote(schema)}.{quote(self.table)}"
+        return None if schema is None else self.conn.dialect.quote_table(self.table, schema)
 
     def is_applied(self, version: int) -> bool:
         return self.conn.one_or_none(self._has, version) is not None
@@ -612,7 +609,9 @@ class Runner:
             yield from bare
             # The whole definition replaces the bare column's (``previous``).
             bare_column = ColumnDef(op.column.name, optional(op.column.type))
-            yield from self._rebuild(AlterColumn(op.table, op.column, previous=bare_column))
+            yield from self._rebuild(
+                AlterColumn(op.table, op.column, previous=bare_column, prefix=op.prefix)
+            )
         elif needs_rebuild(dialect, op):
             assert isinstance(op, (AlterColumn, DropColumn))
             yield from self._rebuild(op)
@@ -629,7 +628,7 @@ class Runner:
         query = self.rules.column_constraints
         if query is None or not isinstance(op, AlterColumn) or op.previous is None:
             return None
-        table = self.conn.dialect.quote_qualified(op.table)
+        table = self.conn.dialect.quote_table(op.table, op.prefix)
         found: dict[str, list[str]] = {}
         for kind, name in self.conn.all(query, (table, op.column.name)):
             found.setdefault(_CONSTRAINT_SUFFIXES[kind], []).append(name)
@@ -638,6 +637,11 @@ class Runner:
     def _rebuild(self, op: AlterColumn | DropColumn) -> list[str]:
         from .sqlite_rebuild import rebuild_statements
 
+        if op.prefix is not None:
+            raise ValueError(
+                f"SQLite rebuilds only tables of the main database: table {op.table!r}"
+                f" cannot be altered with prefix={op.prefix!r}"
+            )
         self._refuse_rebuild_with_foreign_keys()
         return rebuild_statements(self.conn, op.table, op)
 

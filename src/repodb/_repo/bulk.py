@@ -59,7 +59,7 @@ from ..expr import Column, Expr
 from ..functions import fragment
 from ..query import Query, Selection
 from ..repo import Repo, TransactionRepo, WriteResult
-from ..schema import FieldInfo, Schema, schema_info
+from ..schema import FieldInfo, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind
 from ..write import Assignment, ConflictTarget, Insert, OnConflict
 
@@ -382,11 +382,12 @@ def _copy(
     repo: Repo, conn: Connection, schema: type[Schema], table: _Table, columns: list[Any]
 ) -> int:
     """``COPY`` the encoded rows in; the row count. The event carries no parameters."""
-    name = schema_info(schema).qualified_table
+    info = schema_info(schema)
     sources = [f.source for f in table.fields]
     quoted = ", ".join(map(conn.dialect.quote, sources))
-    sql = f"COPY {conn.dialect.quote_qualified(name)} ({quoted}) FROM STDIN"
-    work = functools.partial(conn._copy_sql, name, sources, zip(*columns, strict=True))
+    sql = f"COPY {conn.dialect.quote_table(info.table, info.prefix)} ({quoted}) FROM STDIN"
+    rows = zip(*columns, strict=True)
+    work = functools.partial(conn._copy_sql, info.table, sources, rows, info.prefix)
     return _traced(repo, conn, sql, (), None, work, int)
 
 
@@ -503,7 +504,7 @@ def _upsert_probed(
     # unknown here, and count as new.
     parts = [columns[positions[name]] if name in positions else None for name in target]
     keys = list(zip(*(p if p is not None else [None] * table.count for p in parts), strict=True))
-    existing = _existing_keys(repo, conn, info.qualified_table, target, keys)
+    existing = _existing_keys(repo, conn, info, target, keys)
     actions: list[Action] = []
     for key in keys:
         if None in key or key not in existing:
@@ -544,11 +545,11 @@ def _upsert_probed(
 def _existing_keys(
     repo: Repo,
     conn: Connection,
-    table: str,
+    info: SchemaInfo,
     names: tuple[str, ...],
     keys: list[tuple[Any, ...]],
 ) -> set[tuple[Any, ...]]:
-    """Which of ``keys`` (encoded values of the columns ``names``) the table holds.
+    """Which of ``keys`` (encoded values of the columns ``names``) the schema's table holds.
 
     A join of the keys as a ``VALUES`` list with the table: the database
     looks each key up in the conflict target's unique index.
@@ -571,7 +572,7 @@ def _existing_keys(
         )
         sql = (
             f"SELECT {selected} FROM (VALUES {rows}) AS v"
-            f" JOIN {dialect.quote_qualified(table)} AS t ON {matched}"
+            f" JOIN {dialect.quote_table(info.table, info.prefix)} AS t ON {matched}"
         )
         args = list(itertools.chain.from_iterable(chunk))
         fetch = functools.partial(conn._fetch_sql, sql, args, False)

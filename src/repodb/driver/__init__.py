@@ -113,8 +113,14 @@ class DriverConnection(Protocol):
         """Run one statement for each parameter tuple; return the affected row count."""
         ...
 
-    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        """Load rows into a table by the fastest means the database has."""
+    def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
+        """Load rows into a table (in schema ``prefix``) by the fastest means the database has."""
         ...
 
     def begin(self, options: TransactionOptions) -> None:

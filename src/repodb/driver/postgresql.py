@@ -160,9 +160,15 @@ class PostgresConnection:
         cursor.executemany(sql, params)
         return cursor.rowcount
 
-    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
         names = ", ".join(map(POSTGRESQL.quote, columns))
-        sql = f"COPY {POSTGRESQL.quote_qualified(table)} ({names}) FROM STDIN"
+        sql = f"COPY {POSTGRESQL.quote_table(table, prefix)} ({names}) FROM STDIN"
         count = 0
         with self._cursor.copy(sql) as copy:
             for row in rows:

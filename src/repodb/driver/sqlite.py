@@ -240,10 +240,16 @@ class SqliteConnection:
         self._arm()
         return self._raw.executemany(sql, params).rowcount
 
-    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
         marks = ", ".join("?" * len(columns))
         names = ", ".join(map(SQLITE.quote, columns))
-        sql = f"INSERT INTO {SQLITE.quote_qualified(table)} ({names}) VALUES ({marks})"
+        sql = f"INSERT INTO {SQLITE.quote_table(table, prefix)} ({names}) VALUES ({marks})"
         return self.execute_many(sql, rows)
 
     def begin(self, options: TransactionOptions) -> None:
