@@ -8,7 +8,9 @@ fixed offset or IANA zone; read back as the same instant in UTC), time,
 timedelta, UUID, JSON documents, Enum, ``optional`` of each (None), and
 arrays of int, str, UUID, Decimal, Enum and date (native arrays on
 PostgreSQL, JSON text on SQLite). Also: a value of the wrong Python type is
-refused with ``EncodeError`` before anything is written.
+refused with ``EncodeError`` before anything is written. Array columns of
+the types migrations create (``bigint[]`` for ``list[int]``) are written,
+updated and compared (``==``, ``!=``, ``IN``) with lists of every kind.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ from hypothesis import strategies as st
 
 import repodb
 from repodb import EncodeError, Request
+from repodb.changeset import change
+from repodb.query import query
+from repodb.repo import Repo
+from repodb.schema import Col, Schema, field
 from repodb.types import DbType, array, optional, to_dbtype, tup
+from repodb.write import set_, update_all
 
 INT64 = 2**63 - 1
 # SQLite keeps a timedelta as int64 microseconds (about 106,751 days).
@@ -386,3 +393,81 @@ def test_values_made_by_the_database(conn: repodb.Connection) -> None:
     assert type(today) is dt.date
     assert abs(today - before.date()) <= dt.timedelta(days=1)
     assert truth is True
+
+
+# Arrays compared with lists -------------------------------------------------
+
+
+class Lists(Schema, table="lists"):
+    id: Col[int] = field(primary_key=True, default=None)
+    ints: Col[list[int]]
+    strs: Col[list[str]]
+    floats: Col[list[float]]
+    decimals: Col[list[Decimal]]
+    uuids: Col[list[uuid.UUID]]
+    days: Col[list[dt.date]]
+    moods: Col[list[Mood]]
+    flags: Col[list[bool]]
+    maybe: Col[list[int | None] | None] = field(default=None)
+
+
+LISTS_COLUMNS = {
+    "ints": "bigint[]",
+    "strs": "text[]",
+    "floats": "double precision[]",
+    "decimals": "numeric[]",
+    "uuids": "uuid[]",
+    "days": "date[]",
+    "moods": "text[]",
+    "flags": "boolean[]",
+    "maybe": "bigint[]",
+}
+
+
+def lists(n: int, size: int) -> Lists:
+    return Lists(
+        ints=[n + i for i in range(size)],
+        strs=[f"s{n}"] * size,
+        floats=[n + 0.5] * size,
+        decimals=[Decimal(n) / 4] * size,
+        uuids=[uuid.UUID(int=n)] * size,
+        days=[dt.date(2000, 1, 1 + n)] * size,
+        moods=[Mood.SAD] * size,
+        flags=[n % 2 == 0] * size,
+        maybe=[None, n] if size else None,
+    )
+
+
+def test_array_columns_are_compared_and_written_with_lists_of_every_kind(
+    conn: repodb.Connection,
+) -> None:
+    postgresql = conn.dialect.name == "postgresql"
+    columns = ", ".join(
+        f"{name} {kind if postgresql else 'TEXT'}" for name, kind in LISTS_COLUMNS.items()
+    )
+    conn.exec(Request.exec(f"CREATE TABLE lists (id INTEGER PRIMARY KEY, {columns})"))
+    repo = Repo(conn)
+    small = repo.insert(lists(1, 3).replace(id=1))
+    empty = repo.insert(lists(2, 0).replace(id=2))
+    repo.insert_all(Lists, [lists(3, 2).replace(id=3)])
+    fields = [name for name in LISTS_COLUMNS if name != "maybe"]
+    for name in fields:
+        column = getattr(Lists, name)
+        value = getattr(small, name)
+        assert repo.all(query(Lists).where(column == value)) == [small], name
+        assert repo.all(query(Lists).where(column == [])) == [empty], name
+        others = repo.all(query(Lists).where(column != value).order_by(Lists.id))
+        assert [r.id for r in others] == [2, 3], name
+        found = repo.all(query(Lists).where(column.in_([value, []])).order_by(Lists.id))
+        assert found == [small, empty], name
+    assert repo.all(query(Lists).where(Lists.maybe == [None, 1])) == [small]
+    # Small ints, ints past 32 bits, and none at all, bound where a bigint[] is declared.
+    big = [1, 2**40, -(2**63)]
+    repo.execute(update_all(query(Lists).where(Lists.ints == [3, 4]), set={"ints": big}))
+    repo.execute(update_all(query(Lists).where(Lists.id == 2), set_(Lists.ints, [7])))
+    assert repo.all(query(Lists).where(Lists.ints == big).select(Lists.id)) == [3]
+    assert repo.get(Lists, 2).ints == [7]
+    updated = repo.update(change(small, ints=[5], maybe=[None]))
+    assert repo.all(query(Lists).where(Lists.ints == [5], Lists.maybe == [None])) == [updated]
+    typed_request = Request.many("SELECT id FROM lists WHERE ints = ?", params=array(int), row=int)
+    assert conn.all(typed_request, [5]) == [1]

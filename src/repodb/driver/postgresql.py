@@ -43,6 +43,7 @@ from . import ConnectSettings, TransactionOptions
 try:
     import psycopg
     from psycopg.pq import ExecStatus, TransactionStatus
+    from psycopg.types.array import ListBinaryDumper, ListDumper
     from psycopg.types.json import Jsonb
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -74,6 +75,36 @@ def _encode_json(t: DbType[Any], c: Codecs) -> Convert:
     return encode
 
 
+class _BigintList(list[Any]):
+    """A list of ints bound as ``bigint[]``, the type of repodb's (64-bit) ``int`` arrays.
+
+    Why: psycopg types a list of ints by its values (``smallint[]`` for
+    small ones), and PostgreSQL has no operator between ``smallint[]`` and
+    a ``bigint[]`` column. Every other kind already binds as its declared
+    type (text as an untyped literal, which the column's type resolves).
+    """
+
+    __slots__ = ()
+
+
+def _bigint_array_dumpers() -> psycopg.adapt.AdaptersMap:
+    """psycopg's adapters, with ``_BigintList`` dumped as ``bigint[]`` in both formats."""
+    adapters = psycopg.adapt.AdaptersMap(psycopg.adapters)
+    info = psycopg.postgres.types["bigint"]
+    for base in (ListDumper, ListBinaryDumper):
+        fixed = type(base.__name__, (base,), {"oid": info.array_oid, "element_oid": info.oid})
+        adapters.register_dumper(_BigintList, fixed)
+    return adapters
+
+
+_ADAPTERS = _bigint_array_dumpers()
+
+
+def _encode_array(t: DbType[Any], c: Codecs) -> Convert | None:
+    assert t.item is not None
+    return _BigintList if (t.item.item or t.item).kind is Kind.INT else None
+
+
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     from datetime import UTC
 
@@ -98,6 +129,7 @@ CODECS = Codecs(
         Kind.STR: _encode_str,
         Kind.JSON: _encode_json,
         Kind.ENUM: enum_by_name,
+        Kind.ARRAY: _encode_array,
     },
     decode={
         Kind.DATETIME: _decode_datetime,
@@ -282,6 +314,7 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> PostgresConnection:
             # execute); None here would disable preparing altogether.
             prepare_threshold=5,
             cursor_factory=psycopg.RawCursor,
+            context=_ADAPTERS,
             **extra,
         )
     except psycopg.Error as e:
