@@ -170,6 +170,13 @@ def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
         raise TypeError(f"{t!r} is not a single-column type")
     build = codecs.encode.get(t.kind)
     convert = build(t, codecs) if build else None
+    if t.kind is Kind.JSON and t.item is not None:
+        # A document of a declared type (an embedded record): its JSON form
+        # is checked and built first, then stored as any JSON value.
+        from ._jsonform import dumper  # it builds on this module
+
+        dump = dumper(t.item)
+        check = lambda _, v: dump(v)  # noqa: E731
 
     def encode(v: object) -> object:
         if v is None:
@@ -243,6 +250,12 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
         return decode_optional
     build = codecs.decode.get(t.kind)
     convert = build(t, codecs) if build else None
+    if t.kind is Kind.JSON and t.item is not None:
+        from ._jsonform import loader  # it builds on this module
+
+        load = loader(t.item)
+        parse = convert
+        convert = load if parse is None else lambda v: load(parse(v))
     if convert is None:
         return None
     known = convert

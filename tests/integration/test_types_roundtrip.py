@@ -8,8 +8,11 @@ fixed offset or IANA zone; read back as the same instant in UTC), time,
 timedelta, UUID, JSON documents, Enum, ``optional`` of each (None), and
 arrays of int, str, UUID, Decimal, Enum and date (native arrays on
 PostgreSQL, JSON text on SQLite). Also: a value of the wrong Python type is
-refused with ``EncodeError`` before anything is written. Array columns of
-the types migrations create (``bigint[]`` for ``list[int]``) are written,
+refused with ``EncodeError`` before anything is written. Embedded records
+holding every type (nested records and lists of them too) are written by
+every write path and read back into their declared types, also when their
+column is selected alone or compared with a record. Array columns of the
+types migrations create (``bigint[]`` for ``list[int]``) are written,
 updated and compared (``==``, ``!=``, ``IN``) with lists of every kind.
 """
 
@@ -32,9 +35,9 @@ from repodb import EncodeError, Request
 from repodb.changeset import change
 from repodb.query import query
 from repodb.repo import Repo
-from repodb.schema import Col, Schema, field
+from repodb.schema import Col, Embedded, Schema, field
 from repodb.types import DbType, array, optional, to_dbtype, tup
-from repodb.write import set_, update_all
+from repodb.write import insert_all, set_, update_all
 
 INT64 = 2**63 - 1
 # SQLite keeps a timedelta as int64 microseconds (about 106,751 days).
@@ -393,6 +396,156 @@ def test_values_made_by_the_database(conn: repodb.Connection) -> None:
     assert type(today) is dt.date
     assert abs(today - before.date()) <= dt.timedelta(days=1)
     assert truth is True
+
+
+# Embedded records ----------------------------------------------------------
+
+
+class Shade(Embedded):
+    name: str
+    mood: Mood | None = None
+
+
+class Everything(Embedded):
+    flag: bool
+    count: int
+    ratio: float
+    price: Decimal
+    label: str
+    blob: bytes
+    day: dt.date
+    at: dt.datetime
+    clock: dt.time
+    span: dt.timedelta
+    key: uuid.UUID
+    doc: dict[str, Any]
+    mood: Mood
+    maybe: int | None
+    numbers: list[int]
+    days: list[dt.date]
+    primary: Shade
+    shades: list[Shade]
+    spare: Shade | None = None
+
+
+class Item(Schema, table="items"):
+    id: Col[int] = field(primary_key=True, default=None)
+    one: Col[Everything]
+    many: Col[list[Everything]] = field(default_factory=list)
+    shade: Col[Shade | None] = field(default=None)
+
+
+ITEMS_DDL = {
+    "sqlite": "CREATE TABLE items (id INTEGER PRIMARY KEY, one TEXT NOT NULL, "
+    "many TEXT NOT NULL, shade TEXT)",
+    "postgresql": "CREATE TABLE items (id BIGSERIAL PRIMARY KEY, one JSONB NOT NULL, "
+    "many JSONB NOT NULL, shade JSONB)",
+}
+
+
+def everything(n: int) -> Everything:
+    return Everything(
+        flag=n % 2 == 0,
+        count=-(2**63) + n,
+        ratio=0.1 + n,
+        price=Decimal("12345678901234567890.10") + n,
+        label=f"naïve ☃ 𝄞 {n}",
+        blob=bytes([0, 255, n]),
+        day=dt.date(2000, 2, 29) + dt.timedelta(days=n),
+        at=dt.datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+        clock=dt.time(23, 59, 59, 999999),
+        span=dt.timedelta(days=-MAX_DAYS, microseconds=n),
+        key=uuid.UUID(int=n),
+        doc={"a": [1, 2.5, None, True, "x"], "é": {"nested": []}},
+        mood=Mood.CAFÉ_AU_LAIT,
+        maybe=None if n else 7,
+        numbers=[1, 2**40, n],
+        days=[dt.date(1, 1, 1), dt.date(9999, 12, 31)],
+        primary=Shade(name="red", mood=Mood.SAD),
+        shades=[Shade(name="blue"), Shade(name="green", mood=Mood.HAPPY)],
+        spare=Shade(name="spare") if n else None,
+    )
+
+
+def assert_declared_types(item: Item) -> None:
+    """Every level of the embedded records is its declared class, not a dict or text."""
+    for value in (item.one, *item.many):
+        assert type(value) is Everything
+        assert type(value.primary) is Shade
+        assert all(type(s) is Shade for s in value.shades)
+        assert value.spare is None or type(value.spare) is Shade
+        assert type(value.day) is dt.date
+        assert type(value.at) is dt.datetime
+        assert value.at.utcoffset() == dt.timedelta(0)
+        assert type(value.price) is Decimal
+        assert type(value.key) is uuid.UUID
+        assert type(value.blob) is bytes
+        assert type(value.span) is dt.timedelta
+        assert type(value.mood) is Mood
+        assert type(value.ratio) is float
+        assert all(type(d) is dt.date for d in value.days)
+    assert item.shade is None or type(item.shade) is Shade
+
+
+@pytest.fixture
+def items(conn: repodb.Connection) -> Repo:
+    conn.exec(Request.exec(ITEMS_DDL[conn.dialect.name]))
+    return Repo(conn)
+
+
+def test_embedded_records_of_every_type_roundtrip_through_every_write(items: Repo) -> None:
+    given = Item(one=everything(0), many=[everything(1)], shade=Shade(name="s"))
+    first = items.insert(given)
+    assert first == given.replace(id=first.id)
+    assert_declared_types(first)
+    [second] = items.insert_all(Item, [Item(one=everything(2))], returning=True).rows
+    row = {"one": everything(3), "many": []}
+    [third] = items.execute(insert_all(Item, [row], returning=True))[0]
+    items.insert_all(Item, [Item(id=100, one=everything(8), many=[everything(9)])])  # COPY
+    changes = {"many": [everything(4), everything(5)], "shade": Shade(name="x")}
+    changed = items.update(change(second, **changes))
+    assert changed.many == [everything(4), everything(5)]
+    items.execute(update_all(query(Item).where(Item.id == third.id), set_(Item.one, everything(6))))
+    items.execute(update_all(query(Item).where(Item.id == third.id), set={"many": [everything(7)]}))
+    stored = items.all(query(Item).order_by(Item.id))
+    assert stored == [
+        first,
+        changed,
+        Item(id=third.id, one=everything(6), many=[everything(7)]),
+        Item(id=100, one=everything(8), many=[everything(9)]),
+    ]
+    for item in stored:
+        assert_declared_types(item)
+
+
+def test_an_embedded_column_is_selected_as_its_type(items: Repo) -> None:
+    stored = items.insert(Item(one=everything(1), shade=Shade(name="red", mood=Mood.SAD)))
+    items.insert(Item(one=everything(2)))
+    assert items.all(query(Item).select(Item.shade).order_by(Item.id)) == [stored.shade, None]
+    ones = items.all(query(Item).select(Item.one, Item.many).order_by(Item.id))
+    assert ones == [(everything(1), []), (everything(2), [])]
+    assert type(ones[0][0].primary) is Shade
+
+
+def test_an_embedded_column_is_compared_with_a_record(items: Repo) -> None:
+    red = Shade(name="red", mood=Mood.SAD)
+    stored = items.insert(Item(one=everything(1), shade=red))
+    other = items.insert(Item(one=everything(2), shade=Shade(name="blue")))
+    assert items.all(query(Item).where(Item.shade == red)) == [stored]
+    assert items.all(query(Item).where(Item.shade != red)) == [other]
+    assert items.all(query(Item).where(Item.shade == Shade(name="red"))) == []
+    assert items.all(query(Item).where(Item.one == everything(2))) == [other]
+    assert items.all(query(Item).where(Item.shade.in_([red, Shade(name="x")]))) == [stored]
+    assert len(items.all(query(Item).where(Item.many == []))) == 2
+
+
+def test_an_embedded_field_of_the_wrong_type_is_an_encode_error(items: Repo) -> None:
+    bad = everything(1).replace(day="2024-01-01")
+    with pytest.raises(EncodeError, match=r"Everything\.day: expected date, got str"):
+        items.insert(Item(one=bad))
+    with pytest.raises(EncodeError, match="expected Shade, got dict"):
+        items.all(query(Item).where(Item.shade == {"name": "red"}))  # type: ignore[arg-type]
+    assert items.all(query(Item)) == []
 
 
 # Arrays compared with lists -------------------------------------------------
