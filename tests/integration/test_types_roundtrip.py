@@ -14,6 +14,8 @@ every write path and read back into their declared types, also when their
 column is selected alone or compared with a record. Array columns of the
 types migrations create (``bigint[]`` for ``list[int]``) are written,
 updated and compared (``==``, ``!=``, ``IN``) with lists of every kind.
+Text holding a lone surrogate (not Unicode) and JSON nested too deeply or
+containing itself are an ``EncodeError`` on every path, nothing written.
 """
 
 from __future__ import annotations
@@ -338,6 +340,17 @@ def test_all_types_in_one_row(conn: repodb.Connection) -> None:
 # Refused values ------------------------------------------------------------
 
 
+def nested(depth: int) -> dict[str, Any]:
+    document: dict[str, Any] = {"s3cret": 1}
+    for _ in range(depth):
+        document = {"a": document}
+    return document
+
+
+CYCLIC: dict[str, Any] = {"s3cret": 1}
+CYCLIC["self"] = CYCLIC
+
+
 @dataclasses.dataclass(frozen=True)
 class Bad:
     name: str
@@ -364,6 +377,13 @@ BAD_VALUES = [
     Bad("str_in_int_array", array(int), [1, "2"]),
     Bad("nul_in_text", str, "a\x00b", only="postgresql"),
     Bad("nan_float", float, float("nan"), only="sqlite"),
+    # Text that is not Unicode (a lone surrogate), and JSON no database stores.
+    Bad("lone_surrogate", str, "s3cret\ud800"),
+    Bad("lone_surrogate_in_array", array(str), ["ok", "s3cret\udfff"]),
+    Bad("lone_surrogate_in_json", dict, {"k": "s3cret\ud800"}),
+    Bad("lone_surrogate_json_key", dict, {"\udc00": "s3cret"}),
+    Bad("deep_json", dict, nested(100_000)),
+    Bad("cyclic_json", dict, CYCLIC),
 ]
 
 
@@ -624,3 +644,68 @@ def test_array_columns_are_compared_and_written_with_lists_of_every_kind(
     assert repo.all(query(Lists).where(Lists.ints == [5], Lists.maybe == [None])) == [updated]
     typed_request = Request.many("SELECT id FROM lists WHERE ints = ?", params=array(int), row=int)
     assert conn.all(typed_request, [5]) == [1]
+
+
+# Text that is not Unicode ----------------------------------------------------
+
+
+class Note(Schema, table="notes"):
+    id: Col[int] = field(primary_key=True, default=None)
+    title: Col[str]
+    tags: Col[list[str]] = field(default_factory=list)
+    doc: Col[dict[str, Any] | None] = field(default=None)
+    shade: Col[Shade | None] = field(default=None)
+
+
+NOTES_DDL = {
+    "sqlite": "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, "
+    "tags TEXT NOT NULL, doc TEXT, shade TEXT)",
+    "postgresql": "CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, title TEXT NOT NULL, "
+    "tags TEXT[] NOT NULL, doc JSONB, shade JSONB)",
+}
+
+SURROGATE = "s3cret\ud800"
+
+
+def test_a_lone_surrogate_is_an_encode_error_on_every_path(conn: repodb.Connection) -> None:
+    conn.exec(Request.exec(NOTES_DDL[conn.dialect.name]))
+    repo = Repo(conn)
+    kept = repo.insert(Note(title="kept"))
+    bad_notes = [
+        Note(title=SURROGATE),
+        Note(title="t", tags=["a", SURROGATE]),
+        Note(title="t", doc={"k": SURROGATE}),
+        Note(title="t", doc={SURROGATE: 1}),
+        Note(title="t", shade=Shade(name=SURROGATE)),
+    ]
+    writes: list[Any] = []
+    for note in bad_notes:
+        writes += [
+            lambda note=note: repo.insert(note),
+            # Several rows: PostgreSQL loads them with COPY.
+            lambda note=note: repo.insert_all(Note, [Note(title="a"), note, Note(title="b")]),
+            lambda note=note: repo.insert_all(Note, [note], returning=True),
+        ]
+    writes += [
+        lambda: repo.update(change(kept, title=SURROGATE)),
+        lambda: repo.update(change(kept, tags=[SURROGATE])),
+        lambda: repo.execute(update_all(query(Note), set={"title": SURROGATE})),
+        lambda: repo.all(query(Note).where(Note.title == SURROGATE)),
+        lambda: repo.all(query(Note).where(Note.title.in_(["a", SURROGATE]))),
+        lambda: repo.all(query(Note).where(Note.tags == [SURROGATE])),
+        lambda: list(repo.stream(query(Note).where(Note.title == SURROGATE))),
+    ]
+    for write in writes:
+        with pytest.raises(EncodeError) as info:
+            write()
+        assert "s3cret" not in str(info.value)
+    # The offending parameter is named where the statement has parameters of its own.
+    with pytest.raises(EncodeError, match="parameter 1: text holding '\\\\ud800'"):
+        repo.all(query(Note).where(Note.title == SURROGATE))
+    # Nothing was written, and the connection goes on.
+    assert repo.all(query(Note)) == [kept]
+    with conn.transaction():
+        with pytest.raises(EncodeError):
+            repo.insert(Note(title=SURROGATE))
+        repo.insert(Note(title="after"))
+    assert [n.title for n in repo.all(query(Note).order_by(Note.id))] == ["kept", "after"]
