@@ -25,6 +25,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from ._codec import json_text
 from .schema import (
     Embedded,
     Schema,
@@ -78,9 +79,11 @@ def cast_value(t: DbType[Any], value: object) -> Any:
     try:
         return _cast(t, value)
     except (ValueError, TypeError, ArithmeticError, RecursionError):
-        # ValueError covers _Invalid and bad ISO text, UUIDs, JSON and UTF-8;
-        # ArithmeticError covers Decimal's InvalidOperation and datetime and
-        # timedelta overflows; RecursionError deeply nested JSON text.
+        # ValueError covers _Invalid and bad ISO text, UUIDs, JSON and UTF-8
+        # (lone surrogates); TypeError a JSON document no database stores
+        # (EncodeError); ArithmeticError covers Decimal's InvalidOperation and
+        # datetime and timedelta overflows; RecursionError deeply nested JSON
+        # text.
         return INVALID
 
 
@@ -185,6 +188,10 @@ def _decimal(value: object) -> Decimal:
 def _str(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid
+    if not value.isascii():
+        # A lone surrogate ("\ud800") is no Unicode text: no database takes
+        # it, and encoding says so (UnicodeEncodeError is a ValueError).
+        value.encode("utf-8")
     return value
 
 
@@ -270,7 +277,12 @@ def _json(value: object) -> dict[str, Any]:
         value = json.loads(value, parse_constant=_reject_constant)
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise _Invalid
-    return dict(value)
+    document = dict(value)
+    # What the database would refuse is invalid here: values JSON has no
+    # form for, a document nested too deeply or containing itself, and
+    # text that is not Unicode (EncodeError is a TypeError).
+    json_text(document)
+    return document
 
 
 def _reject_constant(name: str) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 from .errors import DecodeError, EncodeError
 from .types import DbType, Kind
 
-__all__ = ["Codecs", "Convert", "decoder", "encoder", "row_decoder", "run_encoder"]
+__all__ = ["Codecs", "Convert", "decoder", "encoder", "json_text", "row_decoder", "run_encoder"]
 
 Convert = Callable[[Any], Any]
 # A conversion builder receives the field type (for enums and arrays) and the
@@ -170,6 +171,13 @@ def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
         raise TypeError(f"{t!r} is not a single-column type")
     build = codecs.encode.get(t.kind)
     convert = build(t, codecs) if build else None
+    if t.kind is Kind.JSON and t.item is not None:
+        # A document of a declared type (an embedded record): its JSON form
+        # is checked and built first, then stored as any JSON value.
+        from ._jsonform import dumper  # it builds on this module
+
+        dump = dumper(t.item)
+        check = lambda _, v: dump(v)  # noqa: E731
 
     def encode(v: object) -> object:
         if v is None:
@@ -243,6 +251,12 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
         return decode_optional
     build = codecs.decode.get(t.kind)
     convert = build(t, codecs) if build else None
+    if t.kind is Kind.JSON and t.item is not None:
+        from ._jsonform import loader  # it builds on this module
+
+        load = loader(t.item)
+        parse = convert
+        convert = load if parse is None else lambda v: load(parse(v))
     if convert is None:
         return None
     known = convert
@@ -455,3 +469,26 @@ def reject_nan(t: DbType[Any], c: Codecs) -> Convert:
         return v
 
     return encode
+
+
+def json_text(value: object) -> str:
+    """The compact JSON text of a document; ``EncodeError`` for what no database stores.
+
+    Refused: values JSON has no form for (NaN, a set, any object), a
+    document nested deeper than Python's recursion limit or containing
+    itself, and a string holding a lone surrogate (not Unicode text).
+    """
+    try:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        raise EncodeError("not valid JSON: nested too deeply") from None
+    except (TypeError, ValueError) as e:
+        raise EncodeError(f"not valid JSON: {e}") from None
+    if "\\ud" in text:
+        # The ASCII text escapes every character past U+FFFF as a surrogate
+        # pair and a lone surrogate as one escape; only then look closer.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise EncodeError("not valid JSON: a string holds a lone surrogate") from None
+    return text

@@ -31,6 +31,7 @@ from .driver import (
 )
 from .errors import (
     ConnectionLost,
+    EncodeError,
     Error,
     InFailedTransaction,
     MultipleResults,
@@ -98,7 +99,12 @@ class Connection:
         self._url = url
         self._codecs = driver.codecs
         self._codecs_name = driver.codecs.name
-        self._native = driver.native_errors
+        # A driver encodes text to UTF-8 as it binds it; a str holding a lone
+        # surrogate ("\ud800") is not Unicode text and fails there.
+        self._native: tuple[type[BaseException], ...] = (
+            *driver.native_errors,
+            UnicodeEncodeError,
+        )
         self._depth = 0
         # Set when a statement fails inside a transaction: like PostgreSQL,
         # the transaction then accepts nothing but a rollback.
@@ -145,7 +151,9 @@ class Connection:
         """Whether a transaction is open on this connection."""
         return not self._closed and self._driver.in_transaction
 
-    def _error(self, exc: BaseException, sql: str | None) -> Error:
+    def _error(
+        self, exc: BaseException, sql: str | None, args: Sequence[Any] | None = None
+    ) -> Error:
         """The repodb error for a driver exception; marks an open transaction aborted.
 
         Callers raise it after their ``except`` block, not inside it, so the
@@ -153,8 +161,14 @@ class Connection:
         ``__context__``: its text quotes row values (PostgreSQL's ``DETAIL:
         Key (token)=(...)``, ``Failing row contains (...)``), redacted or not,
         and a formatted traceback or an error tracker walking the chain would
-        show them. What it reports is on the repodb error.
+        show them. What it reports is on the repodb error. ``args``, the
+        statement's parameters when the caller has them, let a value the
+        driver could not encode be named by its position.
         """
+        if isinstance(exc, UnicodeEncodeError):
+            # Refused while binding, before the statement was sent (a COPY
+            # cut short reports itself: the server aborted the transaction).
+            return _unencodable(exc, sql, args)
         if self._depth:
             self._aborted = True
         if self._closed:
@@ -178,7 +192,7 @@ class Connection:
         try:
             return self._driver.fetch(plan.sql, args, plan.prepare)
         except self._native as e:
-            error = self._error(e, plan.sql)
+            error = self._error(e, plan.sql, args)
         raise error
 
     def checkout(self, intent: str = "write") -> _Held:
@@ -198,7 +212,7 @@ class Connection:
         try:
             return self._driver.fetch(sql, args, prepare)
         except self._native as e:
-            error = self._error(e, sql)
+            error = self._error(e, sql, args)
         raise error
 
     def _execute_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> int:
@@ -207,7 +221,7 @@ class Connection:
         try:
             return self._driver.execute(sql, args, prepare)
         except self._native as e:
-            error = self._error(e, sql)
+            error = self._error(e, sql, args)
         raise error
 
     def _stream_sql(
@@ -218,7 +232,7 @@ class Connection:
         try:
             return self._driver.stream(sql, args, batch_size)
         except self._native as e:
-            error = self._error(e, sql)
+            error = self._error(e, sql, args)
         raise error
 
     def _copy_sql(
@@ -258,7 +272,7 @@ class Connection:
         try:
             return self._driver.execute(plan.sql, args, plan.prepare)
         except self._native as e:
-            error = self._error(e, plan.sql)
+            error = self._error(e, plan.sql, args)
         raise error
 
     @overload
@@ -604,6 +618,33 @@ class Transaction:
             conn._aborted = False
         if self._savepoint is None:
             conn._aborted = False
+
+
+def _unencodable(
+    exc: UnicodeEncodeError, sql: str | None, args: Sequence[Any] | None
+) -> EncodeError:
+    """The ``EncodeError`` for text the driver could not encode, naming the parameter."""
+    where = next(
+        (f"parameter {i}: " for i, value in enumerate(args or (), 1) if not _encodable(value)),
+        "",
+    )
+    # Only the offending characters are shown: the value may be a secret.
+    bad = exc.object[exc.start : exc.end]
+    return EncodeError(
+        f"{where}text holding {bad!r} (a lone surrogate, not Unicode) cannot be sent", sql=sql
+    )
+
+
+def _encodable(value: object) -> bool:
+    """Whether the driver can encode ``value``'s text (in an array, each item's)."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+    elif isinstance(value, list):
+        return all(map(_encodable, value))
+    return True
 
 
 def _aborted_error(sql: str | None) -> InFailedTransaction:

@@ -288,13 +288,6 @@ class SchemaItem:
                 return f.source
         return field
 
-    def embed(self, field: str) -> tuple[type[Any], bool] | None:
-        """The embedded record class of a JSON field, and whether it is a list."""
-        for f in schema_info(self.cls).fields:
-            if f.name == field and f.embed is not None:
-                return f.embed, f.embed_many
-        return None
-
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Selection:

@@ -51,10 +51,11 @@ from typing import (
     overload,
 )
 
+from ._jsonform import dumper, loader
 from ._migration.ops import default_index_name
 from .dialect import check_identifier
 from .expr import Column
-from .types import DbType, json, optional, to_dbtype
+from .types import DbType, Kind, optional, to_dbtype
 
 __all__ = [
     "NOT_LOADED",
@@ -589,10 +590,7 @@ def _build_info(cls: type[Schema]) -> SchemaInfo:
         python_type = annotations[f.name]
         embed, many = _embedded(python_type)
         dbtype: DbType[Any]
-        if embed is not None:
-            dbtype = optional(json()) if _is_optional(python_type) else json()
-        else:
-            dbtype = to_dbtype(python_type)
+        dbtype = _embed_column(python_type) if embed is not None else to_dbtype(python_type)
         if (opts.autogenerate or opts.timestamp) and not _is_optional(python_type):
             # Unknown until the database has written the row.
             dbtype = optional(dbtype)
@@ -664,20 +662,66 @@ def _embedded(annotation: Any) -> tuple[type[Embedded] | None, bool]:
     return None, False
 
 
+def _embed_column(annotation: Any) -> DbType[Any]:
+    """The type of a column holding embedded records: JSON of their declared type."""
+    document = _document_type(annotation, ())
+    if document.kind is Kind.OPTIONAL:
+        assert document.item is not None
+        return optional(DbType(Kind.JSON, item=document.item))
+    return DbType(Kind.JSON, item=document)
+
+
+def _document_type(annotation: Any, within: tuple[type[Any], ...]) -> DbType[Any]:
+    """The type of a value inside JSON: an embedded record by its fields' types."""
+    embed, many = _embedded(annotation)
+    if embed is None:
+        return to_dbtype(annotation)
+    t = _embedded_record(embed, within)
+    if many:
+        t = DbType(Kind.ARRAY, item=t)
+    return DbType(Kind.OPTIONAL, item=t) if _is_optional(annotation) else t
+
+
+_EMBEDDED: dict[type[Any], DbType[Any]] = {}
+
+
+def _embedded_record(cls: type[Embedded], within: tuple[type[Any], ...] = ()) -> DbType[Any]:
+    """An embedded record class as a record type of its fields (computed once)."""
+    found = _EMBEDDED.get(cls)
+    if found is not None:
+        return found
+    if cls in within:
+        chain = " -> ".join(c.__name__ for c in (*within, cls))
+        raise TypeError(f"embedded records cannot contain themselves: {chain}")
+    hints = field_annotations(cls)
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)  # type: ignore[arg-type]
+    fields = []
+    for name in names:
+        try:
+            fields.append(_document_type(hints[name], (*within, cls)))
+        except TypeError as e:
+            raise TypeError(f"{cls.__name__}.{name}: {e}") from None
+    found = _EMBEDDED[cls] = DbType(Kind.RECORD, cls=cls, fields=tuple(fields), names=names)
+    return found
+
+
 def dump_embedded(value: Embedded) -> dict[str, Any]:
-    """An embedded record as a JSON-ready dict (nested records included)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(value):  # type: ignore[arg-type]
-        item = getattr(value, f.name)
-        if isinstance(item, Embedded):
-            item = dump_embedded(item)
-        elif isinstance(item, list):
-            item = [dump_embedded(x) if isinstance(x, Embedded) else x for x in item]
-        out[f.name] = item
-    return out
+    """An embedded record as its JSON object, each field in its type's JSON form.
+
+    Dates, times and datetimes (in UTC) become ISO 8601 text, Decimal and
+    UUID their text, bytes base64 text, a timedelta its microseconds, an
+    Enum its member's name; nested records are objects. ``EncodeError`` when
+    a field does not hold its declared type.
+    """
+    dumped: dict[str, Any] = dumper(_embedded_record(type(value)))(value)
+    return dumped
 
 
 def load_embedded(cls: type[T], data: dict[str, Any]) -> T:
-    """An embedded record built from a JSON object; unknown keys are ignored."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
+    """An embedded record built from its JSON object; unknown keys are ignored.
+
+    Each field, nested records included, is read back into its declared
+    type; ``DecodeError`` when a value does not fit it.
+    """
+    loaded: T = loader(_embedded_record(cls))(data)  # type: ignore[arg-type]
+    return loaded

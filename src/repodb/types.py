@@ -87,7 +87,8 @@ class DbType(Generic[T]):
     kind: Kind
     # The Enum or record class, for those kinds.
     cls: type[Any] | None = None
-    # The element of an optional or an array.
+    # The element of an optional or an array; for JSON, the declared type of
+    # the document when there is one (embedded records, a record type).
     item: DbType[Any] | None = None
     # The members of a tuple or a record, in column order.
     fields: tuple[DbType[Any], ...] = ()
@@ -111,6 +112,8 @@ class DbType(Generic[T]):
     def __repr__(self) -> str:
         if self.kind is Kind.OPTIONAL or self.kind is Kind.ARRAY:
             return f"{self.kind.value}({self.item!r})"
+        if self.kind is Kind.JSON and self.item is not None:
+            return f"json({self.item!r})"
         if self.kind is Kind.TUPLE:
             return "tup(" + ", ".join(map(repr, self.fields)) + ")"
         if self.cls is not None:

@@ -40,11 +40,9 @@ from .expr import (
 )
 from .query import Query, Selection, column, schema_item, table_alias
 from .schema import (
-    Embedded,
     FieldInfo,
     Schema,
     SchemaInfo,
-    dump_embedded,
     schema_info,
 )
 
@@ -81,14 +79,10 @@ def set_(column: Column[T], value: T | Expr[T]) -> Assignment:
     """``SET column = value``, type-checked: ``set_(User.name, "Ada")``.
 
     The value may be an expression of the row: ``set_(User.visits, User.visits + 1)``.
-    An embedded record is bound as its JSON object, as ``insert_all`` binds it.
     """
     if not isinstance(column, Column):
         raise TypeError(f"set_ takes a column, not {column!r}")
-    binding = column.binding
-    if column.field is None or not (isinstance(binding, type) and issubclass(binding, Schema)):
-        return Assignment(column, lift(value, column))
-    return _assignment(column, value, schema_info(binding).field(column.field))
+    return Assignment(column, lift(value, column))
 
 
 class _Excluded:
@@ -143,15 +137,8 @@ def _assignments(
         else:
             assert found is not None
             col = Column(key, found.source, found.name, found.dbtype)
-        out.append(_assignment(col, value, found))
+        out.append(Assignment(col, lift(value, col)))
     return out
-
-
-def _assignment(col: Column[Any], value: object, found: FieldInfo | None) -> Assignment:
-    """``col = value``, a value of the field ``found`` bound as its column holds it."""
-    if found is not None and not isinstance(value, Expr):
-        value = _stored(found, value)
-    return Assignment(col, lift(value, col))
 
 
 def _returning(
@@ -337,19 +324,8 @@ def _insert_rows(
         columns = tuple(f for f in info.fields if f.name not in assigned)
     else:
         raise TypeError(f"insert_all rows must be dicts or {schema.__name__} instances")
-    table = tuple(
-        tuple(Value(_stored(f, row[f.name]), f.dbtype, f.redact) for f in columns) for row in values
-    )
+    table = tuple(tuple(Value(row[f.name], f.dbtype, f.redact) for f in columns) for row in values)
     return columns, table
-
-
-def _stored(f: FieldInfo, value: object) -> object:
-    """A field's value as its column holds it (embedded records as JSON objects)."""
-    if f.embed is None or value is None:
-        return value
-    if f.embed_many:
-        return [dump_embedded(v) for v in typing.cast(list[Embedded], value)]
-    return dump_embedded(typing.cast(Embedded, value))
 
 
 def _writable(q: Query[Any], what: str) -> None:

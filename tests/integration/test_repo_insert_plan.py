@@ -148,7 +148,7 @@ def test_events_carry_the_sql_and_the_values(repo: Repo, events: list[QueryEvent
     )
     assert event.rows == 1
     assert event.error is None
-    assert event.params == ("a", {"city": "Paris", "postcode": "75001"}, 0, stored.sent_at)
+    assert event.params == ("a", PARIS, 0, stored.sent_at)
 
 
 def test_a_duplicate_is_a_field_error_or_a_noted_integrity_error(

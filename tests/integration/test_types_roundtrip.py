@@ -8,7 +8,14 @@ fixed offset or IANA zone; read back as the same instant in UTC), time,
 timedelta, UUID, JSON documents, Enum, ``optional`` of each (None), and
 arrays of int, str, UUID, Decimal, Enum and date (native arrays on
 PostgreSQL, JSON text on SQLite). Also: a value of the wrong Python type is
-refused with ``EncodeError`` before anything is written.
+refused with ``EncodeError`` before anything is written. Embedded records
+holding every type (nested records and lists of them too) are written by
+every write path and read back into their declared types, also when their
+column is selected alone or compared with a record. Array columns of the
+types migrations create (``bigint[]`` for ``list[int]``) are written,
+updated and compared (``==``, ``!=``, ``IN``) with lists of every kind.
+Text holding a lone surrogate (not Unicode) and JSON nested too deeply or
+containing itself are an ``EncodeError`` on every path, nothing written.
 """
 
 from __future__ import annotations
@@ -27,7 +34,12 @@ from hypothesis import strategies as st
 
 import repodb
 from repodb import EncodeError, Request
+from repodb.changeset import change
+from repodb.query import query
+from repodb.repo import Repo
+from repodb.schema import Col, Embedded, Schema, field
 from repodb.types import DbType, array, optional, to_dbtype, tup
+from repodb.write import insert_all, set_, update_all
 
 INT64 = 2**63 - 1
 # SQLite keeps a timedelta as int64 microseconds (about 106,751 days).
@@ -328,6 +340,17 @@ def test_all_types_in_one_row(conn: repodb.Connection) -> None:
 # Refused values ------------------------------------------------------------
 
 
+def nested(depth: int) -> dict[str, Any]:
+    document: dict[str, Any] = {"s3cret": 1}
+    for _ in range(depth):
+        document = {"a": document}
+    return document
+
+
+CYCLIC: dict[str, Any] = {"s3cret": 1}
+CYCLIC["self"] = CYCLIC
+
+
 @dataclasses.dataclass(frozen=True)
 class Bad:
     name: str
@@ -354,6 +377,13 @@ BAD_VALUES = [
     Bad("str_in_int_array", array(int), [1, "2"]),
     Bad("nul_in_text", str, "a\x00b", only="postgresql"),
     Bad("nan_float", float, float("nan"), only="sqlite"),
+    # Text that is not Unicode (a lone surrogate), and JSON no database stores.
+    Bad("lone_surrogate", str, "s3cret\ud800"),
+    Bad("lone_surrogate_in_array", array(str), ["ok", "s3cret\udfff"]),
+    Bad("lone_surrogate_in_json", dict, {"k": "s3cret\ud800"}),
+    Bad("lone_surrogate_json_key", dict, {"\udc00": "s3cret"}),
+    Bad("deep_json", dict, nested(100_000)),
+    Bad("cyclic_json", dict, CYCLIC),
 ]
 
 
@@ -386,3 +416,296 @@ def test_values_made_by_the_database(conn: repodb.Connection) -> None:
     assert type(today) is dt.date
     assert abs(today - before.date()) <= dt.timedelta(days=1)
     assert truth is True
+
+
+# Embedded records ----------------------------------------------------------
+
+
+class Shade(Embedded):
+    name: str
+    mood: Mood | None = None
+
+
+class Everything(Embedded):
+    flag: bool
+    count: int
+    ratio: float
+    price: Decimal
+    label: str
+    blob: bytes
+    day: dt.date
+    at: dt.datetime
+    clock: dt.time
+    span: dt.timedelta
+    key: uuid.UUID
+    doc: dict[str, Any]
+    mood: Mood
+    maybe: int | None
+    numbers: list[int]
+    days: list[dt.date]
+    primary: Shade
+    shades: list[Shade]
+    spare: Shade | None = None
+
+
+class Item(Schema, table="items"):
+    id: Col[int] = field(primary_key=True, default=None)
+    one: Col[Everything]
+    many: Col[list[Everything]] = field(default_factory=list)
+    shade: Col[Shade | None] = field(default=None)
+
+
+ITEMS_DDL = {
+    "sqlite": "CREATE TABLE items (id INTEGER PRIMARY KEY, one TEXT NOT NULL, "
+    "many TEXT NOT NULL, shade TEXT)",
+    "postgresql": "CREATE TABLE items (id BIGSERIAL PRIMARY KEY, one JSONB NOT NULL, "
+    "many JSONB NOT NULL, shade JSONB)",
+}
+
+
+def everything(n: int) -> Everything:
+    return Everything(
+        flag=n % 2 == 0,
+        count=-(2**63) + n,
+        ratio=0.1 + n,
+        price=Decimal("12345678901234567890.10") + n,
+        label=f"naïve ☃ 𝄞 {n}",
+        blob=bytes([0, 255, n]),
+        day=dt.date(2000, 2, 29) + dt.timedelta(days=n),
+        at=dt.datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+        clock=dt.time(23, 59, 59, 999999),
+        span=dt.timedelta(days=-MAX_DAYS, microseconds=n),
+        key=uuid.UUID(int=n),
+        doc={"a": [1, 2.5, None, True, "x"], "é": {"nested": []}},
+        mood=Mood.CAFÉ_AU_LAIT,
+        maybe=None if n else 7,
+        numbers=[1, 2**40, n],
+        days=[dt.date(1, 1, 1), dt.date(9999, 12, 31)],
+        primary=Shade(name="red", mood=Mood.SAD),
+        shades=[Shade(name="blue"), Shade(name="green", mood=Mood.HAPPY)],
+        spare=Shade(name="spare") if n else None,
+    )
+
+
+def assert_declared_types(item: Item) -> None:
+    """Every level of the embedded records is its declared class, not a dict or text."""
+    for value in (item.one, *item.many):
+        assert type(value) is Everything
+        assert type(value.primary) is Shade
+        assert all(type(s) is Shade for s in value.shades)
+        assert value.spare is None or type(value.spare) is Shade
+        assert type(value.day) is dt.date
+        assert type(value.at) is dt.datetime
+        assert value.at.utcoffset() == dt.timedelta(0)
+        assert type(value.price) is Decimal
+        assert type(value.key) is uuid.UUID
+        assert type(value.blob) is bytes
+        assert type(value.span) is dt.timedelta
+        assert type(value.mood) is Mood
+        assert type(value.ratio) is float
+        assert all(type(d) is dt.date for d in value.days)
+    assert item.shade is None or type(item.shade) is Shade
+
+
+@pytest.fixture
+def items(conn: repodb.Connection) -> Repo:
+    conn.exec(Request.exec(ITEMS_DDL[conn.dialect.name]))
+    return Repo(conn)
+
+
+def test_embedded_records_of_every_type_roundtrip_through_every_write(items: Repo) -> None:
+    given = Item(one=everything(0), many=[everything(1)], shade=Shade(name="s"))
+    first = items.insert(given)
+    assert first == given.replace(id=first.id)
+    assert_declared_types(first)
+    [second] = items.insert_all(Item, [Item(one=everything(2))], returning=True).rows
+    row = {"one": everything(3), "many": []}
+    [third] = items.execute(insert_all(Item, [row], returning=True))[0]
+    items.insert_all(Item, [Item(id=100, one=everything(8), many=[everything(9)])])  # COPY
+    changes = {"many": [everything(4), everything(5)], "shade": Shade(name="x")}
+    changed = items.update(change(second, **changes))
+    assert changed.many == [everything(4), everything(5)]
+    items.execute(update_all(query(Item).where(Item.id == third.id), set_(Item.one, everything(6))))
+    items.execute(update_all(query(Item).where(Item.id == third.id), set={"many": [everything(7)]}))
+    stored = items.all(query(Item).order_by(Item.id))
+    assert stored == [
+        first,
+        changed,
+        Item(id=third.id, one=everything(6), many=[everything(7)]),
+        Item(id=100, one=everything(8), many=[everything(9)]),
+    ]
+    for item in stored:
+        assert_declared_types(item)
+
+
+def test_an_embedded_column_is_selected_as_its_type(items: Repo) -> None:
+    stored = items.insert(Item(one=everything(1), shade=Shade(name="red", mood=Mood.SAD)))
+    items.insert(Item(one=everything(2)))
+    assert items.all(query(Item).select(Item.shade).order_by(Item.id)) == [stored.shade, None]
+    ones = items.all(query(Item).select(Item.one, Item.many).order_by(Item.id))
+    assert ones == [(everything(1), []), (everything(2), [])]
+    assert type(ones[0][0].primary) is Shade
+
+
+def test_an_embedded_column_is_compared_with_a_record(items: Repo) -> None:
+    red = Shade(name="red", mood=Mood.SAD)
+    stored = items.insert(Item(one=everything(1), shade=red))
+    other = items.insert(Item(one=everything(2), shade=Shade(name="blue")))
+    assert items.all(query(Item).where(Item.shade == red)) == [stored]
+    assert items.all(query(Item).where(Item.shade != red)) == [other]
+    assert items.all(query(Item).where(Item.shade == Shade(name="red"))) == []
+    assert items.all(query(Item).where(Item.one == everything(2))) == [other]
+    assert items.all(query(Item).where(Item.shade.in_([red, Shade(name="x")]))) == [stored]
+    assert len(items.all(query(Item).where(Item.many == []))) == 2
+
+
+def test_an_embedded_field_of_the_wrong_type_is_an_encode_error(items: Repo) -> None:
+    bad = everything(1).replace(day="2024-01-01")
+    with pytest.raises(EncodeError, match=r"Everything\.day: expected date, got str"):
+        items.insert(Item(one=bad))
+    with pytest.raises(EncodeError, match="expected Shade, got dict"):
+        items.all(query(Item).where(Item.shade == {"name": "red"}))  # type: ignore[arg-type]
+    assert items.all(query(Item)) == []
+
+
+# Arrays compared with lists -------------------------------------------------
+
+
+class Lists(Schema, table="lists"):
+    id: Col[int] = field(primary_key=True, default=None)
+    ints: Col[list[int]]
+    strs: Col[list[str]]
+    floats: Col[list[float]]
+    decimals: Col[list[Decimal]]
+    uuids: Col[list[uuid.UUID]]
+    days: Col[list[dt.date]]
+    moods: Col[list[Mood]]
+    flags: Col[list[bool]]
+    maybe: Col[list[int | None] | None] = field(default=None)
+
+
+LISTS_COLUMNS = {
+    "ints": "bigint[]",
+    "strs": "text[]",
+    "floats": "double precision[]",
+    "decimals": "numeric[]",
+    "uuids": "uuid[]",
+    "days": "date[]",
+    "moods": "text[]",
+    "flags": "boolean[]",
+    "maybe": "bigint[]",
+}
+
+
+def lists(n: int, size: int) -> Lists:
+    return Lists(
+        ints=[n + i for i in range(size)],
+        strs=[f"s{n}"] * size,
+        floats=[n + 0.5] * size,
+        decimals=[Decimal(n) / 4] * size,
+        uuids=[uuid.UUID(int=n)] * size,
+        days=[dt.date(2000, 1, 1 + n)] * size,
+        moods=[Mood.SAD] * size,
+        flags=[n % 2 == 0] * size,
+        maybe=[None, n] if size else None,
+    )
+
+
+def test_array_columns_are_compared_and_written_with_lists_of_every_kind(
+    conn: repodb.Connection,
+) -> None:
+    postgresql = conn.dialect.name == "postgresql"
+    columns = ", ".join(
+        f"{name} {kind if postgresql else 'TEXT'}" for name, kind in LISTS_COLUMNS.items()
+    )
+    conn.exec(Request.exec(f"CREATE TABLE lists (id INTEGER PRIMARY KEY, {columns})"))
+    repo = Repo(conn)
+    small = repo.insert(lists(1, 3).replace(id=1))
+    empty = repo.insert(lists(2, 0).replace(id=2))
+    repo.insert_all(Lists, [lists(3, 2).replace(id=3)])
+    fields = [name for name in LISTS_COLUMNS if name != "maybe"]
+    for name in fields:
+        column = getattr(Lists, name)
+        value = getattr(small, name)
+        assert repo.all(query(Lists).where(column == value)) == [small], name
+        assert repo.all(query(Lists).where(column == [])) == [empty], name
+        others = repo.all(query(Lists).where(column != value).order_by(Lists.id))
+        assert [r.id for r in others] == [2, 3], name
+        found = repo.all(query(Lists).where(column.in_([value, []])).order_by(Lists.id))
+        assert found == [small, empty], name
+    assert repo.all(query(Lists).where(Lists.maybe == [None, 1])) == [small]
+    # Small ints, ints past 32 bits, and none at all, bound where a bigint[] is declared.
+    big = [1, 2**40, -(2**63)]
+    repo.execute(update_all(query(Lists).where(Lists.ints == [3, 4]), set={"ints": big}))
+    repo.execute(update_all(query(Lists).where(Lists.id == 2), set_(Lists.ints, [7])))
+    assert repo.all(query(Lists).where(Lists.ints == big).select(Lists.id)) == [3]
+    assert repo.get(Lists, 2).ints == [7]
+    updated = repo.update(change(small, ints=[5], maybe=[None]))
+    assert repo.all(query(Lists).where(Lists.ints == [5], Lists.maybe == [None])) == [updated]
+    typed_request = Request.many("SELECT id FROM lists WHERE ints = ?", params=array(int), row=int)
+    assert conn.all(typed_request, [5]) == [1]
+
+
+# Text that is not Unicode ----------------------------------------------------
+
+
+class Note(Schema, table="notes"):
+    id: Col[int] = field(primary_key=True, default=None)
+    title: Col[str]
+    tags: Col[list[str]] = field(default_factory=list)
+    doc: Col[dict[str, Any] | None] = field(default=None)
+    shade: Col[Shade | None] = field(default=None)
+
+
+NOTES_DDL = {
+    "sqlite": "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, "
+    "tags TEXT NOT NULL, doc TEXT, shade TEXT)",
+    "postgresql": "CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, title TEXT NOT NULL, "
+    "tags TEXT[] NOT NULL, doc JSONB, shade JSONB)",
+}
+
+SURROGATE = "s3cret\ud800"
+
+
+def test_a_lone_surrogate_is_an_encode_error_on_every_path(conn: repodb.Connection) -> None:
+    conn.exec(Request.exec(NOTES_DDL[conn.dialect.name]))
+    repo = Repo(conn)
+    kept = repo.insert(Note(title="kept"))
+    bad_notes = [
+        Note(title=SURROGATE),
+        Note(title="t", tags=["a", SURROGATE]),
+        Note(title="t", doc={"k": SURROGATE}),
+        Note(title="t", doc={SURROGATE: 1}),
+        Note(title="t", shade=Shade(name=SURROGATE)),
+    ]
+    writes: list[Any] = []
+    for note in bad_notes:
+        writes += [
+            lambda note=note: repo.insert(note),
+            # Several rows: PostgreSQL loads them with COPY.
+            lambda note=note: repo.insert_all(Note, [Note(title="a"), note, Note(title="b")]),
+            lambda note=note: repo.insert_all(Note, [note], returning=True),
+        ]
+    writes += [
+        lambda: repo.update(change(kept, title=SURROGATE)),
+        lambda: repo.update(change(kept, tags=[SURROGATE])),
+        lambda: repo.execute(update_all(query(Note), set={"title": SURROGATE})),
+        lambda: repo.all(query(Note).where(Note.title == SURROGATE)),
+        lambda: repo.all(query(Note).where(Note.title.in_(["a", SURROGATE]))),
+        lambda: repo.all(query(Note).where(Note.tags == [SURROGATE])),
+        lambda: list(repo.stream(query(Note).where(Note.title == SURROGATE))),
+    ]
+    for write in writes:
+        with pytest.raises(EncodeError) as info:
+            write()
+        assert "s3cret" not in str(info.value)
+    # The offending parameter is named where the statement has parameters of its own.
+    with pytest.raises(EncodeError, match="parameter 1: text holding '\\\\ud800'"):
+        repo.all(query(Note).where(Note.title == SURROGATE))
+    # Nothing was written, and the connection goes on.
+    assert repo.all(query(Note)) == [kept]
+    with conn.transaction():
+        with pytest.raises(EncodeError):
+            repo.insert(Note(title=SURROGATE))
+        repo.insert(Note(title="after"))
+    assert [n.title for n in repo.all(query(Note).order_by(Note.id))] == ["kept", "after"]

@@ -74,6 +74,17 @@ class Holder(Schema, table="holders"):
     notes: ClassVar[Assoc[list[Note]]] = has_many(Note, foreign_key="holder_id")
 
 
+def nested(depth: int) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for _ in range(depth):
+        document = {"a": document}
+    return document
+
+
+CYCLIC: dict[str, Any] = {"name": "loop"}
+CYCLIC["self"] = CYCLIC
+
+
 def cast_one(name: str, value: object) -> Changeset[Holder]:
     return cast(Holder, {name: value}, [name])
 
@@ -212,6 +223,13 @@ BAD: list[tuple[str, object, str]] = [
     ("name", 5, "str"),
     ("name", ["a"], "str"),
     ("name", b"x", "str"),
+    # A lone surrogate is no Unicode text: no database can store it.
+    ("name", "\ud800", "str"),
+    ("name", "ok \udfff", "str"),
+    ("labels", ["a", "\ud800"], "array(str)"),
+    ("meta", {"a": "\ud800"}, "json"),
+    ("meta", {"\udc00": 1}, "json"),
+    ("meta", '{"a": "\\ud800"}', "json"),
     ("blob", 5, "bytes"),
     ("blob", "\ud800", "bytes"),
     ("day", "2024-13-01", "date"),
@@ -247,6 +265,11 @@ BAD: list[tuple[str, object, str]] = [
     ("meta", "[" * 100_000, "json"),
     ("meta", [1], "json"),
     ("meta", {1: 2}, "json"),
+    # What sending would refuse: too deep, containing itself, no JSON form.
+    ("meta", nested(100_000), "json"),
+    ("meta", CYCLIC, "json"),
+    ("meta", {"a": {1, 2}}, "json"),
+    ("meta", {"a": math.nan}, "json"),
     ("scores", "1,2", "array(int)"),
     ("scores", ["x"], "array(int)"),
     ("scores", [None], "array(int)"),

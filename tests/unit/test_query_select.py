@@ -430,8 +430,9 @@ def test_select_records_and_columns_together() -> None:
     )
     result = compiled.result
     assert result is not None
-    # An embedded record comes back from its JSON object; a missing outer-joined record is None.
-    row = ("t", 1, "Ada", None, "", None, None, None, {"city": "Paris"}, None)
+    # The row is decoded (an embedded record by its column's codec); a missing
+    # outer-joined record is None.
+    row = ("t", 1, "Ada", None, "", None, None, None, Address(city="Paris"), None)
     assert result.make(row) == (
         "t",
         Person(id=1, name="Ada", email="", address=Address(city="Paris")),

@@ -51,12 +51,13 @@ def test_insert_records_leaves_out_database_assigned_keys() -> None:
     stmt = insert_all(Person, rows)
     columns = '"name", "age", "email_address", "score", "balance", "data", "address", "born"'
     values = "(?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?)"
-    # Embedded records are bound as their JSON objects; the virtual field is not stored.
+    # Embedded records are bound as they are (their column's codec writes
+    # their JSON); the virtual field is not stored.
     assert_both(
         stmt,
         f'INSERT INTO "people" ({columns}) VALUES {values}',
         [
-            *("Ada", None, "", None, None, None, {"city": "Paris"}, None),
+            *("Ada", None, "", None, None, None, Address(city="Paris"), None),
             *("Bob", None, "b@x", None, None, None, None, None),
         ],
     )
@@ -225,19 +226,18 @@ def test_update_all_with_assignments_and_set() -> None:
 
 
 def test_assignments_bind_embedded_records_as_their_json() -> None:
-    # As insert_all does: the column holds the record's JSON object, which
-    # the json codec encodes (it refused the record itself).
+    # As insert_all does: the column's codec writes the record's JSON object.
     paris, oslo = Address(city="Paris"), Address(city="Oslo")
     by_name = update_all(query(Person).where(Person.id == 3), set={"address": paris})
     sql = 'UPDATE "people" AS "p0" SET "address" = ? WHERE ("p0"."id" = ?)'
-    assert_both(by_name, sql, [{"city": "Paris"}, 3])
-    encoded = assert_sql(by_name, SQLITE, sql, [{"city": "Paris"}, 3]).encode(sqlite.CODECS)
+    assert_both(by_name, sql, [paris, 3])
+    encoded = assert_sql(by_name, SQLITE, sql, [paris, 3]).encode(sqlite.CODECS)
     assert encoded == ['{"city":"Paris"}', 3]
     for stmt in (
         update_all(query(Person), set={Person.address: oslo}),
         update_all(query(Person), set_(Person.address, oslo)),
     ):
-        assert_both(stmt, 'UPDATE "people" AS "p0" SET "address" = ?', [{"city": "Oslo"}])
+        assert_both(stmt, 'UPDATE "people" AS "p0" SET "address" = ?', [oslo])
     assert_both(
         update_all(query(Person), set={"address": None}),
         'UPDATE "people" AS "p0" SET "address" = ?',
@@ -253,7 +253,7 @@ def test_assignments_bind_embedded_records_as_their_json() -> None:
         upsert,
         'INSERT INTO "people" AS "p0" ("name") VALUES (?) ON CONFLICT ("name") '
         'DO UPDATE SET "address" = ?',
-        ["Ada", {"city": "Oslo"}],
+        ["Ada", oslo],
     )
 
 

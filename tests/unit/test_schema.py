@@ -6,10 +6,12 @@ import dataclasses
 import datetime as dt
 import enum
 import uuid
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
 
+from repodb.errors import DecodeError, EncodeError
 from repodb.expr import Binary, Column, Value
 from repodb.schema import (
     NOT_LOADED,
@@ -155,11 +157,13 @@ def test_embedded_fields_are_json_columns() -> None:
     address = info.field("address")
     assert address.embed is Address
     assert not address.embed_many
-    assert address.dbtype == optional(json())
+    # JSON of the declared record type, so the column's codec writes and reads it.
+    assert repr(address.dbtype) == "optional(json(Address))"
+    assert address.dbtype != optional(json())
     tags = info.field("tags")
     assert tags.embed is Tag
     assert tags.embed_many
-    assert tags.dbtype == json()
+    assert repr(tags.dbtype) == "json(array(Tag))"
 
 
 def test_embedded_records_dump_and_load() -> None:
@@ -167,6 +171,84 @@ def test_embedded_records_dump_and_load() -> None:
     data = dump_embedded(home)
     assert data == {"street": "1 Main St", "city": "Springfield"}
     assert load_embedded(Address, {**data, "ignored": 1}) == home
+
+
+class Swatch(Embedded):
+    name: str
+    role: Role | None = None
+
+
+class Sample(Embedded):
+    on: dt.date
+    at: dt.datetime
+    price: Decimal
+    key: uuid.UUID
+    blob: bytes
+    lasts: dt.timedelta
+    main: Swatch
+    others: list[Swatch]
+    spare: Swatch | None = None
+
+
+def test_embedded_fields_take_their_declared_types_to_json_and_back() -> None:
+    paris = dt.timezone(dt.timedelta(hours=2))
+    sample = Sample(
+        on=dt.date(2024, 2, 29),
+        at=dt.datetime(2024, 1, 1, 12, tzinfo=paris),
+        price=Decimal("1.50"),
+        key=uuid.UUID(int=1),
+        blob=b"\x00\xff",
+        lasts=dt.timedelta(days=1, microseconds=1),
+        main=Swatch(name="red", role=Role.ADMIN),
+        others=[Swatch(name="blue")],
+    )
+    data = dump_embedded(sample)
+    assert data == {
+        "on": "2024-02-29",
+        "at": "2024-01-01T10:00:00+00:00",
+        "price": "1.50",
+        "key": "00000000-0000-0000-0000-000000000001",
+        "blob": "AP8=",
+        "lasts": 86_400_000_001,
+        "main": {"name": "red", "role": "ADMIN"},
+        "others": [{"name": "blue", "role": None}],
+        "spare": None,
+    }
+    back = load_embedded(Sample, data)
+    assert back == sample
+    assert back.at.utcoffset() == dt.timedelta(0)
+    assert type(back.main) is Swatch
+    assert type(back.others[0]) is Swatch
+
+
+def test_embedded_fields_of_the_wrong_type_are_refused() -> None:
+    with pytest.raises(EncodeError, match=r"Sample\.main: expected Swatch, got dict"):
+        dump_embedded(
+            Sample(
+                on=dt.date(2024, 1, 1),
+                at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+                price=Decimal(1),
+                key=uuid.UUID(int=1),
+                blob=b"",
+                lasts=dt.timedelta(0),
+                main={"name": "red"},  # type: ignore[arg-type]
+                others=[],
+            )
+        )
+    with pytest.raises(DecodeError, match=r"Swatch\.role"):
+        load_embedded(Swatch, {"name": "red", "role": "NOBODY"})
+    with pytest.raises(DecodeError, match="date"):
+        load_embedded(Sample, {"on": 20240101})
+
+
+class Loop(Embedded):
+    name: str
+    next: Loop | None = None
+
+
+def test_an_embedded_record_containing_itself_is_refused() -> None:
+    with pytest.raises(TypeError, match="Loop -> Loop"):
+        dump_embedded(Loop(name="a"))
 
 
 def test_class_attributes_are_typed_column_expressions() -> None:

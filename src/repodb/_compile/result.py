@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from ..schema import load_embedded
 from ..types import DbType, tup
 
 __all__ = ["RecordShape", "Result", "ResultKind"]
@@ -20,16 +19,14 @@ class RecordShape:
 
     Attributes:
         cls: the schema class.
-        names: the field names, in column order.
-        embeds: ``(position, embedded class, is a list)`` for fields stored
-            as JSON that hold embedded records.
+        names: the field names, in column order (each column decoded to
+            its field's type, embedded records included).
         optional: the record comes from the empty side of an outer join
             when all its columns are NULL; it is None then.
     """
 
     cls: type[Any]
     names: tuple[str, ...]
-    embeds: tuple[tuple[int, type[Any], bool], ...] = ()
     optional: bool = False
     _make: Callable[[Sequence[Any]], Any] = dataclasses.field(init=False, repr=False, compare=False)
     _make_all: Callable[[list[Sequence[Any]]], list[Any]] = dataclasses.field(
@@ -45,22 +42,12 @@ class RecordShape:
         """The record holding ``values`` (one per name)."""
         if self.optional and all(v is None for v in values):
             return None
-        if self.embeds:
-            values = list(values)
-            for position, embed, many in self.embeds:
-                data = values[position]
-                if data is None:
-                    continue
-                if many:
-                    values[position] = [load_embedded(embed, item) for item in data]
-                else:
-                    values[position] = load_embedded(embed, data)
         return self._make(values)
 
     @property
     def plain(self) -> bool:
-        """Whether ``build`` is just ``make`` (no embeds, never None)."""
-        return not self.embeds and not self.optional
+        """Whether ``build`` is just ``make`` (the record is never None)."""
+        return not self.optional
 
 
 def _record_makers(
@@ -202,7 +189,7 @@ class Result:
     def rows_maker(self) -> Callable[[list[Sequence[Any]]], list[Any]] | None:
         """A function from decoded rows to their result values; None when the rows are the values.
 
-        Records without embeds are built in one generated loop, so a list of
+        Records that are never None are built in one generated loop, so a list of
         them costs no Python call per row.
         """
         if self.kind == "record":

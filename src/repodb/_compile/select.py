@@ -189,20 +189,16 @@ def emit_selection(w: Writer, selection: Selection, top: bool) -> None:
             columns.append(_selected_type(w, item))
             shapes.append(None)
             continue
-        embeds = []
-        for index, (name, expr) in enumerate(item.fields):
+        for name, expr in item.fields:
             if not first:
                 w.write(", ")
             first = False
             _emit_selected(w, expr, item.output_name(name))
             columns.append(_selected_type(w, expr))
-            embed = item.embed(name)
-            if embed is not None:
-                embeds.append((index, *embed))
         # A record from the empty side of an outer join is None.
         missing = any(isinstance(e, Column) and e.binding in w.nullable for _, e in item.fields)
         names = tuple(n for n, _ in item.fields)
-        shapes.append(RecordShape(item.cls, names, tuple(embeds), missing))
+        shapes.append(RecordShape(item.cls, names, missing))
     if top:
         w.result = Result(selection.kind, tuple(columns), tuple(shapes), selection.keys)
 

@@ -230,8 +230,6 @@ def _gather(schema: type[Schema], rows: Sequence[Mapping[str, Any] | Schema]) ->
             column = [make()] * count if constant else [make() for _ in range(count)]
         elif absent and _ABSENT in column:
             column = _fill(f, column, defaults.get(f.name))
-        if f.embed is not None:
-            column = [write._stored(f, v) for v in column]
         table.fields.append(f)
         table.columns.append(column)
         table.constant.append(constant)

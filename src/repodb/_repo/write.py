@@ -48,7 +48,6 @@ from ..write import (
     Delete,
     OnConflict,
     Update,
-    _stored,
     delete_all,
     insert_all,
     update_all,
@@ -210,7 +209,7 @@ class _InsertPlan:
     on the columns); each insert binds the record's values in column order.
     """
 
-    __slots__ = ("compiled", "dialect", "pick", "stored")
+    __slots__ = ("compiled", "dialect", "pick")
 
     def __init__(self, schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> None:
         info = schema_info(schema)
@@ -222,18 +221,10 @@ class _InsertPlan:
         self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
             (lambda values: ()) if not names else _pick(names)
         )
-        # Embedded records are bound as JSON objects, as insert_all binds them.
-        self.stored = [(i, f) for i, f in enumerate(columns) if f.embed is not None]
 
     def bind(self, values: Mapping[str, Any]) -> Compiled:
         """The statement inserting a record whose fields hold ``values``."""
-        params = self.pick(values)
-        if self.stored:
-            changed = list(params)
-            for i, f in self.stored:
-                changed[i] = _stored(f, changed[i])
-            params = tuple(changed)
-        return self.compiled.with_params(params)
+        return self.compiled.with_params(self.pick(values))
 
 
 def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

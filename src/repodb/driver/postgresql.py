@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import math
 import os
 import re
@@ -24,7 +23,7 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .._codec import Codecs, Convert, enum_by_name, enum_from_name
+from .._codec import Codecs, Convert, enum_by_name, enum_from_name, json_text
 from ..dialect import POSTGRESQL
 from ..errors import (
     ConnectError,
@@ -43,7 +42,7 @@ from . import ConnectSettings, TransactionOptions
 try:
     import psycopg
     from psycopg.pq import ExecStatus, TransactionStatus
-    from psycopg.types.json import Jsonb
+    from psycopg.types.array import ListBinaryDumper, ListDumper
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "PostgreSQL support needs psycopg 3: pip install 'pyrepodb[postgresql]'"
@@ -61,17 +60,58 @@ def _encode_str(t: DbType[Any], c: Codecs) -> Convert:
     return encode
 
 
+class _JsonbText(str):
+    """JSON text bound as ``jsonb``: the text the codec checked, not a second dump of the value."""
+
+    __slots__ = ()
+
+
+class _JsonbTextDumper(psycopg.adapt.Dumper):
+    oid = psycopg.postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
 def _encode_json(t: DbType[Any], c: Codecs) -> Convert:
-    def encode(v: object) -> Jsonb:
-        try:
-            text = json.dumps(v, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as e:
-            raise EncodeError(f"not valid JSON: {e}") from None
+    def encode(v: object) -> _JsonbText:
+        text = json_text(v)
         if "\\u0000" in text and _JSON_NUL.search(text):
             raise EncodeError("PostgreSQL jsonb cannot contain NUL (\\u0000) characters")
-        return Jsonb(v)
+        return _JsonbText(text)
 
     return encode
+
+
+class _BigintList(list[Any]):
+    """A list of ints bound as ``bigint[]``, the type of repodb's (64-bit) ``int`` arrays.
+
+    Why: psycopg types a list of ints by its values (``smallint[]`` for
+    small ones), and PostgreSQL has no operator between ``smallint[]`` and
+    a ``bigint[]`` column. Every other kind already binds as its declared
+    type (text as an untyped literal, which the column's type resolves).
+    """
+
+    __slots__ = ()
+
+
+def _adapters() -> psycopg.adapt.AdaptersMap:
+    """psycopg's adapters, with ``_BigintList`` and ``_JsonbText`` dumped as their types."""
+    adapters = psycopg.adapt.AdaptersMap(psycopg.adapters)
+    info = psycopg.postgres.types["bigint"]
+    for base in (ListDumper, ListBinaryDumper):
+        fixed = type(base.__name__, (base,), {"oid": info.array_oid, "element_oid": info.oid})
+        adapters.register_dumper(_BigintList, fixed)
+    adapters.register_dumper(_JsonbText, _JsonbTextDumper)
+    return adapters
+
+
+_ADAPTERS = _adapters()
+
+
+def _encode_array(t: DbType[Any], c: Codecs) -> Convert | None:
+    assert t.item is not None
+    return _BigintList if (t.item.item or t.item).kind is Kind.INT else None
 
 
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
@@ -98,6 +138,7 @@ CODECS = Codecs(
         Kind.STR: _encode_str,
         Kind.JSON: _encode_json,
         Kind.ENUM: enum_by_name,
+        Kind.ARRAY: _encode_array,
     },
     decode={
         Kind.DATETIME: _decode_datetime,
@@ -288,6 +329,7 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> PostgresConnection:
             # execute); None here would disable preparing altogether.
             prepare_threshold=5,
             cursor_factory=psycopg.RawCursor,
+            context=_ADAPTERS,
             **extra,
         )
     except psycopg.Error as e:

@@ -88,13 +88,7 @@ def _encode_time(t: DbType[Any], c: Codecs) -> Convert:
 
 
 def _encode_json(t: DbType[Any], c: Codecs) -> Convert:
-    def encode(v: object) -> str:
-        try:
-            return json.dumps(v, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as e:
-            raise EncodeError(f"not valid JSON: {e}") from None
-
-    return encode
+    return _codec.json_text
 
 
 def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
