@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -618,6 +620,74 @@ class Transaction:
             conn._aborted = False
         if self._savepoint is None:
             conn._aborted = False
+
+
+class LeasedTransaction:
+    """A transaction on a connection that a ``with`` block lends (a pool's or a router's).
+
+    Why one class: entering takes the connection, then begins; leaving ends
+    the transaction, then gives the connection back, telling the lease how
+    the block ended (a lease marks a replica down or notes a WAL position by
+    it) and giving it back even when COMMIT or ROLLBACK fails. The Repo's and
+    the router's transaction blocks are both this.
+
+    Example::
+
+        with LeasedTransaction(pool.connection(), isolation=None) as conn:
+            conn.exec(...)
+    """
+
+    __slots__ = ("_lease", "_options", "_tx")
+
+    def __init__(
+        self,
+        lease: AbstractContextManager[Connection],
+        *,
+        isolation: IsolationLevel | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self._lease = lease
+        self._options = (isolation, read_only)
+        self._tx: Transaction | None = None
+
+    @property
+    def transaction(self) -> Transaction:
+        """The transaction of the entered block."""
+        if self._tx is None:
+            raise RuntimeError("the transaction block has not been entered")
+        return self._tx
+
+    def __enter__(self) -> Connection:
+        if self._tx is not None:
+            raise RuntimeError("a transaction block cannot be entered twice")
+        conn = self._lease.__enter__()
+        isolation, read_only = self._options
+        try:
+            tx = conn.transaction(isolation=isolation, read_only=read_only)
+            tx.__enter__()
+        except BaseException:  # even interrupted, the connection goes back
+            self._lease.__exit__(*sys.exc_info())
+            raise
+        self._tx = tx
+        return conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        tx = self.transaction
+        try:
+            handled = tx.__exit__(exc_type, exc, tb)
+        except BaseException:  # even interrupted, the connection goes back
+            self._lease.__exit__(*sys.exc_info())
+            raise
+        if handled:
+            self._lease.__exit__(None, None, None)
+        else:
+            self._lease.__exit__(exc_type, exc, tb)
+        return handled
 
 
 def _unencodable(

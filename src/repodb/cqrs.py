@@ -49,9 +49,9 @@ from typing import Literal, Self, TypeVar, overload
 
 from ._cause_log import CauseLog
 from ._cqrs.lag import Lag, WalHistory, parse_lsn
-from ._cqrs.leases import REPLICA_DOWN_ON, ReadLease, TransactionBlock, WriteLease
+from ._cqrs.leases import REPLICA_DOWN_ON, ReadLease, WriteLease
 from ._cqrs.probe import Prober
-from .connection import Connection
+from .connection import Connection, LeasedTransaction
 from .errors import ConnectError, Error
 from .multipool import MultiPool, Selection
 from .pool import Pool, PoolStats
@@ -213,7 +213,7 @@ class _Routes:
         propagates, or on ``raise Rollback()``, which does not (the function
         form then returns None).
         """
-        block = TransactionBlock(self._lease("transaction"))
+        block = LeasedTransaction(self._lease("transaction"))
         if fn is None:
             return block
         with block as conn:

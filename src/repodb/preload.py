@@ -46,7 +46,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from operator import attrgetter, itemgetter
@@ -82,7 +81,6 @@ __all__ = ["preload", "preload_specs", "run_query", "top"]
 
 S = TypeVar("S", bound=Schema)
 
-_perf = time.perf_counter
 # Names the preload statements give their own bindings and columns.
 _THROUGH = ("repodb_preload", "through")
 _RANKED = "repodb_ranked"
@@ -248,14 +246,26 @@ def _load(
     # The empty side of an outer join (a right join's root records) is None,
     # and stays None.
     present = [parent for parent in parents if parent is not None]
-    started = _perf()
-    with repo._source.checkout("read") as conn:
-        loader = _Loader(repo, conn, _perf() - started, force)
-        loaded = _attach(loader, present, specs, fresh)
+    loaded = repo._on_connection(
+        "read",
+        lambda conn, checkout: _attach(_Loader(repo, conn, checkout, force), present, specs, fresh),
+    )
     if len(present) == len(parents):
         return loaded
     records = iter(loaded)
     return [None if parent is None else next(records) for parent in parents]
+
+
+def _load_on(
+    conn: Connection,
+    checkout: float,
+    repo: Repo,
+    parents: list[Any],
+    specs: tuple[Preload, ...],
+    fresh: bool,
+    force: bool,
+) -> list[Any]:
+    return _attach(_Loader(repo, conn, checkout, force), parents, specs, fresh)
 
 
 def _attach(

@@ -25,20 +25,29 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
 
 from . import telemetry
 from ._compile.cache import Compiled, compile_statement
 from ._repo import write as _write
 from ._repo.reads import aggregate_query, key_of, key_plan
 from ._repo.stream import RepoStream
-from .connection import Connection, Rollback, Transaction
+from .connection import Connection, LeasedTransaction, Rollback, Transaction
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
 from .expr import Column, Statement, Value
@@ -72,6 +81,7 @@ S = TypeVar("S", bound=Schema)
 N = TypeVar("N", bound=int | float | Decimal)
 
 Intent = Literal["read", "write", "transaction"]
+Ps = ParamSpec("Ps")
 Aggregate = Literal["count", "sum", "avg", "min", "max"]
 
 _perf = time.perf_counter
@@ -200,8 +210,11 @@ class Repo:
         failed server down by then. Writes are never repeated.
         """
         if intent == "read":
-            return self._read(self._execute_once, statement, intent)
-        return self._execute_once(statement, intent)
+            done: tuple[list[Any], int] = self._read(
+                self._on_connection, intent, self._compile_run, statement
+            )
+            return done
+        return self._on_connection(intent, self._compile_run, statement)
 
     def _read(self, once: Callable[..., R], *args: Any) -> R:
         """``once(*args)``, run once more if the read failed as ``_execute`` describes."""
@@ -212,14 +225,30 @@ class Repo:
         except _RETRYABLE_READ:
             return once(*args)
 
-    def _execute_once(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
+    def _on_connection(
+        self,
+        intent: Intent,
+        work: Callable[Concatenate[Connection, float, Ps], R],
+        *args: Ps.args,
+        **kwargs: Ps.kwargs,
+    ) -> R:
+        """``work(conn, checkout_seconds, *args)`` on a connection checked out for ``intent``.
+
+        Why one place: every statement the Repo runs is routed by its intent,
+        its checkout is timed for the events (zero when the Repo holds its
+        connection), and the connection goes back however ``work`` ends.
+        """
         started = _perf()
         with self._source.checkout(intent) as conn:
-            checkout = 0.0 if self._held else _perf() - started
-            return self._run(conn, compile_statement(statement, conn.dialect), checkout)
+            return work(conn, 0.0 if self._held else _perf() - started, *args, **kwargs)
+
+    def _compile_run(
+        self, conn: Connection, checkout: float, statement: Statement
+    ) -> tuple[list[Any], int]:
+        return self._run(conn, compile_statement(statement, conn.dialect), checkout)
 
     def _query_rows(self, q: Query[Any]) -> list[Any]:
-        intent: Intent = "write" if q.locking is not None else "read"
+        intent = _intent(q)
         if q.preloads:
             return _run_query(self, q, intent)
         return self._execute(q, intent)[0]
@@ -228,30 +257,32 @@ class Repo:
         self, request: Request[Any, Any, Any], params: object, multiplicity: str
     ) -> Any:
         if request.read_only:
-            return self._read(self._run_request_once, request, params, multiplicity, "read")
-        return self._run_request_once(request, params, multiplicity, "write")
-
-    def _run_request_once(
-        self, request: Request[Any, Any, Any], params: object, multiplicity: str, intent: Intent
-    ) -> Any:
-        started = _perf()
-        with self._source.checkout(intent) as conn:
-            checkout = 0.0 if self._held else _perf() - started
-            if not self._observing():
-                return _REQUEST_CALLS[multiplicity](conn, request, params)
-            started = _perf()
-            try:
-                result = _REQUEST_CALLS[multiplicity](conn, request, params)
-            except Exception as e:  # the event reports any failure, which propagates
-                times = (checkout, _perf() - started, 0.0)
-                self._emit(conn, request.sql, (), None, times, 0, e)
-                raise
-            rows = (
-                result if isinstance(result, int) else len(result) if multiplicity == "all" else 1
+            return self._read(
+                self._on_connection, "read", self._request_on, request, params, multiplicity
             )
+        return self._on_connection("write", self._request_on, request, params, multiplicity)
+
+    def _request_on(
+        self,
+        conn: Connection,
+        checkout: float,
+        request: Request[Any, Any, Any],
+        params: object,
+        multiplicity: str,
+    ) -> Any:
+        if not self._observing():
+            return _REQUEST_CALLS[multiplicity](conn, request, params)
+        started = _perf()
+        try:
+            result = _REQUEST_CALLS[multiplicity](conn, request, params)
+        except Exception as e:  # the event reports any failure, which propagates
             times = (checkout, _perf() - started, 0.0)
-            self._emit(conn, request.sql, _request_params(params), None, times, rows)
-            return result
+            self._emit(conn, request.sql, (), None, times, 0, e)
+            raise
+        rows = result if isinstance(result, int) else len(result) if multiplicity == "all" else 1
+        times = (checkout, _perf() - started, 0.0)
+        self._emit(conn, request.sql, _request_params(params), None, times, rows)
+        return result
 
     # -- reads ----------------------------------------------------------------------
 
@@ -324,34 +355,32 @@ class Repo:
 
     def get_or_none(self, schema: type[S], key: object) -> S | None:
         """The record with primary key ``key``, or None."""
-        return self._read(self._get_once, schema, key)
+        found: S | None = self._read(self._on_connection, "read", self._get_on, schema, key)
+        return found
 
-    def _get_once(self, schema: type[S], key: object) -> S | None:
+    def _get_on(self, conn: Connection, checkout: float, schema: type[S], key: object) -> S | None:
+        plan = key_plan(schema, conn)
+        args = plan.encode(key)
+        if not self._observing():
+            rows = conn._fetch_sql(plan.sql, args, True)
+            if not rows:
+                return None
+            found: S = plan.decode(rows)[0]
+            return found
+        # Events show the key as given, like other statements' values.
+        values = key if isinstance(key, tuple) else (key,)
         started = _perf()
-        with self._source.checkout("read") as conn:
-            checkout = 0.0 if self._held else _perf() - started
-            plan = key_plan(schema, conn)
-            args = plan.encode(key)
-            if not self._observing():
-                rows = conn._fetch_sql(plan.sql, args, True)
-                if not rows:
-                    return None
-                found: S = plan.decode(rows)[0]
-                return found
-            # Events show the key as given, like other statements' values.
-            values = key if isinstance(key, tuple) else (key,)
-            started = _perf()
-            try:
-                rows = conn._fetch_sql(plan.sql, args, True)
-            except Exception as e:  # the event reports any failure, which propagates
-                times = (checkout, _perf() - started, 0.0)
-                self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
-                raise
-            fetched = _perf()
-            results = plan.decode(rows)
-            times = (checkout, fetched - started, _perf() - fetched)
-            self._emit(conn, plan.sql, values, plan.hidden, times, len(rows))
-            return results[0] if results else None
+        try:
+            rows = conn._fetch_sql(plan.sql, args, True)
+        except Exception as e:  # the event reports any failure, which propagates
+            times = (checkout, _perf() - started, 0.0)
+            self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
+            raise
+        fetched = _perf()
+        results = plan.decode(rows)
+        times = (checkout, fetched - started, _perf() - fetched)
+        self._emit(conn, plan.sql, values, plan.hidden, times, len(rows))
+        return results[0] if results else None
 
     def get_by(self, schema: type[S], /, **fields: object) -> S:
         """The one record whose fields equal ``fields``: ``repo.get_by(User, email=...)``.
@@ -445,8 +474,7 @@ class Repo:
         """
         if q.preloads:
             raise ValueError("stream does not preload; use repo.preload on batches, or repo.all")
-        intent: Intent = "write" if q.locking is not None else "read"
-        return RepoStream(self, q, intent, batch_size)
+        return RepoStream(self, q, _intent(q), batch_size)
 
     @overload
     def reload(self, records: S) -> S: ...
@@ -784,22 +812,18 @@ class RepoTransaction:
         self._repo = repo
         self._isolation = isolation
         self._read_only = read_only
-        self._hold: AbstractContextManager[Connection] | None = None
-        self._tx: Transaction | None = None
+        self._block: LeasedTransaction | None = None
 
     def __enter__(self) -> TransactionRepo:
-        if self._hold is not None:
+        if self._block is not None:
             raise RuntimeError("a repo transaction cannot be entered twice")
-        hold = self._repo._source.checkout("transaction")
-        conn = hold.__enter__()
-        try:
-            tx = conn.transaction(isolation=self._isolation, read_only=self._read_only)
-            tx.__enter__()
-        except BaseException:  # even interrupted, the connection goes back
-            hold.__exit__(*sys.exc_info())
-            raise
-        self._hold, self._tx = hold, tx
-        return TransactionRepo(self._repo, conn, tx)
+        self._block = LeasedTransaction(
+            self._repo._source.checkout("transaction"),
+            isolation=self._isolation,
+            read_only=self._read_only,
+        )
+        conn = self._block.__enter__()
+        return TransactionRepo(self._repo, conn, self._block.transaction)
 
     def __exit__(
         self,
@@ -807,19 +831,8 @@ class RepoTransaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        hold, tx = self._hold, self._tx
-        assert hold is not None
-        assert tx is not None
-        try:
-            handled = tx.__exit__(exc_type, exc, tb)
-        except BaseException:  # even interrupted, the connection goes back
-            hold.__exit__(*sys.exc_info())
-            raise
-        if handled:
-            hold.__exit__(None, None, None)
-        else:
-            hold.__exit__(exc_type, exc, tb)
-        return handled
+        assert self._block is not None
+        return self._block.__exit__(exc_type, exc, tb)
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -831,6 +844,11 @@ _REQUEST_CALLS: dict[str, Callable[[Connection, Request[Any, Any, Any], object],
     "one_or_none": lambda c, r, p: c.one_or_none(r, p),
     "exec": lambda c, r, p: c.exec(r, p),
 }
+
+
+def _intent(q: Query[Any]) -> Intent:
+    """Where a query runs: a locking one (``FOR UPDATE``/``FOR SHARE``) is a write."""
+    return "write" if q.locking is not None else "read"
 
 
 def _request_params(params: object) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +26,7 @@ from repodb.cqrs import Cqrs, CqrsConfig, ReplicaSelection
 from repodb.multipool import MultiPool, Selection
 from repodb.pool import PoolClosed
 from repodb.query import query
+from repodb.repo import Intent, Source
 from repodb.schema import Assoc, Col, Schema, field, has_many
 from repodb.telemetry import QueryEvent
 from repodb.write import insert_all
@@ -370,3 +372,55 @@ def _wait_for(check: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {WAIT} s waiting for {what}")
         time.sleep(0.01)
+
+
+class Recording:
+    """A Repo source that notes where each checkout of the router went."""
+
+    def __init__(self, router: Source) -> None:
+        self.router = router
+        self.labels: list[str] = []
+
+    @contextmanager
+    def checkout(self, intent: Intent) -> Iterator[Connection]:
+        with self.router.checkout(intent) as conn:
+            self.labels.append(conn.label)
+            yield conn
+
+
+def test_a_locking_query_or_stream_is_a_write_and_goes_to_the_primary(cqrs: Cqrs) -> None:
+    source = Recording(cqrs)
+    repo = Repo(source)
+    locked = query(CqrsBook).where(CqrsBook.id == 1).lock()
+    # SQLite has no FOR UPDATE: the query is refused, on the primary connection.
+    with pytest.raises(ValueError, match="no row locks"):
+        repo.all(locked)
+    with pytest.raises(ValueError, match="no row locks"), repo.stream(locked) as rows:
+        list(rows)
+    assert source.labels == ["primary", "primary"]
+    source.labels.clear()
+    assert len(repo.all(query(CqrsBook))) == 2
+    with repo.stream(query(CqrsBook)) as rows:
+        assert len(list(rows)) == 2
+    assert set(source.labels) <= {"replica 1", "replica 2"}
+    assert len(source.labels) == 2
+    # Every connection went back: the pools are idle again.
+    stats = cqrs.stats()
+    assert stats.primary.in_use == 0
+    assert all(r.pool.in_use == 0 for r in stats.replicas)
+
+
+def test_a_session_sends_reads_to_replicas_that_have_its_writes(cqrs: Cqrs) -> None:
+    with cqrs.session() as session:
+        source = Recording(session)
+        repo = Repo(source)
+        grace = repo.insert(cast(CqrsAuthor, {"name": "Grace"}, ["name"]))
+        for _ in range(4):
+            assert repo.get(CqrsAuthor, grace.id) == grace
+        with repo.stream(query(CqrsAuthor).where(CqrsAuthor.id == grace.id)) as rows:
+            assert list(rows) == [grace]
+        # The write on the primary, then every read on a replica (on one
+        # SQLite file, replicas always hold the session's writes).
+        assert source.labels[0] == "primary"
+        assert set(source.labels[1:]) == {"replica 1", "replica 2"}
+        assert len(source.labels) == 6

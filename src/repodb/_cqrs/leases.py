@@ -1,4 +1,4 @@
-"""The ``with`` blocks the CQRS router hands out: a read, a tracked write, a transaction.
+"""The ``with`` blocks the CQRS router hands out: a read and a tracked write.
 
 Why separate classes: each block must give its connection back to the pool
 it came from, and see how the block ended. A read that failed because its
@@ -10,19 +10,17 @@ before the connection goes back.
 
 from __future__ import annotations
 
-import sys
-from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ..connection import Connection, Transaction
+from ..connection import Connection
 from ..errors import ConnectionLost, SerializationFailure
 
 if TYPE_CHECKING:
     from ..cqrs import Cqrs, CqrsSession
     from ..pool import Pool
 
-__all__ = ["REPLICA_DOWN_ON", "ReadLease", "TransactionBlock", "WriteLease"]
+__all__ = ["REPLICA_DOWN_ON", "ReadLease", "WriteLease"]
 
 # Failures that take a replica out of rotation. On a hot standby a 40001 is
 # a recovery conflict (standbys refuse SERIALIZABLE): the replica is
@@ -95,49 +93,3 @@ class WriteLease:
             self._session._wrote(conn)
         finally:
             self._pool.release(conn)
-
-
-class TransactionBlock:
-    """``with cqrs.transaction() as conn``: a primary connection inside a transaction.
-
-    Commits at the end of the block, rolls back on an exception (which
-    propagates) or on ``raise Rollback()`` (which does not).
-    """
-
-    __slots__ = ("_lease", "_tx")
-
-    def __init__(self, lease: AbstractContextManager[Connection]) -> None:
-        self._lease = lease
-        self._tx: Transaction | None = None
-
-    def __enter__(self) -> Connection:
-        if self._tx is not None:
-            raise RuntimeError("this transaction block is already in use")
-        conn = self._lease.__enter__()
-        try:
-            tx = conn.transaction()
-            tx.__enter__()
-        except BaseException:  # even interrupted, the connection goes back
-            self._lease.__exit__(*sys.exc_info())
-            raise
-        self._tx = tx
-        return conn
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        tx, self._tx = self._tx, None
-        assert tx is not None
-        try:
-            handled = tx.__exit__(exc_type, exc, tb)
-        except BaseException:  # even interrupted, the connection goes back
-            self._lease.__exit__(*sys.exc_info())
-            raise
-        if handled:
-            self._lease.__exit__(None, None, None)
-        else:
-            self._lease.__exit__(exc_type, exc, tb)
-        return handled

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -62,8 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["delete", "insert", "insert_or_update", "update"]
 
 S = TypeVar("S", bound=Schema)
-
-_perf = time.perf_counter
 
 
 # -- the operations ---------------------------------------------------------------------
@@ -168,12 +165,8 @@ def _insert_row(
         # virtual fields and associations are not columns of the plan).
         absent = tuple(name for name in _assigned(schema) if fields[name] is None)
         values = {**fields, **stamps} if stamps else fields
-        started = _perf()
         try:
-            with r._source.checkout("write") as conn:
-                checkout = 0.0 if r._held else _perf() - started
-                compiled = _insert_plan(schema, absent, conn).bind(values)
-                rows = r._run(conn, compiled, checkout)[0]
+            rows = r._on_connection("write", _insert_on, r, schema, absent, values)
         except IntegrityError as e:
             stamped = record.replace(**stamps) if stamps else record
             raise_constraint_error(e, changeset or Changeset(stamped), "insert")
@@ -197,6 +190,18 @@ def _insert_row(
         return record
     stored: S = rows[0]
     return _with_virtual(stored, record, info)
+
+
+def _insert_on(
+    conn: Connection,
+    checkout: float,
+    r: Repo,
+    schema: type[Schema],
+    absent: tuple[str, ...],
+    values: dict[str, Any],
+) -> list[Any]:
+    """The prebuilt INSERT of ``schema`` for this connection's dialect, run with ``values``."""
+    return r._run(conn, _insert_plan(schema, absent, conn).bind(values), checkout)[0]
 
 
 class _InsertPlan:
@@ -329,32 +334,38 @@ def _write_one(
     fails as any failed statement does, and the transaction can then only
     be rolled back, which undoes it.
     """
-    started = _perf()
-    with r._source.checkout("write") as conn:
-        checkout = 0.0 if r._held else _perf() - started
-        if conn.dialect.supports_writable_cte:
-            try:
-                return r._run(
-                    conn, compile_statement(_AtMostOne(statement), conn.dialect), checkout
-                )[0]
-            except QueryError as e:
-                if e.sqlstate != _CARDINALITY_VIOLATION:
-                    raise
-                raise _multiple(changeset, action) from e
-        compiled = compile_statement(statement, conn.dialect)
-        if conn.in_transaction:
-            rows: list[Any] = r._run(conn, compiled, checkout)[0]
-            if len(rows) > 1:
-                # As Connection marks a transaction after a failed statement:
-                # its rollback undoes the write.
-                conn._aborted = conn._depth > 0
-                raise _multiple(changeset, action)
-            return rows
-        with conn.transaction():
-            rows = r._run(conn, compiled, checkout)[0]
-            if len(rows) > 1:
-                raise _multiple(changeset, action)
+    return r._on_connection("write", _write_one_on, r, statement, changeset, action)
+
+
+def _write_one_on(
+    conn: Connection,
+    checkout: float,
+    r: Repo,
+    statement: Update | Delete,
+    changeset: Changeset[Any],
+    action: str,
+) -> list[Any]:
+    if conn.dialect.supports_writable_cte:
+        try:
+            return r._run(conn, compile_statement(_AtMostOne(statement), conn.dialect), checkout)[0]
+        except QueryError as e:
+            if e.sqlstate != _CARDINALITY_VIOLATION:
+                raise
+            raise _multiple(changeset, action) from e
+    compiled = compile_statement(statement, conn.dialect)
+    if conn.in_transaction:
+        rows: list[Any] = r._run(conn, compiled, checkout)[0]
+        if len(rows) > 1:
+            # As Connection marks a transaction after a failed statement:
+            # its rollback undoes the write.
+            conn._aborted = conn._depth > 0
+            raise _multiple(changeset, action)
         return rows
+    with conn.transaction():
+        rows = r._run(conn, compiled, checkout)[0]
+        if len(rows) > 1:
+            raise _multiple(changeset, action)
+    return rows
 
 
 # A scalar subquery met more than one row: what _AtMostOne's check raises.
