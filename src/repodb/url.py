@@ -128,8 +128,12 @@ def _parse_conninfo(conninfo: str) -> DatabaseUrl:
         options[key] = raw
         last, pos = match.start(), match.end()
     if conninfo[pos:].strip():
-        # Shown from the last good key on: an unterminated password='... stays redacted.
-        near = _redact_anything(conninfo[last:].strip())
+        # Shown from the last good key on, and never past a password key: the
+        # text that failed may be the rest of a password with a space in it.
+        near = conninfo[last:].strip()
+        if (cut := near.find("password")) != -1:
+            near = near[:cut] + "password=*** ..."
+        near = _redact_anything(near)
         raise ValueError(f"cannot parse conninfo near {near!r}")
     password = options.get("password") or None
     redacted = " ".join(

@@ -333,6 +333,10 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> PostgresConnection:
             **extra,
         )
     except psycopg.Error as e:
-        detail = url.scrub(str(e).strip())
-        raise ConnectError(f"cannot connect to {url.redacted}: {detail}") from e
-    return PostgresConnection(raw)
+        # Raised outside the except block, unchained: libpq's text can quote
+        # the conninfo, password included ('missing "=" after ...'), and a
+        # formatted traceback would show the chained exception's text.
+        error = ConnectError(f"cannot connect to {url.redacted}: {url.scrub(str(e).strip())}")
+    else:
+        return PostgresConnection(raw)
+    raise error

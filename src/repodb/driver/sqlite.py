@@ -349,7 +349,17 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> SqliteConnection:
             cached_statements=256,
         )
     except sqlite3.Error as e:
-        raise ConnectError(f"cannot open SQLite database {url.redacted}: {e}") from e
+        # Unchained, as every repodb error (errors.py says why).
+        error = ConnectError(f"cannot open SQLite database {url.redacted}: {e}")
+    else:
+        return _configured(raw, url, settings, busy_ms)
+    raise error
+
+
+def _configured(
+    raw: sqlite3.Connection, url: DatabaseUrl, settings: ConnectSettings, busy_ms: int
+) -> SqliteConnection:
+    """``raw`` with foreign keys, the busy timeout and WAL set up, or a ConnectError."""
     try:
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute(f"PRAGMA busy_timeout = {busy_ms:d}")
@@ -357,8 +367,10 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> SqliteConnection:
             _use_wal(raw, busy_ms)
     except sqlite3.Error as e:
         raw.close()
-        raise ConnectError(f"cannot open SQLite database {url.redacted}: {e}") from e
-    return SqliteConnection(raw, settings)
+        error = ConnectError(f"cannot open SQLite database {url.redacted}: {e}")
+    else:
+        return SqliteConnection(raw, settings)
+    raise error
 
 
 def _use_wal(raw: sqlite3.Connection, busy_ms: int) -> None:
