@@ -33,12 +33,11 @@ from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
-    Concatenate,
     Generic,
     Literal,
-    ParamSpec,
     Protocol,
     TypeVar,
+    TypeVarTuple,
     overload,
 )
 
@@ -81,7 +80,7 @@ S = TypeVar("S", bound=Schema)
 N = TypeVar("N", bound=int | float | Decimal)
 
 Intent = Literal["read", "write", "transaction"]
-Ps = ParamSpec("Ps")
+Ts = TypeVarTuple("Ts")
 Aggregate = Literal["count", "sum", "avg", "min", "max"]
 
 _perf = time.perf_counter
@@ -228,9 +227,8 @@ class Repo:
     def _on_connection(
         self,
         intent: Intent,
-        work: Callable[Concatenate[Connection, float, Ps], R],
-        *args: Ps.args,
-        **kwargs: Ps.kwargs,
+        work: Callable[[Connection, float, *Ts], R],
+        *args: *Ts,
     ) -> R:
         """``work(conn, checkout_seconds, *args)`` on a connection checked out for ``intent``.
 
@@ -240,7 +238,7 @@ class Repo:
         """
         started = _perf()
         with self._source.checkout(intent) as conn:
-            return work(conn, 0.0 if self._held else _perf() - started, *args, **kwargs)
+            return work(conn, 0.0 if self._held else _perf() - started, *args)
 
     def _compile_run(
         self, conn: Connection, checkout: float, statement: Statement
