@@ -188,6 +188,10 @@ def _decimal(value: object) -> Decimal:
 def _str(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; form input never means it (Django
+        # refuses it too), so an application behaves alike on every database.
+        raise _Invalid
     if not value.isascii():
         # A lone surrogate ("\ud800") is no Unicode text: no database takes
         # it, and encoding says so (UnicodeEncodeError is a ValueError).

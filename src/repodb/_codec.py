@@ -24,7 +24,16 @@ from typing import Any
 from .errors import DecodeError, EncodeError
 from .types import DbType, Kind
 
-__all__ = ["Codecs", "Convert", "decoder", "encoder", "json_text", "row_decoder", "run_encoder"]
+__all__ = [
+    "Codecs",
+    "Convert",
+    "decoder",
+    "encoder",
+    "json_text",
+    "row_decoder",
+    "run_encoder",
+    "utc",
+]
 
 Convert = Callable[[Any], Any]
 # A conversion builder receives the field type (for enums and arrays) and the
@@ -108,7 +117,23 @@ def _check_datetime(t: DbType[Any], v: object) -> object:
         raise _fail(t, v)
     if v.utcoffset() is None:
         raise _fail(t, v, "a naive datetime is ambiguous; attach a timezone (e.g. UTC)")
+    if v.year == 1 or v.year == 9999:  # only there can its UTC form fall out of range
+        utc(v)
     return v
+
+
+def utc(v: dt.datetime) -> dt.datetime:
+    """``v`` in UTC; ``EncodeError`` when that instant is outside the years 1 to 9999.
+
+    Why: ``datetime(1, 1, 1, tzinfo=+05:00)`` is a valid value whose UTC
+    form is not, and ``astimezone`` raises a bare OverflowError for it.
+    """
+    try:
+        return v.astimezone(dt.UTC)
+    except OverflowError:
+        raise EncodeError(
+            f"datetime {v.isoformat()} is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def _check_time(t: DbType[Any], v: object) -> object:

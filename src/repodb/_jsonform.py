@@ -44,7 +44,7 @@ def _finite(v: float) -> float:
 
 
 def _utc_text(v: dt.datetime) -> str:
-    return v.astimezone(dt.UTC).isoformat()
+    return _codec.utc(v).isoformat()
 
 
 def _micros(v: dt.timedelta) -> int:

@@ -351,6 +351,10 @@ CYCLIC: dict[str, Any] = {"s3cret": 1}
 CYCLIC["self"] = CYCLIC
 
 
+PLUS_5 = dt.timezone(dt.timedelta(hours=5))
+MINUS_5 = dt.timezone(dt.timedelta(hours=-5))
+
+
 @dataclasses.dataclass(frozen=True)
 class Bad:
     name: str
@@ -367,6 +371,9 @@ BAD_VALUES = [
     Bad("float_for_decimal", Decimal, 1.5),
     Bad("str_for_bytes", bytes, "abc"),
     Bad("naive_datetime", dt.datetime, dt.datetime(2024, 1, 1)),
+    # Valid values whose UTC form is before year 1 or after 9999.
+    Bad("datetime_before_utc_year_1", dt.datetime, dt.datetime(1, 1, 1, tzinfo=PLUS_5)),
+    Bad("datetime_after_utc_9999", dt.datetime, dt.datetime.max.replace(tzinfo=MINUS_5)),
     Bad("datetime_for_date", dt.date, dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
     Bad("aware_time", dt.time, dt.time(12, 0, tzinfo=dt.UTC)),
     Bad("str_for_uuid", uuid.UUID, "00000000-0000-0000-0000-000000000000"),

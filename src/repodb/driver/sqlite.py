@@ -57,8 +57,7 @@ _MICROS_PER_DAY = 86_400_000_000
 def _encode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     # Fixed-width UTC text sorts and compares like the instants it names.
     def encode(v: dt.datetime) -> str:
-        utc = v.astimezone(dt.UTC).replace(tzinfo=None)
-        return utc.isoformat(sep=" ", timespec="microseconds")
+        return _codec.utc(v).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
     return encode
 
