@@ -90,3 +90,28 @@ def test_update_all_and_delete_all_filtered_by_the_limit(
     assert repo.delete_all(target).count == changed
     assert conn.all(LABELS) == [("old", LIMIT - changed)]
     assert conn.all(IDS) == list(range(2 * (changed + 1), 2 * LIMIT + 1, 2))
+
+
+def test_more_parameters_than_postgresql_takes_is_a_programming_error(
+    pg_schema_url: str,
+) -> None:
+    # psycopg refuses such a statement before sending it, with an error that
+    # used to read as a lost connection: a Repo retried the read, and a CQRS
+    # router took the replica out of rotation. It is the statement's fault.
+    with repodb.connect(pg_schema_url) as conn:
+        conn.exec(Request.exec(_DDL["postgresql"]))
+        events: list[object] = []
+        repo = Repo(conn, on_event=events.append)
+        too_many = query(WideKey).where(WideKey.id.in_(range(70_000)))
+        with pytest.raises(repodb.ProgrammingError, match="at most 65535"):
+            repo.all(too_many)
+        with pytest.raises(repodb.ProgrammingError, match="at most 65535"):
+            repo.delete_all(too_many)
+        with (
+            pytest.raises(repodb.ProgrammingError, match="at most 65535"),
+            repo.stream(too_many) as rows,
+        ):
+            list(rows)
+        # Each ran once, and the connection still works.
+        assert len(events) == 3
+        assert repo.all(query(WideKey)) == []

@@ -171,17 +171,23 @@ class PostgresConnection:
         return status != TransactionStatus.IDLE and status != TransactionStatus.UNKNOWN
 
     def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
+        if len(params) > _MAX_PARAMS:
+            _too_many(params)
         cursor = self._cursor
         cursor.execute(sql, params, prepare=prepare)
         return cursor.rowcount
 
     def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
+        if len(params) > _MAX_PARAMS:
+            _too_many(params)
         cursor = self._cursor
         cursor.execute(sql, params, prepare=prepare)
         result = cursor.pgresult
         return cursor.fetchall() if result and result.status == ExecStatus.TUPLES_OK else []
 
     def stream(self, sql: str, params: Sequence[Any], batch_size: int) -> Iterator[tuple[Any, ...]]:
+        if len(params) > _MAX_PARAMS:
+            _too_many(params)
         # Outside a transaction a server-side cursor must be WITH HOLD to
         # outlive the implicit transaction of its DECLARE.
         cursor = psycopg.RawServerCursor(
@@ -267,6 +273,20 @@ class PostgresConnection:
 
     def map_error(self, exc: BaseException, sql: str | None) -> Error:
         return map_error(exc, sql, broken=self._raw.broken)
+
+
+# The protocol counts a statement's parameters in 16 bits.
+_MAX_PARAMS = POSTGRESQL.max_params
+
+
+def _too_many(params: Sequence[Any]) -> None:
+    # psycopg refuses before sending, with an OperationalError that reads as
+    # a lost connection (a retried read, a replica marked down); this one
+    # maps to ProgrammingError, a mistake in the statement.
+    raise psycopg.ProgrammingError(
+        f"{len(params)} parameters: PostgreSQL takes at most {_MAX_PARAMS} in one statement"
+        " (split a long IN list, or compare with = ANY of one array parameter)"
+    )
 
 
 def _timeout_ms(seconds: float | None) -> str:
