@@ -184,9 +184,14 @@ class Connection:
         return error
 
     def _plan(self, request: Request[Any, Any, Any]) -> Plan:
+        try:
+            plan: Plan | None = request._plans.get(self._codecs_name)
+        except AttributeError:
+            raise TypeError(
+                f"expected a typed Request (Request.one(...), ...), not {type(request).__name__}"
+            ) from None
         if self._aborted:
             raise _aborted_error(request.sql)
-        plan: Plan | None = request._plans.get(self._codecs_name)
         return plan if plan is not None else request.plan(self.dialect, self._codecs)
 
     def _fetch(self, plan: Plan, params: object) -> list[tuple[Any, ...]]:
@@ -283,9 +288,9 @@ class Connection:
     def one(self, request: Request[P, R, One], params: P) -> R: ...
     def one(self, request: Request[Any, Any, One], params: object = None) -> Any:
         """The one row of a ``Request.one``; ``NotFound`` or ``MultipleResults`` otherwise."""
+        plan = self._plan(request)
         if request.multiplicity is not One:
             raise TypeError(f"one() needs a Request.one, got {request!r}")
-        plan = self._plan(request)
         rows = self._fetch(plan, params)
         if len(rows) == 1:
             return plan.decode(rows[0])
@@ -299,9 +304,9 @@ class Connection:
     def one_or_none(self, request: Request[P, R, ZeroOrOne], params: P) -> R | None: ...
     def one_or_none(self, request: Request[Any, Any, ZeroOrOne], params: object = None) -> Any:
         """The row of a zero-or-one request, or None; ``MultipleResults`` for more."""
+        plan = self._plan(request)
         if request.multiplicity is Many:
             raise TypeError(f"one_or_none() needs at most one row, got {request!r}")
-        plan = self._plan(request)
         rows = self._fetch(plan, params)
         if not rows:
             return None

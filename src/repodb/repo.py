@@ -49,7 +49,7 @@ from ._repo.stream import RepoStream
 from .connection import Connection, LeasedTransaction, Rollback, Transaction
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
-from .expr import Column, Statement, Value
+from .expr import Column, Statement, Value, describe
 from .preload import preload as _preload
 from .preload import run_query as _run_query
 from .query import Query, query, subquery
@@ -125,6 +125,11 @@ class Repo:
         on_event: EventHandler | Sequence[EventHandler] | None = None,
         log_params: bool = False,
     ) -> None:
+        if not callable(getattr(source, "checkout", None)):
+            raise TypeError(
+                "Repo takes a Connection, a Pool or a Cqrs router (anything with"
+                f" checkout(intent)), not {describe(source)}"
+            )
         self._source = source
         if on_event is None:
             handlers: tuple[EventHandler, ...] = ()
@@ -298,7 +303,7 @@ class Repo:
         if isinstance(q, Request):
             result: list[Any] = self._run_request(q, params, "all")
             return result
-        return self._query_rows(q)
+        return self._query_rows(_query_for(q, "all()"))
 
     @overload
     def one(self, q: Query[T], /) -> T: ...
@@ -310,7 +315,7 @@ class Repo:
         """The one result: ``NotFound`` when there is none, ``MultipleResults`` for more."""
         if isinstance(q, Request):
             return self._run_request(q, params, "one")
-        rows = self._query_rows(q)
+        rows = self._query_rows(_query_for(q, "one()"))
         if len(rows) == 1:
             return rows[0]
         if rows:
@@ -327,7 +332,7 @@ class Repo:
         """The result, or None when there is none; ``MultipleResults`` for more."""
         if isinstance(q, Request):
             return self._run_request(q, params, "one_or_none")
-        rows = self._query_rows(q)
+        rows = self._query_rows(_query_for(q, "one_or_none()"))
         if len(rows) > 1:
             raise MultipleResults(f"expected at most one row, got {len(rows)}")
         return rows[0] if rows else None
@@ -393,6 +398,7 @@ class Repo:
 
     def exists(self, q: Query[Any]) -> bool:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
+        q = _query_for(q, "exists()", requests=False)
         probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
         if q.limit_by is not None or q.offset_by is not None or q.distinct_on is not None:
             probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
@@ -454,7 +460,7 @@ class Repo:
 
         Example: ``repo.aggregate(query(Post).where(Post.user_id == 1), "sum", Post.views)``.
         """
-        return self.one(aggregate_query(q, function, field))
+        return self.one(aggregate_query(_query_for(q, "aggregate()", requests=False), function, field))
 
     def stream(self, q: Query[T], *, batch_size: int = 500) -> RepoStream[T]:
         """The results one at a time, without loading them all.
@@ -470,7 +476,7 @@ class Repo:
                 for event in events:
                     ...
         """
-        if q.preloads:
+        if _query_for(q, "stream()", requests=False).preloads:
             raise ValueError("stream does not preload; use repo.preload on batches, or repo.all")
         return RepoStream(self, q, _intent(q), batch_size)
 
@@ -842,6 +848,14 @@ _REQUEST_CALLS: dict[str, Callable[[Connection, Request[Any, Any, Any], object],
     "one_or_none": lambda c, r, p: c.one_or_none(r, p),
     "exec": lambda c, r, p: c.exec(r, p),
 }
+
+
+def _query_for(q: object, where: str, requests: bool = True) -> Query[Any]:
+    """``q`` if it is a query; else a TypeError saying what ``where`` takes."""
+    if isinstance(q, Query):
+        return q
+    takes = "a query (query(User)...)" + (" or a typed Request" if requests else "")
+    raise TypeError(f"{where} takes {takes}, not {describe(q)}")
 
 
 def _intent(q: Query[Any]) -> Intent:

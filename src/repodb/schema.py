@@ -568,6 +568,8 @@ def schema_info(cls: type[Schema]) -> SchemaInfo:
     """The table and field metadata of a schema class (computed once, on first use)."""
     info = _INFO.get(cls)
     if info is None:
+        if not (isinstance(cls, type) and issubclass(cls, Schema)):
+            raise TypeError(f"expected a Schema class (class User(Schema, ...)), not {cls!r}")
         info = _INFO[cls] = _build_info(cls)
     return info
 

@@ -7,6 +7,9 @@ nothing but the read path and the transaction handle.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -115,6 +118,41 @@ def test_get_with_a_composite_key(repo: Repo, conn: repodb.Connection) -> None:
 def test_a_key_of_the_wrong_type_is_an_encode_error(repo: Repo) -> None:
     with pytest.raises(repodb.EncodeError):
         repo.get(Member, "1")
+
+
+# Called through Any: these are the mistakes mypy reports, made by code it does not check.
+ANY_REPO: Any = Repo
+MISUSES: dict[str, tuple[Callable[[Any, Any], object], str]] = {
+    "Repo(object)": (lambda r, c: ANY_REPO(object()), "Repo takes a Connection"),
+    "all(str)": (lambda r, c: r.all("SELECT 1"), "all() takes a query"),
+    "one(object)": (lambda r, c: r.one(object()), "one() takes a query"),
+    "one_or_none(None)": (lambda r, c: r.one_or_none(None), "one_or_none() takes a query"),
+    "exists(schema)": (lambda r, c: r.exists(Member), "exists() takes a query"),
+    "stream(str)": (lambda r, c: r.stream("posts"), "stream() takes a query"),
+    "aggregate(object)": (lambda r, c: r.aggregate(object(), "count"), "aggregate() takes"),
+    "get(object)": (lambda r, c: r.get(object(), 1), "expected a Schema class"),
+    "insert_all(str)": (lambda r, c: r.insert_all("members", []), "expected a Schema class"),
+    "insert(object)": (lambda r, c: r.insert(object()), "insert() takes a record"),
+    "insert(schema class)": (lambda r, c: r.insert(Member), "insert() takes a record"),
+    "update(record)": (lambda r, c: r.update(r.get(Member, 1)), "update() takes a Changeset"),
+    "delete(dict)": (lambda r, c: r.delete({"id": 1}), "delete() takes a record"),
+    "insert_or_update(1)": (lambda r, c: r.insert_or_update(1), "insert_or_update() takes"),
+    "conn.one(str)": (lambda r, c: c.one("SELECT 1"), "expected a typed Request"),
+    "conn.all(object)": (lambda r, c: c.all(object()), "expected a typed Request"),
+}
+
+
+@pytest.mark.parametrize("misuse", list(MISUSES))
+def test_a_wrong_argument_is_a_type_error_saying_what_is_expected(
+    repo: Repo, conn: repodb.Connection, misuse: str
+) -> None:
+    # Not an AttributeError from deep inside: the call names what it takes,
+    # and nothing reached the database.
+    call, message = MISUSES[misuse]
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call(repo, conn)
+    assert conn.one(COUNT_MEMBERS) == 3
+    assert not conn.in_transaction
 
 
 def test_exists(repo: Repo) -> None:

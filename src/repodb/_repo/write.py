@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from .._compile.cache import Compiled, compile_statement
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, MultipleResults, QueryError, StaleEntryError
-from ..expr import Column, Statement, Value
+from ..expr import Column, Statement, Value, describe
 from ..query import Query, query
 from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
 from ..write import (
@@ -81,7 +81,7 @@ def insert(
     if isinstance(value, Schema) and not _loaded(value):
         # The common case, kept cheap: no changeset, one statement.
         return _insert_row(repo, value, None, on_conflict, conflict_target)
-    changeset = _surface(value if isinstance(value, Changeset) else Changeset(value))
+    changeset = _surface(_changeset(value, "insert"))
     changeset = dataclasses.replace(changeset, action="insert")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
@@ -102,6 +102,11 @@ def update(repo: Repo, changeset: Changeset[S]) -> S:
     the ``filters`` (``optimistic_lock``), else ``StaleEntryError``. No
     changes: the data comes back and the database is not touched.
     """
+    if not isinstance(changeset, Changeset):
+        raise TypeError(
+            f"update() takes a Changeset (change(record, ...) or cast(record, ...)),"
+            f" not {describe(changeset)}"
+        )
     changeset = dataclasses.replace(changeset, action="update")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
@@ -120,7 +125,7 @@ def delete(repo: Repo, value: S | Changeset[S]) -> S:
     ``StaleEntryError`` when no row matched; a declared ``no_assoc_constraint``
     or ``foreign_key_constraint`` turns a restricting foreign key into a field error.
     """
-    changeset = value if isinstance(value, Changeset) else Changeset(value)
+    changeset = _changeset(value, "delete")
     changeset = dataclasses.replace(changeset, action="delete")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
@@ -134,6 +139,7 @@ def insert_or_update(repo: Repo, changeset: Changeset[S]) -> S:
     from the database always have their key); a schema without a primary key
     can only be inserted.
     """
+    changeset = _changeset(changeset, "insert_or_update")
     key = schema_info(type(changeset.data)).primary_key
     if not key or any(getattr(changeset.data, f.name) is None for f in key):
         return insert(repo, changeset)
@@ -615,6 +621,17 @@ def _loaded(record: Schema) -> bool:
 
 def _assoc_values(record: Schema, info: SchemaInfo) -> dict[str, Any]:
     return {n: v for n, v in vars(record).items() if n in info.associations}
+
+
+def _changeset(value: S | Changeset[S], action: str) -> Changeset[S]:
+    """``value`` as a changeset; a TypeError for anything but a record or a changeset."""
+    if isinstance(value, Changeset):
+        return value
+    if isinstance(value, Schema):
+        return Changeset(value)
+    raise TypeError(
+        f"{action}() takes a record (a Schema instance) or a Changeset, not {describe(value)}"
+    )
 
 
 def _surface(changeset: Changeset[S]) -> Changeset[S]:
