@@ -460,7 +460,9 @@ class Repo:
 
         Example: ``repo.aggregate(query(Post).where(Post.user_id == 1), "sum", Post.views)``.
         """
-        return self.one(aggregate_query(_query_for(q, "aggregate()", requests=False), function, field))
+        return self.one(
+            aggregate_query(_query_for(q, "aggregate()", requests=False), function, field)
+        )
 
     def stream(self, q: Query[T], *, batch_size: int = 500) -> RepoStream[T]:
         """The results one at a time, without loading them all.
