@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .changeset import Changeset, Constraint, FieldError, InvalidChangesetError
     from .connection import Connection, Rollback, RowStream, Transaction, connect
+    from .connection_async import AsyncConnection, AsyncRowStream, AsyncTransaction, connect_async
     from .dialect import Dialect
     from .driver import IsolationLevel
     from .errors import (
@@ -64,6 +65,9 @@ _LAZY: dict[str, str] = {
     "Changeset": "changeset",
     "CheckViolation": "errors",
     "ConnectError": "errors",
+    "AsyncConnection": "connection_async",
+    "AsyncRowStream": "connection_async",
+    "AsyncTransaction": "connection_async",
     "Connection": "connection",
     "ConnectionLost": "errors",
     "Constraint": "changeset",
@@ -113,11 +117,15 @@ _LAZY: dict[str, str] = {
     "Zero": "request",
     "ZeroOrOne": "request",
     "connect": "connection",
+    "connect_async": "connection_async",
     "parse_url": "url",
     "to_sql": "query",
 }
 
 __all__ = [
+    "AsyncConnection",
+    "AsyncRowStream",
+    "AsyncTransaction",
     "Changeset",
     "CheckViolation",
     "ConnectError",
@@ -170,6 +178,7 @@ __all__ = [
     "Zero",
     "ZeroOrOne",
     "connect",
+    "connect_async",
     "parse_url",
     "to_sql",
 ]

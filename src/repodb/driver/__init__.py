@@ -28,10 +28,12 @@ from ..url import DatabaseUrl
 
 __all__ = [
     "DRIVERS",
+    "AsyncDriverConnection",
     "ConnectSettings",
     "DriverConnection",
     "IsolationLevel",
     "TransactionOptions",
+    "load_async_driver",
     "load_driver",
 ]
 
@@ -180,3 +182,7 @@ def load_driver(name: str) -> DriverModule:
     """Import the driver module registered under ``name``."""
     module: Any = importlib.import_module(DRIVERS[name])
     return module  # type: ignore[no-any-return]
+
+
+# The asyncio twin of the protocol (imported last: it builds on the names above).
+from ._async import AsyncDriverConnection, load_async_driver  # noqa: E402

@@ -1,16 +1,16 @@
 """Connections: running typed requests, transactions, bulk loads and timeouts.
 
 Why: this is Caqti's "written once above every driver" layer. A driver only
-runs SQL; ``Connection`` turns a ``Request`` into SQL for that driver, checks
+runs SQL; ``AsyncConnection`` turns a ``Request`` into SQL for that driver, checks
 and encodes the parameters, maps native errors to repodb's, checks the row
 count and decodes rows. Everything here works the same on every database.
 
 Example::
 
-    with repodb.connect("sqlite:///app.db") as conn:
-        with conn.transaction():
-            conn.exec(insert_user, "Ada")
-        names = conn.all(list_names)
+    async with await repodb.connect_async("sqlite:///app.db") as conn:
+        async with conn.transaction():
+            await conn.exec(insert_user, "Ada")
+        names = await conn.all(list_names)
 """
 
 from __future__ import annotations
@@ -18,33 +18,26 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
+from ._acompat_async import asleep
+from ._connection_base import Rollback, aborted_error, unencodable
 from .driver import (
+    AsyncDriverConnection,
     ConnectSettings,
-    DriverConnection,
     IsolationLevel,
     TransactionOptions,
-    load_driver,
+    load_async_driver,
 )
-from .errors import (
-    ConnectionLost,
-    EncodeError,
-    Error,
-    InFailedTransaction,
-    MultipleResults,
-    NotFound,
-    TransactionRollback,
-)
+from .errors import ConnectionLost, Error, MultipleResults, NotFound, TransactionRollback
 from .request import Many, One, Plan, Request, ZeroOrOne
 from .types import DbType, Kind, to_dbtype
 from .url import DatabaseUrl, parse_url
 
-__all__ = ["Connection", "Rollback", "RowStream", "Transaction", "connect"]
+__all__ = ["AsyncConnection", "AsyncRowStream", "AsyncTransaction", "Rollback", "connect_async"]
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -52,12 +45,12 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 
-def connect(
+async def connect_async(
     url: str,
     *,
     statement_timeout: float | None = None,
     connect_timeout: float = 10.0,
-) -> Connection:
+) -> AsyncConnection:
     """Open a connection to the database named by ``url``.
 
     Options:
@@ -69,34 +62,23 @@ def connect(
 
     Example::
 
-        conn = repodb.connect("sqlite::memory:")
+        conn = await repodb.connect_async("sqlite::memory:")
     """
     parsed = parse_url(url)
     settings = ConnectSettings(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
-    driver = load_driver(parsed.driver).connect(parsed, settings)
-    return Connection(driver, parsed)
+    driver = await load_async_driver(parsed.driver).connect(parsed, settings)
+    return AsyncConnection(driver, parsed)
 
 
-class Rollback(Exception):
-    """Raise inside ``with conn.transaction()`` to roll it back quietly.
-
-    ``raise Rollback()`` ends the innermost transaction; ``tx.rollback()``
-    (which raises ``Rollback(tx)``) ends ``tx`` and any transaction inside it.
-    """
-
-    def __init__(self, transaction: Transaction | None = None) -> None:
-        super().__init__("rollback requested")
-        self.transaction = transaction
-
-
-class Connection:
+class AsyncConnection:
     """An open database connection that runs typed requests.
 
-    Not safe for concurrent use from several threads; use one per thread or a
-    pool. ``with connect(...) as conn:`` closes it at the end of the block.
+    Not safe for concurrent use from several threads or tasks; use one per
+    thread or task, or a pool. ``async with await connect_async(...) as conn:``
+    closes it at the end of the block.
     """
 
-    def __init__(self, driver: DriverConnection, url: DatabaseUrl) -> None:
+    def __init__(self, driver: AsyncDriverConnection, url: DatabaseUrl) -> None:
         self._driver = driver
         self._url = url
         self._codecs = driver.codecs
@@ -121,22 +103,22 @@ class Connection:
         # What telemetry calls this connection's server; pools and routers
         # set it ("replica 1"); a connection on its own counts as the primary.
         self.label = "primary"
-        self._held = _Held(self)
+        self._held = _AsyncHeld(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<repodb.Connection {self._url.redacted} {state}>"
+        return f"<repodb.AsyncConnection {self._url.redacted} {state}>"
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        await self.close()
 
     @property
     def closed(self) -> bool:
@@ -170,13 +152,13 @@ class Connection:
         if isinstance(exc, UnicodeEncodeError):
             # Refused while binding, before the statement was sent (a COPY
             # cut short reports itself: the server aborted the transaction).
-            return _unencodable(exc, sql, args)
+            return unencodable(exc, sql, args)
         if self._depth:
             self._aborted = True
         if self._closed:
             error: Error = ConnectionLost("the connection is closed", sql=sql)
         elif self._cut:
-            error = ConnectionLost("the connection was aborted (Connection.abort)", sql=sql)
+            error = ConnectionLost("the connection was aborted (AsyncConnection.abort)", sql=sql)
         else:
             error = self._driver.map_error(exc, sql)
         if isinstance(error, ConnectionLost):
@@ -191,18 +173,18 @@ class Connection:
                 f"expected a typed Request (Request.one(...), ...), not {type(request).__name__}"
             ) from None
         if self._aborted:
-            raise _aborted_error(request.sql)
+            raise aborted_error(request.sql)
         return plan if plan is not None else request.plan(self.dialect, self._codecs)
 
-    def _fetch(self, plan: Plan, params: object) -> list[tuple[Any, ...]]:
+    async def _fetch(self, plan: Plan, params: object) -> list[tuple[Any, ...]]:
         args = plan.encode(params)
         try:
-            return self._driver.fetch(plan.sql, args, plan.prepare)
+            return await self._driver.fetch(plan.sql, args, plan.prepare)
         except self._native as e:
             error = self._error(e, plan.sql, args)
         raise error
 
-    def checkout(self, intent: str = "write") -> _Held:
+    def checkout(self, intent: str = "write") -> _AsyncHeld:
         """This connection as a Repo's source: ``Repo(conn)`` runs everything on it.
 
         Pools and routers have the same method and choose a connection by
@@ -213,36 +195,38 @@ class Connection:
 
     # Running compiled SQL (for the Repo) --------------------------------------
 
-    def _fetch_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
+    async def _fetch_sql(
+        self, sql: str, args: Sequence[Any], prepare: bool
+    ) -> list[tuple[Any, ...]]:
         if self._aborted:
-            raise _aborted_error(sql)
+            raise aborted_error(sql)
         try:
-            return self._driver.fetch(sql, args, prepare)
+            return await self._driver.fetch(sql, args, prepare)
         except self._native as e:
             error = self._error(e, sql, args)
         raise error
 
-    def _execute_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> int:
+    async def _execute_sql(self, sql: str, args: Sequence[Any], prepare: bool) -> int:
         if self._aborted:
-            raise _aborted_error(sql)
+            raise aborted_error(sql)
         try:
-            return self._driver.execute(sql, args, prepare)
+            return await self._driver.execute(sql, args, prepare)
         except self._native as e:
             error = self._error(e, sql, args)
         raise error
 
     def _stream_sql(
         self, sql: str, args: Sequence[Any], batch_size: int
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         if self._aborted:
-            raise _aborted_error(sql)
+            raise aborted_error(sql)
         try:
             return self._driver.stream(sql, args, batch_size)
         except self._native as e:
             error = self._error(e, sql, args)
         raise error
 
-    def _copy_sql(
+    async def _copy_sql(
         self,
         table: str,
         columns: Sequence[str],
@@ -250,18 +234,18 @@ class Connection:
         prefix: str | None = None,
     ) -> int:
         if self._aborted:
-            raise _aborted_error(f"COPY {table}")
+            raise aborted_error(f"COPY {table}")
         try:
-            return self._driver.copy_in(table, columns, rows, prefix)
+            return await self._driver.copy_in(table, columns, rows, prefix)
         except self._native as e:
             error = self._error(e, f"COPY {table}")
         raise error
 
-    def _execute_many_sql(self, sql: str, args: Iterable[Sequence[Any]]) -> int:
+    async def _execute_many_sql(self, sql: str, args: Iterable[Sequence[Any]]) -> int:
         if self._aborted:
-            raise _aborted_error(sql)
+            raise aborted_error(sql)
         try:
-            return self._driver.execute_many(sql, args)
+            return await self._driver.execute_many(sql, args)
         except self._native as e:
             error = self._error(e, sql)
         raise error
@@ -269,29 +253,29 @@ class Connection:
     # Running requests ------------------------------------------------------
 
     @overload
-    def exec(self, request: Request[None, Any, Many]) -> int: ...
+    async def exec(self, request: Request[None, Any, Many]) -> int: ...
     @overload
-    def exec(self, request: Request[P, Any, Many], params: P) -> int: ...
-    def exec(self, request: Request[Any, Any, Many], params: object = None) -> int:
+    async def exec(self, request: Request[P, Any, Many], params: P) -> int: ...
+    async def exec(self, request: Request[Any, Any, Many], params: object = None) -> int:
         """Run a request for its effect; return the affected row count (-1 if unknown)."""
         plan = self._plan(request)
         args = plan.encode(params)
         try:
-            return self._driver.execute(plan.sql, args, plan.prepare)
+            return await self._driver.execute(plan.sql, args, plan.prepare)
         except self._native as e:
             error = self._error(e, plan.sql, args)
         raise error
 
     @overload
-    def one(self, request: Request[None, R, One]) -> R: ...
+    async def one(self, request: Request[None, R, One]) -> R: ...
     @overload
-    def one(self, request: Request[P, R, One], params: P) -> R: ...
-    def one(self, request: Request[Any, Any, One], params: object = None) -> Any:
+    async def one(self, request: Request[P, R, One], params: P) -> R: ...
+    async def one(self, request: Request[Any, Any, One], params: object = None) -> Any:
         """The one row of a ``Request.one``; ``NotFound`` or ``MultipleResults`` otherwise."""
         plan = self._plan(request)
         if request.multiplicity is not One:
             raise TypeError(f"one() needs a Request.one, got {request!r}")
-        rows = self._fetch(plan, params)
+        rows = await self._fetch(plan, params)
         if len(rows) == 1:
             return plan.decode(rows[0])
         if rows:
@@ -299,15 +283,17 @@ class Connection:
         raise NotFound("expected one row, got none", sql=plan.sql)
 
     @overload
-    def one_or_none(self, request: Request[None, R, ZeroOrOne]) -> R | None: ...
+    async def one_or_none(self, request: Request[None, R, ZeroOrOne]) -> R | None: ...
     @overload
-    def one_or_none(self, request: Request[P, R, ZeroOrOne], params: P) -> R | None: ...
-    def one_or_none(self, request: Request[Any, Any, ZeroOrOne], params: object = None) -> Any:
+    async def one_or_none(self, request: Request[P, R, ZeroOrOne], params: P) -> R | None: ...
+    async def one_or_none(
+        self, request: Request[Any, Any, ZeroOrOne], params: object = None
+    ) -> Any:
         """The row of a zero-or-one request, or None; ``MultipleResults`` for more."""
         plan = self._plan(request)
         if request.multiplicity is Many:
             raise TypeError(f"one_or_none() needs at most one row, got {request!r}")
-        rows = self._fetch(plan, params)
+        rows = await self._fetch(plan, params)
         if not rows:
             return None
         if len(rows) > 1:
@@ -315,41 +301,45 @@ class Connection:
         return plan.decode(rows[0])
 
     @overload
-    def all(self, request: Request[None, R, Many]) -> list[R]: ...
+    async def all(self, request: Request[None, R, Many]) -> list[R]: ...
     @overload
-    def all(self, request: Request[P, R, Many], params: P) -> list[R]: ...
-    def all(self, request: Request[Any, Any, Many], params: object = None) -> list[Any]:
+    async def all(self, request: Request[P, R, Many], params: P) -> list[R]: ...
+    async def all(self, request: Request[Any, Any, Many], params: object = None) -> list[Any]:
         """Every row, decoded."""
         plan = self._plan(request)
-        return plan.decode_all(self._fetch(plan, params))
+        return plan.decode_all(await self._fetch(plan, params))
 
     @overload
-    def stream(self, request: Request[None, R, Many], *, batch_size: int = ...) -> RowStream[R]: ...
+    def stream(
+        self, request: Request[None, R, Many], *, batch_size: int = ...
+    ) -> AsyncRowStream[R]: ...
     @overload
     def stream(
         self, request: Request[P, R, Many], params: P, *, batch_size: int = ...
-    ) -> RowStream[R]: ...
+    ) -> AsyncRowStream[R]: ...
     def stream(
         self, request: Request[Any, Any, Many], params: object = None, *, batch_size: int = 500
-    ) -> RowStream[Any]:
+    ) -> AsyncRowStream[Any]:
         """Rows one at a time, fetched ``batch_size`` at a time.
 
         On PostgreSQL this is a server-side cursor (``WITH HOLD`` outside a
         transaction), so memory stays flat whatever the result size. Use it in
-        a ``with`` block, or exhaust it, to release the cursor promptly.
+        a ``async with`` block, or exhaust it, to release the cursor promptly.
         """
         plan = self._plan(request)
         args = plan.encode(params)
         rows = self._driver.stream(plan.sql, args, batch_size)
-        return RowStream(rows, plan, self)
+        return AsyncRowStream(rows, plan, self)
 
     @overload
-    def fold(self, request: Request[None, R, Many], fn: Callable[[A, R], A], init: A) -> A: ...
+    async def fold(
+        self, request: Request[None, R, Many], fn: Callable[[A, R], A], init: A
+    ) -> A: ...
     @overload
-    def fold(
+    async def fold(
         self, request: Request[P, R, Many], fn: Callable[[A, R], A], init: A, params: P
     ) -> A: ...
-    def fold(
+    async def fold(
         self,
         request: Request[Any, Any, Many],
         fn: Callable[[Any, Any], Any],
@@ -358,22 +348,22 @@ class Connection:
     ) -> Any:
         """Combine the rows into one value, streaming: ``fn(fn(init, row1), row2)...``."""
         acc = init
-        with self.stream(request, params) as rows:
-            for row in rows:
+        async with self.stream(request, params) as rows:
+            async for row in rows:
                 acc = fn(acc, row)
         return acc
 
     # Bulk -----------------------------------------------------------------
 
-    def execute_many(self, request: Request[P, Any, Many], params: Iterable[P]) -> int:
+    async def execute_many(self, request: Request[P, Any, Many], params: Iterable[P]) -> int:
         """Run a statement once per parameter value, atomically; return the affected rows."""
         plan = self._plan(request)
         encode = plan.encode
-        with self.transaction():
-            return self._execute_many_sql(plan.sql, (encode(p) for p in params))
+        async with self.transaction():
+            return await self._execute_many_sql(plan.sql, (encode(p) for p in params))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def copy_in(
+    async def copy_in(
         self,
         table: str,
         columns: list[str] | tuple[str, ...],
@@ -394,7 +384,7 @@ class Connection:
 
         Example::
 
-            conn.copy_in("users", ["id", "name"], tup(int, str), [(1, "Ada"), (2, "Grace")])
+            await conn.copy_in("users", ["id", "name"], tup(int, str), [(1, "Ada"), (2, "Grace")])
         """
         t = to_dbtype(row_type)
         if t.kind is not Kind.TUPLE and t.kind is not Kind.RECORD:
@@ -404,8 +394,8 @@ class Connection:
         from .request import params_encoder
 
         encode = params_encoder(t, self._codecs)
-        with self.transaction():
-            return self._copy_sql(table, columns, (encode(r) for r in rows), prefix)
+        async with self.transaction():
+            return await self._copy_sql(table, columns, (encode(r) for r in rows), prefix)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # Transactions ---------------------------------------------------------
@@ -416,23 +406,23 @@ class Connection:
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
         deferrable: bool = False,
-    ) -> Transaction:
-        """A ``with`` block that commits on success and rolls back on any exception.
+    ) -> AsyncTransaction:
+        """A ``async with`` block that commits on success and rolls back on any exception.
 
         Inside another transaction it is a savepoint: an exception rolls back
         only the inner block. Options apply to the outermost transaction only.
 
         Example::
 
-            with conn.transaction(isolation=IsolationLevel.SERIALIZABLE):
+            async with conn.transaction(isolation=IsolationLevel.SERIALIZABLE):
                 ...
         """
         options = TransactionOptions(isolation, read_only, deferrable)
-        return Transaction(self, options)
+        return AsyncTransaction(self, options)
 
-    def run_transaction(
+    async def run_transaction(
         self,
-        fn: Callable[[Connection], T],
+        fn: Callable[[AsyncConnection], Awaitable[T]],
         *,
         attempts: int = 5,
         isolation: IsolationLevel | None = None,
@@ -455,40 +445,40 @@ class Connection:
             raise ValueError(f"attempts must be at least 1, got {attempts}")
         for attempt in range(1, attempts + 1):
             try:
-                with self.transaction(
+                async with self.transaction(
                     isolation=isolation, read_only=read_only, deferrable=deferrable
                 ):
-                    return fn(self)
+                    return await fn(self)
             except TransactionRollback:
                 if attempt == attempts:
                     raise
-                time.sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
+                await asleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
                 continue
             # Only a Rollback raised by fn gets here: rolled back on request.
             return None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _step(self, sql: str | None, step: Callable[[], object]) -> None:
+    async def _step(self, sql: str | None, step: Callable[[], Awaitable[object]]) -> None:
         """Run a driver call whose result does not matter (BEGIN, a ping, ...), as ``sql``."""
         try:
-            step()
+            await step()
             return
         except self._native as e:
             error = self._error(e, sql)
         raise error
 
-    def _run(self, sql: str) -> None:
-        self._step(sql, lambda: self._driver.execute(sql, (), False))
+    async def _run(self, sql: str) -> None:
+        await self._step(sql, lambda: self._driver.execute(sql, (), False))
 
     # Connection management -------------------------------------------------
 
-    def set_statement_timeout(self, seconds: float | None) -> None:
+    async def set_statement_timeout(self, seconds: float | None) -> None:
         """Cancel statements running longer than ``seconds`` from now on (None: no limit)."""
-        self._step(None, lambda: self._driver.set_statement_timeout(seconds))
+        await self._step(None, lambda: self._driver.set_statement_timeout(seconds))
 
-    def ping(self) -> None:
+    async def ping(self) -> None:
         """Raise a repodb error if the connection no longer works."""
-        self._step("SELECT 1", self._driver.ping)
+        await self._step("SELECT 1", self._driver.ping)
 
     def abort(self) -> None:
         """Make the statement running on this connection fail now, from any thread.
@@ -504,32 +494,32 @@ class Connection:
         Example::
 
             threading.Timer(5.0, conn.abort).start()
-            conn.one(slow_report)  # ConnectionLost after 5 s at the latest
+            await conn.one(slow_report)  # ConnectionLost after 5 s at the latest
         """
         self._cut = True
         self._broken = True
         if not self._closed:
             self._driver.abort()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Close the connection; an open transaction is rolled back by the server."""
         if not self._closed:
             self._closed = True
-            self._step(None, self._driver.close)
+            await self._step(None, self._driver.close)
 
 
-class _Held:
-    """A ``with`` block holding a connection that stays open afterwards."""
+class _AsyncHeld:
+    """A ``async with`` block holding a connection that stays open afterwards."""
 
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    def __enter__(self) -> Connection:
+    async def __aenter__(self) -> AsyncConnection:
         return self._conn
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -538,42 +528,42 @@ class _Held:
         return None
 
 
-class Transaction:
-    """One transaction or savepoint; made by ``Connection.transaction()``."""
+class AsyncTransaction:
+    """One transaction or savepoint; made by ``AsyncConnection.transaction()``."""
 
-    def __init__(self, conn: Connection, options: TransactionOptions) -> None:
+    def __init__(self, conn: AsyncConnection, options: TransactionOptions) -> None:
         self._conn = conn
         self._options = options
         self._savepoint: str | None = None
         self._active = False
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> AsyncConnection:
         """The connection the transaction runs on."""
         return self._conn
 
     def rollback(self) -> None:
-        """Roll this transaction back and leave its ``with`` block."""
+        """Roll this transaction back and leave its ``async with`` block."""
         raise Rollback(self)
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         conn = self._conn
         if self._active:
-            raise RuntimeError("a Transaction cannot be entered twice")
+            raise RuntimeError("a AsyncTransaction cannot be entered twice")
         if conn._depth:
             if conn._aborted:
-                raise _aborted_error("SAVEPOINT")
+                raise aborted_error("SAVEPOINT")
             if self._options != TransactionOptions():
                 raise ValueError("a nested transaction (savepoint) takes no options")
             self._savepoint = f"repodb_sp_{conn._depth}"
-            conn._run(f"SAVEPOINT {self._savepoint}")
+            await conn._run(f"SAVEPOINT {self._savepoint}")
         else:
-            conn._step("BEGIN", lambda: conn._driver.begin(self._options))
+            await conn._step("BEGIN", lambda: conn._driver.begin(self._options))
         conn._depth += 1
         self._active = True
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -584,40 +574,40 @@ class Transaction:
         self._active = False
         if exc is None:
             if conn._aborted:
-                failure = _aborted_error("COMMIT")
-                self._undo(failure)
+                failure = aborted_error("COMMIT")
+                await self._undo(failure)
                 raise failure
-            self._commit()
+            await self._commit()
             return False
-        self._undo(exc)
+        await self._undo(exc)
         if isinstance(exc, Rollback):
             return exc.transaction is None or exc.transaction is self
         return False
 
-    def _commit(self) -> None:
+    async def _commit(self) -> None:
         conn = self._conn
         if self._savepoint is not None:
-            conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
+            await conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
             return
         try:
-            conn._driver.commit()
+            await conn._driver.commit()
             return
         except conn._native as e:
             # SQLite keeps the transaction open when COMMIT fails (e.g. a
             # deferred foreign key); end it so no partial write survives.
             with contextlib.suppress(*conn._native):
-                conn._driver.rollback()
+                await conn._driver.rollback()
             error = conn._error(e, "COMMIT")
         raise error
 
-    def _undo(self, cause: BaseException) -> None:
+    async def _undo(self, cause: BaseException) -> None:
         conn = self._conn
         try:
             if self._savepoint is not None:
-                conn._run(f"ROLLBACK TO SAVEPOINT {self._savepoint}")
-                conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
+                await conn._run(f"ROLLBACK TO SAVEPOINT {self._savepoint}")
+                await conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
             else:
-                conn._step("ROLLBACK", conn._driver.rollback)
+                await conn._step("ROLLBACK", conn._driver.rollback)
         except Error as e:
             # The original error matters more; the failed rollback is noted.
             cause.add_note(f"repodb: rolling back also failed: {e}")
@@ -627,8 +617,8 @@ class Transaction:
             conn._aborted = False
 
 
-class LeasedTransaction:
-    """A transaction on a connection that a ``with`` block lends (a pool's or a router's).
+class AsyncLeasedTransaction:
+    """A transaction on a connection that a ``async with`` block lends (a pool's or a router's).
 
     Why one class: entering takes the connection, then begins; leaving ends
     the transaction, then gives the connection back, telling the lease how
@@ -638,45 +628,45 @@ class LeasedTransaction:
 
     Example::
 
-        with LeasedTransaction(pool.connection(), isolation=None) as conn:
-            conn.exec(...)
+        async with AsyncLeasedTransaction(pool.connection(), isolation=None) as conn:
+            await conn.exec(...)
     """
 
     __slots__ = ("_lease", "_options", "_tx")
 
     def __init__(
         self,
-        lease: AbstractContextManager[Connection],
+        lease: AbstractAsyncContextManager[AsyncConnection],
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
     ) -> None:
         self._lease = lease
         self._options = (isolation, read_only)
-        self._tx: Transaction | None = None
+        self._tx: AsyncTransaction | None = None
 
     @property
-    def transaction(self) -> Transaction:
+    def transaction(self) -> AsyncTransaction:
         """The transaction of the entered block."""
         if self._tx is None:
             raise RuntimeError("the transaction block has not been entered")
         return self._tx
 
-    def __enter__(self) -> Connection:
+    async def __aenter__(self) -> AsyncConnection:
         if self._tx is not None:
             raise RuntimeError("a transaction block cannot be entered twice")
-        conn = self._lease.__enter__()
+        conn = await self._lease.__aenter__()
         isolation, read_only = self._options
         try:
             tx = conn.transaction(isolation=isolation, read_only=read_only)
-            tx.__enter__()
+            await tx.__aenter__()
         except BaseException:  # even interrupted, the connection goes back
-            self._lease.__exit__(*sys.exc_info())
+            await self._lease.__aexit__(*sys.exc_info())
             raise
         self._tx = tx
         return conn
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -684,69 +674,35 @@ class LeasedTransaction:
     ) -> bool:
         tx = self.transaction
         try:
-            handled = tx.__exit__(exc_type, exc, tb)
+            handled = await tx.__aexit__(exc_type, exc, tb)
         except BaseException:  # even interrupted, the connection goes back
-            self._lease.__exit__(*sys.exc_info())
+            await self._lease.__aexit__(*sys.exc_info())
             raise
         if handled:
-            self._lease.__exit__(None, None, None)
+            await self._lease.__aexit__(None, None, None)
         else:
-            self._lease.__exit__(exc_type, exc, tb)
+            await self._lease.__aexit__(exc_type, exc, tb)
         return handled
 
 
-def _unencodable(
-    exc: UnicodeEncodeError, sql: str | None, args: Sequence[Any] | None
-) -> EncodeError:
-    """The ``EncodeError`` for text the driver could not encode, naming the parameter."""
-    where = next(
-        (f"parameter {i}: " for i, value in enumerate(args or (), 1) if not _encodable(value)),
-        "",
-    )
-    # Only the offending characters are shown: the value may be a secret.
-    bad = exc.object[exc.start : exc.end]
-    return EncodeError(
-        f"{where}text holding {bad!r} (a lone surrogate, not Unicode) cannot be sent", sql=sql
-    )
-
-
-def _encodable(value: object) -> bool:
-    """Whether the driver can encode ``value``'s text (in an array, each item's)."""
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return False
-    elif isinstance(value, list):
-        return all(map(_encodable, value))
-    return True
-
-
-def _aborted_error(sql: str | None) -> InFailedTransaction:
-    return InFailedTransaction(
-        "a statement failed earlier in this transaction, which now can only be rolled back; "
-        "run statements that may fail in a nested conn.transaction() to carry on after them",
-        sql=sql,
-        sqlstate="25P02",
-    )
-
-
-class RowStream(Iterator[R]):
+class AsyncRowStream(AsyncIterator[R]):
     """An iterator over decoded rows that releases its cursor when closed."""
 
-    def __init__(self, rows: Iterator[tuple[Any, ...]], plan: Plan, conn: Connection) -> None:
+    def __init__(
+        self, rows: AsyncIterator[tuple[Any, ...]], plan: Plan, conn: AsyncConnection
+    ) -> None:
         self._rows = rows
         self._decode = plan.decode
         self._sql = plan.sql
         self._conn = conn
         self._native = conn._native
 
-    def __iter__(self) -> Self:
+    def __aiter__(self) -> Self:
         return self
 
-    def __next__(self) -> R:
+    async def __anext__(self) -> R:
         try:
-            row = next(self._rows)
+            row = await anext(self._rows)
         except self._native as e:
             error = self._conn._error(e, self._sql)
         else:
@@ -754,24 +710,24 @@ class RowStream(Iterator[R]):
             return result
         raise error
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Release the cursor; further iteration stops."""
-        close = getattr(self._rows, "close", None)
+        close = getattr(self._rows, "aclose", None)
         if close is not None:
             try:
-                close()
+                await close()
                 return
             except self._native as e:
                 error = self._conn._error(e, self._sql)
             raise error
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        await self.close()

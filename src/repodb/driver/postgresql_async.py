@@ -1,0 +1,199 @@
+"""The PostgreSQL driver, on psycopg 3.
+
+The asyncio driver is written here; the sync one (``postgresql.py``) is
+generated from it by ``scripts/async_to_sync.py``, since psycopg's async and
+sync APIs match name for name. What both share without I/O (codecs, error mapping,
+connection settings) is in ``_postgresql.py``.
+
+Why these choices: parameters are bound on the server (psycopg's default), in
+PostgreSQL's own ``$1`` style (``RawCursor``), so a request's markers need no
+rewriting; requests are prepared on the server the first time they run and
+reused after (psycopg keeps the prepared statements per connection); the
+session time zone is UTC, so ``timestamptz`` values come back in UTC; the
+connection is in autocommit mode and repodb issues ``BEGIN``/``COMMIT`` itself,
+so transactions behave the same as on every other driver. A statement timeout
+is PostgreSQL's ``statement_timeout``: the server cancels the query itself.
+
+Requires the ``postgresql`` extra: ``pip install pyrepodb[postgresql]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+try:
+    import psycopg
+    from psycopg.pq import ExecStatus, TransactionStatus
+except ImportError as e:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "PostgreSQL support needs psycopg 3: pip install 'pyrepodb[postgresql]'"
+    ) from e
+
+from ..dialect import POSTGRESQL
+from ..errors import ConnectError, Error, lookup_sqlstate
+from ..url import DatabaseUrl
+from . import ConnectSettings, TransactionOptions
+from ._postgresql import (
+    _ADAPTERS,
+    _MAX_PARAMS,
+    CODECS,
+    _cursor_names,
+    _timeout_ms,
+    _too_many,
+    connect_options,
+    map_error,
+)
+
+__all__ = ["CODECS", "AsyncPostgresConnection", "connect", "map_error"]
+
+
+class AsyncPostgresConnection:
+    """An ``AsyncDriverConnection`` over one psycopg ``AsyncConnection``."""
+
+    dialect = POSTGRESQL
+    codecs = CODECS
+    native_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+
+    def __init__(self, raw: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
+        self._raw = raw
+        self._cursor = raw.cursor()
+
+    @property
+    def in_transaction(self) -> bool:
+        # UNKNOWN: the connection is closed or broken, and its transaction gone.
+        status = self._raw.info.transaction_status
+        return status != TransactionStatus.IDLE and status != TransactionStatus.UNKNOWN
+
+    async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
+        if len(params) > _MAX_PARAMS:
+            _too_many(params)
+        cursor = self._cursor
+        await cursor.execute(sql, params, prepare=prepare)
+        return cursor.rowcount
+
+    async def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
+        if len(params) > _MAX_PARAMS:
+            _too_many(params)
+        cursor = self._cursor
+        await cursor.execute(sql, params, prepare=prepare)
+        result = cursor.pgresult
+        return await cursor.fetchall() if result and result.status == ExecStatus.TUPLES_OK else []
+
+    async def stream(
+        self, sql: str, params: Sequence[Any], batch_size: int
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        if len(params) > _MAX_PARAMS:
+            _too_many(params)
+        # Outside a transaction a server-side cursor must be WITH HOLD to
+        # outlive the implicit transaction of its DECLARE.
+        cursor = psycopg.AsyncRawServerCursor(
+            self._raw, f"repodb_stream_{next(_cursor_names)}", withhold=not self.in_transaction
+        )
+        try:
+            cursor.itersize = batch_size
+            await cursor.execute(sql, params)
+            while batch := await cursor.fetchmany(batch_size):
+                for row in batch:
+                    yield row
+        finally:
+            if not self._raw.broken:
+                await cursor.close()
+
+    async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
+        cursor = self._cursor
+        await cursor.executemany(sql, params)
+        return cursor.rowcount
+
+    async def copy_in(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        prefix: str | None = None,
+    ) -> int:
+        names = ", ".join(map(POSTGRESQL.quote, columns))
+        sql = f"COPY {POSTGRESQL.quote_table(table, prefix)} ({names}) FROM STDIN"
+        count = 0
+        async with self._cursor.copy(sql) as copy:
+            for row in rows:
+                await copy.write_row(row)
+                count += 1
+        return count
+
+    async def begin(self, options: TransactionOptions) -> None:
+        sql = "BEGIN"
+        if options.isolation is not None:
+            sql += " ISOLATION LEVEL " + options.isolation.value
+        if options.read_only:
+            sql += " READ ONLY"
+        if options.deferrable:
+            sql += " DEFERRABLE"
+        await self._cursor.execute(sql, prepare=False)
+
+    async def commit(self) -> None:
+        # PostgreSQL answers COMMIT of a transaction that an earlier error
+        # aborted by rolling it back without an error; report it as a failure.
+        aborted = self._raw.info.transaction_status == TransactionStatus.INERROR
+        await self._cursor.execute("COMMIT", prepare=False)
+        if aborted:
+            raise lookup_sqlstate("25P02")(
+                "COMMIT rolled the transaction back: a statement in it failed",
+                sql="COMMIT",
+                sqlstate="25P02",
+            )
+
+    async def rollback(self) -> None:
+        if self.in_transaction and not self._raw.broken:
+            await self._cursor.execute("ROLLBACK", prepare=False)
+
+    async def set_statement_timeout(self, seconds: float | None) -> None:
+        await self._cursor.execute(
+            "SELECT set_config('statement_timeout', $1, false)", (_timeout_ms(seconds),)
+        )
+
+    async def ping(self) -> None:
+        await self._cursor.execute("SELECT 1")
+
+    def abort(self) -> None:
+        # Shutting the socket down (through a duplicate of libpq's descriptor,
+        # which libpq keeps) wakes a thread blocked reading from it at once:
+        # its read sees end-of-file and psycopg reports the connection lost.
+        # A cancel request would need the server to answer; a hung one won't.
+        with (
+            contextlib.suppress(psycopg.Error, OSError),
+            socket.socket(fileno=os.dup(self._raw.pgconn.socket)) as sock,
+        ):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    async def close(self) -> None:
+        await self._raw.close()
+
+    def map_error(self, exc: BaseException, sql: str | None) -> Error:
+        return map_error(exc, sql, broken=self._raw.broken)
+
+
+async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncPostgresConnection:
+    """Open a connection; the session runs in UTC with the requested statement timeout."""
+    try:
+        raw = await psycopg.AsyncConnection.connect(
+            url.target,
+            autocommit=True,
+            # Requests say whether to prepare (prepare=True/False on each
+            # execute); None here would disable preparing altogether.
+            prepare_threshold=5,
+            cursor_factory=psycopg.AsyncRawCursor,
+            context=_ADAPTERS,
+            **connect_options(url, settings),
+        )
+    except psycopg.Error as e:
+        # Raised outside the except block, unchained: libpq's text can quote
+        # the conninfo, password included ('missing "=" after ...'), and a
+        # formatted traceback would show the chained exception's text.
+        error = ConnectError(f"cannot connect to {url.redacted}: {url.scrub(str(e).strip())}")
+    else:
+        return AsyncPostgresConnection(raw)
+    raise error
