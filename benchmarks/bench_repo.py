@@ -361,6 +361,17 @@ def table(kind: str, results: Results, missing: dict[str, str], sizes: Sizes) ->
 
 
 def versions(pg_url: str | None) -> list[str]:
+    found = platform_versions(pg_url)
+    for module in ("sqlalchemy", "peewee"):
+        try:
+            found.append(f"{module} {__import__(module).__version__}")
+        except ImportError:
+            found.append(f"{module} not installed")
+    return found
+
+
+def platform_versions(pg_url: str | None) -> list[str]:
+    """Python, the machine, SQLite, and psycopg with the server when ``pg_url`` is given."""
     found = [
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores",
         f"SQLite {sqlite3.sqlite_version}",
@@ -374,11 +385,6 @@ def versions(pg_url: str | None) -> list[str]:
             f"psycopg {psycopg.__version__} (libpq {psycopg.pq.version()}), "
             f"PostgreSQL {server[0] if server else '?'}"
         )
-    for module in ("sqlalchemy", "peewee"):
-        try:
-            found.append(f"{module} {__import__(module).__version__}")
-        except ImportError:
-            found.append(f"{module} not installed")
     return found
 
 

@@ -1,8 +1,9 @@
-"""The Repo benchmark runs, as a user runs it, with tiny sizes: it cannot rot unnoticed.
+"""The benchmarks run, as a user runs them, with tiny sizes: they cannot rot unnoticed.
 
-Every scenario runs for every contender on SQLite and on PostgreSQL; the
-script itself checks each result (rows read back, rows counted after
-writes). Times are never asserted: this machine's speed proves nothing.
+In the Repo and async benchmarks every scenario runs for every contender on
+SQLite and on PostgreSQL; the script itself checks each result (rows read
+back, rows counted after writes). Times are never asserted: this machine's
+speed proves nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
 PEERS = {"SQLAlchemy Core": "sqlalchemy", "SQLAlchemy ORM": "sqlalchemy", "peewee": "peewee"}
 
 
-def run_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+def run_bench(tmp_path: Path, *args: str, script: Path = BENCH) -> dict[str, Any]:
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json", str(out), *args],
+        [sys.executable, str(script), "--quick", "--json", str(out), *args],
         capture_output=True,
         text=True,
         timeout=110,
@@ -53,6 +54,25 @@ def test_every_scenario_runs_for_every_contender(database: str, tmp_path: Path) 
         for name in runs:
             assert isinstance(outcome[name], float), (scenario, name, outcome[name])
             assert outcome[name] > 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_async_benchmark_runs_every_scenario_for_every_contender(
+    database: str, tmp_path: Path
+) -> None:
+    script = BENCH.parent / "bench_async.py"
+    if database == "sqlite":
+        results = run_bench(tmp_path, "--pg-url", "", script=script)
+    else:
+        results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url(), script=script)
+    assert list(results) == [database]
+    measured = results[database]
+    assert set(measured) == {"get", "list", "copy_in", "insert"}
+    for scenario, outcome in measured.items():
+        assert set(outcome) == {"raw async", "repodb async", "raw sync", "repodb sync"}, scenario
+        for name, seconds in outcome.items():
+            assert isinstance(seconds, float), (scenario, name, seconds)
+            assert seconds > 0
 
 
 def test_the_pool_benchmark_runs(tmp_path: Path) -> None:
