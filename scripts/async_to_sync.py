@@ -41,7 +41,13 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["src/repodb/connection_async.py", "src/repodb/driver/postgresql_async.py"]
+SOURCES = [
+    "src/repodb/connection_async.py",
+    "src/repodb/driver/postgresql_async.py",
+    "src/repodb/_pool/slots_async.py",
+    "src/repodb/_pool/maintenance_async.py",
+    "src/repodb/pool_async.py",
+]
 
 RENAMES = {
     "__aenter__": "__enter__",
@@ -57,7 +63,7 @@ RENAMES = {
     "asleep": "sleep",
     "load_async_driver": "load_driver",
 }
-DOTTED = {("asyncio", "sleep"): "time.sleep"}
+DOTTED = {("asyncio", "sleep"): "time.sleep", ("asyncio", "Event"): "threading.Event"}
 _ASYNC_CLASS = re.compile(r"^(_*)Async(?=[A-Z])")
 _ASYNC_SUFFIX = re.compile(r"^(\w+?)_async$")
 _WORD = re.compile(r"\b[A-Za-z_]\w*\b")

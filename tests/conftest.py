@@ -9,7 +9,9 @@ skipped database test as a pass.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +41,16 @@ def require(
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+async def ticker(stop: asyncio.Event, gaps: list[float]) -> None:
+    """Tick every 10 ms until ``stop``, noting each gap: a blocked loop shows a long one."""
+    last = time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(0.01)
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
 
 
 def pg_url() -> str:

@@ -49,7 +49,7 @@ import repodb
 from repodb import AsyncConnection, IsolationLevel, Request, connect_async
 from repodb.request import One
 from repodb.types import optional, tup
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, pg_url
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, pg_url, ticker
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 30.0
@@ -688,14 +688,6 @@ def test_statement_timeout_cancels_and_leaves_the_connection_usable(db_url: str)
 
 
 def test_event_loop_keeps_running_during_a_slow_statement(db_url: str) -> None:
-    async def ticker(stop: asyncio.Event, gaps: list[float]) -> None:
-        last = time.monotonic()
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
     async def body() -> None:
         async with asyncio.timeout(BOUND), await aopen(db_url) as conn:
             stop = asyncio.Event()

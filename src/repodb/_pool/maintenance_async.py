@@ -1,33 +1,36 @@
-"""The pool's background thread: lifetimes, idle timeouts, ``min_size``, leaks, outage alerts.
+"""The pool's background task: lifetimes, idle timeouts, ``min_size``, leaks, outage alerts.
 
-Why a thread: a leak must be reported while the connection is still held, a
+Why a task: a leak must be reported while the connection is still held, a
 ``min_size`` pool must refill without waiting for a checkout, and idle
-connections must close on time in a quiet program. One daemon thread per pool
-does this work in rounds (``maintain``), under the pool's lock only to decide
-and outside it to close, connect and log. Between rounds it sleeps until the
-next thing is due, at most ``TICK`` seconds (a quarter of ``leak_threshold``
-when that is shorter), and the pool wakes it early when something cannot wait
-(shutdown, room below ``min_size``, the first failure of an outage).
+connections must close on time in a quiet program. One task per pool (a daemon
+thread in the sync pool) does this work in rounds (``maintain``), under the
+pool's lock only to decide and outside it to close, connect and log. Between
+rounds it sleeps until the next thing is due, at most ``TICK`` seconds (a
+quarter of ``leak_threshold`` when that is shorter), and the pool wakes it
+early when something cannot wait (shutdown, room below ``min_size``, the first
+failure of an outage).
 
-The thread holds only a weak reference to its pool, so a pool dropped without
-``shutdown()`` is garbage-collected; its finalizer (``abandon``) then closes
-the idle connections and the thread ends.
+The task holds only a weak reference to its pool, so a pool dropped without
+``shutdown()`` is garbage-collected; its finalizer (``abandon``) then wakes
+the task, which closes the idle connections and ends.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING
 
-from .slots import Slot, close_quietly
+from .._acompat_async import AsyncEvent, resolve_async, wait_event_async
+from .slots_async import Slot, close_quietly
 
 if TYPE_CHECKING:
-    from ..pool import Pool
+    import threading
+
+    from ..pool_async import AsyncPool
 
 __all__ = ["TICK", "abandon", "maintain", "run"]
 
@@ -39,26 +42,36 @@ _now = time.monotonic
 Leak = tuple[traceback.StackSummary | None, float]
 
 
-def run(pool_ref: weakref.ref[Pool], wakeup: threading.Event) -> None:
-    """The thread's body: rounds until the pool is shut down or dropped."""
+async def run(
+    pool_ref: weakref.ref[AsyncPool],
+    wakeup: AsyncEvent,
+    idle: deque[Slot],
+    lock: threading.Lock,
+) -> None:
+    """The task's body: rounds until the pool is shut down or dropped."""
     while True:
         wakeup.clear()
         pool = pool_ref()
         if pool is None:
+            with lock:
+                slots = list(idle)
+                idle.clear()
+            for slot in slots:
+                await close_quietly(slot.conn)
             return
         try:
-            pause = maintain(pool)
-        except Exception:  # a bug must not end the thread that refills and expires
+            pause = await maintain(pool)
+        except Exception:  # a bug must not end the task that refills and expires
             _logger.exception("%s: pool maintenance failed", pool.label)
             pause = TICK
         del pool
         if pause is None:
             return
         if pause > 0:
-            wakeup.wait(pause)
+            await wait_event_async(wakeup, pause)
 
 
-def maintain(pool: Pool) -> float | None:
+async def maintain(pool: AsyncPool) -> float | None:
     """One round of work; seconds until the next round, or None once the pool is closed."""
     now = _now()
     refill: bool | None = None
@@ -74,7 +87,7 @@ def maintain(pool: Pool) -> float | None:
         alert = health.alert_due(now)
         pause = _next_due(pool, now)
     for slot in stale:
-        close_quietly(slot.conn)
+        await close_quietly(slot.conn)
     for stack, held in leaks:
         shown = "".join(stack.format()).rstrip("\n") if stack is not None else "(unknown)"
         _logger.warning(
@@ -86,14 +99,14 @@ def maintain(pool: Pool) -> float | None:
             shown,
         )
     if alert:
-        _alert(pool)
+        await _alert(pool)
     if refill is not None:
-        pool._open_in_background(refill)
+        await pool._open_in_background(refill)
         return 0.0
     return pause
 
 
-def _alert(pool: Pool) -> None:
+async def _alert(pool: AsyncPool) -> None:
     _logger.error(
         "%s: no connection to %s for %g s (reconnect_timeout)",
         pool.label,
@@ -102,12 +115,12 @@ def _alert(pool: Pool) -> None:
     )
     if pool._reconnect_failed is not None:
         try:
-            pool._reconnect_failed(pool)
+            await resolve_async(pool._reconnect_failed(pool))
         except Exception:  # the application's callback may raise anything
             _logger.exception("%s: the reconnect_failed callback raised", pool.label)
 
 
-def _expire_idle(pool: Pool, now: float) -> list[Slot]:
+def _expire_idle(pool: AsyncPool, now: float) -> list[Slot]:
     """Take out idle connections past their lifetime, or idle too long beyond min_size."""
     idle = pool._idle
     total = pool._total_locked()
@@ -129,7 +142,7 @@ def _expire_idle(pool: Pool, now: float) -> list[Slot]:
     return stale
 
 
-def _leaks(pool: Pool, now: float) -> list[Leak]:
+def _leaks(pool: AsyncPool, now: float) -> list[Leak]:
     """Borrowed connections newly past ``leak_threshold``: (borrower's stack, time held)."""
     threshold = pool._leak_threshold
     if threshold is None:
@@ -143,7 +156,7 @@ def _leaks(pool: Pool, now: float) -> list[Leak]:
     return found
 
 
-def _next_due(pool: Pool, now: float) -> float:
+def _next_due(pool: AsyncPool, now: float) -> float:
     """Seconds until the next thing to do; only deadlines that lead to work count."""
     threshold = pool._leak_threshold
     due = now + (TICK if threshold is None else min(TICK, threshold / 4))
@@ -165,11 +178,6 @@ def _next_due(pool: Pool, now: float) -> float:
     return max(0.0, due - now)
 
 
-def abandon(wakeup: threading.Event, idle: deque[Slot], lock: threading.Lock) -> None:
-    """A pool dropped without shutdown: close its idle connections, end its thread."""
-    with lock:
-        slots = list(idle)
-        idle.clear()
+def abandon(wakeup: AsyncEvent) -> None:
+    """A pool dropped without shutdown: wake its task, which closes idle connections and ends."""
     wakeup.set()
-    for slot in slots:
-        close_quietly(slot.conn)

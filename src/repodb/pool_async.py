@@ -1,7 +1,7 @@
-"""Connection pools: many threads sharing a few connections to one server.
+"""Connection pools: many tasks (or threads) sharing a few connections to one server.
 
 Why: opening a connection costs round trips (and, on PostgreSQL, a server
-process), so a ``Pool`` keeps connections open and lends them out. It follows
+process), so a pool keeps connections open and lends them out. It follows
 ``psycopg_pool`` (size limits, lifetime with jitter, idle timeout, validation,
 reset on return, a bounded queue, statistics) for every repodb driver, with
 two changes learned from outages: while the server is down, checkouts fail
@@ -10,20 +10,20 @@ once it is back, the first good connection is handed out at the next attempt
 (at most ``backoff_max`` later) however many stale connections the pool held,
 because stale connections are dropped without waiting between them.
 
-A pool is a Repo source: ``Repo(pool)`` borrows a connection per operation
-and keeps one for a whole ``repo.transaction()``.
+The thread-safe ``repodb.pool.Pool`` is generated from this module's
+``AsyncPool`` (its background task becomes a daemon thread); it is a Repo
+source: ``Repo(pool)`` borrows a connection per operation and keeps one for
+a whole ``repo.transaction()``.
 
 Example::
 
-    with Pool("sqlite:///app.db", max_size=4) as pool:
-        with pool.connection() as conn:
-            conn.exec(create_users)
-        users = Repo(pool).all(query(User))
+    async with AsyncPool("sqlite:///app.db", max_size=4) as pool:
+        async with pool.connection() as conn:
+            await conn.exec(create_users)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import random
@@ -32,20 +32,22 @@ import time
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
+from ._acompat_async import AsyncEvent, join_async, resolve_async, spawn_async, wait_event_async
 from ._cause_log import CauseLog
-from ._pool import maintenance
+from ._pool import maintenance_async
 from ._pool.health import Health
-from ._pool.slots import Slot, Waiter, borrower_stack, close_quietly
-from .connection import Connection, connect
+from ._pool.slots_async import Slot, Waiter, borrower_stack, close_quietly
+from ._pool.stats import PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
+from .connection_async import AsyncConnection, connect_async
 from .errors import ConnectError, ConnectionLost, Error
 from .url import parse_url
 
-__all__ = ["Pool", "PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
+__all__ = ["AsyncPool", "PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
 
 T = TypeVar("T")
 
@@ -54,68 +56,8 @@ _now = time.monotonic
 _INTENTS = frozenset(("read", "write", "transaction"))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PoolStats:
-    """A snapshot of a pool; ``str(stats)`` lists every field.
-
-    Attributes:
-        total: connections open or being opened.
-        in_use: connections lent out.
-        available: idle connections ready to lend.
-        waiting: checkouts queued for a connection.
-        max_size: the limit on ``total``.
-        server_down: the last connect attempt failed.
-        created: connections opened so far.
-        failed_connects: connect attempts that failed.
-        timeouts: checkouts that gave up waiting (``PoolTimeout``).
-        discarded: connections closed because they were broken, failed
-            validation or could not be reset.
-        returns_bad: connections given back inside a transaction.
-        expired: connections closed for age (``max_lifetime``) or idleness (``max_idle``).
-    """
-
-    total: int
-    in_use: int
-    available: int
-    waiting: int
-    max_size: int
-    server_down: bool
-    created: int
-    failed_connects: int
-    timeouts: int
-    discarded: int
-    returns_bad: int
-    expired: int
-
-    def __str__(self) -> str:
-        return " ".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
-
-
-class PoolError(Error):
-    """An error of the pool itself; ``stats`` is the pool's state when it happened."""
-
-    def __init__(self, message: str, stats: PoolStats) -> None:
-        super().__init__(f"{message} ({stats})")
-        self.stats = stats
-
-
-class PoolTimeout(PoolError):
-    """No connection became free within the checkout timeout.
-
-    When the server was down meanwhile, the last connect error is the cause.
-    """
-
-
-class PoolTooManyWaiters(PoolError):
-    """``max_waiting`` checkouts were already queued, so this one failed at once."""
-
-
-class PoolClosed(PoolError):
-    """The pool was shut down."""
-
-
-class Pool:
-    """A thread-safe pool of connections to one database server.
+class AsyncPool:
+    """A pool of connections to one database server, shared by concurrent tasks (or threads).
 
     Connections are opened when needed, up to ``max_size``; a checkout that
     finds none idle and no room waits in line (first come, first served) for
@@ -123,8 +65,9 @@ class Pool:
     server. A connection given back is rolled back if a transaction is still
     open on it, and closed instead of reused if it is broken (a statement
     failed with ``ConnectionLost``), cannot be reset, or is past its lifetime.
-    A background thread (a daemon, stopped by ``shutdown``) keeps ``min_size``
-    connections open, closes expired idle ones and reports leaks.
+    A background task (a daemon thread for the sync pool; stopped by
+    ``shutdown``) keeps ``min_size`` connections open, closes expired idle
+    ones and reports leaks.
 
     While the server is down, checkouts that need a new connection fail at
     once with ``ConnectError`` (the last connect error is its cause) until the
@@ -143,29 +86,30 @@ class Pool:
             to 10 % at random so connections do not all reconnect together;
             a borrowed connection is replaced only once given back (None: never).
         max_idle: seconds an idle connection beyond ``min_size`` stays open (None: forever).
-        validate: ``validate(conn) -> bool`` runs before a connection is
-            reused; False or an exception discards it and the checkout goes on
-            with another, without delay. An exception other than
+        validate: ``await validate(conn) -> bool`` (or a plain function) runs
+            before a connection is reused; False or an exception discards it
+            and the checkout goes on with another, without delay. An exception other than
             ``ConnectionLost`` is a bug in the check: it is logged as a
             WARNING with its traceback, once until the cause changes.
-        configure: ``configure(conn)`` runs once on each new connection.
+        configure: ``await configure(conn)`` (or a plain function) runs once on
+            each new connection.
         connect_timeout, statement_timeout: as for ``repodb.connect``.
         leak_threshold: seconds after which a borrowed connection is reported
             once, with the borrower's stack, as a WARNING on the
             ``repodb.pool`` logger (None: off).
         backoff_min, backoff_max: the bounds, in seconds, of the wait between
             connect attempts while the server is down.
-        reconnect_timeout, reconnect_failed: ``reconnect_failed(pool)`` is
+        reconnect_timeout, reconnect_failed: ``await reconnect_failed(pool)`` is
             called once when connecting has failed for ``reconnect_timeout``
             seconds without a success in between.
         label: the server's name in telemetry (``conn.label``) and logs.
 
     Example::
 
-        pool = Pool("postgresql://app@db/app", max_size=20, validate=lambda c: True)
-        with pool.connection() as conn:
-            conn.one(Request.one("SELECT 1", row=int))
-        pool.shutdown()
+        pool = AsyncPool("postgresql://app@db/app", max_size=20, validate=lambda c: True)
+        async with pool.connection() as conn:
+            await conn.one(Request.one("SELECT 1", row=int))
+        await pool.shutdown()
     """
 
     def __init__(
@@ -178,15 +122,15 @@ class Pool:
         max_waiting: int = 0,
         max_lifetime: float | None = 3600.0,
         max_idle: float | None = 600.0,
-        validate: Callable[[Connection], bool] | None = None,
-        configure: Callable[[Connection], object] | None = None,
+        validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
+        configure: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 10.0,
         statement_timeout: float | None = None,
         leak_threshold: float | None = None,
         backoff_min: float = 0.05,
         backoff_max: float = 1.0,
         reconnect_timeout: float = 300.0,
-        reconnect_failed: Callable[[Pool], object] | None = None,
+        reconnect_failed: Callable[[AsyncPool], object] | None = None,
         label: str = "primary",
     ) -> None:
         if max_size < 1:
@@ -220,9 +164,12 @@ class Pool:
         self._reconnect_failed = reconnect_failed
         self._label = label
 
+        # Held only for bookkeeping that never waits, so a thread lock serves
+        # both sides (and stats() may be read from any thread).
         self._lock = threading.Lock()
-        # shutdown() waits on it for borrowed connections to come back.
-        self._returned = threading.Condition(self._lock)
+        # Set once the pool is closed and a borrowed (or opening) connection
+        # comes back; shutdown() waits on it.
+        self._returned = AsyncEvent()
         # A stack: the most recently returned connection is lent first, so
         # connections beyond the load stay idle and age out (max_idle).
         self._idle: deque[Slot] = deque()
@@ -239,22 +186,18 @@ class Pool:
         self._created = self._failed_connects = self._timeouts = 0
         self._discarded = self._returns_bad = self._expired = 0
 
-        self._wakeup = threading.Event()
-        self._thread = threading.Thread(
-            target=maintenance.run,
-            args=(weakref.ref(self), self._wakeup),
-            name=f"repodb-pool-{label}",
-            daemon=True,
+        self._wakeup = AsyncEvent()
+        self._worker = spawn_async(
+            maintenance_async.run,
+            (weakref.ref(self), self._wakeup, self._idle, self._lock),
+            f"repodb-pool-{label}",
         )
         # A pool dropped without shutdown() closes its idle connections and
-        # stops its thread (which holds only a weak reference to it).
-        self._finalizer = weakref.finalize(
-            self, maintenance.abandon, self._wakeup, self._idle, self._lock
-        )
-        self._thread.start()
+        # stops its task (which holds only a weak reference to it).
+        self._finalizer = weakref.finalize(self, maintenance_async.abandon, self._wakeup)
 
     def __repr__(self) -> str:
-        return f"<repodb.Pool {self._label} {self._redacted} ({self.stats()})>"
+        return f"<repodb.AsyncPool {self._label} {self._redacted} ({self.stats()})>"
 
     @property
     def label(self) -> str:
@@ -263,28 +206,30 @@ class Pool:
 
     # Borrowing ---------------------------------------------------------------
 
-    def connection(self, timeout: float | None = None) -> AbstractContextManager[Connection]:
-        """A ``with`` block holding a borrowed connection, given back at its end.
+    def connection(
+        self, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A ``async with`` block holding a borrowed connection, given back at its end.
 
         Example::
 
-            with pool.connection() as conn:
-                conn.exec(insert_user, "Ada")
+            async with pool.connection() as conn:
+                await conn.exec(insert_user, "Ada")
         """
-        return _Lease(self, timeout)
+        return _AsyncLease(self, timeout)
 
-    def checkout(self, intent: str = "write") -> AbstractContextManager[Connection]:
+    def checkout(self, intent: str = "write") -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for a Repo: a pool serves every intent from its one server."""
         if intent not in _INTENTS:
             raise ValueError(f"unknown intent {intent!r}: use read, write or transaction")
-        return _Lease(self, None)
+        return _AsyncLease(self, None)
 
-    def with_connection(self, fn: Callable[[Connection], T]) -> T:
-        """``fn(conn)`` on a borrowed connection; its result."""
-        with _Lease(self, None) as conn:
-            return fn(conn)
+    async def with_connection(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``await fn(conn)`` on a borrowed connection; its result."""
+        async with _AsyncLease(self, None) as conn:
+            return await fn(conn)
 
-    def acquire(self, timeout: float | None = None) -> Connection:
+    async def acquire(self, timeout: float | None = None) -> AsyncConnection:
         """Borrow a connection; give it back with ``release``. Prefer ``pool.connection()``.
 
         Raises:
@@ -297,23 +242,27 @@ class Pool:
         deadline = _now() + wait
         stack = borrower_stack() if self._leak_threshold is not None else None
         while True:
-            claim = self._claim(stack)
+            claim = await self._claim(stack)
             if isinstance(claim, Waiter):
-                claim = self._await(claim, deadline, wait)
+                claim = await self._await(claim, deadline, wait)
             if isinstance(claim, Slot):
-                if not claim.check or self._usable(claim):
+                if not claim.check or await self._usable(claim):
                     return claim.conn
                 continue
-            return self._open_for_caller(claim, stack)
+            return await self._open_for_caller(claim, stack)
 
-    def release(self, conn: Connection) -> None:
+    async def release(self, conn: AsyncConnection) -> None:
         """Give back a connection from ``acquire``: reset and reused, or closed."""
         # Read without the lock: only the borrower releases its connection,
         # and a second release is caught below, under the lock.
         slot = self._borrowed.get(id(conn))
         if slot is None or slot.conn is not conn:
             raise ValueError(f"{conn!r} is not borrowed from this pool")
-        keep, dirty = _reset(conn)
+        try:
+            keep, dirty = await _reset(conn)
+        except BaseException:  # interrupted while rolling back: the connection is discarded
+            await self._drop(slot)
+            raise
         if dirty:
             _logger.warning(
                 "%s: a connection came back inside a transaction; %s",
@@ -344,7 +293,7 @@ class Pool:
                 self._freed_locked(now)
                 refill = self._min_size > self._total_locked()
         if not keep:
-            close_quietly(conn)
+            await close_quietly(conn)
         if refill:
             self._wakeup.set()
         if late is not None:
@@ -359,7 +308,7 @@ class Pool:
         with self._lock:
             return self._stats_locked()
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    async def shutdown(self, timeout: float = 10.0) -> None:
         """Refuse new checkouts (``PoolClosed``), wait for borrowed connections, close all.
 
         Waiting checkouts fail with ``PoolClosed``. Connections still borrowed
@@ -375,20 +324,22 @@ class Pool:
                 waiter = self._waiters.popleft()
                 waiter.error = PoolClosed("the pool was shut down", stats)
                 waiter.served = True
-                waiter.lock.release()
+                waiter.ready.set()
         self._finalizer.detach()
         self._wakeup.set()
         for slot in idle:
-            close_quietly(slot.conn)
+            await close_quietly(slot.conn)
         deadline = _now() + timeout
-        with self._lock:
-            while self._borrowed or self._opening:
-                remaining = deadline - _now()
-                if remaining <= 0 or not self._returned.wait(remaining):
+        while True:
+            with self._lock:
+                left = len(self._borrowed)
+                if not (left or self._opening):
                     break
-            left = len(self._borrowed)
-        if self._thread is not threading.current_thread():
-            self._thread.join(max(0.0, deadline - _now()))
+                self._returned.clear()
+            remaining = deadline - _now()
+            if remaining <= 0 or not await wait_event_async(self._returned, remaining):
+                break
+        await join_async(self._worker, deadline - _now())
         if left:
             _logger.warning(
                 "%s: shut down with %d connection(s) still borrowed; they close when given back",
@@ -396,20 +347,20 @@ class Pool:
                 left,
             )
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.shutdown()
+        await self.shutdown()
 
     # Checkout steps ----------------------------------------------------------
 
-    def _claim(self, stack: traceback.StackSummary | None) -> Slot | Waiter | bool:
+    async def _claim(self, stack: traceback.StackSummary | None) -> Slot | Waiter | bool:
         """An idle connection, a place in line, or room to connect (True: as a probe)."""
         now = _now()
         expired: list[Slot] = []
@@ -445,16 +396,16 @@ class Pool:
         finally:
             if expired:
                 for slot in expired:
-                    close_quietly(slot.conn)
+                    await close_quietly(slot.conn)
                 self._wakeup.set()
 
-    def _await(self, waiter: Waiter, deadline: float, wait: float) -> Slot | bool:
+    async def _await(self, waiter: Waiter, deadline: float, wait: float) -> Slot | bool:
         """Wait in line until served; what the waiter was given."""
         try:
             remaining = deadline - _now()
-            served = remaining > 0 and waiter.lock.acquire(timeout=remaining)
+            served = remaining > 0 and await wait_event_async(waiter.ready, remaining)
         except BaseException:  # even interrupted, whatever the waiter was given goes back
-            self._leave(waiter)
+            await self._leave(waiter)
             raise
         if not served:
             with self._lock:
@@ -472,7 +423,7 @@ class Pool:
             return waiter.slot
         return waiter.probe
 
-    def _leave(self, waiter: Waiter) -> None:
+    async def _leave(self, waiter: Waiter) -> None:
         """Give back whatever an interrupted waiter was given."""
         with self._lock:
             if not waiter.served:
@@ -482,16 +433,16 @@ class Pool:
                 self._opening -= 1
                 self._freed_locked(_now())
         if waiter.slot is not None:
-            self.release(waiter.slot.conn)
+            await self.release(waiter.slot.conn)
 
-    def _usable(self, slot: Slot) -> bool:
+    async def _usable(self, slot: Slot) -> bool:
         """Validate (or, without a validator, ping) a connection about to be reused."""
         conn = slot.conn
         try:
             if self._validate is not None:
-                usable = bool(self._validate(conn))
+                usable = bool(await resolve_async(self._validate(conn)))
             else:
-                conn.ping()
+                await conn.ping()
                 usable = True
         except ConnectionLost as e:
             # What the check is for: a connection the server dropped.
@@ -505,27 +456,27 @@ class Pool:
             )
             usable = False
         except BaseException:
-            # Interrupted (KeyboardInterrupt, a cancelled thread): the check is unfinished.
-            self._drop(slot)
+            # Interrupted (a cancelled task, KeyboardInterrupt): the check is unfinished.
+            await self._drop(slot)
             raise
         if not usable:
-            self._drop(slot)
+            await self._drop(slot)
         return usable
 
-    def _drop(self, slot: Slot) -> None:
+    async def _drop(self, slot: Slot) -> None:
         """Close a borrowed connection that failed its check."""
         with self._lock:
             del self._borrowed[id(slot.conn)]
             self._discarded += 1
             self._freed_locked(_now())
-        close_quietly(slot.conn)
+        await close_quietly(slot.conn)
         if self._min_size:
             self._wakeup.set()
 
     # Opening connections -----------------------------------------------------
 
-    def _connect(self) -> Connection:
-        conn = connect(
+    async def _connect(self) -> AsyncConnection:
+        conn = await connect_async(
             self._url,
             statement_timeout=self._statement_timeout,
             connect_timeout=self._connect_timeout,
@@ -533,16 +484,18 @@ class Pool:
         conn.label = self._label
         if self._configure is not None:
             try:
-                self._configure(conn)
+                await resolve_async(self._configure(conn))
             except BaseException:  # configure is the application's code; the connection is closed
-                close_quietly(conn)
+                await close_quietly(conn)
                 raise
         return conn
 
-    def _open_for_caller(self, probe: bool, stack: traceback.StackSummary | None) -> Connection:
+    async def _open_for_caller(
+        self, probe: bool, stack: traceback.StackSummary | None
+    ) -> AsyncConnection:
         """Open a connection in the room reserved for this checkout."""
         try:
-            conn = self._connect()
+            conn = await self._connect()
         except BaseException as e:  # even interrupted, the room reserved for it is freed
             self._open_failed(e, probe)
             raise
@@ -554,15 +507,15 @@ class Pool:
             stats = self._stats_locked()
         self._note_back(downtime)
         if slot is None:
-            close_quietly(conn)
+            await close_quietly(conn)
             raise PoolClosed("the pool was shut down", stats)
         return conn
 
-    def _open_in_background(self, probe: bool) -> None:
+    async def _open_in_background(self, probe: bool) -> None:
         """Open a connection for ``min_size``: to the first waiter, or idle."""
         try:
-            conn = self._connect()
-        except Exception as e:  # connect or configure: a failed connect, logged; the thread goes on
+            conn = await self._connect()
+        except Exception as e:  # connect or configure: a failed connect, logged; the task goes on
             self._open_failed(e, probe)
             return
         now = _now()
@@ -573,17 +526,17 @@ class Pool:
                 self._idle.append(slot)
         self._note_back(downtime)
         if slot is None:
-            close_quietly(conn)
+            await close_quietly(conn)
 
     def _opened_locked(
-        self, conn: Connection, probe: bool, now: float
+        self, conn: AsyncConnection, probe: bool, now: float
     ) -> tuple[Slot | None, float | None]:
         """Count a new connection; its slot (None once closed) and the outage it ended."""
         self._opening -= 1
         self._created += 1
         downtime = self._health.succeeded(now, probe)
         if self._closed:
-            self._returned.notify_all()
+            self._returned.set()
             return None, downtime
         life = self._max_lifetime
         expires = now + life * random.uniform(0.9, 1.0) if life is not None else math.inf
@@ -650,13 +603,13 @@ class Pool:
         self._borrow_locked(slot, now, waiter.stack)
         waiter.slot = slot
         waiter.served = True
-        waiter.lock.release()
+        waiter.ready.set()
         return True
 
     def _freed_locked(self, now: float) -> None:
         """Room for a connection came free: let waiters connect (or fail fast when down)."""
         if self._closed:
-            self._returned.notify_all()
+            self._returned.set()
             return
         waiters = self._waiters
         while waiters and self._total_locked() < self._max_size:
@@ -668,7 +621,7 @@ class Pool:
                 waiter.grant = True
                 waiter.probe = self._health.attempt()
             waiter.served = True
-            waiter.lock.release()
+            waiter.ready.set()
 
     def _down_error_locked(self, now: float) -> ConnectError:
         health = self._health
@@ -705,34 +658,29 @@ class Pool:
         )
 
 
-class _Lease:
-    """``with pool.connection() as conn``: borrow on entry, give back on exit."""
+class _AsyncLease:
+    """``async with pool.connection() as conn``: borrow on entry, give back on exit."""
 
     __slots__ = ("_conn", "_pool", "_timeout")
 
-    def __init__(self, pool: Pool, timeout: float | None) -> None:
+    def __init__(self, pool: AsyncPool, timeout: float | None) -> None:
         self._pool = pool
         self._timeout = timeout
-        self._conn: Connection | None = None
+        self._conn: AsyncConnection | None = None
 
-    def __enter__(self) -> Connection:
+    async def __aenter__(self) -> AsyncConnection:
         if self._conn is not None:
             raise RuntimeError("this connection block is already in use")
-        conn = self._conn = self._pool.acquire(self._timeout)
+        conn = self._conn = await self._pool.acquire(self._timeout)
         return conn
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._pool.release(conn)
+            await self._pool.release(conn)
 
 
-def _reset(conn: Connection) -> tuple[bool, bool]:
+async def _reset(conn: AsyncConnection) -> tuple[bool, bool]:
     """Bring a returned connection back to idle: (keep it, it came back inside a transaction)."""
     if conn.closed or conn.broken:
         return False, False
@@ -743,7 +691,7 @@ def _reset(conn: Connection) -> tuple[bool, bool]:
     if not conn.in_transaction:
         return True, False
     try:
-        conn._driver.rollback()
+        await conn._driver.rollback()
     except conn._native:
         return False, True
     return True, True

@@ -1,6 +1,6 @@
 """The pool's bookkeeping: a pooled connection (``Slot``) and a queued checkout (``Waiter``).
 
-Why here: ``repodb.pool`` keeps the locking and the policy; these are the
+Why here: ``repodb.pool_async`` keeps the locking and the policy; these are the
 plain records it moves between its idle stack, its borrowed map and its
 queue of waiters. Fields are read and written under the pool's lock.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import traceback
 
-from ..connection import Connection
+from .._acompat_async import AsyncEvent
+from ..connection_async import AsyncConnection
 from ..errors import Error
 
 __all__ = ["Slot", "Waiter", "borrower_stack", "close_quietly"]
@@ -34,7 +34,7 @@ class Slot:
 
     __slots__ = ("borrowed_at", "check", "conn", "expires", "idle_since", "reported", "stack")
 
-    def __init__(self, conn: Connection, expires: float) -> None:
+    def __init__(self, conn: AsyncConnection, expires: float) -> None:
         self.conn = conn
         self.expires = expires
         self.idle_since = 0.0
@@ -47,18 +47,16 @@ class Slot:
 class Waiter:
     """A checkout queued until a connection, or room for a new one, is free.
 
-    ``lock`` is held from the start; whoever serves the waiter fills in
-    exactly one of ``slot`` (a connection, already marked borrowed),
-    ``grant`` (room reserved for the waiter to open a connection itself;
-    ``probe`` when that attempt probes a down server) or ``error``, sets
-    ``served`` and releases ``lock``.
+    Whoever serves the waiter fills in exactly one of ``slot`` (a
+    connection, already marked borrowed), ``grant`` (room reserved for the
+    waiter to open a connection itself; ``probe`` when that attempt probes a
+    down server) or ``error``, sets ``served`` and sets ``ready``.
     """
 
-    __slots__ = ("error", "grant", "lock", "probe", "served", "slot", "stack")
+    __slots__ = ("error", "grant", "probe", "ready", "served", "slot", "stack")
 
     def __init__(self, stack: traceback.StackSummary | None) -> None:
-        self.lock = threading.Lock()
-        self.lock.acquire()
+        self.ready = AsyncEvent()
         self.stack = stack
         self.served = False
         self.slot: Slot | None = None
@@ -73,13 +71,16 @@ def borrower_stack() -> traceback.StackSummary:
         traceback.walk_stack(sys._getframe(1)), lookup_lines=False
     )
     stack.reverse()
-    pool_files = (os.path.join(os.path.dirname(os.path.dirname(__file__)), "pool.py"), __file__)
+    pool_files = (
+        os.path.join(os.path.dirname(os.path.dirname(__file__)), "pool_async.py"),
+        __file__,
+    )
     while stack and stack[-1].filename in pool_files:
         stack.pop()
     return stack
 
 
-def close_quietly(conn: Connection) -> None:
+async def close_quietly(conn: AsyncConnection) -> None:
     """Close a connection the pool gave up on; a failure to close changes nothing."""
     with contextlib.suppress(Error):
-        conn.close()
+        await conn.close()
