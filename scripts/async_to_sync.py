@@ -47,6 +47,10 @@ SOURCES = [
     "src/repodb/_pool/slots_async.py",
     "src/repodb/_pool/maintenance_async.py",
     "src/repodb/pool_async.py",
+    "src/repodb/_cqrs/probe_async.py",
+    "src/repodb/_cqrs/leases_async.py",
+    "src/repodb/multipool_async.py",
+    "src/repodb/cqrs_async.py",
 ]
 
 RENAMES = {

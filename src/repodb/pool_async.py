@@ -301,6 +301,20 @@ class AsyncPool:
                 "%s: a connection reported as leaked came back after %.1f s", self._label, late
             )
 
+    def _fail_waiters(self, error: Exception) -> None:
+        """Serve every checkout waiting in line with ``error``; never blocks.
+
+        Why: the server hangs (a multi-server pool's probe saw it), so the
+        connections its waiters wait for will not come free in time; the
+        waiters go to another server instead.
+        """
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.error = error
+                waiter.served = True
+                waiter.ready.set()
+
     # Watching and stopping ---------------------------------------------------
 
     def stats(self) -> PoolStats:

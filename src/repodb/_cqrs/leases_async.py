@@ -1,4 +1,4 @@
-"""The ``with`` blocks the CQRS router hands out: a read and a tracked write.
+"""The ``async with`` blocks the CQRS router hands out: a read and a tracked write.
 
 Why separate classes: each block must give its connection back to the pool
 it came from, and see how the block ended. A read that failed because its
@@ -13,14 +13,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ..connection import Connection
+from ..connection_async import AsyncConnection
 from ..errors import ConnectionLost, SerializationFailure
 
 if TYPE_CHECKING:
-    from ..cqrs import Cqrs, CqrsSession
-    from ..pool import Pool
+    from ..cqrs_async import AsyncCqrs, AsyncCqrsSession
+    from ..pool_async import AsyncPool
 
-__all__ = ["REPLICA_DOWN_ON", "ReadLease", "WriteLease"]
+__all__ = ["REPLICA_DOWN_ON", "AsyncReadLease", "AsyncWriteLease"]
 
 # Failures that take a replica out of rotation. On a hot standby a 40001 is
 # a recovery conflict (standbys refuse SERIALIZABLE): the replica is
@@ -29,24 +29,24 @@ __all__ = ["REPLICA_DOWN_ON", "ReadLease", "WriteLease"]
 REPLICA_DOWN_ON: tuple[type[BaseException], ...] = (ConnectionLost, SerializationFailure)
 
 
-class ReadLease:
+class AsyncReadLease:
     """A connection for reading: a fitting replica, else the primary."""
 
     __slots__ = ("_conn", "_index", "_router", "_session")
 
-    def __init__(self, router: Cqrs, session: CqrsSession | None) -> None:
+    def __init__(self, router: AsyncCqrs, session: AsyncCqrsSession | None) -> None:
         self._router = router
         self._session = session
-        self._conn: Connection | None = None
+        self._conn: AsyncConnection | None = None
         self._index: int | None = None
 
-    def __enter__(self) -> Connection:
+    async def __aenter__(self) -> AsyncConnection:
         if self._conn is not None:
             raise RuntimeError("this connection block is already in use")
-        self._index, self._conn = self._router._acquire_read(self._session)
+        self._index, self._conn = await self._router._acquire_read(self._session)
         return self._conn
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -58,28 +58,28 @@ class ReadLease:
         index = self._index
         replicas = self._router._replicas
         if index is None or replicas is None:
-            self._router._primary.release(conn)
+            await self._router._primary.release(conn)
         else:
-            replicas._release(index, conn, exc, REPLICA_DOWN_ON)
+            await replicas._release(index, conn, exc, REPLICA_DOWN_ON)
 
 
-class WriteLease:
+class AsyncWriteLease:
     """A primary connection whose writes the session's later reads must see."""
 
     __slots__ = ("_conn", "_pool", "_session")
 
-    def __init__(self, pool: Pool, session: CqrsSession) -> None:
+    def __init__(self, pool: AsyncPool, session: AsyncCqrsSession) -> None:
         self._pool = pool
         self._session = session
-        self._conn: Connection | None = None
+        self._conn: AsyncConnection | None = None
 
-    def __enter__(self) -> Connection:
+    async def __aenter__(self) -> AsyncConnection:
         if self._conn is not None:
             raise RuntimeError("this connection block is already in use")
-        self._conn = self._pool.acquire()
+        self._conn = await self._pool.acquire()
         return self._conn
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -90,6 +90,6 @@ class WriteLease:
             return
         try:
             # Even after an error: statements before it may have committed.
-            self._session._wrote(conn)
+            await self._session._wrote(conn)
         finally:
-            self._pool.release(conn)
+            await self._pool.release(conn)

@@ -1,8 +1,8 @@
 """CQRS: reads to replicas, writes to the primary, without changing application code.
 
 Why: read traffic usually dwarfs writes, and streaming replicas can serve
-it. ``Cqrs`` holds a pool for the primary and a ``MultiPool`` for the
-replicas, and hands out connections by what they are for. ``Repo(cqrs)``
+it. ``AsyncCqrs`` holds a pool for the primary and one ``AsyncMultiPool``
+for the replicas, and hands out connections by what they are for. ``Repo(cqrs)``
 routes by itself: reads (``all``, ``one``, ``get``, ``exists``,
 ``aggregate``, ``stream``, ``preload``) go to a replica; writes, queries
 with ``lock`` and typed requests go to the primary; a ``repo.transaction()``
@@ -17,7 +17,7 @@ What it adds to a plain split (see docs/cqrs.md for the details):
   further behind the primary gets no reads until it catches up.
 - Fallback: when no replica can serve, reads go to the primary, never to
   an error; when the primary is down too, to a lagging replica.
-- Read-your-writes: inside ``with cqrs.session() as s``, a read after a
+- Read-your-writes: inside ``async with cqrs.session() as s``, a read after a
   write goes to a replica only once that replica has replayed the write.
 
 SQLite works too: replicas are read-only connections to the primary's file,
@@ -25,44 +25,45 @@ so an application can be written for CQRS and run without a server.
 
 Example::
 
-    cqrs = Cqrs.create(CqrsConfig(
+    cqrs = AsyncCqrs.create(CqrsConfig(
         primary_conninfo="postgresql://app@primary/shop",
         replica_conninfos=["postgresql://app@replica1/shop", "postgresql://app@replica2/shop"],
     ))
-    repo = Repo(cqrs)
-    users = repo.all(query(User))          # a replica
-    repo.insert(cast(User, params, ["name"]))  # the primary
-    cqrs.shutdown()
+    async with cqrs.read() as conn:            # a replica
+        await conn.all(users_query)
+    async with cqrs.transaction() as conn:     # the primary
+        await conn.exec(insert_user)
+    await cqrs.shutdown()
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
 
 from ._cause_log import CauseLog
+from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection
 from ._cqrs.lag import Lag, WalHistory, parse_lsn
-from ._cqrs.leases import REPLICA_DOWN_ON, ReadLease, WriteLease
-from ._cqrs.probe import Prober
-from .connection import Connection, LeasedTransaction
+from ._cqrs.leases_async import REPLICA_DOWN_ON, AsyncReadLease, AsyncWriteLease
+from ._cqrs.probe_async import AsyncProber
+from .connection_async import AsyncConnection, AsyncLeasedTransaction
 from .errors import ConnectError, Error
-from .multipool import MultiPool, Selection
-from .pool import Pool, PoolStats
+from .multipool_async import AsyncMultiPool
+from .pool_async import AsyncPool
 from .request import Request
 from .types import optional
 from .url import parse_url
 
 __all__ = [
-    "Cqrs",
+    "AsyncCqrs",
+    "AsyncCqrsSession",
     "CqrsConfig",
-    "CqrsSession",
     "CqrsStats",
     "ReplicaSelection",
     "ReplicaStats",
@@ -86,99 +87,13 @@ _INSERT_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=s
 _QUERY_ONLY = Request.exec("PRAGMA query_only = ON")
 
 
-@dataclasses.dataclass(frozen=True)
-class CqrsConfig:
-    """Where the primary and the replicas are, and how to use them.
-
-    Attributes:
-        primary_conninfo: the primary, as for ``repodb.connect``.
-        primary_max_size: the primary pool's size.
-        replica_conninfos: the replicas; empty sends everything to the
-            primary. With SQLite, the primary's file again (once per
-            read-only connection pool you want).
-        replica_max_size_each: each replica pool's size.
-        replica_selection: a ``ReplicaSelection``.
-        validate: ``validate(conn) -> bool`` before a pooled connection is reused.
-        max_replica_lag_bytes: a replica more WAL bytes behind gets no reads.
-        max_replica_lag_seconds: a replica missing writes older than this gets no reads.
-        check_interval: seconds between health and lag probes of each server.
-        probe_timeout: seconds after which an unanswered probe marks a replica down.
-        timeout: seconds a checkout waits for a busy pool (``PoolTimeout``).
-        connect_timeout, statement_timeout: as for ``repodb.connect``.
-    """
-
-    primary_conninfo: str
-    primary_max_size: int = 10
-    replica_conninfos: Sequence[str] = ()
-    replica_max_size_each: int = 5
-    replica_selection: Selection = Selection.ROUND_ROBIN
-    validate: Callable[[Connection], bool] | None = None
-    max_replica_lag_bytes: int | None = None
-    max_replica_lag_seconds: float | None = None
-    check_interval: float = 0.5
-    probe_timeout: float = 1.5
-    timeout: float = 30.0
-    connect_timeout: float = 5.0
-    statement_timeout: float | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.replica_conninfos, str):
-            raise TypeError("replica_conninfos must be a list of URLs, not one string")
-        object.__setattr__(self, "replica_conninfos", tuple(self.replica_conninfos))
-        if self.replica_conninfos and self.replica_max_size_each < 1:
-            raise ValueError("replica_max_size_each must be at least 1 when there are replicas")
-        for name in ("max_replica_lag_bytes", "max_replica_lag_seconds"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} cannot be negative, got {value}")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ReplicaStats:
-    """One replica as the router sees it.
-
-    Attributes:
-        index: its position in ``replica_conninfos``.
-        label: its name in telemetry (``"replica 1"`` for index 0).
-        healthy: it gets reads now: it answers, is not marked unhealthy and
-            is within the lag limits.
-        down: it failed and has not answered a probe since (or a probe hangs).
-        marked_unhealthy: taken out by ``mark_replica_unhealthy``.
-        lagging: over ``max_replica_lag_bytes`` or ``max_replica_lag_seconds``.
-        lag_bytes, lag_seconds: the last measured lag (None: not measured,
-            or not PostgreSQL).
-        last_error: why it is down, if it is.
-        pool: its pool's statistics.
-    """
-
-    index: int
-    label: str
-    healthy: bool
-    down: bool
-    marked_unhealthy: bool
-    lagging: bool
-    lag_bytes: int | None
-    lag_seconds: float | None
-    last_error: str | None
-    pool: PoolStats
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CqrsStats:
-    """``cqrs.stats()``: the primary's pool, each replica, and how many serve reads."""
-
-    primary: PoolStats
-    replicas: tuple[ReplicaStats, ...]
-    healthy_replica_count: int
-
-
-class _Routes:
+class _AsyncRoutes:
     """The connection blocks of a router and of its sessions."""
 
-    def _lease(self, use: _Use) -> AbstractContextManager[Connection]:
+    def _lease(self, use: _Use) -> AbstractAsyncContextManager[AsyncConnection]:
         raise NotImplementedError
 
-    def checkout(self, intent: str = "write") -> AbstractContextManager[Connection]:
+    def checkout(self, intent: str = "write") -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for a Repo: ``read`` from a replica, other intents from the primary."""
         if intent == "read":
             return self._lease("read")
@@ -188,65 +103,66 @@ class _Routes:
             return self._lease("transaction")
         raise ValueError(f"unknown intent {intent!r}: use read, write or transaction")
 
-    def read(self) -> AbstractContextManager[Connection]:
-        """A ``with`` block on a replica (the primary when none can serve)."""
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection block on a replica (the primary when none can serve)."""
         return self._lease("read")
 
-    def write(self) -> AbstractContextManager[Connection]:
-        """A ``with`` block on the primary, for writes."""
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection block on the primary, for writes."""
         return self._lease("write")
 
-    def primary(self) -> AbstractContextManager[Connection]:
-        """A ``with`` block on the primary, for reads that must see the latest writes."""
+    def primary(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection block on the primary, for reads that must see the latest writes."""
         return self._lease("primary")
 
     @overload
-    def transaction(self, fn: None = None) -> AbstractContextManager[Connection]: ...
+    def transaction(self, fn: None = None) -> AbstractAsyncContextManager[AsyncConnection]: ...
     @overload
-    def transaction(self, fn: Callable[[Connection], T]) -> T | None: ...
+    def transaction(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> Awaitable[T | None]: ...
     def transaction(
-        self, fn: Callable[[Connection], T] | None = None
-    ) -> AbstractContextManager[Connection] | T | None:
-        """A transaction on one primary connection: a ``with`` block, or ``fn(conn)`` in one.
+        self, fn: Callable[[AsyncConnection], Awaitable[T]] | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection] | Awaitable[T | None]:
+        """A transaction on one primary connection: a block, or ``fn(conn)`` in one.
 
         The block commits at its end and rolls back on an exception, which
         propagates, or on ``raise Rollback()``, which does not (the function
         form then returns None).
         """
-        block = LeasedTransaction(self._lease("transaction"))
+        block = AsyncLeasedTransaction(self._lease("transaction"))
         if fn is None:
             return block
-        with block as conn:
-            return fn(conn)
-        return None
+        return _call_in(block, fn)
 
-    def with_read(self, fn: Callable[[Connection], T]) -> T:
-        """``fn(conn)`` on a replica connection; its result."""
-        with self._lease("read") as conn:
-            return fn(conn)
+    async def with_read(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``await fn(conn)`` on a replica connection; its result."""
+        async with self._lease("read") as conn:
+            return await fn(conn)
 
-    def with_write(self, fn: Callable[[Connection], T]) -> T:
-        """``fn(conn)`` on a primary connection; its result."""
-        with self._lease("write") as conn:
-            return fn(conn)
+    async def with_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``await fn(conn)`` on a primary connection; its result."""
+        async with self._lease("write") as conn:
+            return await fn(conn)
 
-    def with_primary(self, fn: Callable[[Connection], T]) -> T:
-        """``fn(conn)`` on a primary connection, for a read that must be current."""
-        with self._lease("primary") as conn:
-            return fn(conn)
+    async def with_primary(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``await fn(conn)`` on a primary connection, for a read that must be current."""
+        async with self._lease("primary") as conn:
+            return await fn(conn)
 
 
-class Cqrs(_Routes):
+class AsyncCqrs(_AsyncRoutes):
     """A router over a primary and its replicas; a Repo source.
 
     Options: a ``CqrsConfig``. Creating it connects to nothing: pools open
-    connections when first used, and the health probes start in background
-    threads (daemons, stopped by ``shutdown``).
+    connections when first used, and the health probes start in the
+    background (asyncio tasks of the running loop, or daemon threads for the
+    sync router), stopped by ``shutdown``.
 
     Example::
 
-        with Cqrs(CqrsConfig("sqlite:///app.db", replica_conninfos=["sqlite:///app.db"])) as cqrs:
-            repo = Repo(cqrs)
+        config = CqrsConfig("sqlite:///app.db", replica_conninfos=["sqlite:///app.db"])
+        async with AsyncCqrs(config) as cqrs:
+            async with cqrs.read() as conn:
+                ...
     """
 
     def __init__(self, config: CqrsConfig) -> None:
@@ -270,7 +186,7 @@ class Cqrs(_Routes):
         # Enough history to tell any lag over the limit, and a minute for stats.
         keep = max(60.0, 2 * (config.max_replica_lag_seconds or 0.0))
         self._history = WalHistory(keep)
-        self._primary = Pool(
+        self._primary = AsyncPool(
             config.primary_conninfo,
             max_size=config.primary_max_size,
             timeout=config.timeout,
@@ -279,14 +195,14 @@ class Cqrs(_Routes):
             statement_timeout=config.statement_timeout,
             label="primary",
         )
-        self._replicas: MultiPool | None = None
-        self._wal_probe: Prober | None = None
+        self._replicas: AsyncMultiPool | None = None
+        self._wal_probe: AsyncProber | None = None
         if not count:
             return
         listener = _listener(self) if tracks_wal else None
         if listener is not None:
             # Probed first: a replica's lag needs a primary sample taken before it.
-            self._wal_probe = Prober(
+            self._wal_probe = AsyncProber(
                 config.primary_conninfo,
                 "primary",
                 _wal_position,
@@ -297,7 +213,7 @@ class Cqrs(_Routes):
                 backoff_max=1.0,
                 on_result=listener,
             )
-        self._replicas = MultiPool(
+        self._replicas = AsyncMultiPool(
             config.replica_conninfos,
             max_size_per_server=config.replica_max_size_each,
             selection=config.replica_selection,
@@ -315,7 +231,7 @@ class Cqrs(_Routes):
 
     @classmethod
     def create(cls, config: CqrsConfig) -> Self:
-        """``Cqrs(config)``, under the seed's name."""
+        """``AsyncCqrs(config)``, under the seed's name."""
         return cls(config)
 
     @property
@@ -326,15 +242,15 @@ class Cqrs(_Routes):
     def __repr__(self) -> str:
         replicas = len(self._config.replica_conninfos)
         shown = parse_url(self._config.primary_conninfo).redacted
-        return f"<repodb.Cqrs primary={shown} replicas={replicas}>"
+        return f"<repodb.AsyncCqrs primary={shown} replicas={replicas}>"
 
-    def session(self) -> CqrsSession:
-        """A read-your-writes scope: ``with cqrs.session() as s: repo = Repo(s)``.
+    def session(self) -> AsyncCqrsSession:
+        """A read-your-writes scope: ``async with cqrs.session() as s``.
 
         After a write through the session, its reads go to a replica only
         once that replica has replayed the write; until then, to the primary.
         """
-        return CqrsSession(self)
+        return AsyncCqrsSession(self)
 
     # Health ------------------------------------------------------------------
 
@@ -374,66 +290,70 @@ class Cqrs(_Routes):
             )
         return CqrsStats(primary, tuple(replicas), sum(r.healthy for r in replicas))
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop the probes and shut the pools down (see ``Pool.shutdown``)."""
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the probes and shut the pools down (see ``AsyncPool.shutdown``)."""
         deadline = _now() + timeout
         probe = self._wal_probe
         if probe is not None:
-            probe.stop(0.0)
+            await probe.stop(0.0)
         if self._replicas is not None:
-            self._replicas.shutdown(max(0.0, deadline - _now()))
-        self._primary.shutdown(max(0.0, deadline - _now()))
+            await self._replicas.shutdown(max(0.0, deadline - _now()))
+        await self._primary.shutdown(max(0.0, deadline - _now()))
         if probe is not None:
-            probe.stop(max(0.0, min(1.0, deadline - _now())))
+            await probe.stop(max(0.0, min(1.0, deadline - _now())))
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.shutdown()
+        await self.shutdown()
 
-    def checkout(self, intent: str = "write") -> AbstractContextManager[Connection]:
+    def checkout(self, intent: str = "write") -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for a Repo: ``read`` from a replica, other intents from the primary."""
         # The Repo calls this for every operation: reads take the short way.
         if intent == "read":
-            return ReadLease(self, None)
+            return AsyncReadLease(self, None)
         return super().checkout(intent)
 
     # Routing -----------------------------------------------------------------
 
     def _lease(
-        self, use: _Use, session: CqrsSession | None = None
-    ) -> AbstractContextManager[Connection]:
+        self, use: _Use, session: AsyncCqrsSession | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection]:
         if use == "read":
-            return ReadLease(self, session)
+            return AsyncReadLease(self, session)
         if session is not None and use != "primary" and self._tracks_wal:
-            return WriteLease(self._primary, session)
+            return AsyncWriteLease(self._primary, session)
         return self._primary.connection()
 
-    def _acquire_read(self, session: CqrsSession | None) -> tuple[int | None, Connection]:
+    async def _acquire_read(
+        self, session: AsyncCqrsSession | None
+    ) -> tuple[int | None, AsyncConnection]:
         """A fitting replica's connection, else the primary's: (replica index or None, conn)."""
         replicas = self._replicas
         fits = None
         if session is not None:
             floor = session._position
             if isinstance(floor, _Unknown):
-                return None, self._primary.acquire()
+                return None, await self._primary.acquire()
             if floor is not None and replicas is not None:
                 fits = _has_replayed(replicas, floor)
         if replicas is not None:
-            found = replicas._acquire(self._accept, fits, REPLICA_DOWN_ON)
+            found = await replicas._acquire(self._accept, fits, REPLICA_DOWN_ON)
             if found is not None:
                 return found
         try:
-            return None, self._primary.acquire()
+            return None, await self._primary.acquire()
         except ConnectError:
             # The primary is down too: a lagging replica beats no answer.
-            found = None if replicas is None else replicas._acquire(None, fits, REPLICA_DOWN_ON)
+            found = None
+            if replicas is not None:
+                found = await replicas._acquire(None, fits, REPLICA_DOWN_ON)
             if found is None:
                 raise
             return found
@@ -441,13 +361,13 @@ class Cqrs(_Routes):
     def _fresh_enough(self, index: int) -> bool:
         return not self._lagging[index]
 
-    def _replica_pool(self, index: int) -> MultiPool:
+    def _replica_pool(self, index: int) -> AsyncMultiPool:
         if self._replicas is None:
             raise IndexError(f"no replica {index}: this router has no replicas")
         return self._replicas
 
     def _measured(self) -> None:
-        """A probe finished: recompute every replica's lag (called from probe threads)."""
+        """A probe finished: recompute every replica's lag (called by the probes)."""
         wal_probe = self._wal_probe
         if wal_probe is None:
             return
@@ -493,11 +413,11 @@ class _Unknown:
 _UNKNOWN = _Unknown()
 
 
-class CqrsSession(_Routes):
-    """A read-your-writes scope over a ``Cqrs``; a Repo source.
+class AsyncCqrsSession(_AsyncRoutes):
+    """A read-your-writes scope over an ``AsyncCqrs``; a Repo source.
 
-    Use one per unit of work (a web request, a job), from one thread at a
-    time. A write through the session (``write()``, ``transaction()``,
+    Use one per unit of work (a web request, a job), from one thread or task
+    at a time. A write through the session (``write()``, ``transaction()``,
     ``Repo`` writes) records the primary's WAL position when its block ends.
     A later read goes to a replica only if that replica has replayed up to
     that position, checked on the replica that serves the read (its last
@@ -507,13 +427,14 @@ class CqrsSession(_Routes):
 
     Example::
 
-        with cqrs.session() as s:
-            repo = Repo(s)
-            post = repo.insert(changeset)
-            assert repo.get(Post, post.id) == post  # a replica that has it, or the primary
+        async with cqrs.session() as s:
+            async with s.write() as conn:
+                await conn.exec(insert_post)
+            async with s.read() as conn:  # a replica that has it, or the primary
+                await conn.one(post_by_id)
     """
 
-    def __init__(self, cqrs: Cqrs) -> None:
+    def __init__(self, cqrs: AsyncCqrs) -> None:
         self._cqrs = cqrs
         self._lock = threading.Lock()
         self._position: int | _Unknown | None = None
@@ -527,15 +448,15 @@ class CqrsSession(_Routes):
             return None
         return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
 
-    def _lease(self, use: _Use) -> AbstractContextManager[Connection]:
+    def _lease(self, use: _Use) -> AbstractAsyncContextManager[AsyncConnection]:
         if self._closed:
             raise RuntimeError("this CQRS session has ended")
         return self._cqrs._lease(use, self)
 
-    def _wrote(self, conn: Connection) -> None:
+    async def _wrote(self, conn: AsyncConnection) -> None:
         """A write block on ``conn`` ended: remember where the primary's WAL is now."""
         try:
-            position = parse_lsn(conn.one(_INSERT_POSITION))
+            position = parse_lsn(await conn.one(_INSERT_POSITION))
         except (Error, ValueError) as e:
             # Reads cannot tell which replica has the write: the primary serves
             # them until a later write records a position. Every session would
@@ -553,10 +474,10 @@ class CqrsSession(_Routes):
             if not isinstance(current, int) or position > current:
                 self._position = position
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -565,22 +486,33 @@ class CqrsSession(_Routes):
         self._closed = True
 
 
-def _has_replayed(replicas: MultiPool, floor: int) -> Callable[[int, Connection], bool]:
-    """``fits(index, conn)``: whether that replica has replayed up to ``floor``."""
+async def _call_in(
+    block: AsyncLeasedTransaction, fn: Callable[[AsyncConnection], Awaitable[T]]
+) -> T | None:
+    """``await fn(conn)`` inside a transaction block; None when it rolls back."""
+    async with block as conn:
+        return await fn(conn)
+    return None
 
-    def fits(index: int, conn: Connection) -> bool:
+
+def _has_replayed(
+    replicas: AsyncMultiPool, floor: int
+) -> Callable[[int, AsyncConnection], Awaitable[bool]]:
+    """``await fits(index, conn)``: whether that replica has replayed up to ``floor``."""
+
+    async def fits(index: int, conn: AsyncConnection) -> bool:
         prober = replicas._probers[index]
         if prober.measured_at is not None:
             known = prober.result
             if known is None or (isinstance(known, int) and known >= floor):
                 return True
-        replayed = conn.one(_REPLAY_POSITION)
+        replayed = await conn.one(_REPLAY_POSITION)
         return replayed is None or parse_lsn(replayed) >= floor
 
     return fits
 
 
-def _listener(cqrs: Cqrs) -> Callable[[], None]:
+def _listener(cqrs: AsyncCqrs) -> Callable[[], None]:
     """A probe listener that does not keep the router alive."""
     ref = weakref.ref(cqrs)
 
@@ -592,15 +524,15 @@ def _listener(cqrs: Cqrs) -> Callable[[], None]:
     return measured
 
 
-def _wal_position(conn: Connection) -> int:
-    return parse_lsn(conn.one(_WAL_POSITION))
+async def _wal_position(conn: AsyncConnection) -> int:
+    return parse_lsn(await conn.one(_WAL_POSITION))
 
 
-def _replay_position(conn: Connection) -> int | None:
+async def _replay_position(conn: AsyncConnection) -> int | None:
     """A replica's replay position; None on a server that is not in recovery."""
-    replayed = conn.one(_REPLAY_POSITION)
+    replayed = await conn.one(_REPLAY_POSITION)
     return None if replayed is None else parse_lsn(replayed)
 
 
-def _read_only(conn: Connection) -> None:
-    conn.exec(_QUERY_ONLY)
+async def _read_only(conn: AsyncConnection) -> None:
+    await conn.exec(_QUERY_ONLY)

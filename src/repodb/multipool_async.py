@@ -1,51 +1,51 @@
-"""A pool over several equivalent servers: one ``Pool`` each, a healthy one per checkout.
+"""A pool over several equivalent servers: one ``AsyncPool`` each, a healthy one per checkout.
 
 Why: reads spread over replicas need more than a pool per server. The
-``MultiPool`` picks a server for each checkout (round robin, random, or the
+``AsyncMultiPool`` picks a server for each checkout (round robin, random, or the
 one with the fewest connections in use), stops sending work to a server
 from its first failure (a refused or timed-out connect, a connection lost in
 use), and sends work to it again once a background probe gets an answer.
 A hung server, one that accepts connections but never answers, is caught by
 the same probe within ``check_interval + probe_timeout``; at that moment the
-statements running on its lent connections are aborted (``Connection.abort``)
+statements running on its lent connections are aborted (``AsyncConnection.abort``)
 and fail with ``ConnectionLost``, as if the server had died, so no caller
 waits for it to wake up (the Repo runs such a read once more, elsewhere).
 Callers never wait on a server known to be down: a checkout that finds its
 server refusing moves on to the next one at once.
 
 It is a Repo source (every intent gets a server of the pool), and the CQRS
-router (``repodb.cqrs``) keeps its replicas in one.
+router (``repodb.cqrs_async``) keeps its replicas in one.
 
 Example::
 
-    with MultiPool(["postgresql://app@r1/shop", "postgresql://app@r2/shop"]) as replicas:
-        with replicas.connection() as conn:
-            conn.one(Request.one("SELECT 1", row=int))
+    urls = ["postgresql://app@r1/shop", "postgresql://app@r2/shop"]
+    async with AsyncMultiPool(urls) as replicas:
+        async with replicas.connection() as conn:
+            await conn.one(Request.one("SELECT 1", row=int))
         print(replicas.stats().healthy_count)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import itertools
 import logging
 import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
-from ._cqrs.probe import Prober
-from .connection import Connection
+from ._cqrs.config import MultiPoolStats, Selection, ServerStats
+from ._cqrs.probe_async import AsyncProber
+from .connection_async import AsyncConnection
 from .errors import ConnectError, ConnectionLost, Error
-from .pool import Pool, PoolStats
+from .pool_async import AsyncPool
 from .url import parse_url
 
-__all__ = ["MultiPool", "MultiPoolStats", "Selection", "ServerStats"]
+__all__ = ["AsyncMultiPool", "MultiPoolStats", "Selection", "ServerStats"]
 
 T = TypeVar("T")
 
@@ -55,56 +55,8 @@ _now = time.monotonic
 _INTENTS = frozenset(("read", "write", "transaction"))
 
 
-class Selection(enum.Enum):
-    """How a server is chosen for each checkout, among those that answer."""
-
-    #: In turn: the load spreads evenly.
-    ROUND_ROBIN = "round_robin"
-    #: At random.
-    RANDOM = "random"
-    #: The server with the fewest connections lent out (ties in turn).
-    LEAST_CONNECTIONS = "least_connections"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ServerStats:
-    """One server of a ``MultiPool``.
-
-    Attributes:
-        index: its position in the URL list.
-        label: its name in telemetry (``conn.label``) and logs.
-        healthy: it gets checkouts now (neither down nor marked down).
-        down: it failed (a connect, a connection in use, or a probe) and has
-            not answered a probe since, or a probe has gone unanswered for
-            longer than ``probe_timeout``.
-        marked_down: taken out by hand (``mark_down``).
-        last_error: why it is down, if it is.
-        pool: its pool's statistics.
-    """
-
-    index: int
-    label: str
-    healthy: bool
-    down: bool
-    marked_down: bool
-    last_error: str | None
-    pool: PoolStats
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MultiPoolStats:
-    """Every server's statistics, and totals over all of them."""
-
-    servers: tuple[ServerStats, ...]
-    total: int
-    in_use: int
-    available: int
-    waiting: int
-    healthy_count: int
-
-
-class MultiPool:
-    """A thread-safe pool of connections to several equivalent servers.
+class AsyncMultiPool:
+    """A pool of connections to several equivalent servers, safe to share between threads/tasks.
 
     Options:
         urls: the servers (at least one), as for ``repodb.connect``.
@@ -114,23 +66,24 @@ class MultiPool:
             ``"server 1"``, ``"server 2"``, ...).
         timeout, validate, configure, connect_timeout, statement_timeout,
         max_lifetime, max_idle, backoff_min, backoff_max: passed to each
-            server's ``Pool``.
+            server's ``AsyncPool``.
         check_interval: seconds between probes of a server that is up.
         probe_timeout: seconds after which an unanswered probe marks its
             server down and aborts the statements running on its lent
             connections (they raise ``ConnectionLost``; a write's outcome is
             then unknown, as with any lost connection).
-        probe: ``probe(conn)`` checks a server on a connection of its own
+        probe: ``await probe(conn)`` checks a server on a connection of its own
             (default: a ping); an exception marks the server down. Its last
             result is kept for ``on_probe`` listeners (the CQRS router reads
             replay positions this way).
         on_probe: ``on_probe(index)`` is called after each probe, from the
-            probing thread.
+            probing worker (a task; a thread in the sync pool).
 
     Example::
 
-        replicas = MultiPool(urls, max_size_per_server=5, selection=Selection.LEAST_CONNECTIONS)
-        users = Repo(replicas).all(query(User))
+        replicas = AsyncMultiPool(urls, max_size_per_server=5)
+        async with replicas.connection() as conn:
+            ...
     """
 
     def __init__(
@@ -141,8 +94,8 @@ class MultiPool:
         selection: Selection = Selection.ROUND_ROBIN,
         labels: Sequence[str] | None = None,
         timeout: float = 30.0,
-        validate: Callable[[Connection], bool] | None = None,
-        configure: Callable[[Connection], object] | None = None,
+        validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
+        configure: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 5.0,
         statement_timeout: float | None = None,
         max_lifetime: float | None = 3600.0,
@@ -151,13 +104,13 @@ class MultiPool:
         backoff_max: float = 1.0,
         check_interval: float = 0.5,
         probe_timeout: float = 1.5,
-        probe: Callable[[Connection], object] | None = None,
+        probe: Callable[[AsyncConnection], Awaitable[object]] | None = None,
         on_probe: Callable[[int], object] | None = None,
     ) -> None:
         if isinstance(urls, str | bytes) or not isinstance(urls, Sequence):
             raise TypeError(f"urls must be a list of URLs (strings), not {type(urls).__name__}")
         if not urls:
-            raise ValueError("a MultiPool needs at least one server URL; the list is empty")
+            raise ValueError("an AsyncMultiPool needs at least one server URL; the list is empty")
         names = [f"server {i + 1}" for i in range(len(urls))] if labels is None else list(labels)
         if len(names) != len(urls):
             raise ValueError(f"{len(urls)} URLs but {len(names)} labels")
@@ -174,7 +127,7 @@ class MultiPool:
         self._suspect_until = 0.0
         self._suspicion = check_interval + probe_timeout
         self._pools = tuple(
-            Pool(
+            AsyncPool(
                 url,
                 max_size=max_size_per_server,
                 timeout=timeout,
@@ -193,11 +146,11 @@ class MultiPool:
         self._marked = [False] * len(urls)
         self._lock = threading.Lock()
         # The connections lent out per server: a hung server's are aborted.
-        self._lent: tuple[set[Connection], ...] = tuple(set() for _ in urls)
+        self._lent: tuple[set[AsyncConnection], ...] = tuple(set() for _ in urls)
         self._turn = itertools.count()
-        check = probe if probe is not None else Connection.ping
+        check = probe if probe is not None else AsyncConnection.ping
         self._probers = tuple(
-            Prober(
+            AsyncProber(
                 url,
                 label,
                 check,
@@ -213,7 +166,7 @@ class MultiPool:
         )
 
     def __repr__(self) -> str:
-        return f"<repodb.MultiPool {', '.join(self._redacted)}>"
+        return f"<repodb.AsyncMultiPool {', '.join(self._redacted)}>"
 
     def __len__(self) -> int:
         return len(self._pools)
@@ -225,23 +178,23 @@ class MultiPool:
 
     # Borrowing ---------------------------------------------------------------
 
-    def connection(self) -> AbstractContextManager[Connection]:
-        """A ``with`` block holding a connection to a healthy server.
+    def connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """An ``async with`` block holding a connection to a healthy server.
 
         Raises ``ConnectError`` at once when no server is available.
         """
-        return _Lease(self)
+        return _AsyncLease(self)
 
-    def checkout(self, intent: str = "read") -> AbstractContextManager[Connection]:
+    def checkout(self, intent: str = "read") -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for a Repo: every intent gets a healthy server."""
         if intent not in _INTENTS:
             raise ValueError(f"unknown intent {intent!r}: use read, write or transaction")
-        return _Lease(self)
+        return _AsyncLease(self)
 
-    def with_connection(self, fn: Callable[[Connection], T]) -> T:
-        """``fn(conn)`` on a connection to a healthy server; its result."""
-        with _Lease(self) as conn:
-            return fn(conn)
+    async def with_connection(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``await fn(conn)`` on a connection to a healthy server; its result."""
+        async with _AsyncLease(self) as conn:
+            return await fn(conn)
 
     # Health ------------------------------------------------------------------
 
@@ -291,38 +244,38 @@ class MultiPool:
             healthy_count=sum(s.healthy for s in servers),
         )
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop probing, then shut every pool down (see ``Pool.shutdown``)."""
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop probing, then shut every pool down (see ``AsyncPool.shutdown``)."""
         deadline = _now() + timeout
         for prober in self._probers:
-            prober.stop(0.0)
+            await prober.stop(0.0)
         for pool in self._pools:
-            pool.shutdown(max(0.0, deadline - _now()))
+            await pool.shutdown(max(0.0, deadline - _now()))
         for prober in self._probers:
-            prober.stop(max(0.0, min(1.0, deadline - _now())))
+            await prober.stop(max(0.0, min(1.0, deadline - _now())))
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.shutdown()
+        await self.shutdown()
 
     # For the Lease and the CQRS router ----------------------------------------
 
-    def _acquire(
+    async def _acquire(
         self,
         accept: Callable[[int], bool] | None = None,
-        accept_conn: Callable[[int, Connection], bool] | None = None,
+        accept_conn: Callable[[int, AsyncConnection], Awaitable[bool]] | None = None,
         down_on: tuple[type[BaseException], ...] = (ConnectionLost,),
-    ) -> tuple[int, Connection] | None:
+    ) -> tuple[int, AsyncConnection] | None:
         """A connection from the first fitting healthy server, or None.
 
-        ``accept(i)`` filters servers before borrowing, ``accept_conn(i,
+        ``accept(i)`` filters servers before borrowing, ``await accept_conn(i,
         conn)`` after. A server that refuses to connect is marked down and
         the next one tried, without delay. Servers whose pools are all lent
         out are tried last, so that a checkout does not queue behind a busy
@@ -336,25 +289,25 @@ class MultiPool:
                 order.sort(key=lambda i: len(lent[i]) >= size)
                 break
         for i in order:
-            conn = self._borrow(i, now)
+            conn = await self._borrow(i, now)
             if conn is None:
                 continue
             if accept_conn is None:
                 return i, conn
             try:
-                fits = accept_conn(i, conn)
+                fits = await accept_conn(i, conn)
             except down_on as e:
-                self._release(i, conn, e, down_on)
+                await self._release(i, conn, e, down_on)
                 continue
             except BaseException as e:  # even interrupted, the connection goes back
-                self._release(i, conn, e, down_on)
+                await self._release(i, conn, e, down_on)
                 raise
             if fits:
                 return i, conn
-            self._release(i, conn, None, down_on)
+            await self._release(i, conn, None, down_on)
         return None
 
-    def _borrow(self, index: int, now: float) -> Connection | None:
+    async def _borrow(self, index: int, now: float) -> AsyncConnection | None:
         """A connection from server ``index``; None (and the server marked down) if it refuses.
 
         Shortly after this server came back, or after another one failed,
@@ -365,15 +318,15 @@ class MultiPool:
         """
         pool = self._pools[index]
         try:
-            conn = pool.acquire()
+            conn = await pool.acquire()
             if now < self._suspect_until or now < self._probers[index].back_at + self._suspicion:
                 try:
-                    conn.ping()
+                    await conn.ping()
                 except Error:
-                    pool.release(conn)
-                    conn = pool.acquire()
+                    await pool.release(conn)
+                    conn = await pool.acquire()
                 except BaseException:  # even interrupted, the connection goes back
-                    pool.release(conn)
+                    await pool.release(conn)
                     raise
         except ConnectError as e:
             self._failed(index, e)
@@ -383,14 +336,14 @@ class MultiPool:
         if self._probers[index].hung_for(_now()) is not None:
             # It hung while this checkout chose it, maybe after its lent
             # connections were aborted (_abort): not this one; go elsewhere.
-            self._release(index, conn, None)
+            await self._release(index, conn, None)
             return None
         return conn
 
-    def _release(
+    async def _release(
         self,
         index: int,
-        conn: Connection,
+        conn: AsyncConnection,
         error: BaseException | None,
         down_on: tuple[type[BaseException], ...] = (ConnectionLost,),
     ) -> None:
@@ -404,12 +357,12 @@ class MultiPool:
                 elif conn._broken:
                     self._failed(index, ConnectionLost("the connection was lost"))
             finally:
-                self._pools[index].release(conn)
+                await self._pools[index].release(conn)
             return
-        self._pools[index].release(conn)
+        await self._pools[index].release(conn)
 
     def _abort(self, index: int) -> None:
-        """Server ``index`` hangs: make the statements running on its lent connections fail."""
+        """Server ``index`` hangs: fail the statements on its lent connections, and its waiters."""
         with self._lock:
             lent = list(self._lent[index])
         if lent:
@@ -420,6 +373,8 @@ class MultiPool:
             )
         for conn in lent:
             conn.abort()
+        # Checkouts queued for its connections go to another server (_borrow).
+        self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} hangs"))
 
     def _failed(self, index: int, error: BaseException) -> None:
         self._suspect_until = _now() + self._suspicion
@@ -480,7 +435,7 @@ def _bind(on_probe: Callable[[int], object], index: int) -> Callable[[], object]
     return lambda: on_probe(index)
 
 
-def _abort_lent(ref: weakref.ref[MultiPool], index: int) -> Callable[[], None]:
+def _abort_lent(ref: weakref.ref[AsyncMultiPool], index: int) -> Callable[[], None]:
     """The probers' ``on_hung``; a weak reference, as probers must not keep their pool alive."""
 
     def abort() -> None:
@@ -491,26 +446,26 @@ def _abort_lent(ref: weakref.ref[MultiPool], index: int) -> Callable[[], None]:
     return abort
 
 
-class _Lease:
-    """``with multipool.connection() as conn``: a healthy server's connection."""
+class _AsyncLease:
+    """``async with multipool.connection() as conn``: a healthy server's connection."""
 
     __slots__ = ("_conn", "_index", "_pools")
 
-    def __init__(self, pools: MultiPool) -> None:
+    def __init__(self, pools: AsyncMultiPool) -> None:
         self._pools = pools
-        self._conn: Connection | None = None
+        self._conn: AsyncConnection | None = None
         self._index = 0
 
-    def __enter__(self) -> Connection:
+    async def __aenter__(self) -> AsyncConnection:
         if self._conn is not None:
             raise RuntimeError("this connection block is already in use")
-        found = self._pools._acquire()
+        found = await self._pools._acquire()
         if found is None:
             raise self._pools._unavailable()
         self._index, self._conn = found
         return self._conn
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -518,4 +473,4 @@ class _Lease:
     ) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._pools._release(self._index, conn, exc)
+            await self._pools._release(self._index, conn, exc)

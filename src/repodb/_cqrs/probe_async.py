@@ -1,20 +1,23 @@
-"""Whether a server answers, watched by a background thread on a connection of its own.
+"""Whether a server answers, watched in the background on a connection of its own.
 
-Why a thread and its own connection: a router must notice a dead or hung
-server without making a caller pay for it. Each ``Prober`` runs a small
-check (a ping, or a query whose result the router keeps, such as a
-replica's replay position) every ``interval`` seconds. The server is *down*
-from the first failure, whether the probe saw it or a caller reported it
-(``report``), and *up* again at the first probe that succeeds after that;
-while it is down, probes are spaced by a capped, jittered, doubling backoff.
-A probe that has not answered within ``timeout`` seconds makes the server
-count as down at once (a hung server: SIGSTOPped, or a dead host whose
-packets vanish), while the thread keeps waiting for the answer; at that
-moment a timer calls ``on_hung``, so that the owner can free the callers
-waiting on the same server (``Connection.abort``).
+Why in the background and on its own connection: a router must notice a
+dead or hung server without making a caller pay for it. Each
+``AsyncProber`` runs a small check (a ping, or a query whose result the
+router keeps, such as a replica's replay position) every ``interval``
+seconds, in a background worker (an asyncio task on the async side, a
+daemon thread on the sync side). The
+server is *down* from the first failure, whether the probe saw it or a
+caller reported it (``report``), and *up* again at the first probe that
+succeeds after that; while it is down, probes are spaced by a capped,
+jittered, doubling backoff. A probe that has not answered within
+``timeout`` seconds makes the server count as down at once (a hung server:
+SIGSTOPped, or a dead host whose packets vanish), while the probe keeps
+waiting for the answer; at that moment a timer (of the event loop, or a
+timer thread on the sync side) calls ``on_hung``, so that the owner can free
+the callers waiting on the same server (``AsyncConnection.abort``).
 
-The thread holds only a weak reference to its prober: a prober dropped
-without ``stop()`` is collected and its thread ends.
+The background worker holds only a weak reference to its prober: a prober
+dropped without ``stop()`` is collected and its worker ends.
 """
 
 from __future__ import annotations
@@ -22,46 +25,40 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import random
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from ..connection import Connection, connect
+from .._acompat_async import AsyncEvent, join_async, spawn_async, wait_event_async
+from ..connection_async import AsyncConnection, connect_async
 from ..errors import Error
+from .config import backoff
 
-__all__ = ["Prober", "backoff"]
+if True:  # ASYNC
+    import asyncio  # the sync module loads no asyncio
+
+__all__ = ["AsyncProber", "backoff"]
 
 _logger = logging.getLogger("repodb.cqrs")
 _now = time.monotonic
 
 
-def backoff(failures: int, low: float, high: float) -> float:
-    """The wait after ``failures`` failures in a row: doubling from ``low``, capped at ``high``.
-
-    "Equal jitter": somewhere in the upper half of the doubled delay, so that
-    several routers watching one server do not probe in step.
-    """
-    base = min(high, low * 2.0 ** max(0, failures - 1))
-    return max(low, random.uniform(base / 2, base))
-
-
-class Prober:
+class AsyncProber:
     """Health and last probe result of one server.
 
     Options:
         url, label: the server, and its name in logs.
-        check: ``check(conn)`` runs on the prober's connection; its result is
-            kept in ``result``; an exception means the server is down.
+        check: ``await check(conn)`` runs on the prober's connection; its
+            result is kept in ``result``; an exception means the server is down.
         interval: seconds between probes while the server is up.
         timeout: seconds after which an unanswered probe counts the server
             as down (also the probe connection's statement timeout).
         connect_timeout: for the probe connection.
         backoff_min, backoff_max: the spacing of probes while it is down.
-        on_result: called (from the thread, without locks) after each probe.
-        on_hung: called (from a timer thread, without locks) once per probe
-            that has gone unanswered for ``timeout`` seconds.
+        on_result: called (from the worker, without locks) after each probe.
+        on_hung: called (without locks) once per probe that has gone
+            unanswered for ``timeout`` seconds.
 
     Attributes, read without a lock (each is one atomic read):
         result: what ``check`` returned last time it succeeded.
@@ -75,7 +72,7 @@ class Prober:
         self,
         url: str,
         label: str,
-        check: Callable[[Connection], object],
+        check: Callable[[AsyncConnection], Awaitable[object]],
         *,
         interval: float,
         timeout: float,
@@ -97,7 +94,7 @@ class Prober:
         self._on_result = on_result
         self._on_hung = on_hung
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = AsyncEvent()
         self._stopped = False
         self._due = 0.0
         self._failures = 0
@@ -109,14 +106,8 @@ class Prober:
         self.back_at = -math.inf
         # When the probe in flight started; None between probes.
         self.started: float | None = None
-        self._thread = threading.Thread(
-            target=_run,
-            args=(weakref.ref(self), self._wake),
-            name=f"repodb-probe-{label}",
-            daemon=True,
-        )
+        self._worker = spawn_async(_run, (weakref.ref(self), self._wake), f"repodb-probe-{label}")
         weakref.finalize(self, self._wake.set)
-        self._thread.start()
 
     def up(self, now: float) -> bool:
         """Whether the server counts as answering at ``now``."""
@@ -143,40 +134,42 @@ class Prober:
         self._wake.set()
         _logger.warning("%s is down (%s); work goes elsewhere until it answers", self.label, error)
 
-    def stop(self, timeout: float) -> None:
-        """End the thread; wait up to ``timeout`` seconds (a hung probe never ends)."""
+    async def stop(self, timeout: float) -> None:
+        """End the worker; wait up to ``timeout`` seconds for it."""
         self._stopped = True
         self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        await join_async(self._worker, timeout)
 
-    # The thread's side ---------------------------------------------------------
+    # The worker's side ---------------------------------------------------------
 
-    def _probe(self, conn: Connection | None) -> Connection | None:
+    async def _probe(self, conn: AsyncConnection | None) -> AsyncConnection | None:
         """One probe; the connection to keep for the next one."""
         started = self.started = _now()
+        held = [conn]
         watch = None
         if self._on_hung is not None:
-            watch = threading.Timer(self.timeout, self._hung, (started,))
-            watch.daemon = True
-            watch.name = f"repodb-probe-watch-{self.label}"
-            watch.start()
+            if True:  # ASYNC
+                # A timer of the loop, not asyncio.timeout: cancelling a
+                # statement makes psycopg send a cancel request and wait for
+                # the hung server to take it.
+                loop = asyncio.get_running_loop()
+                watch = loop.call_later(self.timeout, self._hung, started)
+            else:
+                watch = threading.Timer(self.timeout, self._hung, (started,))
+                watch.daemon = True
+                watch.name = f"repodb-probe-watch-{self.label}"
+                watch.start()
         try:
-            if conn is None:
-                conn = connect(
-                    self.url, connect_timeout=self._connect_timeout, statement_timeout=self.timeout
-                )
-                conn.label = self.label
-            result = self._check(conn)
+            result = await self._attempt(held)
         except Exception as e:
-            # Any failure counts the server down, and the thread goes on
+            # Any failure counts the server down, and the worker goes on
             # probing; one that is no repodb error (a bug) is logged with its
             # traceback in _failed.
-            if conn is not None:
+            if held[0] is not None:
                 with contextlib.suppress(Error):
-                    conn.close()
+                    await held[0].close()
             self._failed(e)
-            conn = None
+            held[0] = None
         else:
             self._succeeded(started, result)
         finally:
@@ -186,12 +179,23 @@ class Prober:
         if self._on_result is not None:
             try:
                 self._on_result()
-            except Exception:  # a bug in a listener must not end the probing thread
+            except Exception:  # a bug in a listener must not end the probing
                 _logger.exception("%s: a probe listener failed", self.label)
-        return conn
+        return held[0]
+
+    async def _attempt(self, held: list[AsyncConnection | None]) -> object:
+        """The check, on ``held[0]`` (opened first when None, and kept there)."""
+        conn = held[0]
+        if conn is None:
+            conn = await connect_async(
+                self.url, connect_timeout=self._connect_timeout, statement_timeout=self.timeout
+            )
+            conn.label = self.label
+            held[0] = conn
+        return await self._check(conn)
 
     def _hung(self, started: float) -> None:
-        """The timer's side: the probe that began at ``started`` is still unanswered."""
+        """The watchdog's side: the probe that began at ``started`` is still unanswered."""
         if self.started != started or self._stopped or self._on_hung is None:
             return
         _logger.warning(
@@ -201,7 +205,7 @@ class Prober:
         )
         try:
             self._on_hung()
-        except Exception:  # a bug in a listener must not end the timer thread
+        except Exception:  # a bug in a listener must not end the watchdog
             _logger.exception("%s: a hang listener failed", self.label)
 
     def _failed(self, error: Exception) -> None:
@@ -245,9 +249,9 @@ class Prober:
             _logger.warning("%s answered a health check after %.2f s", self.label, now - started)
 
 
-def _run(ref: weakref.ref[Prober], wake: threading.Event) -> None:
-    """The thread's body: probe whenever due, until stopped or dropped."""
-    conn: Connection | None = None
+async def _run(ref: weakref.ref[AsyncProber], wake: AsyncEvent) -> None:
+    """The worker's body: probe whenever due, until stopped or dropped."""
+    conn: AsyncConnection | None = None
     try:
         while True:
             prober = ref()
@@ -256,12 +260,12 @@ def _run(ref: weakref.ref[Prober], wake: threading.Event) -> None:
             wait = prober._due - _now()
             if wait > 0:
                 del prober
-                wake.wait(wait)
+                await wait_event_async(wake, wait)
                 wake.clear()
                 continue
-            conn = prober._probe(conn)
+            conn = await prober._probe(conn)
             del prober
     finally:
         if conn is not None:
             with contextlib.suppress(Error):
-                conn.close()
+                await conn.close()
