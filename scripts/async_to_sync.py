@@ -47,6 +47,12 @@ SOURCES = [
     "src/repodb/_pool/slots_async.py",
     "src/repodb/_pool/maintenance_async.py",
     "src/repodb/pool_async.py",
+    "src/repodb/_repo/stream_async.py",
+    "src/repodb/_repo/write_async.py",
+    "src/repodb/_repo/bulk_async.py",
+    "src/repodb/preload_async.py",
+    "src/repodb/multi_async.py",
+    "src/repodb/repo_async.py",
 ]
 
 RENAMES = {
