@@ -10,7 +10,8 @@ joined by a query), ``stream`` as an async iterator, reload, a transaction
 with a rollback (a function and an ``async with`` block), a Multi whose
 ``run`` steps are ``async def`` functions, and its ``MultiError``. Each test
 is a plain function running ``asyncio.run`` (no pytest plugin), every wait
-bounded by ``asyncio.timeout``.
+bounded by ``asyncio.timeout``. A transaction whose task is cancelled while
+its statement runs rolls back and leaves the source serving.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, assert_type
 import pytest
 
 import repodb
-from repodb import AsyncRepo, MultiError, WriteResult
+from repodb import AsyncRepo, MultiError, Request, WriteResult
 from repodb.changeset import cast, change
 from repodb.multi import Key, Results
 from repodb.multi_async import AsyncMulti
@@ -272,6 +273,36 @@ def test_multi_with_async_steps(db_url: str, source: str) -> None:
             await repo.transaction(AsyncMulti().insert("twin", member_form("ada@example.com", "t")))
         assert invalid.value.changeset is not None
         assert await repo.all(query(Member).select(Member.name)) == ["ada l."]
+
+    run(db_url, source, body)
+
+
+SLOW = {
+    "postgresql": "SELECT pg_sleep(5)",
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)"
+    " SELECT count(*) FROM c",
+}
+
+
+@SOURCES
+def test_a_cancelled_transaction_rolls_back_and_gives_its_connection_back(
+    db_url: str, source: str
+) -> None:
+    slow_sql = SLOW["postgresql" if db_url.startswith("postgresql") else "sqlite"]
+
+    async def body(repo: AsyncRepo, events: list[QueryEvent]) -> None:
+        async def slow(tx: AsyncTransactionRepo) -> None:
+            await tx.insert(member_form("a@example.com", "a"))
+            await tx.exec(Request.exec(slow_sql))
+
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await repo.transaction(slow)
+        assert await repo.all(query(Member)) == []
+        await repo.insert(member_form("b@example.com", "b"))
+        assert await repo.all(query(Member).select(Member.name)) == ["b"]
+        if isinstance(repo.source, AsyncPool):
+            assert repo.source.stats().in_use == 0
 
     run(db_url, source, body)
 
