@@ -120,3 +120,8 @@ class MultiError(Error):
         )
         self.results = Results(results)
         super().__init__(f"Multi step {step!r} failed: {type(error).__name__}: {error}")
+
+
+# Shown where the sync side exports them (reprs, tracebacks, pickles).
+for _cls in (Key, Results, Step, MultiError):
+    _cls.__module__ = "repodb.multi"

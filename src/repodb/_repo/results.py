@@ -39,3 +39,7 @@ class WriteResult(Generic[T]):
     inserted: int | None = None
     updated: int | None = None
     actions: tuple[Literal["inserted", "updated"], ...] | None = None
+
+
+# Shown where the sync side exports it (reprs, tracebacks, pickles).
+WriteResult.__module__ = "repodb.repo"
