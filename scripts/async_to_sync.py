@@ -51,6 +51,12 @@ SOURCES = [
     "src/repodb/_cqrs/leases_async.py",
     "src/repodb/multipool_async.py",
     "src/repodb/cqrs_async.py",
+    "src/repodb/_repo/stream_async.py",
+    "src/repodb/_repo/write_async.py",
+    "src/repodb/_repo/bulk_async.py",
+    "src/repodb/preload_async.py",
+    "src/repodb/multi_async.py",
+    "src/repodb/repo_async.py",
 ]
 
 RENAMES = {

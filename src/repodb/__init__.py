@@ -52,9 +52,12 @@ if TYPE_CHECKING:
         UniqueViolation,
     )
     from .multi import Multi, MultiError
+    from .multi_async import AsyncMulti
     from .pool import Pool, PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
+    from .pool_async import AsyncPool
     from .query import Query, to_sql
     from .repo import Repo, WriteResult
+    from .repo_async import AsyncRepo
     from .request import Many, One, Request, Zero, ZeroOrOne
     from .types import DbType
     from .url import DatabaseUrl, parse_url
@@ -66,6 +69,9 @@ _LAZY: dict[str, str] = {
     "CheckViolation": "errors",
     "ConnectError": "errors",
     "AsyncConnection": "connection_async",
+    "AsyncMulti": "multi_async",
+    "AsyncPool": "pool_async",
+    "AsyncRepo": "repo_async",
     "AsyncRowStream": "connection_async",
     "AsyncTransaction": "connection_async",
     "Connection": "connection",
@@ -124,6 +130,9 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AsyncConnection",
+    "AsyncMulti",
+    "AsyncPool",
+    "AsyncRepo",
     "AsyncRowStream",
     "AsyncTransaction",
     "Changeset",

@@ -10,16 +10,19 @@ repo.py stays the API.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _codec
 from .._compile.cache import compile_statement
-from ..connection import Connection
 from ..expr import Column, Expr, Value, describe
 from ..functions import avg, count, max_, min_, sum_
 from ..query import Query, query, subquery
 from ..query import column as column_of
 from ..schema import Schema, schema_info
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+    from ..connection_async import AsyncConnection
 
 __all__ = ["aggregate_query", "key_of", "key_plan"]
 
@@ -43,7 +46,7 @@ class _KeyPlan:
 
     __slots__ = ("decode", "dialect", "encode", "hidden", "sql")
 
-    def __init__(self, schema: type[Schema], conn: Connection) -> None:
+    def __init__(self, schema: type[Schema], conn: Connection | AsyncConnection) -> None:
         key = schema_info(schema).primary_key
         if not key:
             raise ValueError(f"{schema.__name__} has no primary key: use get_by")
@@ -74,7 +77,7 @@ class _KeyPlan:
 _KEY_PLANS: dict[tuple[type[Any], str, str], _KeyPlan] = {}
 
 
-def key_plan(schema: type[Schema], conn: Connection) -> _KeyPlan:
+def key_plan(schema: type[Schema], conn: Connection | AsyncConnection) -> _KeyPlan:
     key = (schema, conn.dialect.name, conn.codecs.name)
     plan = _KEY_PLANS.get(key)
     # The name stands for the dialect in the key, as in the compiled-SQL cache.

@@ -1,4 +1,4 @@
-"""Multi: named database steps that run in one transaction, all or nothing (Ecto.Multi).
+"""AsyncMulti: named database steps that run in one transaction, all or nothing (Ecto.Multi).
 
 Why: an operation that writes several rows (an account and its first
 membership, an order and its stock moves) should be declared as one value
@@ -7,20 +7,20 @@ transaction, with a precise answer when it fails: which step, what went
 wrong (a changeset with field errors, or an exception), and what the steps
 before it had produced (all of it rolled back).
 
-A ``Multi`` is immutable: every builder returns a new one. Each step has a
-name, unique in the Multi (a repeated name is a ``ValueError`` when the
-Multi is built). Where a step takes a record, a changeset, rows or a query,
+A ``AsyncMulti`` is immutable: every builder returns a new one. Each step has a
+name, unique in the AsyncMulti (a repeated name is a ``ValueError`` when the
+AsyncMulti is built). Where a step takes a record, a changeset, rows or a query,
 it also takes a function of the results so far (a read-only mapping of step
 name to result) that builds it when the step runs.
 
 Steps:
     ``insert``, ``update``, ``delete``, ``insert_all``, ``update_all``,
-    ``delete_all``: the Repo operation of the same name, on the transaction.
+    ``delete_all``: the AsyncRepo operation of the same name, on the transaction.
     ``run(name, fn)``: ``fn(tx, results)``; its return value is the step's
     result. A run step fails by raising (any exception): unlike Ecto, there
     is no ``{:error, value}`` to return. ``tx.rollback()`` in it fails the
-    Multi too, with the ``Rollback`` as the error.
-    ``merge(fn)``: ``fn(results)`` returns another Multi whose steps run
+    AsyncMulti too, with the ``Rollback`` as the error.
+    ``merge(fn)``: ``fn(results)`` returns another AsyncMulti whose steps run
     next, for steps that depend on data (its names must be new too).
 
 ``repo.transaction(multi)`` runs the steps in order on one connection (a
@@ -37,7 +37,7 @@ database.
 Example::
 
     multi = (
-        Multi()
+        AsyncMulti()
         .insert("user", cast(User, params, ["name", "email"]))
         .insert("welcome", lambda r: Post(user_id=r["user"].id, title="Hello"))
         .run("count", lambda tx, r: tx.aggregate(query(Post), "count"))
@@ -52,7 +52,7 @@ Example::
 With typed keys::
 
     USER = Key[User]("user")
-    multi = Multi().insert(USER, changeset).run(
+    multi = AsyncMulti().insert(USER, changeset).run(
         "greeting", lambda tx, r: f"Hello {r[USER].name}"
     )
     user = repo.transaction(multi)[USER]  # a User to mypy
@@ -61,134 +61,32 @@ With typed keys::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._acompat_async import resolve_async
+from ._multi import Key, MultiError, Results, Step
 from .changeset import Changeset, InvalidChangesetError
-from .connection import Rollback
-from .errors import Error
+from .connection_async import Rollback
 from .query import Query
 from .schema import Schema
 
 if TYPE_CHECKING:
     from .expr import Column
-    from .repo import RepoTransaction, TransactionRepo, WriteResult
+    from .repo_async import AsyncRepoTransaction, AsyncTransactionRepo, WriteResult
     from .write import Assignment, ConflictTarget, OnConflict
 
-__all__ = ["Key", "Multi", "MultiError", "Results", "Step"]
+__all__ = ["AsyncMulti", "Key", "MultiError", "Results", "Step"]
 
 S = TypeVar("S", bound=Schema)
 T = TypeVar("T")
 
 
-class Key(Generic[T]):
-    """A step name that carries the type of the step's result: ``Key[User]("user")``.
-
-    Why: results are looked up by name, and a name alone says nothing of
-    what its step produced. Name a step with a key and a type checker
-    checks that the step produces a ``T``, and ``results[key]`` is a ``T``.
-    """
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        if not isinstance(name, str):
-            raise TypeError(f"a step name is a str, not {name!r}")
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Key({self.name!r})"
-
-
-class Results(Mapping[str, Any]):
-    """The results of the steps run so far, by step name, in step order (read-only).
-
-    ``results["user"]`` is ``Any``; ``results[USER]`` for a
-    ``USER = Key[User]("user")`` is a ``User`` to a type checker.
-    """
-
-    __slots__ = ("_results",)
-
-    def __init__(self, results: Mapping[str, Any]) -> None:
-        self._results = dict(results)
-
-    @overload
-    def __getitem__(self, key: Key[T]) -> T: ...
-    @overload
-    def __getitem__(self, key: str) -> Any: ...
-    def __getitem__(self, key: Key[Any] | str) -> Any:
-        return self._results[key.name if isinstance(key, Key) else key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._results)
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    def __repr__(self) -> str:
-        return f"Results({self._results!r})"
-
-
-Action = Literal[
-    "insert", "update", "delete", "insert_all", "update_all", "delete_all", "run", "merge"
-]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Step:
-    """One step of a Multi, as ``Multi.to_list()`` shows it.
-
-    Attributes:
-        name: the step's name; None for a ``merge``.
-        action: ``insert``, ``update``, ..., ``run`` or ``merge``.
-        args: what the step was given (a record, changeset, query, rows or
-            function; ``insert_all`` has the schema first, ``update_all``
-            its assignments after the query).
-        options: the keyword options passed on to the Repo operation.
-    """
-
-    name: str | None
-    action: Action
-    args: tuple[Any, ...]
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # A read-only copy: a step listed by to_list() cannot change the Multi.
-        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
-
-
-class MultiError(Error):
-    """A step of a Multi failed; the whole transaction was rolled back.
-
-    Attributes:
-        step: the failed step's name.
-        error: the invalid changeset for a validation or declared
-            constraint failure, else the exception the step raised (also
-            this error's ``__cause__``).
-        changeset: the invalid changeset, or None when the step failed
-            otherwise.
-        results: the results of the steps before it, by name (rolled back:
-            they describe writes the database no longer holds).
-    """
-
-    def __init__(self, step: str, error: BaseException, results: Mapping[str, Any]) -> None:
-        self.step = step
-        self.changeset: Changeset[Any] | None = (
-            error.changeset if isinstance(error, InvalidChangesetError) else None
-        )
-        self.error: BaseException | Changeset[Any] = (
-            self.changeset if self.changeset is not None else error
-        )
-        self.results = Results(results)
-        super().__init__(f"Multi step {step!r} failed: {type(error).__name__}: {error}")
-
-
 @dataclasses.dataclass(frozen=True, slots=True, repr=False)
-class Multi:
+class AsyncMulti:
     """An immutable, ordered list of named steps to run in one transaction.
 
-    Build it with the step methods (each returns a new Multi) and run it with
+    Build it with the step methods (each returns a new AsyncMulti) and run it with
     ``repo.transaction(multi)``; see the module documentation.
     """
 
@@ -204,7 +102,7 @@ class Multi:
         *,
         on_conflict: OnConflict = "raise",
         conflict_target: ConflictTarget | None = None,
-    ) -> Multi:
+    ) -> AsyncMulti:
         """Insert a record or a changeset (``repo.insert``); the result is the stored record."""
         name = _name(name)
         _expect(name, value, (Schema, Changeset), "a record, a changeset or a function")
@@ -213,7 +111,7 @@ class Multi:
 
     def update(
         self, name: str | Key[S], changeset: Changeset[S] | Callable[[Results], Changeset[S]]
-    ) -> Multi:
+    ) -> AsyncMulti:
         """Write a changeset's changes (``repo.update``); the result is the updated record."""
         name = _name(name)
         _expect(name, changeset, (Changeset,), "a changeset or a function")
@@ -223,7 +121,7 @@ class Multi:
         self,
         name: str | Key[S],
         value: S | Changeset[S] | Callable[[Results], S | Changeset[S]],
-    ) -> Multi:
+    ) -> AsyncMulti:
         """Delete a record (``repo.delete``); the result is the deleted record."""
         name = _name(name)
         _expect(name, value, (Schema, Changeset), "a record, a changeset or a function")
@@ -239,7 +137,7 @@ class Multi:
         on_conflict: OnConflict = "raise",
         conflict_target: ConflictTarget | None = None,
         returning: bool | Sequence[str | Column[Any]] = False,
-    ) -> Multi:
+    ) -> AsyncMulti:
         """Insert many rows (``repo.insert_all``); the result is its ``WriteResult``."""
         name = _name(name)
         if not (isinstance(schema, type) and issubclass(schema, Schema)):
@@ -259,7 +157,7 @@ class Multi:
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
         returning: bool | Sequence[str | Column[Any]] = False,
-    ) -> Multi:
+    ) -> AsyncMulti:
         """Update the rows a query matches (``repo.update_all``); the result: a ``WriteResult``."""
         name = _name(name)
         _expect(name, q, (Query,), "a query or a function")
@@ -272,13 +170,15 @@ class Multi:
         q: Query[Any] | Callable[[Results], Query[Any]],
         *,
         returning: bool | Sequence[str | Column[Any]] = False,
-    ) -> Multi:
+    ) -> AsyncMulti:
         """Delete the rows a query matches (``repo.delete_all``); the result: a ``WriteResult``."""
         name = _name(name)
         _expect(name, q, (Query,), "a query or a function")
         return self._add(Step(name, "delete_all", (q,), {"returning": returning}))
 
-    def run(self, name: str | Key[T], fn: Callable[[TransactionRepo, Results], T]) -> Multi:
+    def run(
+        self, name: str | Key[T], fn: Callable[[AsyncTransactionRepo, Results], Awaitable[T]]
+    ) -> AsyncMulti:
         """Call ``fn(tx, results)`` in the transaction; the result is what it returns.
 
         The function fails the step by raising; it may use ``tx`` for
@@ -290,8 +190,8 @@ class Multi:
         _expect(name, fn, (), "a function")
         return self._add(Step(name, "run", (fn,)))
 
-    def merge(self, fn: Callable[[Results], Multi]) -> Multi:
-        """Run the steps of the Multi that ``fn(results)`` returns, at this point.
+    def merge(self, fn: Callable[[Results], AsyncMulti]) -> AsyncMulti:
+        """Run the steps of the AsyncMulti that ``fn(results)`` returns, at this point.
 
         For steps that depend on earlier results (one step per row read).
         Its step names must not repeat any other (``ValueError``, raised in
@@ -299,15 +199,15 @@ class Multi:
         rolls back and propagates unchanged.
         """
         if not callable(fn):
-            raise TypeError(f"merge needs a function returning a Multi, not {fn!r}")
+            raise TypeError(f"merge needs a function returning a AsyncMulti, not {fn!r}")
         return dataclasses.replace(self, _steps=(*self._steps, Step(None, "merge", (fn,))))
 
-    def append(self, other: Multi) -> Multi:
-        """This Multi's steps, then ``other``'s (names must not repeat)."""
+    def append(self, other: AsyncMulti) -> AsyncMulti:
+        """This AsyncMulti's steps, then ``other``'s (names must not repeat)."""
         return _joined(self, other)
 
-    def prepend(self, other: Multi) -> Multi:
-        """``other``'s steps, then this Multi's (names must not repeat)."""
+    def prepend(self, other: AsyncMulti) -> AsyncMulti:
+        """``other``'s steps, then this AsyncMulti's (names must not repeat)."""
         return _joined(other, self)
 
     # -- inspection -----------------------------------------------------------------
@@ -325,23 +225,23 @@ class Multi:
         steps = ", ".join(
             s.action if s.name is None else f"{s.action} {s.name!r}" for s in self._steps
         )
-        return f"<Multi {steps}>" if steps else "<Multi (empty)>"
+        return f"<AsyncMulti {steps}>" if steps else "<AsyncMulti (empty)>"
 
-    # -- running (for Repo.transaction) -----------------------------------------------
+    # -- running (for AsyncRepo.transaction) -----------------------------------------------
 
-    def _add(self, step: Step) -> Multi:
+    def _add(self, step: Step) -> AsyncMulti:
         assert step.name is not None
         if step.name in self._names:
-            raise ValueError(f"the Multi already has a step named {step.name!r}")
-        return Multi((*self._steps, step), self._names | {step.name})
+            raise ValueError(f"the AsyncMulti already has a step named {step.name!r}")
+        return AsyncMulti((*self._steps, step), self._names | {step.name})
 
-    def _run(self, block: RepoTransaction) -> Results:
+    async def _run(self, block: AsyncRepoTransaction) -> Results:
         """Run the steps in ``block``: the results by name, or ``MultiError``."""
         _check_changesets(self._steps, {})
         results: dict[str, Any] = {}
         stopped: list[tuple[str, Rollback]] = []
-        with block as tx:
-            _run_steps(self._steps, tx, results, set(self._names), stopped)
+        async with block as tx:
+            await _run_steps(self._steps, tx, results, set(self._names), stopped)
         if stopped:
             # A step called tx.rollback(): the block rolled back quietly.
             name, request = stopped[0]
@@ -361,11 +261,11 @@ def _expect(name: str, value: object, kinds: tuple[type, ...], what: str) -> Non
         raise TypeError(f"step {name!r} needs {what}, not {type(value).__name__}")
 
 
-def _joined(first: Multi, second: Multi) -> Multi:
+def _joined(first: AsyncMulti, second: AsyncMulti) -> AsyncMulti:
     repeated = first._names & second._names
     if repeated:
         raise ValueError(f"both Multis have steps named {', '.join(sorted(repeated))}")
-    return Multi((*first._steps, *second._steps), first._names | second._names)
+    return AsyncMulti((*first._steps, *second._steps), first._names | second._names)
 
 
 def _check_changesets(steps: Sequence[Step], results: Mapping[str, Any]) -> None:
@@ -378,34 +278,34 @@ def _check_changesets(steps: Sequence[Step], results: Mapping[str, Any]) -> None
             raise MultiError(step.name, error, results) from error
 
 
-def _resolve(value: Any, results: Results) -> Any:
+async def _resolve(value: Any, results: Results) -> Any:
     """A step's argument: the value itself, or what its function builds from the results."""
-    return value(results) if callable(value) else value
+    return await resolve_async(value(results)) if callable(value) else value
 
 
-def _perform(tx: TransactionRepo, step: Step, results: Results) -> Any:
+async def _perform(tx: AsyncTransactionRepo, step: Step, results: Results) -> Any:
     args, options = step.args, step.options
     match step.action:
         case "insert":
-            return tx.insert(_resolve(args[0], results), **options)
+            return await tx.insert(await _resolve(args[0], results), **options)
         case "update":
-            return tx.update(_resolve(args[0], results))
+            return await tx.update(await _resolve(args[0], results))
         case "delete":
-            return tx.delete(_resolve(args[0], results))
+            return await tx.delete(await _resolve(args[0], results))
         case "insert_all":
-            return tx.insert_all(args[0], _resolve(args[1], results), **options)
+            return await tx.insert_all(args[0], await _resolve(args[1], results), **options)
         case "update_all":
-            return tx.update_all(_resolve(args[0], results), *args[1:], **options)
+            return await tx.update_all(await _resolve(args[0], results), *args[1:], **options)
         case "delete_all":
-            return tx.delete_all(_resolve(args[0], results), **options)
+            return await tx.delete_all(await _resolve(args[0], results), **options)
         case "run":
-            return args[0](tx, results)
+            return await resolve_async(args[0](tx, results))
     raise AssertionError(f"unknown step action {step.action!r}")  # pragma: no cover
 
 
-def _run_steps(
+async def _run_steps(
     steps: Sequence[Step],
-    tx: TransactionRepo,
+    tx: AsyncTransactionRepo,
     results: dict[str, Any],
     taken: set[str],
     stopped: list[tuple[str, Rollback]],
@@ -414,18 +314,20 @@ def _run_steps(
         # Each function sees a snapshot: a result mapping it keeps never changes.
         seen = Results(results)
         if step.name is None:
-            merged = step.args[0](seen)
-            if not isinstance(merged, Multi):
-                raise TypeError(f"a merge function must return a Multi, not {merged!r}")
+            merged = await resolve_async(step.args[0](seen))
+            if not isinstance(merged, AsyncMulti):
+                raise TypeError(f"a merge function must return a AsyncMulti, not {merged!r}")
             repeated = taken & merged._names
             if repeated:
-                raise ValueError(f"a merged Multi repeats step names {', '.join(sorted(repeated))}")
+                raise ValueError(
+                    f"a merged AsyncMulti repeats step names {', '.join(sorted(repeated))}"
+                )
             taken |= merged._names
             _check_changesets(merged._steps, results)
-            _run_steps(merged._steps, tx, results, taken, stopped)
+            await _run_steps(merged._steps, tx, results, taken, stopped)
             continue
         try:
-            results[step.name] = _perform(tx, step, seen)
+            results[step.name] = await _perform(tx, step, seen)
         except Rollback as request:
             stopped.append((step.name, request))
             raise

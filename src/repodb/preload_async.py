@@ -74,8 +74,8 @@ from .schema import NOT_LOADED, AssocInfo, NotLoaded, Schema, schema_info
 from .types import to_dbtype
 
 if TYPE_CHECKING:
-    from .connection import Connection
-    from .repo import Intent, Repo
+    from .connection_async import AsyncConnection
+    from .repo_async import AsyncRepo, Intent
 
 __all__ = ["preload", "preload_specs", "run_query", "top"]
 
@@ -90,12 +90,12 @@ _INT = to_dbtype(int)
 
 
 @overload
-def preload(
-    repo: Repo, records: S, /, *paths: PreloadPath, force: bool = ..., **queries: PreloadValue
+async def preload(
+    repo: AsyncRepo, records: S, /, *paths: PreloadPath, force: bool = ..., **queries: PreloadValue
 ) -> S: ...
 @overload
-def preload(
-    repo: Repo,
+async def preload(
+    repo: AsyncRepo,
     records: Sequence[S],
     /,
     *paths: PreloadPath,
@@ -103,11 +103,21 @@ def preload(
     **queries: PreloadValue,
 ) -> list[S]: ...
 @overload
-def preload(
-    repo: Repo, records: None, /, *paths: PreloadPath, force: bool = ..., **queries: PreloadValue
+async def preload(
+    repo: AsyncRepo,
+    records: None,
+    /,
+    *paths: PreloadPath,
+    force: bool = ...,
+    **queries: PreloadValue,
 ) -> None: ...
-def preload(
-    repo: Repo, records: Any, /, *paths: PreloadPath, force: bool = True, **queries: PreloadValue
+async def preload(
+    repo: AsyncRepo,
+    records: Any,
+    /,
+    *paths: PreloadPath,
+    force: bool = True,
+    **queries: PreloadValue,
 ) -> Any:
     """Load associations into new copies of ``records``: one record, a list, or None.
 
@@ -120,7 +130,7 @@ def preload(
     ``force=False`` (Ecto's default) a named association already loaded on a
     record is kept as it is, and only its nested paths are loaded.
 
-    Example: ``user = preload(repo, user, "posts__comments")``.
+    Example: ``user = await preload(repo, user, "posts__comments")``.
     """
     if records is None:
         return None
@@ -137,21 +147,21 @@ def preload(
             "a join preload (ref(...)) reads the rows of a query: use"
             " repo.all(query(...).join(..., as_=name).preload(assoc=ref(name)))"
         )
-    loaded = _load(repo, parents, specs, force=force)
+    loaded = await _load(repo, parents, specs, force=force)
     return loaded[0] if single else loaded
 
 
-def preload_specs(repo: Repo, rows: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
+async def preload_specs(repo: AsyncRepo, rows: list[Any], specs: tuple[Preload, ...]) -> list[Any]:
     """``rows`` (records of one schema, from a query) with ``specs`` loaded, each level one query.
 
     Raises ``TypeError`` when the query selected something other than
     records (``select(User.id)`` rows have nothing to attach to).
     """
-    return _preload_rows(repo, rows, specs, fresh=False)
+    return await _preload_rows(repo, rows, specs, fresh=False)
 
 
-def _preload_rows(
-    repo: Repo, rows: list[Any], specs: tuple[Preload, ...], *, fresh: bool
+async def _preload_rows(
+    repo: AsyncRepo, rows: list[Any], specs: tuple[Preload, ...], *, fresh: bool
 ) -> list[Any]:
     """``preload_specs``; with ``fresh``, ``rows`` are just decoded and get the associations."""
     if not specs:
@@ -166,10 +176,10 @@ def _preload_rows(
         )
     if _any_joined(specs):
         raise ValueError("join preloads come from the query's own rows: run it with run_query")
-    return _load(repo, rows, specs, fresh=fresh)
+    return await _load(repo, rows, specs, fresh=fresh)
 
 
-def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
+async def run_query(repo: AsyncRepo, q: Query[Any], intent: Intent) -> list[Any]:
     """The results of ``q`` with its preloads: join preloads from its rows, others by query.
 
     A join preload selects the joined records along with the root's, in the
@@ -177,7 +187,9 @@ def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
     primary key, in order of first appearance) holding its joined children.
     """
     if not _any_joined(q.preloads):
-        return _preload_rows(repo, repo._execute(q, intent)[0], q.preloads, fresh=True)
+        return await _preload_rows(
+            repo, (await repo._execute(q, intent))[0], q.preloads, fresh=True
+        )
     root = q.source.schema
     selection = q.selection()
     item = selection.items[0]
@@ -185,11 +197,11 @@ def run_query(repo: Repo, q: Query[Any], intent: Intent) -> list[Any]:
         raise TypeError("a join preload needs the query to select its root schema's records")
     items: list[Any] = [item]
     layout = _layout(root, q.preloads, items, 0)
-    rows = repo._execute(replace_query(q, selected=Selection("tuple", tuple(items))), intent)
+    rows = await repo._execute(replace_query(q, selected=Selection("tuple", tuple(items))), intent)
     parents = _fold(rows[0], layout)
     if not parents or not _needs_queries(q.preloads):
         return parents
-    return _load(repo, parents, q.preloads, fresh=True)
+    return await _load(repo, parents, q.preloads, fresh=True)
 
 
 def top(count: int, *order_by: Ordering | Expr[Any]) -> Query[Any]:
@@ -221,22 +233,24 @@ class _Loader:
     ``force``: whether associations already loaded on a record are read again.
     """
 
-    def __init__(self, repo: Repo, conn: Connection, checkout: float, force: bool) -> None:
+    def __init__(
+        self, repo: AsyncRepo, conn: AsyncConnection, checkout: float, force: bool
+    ) -> None:
         self.repo = repo
         self.conn = conn
         self.checkout = checkout
         self.force = force
 
-    def run(self, statement: Statement) -> list[Any]:
+    async def run(self, statement: Statement) -> list[Any]:
         compiled = compile_statement(statement, self.conn.dialect)
-        results = self.repo._run(self.conn, compiled, self.checkout)[0]
+        results = (await self.repo._run(self.conn, compiled, self.checkout))[0]
         # The checkout wait belongs to the first statement only.
         self.checkout = 0.0
         return results
 
 
-def _load(
-    repo: Repo,
+async def _load(
+    repo: AsyncRepo,
     parents: list[Any],
     specs: tuple[Preload, ...],
     *,
@@ -246,7 +260,7 @@ def _load(
     # The empty side of an outer join (a right join's root records) is None,
     # and stays None.
     present = [parent for parent in parents if parent is not None]
-    loaded = repo._on_connection(
+    loaded = await repo._on_connection(
         "read",
         lambda conn, checkout: _attach(_Loader(repo, conn, checkout, force), present, specs, fresh),
     )
@@ -256,19 +270,19 @@ def _load(
     return [None if parent is None else next(records) for parent in parents]
 
 
-def _load_on(
-    conn: Connection,
+async def _load_on(
+    conn: AsyncConnection,
     checkout: float,
-    repo: Repo,
+    repo: AsyncRepo,
     parents: list[Any],
     specs: tuple[Preload, ...],
     fresh: bool,
     force: bool,
 ) -> list[Any]:
-    return _attach(_Loader(repo, conn, checkout, force), parents, specs, fresh)
+    return await _attach(_Loader(repo, conn, checkout, force), parents, specs, fresh)
 
 
-def _attach(
+async def _attach(
     loader: _Loader, parents: list[Any], specs: tuple[Preload, ...], fresh: bool
 ) -> list[Any]:
     """``parents`` (records of one schema) holding the ``specs`` associations.
@@ -287,12 +301,12 @@ def _attach(
         if spec.binding is not None:
             values = [parent.__dict__[spec.name] for parent in parents]
         elif loader.force:
-            values = _fetch(loader, assoc, spec.query, parents)
+            values = await _fetch(loader, assoc, spec.query, parents)
         else:
-            values, new = _fetch_missing(loader, assoc, spec, parents)
+            values, new = await _fetch_missing(loader, assoc, spec, parents)
         if spec.nested:
             many = assoc.cardinality == "many"
-            values = _attach_nested(loader, values, many, spec.nested, fresh=new)
+            values = await _attach_nested(loader, values, many, spec.nested, fresh=new)
         loaded.append((spec.name, values))
     if fresh:
         for i, parent in enumerate(parents):
@@ -310,7 +324,7 @@ def _attach(
     return copies
 
 
-def _attach_nested(
+async def _attach_nested(
     loader: _Loader, values: list[Any], many: bool, nested: tuple[Preload, ...], *, fresh: bool
 ) -> list[Any]:
     """Per-parent ``values`` whose records hold ``nested``, loaded for all of them at once.
@@ -325,7 +339,7 @@ def _attach_nested(
             children[id(child)] = child
     if not children:
         return values
-    attached = _attach(loader, list(children.values()), nested, fresh=fresh)
+    attached = await _attach(loader, list(children.values()), nested, fresh=fresh)
     if fresh:
         return values
     copies = dict(zip(children, attached, strict=True))
@@ -334,7 +348,7 @@ def _attach_nested(
     return [None if value is None else copies[id(value)] for value in values]
 
 
-def _fetch_missing(
+async def _fetch_missing(
     loader: _Loader, assoc: AssocInfo, spec: Preload, parents: list[Any]
 ) -> tuple[list[Any], bool]:
     """Per parent, its associated records, read only for parents where they are not loaded.
@@ -344,15 +358,15 @@ def _fetch_missing(
     kept = [parent.__dict__.get(spec.name, NOT_LOADED) for parent in parents]
     missing = [i for i, value in enumerate(kept) if isinstance(value, NotLoaded)]
     if len(missing) == len(parents):
-        return _fetch(loader, assoc, spec.query, parents), True
+        return await _fetch(loader, assoc, spec.query, parents), True
     if missing:
-        found = _fetch(loader, assoc, spec.query, [parents[i] for i in missing])
+        found = await _fetch(loader, assoc, spec.query, [parents[i] for i in missing])
         for i, value in zip(missing, found, strict=True):
             kept[i] = value
     return kept, False
 
 
-def _fetch(
+async def _fetch(
     loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
 ) -> list[Any]:
     """Per parent, its associated records (a list) or record (or None)."""
@@ -369,7 +383,7 @@ def _fetch(
             raise ValueError(f"the preload query of {_where(assoc)} has too many parameters")
         for start in range(0, len(keys), room):
             chunk = _padded(keys[start : start + room], room)
-            plan.collect(loader.run(plan.statement(chunk)), found)
+            plan.collect(await loader.run(plan.statement(chunk)), found)
     if assoc.cardinality == "many":
         if len(keys) == len(owner_keys):
             # One parent per key: each takes its list as collected.

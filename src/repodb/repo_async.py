@@ -1,39 +1,39 @@
-"""The Repo: where queries, changesets and typed requests meet a database.
+"""The AsyncRepo: where queries, changesets and typed requests meet a database.
 
 Why: Ecto's Repo is the one object an application calls all day: read with
 queries, write with changesets, preload associations, run transactions. A
-``Repo`` is bound to a *source* of connections and never cares which kind:
-a single ``Connection``, a pool, or a CQRS router that sends reads to
+``AsyncRepo`` is bound to a *source* of connections and never cares which kind:
+a single ``AsyncConnection``, a pool, or a CQRS router that sends reads to
 replicas and writes to the primary. It asks the source for a connection per
 operation, saying what it is for (``read``, ``write`` or ``transaction``);
 inside ``with repo.transaction() as tx:`` every operation of ``tx`` runs on
 one pinned connection.
 
 Reads return schema instances, tuples, dicts or scalars, as the query
-selected, typed: ``repo.all(query(User))`` is ``list[User]``. Every
+selected, typed: ``await repo.all(query(User))`` is ``list[User]``. Every
 statement produces a telemetry event (see ``repodb.telemetry``).
 
 Example::
 
-    repo = Repo(repodb.connect("sqlite:///app.db"))
-    ada = repo.insert(cast(User, {"name": "Ada", "email": "ada@example.com"}, ["name", "email"]))
-    users = repo.all(query(User).where(User.name == "Ada"))
-    with repo.transaction() as tx:
-        tx.update(change(ada, name="Ada L."))
+    repo = AsyncRepo(await repodb.connect_async("sqlite:///app.db"))
+    ada = await repo.insert(
+        cast(User, {"name": "Ada", "email": "ada@example.com"}, ["name", "email"])
+    )
+    users = await repo.all(query(User).where(User.name == "Ada"))
+    async with repo.transaction() as tx:
+        await tx.update(change(ada, name="Ada L."))
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
-    Generic,
     Literal,
     Protocol,
     TypeVar,
@@ -43,15 +43,16 @@ from typing import (
 
 from . import telemetry
 from ._compile.cache import Compiled, compile_statement
-from ._repo import write as _write
+from ._repo import write_async as _write
 from ._repo.reads import aggregate_query, key_of, key_plan
-from ._repo.stream import RepoStream
-from .connection import Connection, LeasedTransaction, Rollback, Transaction
+from ._repo.results import Intent, WriteResult
+from ._repo.stream_async import AsyncRepoStream
+from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
 from .expr import Column, Statement, Value, describe
-from .preload import preload as _preload
-from .preload import run_query as _run_query
+from .preload_async import preload as _preload
+from .preload_async import run_query as _run_query
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
@@ -60,15 +61,15 @@ from .write import Assignment, ConflictTarget, OnConflict
 
 if TYPE_CHECKING:
     from .changeset import Changeset
-    from .multi import Multi, Results
+    from .multi_async import AsyncMulti, Results
 
 __all__ = [
+    "AsyncRepo",
+    "AsyncRepoStream",
+    "AsyncRepoTransaction",
+    "AsyncTransactionRepo",
     "Intent",
-    "Repo",
-    "RepoStream",
-    "RepoTransaction",
     "Source",
-    "TransactionRepo",
     "WriteResult",
 ]
 
@@ -79,7 +80,6 @@ S = TypeVar("S", bound=Schema)
 # What a sum keeps: the numeric column types (PostgreSQL has no sum of booleans).
 N = TypeVar("N", bound=int | float | Decimal)
 
-Intent = Literal["read", "write", "transaction"]
 Ts = TypeVarTuple("Ts")
 Aggregate = Literal["count", "sum", "avg", "min", "max"]
 
@@ -91,7 +91,7 @@ _RETRYABLE_READ = (ConnectionLost, SerializationFailure)
 
 
 class Source(Protocol):
-    """Where a Repo gets connections: a ``Connection``, a pool or a CQRS router.
+    """Where a AsyncRepo gets connections: a ``AsyncConnection``, a pool or a CQRS router.
 
     ``checkout(intent)`` returns a ``with`` block holding a connection fit
     for ``intent``: ``read`` (any server with the data, e.g. a replica),
@@ -99,14 +99,14 @@ class Source(Protocol):
     whole block). The block gives the connection back at its end.
     """
 
-    def checkout(self, intent: Intent) -> AbstractContextManager[Connection]: ...
+    def checkout(self, intent: Intent) -> AbstractAsyncContextManager[AsyncConnection]: ...
 
 
-class Repo:
+class AsyncRepo:
     """Runs queries, writes and transactions against a source of connections.
 
     Options:
-        source: a ``Connection``, a pool or a router (anything with
+        source: a ``AsyncConnection``, a pool or a router (anything with
             ``checkout(intent)``).
         on_event: a callback, or several, receiving a ``QueryEvent`` for
             every statement.
@@ -115,7 +115,7 @@ class Repo:
 
     Example::
 
-        repo = Repo(conn, on_event=print)
+        repo = AsyncRepo(conn, on_event=print)
     """
 
     def __init__(
@@ -127,7 +127,7 @@ class Repo:
     ) -> None:
         if not callable(getattr(source, "checkout", None)):
             raise TypeError(
-                "Repo takes a Connection, a Pool or a Cqrs router (anything with"
+                "AsyncRepo takes a AsyncConnection, a Pool or a Cqrs router (anything with"
                 f" checkout(intent)), not {describe(source)}"
             )
         self._source = source
@@ -148,7 +148,7 @@ class Repo:
         return self._source
 
     def __repr__(self) -> str:
-        return f"<repodb.Repo on {self._source!r}>"
+        return f"<repodb.AsyncRepo on {self._source!r}>"
 
     # -- running statements (shared by every operation) ----------------------------
 
@@ -157,7 +157,7 @@ class Repo:
 
     def _emit(
         self,
-        conn: Connection,
+        conn: AsyncConnection,
         sql: str,
         params: Sequence[Any],
         hidden: Sequence[bool] | None,
@@ -171,8 +171,8 @@ class Repo:
         event = QueryEvent(sql, conn.label, times[0], times[1], times[2], rows, shown, error)
         telemetry.emit(self._handlers, event)
 
-    def _run(
-        self, conn: Connection, compiled: Compiled, checkout: float = 0.0
+    async def _run(
+        self, conn: AsyncConnection, compiled: Compiled, checkout: float = 0.0
     ) -> tuple[list[Any], int]:
         """Run a compiled statement on ``conn``: its decoded results and its row count."""
         codecs = conn.codecs
@@ -182,17 +182,17 @@ class Repo:
         prepare = len(args) <= 64
         if not self._observing():
             if compiled.result is None:
-                return [], conn._execute_sql(compiled.sql, args, prepare)
-            rows = conn._fetch_sql(compiled.sql, args, prepare)
+                return [], await conn._execute_sql(compiled.sql, args, prepare)
+            rows = await conn._fetch_sql(compiled.sql, args, prepare)
             return compiled.decoder(codecs)(rows), len(rows)
         started = _perf()
         try:
             if compiled.result is None:
-                count_ = conn._execute_sql(compiled.sql, args, prepare)
+                count_ = await conn._execute_sql(compiled.sql, args, prepare)
                 results: list[Any] = []
                 fetched = _perf()
             else:
-                rows = conn._fetch_sql(compiled.sql, args, prepare)
+                rows = await conn._fetch_sql(compiled.sql, args, prepare)
                 fetched = _perf()
                 results = compiled.decoder(codecs)(rows)
                 count_ = len(rows)
@@ -205,7 +205,7 @@ class Repo:
         self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, count_)
         return results, count_
 
-    def _execute(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
+    async def _execute(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
         """Compile ``statement``, check out a connection for ``intent``, run it.
 
         A read outside a transaction whose connection was lost, or that a hot
@@ -214,70 +214,70 @@ class Repo:
         failed server down by then. Writes are never repeated.
         """
         if intent == "read":
-            done: tuple[list[Any], int] = self._read(
+            done: tuple[list[Any], int] = await self._read(
                 self._on_connection, intent, self._compile_run, statement
             )
             return done
-        return self._on_connection(intent, self._compile_run, statement)
+        return await self._on_connection(intent, self._compile_run, statement)
 
-    def _read(self, once: Callable[..., R], *args: Any) -> R:
+    async def _read(self, once: Callable[..., Awaitable[R]], *args: Any) -> R:
         """``once(*args)``, run once more if the read failed as ``_execute`` describes."""
         if self._held:
-            return once(*args)
+            return await once(*args)
         try:
-            return once(*args)
+            return await once(*args)
         except _RETRYABLE_READ:
-            return once(*args)
+            return await once(*args)
 
-    def _on_connection(
+    async def _on_connection(
         self,
         intent: Intent,
-        work: Callable[[Connection, float, *Ts], R],
+        work: Callable[[AsyncConnection, float, *Ts], Awaitable[R]],
         *args: *Ts,
     ) -> R:
         """``work(conn, checkout_seconds, *args)`` on a connection checked out for ``intent``.
 
-        Why one place: every statement the Repo runs is routed by its intent,
-        its checkout is timed for the events (zero when the Repo holds its
+        Why one place: every statement the AsyncRepo runs is routed by its intent,
+        its checkout is timed for the events (zero when the AsyncRepo holds its
         connection), and the connection goes back however ``work`` ends.
         """
         started = _perf()
-        with self._source.checkout(intent) as conn:
-            return work(conn, 0.0 if self._held else _perf() - started, *args)
+        async with self._source.checkout(intent) as conn:
+            return await work(conn, 0.0 if self._held else _perf() - started, *args)
 
-    def _compile_run(
-        self, conn: Connection, checkout: float, statement: Statement
+    async def _compile_run(
+        self, conn: AsyncConnection, checkout: float, statement: Statement
     ) -> tuple[list[Any], int]:
-        return self._run(conn, compile_statement(statement, conn.dialect), checkout)
+        return await self._run(conn, compile_statement(statement, conn.dialect), checkout)
 
-    def _query_rows(self, q: Query[Any]) -> list[Any]:
+    async def _query_rows(self, q: Query[Any]) -> list[Any]:
         intent = _intent(q)
         if q.preloads:
-            return _run_query(self, q, intent)
-        return self._execute(q, intent)[0]
+            return await _run_query(self, q, intent)
+        return (await self._execute(q, intent))[0]
 
-    def _run_request(
+    async def _run_request(
         self, request: Request[Any, Any, Any], params: object, multiplicity: str
     ) -> Any:
         if request.read_only:
-            return self._read(
+            return await self._read(
                 self._on_connection, "read", self._request_on, request, params, multiplicity
             )
-        return self._on_connection("write", self._request_on, request, params, multiplicity)
+        return await self._on_connection("write", self._request_on, request, params, multiplicity)
 
-    def _request_on(
+    async def _request_on(
         self,
-        conn: Connection,
+        conn: AsyncConnection,
         checkout: float,
         request: Request[Any, Any, Any],
         params: object,
         multiplicity: str,
     ) -> Any:
         if not self._observing():
-            return _REQUEST_CALLS[multiplicity](conn, request, params)
+            return await _REQUEST_CALLS[multiplicity](conn, request, params)
         started = _perf()
         try:
-            result = _REQUEST_CALLS[multiplicity](conn, request, params)
+            result = await _REQUEST_CALLS[multiplicity](conn, request, params)
         except Exception as e:  # the event reports any failure, which propagates
             times = (checkout, _perf() - started, 0.0)
             self._emit(conn, request.sql, (), None, times, 0, e)
@@ -290,32 +290,34 @@ class Repo:
     # -- reads ----------------------------------------------------------------------
 
     @overload
-    def all(self, q: Query[T], /) -> list[T]: ...
+    async def all(self, q: Query[T], /) -> list[T]: ...
     @overload
-    def all(self, q: Request[None, R, Many], /) -> list[R]: ...
+    async def all(self, q: Request[None, R, Many], /) -> list[R]: ...
     @overload
-    def all(self, q: Request[P, R, Many], params: P, /) -> list[R]: ...
-    def all(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> list[Any]:
+    async def all(self, q: Request[P, R, Many], params: P, /) -> list[R]: ...
+    async def all(
+        self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /
+    ) -> list[Any]:
         """Every result of a query (preloads included) or of a typed request.
 
-        Example: ``repo.all(query(User).where(User.age > 30))`` is ``list[User]``.
+        Example: ``await repo.all(query(User).where(User.age > 30))`` is ``list[User]``.
         """
         if isinstance(q, Request):
-            result: list[Any] = self._run_request(q, params, "all")
+            result: list[Any] = await self._run_request(q, params, "all")
             return result
-        return self._query_rows(_query_for(q, "all()"))
+        return await self._query_rows(_query_for(q, "all()"))
 
     @overload
-    def one(self, q: Query[T], /) -> T: ...
+    async def one(self, q: Query[T], /) -> T: ...
     @overload
-    def one(self, q: Request[None, R, One], /) -> R: ...
+    async def one(self, q: Request[None, R, One], /) -> R: ...
     @overload
-    def one(self, q: Request[P, R, One], params: P, /) -> R: ...
-    def one(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> Any:
+    async def one(self, q: Request[P, R, One], params: P, /) -> R: ...
+    async def one(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> Any:
         """The one result: ``NotFound`` when there is none, ``MultipleResults`` for more."""
         if isinstance(q, Request):
-            return self._run_request(q, params, "one")
-        rows = self._query_rows(_query_for(q, "one()"))
+            return await self._run_request(q, params, "one")
+        rows = await self._query_rows(_query_for(q, "one()"))
         if len(rows) == 1:
             return rows[0]
         if rows:
@@ -323,49 +325,53 @@ class Repo:
         raise NotFound(f"expected one row from {_describe(q)}, got none")
 
     @overload
-    def one_or_none(self, q: Query[T], /) -> T | None: ...
+    async def one_or_none(self, q: Query[T], /) -> T | None: ...
     @overload
-    def one_or_none(self, q: Request[None, R, ZeroOrOne], /) -> R | None: ...
+    async def one_or_none(self, q: Request[None, R, ZeroOrOne], /) -> R | None: ...
     @overload
-    def one_or_none(self, q: Request[P, R, ZeroOrOne], params: P, /) -> R | None: ...
-    def one_or_none(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> Any:
+    async def one_or_none(self, q: Request[P, R, ZeroOrOne], params: P, /) -> R | None: ...
+    async def one_or_none(
+        self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /
+    ) -> Any:
         """The result, or None when there is none; ``MultipleResults`` for more."""
         if isinstance(q, Request):
-            return self._run_request(q, params, "one_or_none")
-        rows = self._query_rows(_query_for(q, "one_or_none()"))
+            return await self._run_request(q, params, "one_or_none")
+        rows = await self._query_rows(_query_for(q, "one_or_none()"))
         if len(rows) > 1:
             raise MultipleResults(f"expected at most one row, got {len(rows)}")
         return rows[0] if rows else None
 
     @overload
-    def exec(self, request: Request[None, Any, Many], /) -> int: ...
+    async def exec(self, request: Request[None, Any, Many], /) -> int: ...
     @overload
-    def exec(self, request: Request[P, Any, Many], params: P, /) -> int: ...
-    def exec(self, request: Request[Any, Any, Many], params: object = None, /) -> int:
+    async def exec(self, request: Request[P, Any, Many], params: P, /) -> int: ...
+    async def exec(self, request: Request[Any, Any, Many], params: object = None, /) -> int:
         """Run a typed request for its effect; the affected row count (-1 if unknown)."""
-        result: int = self._run_request(request, params, "exec")
+        result: int = await self._run_request(request, params, "exec")
         return result
 
-    def get(self, schema: type[S], key: object) -> S:
+    async def get(self, schema: type[S], key: object) -> S:
         """The record with primary key ``key``; ``NotFound`` when there is none.
 
-        A composite key is a tuple in field order. Example: ``repo.get(User, 1)``.
+        A composite key is a tuple in field order. Example: ``await repo.get(User, 1)``.
         """
-        found = self.get_or_none(schema, key)
+        found = await self.get_or_none(schema, key)
         if found is None:
             raise NotFound(f"no {schema.__name__} with primary key {key!r}")
         return found
 
-    def get_or_none(self, schema: type[S], key: object) -> S | None:
+    async def get_or_none(self, schema: type[S], key: object) -> S | None:
         """The record with primary key ``key``, or None."""
-        found: S | None = self._read(self._on_connection, "read", self._get_on, schema, key)
+        found: S | None = await self._read(self._on_connection, "read", self._get_on, schema, key)
         return found
 
-    def _get_on(self, conn: Connection, checkout: float, schema: type[S], key: object) -> S | None:
+    async def _get_on(
+        self, conn: AsyncConnection, checkout: float, schema: type[S], key: object
+    ) -> S | None:
         plan = key_plan(schema, conn)
         args = plan.encode(key)
         if not self._observing():
-            rows = conn._fetch_sql(plan.sql, args, True)
+            rows = await conn._fetch_sql(plan.sql, args, True)
             if not rows:
                 return None
             found: S = plan.decode(rows)[0]
@@ -374,7 +380,7 @@ class Repo:
         values = key if isinstance(key, tuple) else (key,)
         started = _perf()
         try:
-            rows = conn._fetch_sql(plan.sql, args, True)
+            rows = await conn._fetch_sql(plan.sql, args, True)
         except Exception as e:  # the event reports any failure, which propagates
             times = (checkout, _perf() - started, 0.0)
             self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
@@ -385,64 +391,66 @@ class Repo:
         self._emit(conn, plan.sql, values, plan.hidden, times, len(rows))
         return results[0] if results else None
 
-    def get_by(self, schema: type[S], /, **fields: object) -> S:
-        """The one record whose fields equal ``fields``: ``repo.get_by(User, email=...)``.
+    async def get_by(self, schema: type[S], /, **fields: object) -> S:
+        """The one record whose fields equal ``fields``: ``await repo.get_by(User, email=...)``.
 
         ``NotFound`` when none matches, ``MultipleResults`` for more.
         """
-        return self.one(query(schema).where(**fields))
+        return await self.one(query(schema).where(**fields))
 
-    def get_by_or_none(self, schema: type[S], /, **fields: object) -> S | None:
+    async def get_by_or_none(self, schema: type[S], /, **fields: object) -> S | None:
         """The one record whose fields equal ``fields``, or None."""
-        return self.one_or_none(query(schema).where(**fields))
+        return await self.one_or_none(query(schema).where(**fields))
 
-    def exists(self, q: Query[Any]) -> bool:
+    async def exists(self, q: Query[Any]) -> bool:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
         q = _query_for(q, "exists()", requests=False)
         probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
         if q.limit_by is not None or q.offset_by is not None or q.distinct_on is not None:
             probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
-        return bool(self._execute(probe, "read")[0])
+        return bool((await self._execute(probe, "read"))[0])
 
     # The result types are what both databases return: count an int; sum
     # the column's type (PostgreSQL's numeric sum of bigint is cast back);
     # avg a float, a Decimal for Decimal columns; min/max the column's type.
     # None over no rows, but for count.
     @overload
-    def aggregate(
+    async def aggregate(
         self, q: Query[Any], function: Literal["count"], field: Column[Any] | str | None = None
     ) -> int: ...
     @overload
-    def aggregate(  # type: ignore[overload-overlap]
+    async def aggregate(  # type: ignore[overload-overlap]
         self,
         q: Query[Any],
         function: Literal["avg"],
         field: Column[Decimal] | Column[Decimal | None],
     ) -> Decimal | None: ...
     @overload
-    def aggregate(
+    async def aggregate(
         self,
         q: Query[Any],
         function: Literal["avg"],
         field: Column[int] | Column[int | None] | Column[float] | Column[float | None],
     ) -> float | None: ...
     @overload
-    def aggregate(self, q: Query[Any], function: Literal["sum"], field: Column[N]) -> N | None: ...
+    async def aggregate(
+        self, q: Query[Any], function: Literal["sum"], field: Column[N]
+    ) -> N | None: ...
     @overload
-    def aggregate(
+    async def aggregate(
         self, q: Query[Any], function: Literal["sum"], field: Column[N | None]
     ) -> N | None: ...
     @overload
-    def aggregate(
+    async def aggregate(
         self, q: Query[Any], function: Literal["min", "max"], field: Column[T | None]
     ) -> T | None: ...
     @overload
-    def aggregate(
+    async def aggregate(
         self, q: Query[Any], function: Literal["min", "max"], field: Column[T]
     ) -> T | None: ...
     @overload
-    def aggregate(self, q: Query[Any], function: Aggregate, field: str) -> object: ...
-    def aggregate(
+    async def aggregate(self, q: Query[Any], function: Aggregate, field: str) -> object: ...
+    async def aggregate(
         self, q: Query[Any], function: Aggregate, field: Column[Any] | str | None = None
     ) -> Any:
         """``count``/``sum``/``avg``/``min``/``max`` over a query's rows.
@@ -458,13 +466,13 @@ class Repo:
         through a subquery, so the aggregate sees exactly the rows ``q``
         returns (as Ecto does).
 
-        Example: ``repo.aggregate(query(Post).where(Post.user_id == 1), "sum", Post.views)``.
+        Example: ``await repo.aggregate(query(Post).where(Post.user_id == 1), "sum", Post.views)``.
         """
-        return self.one(
+        return await self.one(
             aggregate_query(_query_for(q, "aggregate()", requests=False), function, field)
         )
 
-    def stream(self, q: Query[T], *, batch_size: int = 500) -> RepoStream[T]:
+    def stream(self, q: Query[T], *, batch_size: int = 500) -> AsyncRepoStream[T]:
         """The results one at a time, without loading them all.
 
         On PostgreSQL a server-side cursor (``WITH HOLD`` outside a
@@ -480,46 +488,50 @@ class Repo:
         """
         if _query_for(q, "stream()", requests=False).preloads:
             raise ValueError("stream does not preload; use repo.preload on batches, or repo.all")
-        return RepoStream(self, q, _intent(q), batch_size)
+        return AsyncRepoStream(self, q, _intent(q), batch_size)
 
     @overload
-    def reload(self, records: S) -> S: ...
+    async def reload(self, records: S) -> S: ...
     @overload
-    def reload(self, records: Sequence[S]) -> list[S]: ...
-    def reload(self, records: S | Sequence[S]) -> S | list[S]:
+    async def reload(self, records: Sequence[S]) -> list[S]: ...
+    async def reload(self, records: S | Sequence[S]) -> S | list[S]:
         """The records as the database holds them now, by primary key.
 
         ``NotFound`` when a record's row is gone (Ecto's ``reload!``;
         ``reload_or_none`` gives None instead); a list keeps its order.
         """
         if isinstance(records, Schema):
-            return self.get(type(records), key_of(records))
-        return [self.get(type(r), key_of(r)) for r in records]
+            return await self.get(type(records), key_of(records))
+        return [await self.get(type(r), key_of(r)) for r in records]
 
     @overload
-    def reload_or_none(self, records: S) -> S | None: ...
+    async def reload_or_none(self, records: S) -> S | None: ...
     @overload
-    def reload_or_none(self, records: Sequence[S]) -> list[S | None]: ...
-    def reload_or_none(self, records: S | Sequence[S]) -> S | list[S | None] | None:
+    async def reload_or_none(self, records: Sequence[S]) -> list[S | None]: ...
+    async def reload_or_none(self, records: S | Sequence[S]) -> S | list[S | None] | None:
         """The records as the database holds them now, None where a row is gone (Ecto's ``reload``).
 
-        Example: ``if repo.reload_or_none(order) is None: ...`` (deleted meanwhile).
+        Example: ``if await repo.reload_or_none(order) is None: ...`` (deleted meanwhile).
         """
         if isinstance(records, Schema):
-            return self.get_or_none(type(records), key_of(records))
-        return [self.get_or_none(type(r), key_of(r)) for r in records]
+            return await self.get_or_none(type(records), key_of(records))
+        return [await self.get_or_none(type(r), key_of(r)) for r in records]
 
     # -- associations -----------------------------------------------------------------
 
     @overload
-    def preload(self, records: S, /, *paths: Any, force: bool = ..., **queries: Any) -> S: ...
+    async def preload(self, records: S, /, *paths: Any, force: bool = ..., **queries: Any) -> S: ...
     @overload
-    def preload(
+    async def preload(
         self, records: Sequence[S], /, *paths: Any, force: bool = ..., **queries: Any
     ) -> list[S]: ...
     @overload
-    def preload(self, records: None, /, *paths: Any, force: bool = ..., **queries: Any) -> None: ...
-    def preload(self, records: Any, /, *paths: Any, force: bool = True, **queries: Any) -> Any:
+    async def preload(
+        self, records: None, /, *paths: Any, force: bool = ..., **queries: Any
+    ) -> None: ...
+    async def preload(
+        self, records: Any, /, *paths: Any, force: bool = True, **queries: Any
+    ) -> Any:
         """Load associations into new copies of ``records`` (one query per level).
 
         ``paths`` as for ``Query.preload``: ``"posts"``, ``"posts__comments"``,
@@ -533,13 +545,13 @@ class Repo:
         even where they are loaded; ``force=False`` (Ecto's default) keeps
         those and loads only the missing ones (and nested paths under both).
 
-        Example: ``user = repo.preload(user, "posts")``.
+        Example: ``user = await repo.preload(user, "posts")``.
         """
-        return _preload(self, records, *paths, force=force, **queries)
+        return await _preload(self, records, *paths, force=force, **queries)
 
     # -- writes -----------------------------------------------------------------------
 
-    def insert(
+    async def insert(
         self,
         value: S | Changeset[S],
         *,
@@ -556,31 +568,33 @@ class Repo:
 
         Options: ``on_conflict``, ``conflict_target``, as for ``insert_all``.
         """
-        return _write.insert(self, value, on_conflict=on_conflict, conflict_target=conflict_target)
+        return await _write.insert(
+            self, value, on_conflict=on_conflict, conflict_target=conflict_target
+        )
 
-    def update(self, changeset: Changeset[S]) -> S:
+    async def update(self, changeset: Changeset[S]) -> S:
         """Write a changeset's changes (only the changed fields); the updated record.
 
         Bumps ``updated_at`` timestamps; with ``optimistic_lock`` the row must
         still hold the old version, else ``StaleEntryError``, as when the row
         is gone. A changeset without changes does not touch the database.
         """
-        return _write.update(self, changeset)
+        return await _write.update(self, changeset)
 
-    def delete(self, value: S | Changeset[S]) -> S:
+    async def delete(self, value: S | Changeset[S]) -> S:
         """Delete a record by its primary key; ``StaleEntryError`` when no row was deleted.
 
         A changeset's declared ``no_assoc_constraint``/``foreign_key_constraint``
         turn a restricting foreign key into a field error.
         """
-        return _write.delete(self, value)
+        return await _write.delete(self, value)
 
-    def insert_or_update(self, changeset: Changeset[S]) -> S:
+    async def insert_or_update(self, changeset: Changeset[S]) -> S:
         """Insert when the changeset's record is new (no primary key yet), else update."""
-        return _write.insert_or_update(self, changeset)
+        return await _write.insert_or_update(self, changeset)
 
     @overload
-    def insert_all(
+    async def insert_all(
         self,
         schema: type[S],
         rows: Sequence[Mapping[str, Any] | S],
@@ -590,7 +604,7 @@ class Repo:
         returning: Literal[False] = ...,
     ) -> WriteResult[None]: ...
     @overload
-    def insert_all(
+    async def insert_all(
         self,
         schema: type[S],
         rows: Sequence[Mapping[str, Any] | S],
@@ -600,7 +614,7 @@ class Repo:
         returning: Literal[True],
     ) -> WriteResult[S]: ...
     @overload
-    def insert_all(
+    async def insert_all(
         self,
         schema: type[S],
         rows: Sequence[Mapping[str, Any] | S],
@@ -609,7 +623,7 @@ class Repo:
         conflict_target: ConflictTarget | None = ...,
         returning: Sequence[str | Column[Any]],
     ) -> WriteResult[tuple[Any, ...]]: ...
-    def insert_all(
+    async def insert_all(
         self,
         schema: type[S],
         rows: Sequence[Mapping[str, Any] | S],
@@ -629,9 +643,9 @@ class Repo:
         Options: ``on_conflict``, ``conflict_target``, ``returning`` as for
         ``repodb.write.insert_all``.
         """
-        from ._repo import bulk
+        from ._repo import bulk_async
 
-        return bulk.insert_all(
+        return await bulk_async.insert_all(
             self,
             schema,
             rows,
@@ -641,7 +655,7 @@ class Repo:
         )
 
     @overload
-    def update_all(
+    async def update_all(
         self,
         q: Query[Any],
         *assignments: Assignment,
@@ -649,7 +663,7 @@ class Repo:
         returning: Literal[False] = ...,
     ) -> WriteResult[None]: ...
     @overload
-    def update_all(
+    async def update_all(
         self,
         q: Query[S],
         *assignments: Assignment,
@@ -657,14 +671,14 @@ class Repo:
         returning: Literal[True],
     ) -> WriteResult[S]: ...
     @overload
-    def update_all(
+    async def update_all(
         self,
         q: Query[Any],
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = ...,
         returning: Sequence[str | Column[Any]],
     ) -> WriteResult[tuple[Any, ...]]: ...
-    def update_all(
+    async def update_all(
         self,
         q: Query[Any],
         *assignments: Assignment,
@@ -673,33 +687,33 @@ class Repo:
     ) -> WriteResult[Any]:
         """Update every row ``q`` matches; a ``WriteResult`` (count; rows with ``returning``).
 
-        Example: ``repo.update_all(query(Post).where(Post.user_id == 1), set={"views": 0})``.
+        Example: ``await repo.update_all(query(Post).where(Post.user_id == 1), set={"views": 0})``.
         """
-        from ._repo import bulk
+        from ._repo import bulk_async
 
-        return bulk.update_all(self, q, *assignments, set=set, returning=returning)
+        return await bulk_async.update_all(self, q, *assignments, set=set, returning=returning)
 
     @overload
-    def delete_all(
+    async def delete_all(
         self, q: Query[Any], *, returning: Literal[False] = ...
     ) -> WriteResult[None]: ...
     @overload
-    def delete_all(self, q: Query[S], *, returning: Literal[True]) -> WriteResult[S]: ...
+    async def delete_all(self, q: Query[S], *, returning: Literal[True]) -> WriteResult[S]: ...
     @overload
-    def delete_all(
+    async def delete_all(
         self, q: Query[Any], *, returning: Sequence[str | Column[Any]]
     ) -> WriteResult[tuple[Any, ...]]: ...
-    def delete_all(
+    async def delete_all(
         self, q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False
     ) -> WriteResult[Any]:
         """Delete every row ``q`` matches; a ``WriteResult`` (count; rows with ``returning``)."""
-        from ._repo import bulk
+        from ._repo import bulk_async
 
-        return bulk.delete_all(self, q, returning=returning)
+        return await bulk_async.delete_all(self, q, returning=returning)
 
-    def execute(self, statement: Statement) -> tuple[list[Any], int]:
+    async def execute(self, statement: Statement) -> tuple[list[Any], int]:
         """Run any statement (query or write) on the primary: its results and row count."""
-        return self._execute(statement, "write")
+        return await self._execute(statement, "write")
 
     # -- transactions -----------------------------------------------------------------
 
@@ -711,25 +725,25 @@ class Repo:
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
-    ) -> RepoTransaction: ...
+    ) -> AsyncRepoTransaction: ...
     @overload
     def transaction(
         self,
-        work: Multi,
+        work: AsyncMulti,
         /,
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
-    ) -> Results: ...
+    ) -> Awaitable[Results]: ...
     @overload
     def transaction(
         self,
-        work: Callable[[TransactionRepo], T],
+        work: Callable[[AsyncTransactionRepo], Awaitable[T]],
         /,
         *,
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
-    ) -> T | None: ...
+    ) -> Awaitable[T | None]: ...
     def transaction(
         self,
         work: Any = None,
@@ -738,7 +752,7 @@ class Repo:
         isolation: IsolationLevel | None = None,
         read_only: bool = False,
     ) -> Any:
-        """A transaction on one connection: a ``with`` block, a function, or a ``Multi``.
+        """A transaction on one connection: a ``with`` block, a function, or a ``AsyncMulti``.
 
         ``with repo.transaction() as tx:`` gives a repo-like handle whose
         operations all run on one pinned primary connection; the block
@@ -747,60 +761,36 @@ class Repo:
         an error. Nested transactions are savepoints.
         ``repo.transaction(fn)`` runs ``fn(tx)`` likewise and returns its
         result (None after ``tx.rollback()``); ``repo.transaction(multi)``
-        runs a ``Multi`` and returns its results by step name, or raises
+        runs a ``AsyncMulti`` and returns its results by step name, or raises
         ``MultiError``.
         """
-        block = RepoTransaction(self, isolation, read_only)
+        block = AsyncRepoTransaction(self, isolation, read_only)
         if work is None:
             return block
         if callable(work):
-            with block as tx:
-                return work(tx)
-            return None
-        from .multi import Multi
+            return _transact(block, work)
+        from .multi_async import AsyncMulti
 
-        if not isinstance(work, Multi):
-            raise TypeError(f"transaction() takes a function or a Multi, not {work!r}")
+        if not isinstance(work, AsyncMulti):
+            raise TypeError(f"transaction() takes a function or a AsyncMulti, not {work!r}")
         return work._run(block)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class WriteResult(Generic[T]):
-    """What a bulk write did.
-
-    Attributes:
-        count: rows written (inserted, updated or deleted).
-        rows: the returned rows, with ``returning`` (else empty).
-        inserted / updated: with ``on_conflict`` other than ``"raise"``,
-            how many rows were new and how many existed (``"nothing"``:
-            the rows written, and 0); None otherwise.
-        actions: with such an ``on_conflict`` and ``returning``,
-            ``"inserted"`` or ``"updated"`` for each returned row, in order;
-            None otherwise.
-    """
-
-    count: int
-    rows: list[T] = dataclasses.field(default_factory=list)
-    inserted: int | None = None
-    updated: int | None = None
-    actions: tuple[Literal["inserted", "updated"], ...] | None = None
-
-
-class TransactionRepo(Repo):
-    """The handle of ``with repo.transaction() as tx``: a Repo pinned to one connection.
+class AsyncTransactionRepo(AsyncRepo):
+    """The handle of ``with repo.transaction() as tx``: a AsyncRepo pinned to one connection.
 
     Everything it runs joins the transaction; ``tx.transaction()`` opens a
     savepoint; ``tx.rollback()`` rolls back and leaves the block quietly.
     """
 
-    def __init__(self, parent: Repo, conn: Connection, tx: Transaction) -> None:
+    def __init__(self, parent: AsyncRepo, conn: AsyncConnection, tx: AsyncTransaction) -> None:
         super().__init__(conn, on_event=parent._handlers, log_params=parent._log_params)
         self._conn = conn
         self._tx = tx
         self._held = True
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> AsyncConnection:
         """The connection the transaction runs on."""
         return self._conn
 
@@ -809,42 +799,52 @@ class TransactionRepo(Repo):
         raise Rollback(self._tx)
 
 
-class RepoTransaction:
-    """The ``with`` block of ``repo.transaction()``; entering gives a ``TransactionRepo``."""
+class AsyncRepoTransaction:
+    """The ``with`` block of ``repo.transaction()``; entering gives a ``AsyncTransactionRepo``."""
 
     def __init__(
-        self, repo: Repo, isolation: IsolationLevel | None = None, read_only: bool = False
+        self, repo: AsyncRepo, isolation: IsolationLevel | None = None, read_only: bool = False
     ) -> None:
         self._repo = repo
         self._isolation = isolation
         self._read_only = read_only
-        self._block: LeasedTransaction | None = None
+        self._block: AsyncLeasedTransaction | None = None
 
-    def __enter__(self) -> TransactionRepo:
+    async def __aenter__(self) -> AsyncTransactionRepo:
         if self._block is not None:
             raise RuntimeError("a repo transaction cannot be entered twice")
-        self._block = LeasedTransaction(
+        self._block = AsyncLeasedTransaction(
             self._repo._source.checkout("transaction"),
             isolation=self._isolation,
             read_only=self._read_only,
         )
-        conn = self._block.__enter__()
-        return TransactionRepo(self._repo, conn, self._block.transaction)
+        conn = await self._block.__aenter__()
+        return AsyncTransactionRepo(self._repo, conn, self._block.transaction)
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
         assert self._block is not None
-        return self._block.__exit__(exc_type, exc, tb)
+        return await self._block.__aexit__(exc_type, exc, tb)
 
 
 # -- helpers --------------------------------------------------------------------------
 
 
-_REQUEST_CALLS: dict[str, Callable[[Connection, Request[Any, Any, Any], object], Any]] = {
+async def _transact(
+    block: AsyncRepoTransaction, work: Callable[[AsyncTransactionRepo], Awaitable[T]]
+) -> T | None:
+    async with block as tx:
+        return await work(tx)
+    return None
+
+
+_REQUEST_CALLS: dict[
+    str, Callable[[AsyncConnection, Request[Any, Any, Any], object], Awaitable[Any]]
+] = {
     "all": lambda c, r, p: c.all(r, p),
     "one": lambda c, r, p: c.one(r, p),
     "one_or_none": lambda c, r, p: c.one_or_none(r, p),

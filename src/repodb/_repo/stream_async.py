@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
@@ -19,21 +19,33 @@ from ..errors import Error
 from ..query import Query
 
 if TYPE_CHECKING:
-    from ..repo import Intent, Repo
+    from ..repo_async import AsyncRepo, Intent
 
-__all__ = ["RepoStream"]
+__all__ = ["AsyncRepoStream"]
 
 T = TypeVar("T")
 _perf = time.perf_counter
 
 
-class RepoStream(Iterator[T]):
+class AsyncRepoStream(AsyncIterator[T]):
     """Results of ``repo.stream``, fetched in batches; close it (or use ``with``) when done."""
 
-    def __init__(self, repo: Repo, q: Query[T], intent: Intent, batch_size: int) -> None:
+    def __init__(self, repo: AsyncRepo, q: Query[T], intent: Intent, batch_size: int) -> None:
+        self._buffer: list[T] = []
+        self._batch = batch_size
+        self._closed = False
+        if True:  # ASYNC
+            # A task cannot wait in __init__: the checkout waits for ``async with``
+            # or the first item.
+            self._pending: tuple[AsyncRepo, Query[T], Intent] | None = (repo, q, intent)
+        else:
+            self._open(repo, q, intent)
+
+    async def _open(self, repo: AsyncRepo, q: Query[T], intent: Intent) -> None:
+        batch_size = self._batch
         started = _perf()
         self._hold = repo._source.checkout(intent)
-        conn = self._hold.__enter__()
+        conn = await self._hold.__aenter__()
         self._conn = conn
         # One telemetry event for the whole stream, emitted when it closes:
         # checkout, fetch and decode times, and the rows it produced.
@@ -54,61 +66,75 @@ class RepoStream(Iterator[T]):
                 raise
             self._times[1] = _perf() - started
         except BaseException:  # even interrupted, the connection goes back
-            self._hold.__exit__(*sys.exc_info())
+            await self._hold.__aexit__(*sys.exc_info())
             raise
         self._sql = compiled.sql
-        self._buffer: list[T] = []
-        self._batch = batch_size
-        self._closed = False
 
-    def __iter__(self) -> Self:
+    if True:  # ASYNC
+
+        async def _opened(self) -> None:
+            """Check out and start the query, once (the sync stream opens in ``__init__``)."""
+            if self._pending is not None:
+                repo, q, intent = self._pending
+                self._pending = None
+                self._closed = True  # until it is open: a failed start leaves nothing to close
+                await self._open(repo, q, intent)
+                self._closed = False
+
+    def __aiter__(self) -> Self:
         return self
 
-    def __next__(self) -> T:
+    async def __anext__(self) -> T:
+        if True:  # ASYNC
+            await self._opened()
         if not self._buffer:
             if self._closed:
-                raise StopIteration
+                raise StopAsyncIteration
             rows = []
             started = _perf()
             error: Error | None = None
             try:
-                for row in self._rows:
+                async for row in self._rows:
                     rows.append(row)
                     if len(rows) >= self._batch:
                         break
             except self._conn._native as e:
-                # Raised below, outside this block: see Connection._error.
+                # Raised below, outside this block: see AsyncConnection._error.
                 error = self._conn._error(e, self._sql)
             except BaseException as e:  # even interrupted, the stream ends and reports it
                 self._failure = e
-                self.close()
+                await self.close()
                 raise
             if error is not None:
                 self._failure = error
-                self.close()
+                await self.close()
                 raise error
             fetched = _perf()
             self._times[1] += fetched - started
             if not rows:
-                self.close()
-                raise StopIteration
+                await self.close()
+                raise StopAsyncIteration
             self._buffer = self._decode(rows)
             self._count += len(rows)
             self._times[2] += _perf() - fetched
             self._buffer.reverse()
         return self._buffer.pop()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Release the cursor and give the connection back; further iteration stops."""
+        if True:  # ASYNC
+            if self._pending is not None:
+                self._pending = None
+                self._closed = True
         if self._closed:
             return
         self._closed = True
         try:
-            close = getattr(self._rows, "close", None)
+            close = getattr(self._rows, "aclose", None)
             if close is not None:
                 error: Error | None = None
                 try:
-                    close()
+                    await close()
                 except self._conn._native as e:
                     error = self._conn._error(e, self._sql)
                 if error is not None:
@@ -118,9 +144,9 @@ class RepoStream(Iterator[T]):
             # that failed mid-stream (a recovery conflict) down.
             failure = self._failure
             if failure is None:
-                self._hold.__exit__(None, None, None)
+                await self._hold.__aexit__(None, None, None)
             else:
-                self._hold.__exit__(type(failure), failure, failure.__traceback__)
+                await self._hold.__aexit__(type(failure), failure, failure.__traceback__)
             self._report(self._failure)
 
     def _report(self, error: BaseException | None) -> None:
@@ -129,13 +155,15 @@ class RepoStream(Iterator[T]):
             times = (checkout, fetch, decode)
             self._repo._emit(self._conn, c.sql, c.params, c.hidden, times, self._count, error)
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
+        if True:  # ASYNC
+            await self._opened()
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        await self.close()

@@ -1,6 +1,6 @@
-"""The Repo's writes of one record: ``insert``, ``update``, ``delete``, ``insert_or_update``.
+"""The AsyncRepo's writes of one record: ``insert``, ``update``, ``delete``, ``insert_or_update``.
 
-Why: this is where a changeset meets the database, as in Ecto's Repo. An
+Why: this is where a changeset meets the database, as in Ecto's AsyncRepo. An
 invalid changeset never reaches the database; a constraint the changeset
 declared comes back as a field error in ``InvalidChangesetError``; an
 undeclared one raises the typed ``IntegrityError`` with a note naming the
@@ -19,7 +19,7 @@ database-assigned key is set is taken as stored and only linked, any other
 is inserted. A failure rolls back everything. ``on_conflict`` applies to
 the record's own row only, so it cannot be combined with associations.
 
-Example (the Repo's methods call these functions)::
+Example (the AsyncRepo's methods call these functions)::
 
     form = cast(Member, params, ["email", "name"]).unique_constraint("email")
     try:
@@ -55,8 +55,8 @@ from .constraints import raise_constraint_error
 
 if TYPE_CHECKING:
     from .._compile.writer import Writer
-    from ..connection import Connection
-    from ..repo import Repo
+    from ..connection_async import AsyncConnection
+    from ..repo_async import AsyncRepo
 
 __all__ = ["delete", "insert", "insert_or_update", "update"]
 
@@ -66,8 +66,8 @@ S = TypeVar("S", bound=Schema)
 # -- the operations ---------------------------------------------------------------------
 
 
-def insert(
-    repo: Repo,
+async def insert(
+    repo: AsyncRepo,
     value: S | Changeset[S],
     *,
     on_conflict: OnConflict = "raise",
@@ -80,21 +80,23 @@ def insert(
     """
     if isinstance(value, Schema) and not _loaded(value):
         # The common case, kept cheap: no changeset, one statement.
-        return _insert_row(repo, value, None, on_conflict, conflict_target)
+        return await _insert_row(repo, value, None, on_conflict, conflict_target)
     changeset = _surface(_changeset(value, "insert"))
     changeset = dataclasses.replace(changeset, action="insert")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
     if not _nested(changeset):
-        return _insert(repo, changeset, on_conflict, conflict_target)
+        return await _insert(repo, changeset, on_conflict, conflict_target)
     if on_conflict != "raise":
         raise ValueError("on_conflict applies to one row: insert the associated records apart")
-    inserted = repo.transaction(lambda tx: _insert(tx, changeset, on_conflict, conflict_target))
+    inserted = await repo.transaction(
+        lambda tx: _insert(tx, changeset, on_conflict, conflict_target)
+    )
     assert inserted is not None  # only tx.rollback() returns None, and _insert never calls it
     return inserted
 
 
-def update(repo: Repo, changeset: Changeset[S]) -> S:
+async def update(repo: AsyncRepo, changeset: Changeset[S]) -> S:
     """Write the changeset's changes; the record as the database now holds it.
 
     Only changed fields are written, with ``timestamp="updated"`` fields set
@@ -113,13 +115,13 @@ def update(repo: Repo, changeset: Changeset[S]) -> S:
     if not changeset.changes:
         return changeset.data
     if not _nested(changeset):
-        return _update(repo, changeset)
-    updated = repo.transaction(lambda tx: _update(tx, changeset))
+        return await _update(repo, changeset)
+    updated = await repo.transaction(lambda tx: _update(tx, changeset))
     assert updated is not None  # only tx.rollback() returns None, and _update never calls it
     return updated
 
 
-def delete(repo: Repo, value: S | Changeset[S]) -> S:
+async def delete(repo: AsyncRepo, value: S | Changeset[S]) -> S:
     """Delete a record by its primary key (and a changeset's ``filters``); the deleted row.
 
     ``StaleEntryError`` when no row matched; a declared ``no_assoc_constraint``
@@ -129,10 +131,10 @@ def delete(repo: Repo, value: S | Changeset[S]) -> S:
     changeset = dataclasses.replace(changeset, action="delete")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
-    return _delete_row(repo, changeset)
+    return await _delete_row(repo, changeset)
 
 
-def insert_or_update(repo: Repo, changeset: Changeset[S]) -> S:
+async def insert_or_update(repo: AsyncRepo, changeset: Changeset[S]) -> S:
     """``insert`` when the changeset's record is new, else ``update``.
 
     New means a primary-key field of ``changeset.data`` is None (records read
@@ -142,15 +144,15 @@ def insert_or_update(repo: Repo, changeset: Changeset[S]) -> S:
     changeset = _changeset(changeset, "insert_or_update")
     key = schema_info(type(changeset.data)).primary_key
     if not key or any(getattr(changeset.data, f.name) is None for f in key):
-        return insert(repo, changeset)
-    return update(repo, changeset)
+        return await insert(repo, changeset)
+    return await update(repo, changeset)
 
 
 # -- one row ----------------------------------------------------------------------------
 
 
-def _insert_row(
-    r: Repo,
+async def _insert_row(
+    r: AsyncRepo,
     record: S,
     changeset: Changeset[S] | None,
     on_conflict: OnConflict,
@@ -172,7 +174,7 @@ def _insert_row(
         absent = tuple(name for name in _assigned(schema) if fields[name] is None)
         values = {**fields, **stamps} if stamps else fields
         try:
-            rows = r._on_connection("write", _insert_on, r, schema, absent, values)
+            rows = await r._on_connection("write", _insert_on, r, schema, absent, values)
         except IntegrityError as e:
             stamped = record.replace(**stamps) if stamps else record
             raise_constraint_error(e, changeset or Changeset(stamped), "insert")
@@ -189,7 +191,7 @@ def _insert_row(
         returning=True,
     )
     try:
-        rows = r._execute(statement, "write")[0]
+        rows = (await r._execute(statement, "write"))[0]
     except IntegrityError as e:
         raise_constraint_error(e, changeset or Changeset(record), "insert")
     if not rows:  # on_conflict="nothing" met a conflict
@@ -198,16 +200,16 @@ def _insert_row(
     return _with_virtual(stored, record, info)
 
 
-def _insert_on(
-    conn: Connection,
+async def _insert_on(
+    conn: AsyncConnection,
     checkout: float,
-    r: Repo,
+    r: AsyncRepo,
     schema: type[Schema],
     absent: tuple[str, ...],
     values: dict[str, Any],
 ) -> list[Any]:
     """The prebuilt INSERT of ``schema`` for this connection's dialect, run with ``values``."""
-    return r._run(conn, _insert_plan(schema, absent, conn).bind(values), checkout)[0]
+    return (await r._run(conn, _insert_plan(schema, absent, conn).bind(values), checkout))[0]
 
 
 class _InsertPlan:
@@ -222,7 +224,9 @@ class _InsertPlan:
 
     __slots__ = ("compiled", "dialect", "pick")
 
-    def __init__(self, schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> None:
+    def __init__(
+        self, schema: type[Schema], absent: tuple[str, ...], conn: AsyncConnection
+    ) -> None:
         info = schema_info(schema)
         columns = [f for f in info.fields if f.name not in absent]
         model = insert_all(schema, [dict.fromkeys(f.name for f in columns)], returning=True)
@@ -251,7 +255,9 @@ _INSERT_PLANS: dict[tuple[type[Any], tuple[str, ...], str, str], _InsertPlan] = 
 _MAX_INSERT_PLANS = 1024
 
 
-def _insert_plan(schema: type[Schema], absent: tuple[str, ...], conn: Connection) -> _InsertPlan:
+def _insert_plan(
+    schema: type[Schema], absent: tuple[str, ...], conn: AsyncConnection
+) -> _InsertPlan:
     key = (schema, absent, conn.dialect.name, conn.codecs.name)
     plan = _INSERT_PLANS.get(key)
     if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
@@ -273,7 +279,7 @@ def _assigned(schema: type[Schema]) -> tuple[str, ...]:
 
 
 def _stamped(schema: type[Schema]) -> tuple[str, ...]:
-    """The schema's timestamp fields (set by the Repo when None)."""
+    """The schema's timestamp fields (set by the AsyncRepo when None)."""
     found = _STAMPED.get(schema)
     if found is None:
         found = _STAMPED[schema] = tuple(
@@ -286,7 +292,9 @@ _ASSIGNED: dict[type[Any], tuple[str, ...]] = {}
 _STAMPED: dict[type[Any], tuple[str, ...]] = {}
 
 
-def _update_row(r: Repo, changeset: Changeset[S], applied: S, values: dict[str, Any]) -> S:
+async def _update_row(
+    r: AsyncRepo, changeset: Changeset[S], applied: S, values: dict[str, Any]
+) -> S:
     """UPDATE the changed ``values`` of the changeset's row, guarded by key and filters."""
     data = changeset.data
     info = schema_info(type(data))
@@ -298,7 +306,7 @@ def _update_row(r: Repo, changeset: Changeset[S], applied: S, values: dict[str, 
     assignments: dict[str | Column[Any], object] = dict(values.items())
     statement = update_all(_match(changeset, "update"), set=assignments, returning=True)
     try:
-        rows = _write_one(r, statement, changeset, "update")
+        rows = await _write_one(r, statement, changeset, "update")
     except IntegrityError as e:
         raise_constraint_error(e, changeset, "update")
     if not rows:
@@ -307,13 +315,13 @@ def _update_row(r: Repo, changeset: Changeset[S], applied: S, values: dict[str, 
     return _with_virtual(stored, applied, info)
 
 
-def _delete_row(r: Repo, changeset: Changeset[S]) -> S:
+async def _delete_row(r: AsyncRepo, changeset: Changeset[S]) -> S:
     """DELETE the changeset's row (key and filters) with RETURNING: the deleted record."""
     data = changeset.data
     info = schema_info(type(data))
     statement = delete_all(_match(changeset, "delete"), returning=True)
     try:
-        rows = _write_one(r, statement, changeset, "delete")
+        rows = await _write_one(r, statement, changeset, "delete")
     except IntegrityError as e:
         raise_constraint_error(e, changeset, changeset.action or "delete")
     if not rows:
@@ -322,8 +330,8 @@ def _delete_row(r: Repo, changeset: Changeset[S]) -> S:
     return _attach(_with_virtual(deleted, data, info), _assoc_values(data, info))
 
 
-def _write_one(
-    r: Repo, statement: Update | Delete, changeset: Changeset[Any], action: str
+async def _write_one(
+    r: AsyncRepo, statement: Update | Delete, changeset: Changeset[Any], action: str
 ) -> list[Any]:
     """Run the UPDATE or DELETE ... RETURNING of one record: its row, or none; never several.
 
@@ -340,35 +348,37 @@ def _write_one(
     fails as any failed statement does, and the transaction can then only
     be rolled back, which undoes it.
     """
-    return r._on_connection("write", _write_one_on, r, statement, changeset, action)
+    return await r._on_connection("write", _write_one_on, r, statement, changeset, action)
 
 
-def _write_one_on(
-    conn: Connection,
+async def _write_one_on(
+    conn: AsyncConnection,
     checkout: float,
-    r: Repo,
+    r: AsyncRepo,
     statement: Update | Delete,
     changeset: Changeset[Any],
     action: str,
 ) -> list[Any]:
     if conn.dialect.supports_writable_cte:
         try:
-            return r._run(conn, compile_statement(_AtMostOne(statement), conn.dialect), checkout)[0]
+            return (
+                await r._run(conn, compile_statement(_AtMostOne(statement), conn.dialect), checkout)
+            )[0]
         except QueryError as e:
             if e.sqlstate != _CARDINALITY_VIOLATION:
                 raise
             raise _multiple(changeset, action) from e
     compiled = compile_statement(statement, conn.dialect)
     if conn.in_transaction:
-        rows: list[Any] = r._run(conn, compiled, checkout)[0]
+        rows: list[Any] = (await r._run(conn, compiled, checkout))[0]
         if len(rows) > 1:
-            # As Connection marks a transaction after a failed statement:
+            # As AsyncConnection marks a transaction after a failed statement:
             # its rollback undoes the write.
             conn._aborted = conn._depth > 0
             raise _multiple(changeset, action)
         return rows
-    with conn.transaction():
-        rows = r._run(conn, compiled, checkout)[0]
+    async with conn.transaction():
+        rows = (await r._run(conn, compiled, checkout))[0]
         if len(rows) > 1:
             raise _multiple(changeset, action)
     return rows
@@ -448,40 +458,40 @@ def _with_virtual(stored: S, given: S, info: SchemaInfo) -> S:
 # -- records with associations ----------------------------------------------------------
 
 
-def _insert(
-    r: Repo,
+async def _insert(
+    r: AsyncRepo,
     changeset: Changeset[S],
     on_conflict: OnConflict = "raise",
     conflict_target: ConflictTarget | None = None,
 ) -> S:
     changeset = _surface(changeset)
     info = schema_info(type(changeset.data))
-    parents, keys, orphans = _write_parents(r, changeset, new=True)
+    parents, keys, orphans = await _write_parents(r, changeset, new=True)
     applied = changeset.apply_changes()
     row = applied.replace(**keys) if keys else applied
-    stored = _insert_row(r, row, changeset, on_conflict, conflict_target)
-    children = _write_children(r, changeset, stored, new=True)
+    stored = await _insert_row(r, row, changeset, on_conflict, conflict_target)
+    children = await _write_children(r, changeset, stored, new=True)
     for orphan in orphans:
-        _delete_row(r, orphan)
+        await _delete_row(r, orphan)
     return _attach(stored, {**_assoc_values(applied, info), **parents, **children})
 
 
-def _update(r: Repo, changeset: Changeset[S]) -> S:
+async def _update(r: AsyncRepo, changeset: Changeset[S]) -> S:
     info = schema_info(type(changeset.data))
-    parents, keys, orphans = _write_parents(r, changeset, new=False)
+    parents, keys, orphans = await _write_parents(r, changeset, new=False)
     applied = changeset.apply_changes()
     stored_names = {f.name for f in info.fields}
     values = {n: getattr(applied, n) for n in changeset.changes if n in stored_names}
     values.update({fk: v for fk, v in keys.items() if v != getattr(changeset.data, fk)})
-    stored = _update_row(r, changeset, applied, values) if values else applied
-    children = _write_children(r, changeset, stored, new=False)
+    stored = await _update_row(r, changeset, applied, values) if values else applied
+    children = await _write_children(r, changeset, stored, new=False)
     for orphan in orphans:
-        _delete_row(r, orphan)
+        await _delete_row(r, orphan)
     return _attach(stored, {**_assoc_values(applied, info), **parents, **children})
 
 
-def _write_parents(
-    r: Repo, changeset: Changeset[Any], *, new: bool
+async def _write_parents(
+    r: AsyncRepo, changeset: Changeset[Any], *, new: bool
 ) -> tuple[dict[str, Any], dict[str, Any], list[Changeset[Any]]]:
     """Write ``belongs_to`` parents: their records, the foreign keys, parents to delete after.
 
@@ -503,7 +513,9 @@ def _write_parents(
                 orphans.append(value)
             continue
         try:
-            parent = _insert(r, value) if value.action == "insert" else _update(r, value)
+            parent = (
+                await _insert(r, value) if value.action == "insert" else await _update(r, value)
+            )
         except InvalidChangesetError as e:
             raise InvalidChangesetError(_with_child(changeset, assoc.name, 0, e.changeset)) from e
         parents[assoc.name] = parent
@@ -523,8 +535,8 @@ def _replaced(changeset: Changeset[Any], assoc: AssocInfo, value: Any) -> Change
     return None
 
 
-def _write_children(
-    r: Repo, changeset: Changeset[Any], stored: Schema, *, new: bool
+async def _write_children(
+    r: AsyncRepo, changeset: Changeset[Any], stored: Schema, *, new: bool
 ) -> dict[str, Any]:
     """Write ``has_one``/``has_many``/``many_to_many`` children of the written ``stored``."""
     written: dict[str, Any] = {}
@@ -535,7 +547,7 @@ def _write_children(
         replaced = None if new else _replaced(changeset, assoc, value)
         if replaced is not None and assoc.kind == "has_one":
             # Before its replacement is inserted: a unique foreign key allows one.
-            _delete_row(r, replaced)
+            await _delete_row(r, replaced)
         # Deletions first, so that a replacement never meets the row it replaces.
         order = sorted(range(len(children)), key=lambda i: children[i].action != "replace")
         results: dict[int, Any] = {}
@@ -545,34 +557,36 @@ def _write_children(
             child = children[i]
             try:
                 if assoc.kind == "many_to_many":
-                    results[i] = _write_related(r, child, stored, assoc, new, links, unlinks)
+                    results[i] = await _write_related(r, child, stored, assoc, new, links, unlinks)
                 else:
-                    results[i] = _write_child(r, child, stored, assoc)
+                    results[i] = await _write_child(r, child, stored, assoc)
             except InvalidChangesetError as e:
                 raise InvalidChangesetError(
                     _with_child(changeset, assoc.name, i, e.changeset)
                 ) from e
         if unlinks:
-            r._execute(_JoinRows.of(assoc, "delete", unlinks), "write")
+            await r._execute(_JoinRows.of(assoc, "delete", unlinks), "write")
         if links:
-            r._execute(_JoinRows.of(assoc, "insert", links), "write")
+            await r._execute(_JoinRows.of(assoc, "insert", links), "write")
         records = [results[i] for i in range(len(children)) if results[i] is not None]
         written[assoc.name] = records if assoc.cardinality == "many" else next(iter(records), None)
     return written
 
 
-def _write_child(r: Repo, child: Changeset[Any], parent: Schema, assoc: AssocInfo) -> Any:
+async def _write_child(
+    r: AsyncRepo, child: Changeset[Any], parent: Schema, assoc: AssocInfo
+) -> Any:
     """Insert, update or delete one has_one/has_many child; the written record, or None."""
     if child.action == "replace":
-        _delete_row(r, child)
+        await _delete_row(r, child)
         return None
     assert assoc.foreign_key is not None
     child = child.put_change(assoc.foreign_key, getattr(parent, assoc.references))
-    return _insert(r, child) if child.action == "insert" else _update(r, child)
+    return await _insert(r, child) if child.action == "insert" else await _update(r, child)
 
 
-def _write_related(
-    r: Repo,
+async def _write_related(
+    r: AsyncRepo,
     child: Changeset[Any],
     parent: Schema,
     assoc: AssocInfo,
@@ -588,7 +602,7 @@ def _write_related(
         # As in Ecto, replacing removes the link only: the record may have other links.
         unlinks.append((owner_key, getattr(child.data, related_field)))
         return None
-    related = _insert(r, child) if child.action == "insert" else _update(r, child)
+    related = await _insert(r, child) if child.action == "insert" else await _update(r, child)
     if new or child.action == "insert":
         links.append((owner_key, getattr(related, related_field)))
     return related

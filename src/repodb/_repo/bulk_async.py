@@ -1,4 +1,4 @@
-"""The Repo's bulk writes: ``insert_all``, ``update_all`` and ``delete_all``.
+"""The AsyncRepo's bulk writes: ``insert_all``, ``update_all`` and ``delete_all``.
 
 Why: loading many rows is where a database layer most often loses to the raw
 driver, and where Ecto's ``insert_all`` leaves timestamps and defaults to the
@@ -46,19 +46,19 @@ import itertools
 import threading
 import time
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, Literal, TypeVar
 
 from .. import _codec, write
 from .._compile.cache import Compiled, compile_uncached
-from ..connection import Connection
+from ..connection_async import AsyncConnection
 from ..dialect import Dialect
 from ..errors import EncodeError
 from ..expr import Column, Expr
 from ..functions import fragment
 from ..query import Query, Selection
-from ..repo import Repo, TransactionRepo, WriteResult
+from ..repo_async import AsyncRepo, AsyncTransactionRepo, WriteResult
 from ..schema import FieldInfo, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind
 from ..write import Assignment, ConflictTarget, Insert, OnConflict
@@ -78,8 +78,8 @@ _COPY_DIALECTS = frozenset({"postgresql"})
 _INSERTED_FLAG: dict[str, Expr[bool]] = {"postgresql": fragment("(xmax = 0)", type_=bool)}
 
 
-def insert_all(
-    repo: Repo,
+async def insert_all(
+    repo: AsyncRepo,
     schema: type[Schema],
     rows: Sequence[Mapping[str, Any] | Schema],
     *,
@@ -99,32 +99,32 @@ def insert_all(
     )
     if not table.count:
         return _result(template, 0, [], () if template.on_conflict != "raise" else None)
-    result = repo.transaction(functools.partial(_insert, template=template, table=table))
+    result = await repo.transaction(functools.partial(_insert, template=template, table=table))
     assert result is not None  # only tx.rollback() returns None, and _insert never calls it
     return result
 
 
-def _insert(tx: TransactionRepo, template: Insert, table: _Table) -> WriteResult[Any]:
+async def _insert(tx: AsyncTransactionRepo, template: Insert, table: _Table) -> WriteResult[Any]:
     """Insert ``table`` on the transaction's connection by the fastest fitting path."""
     conn = tx.connection
     columns = _encode(table, conn.codecs)
     plain = template.on_conflict == "raise" and template.returning is None
     if plain and table.fields and conn.dialect.name in _COPY_DIALECTS:
-        return WriteResult(_copy(tx, conn, template.schema, table, columns))
+        return WriteResult(await _copy(tx, conn, template.schema, table, columns))
     if template.on_conflict != "update":
-        results, count = _values(tx, conn, template, columns, table.count)
+        results, count = await _values(tx, conn, template, columns, table.count)
         actions: tuple[Action, ...] | None = None
         if template.on_conflict == "nothing":
             actions = _INSERTED * count
         return _result(template, count, results, actions)
     flag = _INSERTED_FLAG.get(conn.dialect.name)
     if flag is not None:
-        return _upsert_flagged(tx, conn, template, columns, table.count, flag)
-    return _upsert_probed(tx, conn, template, table, columns)
+        return await _upsert_flagged(tx, conn, template, columns, table.count, flag)
+    return await _upsert_probed(tx, conn, template, table, columns)
 
 
-def update_all(
-    repo: Repo,
+async def update_all(
+    repo: AsyncRepo,
     q: Query[Any],
     *assignments: Assignment,
     set: Mapping[str | Column[Any], object] | None,  # Ecto's name
@@ -132,15 +132,15 @@ def update_all(
 ) -> WriteResult[Any]:
     """``UPDATE`` the rows ``q`` matches, on the primary: the count, and rows with ``returning``."""
     statement = write.update_all(q, *assignments, set=set, returning=returning)
-    results, count = repo._execute(statement, "write")
+    results, count = await repo._execute(statement, "write")
     return WriteResult(count, results)
 
 
-def delete_all(
-    repo: Repo, q: Query[Any], *, returning: bool | Sequence[str | Column[Any]]
+async def delete_all(
+    repo: AsyncRepo, q: Query[Any], *, returning: bool | Sequence[str | Column[Any]]
 ) -> WriteResult[Any]:
     """``DELETE`` the rows ``q`` matches, on the primary: the count, and rows with ``returning``."""
-    results, count = repo._execute(write.delete_all(q, returning=returning), "write")
+    results, count = await repo._execute(write.delete_all(q, returning=returning), "write")
     return WriteResult(count, results)
 
 
@@ -354,21 +354,21 @@ def _encode(table: _Table, codecs: _codec.Codecs) -> list[Sequence[Any]]:
 # -- running: COPY, multi-row VALUES --------------------------------------------------
 
 
-def _traced(
-    repo: Repo,
-    conn: Connection,
+async def _traced(
+    repo: AsyncRepo,
+    conn: AsyncConnection,
     sql: str,
     args: Sequence[Any],
     hidden: Sequence[bool] | None,
-    work: Callable[[], R],
+    work: Callable[[], Awaitable[R]],
     size: Callable[[R], int],
 ) -> R:
     """Run ``work`` (one statement on ``conn``) and emit its telemetry event."""
     if not repo._observing():
-        return work()
+        return await work()
     started = _perf()
     try:
-        result = work()
+        result = await work()
     except Exception as e:  # the event reports any failure, which propagates
         repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), 0, e)
         raise
@@ -376,8 +376,8 @@ def _traced(
     return result
 
 
-def _copy(
-    repo: Repo, conn: Connection, schema: type[Schema], table: _Table, columns: list[Any]
+async def _copy(
+    repo: AsyncRepo, conn: AsyncConnection, schema: type[Schema], table: _Table, columns: list[Any]
 ) -> int:
     """``COPY`` the encoded rows in; the row count. The event carries no parameters."""
     info = schema_info(schema)
@@ -386,13 +386,13 @@ def _copy(
     sql = f"COPY {conn.dialect.quote_table(info.table, info.prefix)} ({quoted}) FROM STDIN"
     rows = zip(*columns, strict=True)
     work = functools.partial(conn._copy_sql, info.table, sources, rows, info.prefix)
-    return _traced(repo, conn, sql, (), None, work, int)
+    return await _traced(repo, conn, sql, (), None, work, int)
 
 
-def _values(
-    repo: Repo, conn: Connection, template: Insert, columns: list[Any], count: int
+async def _values(
+    repo: AsyncRepo, conn: AsyncConnection, template: Insert, columns: list[Any], count: int
 ) -> tuple[list[Any], int]:
-    """Multi-row INSERTs within the parameter limit: the decoded results and the row count."""
+    """AsyncMulti-row INSERTs within the parameter limit: the decoded results and the row count."""
     dialect = conn.dialect
     width = len(columns)
     compiled, values = _chunk_statement(template, 1, dialect)
@@ -414,10 +414,10 @@ def _values(
         sql, hidden = compiled.sql, compiled.hidden
         if compiled.result is None:
             work = functools.partial(conn._execute_sql, sql, args, False)
-            written += _traced(repo, conn, sql, args, hidden, work, int)
+            written += await _traced(repo, conn, sql, args, hidden, work, int)
             continue
         fetch = functools.partial(conn._fetch_sql, sql, args, False)
-        fetched = _traced(repo, conn, sql, args, hidden, fetch, len)
+        fetched = await _traced(repo, conn, sql, args, hidden, fetch, len)
         results.extend(compiled.decoder(conn.codecs)(fetched))
         written += len(fetched)
     return results, written
@@ -461,9 +461,9 @@ def _chunk_statement(
 # -- upserts that report what they did ---------------------------------------------
 
 
-def _upsert_flagged(
-    repo: Repo,
-    conn: Connection,
+async def _upsert_flagged(
+    repo: AsyncRepo,
+    conn: AsyncConnection,
     template: Insert,
     columns: list[Any],
     count: int,
@@ -473,11 +473,11 @@ def _upsert_flagged(
     wanted = template.returning
     if wanted is None:
         flagged = dataclasses.replace(template, returning=Selection("scalar", (flag,)))
-        flags, _ = _values(repo, conn, flagged, columns, count)
+        flags, _ = await _values(repo, conn, flagged, columns, count)
         return _result(template, len(flags), [], [_action(f) for f in flags])
     selection = Selection("tuple", (*wanted.items, flag))
     statement = dataclasses.replace(template, returning=selection)
-    results, _ = _values(repo, conn, statement, columns, count)
+    results, _ = await _values(repo, conn, statement, columns, count)
     actions = [_action(r[-1]) for r in results]
     if wanted.kind == "record":
         return _result(template, len(results), [r[0] for r in results], actions)
@@ -488,8 +488,8 @@ def _action(inserted: bool) -> Action:
     return "inserted" if inserted else "updated"
 
 
-def _upsert_probed(
-    repo: Repo, conn: Connection, template: Insert, table: _Table, columns: list[Any]
+async def _upsert_probed(
+    repo: AsyncRepo, conn: AsyncConnection, template: Insert, table: _Table, columns: list[Any]
 ) -> WriteResult[Any]:
     """An upsert on a database without an inserted flag: read the existing keys first."""
     # Compiling first rejects a named constraint, which only PostgreSQL has.
@@ -502,7 +502,7 @@ def _upsert_probed(
     # unknown here, and count as new.
     parts = [columns[positions[name]] if name in positions else None for name in target]
     keys = list(zip(*(p if p is not None else [None] * table.count for p in parts), strict=True))
-    existing = _existing_keys(repo, conn, info, target, keys)
+    existing = await _existing_keys(repo, conn, info, target, keys)
     actions: list[Action] = []
     for key in keys:
         if None in key or key not in existing:
@@ -513,7 +513,7 @@ def _upsert_probed(
             actions.append("updated")
     wanted = template.returning
     if wanted is None:
-        _values(repo, conn, template, columns, table.count)
+        await _values(repo, conn, template, columns, table.count)
         return _result(template, len(actions), [], actions)
     # The returned rows carry their key, to pair each with its action.
     fields = [next(f for f in info.fields if f.source == name) for name in target]
@@ -522,7 +522,7 @@ def _upsert_probed(
     ]
     selection = Selection("tuple", (*wanted.items, *key_columns))
     statement = dataclasses.replace(template, returning=selection)
-    results, _ = _values(repo, conn, statement, columns, table.count)
+    results, _ = await _values(repo, conn, statement, columns, table.count)
     pending: dict[tuple[Any, ...], collections.deque[Action]] = collections.defaultdict(
         collections.deque
     )
@@ -540,9 +540,9 @@ def _upsert_probed(
     return _result(template, len(results), rows, returned)
 
 
-def _existing_keys(
-    repo: Repo,
-    conn: Connection,
+async def _existing_keys(
+    repo: AsyncRepo,
+    conn: AsyncConnection,
     info: SchemaInfo,
     names: tuple[str, ...],
     keys: list[tuple[Any, ...]],
@@ -574,6 +574,6 @@ def _existing_keys(
         )
         args = list(itertools.chain.from_iterable(chunk))
         fetch = functools.partial(conn._fetch_sql, sql, args, False)
-        fetched = _traced(repo, conn, sql, args, None, fetch, len)
+        fetched = await _traced(repo, conn, sql, args, None, fetch, len)
         found.update(map(tuple, fetched))
     return found
