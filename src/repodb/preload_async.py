@@ -260,10 +260,7 @@ async def _load(
     # The empty side of an outer join (a right join's root records) is None,
     # and stays None.
     present = [parent for parent in parents if parent is not None]
-    loaded = await repo._on_connection(
-        "read",
-        lambda conn, checkout: _attach(_Loader(repo, conn, checkout, force), present, specs, fresh),
-    )
+    loaded = await repo._on_connection("read", _load_on, repo, present, specs, fresh, force)
     if len(present) == len(parents):
         return loaded
     records = iter(loaded)
