@@ -34,6 +34,7 @@ transaction (rolled back), the connection usable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 import uuid
@@ -815,6 +816,39 @@ async def _run_endless(
     async with conn.transaction():
         await conn.exec(insert_item, "rolled back")
         await conn.one(endless)
+
+
+def test_a_task_cancelled_anywhere_in_a_transaction_leaves_none_open(db_url: str) -> None:
+    # Regression: a task cancelled while BEGIN ran left the connection inside
+    # a transaction that no block owned (the server or SQLite's thread had
+    # finished BEGIN): SQLite refused the next transaction, and PostgreSQL
+    # would have kept every later statement uncommitted. Cancellations here
+    # land from before BEGIN to after COMMIT; wherever one lands, nothing
+    # stays open.
+    async def one_transaction(conn: AsyncConnection, name: str) -> None:
+        async with conn.transaction():
+            await conn.exec(insert_item, name)
+
+    async def body() -> None:
+        async with asyncio.timeout(BOUND), await aopen(db_url) as conn:
+            await create_items(conn)
+            for i in range(60):
+                task = asyncio.create_task(one_transaction(conn, f"item {i}"))
+                if i < 20:
+                    for _ in range(i % 5):
+                        await asyncio.sleep(0)
+                else:
+                    await asyncio.sleep((i - 20) * 0.0003)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                assert not conn.in_transaction, f"left open by a cancellation (round {i})"
+            await one_transaction(conn, "after")
+            # Committed for everyone: not held back in a transaction of its own.
+            async with await aopen(db_url) as observer:
+                assert "after" in await names(observer)
+
+    asyncio.run(body())
 
 
 # Closing --------------------------------------------------------------------------------
