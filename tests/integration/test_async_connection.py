@@ -22,8 +22,9 @@ not retried, refused inside a transaction, ``attempts`` checked);
 cancels a slow statement with StatementTimeout and leaves the connection
 usable; ``ping``; ``async with`` closes, closing twice is harmless and every
 use of a closed connection raises a repodb Error; the event loop keeps
-running while a slow statement runs (a task ticking every 10 ms never waits
-200 ms). On PostgreSQL: streams are server-side cursors gone after their
+running while a slow statement runs (a task ticking every 10 ms is never
+woken 50 ms late); a task cancelled anywhere from before BEGIN to after
+COMMIT leaves no transaction open. On PostgreSQL: streams are server-side cursors gone after their
 block; the server itself cancelled a timed-out statement
 (``pg_stat_activity``); ``run_transaction`` retries a real serialization
 failure; cancelling a task running ``pg_sleep(10)`` returns promptly and
@@ -50,7 +51,7 @@ import repodb
 from repodb import AsyncConnection, IsolationLevel, Request, connect_async
 from repodb.request import One
 from repodb.types import optional, tup
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, pg_url, ticker
+from tests.conftest import CONNECT_TIMEOUT, MAX_LOOP_LAG, STATEMENT_TIMEOUT, pg_url, ticker
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 30.0
@@ -692,8 +693,8 @@ def test_event_loop_keeps_running_during_a_slow_statement(db_url: str) -> None:
     async def body() -> None:
         async with asyncio.timeout(BOUND), await aopen(db_url) as conn:
             stop = asyncio.Event()
-            gaps: list[float] = []
-            ticking = asyncio.create_task(ticker(stop, gaps))
+            lags: list[float] = []
+            ticking = asyncio.create_task(ticker(stop, lags))
             await asyncio.sleep(0.05)
             started = time.monotonic()
             try:
@@ -702,11 +703,15 @@ def test_event_loop_keeps_running_during_a_slow_statement(db_url: str) -> None:
                 elapsed = time.monotonic() - started
                 stop.set()
                 await ticking
+            print(
+                f"\nloop lag during a {elapsed:.2f} s {conn.dialect.name} statement: "
+                f"max {max(lags) * 1000:.1f} ms"
+            )
             assert elapsed > 0.3, "the statement was too quick to tell"
-            assert len(gaps) >= 10
+            assert len(lags) >= 10
             # A liveness check, not a benchmark: a blocked loop would show one
-            # gap as long as the whole statement.
-            assert max(gaps) < 0.2, f"the loop stalled for {max(gaps):.3f} s"
+            # lag as long as the whole statement.
+            assert max(lags) < MAX_LOOP_LAG, f"the loop stalled for {max(lags):.3f} s"
 
     asyncio.run(body())
 

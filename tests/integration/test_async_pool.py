@@ -17,8 +17,9 @@ discarded (no open transaction, no statement left running on PostgreSQL);
 async ``configure`` and ``validate`` callbacks run (a failed check discards
 and replaces the connection); ``shutdown`` fails waiters with PoolClosed and
 ends the background task that kept ``min_size`` connections open. Without a
-server: the event loop keeps running while the pool connects to a server
-that accepts TCP connections and never answers.
+server: the event loop keeps running (its lag stays under 50 ms) while
+the pool connects to a server that accepts TCP connections and never
+answers.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import repodb
 import repodb.pool
 from repodb import AsyncConnection, ConnectError, Request
 from repodb.pool_async import AsyncPool, PoolClosed, PoolTimeout, PoolTooManyWaiters
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, ticker
+from tests.conftest import CONNECT_TIMEOUT, MAX_LOOP_LAG, STATEMENT_TIMEOUT, ticker
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 30.0
@@ -301,8 +302,8 @@ def test_the_event_loop_runs_while_connecting_to_a_server_that_never_answers() -
             url = f"postgresql://nobody@127.0.0.1:{port}/nothing"
             async with AsyncPool(url, connect_timeout=1.0, timeout=5) as pool:
                 stop = asyncio.Event()
-                gaps: list[float] = []
-                ticking = asyncio.create_task(ticker(stop, gaps))
+                lags: list[float] = []
+                ticking = asyncio.create_task(ticker(stop, lags))
                 started = time.monotonic()
                 try:
                     with pytest.raises(ConnectError):
@@ -316,7 +317,8 @@ def test_the_event_loop_runs_while_connecting_to_a_server_that_never_answers() -
                 # Down: the next checkout fails fast, it does not wait again.
                 with pytest.raises(ConnectError):
                     await pool.acquire()
-        assert len(gaps) >= 20
-        assert max(gaps) < 0.2, f"the loop stalled for {max(gaps):.3f} s"
+        print(f"\nloop lag while connecting to a hung server: max {max(lags) * 1000:.1f} ms")
+        assert len(lags) >= 20
+        assert max(lags) < MAX_LOOP_LAG, f"the loop stalled for {max(lags):.3f} s"
 
     run(body())
