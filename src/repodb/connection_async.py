@@ -122,8 +122,12 @@ class AsyncConnection:
 
     @property
     def closed(self) -> bool:
-        """Whether ``close`` was called."""
-        return self._closed
+        """Whether the connection is closed: by ``close``, or by its driver.
+
+        psycopg closes a connection when the cancellation of its query is
+        itself interrupted (a task cancelled twice); a pool then discards it.
+        """
+        return self._closed or self._driver.closed
 
     @property
     def broken(self) -> bool:

@@ -355,6 +355,10 @@ class _SandboxDriver:
     def in_transaction(self) -> bool:
         return self._open
 
+    @property
+    def closed(self) -> bool:
+        return self._real.closed
+
     def _statement(self, run: Callable[[], T]) -> T:
         if self._open or not self._statement_savepoints:
             result = run()

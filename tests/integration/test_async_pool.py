@@ -13,7 +13,9 @@ idle; an exhausted pool times out with PoolTimeout (the same class as the
 sync pool's) and ``max_waiting`` refuses at once; a cancelled waiter, before
 or after it was served, leaks nothing; a task cancelled while its statement
 runs inside a transaction gives its connection back clean or has it
-discarded (no open transaction, no statement left running on PostgreSQL);
+discarded (no open transaction, no statement left running on PostgreSQL),
+and one cancelled twice (which makes psycopg close its connection) never
+has that connection lent again;
 async ``configure`` and ``validate`` callbacks run (a failed check discards
 and replaces the connection); ``shutdown`` fails waiters with PoolClosed and
 ends the background task that kept ``min_size`` connections open. Without a
@@ -220,6 +222,38 @@ def test_a_task_cancelled_mid_statement_returns_its_connection_clean(db_url: str
                             break
                         await asyncio.sleep(0.01)
                     assert await conn.one(active_statements, pids[0]) == 0
+            assert_idle(pool)
+
+    run(body())
+
+
+def test_a_task_cancelled_twice_mid_statement_never_lends_a_dropped_connection(
+    db_url: str,
+) -> None:
+    # Regression: the second cancellation interrupts psycopg's own cancelling
+    # of the query, so psycopg closes the connection; the pool took it back
+    # as idle and the next borrower got ConnectionLost.
+    async def body() -> None:
+        async with new_pool(db_url, max_size=1) as pool:
+            started = asyncio.Event()
+
+            async def slow() -> None:
+                async with pool.connection() as conn:
+                    started.set()
+                    await conn.exec(Request.exec(SLOW[conn.dialect.name]))
+
+            task = asyncio.create_task(slow())
+            await asyncio.wait_for(started.wait(), 10)
+            await asyncio.sleep(0.3)
+            task.cancel()
+            await asyncio.sleep(0)  # the task starts handling the first cancellation
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert_idle(pool)
+            async with pool.connection(timeout=5) as conn:
+                assert not conn.in_transaction
+                assert await conn.one(SELECT_ONE) == 1
             assert_idle(pool)
 
     run(body())

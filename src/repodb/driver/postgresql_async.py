@@ -68,6 +68,10 @@ class AsyncPostgresConnection:
         status = self._raw.info.transaction_status
         return status != TransactionStatus.IDLE and status != TransactionStatus.UNKNOWN
 
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         if len(params) > _MAX_PARAMS:
             _too_many(params)
