@@ -24,8 +24,9 @@ usable; ``ping``; ``async with`` closes, closing twice is harmless and every
 use of a closed connection raises a repodb Error; the event loop keeps
 running while a slow statement runs (a task ticking every 10 ms is never
 woken 50 ms late); a task cancelled anywhere from before BEGIN to after
-COMMIT leaves no transaction open. On PostgreSQL: streams are server-side cursors gone after their
-block; the server itself cancelled a timed-out statement
+COMMIT leaves no transaction open. On PostgreSQL: streams are server-side
+cursors gone after their block, even when a cancellation lands anywhere
+from DECLARE to CLOSE; the server itself cancelled a timed-out statement
 (``pg_stat_activity``); ``run_transaction`` retries a real serialization
 failure; cancelling a task running ``pg_sleep(10)`` returns promptly and
 leaves no statement of ours running on the server, outside and inside a
@@ -37,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -370,6 +372,47 @@ def test_postgresql_stream_is_a_server_cursor_released_by_its_block(pg_schema_ur
             assert first == [1, 2, 3, 4, 5]
             assert await conn.fold(series, lambda acc, n: acc + n, 0, 1000) == 500_500
             assert await conn.all(open_cursors) == []
+
+    asyncio.run(body())
+
+
+def test_postgresql_a_stream_cancelled_anywhere_leaves_no_cursor(pg_schema_url: str) -> None:
+    # Regression: a cancellation landing while the stream's cursor was being
+    # closed (at its end, or on leaving its block) left psycopg's cursor
+    # object open, to be reported at garbage collection, and whether the
+    # server had closed the WITH HOLD cursor was unknown. Cancellations here
+    # land from DECLARE to CLOSE; after each, the connection holds no cursor,
+    # or was closed (a pool would discard it).
+    async def read_all(conn: AsyncConnection) -> None:
+        async with conn.stream(series, 3, batch_size=2) as rows:
+            async for _ in rows:
+                pass
+
+    async def body() -> None:
+        conn = await aopen(pg_schema_url)
+        closed = 0
+        try:
+            async with asyncio.timeout(BOUND):
+                for i in range(80):
+                    task = asyncio.create_task(read_all(conn))
+                    for _ in range(i % 20):
+                        await asyncio.sleep(0)
+                    if i >= 20:
+                        await asyncio.sleep((i - 20) * 0.0001)
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    if conn.closed:
+                        closed += 1
+                        conn = await aopen(pg_schema_url)
+                        continue
+                    assert not conn.in_transaction
+                    assert await conn.all(open_cursors) == [], f"round {i}"
+                del task
+                gc.collect()  # a cursor object left open would warn now, failing the test
+        finally:
+            await conn.close()
+        print(f"\nstreams cancelled anywhere: {closed} of 80 connections closed")
 
     asyncio.run(body())
 
