@@ -25,7 +25,10 @@ is put back in a ``finally`` and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -41,10 +44,11 @@ from repodb import (
     connect_async,
 )
 from repodb.changeset import cast
+from repodb.cqrs_async import AsyncCqrs, CqrsConfig
 from repodb.functions import fragment
 from repodb.query import query
 from repodb.telemetry import QueryEvent
-from tests.conftest import open_conn, pg_url, replica_urls
+from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
 from tests.cqrs.rig import cluster
 from tests.cqrs.test_async_cqrs import (
     SERVER,
@@ -59,6 +63,7 @@ from tests.cqrs.test_async_cqrs import (
 from tests.cqrs.test_cqrs_routing import PORT as SERVER_PORT
 from tests.cqrs.test_cqrs_routing import RoutedItem
 from tests.cqrs.test_replicas import wait_replayed
+from tests.integration.test_async_cancellation import cancel_at_random
 
 __all__ = ["schema"]  # the fixture, shared with test_async_cqrs
 
@@ -355,3 +360,109 @@ def test_a_read_only_transaction_stays_on_one_replica(schema: str) -> None:
             assert in_recovery
 
     run(main)
+
+
+def test_a_thousand_cancelled_tasks_leave_every_node_idle(schema: str) -> None:
+    """Cancellation through the router: replica reads, session reads, writes, transactions.
+
+    The same random cancellations as ``test_async_cancellation`` (1,000
+    tasks in waves of 40), through an ``AsyncRepo`` over the router: every
+    pool (the primary's and each replica's) ends idle with nothing rolled
+    back for it, no replica is taken out of rotation by a cancelled read,
+    and no backend of the router is left running a statement or inside a
+    transaction on any node 2 s later.
+    """
+    app = f"cancel_{uuid.uuid4().hex[:8]}"
+    nodes = [pg_url(), *replica_urls()]
+    slow = fragment("pg_sleep(0.01) IS NOT NULL", type_=bool)
+    landed: Counter[str] = Counter()
+    took: list[float] = []
+
+    async def main() -> None:
+        config = CqrsConfig(
+            primary_conninfo=f"{with_search_path(pg_url(), schema)}&application_name={app}",
+            replica_conninfos=[
+                f"{with_search_path(u, schema)}&application_name={app}" for u in replica_urls()
+            ],
+            primary_max_size=4,
+            replica_max_size_each=3,
+            check_interval=0.2,
+            probe_timeout=1.0,
+            connect_timeout=2.0,
+            timeout=20.0,
+        )
+        async with AsyncCqrs(config) as cqrs:
+            repo = AsyncRepo(cqrs)
+            read = query(RoutedItem).where(slow).select(SERVER_PORT)
+
+            async def replica_read(at: list[str]) -> None:
+                at[0] = "read"
+                await repo.all(read)
+
+            async def session(at: list[str]) -> None:
+                async with cqrs.session() as s:
+                    at[0] = "session write"
+                    await AsyncRepo(s).insert(item("session"))
+                    at[0] = "session read"
+                    await AsyncRepo(s).all(read)
+
+            async def write(at: list[str]) -> None:
+                at[0] = "write"
+                await repo.insert(item("write"))
+
+            async def transaction(at: list[str]) -> None:
+                at[0] = "transaction"
+                async with repo.transaction() as tx:
+                    await tx.insert(item("tx"))
+                    await tx.all(read)
+
+            async def stream(at: list[str]) -> None:
+                at[0] = "stream"
+                async with repo.stream(query(RoutedItem), batch_size=2) as rows:
+                    async for _ in rows:
+                        await asyncio.sleep(0.001)
+
+            async def timed_read(at: list[str]) -> None:
+                at[0] = "timed read"
+                async with asyncio.timeout(random.uniform(0, 0.05)):
+                    await repo.all(read)
+
+            works = [replica_read, session, write, transaction, stream, timed_read]
+            started = time.monotonic()
+            landed.update(await cancel_at_random(works, random.Random(12)))
+            took.append(time.monotonic() - started)
+            stats = cqrs.stats()
+            for pool in [stats.primary, *(r.pool for r in stats.replicas)]:
+                assert (pool.in_use, pool.waiting, pool.returns_bad) == (0, 0, 0), pool
+                assert pool.available == pool.total, pool
+            assert stats.healthy_replica_count == 2, stats
+            busy = [await busy_backends(url, app) for url in nodes]
+            print(
+                f"\nasync router, {sum(landed.values())} cancelled-at-random tasks "
+                f"in {took[0]:.2f}s: "
+                f"{dict(sorted(landed.items()))}; discarded: primary {stats.primary.discarded}, "
+                f"replicas {[r.pool.discarded for r in stats.replicas]}; "
+                f"busy backends 2 s later: {busy}"
+            )
+            assert busy == [[], [], []]
+
+    run(main)
+    assert {"read", "session read", "write", "transaction", "stream"} <= set(landed), landed
+    assert landed["finished"] > 0
+
+
+BUSY = Request.many(
+    "SELECT pid FROM pg_stat_activity WHERE application_name = ?"
+    " AND (state = 'active' OR state LIKE 'idle in transaction%')",
+    params=str,
+    row=int,
+)
+
+
+async def busy_backends(url: str, app: str) -> list[int]:
+    """The backends named ``app`` on ``url`` still running or in a transaction, after 2 s."""
+    async with await connect_async(url, connect_timeout=5) as observer:
+        deadline = time.monotonic() + 2.0
+        while (busy := await observer.all(BUSY, app)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return busy
