@@ -1,4 +1,4 @@
-"""The async router and Repo while the primary and replicas fail (checklist B1, B6, C5, C6, E1-E3).
+"""The async router and Repo under failure (checklist B1, B6, C5, C6, E1-E3) and cancellation.
 
 ``test_cqrs_failures``, ``test_pool_failures`` and ``test_cqrs_routing``
 check these rows on the sync ``Cqrs`` and ``Repo``, generated from the
@@ -15,7 +15,10 @@ async ones; here the async source runs as such, in asyncio, with tasks:
 - C6: a read cancelled by a recovery conflict (40001) runs again elsewhere;
 - E1-E3: writes, DDL, ``nextval``, locking reads and transactions run on
   the primary; a write that reaches a replica raises ``ReadOnlyError``; a
-  read-only transaction stays on one replica.
+  read-only transaction stays on one replica;
+- cancellation: 1,000 tasks reading, writing, streaming and in transactions
+  through the router, cancelled at random, leave every node's pool idle and
+  no backend busy.
 
 The figures are printed (run with ``-s``). As in the sync tests, times are
 asserted only as generous bounds that tell "handled" from "hung"; every node
