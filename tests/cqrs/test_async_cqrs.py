@@ -84,11 +84,13 @@ async def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT) 
 schema = test_cqrs_failures.schema
 
 
-def make_cqrs(schema: str, **options: Any) -> AsyncCqrs:
+def make_cqrs(schema: str, application_name: str = "", **options: Any) -> AsyncCqrs:
+    """A router on ``schema``; its connections named ``application_name`` when given."""
+    named = f"&application_name={application_name}" if application_name else ""
     return AsyncCqrs(
         CqrsConfig(
-            primary_conninfo=with_search_path(pg_url(), schema),
-            replica_conninfos=[with_search_path(u, schema) for u in replica_urls()],
+            primary_conninfo=with_search_path(pg_url(), schema) + named,
+            replica_conninfos=[with_search_path(u, schema) + named for u in replica_urls()],
             check_interval=CHECK_INTERVAL,
             probe_timeout=PROBE_TIMEOUT,
             connect_timeout=2.0,

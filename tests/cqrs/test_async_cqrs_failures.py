@@ -47,11 +47,10 @@ from repodb import (
     connect_async,
 )
 from repodb.changeset import cast
-from repodb.cqrs_async import AsyncCqrs, CqrsConfig
 from repodb.functions import fragment
 from repodb.query import query
 from repodb.telemetry import QueryEvent
-from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
+from tests.conftest import open_conn, pg_url, replica_urls
 from tests.cqrs.rig import cluster
 from tests.cqrs.test_async_cqrs import (
     SERVER,
@@ -62,6 +61,12 @@ from tests.cqrs.test_async_cqrs import (
     schema,
     served_by,
     wait_for,
+)
+from tests.cqrs.test_cqrs_failures import (
+    FAILURE_MODES,
+    assert_failed_fast,
+    quick_recovery_conflicts,
+    slow_on_replica_1,
 )
 from tests.cqrs.test_cqrs_routing import PORT as SERVER_PORT
 from tests.cqrs.test_cqrs_routing import RoutedItem
@@ -191,12 +196,7 @@ def test_with_the_primary_down_reads_work_and_writes_fail_fast(schema: str) -> N
             assert await cqrs.with_primary(lambda conn: conn.one(lost)) == 0
 
     run(main)
-    shown = "; ".join(f"{type(e).__name__} in {t * 1000:.0f}ms" for t, e in failures)
-    print(f"\nasync B6 primary down: writes failed with {shown}")
-    assert all(t < 2.0 + 1.0 for t, _ in failures)
-    last = failures[-1][1]
-    assert isinstance(last, ConnectError)
-    assert "is down" in str(last)
+    assert_failed_fast("async B6", failures)
 
 
 async def wait_for_async(check: Any, what: str, timeout: float = 30.0) -> None:
@@ -208,15 +208,7 @@ async def wait_for_async(check: Any, what: str, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize(
-    ("mode", "break_it", "mend_it"),
-    [
-        ("refused", ("stop-replica", "1", "immediate"), ("start-replica", "1")),
-        ("reset", ("kill-replica", "1"), ("start-replica", "1")),
-        ("connect timeout", ("pause-replica", "1"), ("resume-replica", "1")),
-        ("admin shutdown", ("stop-replica", "1", "fast"), ("start-replica", "1")),
-    ],
-)
+@FAILURE_MODES
 def test_every_failure_mode_ends_in_the_same_down_state(
     schema: str, mode: str, break_it: tuple[str, ...], mend_it: tuple[str, ...]
 ) -> None:
@@ -253,12 +245,6 @@ def test_every_failure_mode_ends_in_the_same_down_state(
 
 def test_a_recovery_conflict_is_retried_on_another_server(schema: str) -> None:
     """C6: a replica cancels a read (40001) to replay a lock; the AsyncRepo reads elsewhere."""
-    first = port_of(replica_urls()[0])
-    slow_on_first = fragment(
-        "pg_sleep(CASE WHEN inet_server_port() = ? THEN 3 ELSE 0 END) IS NOT NULL",
-        first,
-        type_=bool,
-    )
     events: list[QueryEvent] = []
     answered: list[int] = []
 
@@ -275,21 +261,14 @@ def test_a_recovery_conflict_is_retried_on_another_server(schema: str) -> None:
 
             locker = asyncio.create_task(lock_on_primary())
             answered.append(
-                await repo.one(query(RoutedItem).where(slow_on_first).select(SERVER_PORT))
+                await repo.one(query(RoutedItem).where(slow_on_replica_1()).select(SERVER_PORT))
             )
             await locker
             cqrs.mark_replica_healthy(1)
             await wait_for(lambda: cqrs.stats().replicas[0].healthy, "replica 1 back")
 
-    with open_conn(replica_urls()[0]) as replica:
-        replica.exec(Request.exec("ALTER SYSTEM SET max_standby_streaming_delay = '100ms'"))
-        replica.exec(Request.exec("SELECT pg_reload_conf()"))
-    try:
+    with quick_recovery_conflicts():
         run(main)
-    finally:
-        with open_conn(replica_urls()[0]) as replica:
-            replica.exec(Request.exec("ALTER SYSTEM RESET max_standby_streaming_delay"))
-            replica.exec(Request.exec("SELECT pg_reload_conf()"))
     assert [(e.source, type(e.error).__name__) for e in events] == [
         ("replica 1", "SerializationFailure"),
         ("primary", "NoneType"),
@@ -382,19 +361,8 @@ def test_a_thousand_cancelled_tasks_leave_every_node_idle(schema: str) -> None:
     took: list[float] = []
 
     async def main() -> None:
-        config = CqrsConfig(
-            primary_conninfo=f"{with_search_path(pg_url(), schema)}&application_name={app}",
-            replica_conninfos=[
-                f"{with_search_path(u, schema)}&application_name={app}" for u in replica_urls()
-            ],
-            primary_max_size=4,
-            replica_max_size_each=3,
-            check_interval=0.2,
-            probe_timeout=1.0,
-            connect_timeout=2.0,
-            timeout=20.0,
-        )
-        async with AsyncCqrs(config) as cqrs:
+        sizes = {"primary_max_size": 4, "replica_max_size_each": 3}
+        async with make_cqrs(schema, application_name=app, timeout=20.0, **sizes) as cqrs:
             repo = AsyncRepo(cqrs)
             read = query(RoutedItem).where(slow).select(SERVER_PORT)
 

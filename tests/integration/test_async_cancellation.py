@@ -50,6 +50,7 @@ from repodb.repo_async import AsyncTransactionRepo
 from repodb.types import tup
 from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
 from tests.integration.repo_models import Member, create_tables
+from tests.integration.test_async_pool import SELECT_ONE, SLOW
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 60.0
@@ -67,12 +68,6 @@ SHORT = {
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)"
     " SELECT count(*) FROM c",
 }
-SLOW = {
-    "postgresql": "SELECT pg_sleep(5)",
-    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)"
-    " SELECT count(*) FROM c",
-}
-SELECT_ONE = Request.one("SELECT 1", row=int)
 insert_member = Request.exec(
     "INSERT INTO members (email, name) VALUES (?, ?)", params=tup(str, str)
 )
