@@ -18,10 +18,12 @@ and one cancelled twice (which makes psycopg close its connection) never
 has that connection lent again;
 async ``configure`` and ``validate`` callbacks run (a failed check discards
 and replaces the connection); ``shutdown`` fails waiters with PoolClosed and
-ends the background task that kept ``min_size`` connections open. Without a
-server: the event loop keeps running (its lag stays under 50 ms) while
-the pool connects to a server that accepts TCP connections and never
-answers.
+ends the background task that kept ``min_size`` connections open. On
+PostgreSQL, a pooled backend killed with ``pg_terminate_backend`` is never
+seen by the caller with an async validator, and fails one checkout without
+one, then is replaced (checklist A4). Without a server: the event loop
+keeps running (its lag stays under 50 ms) while the pool connects to a
+server that accepts TCP connections and never answers.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ import pytest
 
 import repodb
 import repodb.pool
-from repodb import AsyncConnection, ConnectError, Request
+from repodb import AsyncConnection, ConnectError, ConnectionLost, Request
 from repodb.pool_async import AsyncPool, PoolClosed, PoolTimeout, PoolTooManyWaiters
 from tests.conftest import CONNECT_TIMEOUT, MAX_LOOP_LAG, STATEMENT_TIMEOUT, ticker
+from tests.integration.test_pool import terminate_backend
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 30.0
@@ -354,5 +357,33 @@ def test_the_event_loop_runs_while_connecting_to_a_server_that_never_answers() -
         print(f"\nloop lag while connecting to a hung server: max {max(lags) * 1000:.1f} ms")
         assert len(lags) >= 20
         assert max(lags) < MAX_LOOP_LAG, f"the loop stalled for {max(lags):.3f} s"
+
+    run(body())
+
+
+@pytest.mark.parametrize("checked", [False, True], ids=["no validator", "async validator"])
+def test_a_killed_backend_is_replaced(pg_schema_url: str, checked: bool) -> None:
+    """A4: with an async validator the caller never sees it; without, once, then replaced."""
+
+    async def validate(conn: AsyncConnection) -> bool:
+        await conn.ping()
+        return True
+
+    async def body() -> None:
+        options: dict[str, Any] = {"validate": validate} if checked else {}
+        async with new_pool(pg_schema_url, max_size=2, **options) as pool:
+            async with pool.connection() as conn:
+                pid = await conn.one(backend_pid)
+            await asyncio.to_thread(terminate_backend, pid)
+            if not checked:
+                with pytest.raises(ConnectionLost):
+                    async with pool.connection() as stale:
+                        await stale.one(SELECT_ONE)
+                assert stale.broken
+                assert stale.closed
+            async with pool.connection() as conn:
+                assert await conn.one(backend_pid) != pid
+            stats = pool.stats()
+            assert (stats.discarded, stats.created, stats.total) == (1, 2, 1)
 
     run(body())
