@@ -1,9 +1,12 @@
-"""The async router and Repo under failure (checklist B1, B6, C5, C6, E1-E3) and cancellation.
+"""The async pool, router and Repo under failure (checklist A2, B1, B6, C5, C6, E1-E3).
 
 ``test_cqrs_failures``, ``test_pool_failures`` and ``test_cqrs_routing``
 check these rows on the sync ``Cqrs`` and ``Repo``, generated from the
 async ones; here the async source runs as such, in asyncio, with tasks:
 
+- A2: with the primary down, an ``AsyncPool`` checkout fails at once with
+  the connect error (not ``PoolTimeout``), and a checkout waiting in line
+  fails as soon as room frees;
 - B1: the primary restarts while 4 tasks write through an ``AsyncRepo``
   and the primary's pool holds 6 stale connections; the first good write
   comes within about a second of the server accepting connections again,
@@ -48,6 +51,7 @@ from repodb import (
 )
 from repodb.changeset import cast
 from repodb.functions import fragment
+from repodb.pool_async import AsyncPool, PoolTimeout
 from repodb.query import query
 from repodb.telemetry import QueryEvent
 from tests.conftest import open_conn, pg_url, replica_urls
@@ -76,6 +80,7 @@ from tests.integration.test_async_cancellation import cancel_at_random
 __all__ = ["schema"]  # the fixture, shared with test_async_cqrs
 
 COUNT = Request.one("SELECT count(*) FROM items", row=int)
+SELECT_ONE = Request.one("SELECT 1", row=int)
 STALE = 6
 WRITERS = 4
 
@@ -168,6 +173,60 @@ def test_first_good_write_after_a_primary_restart(schema: str) -> None:
     assert first_ok - back[0] < 3.0
     assert lost <= STALE
     assert all(r == "ok" for t, r in outcomes if t > first_ok + 0.1)
+
+
+def test_a_down_server_fails_async_checkouts_fast_with_the_connect_error() -> None:
+    """A2 on the AsyncPool: refused at once, not PoolTimeout; a waiter failed when room frees."""
+    url = pg_url()
+    seen: dict[str, float] = {}
+
+    async def main() -> None:
+        full = AsyncPool(url, max_size=1, timeout=10, connect_timeout=5)
+        fresh = AsyncPool(
+            url, max_size=2, timeout=10, connect_timeout=5, backoff_min=2.0, backoff_max=4.0
+        )
+        try:
+            held = await full.acquire()
+            await node("stop-primary", "fast")
+            seen["stopped"] = 1
+            started = time.monotonic()
+            with pytest.raises(ConnectError) as refused:
+                await fresh.acquire()
+            seen["refused"] = time.monotonic() - started
+            assert not isinstance(refused.value, PoolTimeout)
+            started = time.monotonic()
+            with pytest.raises(ConnectError) as fast:
+                await fresh.acquire()
+            seen["fail fast"] = time.monotonic() - started
+            assert fast.value.__cause__ is refused.value
+            assert "is down" in str(fast.value)
+            # A checkout waiting on the full pool fails as soon as room frees
+            # (the held connection turns out broken), not after its 10 s timeout.
+            waiter = asyncio.create_task(full.acquire(timeout=10))
+            await wait_for(lambda: full.stats().waiting == 1, "a waiting checkout")
+            started = time.monotonic()
+            with pytest.raises(ConnectionLost):
+                await held.one(SELECT_ONE)
+            await full.release(held)
+            with pytest.raises(ConnectError):
+                await waiter
+            seen["waiter"] = time.monotonic() - started
+            assert full.stats().discarded == 1
+        finally:
+            await full.shutdown(timeout=5)
+            await fresh.shutdown(timeout=5)
+            if seen:
+                await node("start-primary")
+
+    run(main)
+    print(
+        f"\nasync A2: refused in {seen['refused'] * 1000:.1f} ms, fail-fast in "
+        f"{seen['fail fast'] * 1000:.2f} ms, waiter failed {seen['waiter'] * 1000:.0f} ms "
+        f"after room freed (timeout 10 s)"
+    )
+    assert seen["refused"] < 3, "refused at once, not after the 10 s checkout timeout"
+    assert seen["fail fast"] < 1, "no new attempt before the backoff deadline"
+    assert seen["waiter"] < 8
 
 
 def test_with_the_primary_down_reads_work_and_writes_fail_fast(schema: str) -> None:
