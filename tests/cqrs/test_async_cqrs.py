@@ -213,6 +213,46 @@ def test_a_session_reads_its_writes_while_replay_is_paused(schema: str) -> None:
     run(main)
 
 
+def test_a_session_after_another_sessions_write_reads_it_while_replay_is_paused(
+    schema: str,
+) -> None:
+    # How a write survives a redirect: its position goes to the next session.
+    primary = port_of(pg_url())
+
+    async def main() -> None:
+        async with make_cqrs(schema) as cqrs:
+            await node("pause-replay", "1")
+            try:
+                await node("pause-replay", "2")
+                try:
+                    async with cqrs.session() as first, first.write() as conn:
+                        await conn.exec(INSERT)
+                    position = first.last_write_lsn
+                    assert position is not None
+                    async with cqrs.session(after=position) as later:
+                        assert later.last_write_lsn == position
+                        for _ in range(4):
+                            async with later.read() as conn:
+                                assert await conn.one(COUNT) == 2
+                                assert await conn.one(PORT) == primary
+                    async with cqrs.session() as unaware, unaware.read() as conn:
+                        assert await conn.one(COUNT) == 1  # a stale replica
+                finally:
+                    await node("resume-replay", "2")
+            finally:
+                await node("resume-replay", "1")
+            # Once a replica has replayed the write, it serves such a session again.
+            deadline = time.monotonic() + WAIT
+            while True:
+                async with cqrs.session(after=position) as later, later.read() as conn:
+                    if await conn.one(PORT) != primary:
+                        break
+                assert time.monotonic() < deadline, "no replica caught up"
+                await asyncio.sleep(0.05)
+
+    run(main)
+
+
 def test_a_lagging_replica_gets_no_reads(schema: str) -> None:
     first, second = (port_of(u) for u in replica_urls())
 
