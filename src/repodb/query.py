@@ -82,6 +82,7 @@ __all__ = [
     "Selection",
     "Source",
     "alias",
+    "assoc",
     "cache_info",
     "clear_cache",
     "column",
@@ -1259,6 +1260,109 @@ def exists(q: Query[Any]) -> Expr[bool]:
     """``EXISTS (q)``: whether ``q`` has rows; ``~exists(q)`` for ``NOT EXISTS``."""
     _expect_query(q, "exists()")
     return Exists(q)
+
+
+# -- the query of records' associated rows ----------------------------------------------
+
+
+def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Query[Any]:
+    """The query of the rows associated with ``records`` (Ecto's ``Ecto.assoc``).
+
+    Why: a record's posts are a query like any other, to filter, order,
+    count, update or delete before anything is loaded, where ``preload``
+    loads them all. ``records`` is one record or a list of records of the
+    association's owner; their keys are bound values, read now.
+
+    The query selects the related records, each once: ``belongs_to`` and
+    ``has_*`` compare the related key with the records' keys (``=`` for one
+    key, ``IN`` for several; records without a key match nothing), and a
+    ``many_to_many`` reads the join table in a subquery, so a row linked to
+    two of the records is not repeated. Its rows are typed ``Any``: the
+    association's declaration names the related schema at run time.
+
+    Example: ``repo.all(assoc(user, "posts").where(Post.views > 10))``, or
+    ``repo.delete_all(assoc(users, User.posts))``.
+    """
+    found: Sequence[Schema] = [records] if isinstance(records, Schema) else records
+    info = _owned_assoc(found, association)
+    owner_field = _owner_field(info)
+    keys = list(dict.fromkeys(r.__dict__[owner_field] for r in found))
+    return _related_query(info, [key for key in keys if key is not None])
+
+
+def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> AssocInfo:
+    """The association, checked against the records' schema."""
+    if not isinstance(records, Sequence):
+        raise TypeError(f"assoc() takes a record or a list of records, not {describe(records)}")
+    if not records:
+        if isinstance(association, AssocInfo):
+            return association
+        raise ValueError(
+            "assoc() of no records needs the association itself (User.posts), not its name"
+        )
+    owner = type(records[0])
+    if not all(type(r) is owner for r in records):
+        raise TypeError(f"assoc() takes records of one schema; the first is {owner.__name__}")
+    if isinstance(association, AssocInfo):
+        if association.owner is not owner:
+            raise ValueError(
+                f"{association.owner.__name__}.{association.name} is not an association of "
+                f"{owner.__name__}"
+            )
+        return association
+    info = schema_info(owner).associations.get(association)
+    if info is None:
+        raise ValueError(f"{owner.__name__} has no association {association!r}")
+    return info
+
+
+def _owner_field(info: AssocInfo) -> str:
+    """The owner's field whose values the related rows' key is compared with."""
+    if info.kind == "belongs_to":
+        assert info.foreign_key is not None
+        return info.foreign_key
+    if info.kind == "many_to_many":
+        assert info.join_keys is not None
+        return info.join_keys[0][1]
+    return info.references
+
+
+def _related_query(info: AssocInfo, keys: list[Any] | Query[Any]) -> Query[Any]:
+    """The related rows of ``info`` whose owner-side key is among ``keys``.
+
+    ``keys`` are values, or a query selecting them (a hop of a chain).
+    """
+    target = query(info.related)
+    if info.kind == "many_to_many":
+        assert info.join_keys is not None
+        assert info.join_through is not None
+        (owner_column, owner_field), (related_column, field) = info.join_keys
+        owner = schema_info(info.owner)
+        through: tuple[object, ...] = ("assoc", info.owner, info.name)
+        # The join table is in the owner's schema, as the rows linking them are written.
+        table = info.join_through
+        linked: Query[Any] = Query(
+            Source((through,), table_alias(table), None, owner.prefix, table),
+            selected=Selection("scalar", (Column(through, related_column),)),
+        )
+        owner_key: Column[Any] = Column(
+            through, owner_column, None, owner.field(owner_field).dbtype
+        )
+        keys = linked.where(_among(owner_key, keys))
+    else:
+        found = info.references if info.kind == "belongs_to" else info.foreign_key
+        assert found is not None
+        field = found
+    key = schema_info(info.related).field(field)
+    compared: Column[Any] = Column(target.source.keys[0], key.source, key.name, key.dbtype)
+    return target.where(_among(compared, keys))
+
+
+def _among(column: Column[Any], keys: list[Any] | Query[Any]) -> Expr[bool]:
+    if isinstance(keys, Query):
+        return column.in_(keys)
+    # One key compares with "=", as a query of one record is usually written.
+    return column == keys[0] if len(keys) == 1 else column.in_(keys)
 
 
 def to_sql(statement: Statement, dialect: Dialect) -> tuple[str, list[Any]]:
