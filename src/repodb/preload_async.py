@@ -70,7 +70,7 @@ from .query import (
     schema_item,
     subquery,
 )
-from .schema import NOT_LOADED, AssocInfo, NotLoaded, Schema, schema_info
+from .schema import NOT_LOADED, AssocInfo, NotLoaded, Schema, schema_info, through_chain
 from .types import to_dbtype
 
 if TYPE_CHECKING:
@@ -367,6 +367,8 @@ async def _fetch(
     loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
 ) -> list[Any]:
     """Per parent, its associated records (a list) or record (or None)."""
+    if assoc.through is not None:
+        return await _fetch_through(loader, assoc, custom, parents)
     plan = _plan(assoc, custom)
     owner_keys = [parent.__dict__[plan.owner_field] for parent in parents]
     distinct = dict.fromkeys(owner_keys)
@@ -387,6 +389,68 @@ async def _fetch(
             return [found.get(key) or [] for key in owner_keys]
         return [list(found.get(key, ())) for key in owner_keys]
     return [_one(assoc, key, found.get(key)) for key in owner_keys]
+
+
+async def _fetch_through(
+    loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
+) -> list[Any]:
+    """Per parent, the records of a ``through`` association: one query per hop, as Ecto does.
+
+    Each hop is loaded for the distinct records the previous one reached;
+    a record reached along several paths is kept once per parent (the
+    first time it is reached), and ``custom`` chooses and orders the last
+    hop's rows (per record of the hop before it).
+    """
+    if custom is not None and (custom.limit_by is not None or custom.offset_by is not None):
+        raise ValueError(
+            f"the preload query of {_where(assoc)} cannot limit or offset: it goes through"
+            " other associations, so there is no one list per parent to count in"
+        )
+    chain = through_chain(assoc)
+    reached: list[list[Any]] = [[parent] for parent in parents]
+    level = parents
+    for position, hop in enumerate(chain):
+        last = position == len(chain) - 1
+        values = await _fetch(loader, hop, custom if last else None, level)
+        children = {
+            id(record): _as_list(value) for record, value in zip(level, values, strict=True)
+        }
+        reached = [[child for r in found for child in children[id(r)]] for found in reached]
+        level = list({id(child): child for found in reached for child in found}.values())
+        if not level:
+            break
+    unique = [_distinct(found) for found in reached]
+    if assoc.cardinality == "many":
+        return unique
+    owner_key = _keyed_by(assoc.owner)
+    return [_one(assoc, owner_key(p), found) for p, found in zip(parents, unique, strict=True)]
+
+
+def _keyed_by(schema: type[Schema]) -> Callable[[Any], object]:
+    """A record's primary key (its identity, for a schema without one)."""
+    names = [f.name for f in schema_info(schema).primary_key]
+    return _identity(names) if names else id
+
+
+def _distinct(records: list[Any]) -> list[Any]:
+    """``records`` without repeats of a row, in the order first reached."""
+    if not records:
+        return records
+    key = _keyed_by(type(records[0]))
+    seen: set[object] = set()
+    out = []
+    for record in records:
+        k = key(record)
+        if k not in seen:
+            seen.add(k)
+            out.append(record)
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
 
 
 def _plan(assoc: AssocInfo, custom: Query[Any] | None) -> _Plan:

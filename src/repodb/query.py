@@ -62,6 +62,7 @@ from .schema import (
     Schema,
     SchemaInfo,
     schema_info,
+    through_chain,
 )
 from .types import DbType, optional, to_dbtype
 
@@ -560,10 +561,43 @@ class Query(Statement, Generic[T]):
             raise ValueError(
                 f"{_name(owner_key)} is not in the query: join it before joining {info.name!r}"
             )
+        if info.through is not None:
+            *hops, info = through_chain(info)
+            q = self
+            for hop in hops:
+                # Each hop before the last is bound to a name of its own, so
+                # its schema's columns keep naming the query's other joins.
+                key = ("hop", len(q.joins) + 1, hop.name)
+                table = schema_info(hop.related)
+                source = Source(
+                    (key,), table_alias(table.table), hop.related, table.prefix, table.table
+                )
+                q = replace_query(q, joins=(*q.joins, q._assoc_join(hop, owner_key, source, kind)))
+                owner_key = key
+            return q._add_assoc_join(info, owner_key, extra, kind, as_)
+        return self._add_assoc_join(info, owner_key, extra, kind, as_)
+
+    def _add_assoc_join(
+        self,
+        info: AssocInfo,
+        owner_key: object,
+        extra: Cond | None,
+        kind: JoinKind,
+        as_: str | None,
+    ) -> Query[T]:
+        source = _source(info.related, as_, self._bound(), len(self.joins) + 1)
+        join = self._assoc_join(info, owner_key, source, kind)
+        if extra is not None:
+            assert join.on is not None
+            join = dataclasses.replace(join, on=and_(join.on, extra))
+        return replace_query(self, joins=(*self.joins, join))
+
+    def _assoc_join(
+        self, info: AssocInfo, owner_key: object, source: Source, kind: JoinKind
+    ) -> Join:
+        """The join of ``source``, the related rows of a plain association of ``owner_key``."""
         owner = schema_info(info.owner)
-        related_cls = info.related
-        related = schema_info(related_cls)
-        source = _source(related_cls, as_, bound, len(self.joins) + 1)
+        related = schema_info(info.related)
         key = source.keys[0]
 
         def col(binding: object, schema: SchemaInfo, field: str) -> Column[Any]:
@@ -590,10 +624,7 @@ class Query(Statement, Generic[T]):
         else:
             assert info.foreign_key is not None
             on = col(key, related, info.foreign_key) == col(owner_key, owner, info.references)
-        if extra is not None:
-            on = and_(on, extra)
-        join = Join(kind, source, on, through, through_on)
-        return replace_query(self, joins=(*self.joins, join))
+        return Join(kind, source, on, through, through_on)
 
     # -- the select list --------------------------------------------------------
 
@@ -1196,6 +1227,11 @@ def _check_binding(
     info = schema_info(schema).associations[spec.name]
     if spec.binding is not None:
         where = f"{schema.__name__}.{spec.name}"
+        if info.through is not None:
+            raise ValueError(
+                f"join preload {where}: it goes through {', '.join(info.through)}, whose rows"
+                " the join repeats; preload it without ref() (one query per hop)"
+            )
         if not under_join:
             raise ValueError(f"join preload {where}: its parent is not join-preloaded too")
         source = joined.get(spec.binding)
@@ -1277,17 +1313,22 @@ def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Q
     ``has_*`` compare the related key with the records' keys (``=`` for one
     key, ``IN`` for several; records without a key match nothing), and a
     ``many_to_many`` reads the join table in a subquery, so a row linked to
-    two of the records is not repeated. Its rows are typed ``Any``: the
+    two of the records is not repeated; a ``through`` association nests
+    one such subquery per hop. Its rows are typed ``Any``: the
     association's declaration names the related schema at run time.
 
     Example: ``repo.all(assoc(user, "posts").where(Post.views > 10))``, or
     ``repo.delete_all(assoc(users, User.posts))``.
     """
     found: Sequence[Schema] = [records] if isinstance(records, Schema) else records
-    info = _owned_assoc(found, association)
-    owner_field = _owner_field(info)
+    first, *hops = through_chain(_owned_assoc(found, association))
+    owner_field = _owner_field(first)
     keys = list(dict.fromkeys(r.__dict__[owner_field] for r in found))
-    return _related_query(info, [key for key in keys if key is not None])
+    q = _related_query(first, [key for key in keys if key is not None])
+    for hop in hops:
+        # Each hop's keys are a subquery of the previous hop's rows.
+        q = _related_query(hop, q.select(column(hop.owner, _owner_field(hop))))
+    return q
 
 
 def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> AssocInfo:
