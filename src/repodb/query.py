@@ -975,7 +975,10 @@ class Query(Statement, Generic[T]):
           ``posts=(query_or_ref, ["comments"])`` does both.
 
         Names are checked against the schemas' associations, and join
-        bindings against the query's joins.
+        bindings against the query's joins. The preloads go into the root's
+        records: the query's default rows, or, with ``select(User, ...)``,
+        the ``User`` of each tuple (with a join preload, one tuple per
+        user, the other values from its first row).
         """
         root = self.source.schema
         if root is None or self.source.query is not None:

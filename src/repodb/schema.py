@@ -172,6 +172,9 @@ class AssocInfo:
         through: for a ``has_many``/``has_one`` through other associations
             (Ecto's ``through:``), their names from the owner on; see
             ``through_chain``. Its keys are the hops'.
+        preload_order: how a ``has_many``/``many_to_many`` orders the
+            records it preloads: field names of the related schema, ``-``
+            before a name for descending (Ecto's ``preload_order``).
     """
 
     kind: AssocKind
@@ -183,6 +186,7 @@ class AssocInfo:
     join_through: str | None = None
     join_keys: tuple[tuple[str, str], tuple[str, str]] | None = None
     through: tuple[str, ...] | None = None
+    preload_order: tuple[str, ...] = ()
 
     @property
     def related(self) -> type[Schema]:
@@ -317,6 +321,7 @@ class _AssocOptions:
     join_through: str | None = None
     join_keys: tuple[tuple[str, str], tuple[str, str]] | None = None
     through: tuple[str, ...] | None = None
+    preload_order: tuple[str, ...] = ()
 
 
 def belongs_to(
@@ -362,6 +367,7 @@ def has_many(
     *,
     foreign_key: str,
     references: str = "id",
+    preload_order: Sequence[str] = (),
 ) -> Any: ...
 @overload
 def has_many(*, through: Sequence[str]) -> Any: ...
@@ -371,6 +377,7 @@ def has_many(
     foreign_key: str | None = None,
     references: str = "id",
     through: Sequence[str] | None = None,
+    preload_order: Sequence[str] = (),
 ) -> Any:
     """Many ``related`` rows point at this one: ``related.<foreign_key> = self.<references>``.
 
@@ -380,8 +387,30 @@ def has_many(
     one reaches, of any kind (another ``through`` too). Such an
     association is read-only: joins, preloads and ``assoc`` follow it, and
     changesets refuse to cast it. Its related schema is the last hop's.
+
+    ``preload_order=["-score", "id"]`` orders each record's preloaded list
+    (field names of the related schema, ``-`` for descending; Ecto's
+    ``preload_order``); a preload query with an ``order_by`` of its own
+    orders it instead. A through association takes the order of its hops.
     """
-    return _AssocAccess(_options("has_many", related, foreign_key, references, through))
+    options = _options("has_many", related, foreign_key, references, through)
+    if preload_order:
+        if through is not None:
+            raise TypeError(
+                "has_many(through=...) takes no preload_order: give it to the associations"
+                " it goes through"
+            )
+        options = dataclasses.replace(options, preload_order=_order_names(preload_order))
+    return _AssocAccess(options)
+
+
+def _order_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``preload_order``'s names, checked for form (the fields are checked when loading)."""
+    if isinstance(names, str) or not all(isinstance(n, str) and n.lstrip("-") for n in names):
+        raise TypeError(
+            f"preload_order takes a list of field names ('-name' for descending), not {names!r}"
+        )
+    return tuple(names)
 
 
 def _options(
@@ -429,14 +458,23 @@ def many_to_many(
     *,
     join_through: str,
     join_keys: tuple[tuple[str, str], tuple[str, str]],
+    preload_order: Sequence[str] = (),
 ) -> Any:
     """Rows linked through a join table.
 
     ``join_keys=(("post_id", "id"), ("tag_id", "id"))`` reads: the join
     table's ``post_id`` holds this schema's ``id``, its ``tag_id`` the related
-    schema's ``id``.
+    schema's ``id``. ``preload_order`` as in ``has_many``.
     """
-    options = _AssocOptions("many_to_many", related, None, "id", join_through, join_keys)
+    options = _AssocOptions(
+        "many_to_many",
+        related,
+        None,
+        "id",
+        join_through,
+        join_keys,
+        preload_order=_order_names(preload_order),
+    )
     return _AssocAccess(options)
 
 
@@ -526,6 +564,7 @@ class _AssocAccess:
                 o.join_through,
                 o.join_keys,
                 o.through,
+                o.preload_order,
             )
         return self._info
 

@@ -93,7 +93,8 @@ def test_preload_has_one_through(repo: Repo, events: list[QueryEvent]) -> None:
     ]
     bob = repo.get(Blogger, 2)
     tag = repo.preload(bob, "tag").tag
-    assert tag is not None and tag.name == "sql"
+    assert tag is not None
+    assert tag.name == "sql"
     with pytest.raises(MultipleResults, match="found 2 Tag records"):
         repo.preload(repo.get(Blogger, 1), "tag")
 
