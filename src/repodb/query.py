@@ -39,7 +39,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._compile import select
 from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
-from ._compile.writer import Writer
+from ._compile.writer import OuterBinding, Writer
 from .dialect import SQLITE, Dialect
 from .expr import (
     ORDER_TERMS,
@@ -74,6 +74,7 @@ __all__ = [
     "Cte",
     "Join",
     "Lock",
+    "Parent",
     "Preload",
     "PreloadPath",
     "PreloadValue",
@@ -90,6 +91,7 @@ __all__ = [
     "compile_statement",
     "exists",
     "from_",
+    "parent_as",
     "query",
     "ref",
     "replace_query",
@@ -218,6 +220,67 @@ class Ref:
 def ref(name: str) -> Ref:
     """The binding ``name``, whose columns are untyped: ``ref("s").total``."""
     return Ref(name)
+
+
+class Parent:
+    """The columns of a named binding of a query around this one; see ``parent_as``.
+
+    Typed as its schema class by ``parent_as(name, Schema)``; its own
+    attributes start with ``_`` so that they never hide a field.
+    """
+
+    __slots__ = ("_binding", "_schema")
+
+    def __init__(self, name: str, schema: type[Schema] | None) -> None:
+        self._binding = OuterBinding(name)
+        self._schema = schema
+
+    def __getattr__(self, attr: str) -> Column[Any]:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if self._schema is None:
+            return Column(self._binding, attr)
+        try:
+            found = schema_info(self._schema).field(attr)
+        except KeyError:
+            raise AttributeError(f"{self!r} has no stored field {attr!r}") from None
+        return Column(self._binding, found.source, found.name, found.dbtype)
+
+    def __getitem__(self, column_name: str) -> Column[Any]:
+        return Column(self._binding, column_name)
+
+    def __repr__(self) -> str:
+        return repr(self._binding)
+
+
+@overload
+def parent_as(name: str) -> Parent: ...
+@overload
+def parent_as(name: str, schema: type[SchemaT]) -> type[SchemaT]: ...
+def parent_as(name: str, schema: type[Schema] | None = None) -> Any:
+    """The binding ``name`` (``as_=``) of a query around this one (Ecto's ``parent_as``).
+
+    Why: a correlated subquery compares its rows with the outer query's
+    current row. A schema's columns (``Post.user_id``) name the innermost
+    query that binds the schema, so a subquery of the same table cannot
+    reach the outer row with them; ``parent_as("p").user_id`` can, in
+    ``where``, ``order_by``, ``group_by``, ``select`` or ``having`` of a
+    subquery at any depth (the nearest query around it binding ``name``).
+
+    Options:
+        schema: the binding's schema, to type its columns like the
+            schema's own (``parent_as("p", Post).views`` is a
+            ``Column[int]``); without it columns are untyped, as ``ref``'s.
+
+    Example: the posts with more views than their author's average::
+
+        p = parent_as("p", Post)
+        average = query(Post).where(Post.user_id == p.user_id).select(avg(Post.views))
+        query(Post, as_="p").where(Post.views > subquery(average))
+    """
+    if schema is not None and not (isinstance(schema, type) and issubclass(schema, Schema)):
+        raise TypeError(f"parent_as() takes a schema class, not {describe(schema)}")
+    return Parent(name, schema)
 
 
 def column(source: type[Schema] | Ref, name: str) -> Column[Any]:
