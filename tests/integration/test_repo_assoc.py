@@ -11,21 +11,17 @@ from __future__ import annotations
 import pytest
 
 import repodb
-from repodb import Request
 from repodb.functions import count
 from repodb.query import assoc, query
 from repodb.repo import Repo
 
-from .repo_models import Member, Post, Tag, create_tables
-from .test_repo_preload import SEED
+from .blog_seed import seeded_repo
+from .repo_models import Member, Post, Tag
 
 
 @pytest.fixture
 def repo(conn: repodb.Connection) -> Repo:
-    create_tables(conn)
-    for sql in SEED:
-        conn.exec(Request.exec(sql))
-    return Repo(conn)
+    return seeded_repo(conn)
 
 
 @pytest.fixture

@@ -18,18 +18,15 @@ from repodb.repo import Repo
 from repodb.types import tup
 from repodb.write import set_
 
-from .repo_models import Member, Post, Tag, create_tables
-from .test_repo_preload import SEED
+from .blog_seed import seeded_repo
+from .repo_models import Member, Post, Tag
 
 POSTS = Request.many("SELECT id, title, score FROM posts ORDER BY id", row=tup(int, str, int))
 
 
 @pytest.fixture
 def repo(conn: repodb.Connection) -> Repo:
-    create_tables(conn)
-    for sql in SEED:
-        conn.exec(Request.exec(sql))
-    return Repo(conn)
+    return seeded_repo(conn)
 
 
 def test_update_all_sets_values_from_a_joined_row(repo: Repo, conn: repodb.Connection) -> None:

@@ -9,21 +9,17 @@ from __future__ import annotations
 import pytest
 
 import repodb
-from repodb import Request
 from repodb.functions import count, max_
 from repodb.query import exists, parent_as, query, subquery
 from repodb.repo import Repo
 
-from .repo_models import Comment, Member, Post, create_tables
-from .test_repo_preload import SEED
+from .blog_seed import seeded_repo
+from .repo_models import Comment, Member, Post
 
 
 @pytest.fixture
 def repo(conn: repodb.Connection) -> Repo:
-    create_tables(conn)
-    for sql in SEED:
-        conn.exec(Request.exec(sql))
-    return Repo(conn)
+    return seeded_repo(conn)
 
 
 def test_each_members_best_posts_in_where(repo: Repo) -> None:

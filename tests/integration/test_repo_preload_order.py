@@ -12,14 +12,13 @@ from typing import ClassVar
 import pytest
 
 import repodb
-from repodb import Request
 from repodb.functions import count
 from repodb.query import query, ref
 from repodb.repo import Repo
 from repodb.schema import Assoc, Col, Schema, field, has_many, many_to_many
 
-from .repo_models import Member, Post, Tag, create_tables
-from .test_repo_preload import SEED
+from .blog_seed import seeded_repo
+from .repo_models import Member, Post, Tag
 
 
 class Ranked(Schema, table="members"):
@@ -51,10 +50,7 @@ class Misordered(Schema, table="members"):
 
 @pytest.fixture
 def repo(conn: repodb.Connection) -> Repo:
-    create_tables(conn)
-    for sql in SEED:
-        conn.exec(Request.exec(sql))
-    return Repo(conn)
+    return seeded_repo(conn)
 
 
 def test_preload_order_orders_each_list(repo: Repo) -> None:

@@ -15,14 +15,14 @@ from typing import ClassVar
 import pytest
 
 import repodb
-from repodb import MultipleResults, Request
+from repodb import MultipleResults
 from repodb.query import assoc, query
 from repodb.repo import Repo
 from repodb.schema import Assoc, Col, Schema, belongs_to, field, has_many, has_one
 from repodb.telemetry import QueryEvent
 
-from .repo_models import Comment, Member, Post, Tag, create_tables
-from .test_repo_preload import SEED
+from .blog_seed import seeded_repo
+from .repo_models import Comment, Member, Post, Tag
 
 
 class Blogger(Schema, table="members"):
@@ -50,10 +50,7 @@ def events() -> list[QueryEvent]:
 
 @pytest.fixture
 def repo(conn: repodb.Connection, events: list[QueryEvent]) -> Repo:
-    create_tables(conn)
-    for sql in SEED:
-        conn.exec(Request.exec(sql))
-    return Repo(conn, on_event=events.append)
+    return seeded_repo(conn, events.append)
 
 
 @pytest.fixture
