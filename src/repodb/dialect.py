@@ -50,6 +50,16 @@ class Dialect:
         supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
         supports_writable_cte: ``UPDATE``/``DELETE ... RETURNING`` inside
             ``WITH``, whose rows the outer query reads.
+        supports_delete_using: ``DELETE ... USING`` joins other tables;
+            without it, a ``delete_all`` with joins is written as
+            ``WHERE EXISTS (SELECT 1 FROM the joins ...)``.
+        groups_by_outer_columns: whether a subquery's GROUP BY may name a
+            column of a query around it (``parent_as``); SQLite resolves
+            GROUP BY terms only among the subquery's own tables.
+        qualifies_returning: whether RETURNING may name columns by table
+            alias. SQLite's takes bare names (and only the written table's
+            columns), PostgreSQL's needs the alias when an ``UPDATE ...
+            FROM`` joins a table with a column of the same name.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
         offset_without_limit: what must precede ``OFFSET`` when a query has
@@ -87,6 +97,9 @@ class Dialect:
     supports_date_trunc: bool
     supports_conflict_constraint: bool
     supports_writable_cte: bool
+    supports_delete_using: bool
+    qualifies_returning: bool
+    groups_by_outer_columns: bool
     ilike_operator: str
     offset_without_limit: str
     now_sql: str
@@ -156,6 +169,9 @@ SQLITE = Dialect(
     supports_date_trunc=False,
     supports_conflict_constraint=False,
     supports_writable_cte=False,
+    supports_delete_using=False,
+    qualifies_returning=False,
+    groups_by_outer_columns=False,
     ilike_operator="LIKE",
     offset_without_limit="LIMIT -1 ",
     # The storage form of datetimes (UTC, microseconds, a space), so that
@@ -199,6 +215,9 @@ POSTGRESQL = Dialect(
     supports_date_trunc=True,
     supports_conflict_constraint=True,
     supports_writable_cte=True,
+    supports_delete_using=True,
+    qualifies_returning=True,
+    groups_by_outer_columns=True,
     ilike_operator="ILIKE",
     offset_without_limit="",
     now_sql="now()",
