@@ -73,6 +73,12 @@ class Dialect:
             for no limit. PostgreSQL silently truncates a longer one (to
             NAMEDATALEN - 1), so two long names could become one: ``quote``
             refuses it instead.
+        explain_sql: the prefix that makes a statement show its plan.
+        explain_analyze_sql: the prefix that runs the statement and shows
+            its plan with the actual times and rows, or None without one.
+        explain_tree: the plan comes as ``(id, parent, _, detail)`` rows of
+            a tree (SQLite's ``EXPLAIN QUERY PLAN``); else as one line of
+            text per row.
     """
 
     name: str
@@ -98,6 +104,9 @@ class Dialect:
     casts_via: tuple[tuple[Kind, Kind, str], ...]
     decimal_compare_as: str | None
     max_identifier_bytes: int | None
+    explain_sql: str = "EXPLAIN "
+    explain_analyze_sql: str | None = None
+    explain_tree: bool = False
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -184,6 +193,9 @@ SQLITE = Dialect(
     casts_via=(),
     decimal_compare_as="REAL",
     max_identifier_bytes=None,
+    explain_sql="EXPLAIN QUERY PLAN ",
+    explain_analyze_sql=None,
+    explain_tree=True,
 )
 
 POSTGRESQL = Dialect(
@@ -227,6 +239,9 @@ POSTGRESQL = Dialect(
     casts_via=((Kind.BOOL, Kind.INT, "integer"),),
     decimal_compare_as=None,
     max_identifier_bytes=63,
+    explain_sql="EXPLAIN ",
+    explain_analyze_sql="EXPLAIN ANALYZE ",
+    explain_tree=False,
 )
 
 PORTABLE_IDENTIFIER_BYTES = min(

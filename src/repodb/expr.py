@@ -55,6 +55,7 @@ __all__ = [
     "Label",
     "Like",
     "Ordering",
+    "Row",
     "Statement",
     "Subquery",
     "Truth",
@@ -1109,3 +1110,30 @@ class Fragment(Expr[T]):
         shape.append((Fragment, self.type_, self.pieces, self.indices))
         for index in self.indices:
             self.args[index].walk(shape, values)
+
+
+# -- row values (keyset pagination) ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Row(Expr[Any]):
+    """A row value ``(a, b, ...)``, compared as a whole: ``(a, b) > (x, y)``.
+
+    Why: keyset pagination over several sort keys in one direction is one
+    row comparison, which both databases answer from an index on those keys.
+    """
+
+    items: tuple[Expr[Any], ...]
+
+    def emit(self, w: Writer) -> None:
+        w.write("(")
+        for i, item in enumerate(self.items):
+            if i:
+                w.write(", ")
+            emit_ordered(item, w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Row, len(self.items)))
+        for item in self.items:
+            item.walk(shape, values)

@@ -1,0 +1,35 @@
+"""Static types of the Ecto-parity additions of issue 13 (items 5, 10, 11, 13).
+
+Not a test module (nothing here runs): mypy checks it with the rest of
+``tests/``, so ``query(Member).first()`` stays a ``Query[Member]``,
+``repo.page(...)`` a ``list`` of the query's rows, and so on.
+"""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+from repodb.query import Query, query
+from repodb.repo import Repo
+from repodb.repo_async import AsyncRepo
+from tests.integration.repo_models import Member, Post
+
+
+def conveniences(repo: Repo) -> None:
+    assert_type(query(Member).first(), Query[Member])
+    assert_type(query(Member).select(Member.name).last(Member.id), Query[str])
+    assert_type(query(Member).order_by(Member.id).reverse_order(), Query[Member])
+    assert_type(query(Member).order_by(Member.id).keyset(after=3, before=9), Query[Member])
+    assert_type(repo.all_by(Member, name="a"), list[Member])
+    assert_type(repo.page(query(Post).order_by(Post.id), 20, after=3), list[Post])
+    assert_type(repo.page(query(Post).select(Post.title).order_by(Post.id), 2), list[str])
+    assert_type(repo.load(Post, {"title": "x"}), Post)
+    assert_type(repo.load(Post, ("x",), columns=["title"]), Post)
+    assert_type(repo.explain(query(Post)), str)
+
+
+async def conveniences_async(repo: AsyncRepo) -> None:
+    assert_type(await repo.all_by(Member, name="a"), list[Member])
+    assert_type(await repo.page(query(Post).order_by(Post.id), 20, before=3), list[Post])
+    assert_type(await repo.load(Post, {"title": "x"}), Post)
+    assert_type(await repo.explain(query(Post), analyze=True), str)
