@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import string
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
@@ -58,6 +59,7 @@ __all__ = [
     "Row",
     "Statement",
     "Subquery",
+    "TimeShift",
     "Truth",
     "Unary",
     "Value",
@@ -178,7 +180,17 @@ class Expr(Generic[T]):
 
     # -- arithmetic ----------------------------------------------------------
     #
-    # The result may be NULL when either operand may be.
+    # The result may be NULL when either operand may be. A datetime plus or
+    # minus a timedelta is a datetime (see ``TimeShift``).
+    @overload
+    def __add__(
+        self: Expr[dt.datetime], other: dt.timedelta | Expr[dt.timedelta]
+    ) -> Expr[dt.datetime]: ...
+    @overload
+    def __add__(
+        self: Expr[dt.datetime] | Expr[dt.datetime | None],
+        other: dt.timedelta | Expr[dt.timedelta] | Expr[dt.timedelta | None],
+    ) -> Expr[dt.datetime | None]: ...
     @overload
     def __add__(self, other: T | Expr[T]) -> Expr[T]: ...
     @overload
@@ -186,8 +198,20 @@ class Expr(Generic[T]):
     @overload
     def __add__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
     def __add__(self, other: object) -> Expr[Any]:
+        shifted = time_shift(self, other, negate=False)
+        if shifted is not None:
+            return shifted
         return Binary("+", self, lift(other, self))
 
+    @overload
+    def __sub__(
+        self: Expr[dt.datetime], other: dt.timedelta | Expr[dt.timedelta]
+    ) -> Expr[dt.datetime]: ...
+    @overload
+    def __sub__(
+        self: Expr[dt.datetime] | Expr[dt.datetime | None],
+        other: dt.timedelta | Expr[dt.timedelta] | Expr[dt.timedelta | None],
+    ) -> Expr[dt.datetime | None]: ...
     @overload
     def __sub__(self, other: T | Expr[T]) -> Expr[T]: ...
     @overload
@@ -195,6 +219,9 @@ class Expr(Generic[T]):
     @overload
     def __sub__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
     def __sub__(self, other: object) -> Expr[Any]:
+        shifted = time_shift(self, other, negate=True)
+        if shifted is not None:
+            return shifted
         return Binary("-", self, lift(other, self))
 
     @overload
@@ -1137,3 +1164,100 @@ class Row(Expr[Any]):
         shape.append((Row, len(self.items)))
         for item in self.items:
             item.walk(shape, values)
+
+
+# -- date and time arithmetic ------------------------------------------------------------
+
+ShiftUnit = Literal[
+    "year", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond"
+]
+SHIFT_UNITS = frozenset(typing.get_args(ShiftUnit))
+# The size of each unit, in the measure of the form that moves by it.
+_MONTHS = {"year": 12, "month": 1}
+_DAYS = {"week": 7, "day": 1}
+_MICROSECONDS = {
+    "week": 604_800_000_000,
+    "day": 86_400_000_000,
+    "hour": 3_600_000_000,
+    "minute": 60_000_000,
+    "second": 1_000_000,
+    "millisecond": 1_000,
+    "microsecond": 1,
+}
+_INTERVAL = "interval"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class TimeShift(Expr[T]):
+    """A date or datetime moved by an amount of a unit, or by a timedelta.
+
+    What ``date_add``, ``datetime_add``, ``ago``, ``from_now`` and
+    ``datetime + timedelta`` build. The SQL is the dialect's template for
+    the form (``Dialect.time_shifts``); on both databases the result is a
+    value of the operand's type, in its storage form, so it compares with
+    stored values and decodes as the column does.
+    """
+
+    value: Expr[Any]
+    amount: Expr[Any]
+    # A ShiftUnit, or "interval" when the amount is a timedelta.
+    unit: str
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if _maybe_null(self.amount.dbtype):
+            return nullable_type(base_type(self.value.dbtype))
+        return self.value.dbtype
+
+    def _form(self) -> tuple[str, int]:
+        """The dialect's form for this shift, and the unit's size in that form's measure."""
+        base = base_type(self.value.dbtype)
+        date = base is not None and base.kind is Kind.DATE
+        if self.unit == _INTERVAL:
+            return "datetime_interval", 1
+        if self.unit in _MONTHS:
+            return ("date_months" if date else "datetime_months"), _MONTHS[self.unit]
+        if date:
+            return "date_days", _DAYS[self.unit]
+        return "datetime_micros", _MICROSECONDS[self.unit]
+
+    def emit(self, w: Writer) -> None:
+        form, factor = self._form()
+        for literal, name, _, _ in _TEMPLATE.parse(w.dialect.time_shift(form)):
+            w.write(literal)
+            if name == "v":
+                self.value.emit(w)
+            elif name == "n":
+                self.amount.emit(w)
+            elif name == "unit":
+                w.write(self.unit)
+            elif name == "factor":
+                w.write(str(factor))
+            elif name is not None:
+                raise ValueError(f"unknown field {{{name}}} in {w.dialect.name}'s {form} template")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        # Every template names the value, then the amount, once each.
+        shape.append((TimeShift, self.unit))
+        self.value.walk(shape, values)
+        self.amount.walk(shape, values)
+
+
+_TEMPLATE = string.Formatter()
+
+
+def time_shift(value: Expr[Any], other: object, negate: bool) -> Expr[Any] | None:
+    """``value + other`` (``-`` when ``negate``) as a ``TimeShift``: a datetime and a timedelta.
+
+    None for any other pair: the operator is then plain SQL arithmetic.
+    """
+    base = base_type(value.dbtype)
+    if base is None or base.kind is not Kind.DATETIME:
+        return None
+    if isinstance(other, dt.timedelta):
+        return TimeShift(value, Value(-other if negate else other), _INTERVAL)
+    if isinstance(other, Expr):
+        kind = base_type(other.dbtype)
+        if kind is not None and kind.kind is Kind.TIMEDELTA:
+            return TimeShift(value, Unary("-", other) if negate else other, _INTERVAL)
+    return None

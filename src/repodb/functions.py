@@ -12,7 +12,8 @@ typed expression: ``count()`` is an ``Expr[int]``, ``lower(User.name)`` an
   ``max_``; with ``.over(partition_by=..., order_by=...)`` they are window
   functions, as are ``row_number``, ``rank`` and ``dense_rank``.
 - Text and time: ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``
-  (PostgreSQL).
+  (PostgreSQL); date arithmetic ``datetime_add``, ``date_add``, ``ago``,
+  ``from_now`` (and ``datetime_column + timedelta``), alike on both databases.
 - JSON: ``json_get`` (``->``) and ``json_text`` (``->>``).
 - ``fragment``: raw SQL from a ``LiteralString`` with ``?`` markers for
   values and expressions, never a formatted string.
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from typing import TYPE_CHECKING, Any, LiteralString, TypeVar, overload
+import typing
+from typing import TYPE_CHECKING, Any, Literal, LiteralString, TypeVar, overload
 
 from ._placeholders import parse
 from .types import DbType, Kind, optional, to_dbtype
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 from .expr import (
     INT_TYPE,
+    SHIFT_UNITS,
     TRUNC_UNITS,
     Binary,
     Case,
@@ -46,17 +49,21 @@ from .expr import (
     Func,
     JsonAccess,
     Now,
+    ShiftUnit,
+    TimeShift,
     TruncUnit,
     Truth,
     Unary,
     Value,
     base_type,
+    describe,
     expect_expr,
     lift,
     nullable_type,
 )
 
 __all__ = [
+    "ago",
     "and_",
     "avg",
     "case",
@@ -64,9 +71,12 @@ __all__ = [
     "coalesce",
     "count",
     "count_distinct",
+    "date_add",
     "date_trunc",
+    "datetime_add",
     "dense_rank",
     "fragment",
+    "from_now",
     "json_get",
     "json_text",
     "length",
@@ -341,3 +351,76 @@ def fragment(sql: LiteralString, *args: object, type_: object = None) -> Expr[An
         raise ValueError(f"the fragment has {template.count} marker(s) but {len(args)} argument(s)")
     dbtype = to_dbtype(type_) if type_ is not None else None
     return Fragment(template.pieces, template.indices, tuple(lift(a) for a in args), dbtype)
+
+
+# -- date and time arithmetic ----------------------------------------------------------
+
+DD = TypeVar("DD", dt.date, dt.date | None)
+DateUnit = Literal["year", "month", "week", "day"]
+_DATE_UNITS = frozenset(typing.get_args(DateUnit))
+
+
+def datetime_add(value: Expr[D], amount: int | Expr[int], unit: ShiftUnit) -> Expr[D]:
+    """``value`` moved by ``amount`` units (negative: back), computed by the database.
+
+    Why: "due within 3 days" belongs in the query, next to the index, and
+    must mean the same on every database. Units: ``year``, ``month``,
+    ``week``, ``day``, ``hour``, ``minute``, ``second``, ``millisecond``,
+    ``microsecond``. Both databases count in UTC (a day is 24 hours), keep
+    microseconds, and clamp a month step to the month's last day (January
+    31 plus a month is February 28 or 29), so SQLite and PostgreSQL give
+    identical results.
+
+    Example: ``query(Task).where(Task.due_at < datetime_add(Task.created_at, 3, "day"))``.
+    """
+    _expect_kind(value, Kind.DATETIME, "datetime_add()", "date_add() for a date")
+    if unit not in SHIFT_UNITS:
+        units = ", ".join(typing.get_args(ShiftUnit))
+        raise ValueError(f"unknown datetime_add unit {unit!r}; one of {units}")
+    return TimeShift(value, _amount(amount, "datetime_add()"), unit)
+
+
+def date_add(value: Expr[DD], amount: int | Expr[int], unit: DateUnit) -> Expr[DD]:
+    """``value`` (a date) moved by ``amount`` years, months, weeks or days.
+
+    A month step past the end of the month is clamped to its last day, on
+    both databases. Example: ``date_add(Invoice.issued_on, 1, "month")``.
+    """
+    _expect_kind(value, Kind.DATE, "date_add()", "datetime_add() for a datetime")
+    if unit not in _DATE_UNITS:
+        raise ValueError(f"unknown date_add unit {unit!r}; one of year, month, week, day")
+    return TimeShift(value, _amount(amount, "date_add()"), unit)
+
+
+def ago(amount: int | Expr[int], unit: ShiftUnit) -> Expr[dt.datetime]:
+    """The current time minus ``amount`` units: ``where(Post.inserted_at > ago(7, "day"))``."""
+    counted = _amount(amount, "ago()")
+    negated = Value(-counted.value, INT_TYPE) if isinstance(counted, Value) else Unary("-", counted)
+    return datetime_add(Now(), negated, unit)
+
+
+def from_now(amount: int | Expr[int], unit: ShiftUnit) -> Expr[dt.datetime]:
+    """The current time plus ``amount`` units: ``where(Token.expires_at < from_now(1, "hour"))``."""
+    return datetime_add(Now(), amount, unit)
+
+
+def _amount(amount: object, where: str) -> Expr[Any]:
+    if isinstance(amount, Expr):
+        base = base_type(amount.dbtype)
+        if base is not None and base.kind is not Kind.INT:
+            raise TypeError(f"{where} takes an int amount, not an expression of {base!r}")
+        return amount
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"{where} takes an int amount or an int expression, not {describe(amount)}")
+    return Value(amount, INT_TYPE)
+
+
+def _expect_kind(value: object, kind: Kind, where: str, instead: str) -> None:
+    base = base_type(expect_expr(value, where, "a date or datetime expression").dbtype)
+    if base is None:
+        raise TypeError(f"{where} needs a typed expression: wrap it in cast(..., {kind.value})")
+    if base.kind is not kind:
+        hint = f"; use {instead}" if base.kind in (Kind.DATE, Kind.DATETIME) else ""
+        raise TypeError(
+            f"{where} moves a {kind.value}; this expression is a {base.kind.value}{hint}"
+        )

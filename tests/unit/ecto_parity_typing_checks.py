@@ -7,8 +7,11 @@ Not a test module (nothing here runs): mypy checks it with the rest of
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import assert_type
 
+from repodb.expr import Expr
+from repodb.functions import ago, date_add, datetime_add, from_now
 from repodb.query import Query, query
 from repodb.repo import Repo
 from repodb.repo_async import AsyncRepo
@@ -33,3 +36,21 @@ async def conveniences_async(repo: AsyncRepo) -> None:
     assert_type(await repo.page(query(Post).order_by(Post.id), 20, before=3), list[Post])
     assert_type(await repo.load(Post, {"title": "x"}), Post)
     assert_type(await repo.explain(query(Post), analyze=True), str)
+
+
+def date_arithmetic(
+    at: Expr[dt.datetime],
+    maybe: Expr[dt.datetime | None],
+    day: Expr[dt.date],
+    span: Expr[dt.timedelta],
+) -> None:
+    assert_type(datetime_add(at, 3, "day"), Expr[dt.datetime])
+    assert_type(datetime_add(maybe, 3, "month"), Expr[dt.datetime | None])
+    assert_type(date_add(day, 1, "year"), Expr[dt.date])
+    assert_type(ago(7, "day"), Expr[dt.datetime])
+    assert_type(from_now(1, "hour"), Expr[dt.datetime])
+    assert_type(at + dt.timedelta(days=1), Expr[dt.datetime])
+    assert_type(at - dt.timedelta(days=1), Expr[dt.datetime])
+    assert_type(maybe + dt.timedelta(days=1), Expr[dt.datetime | None])
+    assert_type(at + span, Expr[dt.datetime])
+    assert_type(query(Post).where(Post.inserted_at > ago(1, "week")), Query[Post])
