@@ -48,6 +48,7 @@ __all__ = [
     "Exists",
     "Expr",
     "Fragment",
+    "Frame",
     "Func",
     "InList",
     "InQuery",
@@ -64,7 +65,9 @@ __all__ = [
     "Unary",
     "Value",
     "Window",
+    "WindowDef",
     "expect_expr",
+    "expect_frame",
     "infer_dbtype",
     "lift",
     "ordering",
@@ -870,6 +873,8 @@ class Func(Expr[T]):
     distinct: bool = False
     star: bool = False
     window_only: bool = False
+    # An aggregate's FILTER (WHERE ...) condition: the rows it takes.
+    filter_by: Expr[Any] | None = None
 
     @property
     def dbtype(self) -> DbType[Any] | None:
@@ -877,17 +882,63 @@ class Func(Expr[T]):
 
     def over(
         self,
+        window: str | None = None,
+        /,
         *,
         partition_by: Expr[Any] | Sequence[Expr[Any]] = (),
         order_by: Ordering | Expr[Any] | Sequence[Ordering | Expr[Any]] = (),
+        frame: Frame | None = None,
     ) -> Expr[T]:
         """This function computed over a window of rows (``... OVER (...)``).
+
+        Options:
+            window: the name of a window the query defines
+                (``Query.window``): ``OVER "w"``; with ``order_by`` or
+                ``frame`` they refine it (``OVER ("w" ORDER BY ...)``).
+            partition_by, order_by: the window's groups and order.
+            frame: the rows of the window around each row
+                (``rows_between(-2, 0)``, ``range_between(None, 0)``).
 
         Example: ``row_number().over(partition_by=Post.user_id, order_by=Post.id.desc())``.
         """
         parts = tuple(expect_expr(p, "over(partition_by=...)") for p in several(partition_by))
         orders = tuple(ordering(o, "over(order_by=...)") for o in several(order_by))
-        return Window(self, parts, orders)
+        if window is not None:
+            if not isinstance(window, str):
+                raise TypeError(f"over() takes the name of a window, not {describe(window)}")
+            if parts:
+                raise ValueError(
+                    f"over({window!r}) cannot add partition_by: the named window has its own"
+                )
+        return Window(self, parts, orders, expect_frame(frame, "over(frame=...)"), window)
+
+    def filter(self, *conditions: Expr[bool] | Expr[bool | None]) -> Func[T]:
+        """This aggregate over the rows matching ``conditions`` only: ``FILTER (WHERE ...)``.
+
+        Why: several counts or sums over different subsets in one pass
+        (``count().filter(Post.views > 100)`` next to ``count()``), where a
+        ``where`` would filter them all. Conditions are ANDed, and added to an
+        earlier filter. Aggregates only (``count``, ``sum_``, ``avg``,
+        ``min_``, ``max_``); it works under ``.over(...)`` too.
+
+        Example: ``query(Post).select(count(), count().filter(Post.views > 100))``.
+        """
+        if self.name not in _AGGREGATES or self.window_only:
+            raise ValueError(
+                f"filter() is for aggregates ({', '.join(sorted(_AGGREGATES))}), not {self.name}()"
+            )
+        if not conditions:
+            raise ValueError("filter() needs at least one condition")
+        checked = [
+            expect_expr(c, "filter()", "conditions (expressions such as Post.views > 100)")
+            for c in conditions
+        ]
+        condition: Expr[Any] = (
+            checked[0] if self.filter_by is None else Binary("AND", self.filter_by, checked[0])
+        )
+        for c in checked[1:]:
+            condition = Binary("AND", condition, c)
+        return dataclasses.replace(self, filter_by=condition)
 
     def emit(self, w: Writer) -> None:
         if self.window_only:
@@ -906,6 +957,10 @@ class Func(Expr[T]):
         else:
             _emit_list(w, self.args)
         w.write(")")
+        if self.filter_by is not None:
+            w.write(" FILTER (WHERE ")
+            self.filter_by.emit(w)
+            w.write(")")
 
     def emit_cast(self, w: Writer, body: Callable[[Writer], None]) -> None:
         """Write ``body``, cast back to the argument's type where the dialect needs it."""
@@ -922,6 +977,9 @@ class Func(Expr[T]):
         shape.append((Func, self.name, self.type_, self.distinct, self.star, self.window_only))
         for arg in self.args:
             arg.walk(shape, values)
+        if self.filter_by is not None:
+            shape.append("filter")
+            self.filter_by.walk(shape, values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -931,6 +989,9 @@ class Window(Expr[T]):
     function: Func[T]
     partition_by: tuple[Expr[Any], ...]
     order_by: tuple[Ordering, ...]
+    frame: Frame | None = None
+    # A window the query defines (``WINDOW "name" AS (...)``), which this one uses.
+    base: str | None = None
 
     @property
     def dbtype(self) -> DbType[Any] | None:
@@ -941,17 +1002,17 @@ class Window(Expr[T]):
 
     def emit_window(self, w: Writer) -> None:
         self.function.emit_call(w)
+        if self.base is not None and not (self.order_by or self.frame):
+            # OVER "w", not OVER ("w"): PostgreSQL refuses to copy a window with a frame.
+            w.write(" OVER ")
+            w.identifier(self.base)
+            return
         w.write(" OVER (")
-        if self.partition_by:
-            w.write("PARTITION BY ")
-            _emit_list(w, self.partition_by)
-        if self.order_by:
-            w.write(" ORDER BY " if self.partition_by else "ORDER BY ")
-            _emit_list(w, self.order_by)
+        emit_window_body(w, self.base, self.partition_by, self.order_by, self.frame)
         w.write(")")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
-        shape.append((Window, len(self.partition_by), len(self.order_by)))
+        shape.append((Window, len(self.partition_by), len(self.order_by), self.frame, self.base))
         self.function.walk(shape, values)
         for e in self.partition_by:
             e.walk(shape, values)
@@ -1261,3 +1322,86 @@ def time_shift(value: Expr[Any], other: object, negate: bool) -> Expr[Any] | Non
         if kind is not None and kind.kind is Kind.TIMEDELTA:
             return TimeShift(value, Unary("-", other) if negate else other, _INTERVAL)
     return None
+
+
+# -- window frames and named windows -----------------------------------------------------
+
+_AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frame:
+    """A window frame: ``ROWS`` or ``RANGE BETWEEN start AND end``.
+
+    Build one with ``repodb.functions.rows_between`` or ``range_between``.
+    A bound is None (unbounded), 0 (the current row), a negative offset
+    (that many rows, or that much less, before) or a positive one (after);
+    offsets are ints checked when the frame is built, written as numbers.
+    """
+
+    unit: Literal["ROWS", "RANGE"]
+    start: int | None
+    end: int | None
+
+    def emit(self, w: Writer) -> None:
+        w.write(f"{self.unit} BETWEEN {_bound(self.start, 'PRECEDING')} AND ")
+        w.write(_bound(self.end, "FOLLOWING"))
+
+
+def _bound(offset: int | None, unbounded: str) -> str:
+    if offset is None:
+        return f"UNBOUNDED {unbounded}"
+    if offset == 0:
+        return "CURRENT ROW"
+    return f"{-offset} PRECEDING" if offset < 0 else f"{offset} FOLLOWING"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class WindowDef:
+    """A named window of a query (``WINDOW "name" AS (...)``); see ``Query.window``."""
+
+    partition_by: tuple[Expr[Any], ...]
+    order_by: tuple[Ordering, ...]
+    frame: Frame | None
+
+    def emit(self, w: Writer) -> None:
+        emit_window_body(w, None, self.partition_by, self.order_by, self.frame)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((WindowDef, len(self.partition_by), len(self.order_by), self.frame))
+        for e in self.partition_by:
+            e.walk(shape, values)
+        for o in self.order_by:
+            o.walk(shape, values)
+
+
+def expect_frame(frame: object, where: str) -> Frame | None:
+    """``frame`` if it is a frame (or None); else a TypeError saying what ``where`` takes."""
+    if frame is None or isinstance(frame, Frame):
+        return frame
+    raise TypeError(f"{where} takes rows_between(...) or range_between(...), not {describe(frame)}")
+
+
+def emit_window_body(
+    w: Writer,
+    base: str | None,
+    partition_by: tuple[Expr[Any], ...],
+    order_by: tuple[Ordering, ...],
+    frame: Frame | None,
+) -> None:
+    """The inside of ``OVER (...)`` or ``WINDOW name AS (...)``: base, partition, order, frame."""
+    gap = ""
+    if base is not None:
+        w.identifier(base)
+        gap = " "
+    if partition_by:
+        w.write(f"{gap}PARTITION BY ")
+        _emit_list(w, partition_by)
+        gap = " "
+    if order_by:
+        w.write(f"{gap}ORDER BY ")
+        _emit_list(w, order_by)
+        gap = " "
+    if frame is not None:
+        w.write(gap)
+        frame.emit(w)

@@ -9,8 +9,10 @@ typed expression: ``count()`` is an ``Expr[int]``, ``lower(User.name)`` an
   ``and_()`` is true, an empty ``or_()`` false).
 - Values and types: ``coalesce``, ``case``, ``cast``.
 - Aggregates: ``count``, ``count_distinct``, ``sum_``, ``avg``, ``min_``,
-  ``max_``; with ``.over(partition_by=..., order_by=...)`` they are window
-  functions, as are ``row_number``, ``rank`` and ``dense_rank``.
+  ``max_``, each with ``.filter(condition)``; with ``.over(partition_by=...,
+  order_by=..., frame=...)`` (or ``.over("name")`` of a ``Query.window``) they
+  are window functions, as are ``row_number``, ``rank`` and ``dense_rank``;
+  frames are ``rows_between`` and ``range_between``.
 - Text and time: ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``
   (PostgreSQL); date arithmetic ``datetime_add``, ``date_add``, ``ago``,
   ``from_now`` (and ``datetime_column + timedelta``), alike on both databases.
@@ -46,6 +48,7 @@ from .expr import (
     DateTrunc,
     Expr,
     Fragment,
+    Frame,
     Func,
     JsonAccess,
     Now,
@@ -86,8 +89,10 @@ __all__ = [
     "not_",
     "now",
     "or_",
+    "range_between",
     "rank",
     "row_number",
+    "rows_between",
     "sum_",
     "upper",
 ]
@@ -424,3 +429,38 @@ def _expect_kind(value: object, kind: Kind, where: str, instead: str) -> None:
         raise TypeError(
             f"{where} moves a {kind.value}; this expression is a {base.kind.value}{hint}"
         )
+
+
+# -- window frames -----------------------------------------------------------------------
+
+
+def rows_between(start: int | None, end: int | None = 0) -> Frame:
+    """``ROWS BETWEEN ... AND ...``: a window frame counted in rows around the current one.
+
+    A bound is None (unbounded: the partition's first or last row), 0 (the
+    current row), ``-n`` (n rows before) or ``n`` (n rows after).
+
+    Example: a moving sum of the last three rows,
+    ``sum_(Sale.amount).over(order_by=Sale.day, frame=rows_between(-2, 0))``.
+    """
+    return _frame("ROWS", start, end)
+
+
+def range_between(start: int | None, end: int | None = 0) -> Frame:
+    """``RANGE BETWEEN ... AND ...``: a frame of the rows whose sort value is within reach.
+
+    Bounds as for ``rows_between``, but an offset is a distance in the one
+    ``order_by`` value (numbers only), and 0 means the current row and its
+    peers (rows with an equal sort value).
+    """
+    return _frame("RANGE", start, end)
+
+
+def _frame(unit: Literal["ROWS", "RANGE"], start: int | None, end: int | None) -> Frame:
+    where = f"{unit.lower()}_between()"
+    for bound in (start, end):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+            raise TypeError(f"{where} takes int offsets or None, not {describe(bound)}")
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"{where}: the frame starts after it ends ({start} > {end})")
+    return Frame(unit, start, end)

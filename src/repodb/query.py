@@ -47,14 +47,17 @@ from .expr import (
     Column,
     Exists,
     Expr,
+    Frame,
     Label,
     Ordering,
     Row,
     Statement,
     Subquery,
     Value,
+    WindowDef,
     describe,
     expect_expr,
+    expect_frame,
     lift,
     ordering,
     several,
@@ -367,6 +370,8 @@ class Query(Statement, Generic[T]):
     ctes: tuple[Cte, ...] = ()
     combinations: tuple[tuple[str, Query[Any]], ...] = ()
     preloads: tuple[Preload, ...] = ()
+    # Named windows: WINDOW "name" AS (...), for ``func.over("name")``.
+    windows: tuple[tuple[str, WindowDef], ...] = ()
 
     # -- node protocol ------------------------------------------------------
 
@@ -888,6 +893,33 @@ class Query(Statement, Generic[T]):
     def _combine(self, op: str, other: Query[Any]) -> Query[T]:
         _expect_query(other, f"{op.lower().replace(' ', '_')}()")
         return replace_query(self, combinations=(*self.combinations, (op, other)))
+
+    # -- named windows ------------------------------------------------------------------
+
+    def window(
+        self,
+        name: str,
+        *,
+        partition_by: Expr[Any] | Sequence[Expr[Any]] = (),
+        order_by: Ordering | Expr[Any] | Sequence[Ordering | Expr[Any]] = (),
+        frame: Frame | None = None,
+    ) -> Query[T]:
+        """Define the window ``name`` (``WINDOW "name" AS (...)``) for ``func.over(name)``.
+
+        Why: several window functions over one window say it once, and the
+        database computes that window once. Options as for ``Func.over``.
+
+        Example: ``query(Post).window("w", partition_by=Post.user_id,
+        order_by=Post.views.desc()).select(rank().over("w"), sum_(Post.views).over("w"))``.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"window() takes a str name, not {describe(name)}")
+        if any(known == name for known, _ in self.windows):
+            raise ValueError(f"the query already has a window named {name!r}")
+        parts = self._exprs(several(partition_by), "window(partition_by=...)")
+        orders = tuple(ordering(o, "window(order_by=...)") for o in several(order_by))
+        spec = WindowDef(parts, orders, expect_frame(frame, "window(frame=...)"))
+        return replace_query(self, windows=(*self.windows, (name, spec)))
 
     # -- first, last, keyset pagination ----------------------------------------------------
 

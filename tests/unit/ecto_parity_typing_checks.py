@@ -10,8 +10,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import assert_type
 
-from repodb.expr import Expr
-from repodb.functions import ago, date_add, datetime_add, from_now
+from repodb.expr import Expr, Func
+from repodb.functions import (
+    ago,
+    count,
+    date_add,
+    datetime_add,
+    from_now,
+    max_,
+    range_between,
+    rank,
+    rows_between,
+    sum_,
+)
 from repodb.query import Query, query
 from repodb.repo import Repo
 from repodb.repo_async import AsyncRepo
@@ -54,3 +65,13 @@ def date_arithmetic(
     assert_type(maybe + dt.timedelta(days=1), Expr[dt.datetime | None])
     assert_type(at + span, Expr[dt.datetime])
     assert_type(query(Post).where(Post.inserted_at > ago(1, "week")), Query[Post])
+
+
+def windows_and_filters() -> None:
+    assert_type(count().filter(Post.score > 3), Func[int])
+    assert_type(max_(Post.title).filter(Post.score > 3), Func[str | None])
+    assert_type(sum_(Post.score).over("w", frame=rows_between(-2, 0)), Expr[int | None])
+    assert_type(rank().over(order_by=Post.id, frame=range_between(None, 0)), Expr[int])
+    windowed = query(Post).window("w", partition_by=Post.member_id, order_by=Post.score)
+    assert_type(windowed, Query[Post])
+    assert_type(windowed.select(Post.title, rank().over("w")), Query[tuple[str, int]])
