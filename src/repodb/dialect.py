@@ -88,6 +88,13 @@ class Dialect:
             (values are bound in that order on every dialect), and may use
             the unit's name ``{unit}`` and its size ``{factor}`` (in
             microseconds, days or months, by form).
+        array_ops: ``(form, template)``: array operations, on native arrays
+            or on JSON array text: ``has`` (membership), ``contains`` (has
+            every one of some values), ``overlaps`` (has any), ``append``,
+            ``remove`` (every element equal to a value). The template names
+            the array ``{a}`` and the value (or values) ``{x}`` once each:
+            ``{x}`` first for the three tests, ``{a}`` first to append or
+            remove (values are bound in that order on every dialect).
     """
 
     name: str
@@ -117,6 +124,7 @@ class Dialect:
     explain_analyze_sql: str | None = None
     explain_tree: bool = False
     time_shifts: tuple[tuple[str, str], ...] = ()
+    array_ops: tuple[tuple[str, str], ...] = ()
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -160,6 +168,13 @@ class Dialect:
             if name == function and known is kind:
                 return type_name
         return None
+
+    def array_op(self, form: str) -> str:
+        """The template of the array operation ``form`` (see ``array_ops``)."""
+        for known, template in self.array_ops:
+            if known == form:
+                return template
+        raise ValueError(f"{self.name} has no array operation {form!r}")
 
     def time_shift(self, form: str) -> str:
         """The template moving a date or datetime in ``form`` (see ``time_shifts``)."""
@@ -243,6 +258,40 @@ SQLITE = Dialect(
         ("date_months", _SQLITE_SHIFT_MONTHS),
         ("date_days", "date({v}, ({n} * {factor}) || ' days')"),
     ),
+    # Arrays are JSON text: elements are read with json_each, whose values
+    # are SQL values (a JSON string is text), as bound values are. A NULL
+    # array gives NULL, as on PostgreSQL; each operand is read once, through
+    # a derived table, so that it binds once.
+    array_ops=(
+        (
+            "has",
+            '(SELECT CASE WHEN "_a" IS NULL THEN NULL ELSE'
+            ' "_x" IN (SELECT "value" FROM json_each("_a")) END'
+            ' FROM (SELECT {x} AS "_x", {a} AS "_a"))',
+        ),
+        (
+            "contains",
+            '(SELECT CASE WHEN "_a" IS NULL OR "_x" IS NULL THEN NULL ELSE'
+            ' NOT EXISTS (SELECT 1 FROM json_each("_x") WHERE "value" NOT IN'
+            ' (SELECT "value" FROM json_each("_a"))) END'
+            ' FROM (SELECT {x} AS "_x", {a} AS "_a"))',
+        ),
+        (
+            "overlaps",
+            '(SELECT CASE WHEN "_a" IS NULL OR "_x" IS NULL THEN NULL ELSE'
+            ' EXISTS (SELECT 1 FROM json_each("_x") WHERE "value" IN'
+            ' (SELECT "value" FROM json_each("_a"))) END'
+            ' FROM (SELECT {x} AS "_x", {a} AS "_a"))',
+        ),
+        ("append", "json_insert(coalesce({a}, '[]'), '$[#]', {x})"),
+        # NULL stays NULL, as PostgreSQL's array_remove has it; NULL elements stay.
+        (
+            "remove",
+            '(SELECT CASE WHEN "_a" IS NULL THEN NULL ELSE'
+            ' (SELECT json_group_array("value") FROM json_each("_a")'
+            ' WHERE "value" IS NOT "_x") END FROM (SELECT {a} AS "_a", {x} AS "_x"))',
+        ),
+    ),
 )
 
 POSTGRESQL = Dialect(
@@ -297,6 +346,13 @@ POSTGRESQL = Dialect(
         ("datetime_interval", "({v} + {n})"),
         ("date_days", _PG_SHIFT_DATE),
         ("date_months", _PG_SHIFT_DATE),
+    ),
+    array_ops=(
+        ("has", "({x} = ANY({a}))"),
+        ("contains", "({x} <@ {a})"),
+        ("overlaps", "({x} && {a})"),
+        ("append", "array_append({a}, {x})"),
+        ("remove", "array_remove({a}, {x})"),
     ),
 )
 

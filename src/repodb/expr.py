@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .query import Query
 
 __all__ = [
+    "ArrayOp",
     "Between",
     "Binary",
     "Case",
@@ -1284,18 +1285,13 @@ class TimeShift(Expr[T]):
 
     def emit(self, w: Writer) -> None:
         form, factor = self._form()
-        for literal, name, _, _ in _TEMPLATE.parse(w.dialect.time_shift(form)):
-            w.write(literal)
-            if name == "v":
-                self.value.emit(w)
-            elif name == "n":
-                self.amount.emit(w)
-            elif name == "unit":
-                w.write(self.unit)
-            elif name == "factor":
-                w.write(str(factor))
-            elif name is not None:
-                raise ValueError(f"unknown field {{{name}}} in {w.dialect.name}'s {form} template")
+        slots: dict[str, Expr[Any] | str] = {
+            "v": self.value,
+            "n": self.amount,
+            "unit": self.unit,
+            "factor": str(factor),
+        }
+        emit_template(w, w.dialect.time_shift(form), slots)
 
     def walk(self, shape: list[object], values: list[object]) -> None:
         # Every template names the value, then the amount, once each.
@@ -1305,6 +1301,25 @@ class TimeShift(Expr[T]):
 
 
 _TEMPLATE = string.Formatter()
+
+
+def emit_template(w: Writer, template: str, slots: dict[str, Expr[Any] | str]) -> None:
+    """Write a dialect's template: ``{name}`` is that slot's expression (emitted) or text.
+
+    The templates are the dialect's own text; only expressions bind values,
+    in the order the template names them.
+    """
+    for literal, name, _, _ in _TEMPLATE.parse(template):
+        w.write(literal)
+        if name is None:
+            continue
+        slot = slots.get(name)
+        if slot is None:
+            raise ValueError(f"unknown field {{{name}}} in a {w.dialect.name} template")
+        if isinstance(slot, str):
+            w.write(slot)
+        else:
+            slot.emit(w)
 
 
 def time_shift(value: Expr[Any], other: object, negate: bool) -> Expr[Any] | None:
@@ -1405,3 +1420,41 @@ def emit_window_body(
     if frame is not None:
         w.write(gap)
         frame.emit(w)
+
+
+# -- arrays ------------------------------------------------------------------------------
+
+ArrayForm = Literal["has", "contains", "overlaps", "append", "remove"]
+# The forms whose template names the array before the value.
+_ARRAY_FIRST = frozenset({"append", "remove"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class ArrayOp(Expr[T]):
+    """An array test or change: ``has``, ``contains``, ``overlaps``, ``append``, ``remove``.
+
+    Build one with ``repodb.functions.array_has`` and its siblings. The SQL
+    is the dialect's template (``Dialect.array_ops``): native arrays on
+    PostgreSQL, JSON array text read with ``json_each`` on SQLite.
+    """
+
+    form: ArrayForm
+    array: Expr[Any]
+    operand: Expr[Any]
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if self.form in _ARRAY_FIRST:
+            return self.array.dbtype
+        return _truth(self.array, self.operand)
+
+    def emit(self, w: Writer) -> None:
+        emit_template(w, w.dialect.array_op(self.form), {"a": self.array, "x": self.operand})
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((ArrayOp, self.form))
+        first, second = (
+            (self.array, self.operand) if self.form in _ARRAY_FIRST else (self.operand, self.array)
+        )
+        first.walk(shape, values)
+        second.walk(shape, values)

@@ -17,6 +17,8 @@ typed expression: ``count()`` is an ``Expr[int]``, ``lower(User.name)`` an
   (PostgreSQL); date arithmetic ``datetime_add``, ``date_add``, ``ago``,
   ``from_now`` (and ``datetime_column + timedelta``), alike on both databases.
 - JSON: ``json_get`` (``->``) and ``json_text`` (``->>``).
+- Arrays (PostgreSQL arrays, JSON arrays on SQLite): ``array_has``,
+  ``array_contains``, ``array_overlaps``, ``array_append``, ``array_remove``.
 - ``fragment``: raw SQL from a ``LiteralString`` with ``?`` markers for
   values and expressions, never a formatted string.
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import typing
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, LiteralString, TypeVar, overload
 
 from ._placeholders import parse
@@ -42,6 +45,7 @@ from .expr import (
     INT_TYPE,
     SHIFT_UNITS,
     TRUNC_UNITS,
+    ArrayOp,
     Binary,
     Case,
     Cast,
@@ -68,6 +72,11 @@ from .expr import (
 __all__ = [
     "ago",
     "and_",
+    "array_append",
+    "array_contains",
+    "array_has",
+    "array_overlaps",
+    "array_remove",
     "avg",
     "case",
     "cast",
@@ -464,3 +473,85 @@ def _frame(unit: Literal["ROWS", "RANGE"], start: int | None, end: int | None) -
     if start is not None and end is not None and start > end:
         raise ValueError(f"{where}: the frame starts after it ends ({start} > {end})")
     return Frame(unit, start, end)
+
+
+# -- arrays ------------------------------------------------------------------------------
+
+
+def array_has(array: Expr[list[T]] | Expr[list[T] | None], value: T | Expr[T]) -> Expr[bool]:
+    """Whether ``value`` is an element of ``array`` (Ecto's ``value in p.tags``).
+
+    ``value = ANY(array)`` on PostgreSQL; on SQLite, where arrays are JSON
+    text, ``value IN (SELECT value FROM json_each(array))``.
+
+    Example: ``query(Post).where(array_has(Post.tags, "sql"))``.
+    """
+    item = _array_item(array, "array_has()")
+    return ArrayOp("has", array, _element(value, item))
+
+
+def array_contains(
+    array: Expr[list[T]] | Expr[list[T] | None], values: Sequence[T] | Expr[list[T]]
+) -> Expr[bool]:
+    """Whether ``array`` has every one of ``values`` (PostgreSQL's ``values <@ array``).
+
+    An empty ``values`` is contained in every array that is not NULL.
+    """
+    _array_item(array, "array_contains()")
+    return ArrayOp("contains", array, _array_value(values, array, "array_contains()"))
+
+
+def array_overlaps(
+    array: Expr[list[T]] | Expr[list[T] | None], values: Sequence[T] | Expr[list[T]]
+) -> Expr[bool]:
+    """Whether ``array`` has any of ``values`` (PostgreSQL's ``&&``)."""
+    _array_item(array, "array_overlaps()")
+    return ArrayOp("overlaps", array, _array_value(values, array, "array_overlaps()"))
+
+
+@overload
+def array_append(array: Expr[list[T]], value: T | Expr[T]) -> Expr[list[T]]: ...
+@overload
+def array_append(array: Expr[list[T] | None], value: T | Expr[T]) -> Expr[list[T] | None]: ...
+def array_append(array: Expr[Any], value: object) -> Expr[Any]:
+    """``array`` with ``value`` added at its end; a NULL array becomes ``[value]``.
+
+    In ``update_all``, ``repodb.write.push(column, value)`` says it shorter.
+    """
+    item = _array_item(array, "array_append()")
+    return ArrayOp("append", array, _element(value, item))
+
+
+@overload
+def array_remove(array: Expr[list[T]], value: T | Expr[T]) -> Expr[list[T]]: ...
+@overload
+def array_remove(array: Expr[list[T] | None], value: T | Expr[T]) -> Expr[list[T] | None]: ...
+def array_remove(array: Expr[Any], value: object) -> Expr[Any]:
+    """``array`` without the elements equal to ``value``; a NULL array stays NULL.
+
+    In ``update_all``, ``repodb.write.pull(column, value)`` says it shorter.
+    """
+    item = _array_item(array, "array_remove()")
+    return ArrayOp("remove", array, _element(value, item))
+
+
+def _array_item(array: object, where: str) -> DbType[Any]:
+    """The element type of ``array``, an array expression; else a TypeError."""
+    base = base_type(expect_expr(array, where, "an array expression first").dbtype)
+    if base is None or base.kind is not Kind.ARRAY or base.item is None:
+        got = "an untyped expression" if base is None else f"a {base.kind.value}"
+        raise TypeError(f"{where} takes an array column (Col[list[...]]) first, not {got}")
+    return base.item
+
+
+def _element(value: object, item: DbType[Any]) -> Expr[Any]:
+    """``value`` as an array element: itself if an expression, else bound with the element type."""
+    return value if isinstance(value, Expr) else Value(value, item)
+
+
+def _array_value(values: object, array: Expr[Any], where: str) -> Expr[Any]:
+    if isinstance(values, Expr):
+        return values
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(f"{where} takes a list of values, not {describe(values)}")
+    return Value(list(values), base_type(array.dbtype))

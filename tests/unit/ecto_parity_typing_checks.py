@@ -13,6 +13,11 @@ from typing import assert_type
 from repodb.expr import Expr, Func
 from repodb.functions import (
     ago,
+    array_append,
+    array_contains,
+    array_has,
+    array_overlaps,
+    array_remove,
     count,
     date_add,
     datetime_add,
@@ -26,7 +31,9 @@ from repodb.functions import (
 from repodb.query import Query, query
 from repodb.repo import Repo
 from repodb.repo_async import AsyncRepo
+from repodb.write import Assignment, pull, push
 from tests.integration.repo_models import Member, Post
+from tests.integration.test_arrays import Doc
 
 
 def conveniences(repo: Repo) -> None:
@@ -75,3 +82,19 @@ def windows_and_filters() -> None:
     windowed = query(Post).window("w", partition_by=Post.member_id, order_by=Post.score)
     assert_type(windowed, Query[Post])
     assert_type(windowed.select(Post.title, rank().over("w")), Query[tuple[str, int]])
+
+
+def arrays(tags: Expr[list[str]], nums: Expr[list[int] | None], name: Expr[str]) -> None:
+    assert_type(array_has(tags, "x"), Expr[bool])
+    assert_type(array_has(tags, name), Expr[bool])
+    assert_type(array_has(nums, 3), Expr[bool])
+    assert_type(array_contains(tags, ["a", "b"]), Expr[bool])
+    assert_type(array_overlaps(nums, [1, 2]), Expr[bool])
+    assert_type(array_append(tags, "x"), Expr[list[str]])
+    assert_type(array_remove(nums, 1), Expr[list[int] | None])
+    assert_type(push(Doc.tags, "x"), Assignment)
+    assert_type(pull(Doc.nums, 2), Assignment)
+    # What mypy rejects (an unneeded ignore would fail the type check):
+    array_has(tags, 3)  # type: ignore[misc]
+    array_append(nums, "x")  # type: ignore[misc, arg-type]
+    push(Doc.label, "x")  # type: ignore[arg-type]
