@@ -15,8 +15,11 @@ import repodb
 from repodb import Request
 from repodb.query import query
 from repodb.repo import Repo
+from repodb.repo_async import AsyncRepo
+from repodb.telemetry import QueryEvent
 
 from .repo_models import Member, Post, create_tables
+from .test_async_repo import run, seed
 
 WHEN = dt.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=dt.UTC)
 
@@ -120,3 +123,26 @@ def test_explain_returns_the_plan(repo: Repo, conn: repodb.Connection) -> None:
         analyzed = repo.explain(query(Post).where(Post.score > 5), analyze=True)
         assert "actual time=" in analyzed
         assert "rows=1 loops=1" in analyzed
+
+
+@pytest.mark.parametrize("source", ["connection", "pool"])
+def test_the_async_repo_has_them_too(db_url: str, source: str) -> None:
+    """The AsyncRepo, the source of the sync one, over a connection and a pool."""
+
+    async def body(repo: AsyncRepo, events: list[QueryEvent]) -> None:
+        await seed(repo)
+        assert [m.name for m in await repo.all_by(Member, age=31)] == ["bob"]
+        posts = query(Post).order_by(Post.score.desc(), Post.id)
+        first = await repo.page(posts, 3)
+        assert [p.title for p in first] == ["bob first", "bob second", "ada first"]
+        assert [p.title for p in await repo.page(posts, 3, after=first[-1])] == ["ada second"]
+        assert [p.title for p in await repo.page(posts, 1, before=first[1])] == ["bob first"]
+        loaded = await repo.load(Post, (7, "raw"), columns=["id", "title"])
+        assert (loaded.id, loaded.title, loaded.score) == (7, "raw", 0)
+        plan = await repo.explain(query(Post).where(Post.score == 1))
+        assert plan.startswith(("SCAN p0", "Seq Scan on posts p0"))
+        events.clear()
+        await repo.explain(query(Post))
+        assert [e.sql.split()[0] for e in events] == ["EXPLAIN"]
+
+    run(db_url, source, body)
