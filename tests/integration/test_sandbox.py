@@ -488,6 +488,10 @@ def test_starts_clean(repodb_repo):
 """
 
 
+# pytest-asyncio, installed with the dev extra, warns (an error here) unless its loop scope is set.
+PROJECT_INI = "[pytest]\nfilterwarnings = error\nasyncio_default_fixture_loop_scope = function\n"
+
+
 def run_project(
     tmp_path: Path, *args: str, tests: str = _PROJECT_TESTS, conftest: str = _PROJECT_CONFTEST
 ) -> subprocess.CompletedProcess[str]:
@@ -496,7 +500,7 @@ def run_project(
     project.mkdir(exist_ok=True)
     (project / "conftest.py").write_text(conftest)
     (project / "test_project.py").write_text(tests)
-    (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    (project / "pytest.ini").write_text(PROJECT_INI)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("REPODB_TEST_URL", None)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
