@@ -64,6 +64,7 @@ from tests.cqrs.test_async_cqrs import (
     run,
     schema,
     served_by,
+    until,
     wait_for,
 )
 from tests.cqrs.test_cqrs_failures import (
@@ -249,22 +250,13 @@ def test_with_the_primary_down_reads_work_and_writes_fail_fast(schema: str) -> N
                     failures.append((time.monotonic() - started, caught.value))
             finally:
                 await node("start-primary")
-            await wait_for_async(lambda: writes(repo), "writes to work again")
+            await until(lambda: writes(repo), "writes to work again")
             assert (await repo.get(RoutedItem, kept.id)).name == "committed"
             lost = Request.one("SELECT count(*) FROM items WHERE name = 'lost'", row=int)
             assert await cqrs.with_primary(lambda conn: conn.one(lost)) == 0
 
     run(main)
     assert_failed_fast("async B6", failures)
-
-
-async def wait_for_async(check: Any, what: str, timeout: float = 30.0) -> None:
-    """Await ``check()`` every 20 ms until it is true (fails after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @FAILURE_MODES
