@@ -410,6 +410,10 @@ class _AsyncSandboxDriver:
     def in_transaction(self) -> bool:
         return self._open
 
+    @property
+    def closed(self) -> bool:
+        return self._real.closed
+
     async def _statement(self, run: Callable[[], Awaitable[T]]) -> T:
         if self._open or not self._statement_savepoints:
             result = await run()
