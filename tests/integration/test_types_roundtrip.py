@@ -41,6 +41,8 @@ from repodb.schema import Col, Embedded, Schema, field
 from repodb.types import DbType, array, optional, to_dbtype, tup
 from repodb.write import insert_all, set_, update_all
 
+pytestmark = pytest.mark.mariadb
+
 INT64 = 2**63 - 1
 # SQLite keeps a timedelta as int64 microseconds (about 106,751 days).
 MAX_DAYS = 100_000
