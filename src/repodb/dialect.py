@@ -151,7 +151,7 @@ class Dialect:
     supports_update_returning: bool = True
     supports_on_conflict: bool = True
     supports_update_from: bool = True
-    delete_target_alias: bool = False
+    aliases_delete_target: bool = True
     default_values_sql: str = " DEFAULT VALUES"
 
     def ordered_placeholder(self, n: int) -> str:
@@ -415,7 +415,7 @@ MARIADB = Dialect(
     supports_writable_cte=False,
     supports_delete_using=False,
     supports_update_from=False,
-    delete_target_alias=True,
+    aliases_delete_target=False,
     default_values_sql=" VALUES ()",
     qualifies_returning=False,
     groups_by_outer_columns=False,

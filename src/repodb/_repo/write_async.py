@@ -359,6 +359,8 @@ async def _write_one_on(
     changeset: Changeset[Any],
     action: str,
 ) -> list[Any]:
+    if isinstance(statement, Update) and not conn.dialect.supports_update_returning:
+        return await _update_then_read(conn, checkout, r, statement, changeset)
     if conn.dialect.supports_writable_cte:
         try:
             return (
@@ -381,6 +383,37 @@ async def _write_one_on(
         rows = (await r._run(conn, compiled, checkout))[0]
         if len(rows) > 1:
             raise _multiple(changeset, action)
+    return rows
+
+
+async def _update_then_read(
+    conn: AsyncConnection,
+    checkout: float,
+    r: AsyncRepo,
+    statement: Update,
+    changeset: Changeset[Any],
+) -> list[Any]:
+    """UPDATE one record, then read it back by its key: RETURNING where UPDATE has none (MariaDB).
+
+    In a transaction (its own, or a savepoint in the caller's), so the row
+    read is the row written: the UPDATE keeps it locked until the end. The
+    row count is the rows matched (the driver asks for found rows), so an
+    update that changes no value still finds its row.
+    """
+    data = changeset.data
+    info = schema_info(type(data))
+    plain = dataclasses.replace(statement, returning=None)
+    key = {
+        f.name: changeset.changes.get(f.name, getattr(data, f.name)) for f in info.primary_key
+    }
+    read = compile_statement(query(type(data)).where(**key), conn.dialect)
+    async with conn.transaction():
+        count = (await r._run(conn, compile_statement(plain, conn.dialect), checkout))[1]
+        if count > 1:
+            raise _multiple(changeset, "update")
+        if count == 0:
+            return []
+        rows: list[Any] = (await r._run(conn, read, checkout))[0]
     return rows
 
 

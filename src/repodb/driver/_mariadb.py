@@ -72,7 +72,12 @@ def _encode_datetime(t: DbType[Any], c: Codecs) -> Convert:
 
 
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
-    return lambda v: v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v.astimezone(dt.UTC)
+    def decode(v: dt.datetime | str) -> dt.datetime:
+        if isinstance(v, str):  # an array item, from JSON
+            v = dt.datetime.fromisoformat(v)
+        return v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v.astimezone(dt.UTC)
+
+    return decode
 
 
 def _encode_timedelta(t: DbType[Any], c: Codecs) -> Convert:
@@ -90,6 +95,8 @@ def _decode_time(t: DbType[Any], c: Codecs) -> Convert:
     def decode(v: object) -> dt.time:
         if isinstance(v, dt.time):
             return v
+        if isinstance(v, str):  # an array item, from JSON
+            return dt.time.fromisoformat(v)
         if isinstance(v, dt.timedelta) and dt.timedelta(0) <= v < dt.timedelta(days=1):
             return (dt.datetime.min + v).time()
         raise ValueError(f"not a time of day: {v!r}")
@@ -115,7 +122,21 @@ def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
 def _encode_array(t: DbType[Any], c: Codecs) -> Convert:
     if t.item is not None and (t.item.item or t.item).kind is Kind.BYTES:
         raise TypeError("arrays of bytes cannot be stored on MariaDB (arrays are JSON text there)")
-    return json_text
+    return lambda items: json_text([_jsonable(v) for v in items])
+
+
+def _jsonable(v: object) -> object:
+    """An array item as JSON holds it: the values PyMySQL takes as they are, as text."""
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, (dt.date, dt.time)):  # a datetime is a date
+        return v.isoformat()
+    return v
+
+
+def _from_text(cls: type[dt.date] | type[dt.time]) -> _codec.Builder:
+    # An array item read back from JSON is text; a column value already the class.
+    return lambda t, c: lambda v: v if isinstance(v, cls) else cls.fromisoformat(v)
 
 
 def _decode_array(t: DbType[Any], c: Codecs) -> Convert:
@@ -136,14 +157,10 @@ def _plain(convert: Convert) -> _codec.Builder:
     return lambda t, c: convert
 
 
-def _encode_str(t: DbType[Any], c: Codecs) -> Convert:
-    def encode(v: str) -> str:
-        # utf8mb4 holds every code point but lone surrogates, which could not
-        # be sent as UTF-8 at all.
-        try:
-            v.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise EncodeError(f"MariaDB text must be valid UTF-8: {e.reason}") from None
+def _encode_float(t: DbType[Any], c: Codecs) -> Convert:
+    def encode(v: float) -> float:
+        if not math.isfinite(v):
+            raise EncodeError(f"MariaDB's DOUBLE cannot hold {v!r} (only finite numbers)")
         return v
 
     return encode
@@ -152,8 +169,7 @@ def _encode_str(t: DbType[Any], c: Codecs) -> Convert:
 CODECS = Codecs(
     name="mariadb",
     encode={
-        Kind.STR: _encode_str,
-        Kind.FLOAT: _codec.reject_nan,
+        Kind.FLOAT: _encode_float,
         Kind.DATETIME: _encode_datetime,
         Kind.TIMEDELTA: _encode_timedelta,
         Kind.UUID: _plain(str),
@@ -165,6 +181,7 @@ CODECS = Codecs(
         Kind.BOOL: _decode_bool,
         Kind.FLOAT: _plain(float),
         Kind.DECIMAL: _plain(lambda v: v if isinstance(v, Decimal) else Decimal(str(v))),
+        Kind.DATE: _from_text(dt.date),
         Kind.DATETIME: _decode_datetime,
         Kind.TIME: _decode_time,
         Kind.TIMEDELTA: _plain(lambda v: dt.timedelta(microseconds=v)),
