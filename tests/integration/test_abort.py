@@ -18,6 +18,8 @@ from repodb.pool import Pool
 from repodb.url import parse_url
 from tests.conftest import CONNECT_TIMEOUT, open_conn
 
+pytestmark = pytest.mark.mariadb
+
 ABORT_AFTER = 0.5
 # Far longer than abort() should take, far shorter than the statement.
 BOUND = 5.0

@@ -21,6 +21,8 @@ from repodb.telemetry import QueryEvent
 from .repo_models import Member, Post, create_tables
 from .test_async_repo import run, seed
 
+pytestmark = pytest.mark.mariadb
+
 WHEN = dt.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=dt.UTC)
 
 

@@ -25,6 +25,8 @@ from repodb.telemetry import QueryEvent
 
 from .repo_models import Comment, Member, Post, Profile, Tag, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 SEED: list[LiteralString] = [
     "INSERT INTO members (id, email, name) VALUES"
     " (1, 'ada@example.com', 'ada'), (2, 'bob@example.com', 'bob'), (3, 'cy@example.com', 'cy')",

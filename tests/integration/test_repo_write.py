@@ -42,6 +42,8 @@ from tests.conftest import open_conn
 
 from .repo_models import Badge, Comment, Member, Post, Profile, Tag, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 R = TypeVar("R", bound=Schema)
 
 MEMBERS = Request.many(

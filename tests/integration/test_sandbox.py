@@ -54,6 +54,8 @@ from ..conftest import (
     with_search_path,
 )
 
+pytestmark = pytest.mark.mariadb
+
 APP = Path(__file__).resolve().parent.parent / "sandbox_app"
 # What the sample application's suite reports when the sandbox works.
 APP_OUTCOMES = {"passed": 18, "xfailed": 1}
