@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from .types import Kind
 
@@ -176,6 +177,16 @@ class Dialect:
         """
         table = self.quote(name)
         return f"{self.quote(prefix)}.{table}" if prefix else table
+
+    def insert_sql(self, table: str, columns: Sequence[str], prefix: str | None = None) -> str:
+        """``INSERT INTO table (columns) VALUES (?, ...)``: one row, every value bound in order.
+
+        What a driver without a bulk-load command runs once per row (or
+        batches) for ``copy_in``.
+        """
+        marks = ", ".join(self.ordered_placeholder(n + 1) for n in range(len(columns)))
+        names = ", ".join(map(self.quote, columns))
+        return f"INSERT INTO {self.quote_table(table, prefix)} ({names}) VALUES ({marks})"
 
     def cast_type(self, kind: Kind) -> str:
         """The SQL type name a value of ``kind`` is cast to."""
@@ -451,8 +462,9 @@ MARIADB = Dialect(
     casts_via=(),
     decimal_compare_as=None,
     max_identifier_bytes=64,
-    explain_sql="EXPLAIN ",
-    explain_analyze_sql="ANALYZE ",
+    # One row of one column, the plan as JSON text (plain EXPLAIN has ten columns).
+    explain_sql="EXPLAIN FORMAT=JSON ",
+    explain_analyze_sql="ANALYZE FORMAT=JSON ",
     explain_tree=False,
     # A month past the 28th is clamped to the month's last day, as on PostgreSQL.
     time_shifts=(

@@ -20,8 +20,6 @@ from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 from repodb.write import pull, push
 
-pytestmark = pytest.mark.mariadb
-
 
 class Doc(Schema, table="docs"):
     id: Col[int | None] = field(primary_key=True, default=None)

@@ -24,8 +24,6 @@ from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 from repodb.write import set_
 
-pytestmark = pytest.mark.mariadb
-
 
 class Slot(Schema, table="slots"):
     id: Col[int | None] = field(primary_key=True, default=None)

@@ -142,7 +142,12 @@ def test_unique_single_column(db: repodb.Connection) -> None:
         assert e.detail is not None
         assert SECRET in e.detail  # the database's detail is kept, but never printed
     check_error(
-        db, e, sqlstate="23505", code="SQLITE_CONSTRAINT_UNIQUE", mariadb="1062", sql_start="INSERT INTO users"
+        db,
+        e,
+        sqlstate="23505",
+        code="SQLITE_CONSTRAINT_UNIQUE",
+        mariadb="1062",
+        sql_start="INSERT INTO users",
     )
     assert db.one(count_users) == 1
 

@@ -98,8 +98,6 @@ from .query_models import (
     Story,
 )
 
-pytestmark = pytest.mark.mariadb
-
 UTC = dt.UTC
 # The ids of the sample authors (dan is 4).
 ADA, BOB, CY = 1, 2, 3

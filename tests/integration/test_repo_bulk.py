@@ -42,8 +42,6 @@ from repodb.write import excluded, set_
 
 from .repo_models import Badge, Member, Tag, create_tables
 
-pytestmark = pytest.mark.mariadb
-
 MEMBERS = Request.many(
     "SELECT email, name, age, version FROM members ORDER BY email",
     row=tup(str, str, optional(int), int),

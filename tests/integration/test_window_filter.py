@@ -17,8 +17,6 @@ from repodb.query import query
 from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 
-pytestmark = pytest.mark.mariadb
-
 
 class Reading(Schema, table="readings"):
     id: Col[int | None] = field(primary_key=True, default=None)

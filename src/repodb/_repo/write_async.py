@@ -395,25 +395,28 @@ async def _update_then_read(
 ) -> list[Any]:
     """UPDATE one record, then read it back by its key: RETURNING where UPDATE has none (MariaDB).
 
-    In a transaction (its own, or a savepoint in the caller's), so the row
-    read is the row written: the UPDATE keeps it locked until the end. The
-    row count is the rows matched (the driver asks for found rows), so an
-    update that changes no value still finds its row.
+    In a transaction, so the row read is the row written: the UPDATE keeps
+    it locked until the end. The row count is the rows matched (the driver
+    asks for found rows), so an update that changes no value still finds its
+    row. Several rows matched: as ``_write_one_on`` does, the write is undone
+    (its own transaction rolled back, or the caller's marked failed).
     """
     data = changeset.data
     info = schema_info(type(data))
-    plain = dataclasses.replace(statement, returning=None)
-    key = {
-        f.name: changeset.changes.get(f.name, getattr(data, f.name)) for f in info.primary_key
-    }
+    plain = compile_statement(dataclasses.replace(statement, returning=None), conn.dialect)
+    key = {f.name: changeset.changes.get(f.name, getattr(data, f.name)) for f in info.primary_key}
     read = compile_statement(query(type(data)).where(**key), conn.dialect)
+    if conn.in_transaction:
+        count = (await r._run(conn, plain, checkout))[1]
+        if count > 1:
+            conn._aborted = conn._depth > 0
+            raise _multiple(changeset, "update")
+        return (await r._run(conn, read, checkout))[0] if count else []
     async with conn.transaction():
-        count = (await r._run(conn, compile_statement(plain, conn.dialect), checkout))[1]
+        count = (await r._run(conn, plain, checkout))[1]
         if count > 1:
             raise _multiple(changeset, "update")
-        if count == 0:
-            return []
-        rows: list[Any] = (await r._run(conn, read, checkout))[0]
+        rows: list[Any] = (await r._run(conn, read, checkout))[0] if count else []
     return rows
 
 

@@ -80,16 +80,6 @@ def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     return decode
 
 
-def _encode_timedelta(t: DbType[Any], c: Codecs) -> Convert:
-    def encode(v: dt.timedelta) -> int:
-        micros = (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
-        if not _codec.INT64_MIN <= micros <= _codec.INT64_MAX:
-            raise EncodeError("timedelta too large for MariaDB (about +/- 292,000 years)")
-        return micros
-
-    return encode
-
-
 def _decode_time(t: DbType[Any], c: Codecs) -> Convert:
     # PyMySQL reads TIME as a timedelta (TIME is also a duration type there).
     def decode(v: object) -> dt.time:
@@ -104,19 +94,12 @@ def _decode_time(t: DbType[Any], c: Codecs) -> Convert:
     return decode
 
 
-def _decode_bool(t: DbType[Any], c: Codecs) -> Convert:
-    def decode(v: object) -> bool:
-        if v == 1:
-            return True
-        if v == 0:
-            return False
-        raise ValueError("not 0 or 1")
-
-    return decode
+def _load_json(v: str | bytes) -> Any:
+    return json.loads(v.decode() if isinstance(v, bytes) else v)
 
 
 def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
-    return lambda v: json.loads(v.decode() if isinstance(v, bytes) else v)
+    return _load_json
 
 
 def _encode_array(t: DbType[Any], c: Codecs) -> Convert:
@@ -139,20 +122,6 @@ def _from_text(cls: type[dt.date] | type[dt.time]) -> _codec.Builder:
     return lambda t, c: lambda v: v if isinstance(v, cls) else cls.fromisoformat(v)
 
 
-def _decode_array(t: DbType[Any], c: Codecs) -> Convert:
-    assert t.item is not None
-    item = _codec.decoder(t.item, c)
-    load = _decode_json(t, c)
-
-    def decode(v: str | bytes) -> list[Any]:
-        values = load(v)
-        if not isinstance(values, list):
-            raise ValueError("not a JSON array")
-        return [item(x) for x in values] if item else values
-
-    return decode
-
-
 def _plain(convert: Convert) -> _codec.Builder:
     return lambda t, c: convert
 
@@ -171,14 +140,14 @@ CODECS = Codecs(
     encode={
         Kind.FLOAT: _encode_float,
         Kind.DATETIME: _encode_datetime,
-        Kind.TIMEDELTA: _encode_timedelta,
+        Kind.TIMEDELTA: _codec.timedelta_micros,
         Kind.UUID: _plain(str),
         Kind.JSON: _plain(json_text),
         Kind.ENUM: enum_by_name,
         Kind.ARRAY: _encode_array,
     },
     decode={
-        Kind.BOOL: _decode_bool,
+        Kind.BOOL: _codec.bool_from_int,
         Kind.FLOAT: _plain(float),
         Kind.DECIMAL: _plain(lambda v: v if isinstance(v, Decimal) else Decimal(str(v))),
         Kind.DATE: _from_text(dt.date),
@@ -188,7 +157,7 @@ CODECS = Codecs(
         Kind.UUID: _plain(lambda v: v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))),
         Kind.JSON: _decode_json,
         Kind.ENUM: enum_from_name,
-        Kind.ARRAY: _decode_array,
+        Kind.ARRAY: _codec.json_array_decoder(_load_json),
     },
 )
 
@@ -236,11 +205,11 @@ _BY_CODE: dict[int, type[QueryError]] = {
 }
 _QUOTED = r"[`'\"]((?:[^`'\"]|``)+)[`'\"]"
 _DUP_KEY = re.compile(r"for key " + _QUOTED)
-_FK = re.compile(
-    r"fails \(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`, CONSTRAINT `((?:[^`]|``)+)` FOREIGN KEY \(([^)]*)\)"
-)
+# Names are quoted with backticks, or double quotes under ANSI_QUOTES.
+_NAME = r"[`\"]((?:[^`\"]|``|\"\")+)[`\"]"
+_FK = re.compile(rf"fails \({_NAME}\.{_NAME}, CONSTRAINT {_NAME} FOREIGN KEY \(([^)]*)\)")
 _COLUMN = re.compile(r"^(?:Column|Field) '((?:[^']|'')+)'")
-_CHECK = re.compile(r"^CONSTRAINT `((?:[^`]|``)+)` failed for `(?:[^`]|``)+`\.`((?:[^`]|``)+)`")
+_CHECK = re.compile(rf"^CONSTRAINT {_NAME} failed for {_NAME}\.{_NAME}")
 
 
 # Messages that quote a value the statement sent: "Incorrect integer value:
@@ -258,12 +227,12 @@ _TARGET = re.compile(
 
 
 def _unquote(name: str) -> str:
-    return name.replace("``", "`")
+    return name.replace("``", "`").replace('""', '"')
 
 
 def _unquote_identifier(text: str) -> str:
     """The last part of a possibly qualified, possibly quoted name."""
-    last = re.findall(r'`(?:[^`]|``)+`|"(?:[^"]|"")+"|\w+', text)[-1]
+    last: str = re.findall(r'`(?:[^`]|``)+`|"(?:[^"]|"")+"|\w+', text)[-1]
     if last[0] == "`":
         return last[1:-1].replace("``", "`")
     if last[0] == '"':
@@ -273,13 +242,11 @@ def _unquote_identifier(text: str) -> str:
 
 def map_error(exc: BaseException, sql: str | None) -> Error:
     """The repodb error for a PyMySQL exception (``args``: error number, message)."""
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = exc.args
     code = args[0] if args and isinstance(args[0], int) else None
     message = str(args[1]) if len(args) > 1 else str(exc)
-    cls: type[QueryError]
-    cls = _BY_CODE.get(code) if code is not None else None
-    if cls is None:
-        cls = _by_class(exc, code)
+    known = _BY_CODE.get(code) if code is not None else None
+    cls = known if known is not None else _by_class(exc, code)
     detail = None
     constraint = table = None
     columns: tuple[str, ...] = ()
@@ -289,12 +256,12 @@ def map_error(exc: BaseException, sql: str | None) -> Error:
         constraint = _unquote(m.group(1))
         detail, message = message, f"duplicate key value violates unique key '{constraint}'"
     elif cls is ForeignKeyViolation and (m := _FK.search(message)):
-        table, constraint = _unquote(m.group(1)), _unquote(m.group(2))
-        columns = tuple(_unquote(c.strip().strip("`")) for c in m.group(3).split(","))
+        table, constraint = _unquote(m.group(2)), _unquote(m.group(3))
+        columns = tuple(_unquote_identifier(c) for c in m.group(4).split(","))
     elif cls is NotNullViolation and (m := _COLUMN.match(message)):
         columns = (m.group(1).replace("''", "'"),)
     elif cls is CheckViolation and (m := _CHECK.match(message)):
-        constraint, table = _unquote(m.group(1)), _unquote(m.group(2))
+        constraint, table = _unquote(m.group(1)), _unquote(m.group(3))
     elif code in _QUOTES_VALUE:
         detail, message = message, _VALUE.sub("'***'", message, count=1)
     if cls is StatementTimeout and code == 1969:

@@ -59,7 +59,7 @@ class MariadbConnection:
 
     def __init__(self, raw: pymysql.connections.Connection[Any]) -> None:
         self._raw = raw
-        self._plain = raw.cursor()
+        self._plain: pymysql.cursors.Cursor = raw.cursor()
         self._streams: list[_Stream] = []
         self._keys: dict[tuple[str, str], tuple[str, ...]] = {}
 
@@ -76,7 +76,9 @@ class MariadbConnection:
     @property
     def in_transaction(self) -> bool:
         # The server reports it in every OK packet; PyMySQL keeps the last.
-        return bool(self._raw.open and self._raw.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
+        # (The stubs do not declare server_status.)
+        status: int = getattr(self._raw, "server_status", 0)
+        return bool(self._raw.open and status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
 
     @property
     def closed(self) -> bool:
@@ -119,16 +121,15 @@ class MariadbConnection:
         rows: Iterable[Sequence[Any]],
         prefix: str | None = None,
     ) -> int:
-        marks = ", ".join("?" * len(columns))
-        names = ", ".join(map(MARIADB.quote, columns))
-        sql = f"INSERT INTO {MARIADB.quote_table(table, prefix)} ({names}) VALUES ({marks})"
-        return self.execute_many(sql, rows)
+        return self.execute_many(MARIADB.insert_sql(table, columns, prefix), rows)
 
     def begin(self, options: TransactionOptions) -> None:
         # SET TRANSACTION applies to the next transaction only.
         if options.isolation is not None:
             self._cursor.execute("SET TRANSACTION ISOLATION LEVEL " + options.isolation.value)
-        self._cursor.execute("START TRANSACTION READ ONLY" if options.read_only else "START TRANSACTION")
+        self._cursor.execute(
+            "START TRANSACTION READ ONLY" if options.read_only else "START TRANSACTION"
+        )
 
     def commit(self) -> None:
         self._cursor.execute("COMMIT")
