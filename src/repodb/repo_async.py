@@ -44,7 +44,7 @@ from typing import (
 from . import telemetry
 from ._compile.cache import Compiled, compile_statement
 from ._repo import write_async as _write
-from ._repo.reads import aggregate_query, key_of, key_plan
+from ._repo.reads import aggregate_query, key_of, key_plan, unique_probe
 from ._repo.results import Intent, WriteResult
 from ._repo.stream_async import AsyncRepoStream
 from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
@@ -592,6 +592,42 @@ class AsyncRepo:
     async def insert_or_update(self, changeset: Changeset[S]) -> S:
         """Insert when the changeset's record is new (no primary key yet), else update."""
         return await _write.insert_or_update(self, changeset)
+
+    async def unsafe_validate_unique(
+        self,
+        changeset: Changeset[S],
+        fields: str | Sequence[str],
+        *,
+        message: str = "has already been taken",
+        error_key: str | None = None,
+    ) -> Changeset[S]:
+        """The changeset with an error when another row holds its ``fields`` values.
+
+        Why: a unique constraint reports a duplicate only when the write
+        runs, after every other check has passed; a form wants all its
+        errors at once. This query tells early, but it is "unsafe": a
+        concurrent writer can still insert the same values between the
+        check and the write, so keep ``unique_constraint`` as well (Ecto's
+        ``unsafe_validate_unique``). It reads the primary (a replica may
+        not have the row yet), and reads nothing when no field changed,
+        one is None, or one has an error already.
+
+        Options: ``message``; ``error_key``, the field that gets the error
+        (the first of ``fields`` by default). The error's options:
+        ``validation="unsafe_unique"`` and ``fields``.
+
+        Example: ``form = await repo.unsafe_validate_unique(form, "email")``.
+        """
+        names = (fields,) if isinstance(fields, str) else tuple(fields)
+        probe = unique_probe(changeset, names)
+        if probe is None:
+            return changeset
+        found = (await self._execute(probe.select(Value(1)).limit(1), "write"))[0]
+        if not found:
+            return changeset
+        return changeset.add_error(
+            error_key or names[0], message, validation="unsafe_unique", fields=names
+        )
 
     @overload
     async def insert_all(

@@ -530,9 +530,18 @@ def _replaced(changeset: Changeset[Any], assoc: AssocInfo, value: Any) -> Change
     new record as the change (other ``on_replace`` choices never get here).
     """
     loaded = vars(changeset.data).get(assoc.name)
-    if isinstance(loaded, Schema) and isinstance(value, Changeset) and value.action == "insert":
+    if not (isinstance(loaded, Schema) and isinstance(value, Changeset)):
+        return None
+    # ``put_assoc`` replaces it with another stored record, to link: an update.
+    if value.action == "insert" or (value.action == "update" and not _same_row(loaded, value.data)):
         return Changeset(loaded, action="replace")
     return None
+
+
+def _same_row(a: Schema, b: Schema) -> bool:
+    """Whether two records of one schema have the same primary key."""
+    key = schema_info(type(a)).primary_key
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in key)
 
 
 async def _write_children(
@@ -553,11 +562,14 @@ async def _write_children(
         results: dict[int, Any] = {}
         links: list[tuple[Any, Any]] = []
         unlinks: list[tuple[Any, Any]] = []
+        linked = _linked(changeset, assoc) if assoc.join_keys and not new else frozenset()
         for i in order:
             child = children[i]
             try:
                 if assoc.kind == "many_to_many":
-                    results[i] = await _write_related(r, child, stored, assoc, new, links, unlinks)
+                    results[i] = await _write_related(
+                        r, child, stored, assoc, linked, links, unlinks
+                    )
                 else:
                     results[i] = await _write_child(r, child, stored, assoc)
             except InvalidChangesetError as e:
@@ -567,7 +579,11 @@ async def _write_children(
         if unlinks:
             await r._execute(_JoinRows.of(assoc, "delete", unlinks), "write")
         if links:
-            await r._execute(_JoinRows.of(assoc, "insert", links), "write")
+            try:
+                await r._execute(_JoinRows.of(assoc, "insert", links), "write")
+            except IntegrityError as e:
+                # A link that exists already: put_assoc declares the join table's key.
+                raise_constraint_error(e, changeset, "insert" if new else "update")
         records = [results[i] for i in range(len(children)) if results[i] is not None]
         written[assoc.name] = records if assoc.cardinality == "many" else next(iter(records), None)
     return written
@@ -590,11 +606,15 @@ async def _write_related(
     child: Changeset[Any],
     parent: Schema,
     assoc: AssocInfo,
-    new: bool,
+    linked: frozenset[Any],
     links: list[tuple[Any, Any]],
     unlinks: list[tuple[Any, Any]],
 ) -> Any:
-    """Write one many_to_many record, collecting its join row to add or remove."""
+    """Write one many_to_many record, collecting its join row to add or remove.
+
+    A record not among the ``linked`` keys (the loaded ones) gets a join row:
+    a new record, or a stored one ``put_assoc`` links.
+    """
     assert assoc.join_keys is not None
     (_, owner_field), (_, related_field) = assoc.join_keys
     owner_key = getattr(parent, owner_field)
@@ -603,9 +623,19 @@ async def _write_related(
         unlinks.append((owner_key, getattr(child.data, related_field)))
         return None
     related = await _insert(r, child) if child.action == "insert" else await _update(r, child)
-    if new or child.action == "insert":
+    if child.action == "insert" or getattr(related, related_field) not in linked:
         links.append((owner_key, getattr(related, related_field)))
     return related
+
+
+def _linked(changeset: Changeset[Any], assoc: AssocInfo) -> frozenset[Any]:
+    """The related keys of the many_to_many records loaded on the changeset's data."""
+    assert assoc.join_keys is not None
+    related_field = assoc.join_keys[1][1]
+    loaded = vars(changeset.data).get(assoc.name)
+    if not isinstance(loaded, list | tuple):
+        return frozenset()
+    return frozenset(getattr(record, related_field) for record in loaded)
 
 
 def _assoc_changes(changeset: Changeset[Any], *, parents: bool) -> list[tuple[AssocInfo, Any]]:
