@@ -50,6 +50,9 @@ class Dialect:
         supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
         supports_writable_cte: ``UPDATE``/``DELETE ... RETURNING`` inside
             ``WITH``, whose rows the outer query reads.
+        upsert_select_wrap: the text around the SELECT of an ``INSERT ...
+            SELECT ... ON CONFLICT``, where the grammar needs it: SQLite
+            reads ``ON`` after a FROM as a join's unless a WHERE comes first.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
         offset_without_limit: what must precede ``OFFSET`` when a query has
@@ -87,6 +90,7 @@ class Dialect:
     supports_date_trunc: bool
     supports_conflict_constraint: bool
     supports_writable_cte: bool
+    upsert_select_wrap: tuple[str, str] | None
     ilike_operator: str
     offset_without_limit: str
     now_sql: str
@@ -156,6 +160,7 @@ SQLITE = Dialect(
     supports_date_trunc=False,
     supports_conflict_constraint=False,
     supports_writable_cte=False,
+    upsert_select_wrap=("SELECT * FROM (", ") WHERE true"),
     ilike_operator="LIKE",
     offset_without_limit="LIMIT -1 ",
     # The storage form of datetimes (UTC, microseconds, a space), so that
@@ -199,6 +204,7 @@ POSTGRESQL = Dialect(
     supports_date_trunc=True,
     supports_conflict_constraint=True,
     supports_writable_cte=True,
+    upsert_select_wrap=None,
     ilike_operator="ILIKE",
     offset_without_limit="",
     now_sql="now()",

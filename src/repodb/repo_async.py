@@ -633,7 +633,7 @@ class AsyncRepo:
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = ...,
         conflict_target: ConflictTarget | None = ...,
@@ -643,7 +643,7 @@ class AsyncRepo:
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = ...,
         conflict_target: ConflictTarget | None = ...,
@@ -653,7 +653,7 @@ class AsyncRepo:
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = ...,
         conflict_target: ConflictTarget | None = ...,
@@ -662,7 +662,7 @@ class AsyncRepo:
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = "raise",
         conflict_target: ConflictTarget | None = None,
@@ -675,6 +675,13 @@ class AsyncRepo:
         batches (``COPY`` on PostgreSQL when nothing is returned and no
         conflict is handled). For upserts the result says how many rows were
         inserted and how many updated, and with ``returning`` which ones.
+
+        ``rows`` may be a query selecting a dict of fields (``INSERT ...
+        SELECT``: the rows never come to Python, and no timestamps or
+        defaults are filled in), and a row's value may be a query of one
+        value (``subquery(q)``), which the database evaluates; such rows go
+        in one statement, and an upsert of them reports no ``inserted`` /
+        ``updated`` split.
 
         Options: ``on_conflict``, ``conflict_target``, ``returning`` as for
         ``repodb.write.insert_all``.

@@ -38,13 +38,14 @@ from .expr import (
     lift,
     several,
 )
-from .query import Query, Selection, column, schema_item, table_alias
+from .query import Query, Selection, column, schema_item, subquery, table_alias
 from .schema import (
     FieldInfo,
     Schema,
     SchemaInfo,
     schema_info,
 )
+from .types import DbType, Kind
 
 __all__ = [
     "EXCLUDED",
@@ -160,12 +161,15 @@ class Insert(Statement):
 
     schema: type[Schema]
     columns: tuple[FieldInfo, ...]
-    rows: tuple[tuple[Value[Any], ...], ...]
+    # Bound values, or expressions (a scalar subquery) written into the VALUES.
+    rows: tuple[tuple[Expr[Any], ...], ...]
     on_conflict: Literal["raise", "nothing", "update"] = "raise"
     updates: tuple[Assignment, ...] = ()
     # Column names, or a constraint's name (a str), or None.
     conflict_target: tuple[str, ...] | str | None = None
     returning: Selection | None = None
+    # INSERT ... SELECT: the query whose rows are inserted (``rows`` is then empty).
+    source: Query[Any] | None = None
 
     @property
     def info(self) -> SchemaInfo:
@@ -198,7 +202,7 @@ OnConflict = (
 
 def insert_all(
     schema: type[SchemaT],
-    rows: Sequence[Mapping[str, Any] | SchemaT],
+    rows: Sequence[Mapping[str, Any] | SchemaT] | Query[Any],
     *,
     on_conflict: OnConflict = "raise",
     conflict_target: ConflictTarget | None = None,
@@ -209,7 +213,14 @@ def insert_all(
     Rows are dicts of field names (every row with the same keys) or schema
     instances (every stored field, except a database-assigned key left at
     None). Embedded records are stored as JSON. Timestamps are not filled
-    in here: the Repo does that.
+    in here: the Repo does that. A value in a row may be an expression
+    instead of a value, typically a query of one column (``subquery(q)``, or
+    the ``Query`` itself), evaluated by the database as the row is inserted.
+
+    ``rows`` may also be a query selecting a dict whose keys are the fields
+    to fill (``INSERT ... SELECT``): the rows it selects are inserted, by
+    the database, without coming to Python. Each selected expression must
+    have its field's type.
 
     Options:
         on_conflict: ``"raise"`` (the default: a conflict is an error),
@@ -224,10 +235,16 @@ def insert_all(
     """
     if not (isinstance(schema, type) and issubclass(schema, Schema)):
         raise TypeError(f"insert_all takes a schema class, not {describe(schema)}")
-    if not rows:
-        raise ValueError("insert_all needs at least one row")
     info = schema_info(schema)
-    columns, table = _insert_rows(schema, info, rows)
+    source: Query[Any] | None = None
+    table: tuple[tuple[Expr[Any], ...], ...] = ()
+    if isinstance(rows, Query):
+        source = rows
+        columns = _selected_columns(schema, info, rows)
+    elif not rows:
+        raise ValueError("insert_all needs at least one row")
+    else:
+        columns, table = _insert_rows(schema, info, rows)
     updates: list[Assignment] = []
     action: Literal["raise", "nothing", "update"]
     target = _conflict_target(schema, conflict_target)
@@ -267,7 +284,56 @@ def insert_all(
         tuple(updates),
         target,
         _returning(schema, schema, returning),
+        source,
     )
+
+
+def _selected_columns(
+    schema: type[Schema], info: SchemaInfo, q: Query[Any]
+) -> tuple[FieldInfo, ...]:
+    """The fields an ``INSERT ... SELECT`` fills: the keys of the query's dict select."""
+    selection = q.selection()
+    if selection.kind != "dict":
+        raise ValueError(
+            "insert_all from a query needs it to select a dict of field names to expressions:"
+            f" .select({{'title': ...}}), so that each value names its {schema.__name__} field"
+        )
+    columns = []
+    for name, item in zip(selection.keys, selection.items, strict=True):
+        try:
+            f = info.field(name)
+        except KeyError:
+            raise ValueError(f"{schema.__name__} has no stored field {name!r}") from None
+        assert isinstance(item, Expr)
+        if not _fits(item.dbtype, f.dbtype):
+            raise TypeError(
+                f"insert_all: the query selects {item.dbtype!r} for {schema.__name__}.{name},"
+                f" a {f.dbtype!r} field"
+            )
+        columns.append(f)
+    return tuple(columns)
+
+
+def _fits(given: DbType[Any] | None, field: DbType[Any]) -> bool:
+    """Whether a value of type ``given`` may go to a field of type ``field`` (unknown fits)."""
+    if given is None or given == field:
+        return True
+    return _kind(given) is _kind(field)
+
+
+def _kind(t: DbType[Any]) -> Kind:
+    return t.item.kind if t.kind is Kind.OPTIONAL and t.item is not None else t.kind
+
+
+def _row_value(value: object, f: FieldInfo) -> Expr[Any]:
+    """A row's value for ``f``: bound, or an expression the database evaluates (a query)."""
+    if isinstance(value, Query):
+        value = subquery(value)
+    if isinstance(value, Expr):
+        if not _fits(value.dbtype, f.dbtype):
+            raise TypeError(f"insert_all: {describe(value)} for {f.name} is not a {f.dbtype!r}")
+        return value
+    return Value(value, f.dbtype, f.redact)
 
 
 def _replace(schema: type[Schema], item: str | Column[Any]) -> Assignment:
@@ -299,7 +365,7 @@ def _conflict_target(
 
 def _insert_rows(
     schema: type[Schema], info: SchemaInfo, rows: Sequence[Mapping[str, Any] | Schema]
-) -> tuple[tuple[FieldInfo, ...], tuple[tuple[Value[Any], ...], ...]]:
+) -> tuple[tuple[FieldInfo, ...], tuple[tuple[Expr[Any], ...], ...]]:
     """The inserted columns and, per row, the values bound for them."""
     if all(isinstance(r, Mapping) for r in rows):
         names = set(typing.cast(Mapping[str, Any], rows[0]))
@@ -324,7 +390,7 @@ def _insert_rows(
         columns = tuple(f for f in info.fields if f.name not in assigned)
     else:
         raise TypeError(f"insert_all rows must be dicts or {schema.__name__} instances")
-    table = tuple(tuple(Value(row[f.name], f.dbtype, f.redact) for f in columns) for row in values)
+    table = tuple(tuple(_row_value(row[f.name], f) for f in columns) for row in values)
     return columns, table
 
 

@@ -81,13 +81,22 @@ _INSERTED_FLAG: dict[str, Expr[bool]] = {"postgresql": fragment("(xmax = 0)", ty
 async def insert_all(
     repo: AsyncRepo,
     schema: type[Schema],
-    rows: Sequence[Mapping[str, Any] | Schema],
+    rows: Sequence[Mapping[str, Any] | Schema] | Query[Any],
     *,
     on_conflict: OnConflict,
     conflict_target: ConflictTarget | None,
     returning: bool | Sequence[str | Column[Any]],
 ) -> WriteResult[Any]:
     """Insert ``rows`` of ``schema`` in one transaction; see the module docstring."""
+    if isinstance(rows, Query):
+        statement = write.insert_all(
+            schema,
+            rows,
+            on_conflict=on_conflict,
+            conflict_target=conflict_target,
+            returning=returning,
+        )
+        return _evaluated(statement, *await repo._execute(statement, "write"))
     table = _gather(schema, rows)
     # A one-row statement checks the options and is the SQL's pattern.
     template = write.insert_all(
@@ -107,7 +116,14 @@ async def insert_all(
 async def _insert(tx: AsyncTransactionRepo, template: Insert, table: _Table) -> WriteResult[Any]:
     """Insert ``table`` on the transaction's connection by the fastest fitting path."""
     conn = tx.connection
-    columns = _encode(table, conn.codecs)
+    try:
+        columns = _encode(table, conn.codecs)
+    except EncodeError:
+        if not _holds_expressions(table):
+            raise
+        given = write.insert_all(template.schema, _dicts(table))
+        statement = dataclasses.replace(template, columns=given.columns, rows=given.rows)
+        return _evaluated(statement, *await tx._execute(statement, "write"))
     plain = template.on_conflict == "raise" and template.returning is None
     if plain and table.fields and conn.dialect.name in _COPY_DIALECTS:
         return WriteResult(await _copy(tx, conn, template.schema, table, columns))
@@ -142,6 +158,28 @@ async def delete_all(
     """``DELETE`` the rows ``q`` matches, on the primary: the count, and rows with ``returning``."""
     results, count = await repo._execute(write.delete_all(q, returning=returning), "write")
     return WriteResult(count, results)
+
+
+def _holds_expressions(table: _Table) -> bool:
+    """Whether a value of ``table`` is a query or an expression, which the database evaluates."""
+    return any(
+        issubclass(cls, Expr | Query) for column in table.columns for cls in set(map(type, column))
+    )
+
+
+def _dicts(table: _Table) -> list[dict[str, Any]]:
+    names = [f.name for f in table.fields]
+    return [dict(zip(names, row, strict=True)) for row in zip(*table.columns, strict=True)]
+
+
+def _evaluated(statement: Insert, rows: list[Any], count: int) -> WriteResult[Any]:
+    """The result of one INSERT whose rows the database computed (a query, expressions).
+
+    Which rows an upsert updated is not known: ``inserted``/``updated`` stay None.
+    """
+    if statement.on_conflict == "nothing":
+        return WriteResult(count, rows, count, 0)
+    return WriteResult(count, rows)
 
 
 def _result(

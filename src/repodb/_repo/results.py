@@ -28,7 +28,9 @@ class WriteResult(Generic[T]):
         rows: the returned rows, with ``returning`` (else empty).
         inserted / updated: with ``on_conflict`` other than ``"raise"``,
             how many rows were new and how many existed (``"nothing"``:
-            the rows written, and 0); None otherwise.
+            the rows written, and 0); None otherwise, and when the
+            database computed the rows (from a query, or expressions in
+            them): then which rows an upsert updated is not known.
         actions: with such an ``on_conflict`` and ``returning``,
             ``"inserted"`` or ``"updated"`` for each returned row, in order;
             None otherwise.
