@@ -50,6 +50,8 @@ class Dialect:
         supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
         supports_writable_cte: ``UPDATE``/``DELETE ... RETURNING`` inside
             ``WITH``, whose rows the outer query reads.
+        upsert_update_needs_target: whether ``ON CONFLICT DO UPDATE`` must
+            name its conflict target (SQLite 3.35 and later infer any).
         upsert_select_wrap: the text around the SELECT of an ``INSERT ...
             SELECT ... ON CONFLICT``, where the grammar needs it: SQLite
             reads ``ON`` after a FROM as a join's unless a WHERE comes first.
@@ -90,6 +92,7 @@ class Dialect:
     supports_date_trunc: bool
     supports_conflict_constraint: bool
     supports_writable_cte: bool
+    upsert_update_needs_target: bool
     upsert_select_wrap: tuple[str, str] | None
     ilike_operator: str
     offset_without_limit: str
@@ -160,6 +163,7 @@ SQLITE = Dialect(
     supports_date_trunc=False,
     supports_conflict_constraint=False,
     supports_writable_cte=False,
+    upsert_update_needs_target=False,
     upsert_select_wrap=("SELECT * FROM (", ") WHERE true"),
     ilike_operator="LIKE",
     offset_without_limit="LIMIT -1 ",
@@ -204,6 +208,7 @@ POSTGRESQL = Dialect(
     supports_date_trunc=True,
     supports_conflict_constraint=True,
     supports_writable_cte=True,
+    upsert_update_needs_target=True,
     upsert_select_wrap=None,
     ilike_operator="ILIKE",
     offset_without_limit="",

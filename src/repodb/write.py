@@ -55,11 +55,13 @@ __all__ = [
     "Delete",
     "Insert",
     "OnConflict",
+    "ReplaceAllExcept",
     "Update",
     "constraint",
     "delete_all",
     "excluded",
     "insert_all",
+    "replace_all_except",
     "set_",
     "update_all",
 ]
@@ -170,6 +172,8 @@ class Insert(Statement):
     returning: Selection | None = None
     # INSERT ... SELECT: the query whose rows are inserted (``rows`` is then empty).
     source: Query[Any] | None = None
+    # DO UPDATE SET ... WHERE: a conflicting row is updated only where this holds.
+    update_where: Expr[Any] | None = None
 
     @property
     def info(self) -> SchemaInfo:
@@ -193,8 +197,35 @@ class Insert(Statement):
 
 ConflictTarget = Sequence[str | Column[Any]] | Column[Any] | ConstraintName
 
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplaceAllExcept:
+    """An ``on_conflict`` overwriting every inserted column but some: ``replace_all_except``."""
+
+    fields: tuple[str | Column[Any], ...]
+
+
+def replace_all_except(*fields: str | Column[Any]) -> ReplaceAllExcept:
+    """``on_conflict=replace_all_except("inserted_at")``: ``replace_all`` keeping ``fields``.
+
+    Why: an upsert that refreshes a row should keep what only the first
+    insert sets, such as its ``inserted_at`` or a generated key (Ecto's
+    ``{:replace_all_except, fields}``). The conflict target's columns are
+    kept too.
+
+    Example::
+
+        keep = replace_all_except("inserted_at")
+        insert_all(User, rows, on_conflict=keep, conflict_target=["email"])
+    """
+    if not fields:
+        raise ValueError("replace_all_except needs the fields to keep (or use 'replace_all')")
+    return ReplaceAllExcept(fields)
+
+
 OnConflict = (
     Literal["raise", "nothing", "replace_all"]
+    | ReplaceAllExcept
     | Sequence[str | Column[Any] | Assignment]
     | Mapping[str | Column[Any], object]
 )
@@ -207,6 +238,7 @@ def insert_all(
     on_conflict: OnConflict = "raise",
     conflict_target: ConflictTarget | None = None,
     returning: bool | Sequence[str | Column[Any]] = False,
+    update_where: Expr[bool] | Expr[bool | None] | None = None,
 ) -> Insert:
     """An INSERT of many rows in one statement (Ecto's ``insert_all``).
 
@@ -228,10 +260,17 @@ def insert_all(
             (overwrite every inserted column but the conflict target), a
             list of fields to overwrite from the new row, or ``set_(...)``
             assignments / a ``{field: value}`` dict (``excluded(col)`` is the
-            new row's value).
+            new row's value), or ``replace_all_except(fields)``.
         conflict_target: the unique columns that conflict, or
-            ``constraint(name)`` (PostgreSQL). Required to update.
+            ``constraint(name)`` (PostgreSQL). Without one, any unique
+            constraint's conflict counts: ``"nothing"`` on both databases,
+            an update on SQLite only (PostgreSQL's ``DO UPDATE`` needs a
+            target, and compiling for it says so).
         returning: True for the inserted records, or fields for tuples.
+        update_where: a condition on the stored row (its columns) and the
+            new one (``excluded(col)``): a conflicting row is updated only
+            where it holds, else left as it is and not returned (a
+            conditional upsert: ``Doc.version < excluded(Doc.version)``).
     """
     if not (isinstance(schema, type) and issubclass(schema, Schema)):
         raise TypeError(f"insert_all takes a schema class, not {describe(schema)}")
@@ -260,6 +299,13 @@ def insert_all(
         if on_conflict == "replace_all":
             keep = set(target) if isinstance(target, tuple) else set()
             updates = [_replace(schema, f.name) for f in columns if f.source not in keep]
+    elif isinstance(on_conflict, ReplaceAllExcept):
+        action = "update"
+        kept = {_field_column(schema, f, "replace_all_except").field for f in on_conflict.fields}
+        keep = set(target) if isinstance(target, tuple) else set()
+        updates = [
+            _replace(schema, f.name) for f in columns if f.source not in keep and f.name not in kept
+        ]
     else:
         action = "update"
         if isinstance(on_conflict, Mapping):
@@ -269,13 +315,15 @@ def insert_all(
                 item if isinstance(item, Assignment) else _replace(schema, item)
                 for item in on_conflict
             ]
-    if action == "update":
-        if not target:
-            raise ValueError("updating on conflict needs conflict_target (the unique columns)")
-        if not updates:
-            raise ValueError("on_conflict names nothing to update")
+    if action == "update" and not updates:
+        raise ValueError("on_conflict names nothing to update")
     if action == "raise" and target:
         raise ValueError("conflict_target needs an on_conflict action")
+    if update_where is not None:
+        if action != "update":
+            raise ValueError("update_where needs an on_conflict that updates")
+        if not isinstance(update_where, Expr):
+            raise TypeError(f"update_where takes a condition, not {describe(update_where)}")
     return Insert(
         schema,
         columns,
@@ -285,6 +333,7 @@ def insert_all(
         target,
         _returning(schema, schema, returning),
         source,
+        update_where,
     )
 
 

@@ -93,6 +93,9 @@ def walk_insert(ins: Insert, shape: list[object], values: list[object]) -> None:
         for value in row:
             value.walk(shape, values)
     _walk_assignments(ins.updates, shape, values)
+    shape.append(("update_where", ins.update_where is not None))
+    if ins.update_where is not None:
+        ins.update_where.walk(shape, values)
     _walk_returning(ins.returning, shape, values)
 
 
@@ -130,8 +133,17 @@ def _emit_conflict(w: Writer, ins: Insert) -> None:
             w.identifier(name)
         w.write(")")
     if ins.updates:
+        if not target and w.dialect.upsert_update_needs_target:
+            raise ValueError(
+                f"{w.dialect.name} cannot update on conflict without a conflict_target"
+                " (its ON CONFLICT DO UPDATE must name the unique columns or constraint(name));"
+                " give conflict_target, or use on_conflict='nothing'"
+            )
         w.write(" DO UPDATE SET ")
         _emit_assignments(w, ins.updates, ins.schema)
+        if ins.update_where is not None:
+            w.write(" WHERE ")
+            ins.update_where.emit(w)
     else:
         w.write(" DO NOTHING")
 

@@ -86,6 +86,7 @@ async def insert_all(
     on_conflict: OnConflict,
     conflict_target: ConflictTarget | None,
     returning: bool | Sequence[str | Column[Any]],
+    update_where: Expr[Any] | None = None,
 ) -> WriteResult[Any]:
     """Insert ``rows`` of ``schema`` in one transaction; see the module docstring."""
     if isinstance(rows, Query):
@@ -95,6 +96,7 @@ async def insert_all(
             on_conflict=on_conflict,
             conflict_target=conflict_target,
             returning=returning,
+            update_where=update_where,
         )
         return _evaluated(statement, *await repo._execute(statement, "write"))
     table = _gather(schema, rows)
@@ -105,6 +107,7 @@ async def insert_all(
         on_conflict=on_conflict,
         conflict_target=conflict_target,
         returning=returning,
+        update_where=update_where,
     )
     if not table.count:
         return _result(template, 0, [], () if template.on_conflict != "raise" else None)
@@ -529,10 +532,18 @@ def _action(inserted: bool) -> Action:
 async def _upsert_probed(
     repo: AsyncRepo, conn: AsyncConnection, template: Insert, table: _Table, columns: list[Any]
 ) -> WriteResult[Any]:
-    """An upsert on a database without an inserted flag: read the existing keys first."""
+    """An upsert on a database without an inserted flag: read the existing keys first.
+
+    Without a conflict target any unique key may conflict, so which rows
+    existed is not known: only the count is. Rows ``update_where`` kept are
+    not written: the written count tells how many existing rows changed.
+    """
     # Compiling first rejects a named constraint, which only PostgreSQL has.
     _chunk_statement(template, 1, conn.dialect)
     target = template.conflict_target
+    if not target:
+        results, count = await _values(repo, conn, template, columns, table.count)
+        return WriteResult(count, results)
     assert isinstance(target, tuple)
     info = schema_info(template.schema)
     positions = {f.source: i for i, f in enumerate(table.fields)}
@@ -551,7 +562,10 @@ async def _upsert_probed(
             actions.append("updated")
     wanted = template.returning
     if wanted is None:
-        await _values(repo, conn, template, columns, table.count)
+        _, written = await _values(repo, conn, template, columns, table.count)
+        if template.update_where is not None:
+            inserted = actions.count("inserted")
+            return WriteResult(written, [], inserted, written - inserted)
         return _result(template, len(actions), [], actions)
     # The returned rows carry their key, to pair each with its action.
     fields = [next(f for f in info.fields if f.source == name) for name in target]

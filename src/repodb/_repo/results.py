@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Generic, Literal, TypeVar
 
-__all__ = ["Intent", "WriteResult"]
+__all__ = ["Intent", "StaleField", "WriteResult"]
 
 T = TypeVar("T")
 
@@ -45,3 +45,11 @@ class WriteResult(Generic[T]):
 
 # Shown where the sync side exports it (reprs, tracebacks, pickles).
 WriteResult.__module__ = "repodb.repo"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StaleField:
+    """Where a stale write puts its error instead of raising (``stale_error_field``)."""
+
+    field: str
+    message: str = "is stale"
