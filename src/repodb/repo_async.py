@@ -56,6 +56,7 @@ from .preload_async import run_query as _run_query
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
+from .table import Table
 from .telemetry import EventHandler, QueryEvent
 from .write import Assignment, ConflictTarget, OnConflict
 
@@ -664,6 +665,28 @@ class AsyncRepo:
     @overload
     async def insert_all(
         self,
+        schema: Table,
+        rows: Sequence[Mapping[str, Any]] | Query[Any],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Literal[True],
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
+    ) -> WriteResult[dict[str, Any]]: ...
+    @overload
+    async def insert_all(
+        self,
+        schema: Table,
+        rows: Sequence[Mapping[str, Any]] | Query[Any],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Literal[False] | Sequence[str | Column[Any]] = ...,
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
+    ) -> WriteResult[Any]: ...
+    @overload
+    async def insert_all(
+        self,
         schema: type[S],
         rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
@@ -696,7 +719,7 @@ class AsyncRepo:
     ) -> WriteResult[tuple[Any, ...]]: ...
     async def insert_all(
         self,
-        schema: type[S],
+        schema: type[S] | Table,
         rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = "raise",
@@ -717,7 +740,8 @@ class AsyncRepo:
         defaults are filled in), and a row's value may be a query of one
         value (``subquery(q)``), which the database evaluates; such rows go
         in one statement, and an upsert of them reports no ``inserted`` /
-        ``updated`` split.
+        ``updated`` split. ``schema`` may be a ``table(...)`` with declared
+        columns (schemaless); its returned rows are dicts.
 
         Options: ``on_conflict``, ``conflict_target``, ``returning``,
         ``update_where`` as for ``repodb.write.insert_all``. Rows that

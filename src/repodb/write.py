@@ -45,6 +45,7 @@ from .schema import (
     SchemaInfo,
     schema_info,
 )
+from .table import Table, is_table_record, record_class
 from .types import DbType, Kind
 
 __all__ = [
@@ -149,6 +150,12 @@ def _returning(
 ) -> Selection | None:
     if returning is False:
         return None
+    if returning is True and is_table_record(schema):
+        fields = schema_info(schema).fields
+        items: tuple[Expr[Any], ...] = tuple(
+            Column(key, f.source, f.name, f.dbtype) for f in fields
+        )
+        return Selection("dict", items, tuple(f.name for f in fields))
     if returning is True:
         return Selection("record", (schema_item(schema, key),))
     columns = tuple(_field_column(schema, r, "returning") for r in several(returning))
@@ -232,7 +239,7 @@ OnConflict = (
 
 
 def insert_all(
-    schema: type[SchemaT],
+    schema: type[SchemaT] | Table,
     rows: Sequence[Mapping[str, Any] | SchemaT] | Query[Any],
     *,
     on_conflict: OnConflict = "raise",
@@ -248,6 +255,10 @@ def insert_all(
     in here: the Repo does that. A value in a row may be an expression
     instead of a value, typically a query of one column (``subquery(q)``, or
     the ``Query`` itself), evaluated by the database as the row is inserted.
+
+    ``schema`` may be a ``table(...)`` of declared columns (schemaless):
+    rows are then dicts of those columns, and ``returning=True`` gives
+    dicts of every declared column.
 
     ``rows`` may also be a query selecting a dict whose keys are the fields
     to fill (``INSERT ... SELECT``): the rows it selects are inserted, by
@@ -272,8 +283,20 @@ def insert_all(
             where it holds, else left as it is and not returned (a
             conditional upsert: ``Doc.version < excluded(Doc.version)``).
     """
+    if isinstance(schema, Table):
+        return insert_all(
+            record_class(schema),
+            typing.cast(Any, rows),
+            on_conflict=on_conflict,
+            conflict_target=conflict_target,
+            returning=returning,
+            update_where=update_where,
+        )
     if not (isinstance(schema, type) and issubclass(schema, Schema)):
-        raise TypeError(f"insert_all takes a schema class, not {describe(schema)}")
+        raise TypeError(
+            f"insert_all takes a schema class or a table(), not {describe(schema)}"
+            " (a table without a schema: table('name', column=type, ...) from repodb.table)"
+        )
     info = schema_info(schema)
     source: Query[Any] | None = None
     table: tuple[tuple[Expr[Any], ...], ...] = ()

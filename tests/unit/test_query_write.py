@@ -359,7 +359,8 @@ WRONG_WRITE_ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
     "excluded": (lambda: W.excluded("label"), "excluded() takes a column, not the str 'label'"),
     "insert_all schema": (
         lambda: W.insert_all("nodes", [{"label": "a"}]),
-        "insert_all takes a schema class, not the str 'nodes'",
+        "insert_all takes a schema class or a table(), not the str 'nodes' (a table without"
+        " a schema: table('name', column=type, ...) from repodb.table)",
     ),
 }
 

@@ -60,6 +60,7 @@ from ..functions import fragment
 from ..query import Query, Selection
 from ..repo_async import AsyncRepo, AsyncTransactionRepo, WriteResult
 from ..schema import FieldInfo, Schema, SchemaInfo, schema_info
+from ..table import Table, record_class
 from ..types import DbType, Kind
 from ..write import Assignment, ConflictTarget, Insert, OnConflict
 
@@ -80,7 +81,7 @@ _INSERTED_FLAG: dict[str, Expr[bool]] = {"postgresql": fragment("(xmax = 0)", ty
 
 async def insert_all(
     repo: AsyncRepo,
-    schema: type[Schema],
+    schema: type[Schema] | Table,
     rows: Sequence[Mapping[str, Any] | Schema] | Query[Any],
     *,
     on_conflict: OnConflict,
@@ -89,6 +90,8 @@ async def insert_all(
     update_where: Expr[Any] | None = None,
 ) -> WriteResult[Any]:
     """Insert ``rows`` of ``schema`` in one transaction; see the module docstring."""
+    if isinstance(schema, Table):
+        schema = record_class(schema)
     if isinstance(rows, Query):
         statement = write.insert_all(
             schema,
@@ -520,9 +523,7 @@ async def _upsert_flagged(
     statement = dataclasses.replace(template, returning=selection)
     results, _ = await _values(repo, conn, statement, columns, count)
     actions = [_action(r[-1]) for r in results]
-    if wanted.kind == "record":
-        return _result(template, len(results), [r[0] for r in results], actions)
-    return _result(template, len(results), [r[:-1] for r in results], actions)
+    return _result(template, len(results), _returned(wanted, results, 1), actions)
 
 
 def _action(inserted: bool) -> Action:
@@ -588,8 +589,16 @@ async def _upsert_probed(
         queue = pending.get(key)
         # A key stored in another form than it was given: trust the order.
         returned.append(queue.popleft() if queue else actions[i])
-    rows = [r[0] for r in results] if wanted.kind == "record" else [r[:-width] for r in results]
-    return _result(template, len(results), rows, returned)
+    return _result(template, len(results), _returned(wanted, results, width), returned)
+
+
+def _returned(wanted: Selection, results: list[Any], extra: int) -> list[Any]:
+    """The rows ``wanted`` selects, from tuples that carry ``extra`` more values at their end."""
+    if wanted.kind == "record":
+        return [r[0] for r in results]
+    if wanted.kind == "dict":
+        return [dict(zip(wanted.keys, r[:-extra], strict=True)) for r in results]
+    return [r[:-extra] for r in results]
 
 
 async def _existing_keys(
