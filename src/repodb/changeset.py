@@ -633,7 +633,7 @@ class Changeset(Generic[S]):
         """
         info = self._schema("no_assoc_constraint")
         found = info.associations.get(assoc)
-        if found is None or found.kind == "belongs_to":
+        if found is None or found.kind == "belongs_to" or found.through is not None:
             raise ValueError(f"{info.cls.__name__} has no has_one/has_many/many_to_many {assoc!r}")
         if name is None:
             if found.kind == "many_to_many":
@@ -1026,6 +1026,11 @@ class Changeset(Generic[S]):
         found = _associations(type(self.data)).get(name)
         if found is None:
             raise ValueError(f"{type(self.data).__name__} has no association {name!r}")
+        if found.through is not None:
+            raise ValueError(
+                f"{type(self.data).__name__}.{name} goes through {', '.join(found.through)}:"
+                " it is read-only; write the associations it goes through"
+            )
         return found
 
     def _schema(self, step: str) -> SchemaInfo:

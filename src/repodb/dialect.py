@@ -55,6 +55,16 @@ class Dialect:
         upsert_select_wrap: the text around the SELECT of an ``INSERT ...
             SELECT ... ON CONFLICT``, where the grammar needs it: SQLite
             reads ``ON`` after a FROM as a join's unless a WHERE comes first.
+        supports_delete_using: ``DELETE ... USING`` joins other tables;
+            without it, a ``delete_all`` with joins is written as
+            ``WHERE EXISTS (SELECT 1 FROM the joins ...)``.
+        groups_by_outer_columns: whether a subquery's GROUP BY may name a
+            column of a query around it (``parent_as``); SQLite resolves
+            GROUP BY terms only among the subquery's own tables.
+        qualifies_returning: whether RETURNING may name columns by table
+            alias. SQLite's takes bare names (and only the written table's
+            columns), PostgreSQL's needs the alias when an ``UPDATE ...
+            FROM`` joins a table with a column of the same name.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
         offset_without_limit: what must precede ``OFFSET`` when a query has
@@ -94,6 +104,9 @@ class Dialect:
     supports_writable_cte: bool
     upsert_update_needs_target: bool
     upsert_select_wrap: tuple[str, str] | None
+    supports_delete_using: bool
+    qualifies_returning: bool
+    groups_by_outer_columns: bool
     ilike_operator: str
     offset_without_limit: str
     now_sql: str
@@ -165,6 +178,9 @@ SQLITE = Dialect(
     supports_writable_cte=False,
     upsert_update_needs_target=False,
     upsert_select_wrap=("SELECT * FROM (", ") WHERE true"),
+    supports_delete_using=False,
+    qualifies_returning=False,
+    groups_by_outer_columns=False,
     ilike_operator="LIKE",
     offset_without_limit="LIMIT -1 ",
     # The storage form of datetimes (UTC, microseconds, a space), so that
@@ -210,6 +226,9 @@ POSTGRESQL = Dialect(
     supports_writable_cte=True,
     upsert_update_needs_target=True,
     upsert_select_wrap=None,
+    supports_delete_using=True,
+    qualifies_returning=True,
+    groups_by_outer_columns=True,
     ilike_operator="ILIKE",
     offset_without_limit="",
     now_sql="now()",

@@ -39,7 +39,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._compile import select
 from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
-from ._compile.writer import Writer
+from ._compile.writer import OuterBinding, Writer
 from .dialect import SQLITE, Dialect
 from .expr import (
     ORDER_TERMS,
@@ -62,6 +62,7 @@ from .schema import (
     Schema,
     SchemaInfo,
     schema_info,
+    through_chain,
 )
 from .table import Table
 from .types import DbType, optional, to_dbtype
@@ -74,6 +75,7 @@ __all__ = [
     "Cte",
     "Join",
     "Lock",
+    "Parent",
     "Preload",
     "PreloadPath",
     "PreloadValue",
@@ -83,12 +85,14 @@ __all__ = [
     "Selection",
     "Source",
     "alias",
+    "assoc",
     "cache_info",
     "clear_cache",
     "column",
     "compile_statement",
     "exists",
     "from_",
+    "parent_as",
     "query",
     "ref",
     "replace_query",
@@ -217,6 +221,67 @@ class Ref:
 def ref(name: str) -> Ref:
     """The binding ``name``, whose columns are untyped: ``ref("s").total``."""
     return Ref(name)
+
+
+class Parent:
+    """The columns of a named binding of a query around this one; see ``parent_as``.
+
+    Typed as its schema class by ``parent_as(name, Schema)``; its own
+    attributes start with ``_`` so that they never hide a field.
+    """
+
+    __slots__ = ("_binding", "_schema")
+
+    def __init__(self, name: str, schema: type[Schema] | None) -> None:
+        self._binding = OuterBinding(name)
+        self._schema = schema
+
+    def __getattr__(self, attr: str) -> Column[Any]:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if self._schema is None:
+            return Column(self._binding, attr)
+        try:
+            found = schema_info(self._schema).field(attr)
+        except KeyError:
+            raise AttributeError(f"{self!r} has no stored field {attr!r}") from None
+        return Column(self._binding, found.source, found.name, found.dbtype)
+
+    def __getitem__(self, column_name: str) -> Column[Any]:
+        return Column(self._binding, column_name)
+
+    def __repr__(self) -> str:
+        return repr(self._binding)
+
+
+@overload
+def parent_as(name: str) -> Parent: ...
+@overload
+def parent_as(name: str, schema: type[SchemaT]) -> type[SchemaT]: ...
+def parent_as(name: str, schema: type[Schema] | None = None) -> Any:
+    """The binding ``name`` (``as_=``) of a query around this one (Ecto's ``parent_as``).
+
+    Why: a correlated subquery compares its rows with the outer query's
+    current row. A schema's columns (``Post.user_id``) name the innermost
+    query that binds the schema, so a subquery of the same table cannot
+    reach the outer row with them; ``parent_as("p").user_id`` can, in
+    ``where``, ``order_by``, ``group_by``, ``select`` or ``having`` of a
+    subquery at any depth (the nearest query around it binding ``name``).
+
+    Options:
+        schema: the binding's schema, to type its columns like the
+            schema's own (``parent_as("p", Post).views`` is a
+            ``Column[int]``); without it columns are untyped, as ``ref``'s.
+
+    Example: the posts with more views than their author's average::
+
+        p = parent_as("p", Post)
+        average = query(Post).where(Post.user_id == p.user_id).select(avg(Post.views))
+        query(Post, as_="p").where(Post.views > subquery(average))
+    """
+    if schema is not None and not (isinstance(schema, type) and issubclass(schema, Schema)):
+        raise TypeError(f"parent_as() takes a schema class, not {describe(schema)}")
+    return Parent(name, schema)
 
 
 def column(source: type[Schema] | Ref, name: str) -> Column[Any]:
@@ -560,10 +625,43 @@ class Query(Statement, Generic[T]):
             raise ValueError(
                 f"{_name(owner_key)} is not in the query: join it before joining {info.name!r}"
             )
+        if info.through is not None:
+            *hops, info = through_chain(info)
+            q = self
+            for hop in hops:
+                # Each hop before the last is bound to a name of its own, so
+                # its schema's columns keep naming the query's other joins.
+                key = ("hop", len(q.joins) + 1, hop.name)
+                table = schema_info(hop.related)
+                source = Source(
+                    (key,), table_alias(table.table), hop.related, table.prefix, table.table
+                )
+                q = replace_query(q, joins=(*q.joins, q._assoc_join(hop, owner_key, source, kind)))
+                owner_key = key
+            return q._add_assoc_join(info, owner_key, extra, kind, as_)
+        return self._add_assoc_join(info, owner_key, extra, kind, as_)
+
+    def _add_assoc_join(
+        self,
+        info: AssocInfo,
+        owner_key: object,
+        extra: Cond | None,
+        kind: JoinKind,
+        as_: str | None,
+    ) -> Query[T]:
+        source = _source(info.related, as_, self._bound(), len(self.joins) + 1)
+        join = self._assoc_join(info, owner_key, source, kind)
+        if extra is not None:
+            assert join.on is not None
+            join = dataclasses.replace(join, on=and_(join.on, extra))
+        return replace_query(self, joins=(*self.joins, join))
+
+    def _assoc_join(
+        self, info: AssocInfo, owner_key: object, source: Source, kind: JoinKind
+    ) -> Join:
+        """The join of ``source``, the related rows of a plain association of ``owner_key``."""
         owner = schema_info(info.owner)
-        related_cls = info.related
-        related = schema_info(related_cls)
-        source = _source(related_cls, as_, bound, len(self.joins) + 1)
+        related = schema_info(info.related)
         key = source.keys[0]
 
         def col(binding: object, schema: SchemaInfo, field: str) -> Column[Any]:
@@ -590,10 +688,7 @@ class Query(Statement, Generic[T]):
         else:
             assert info.foreign_key is not None
             on = col(key, related, info.foreign_key) == col(owner_key, owner, info.references)
-        if extra is not None:
-            on = and_(on, extra)
-        join = Join(kind, source, on, through, through_on)
-        return replace_query(self, joins=(*self.joins, join))
+        return Join(kind, source, on, through, through_on)
 
     # -- the select list --------------------------------------------------------
 
@@ -948,7 +1043,10 @@ class Query(Statement, Generic[T]):
           ``posts=(query_or_ref, ["comments"])`` does both.
 
         Names are checked against the schemas' associations, and join
-        bindings against the query's joins.
+        bindings against the query's joins. The preloads go into the root's
+        records: the query's default rows, or, with ``select(User, ...)``,
+        the ``User`` of each tuple (with a join preload, one tuple per
+        user, the other values from its first row).
         """
         root = self.source.schema
         if root is None or self.source.query is not None:
@@ -1207,6 +1305,11 @@ def _check_binding(
     info = schema_info(schema).associations[spec.name]
     if spec.binding is not None:
         where = f"{schema.__name__}.{spec.name}"
+        if info.through is not None:
+            raise ValueError(
+                f"join preload {where}: it goes through {', '.join(info.through)}, whose rows"
+                " the join repeats; preload it without ref() (one query per hop)"
+            )
         if not under_join:
             raise ValueError(f"join preload {where}: its parent is not join-preloaded too")
         source = joined.get(spec.binding)
@@ -1274,6 +1377,114 @@ def exists(q: Query[Any]) -> Expr[bool]:
     """``EXISTS (q)``: whether ``q`` has rows; ``~exists(q)`` for ``NOT EXISTS``."""
     _expect_query(q, "exists()")
     return Exists(q)
+
+
+# -- the query of records' associated rows ----------------------------------------------
+
+
+def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Query[Any]:
+    """The query of the rows associated with ``records`` (Ecto's ``Ecto.assoc``).
+
+    Why: a record's posts are a query like any other, to filter, order,
+    count, update or delete before anything is loaded, where ``preload``
+    loads them all. ``records`` is one record or a list of records of the
+    association's owner; their keys are bound values, read now.
+
+    The query selects the related records, each once: ``belongs_to`` and
+    ``has_*`` compare the related key with the records' keys (``=`` for one
+    key, ``IN`` for several; records without a key match nothing), and a
+    ``many_to_many`` reads the join table in a subquery, so a row linked to
+    two of the records is not repeated; a ``through`` association nests
+    one such subquery per hop. Its rows are typed ``Any``: the
+    association's declaration names the related schema at run time.
+
+    Example: ``repo.all(assoc(user, "posts").where(Post.views > 10))``, or
+    ``repo.delete_all(assoc(users, User.posts))``.
+    """
+    found: Sequence[Schema] = [records] if isinstance(records, Schema) else records
+    first, *hops = through_chain(_owned_assoc(found, association))
+    owner_field = _owner_field(first)
+    keys = list(dict.fromkeys(r.__dict__[owner_field] for r in found))
+    q = _related_query(first, [key for key in keys if key is not None])
+    for hop in hops:
+        # Each hop's keys are a subquery of the previous hop's rows.
+        q = _related_query(hop, q.select(column(hop.owner, _owner_field(hop))))
+    return q
+
+
+def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> AssocInfo:
+    """The association, checked against the records' schema."""
+    if not isinstance(records, Sequence):
+        raise TypeError(f"assoc() takes a record or a list of records, not {describe(records)}")
+    if not records:
+        if isinstance(association, AssocInfo):
+            return association
+        raise ValueError(
+            "assoc() of no records needs the association itself (User.posts), not its name"
+        )
+    owner = type(records[0])
+    if not all(type(r) is owner for r in records):
+        raise TypeError(f"assoc() takes records of one schema; the first is {owner.__name__}")
+    if isinstance(association, AssocInfo):
+        if association.owner is not owner:
+            raise ValueError(
+                f"{association.owner.__name__}.{association.name} is not an association of "
+                f"{owner.__name__}"
+            )
+        return association
+    info = schema_info(owner).associations.get(association)
+    if info is None:
+        raise ValueError(f"{owner.__name__} has no association {association!r}")
+    return info
+
+
+def _owner_field(info: AssocInfo) -> str:
+    """The owner's field whose values the related rows' key is compared with."""
+    if info.kind == "belongs_to":
+        assert info.foreign_key is not None
+        return info.foreign_key
+    if info.kind == "many_to_many":
+        assert info.join_keys is not None
+        return info.join_keys[0][1]
+    return info.references
+
+
+def _related_query(info: AssocInfo, keys: list[Any] | Query[Any]) -> Query[Any]:
+    """The related rows of ``info`` whose owner-side key is among ``keys``.
+
+    ``keys`` are values, or a query selecting them (a hop of a chain).
+    """
+    target = query(info.related)
+    if info.kind == "many_to_many":
+        assert info.join_keys is not None
+        assert info.join_through is not None
+        (owner_column, owner_field), (related_column, field) = info.join_keys
+        owner = schema_info(info.owner)
+        through: tuple[object, ...] = ("assoc", info.owner, info.name)
+        # The join table is in the owner's schema, as the rows linking them are written.
+        table = info.join_through
+        linked: Query[Any] = Query(
+            Source((through,), table_alias(table), None, owner.prefix, table),
+            selected=Selection("scalar", (Column(through, related_column),)),
+        )
+        owner_key: Column[Any] = Column(
+            through, owner_column, None, owner.field(owner_field).dbtype
+        )
+        keys = linked.where(_among(owner_key, keys))
+    else:
+        found = info.references if info.kind == "belongs_to" else info.foreign_key
+        assert found is not None
+        field = found
+    key = schema_info(info.related).field(field)
+    compared: Column[Any] = Column(target.source.keys[0], key.source, key.name, key.dbtype)
+    return target.where(_among(compared, keys))
+
+
+def _among(column: Column[Any], keys: list[Any] | Query[Any]) -> Expr[bool]:
+    if isinstance(keys, Query):
+        return column.in_(keys)
+    # One key compares with "=", as a query of one record is usually written.
+    return column == keys[0] if len(keys) == 1 else column.in_(keys)
 
 
 def to_sql(statement: Statement, dialect: Dialect) -> tuple[str, list[Any]]:

@@ -473,7 +473,6 @@ def _writable(q: Query[Any], what: str) -> None:
     extra = [
         name
         for name, present in (
-            ("join", q.joins),
             ("select", q.selected),
             ("group_by", q.groups),
             ("having", q.havings),
@@ -488,11 +487,27 @@ def _writable(q: Query[Any], what: str) -> None:
     ]
     if extra:
         raise ValueError(
-            f"{what} uses only the query's where and with_cte; remove {', '.join(extra)} "
-            "(filter with a subquery in where instead of a join)"
+            f"{what} uses only the query's where, joins and with_cte; remove {', '.join(extra)}"
         )
     if q.source.schema is None or q.source.query is not None:
         raise ValueError(f"{what} needs a schema's table as the query's source")
+    _check_joins(q, what)
+
+
+def _check_joins(q: Query[Any], what: str) -> None:
+    """Raise unless every join is an inner (or cross) join, as Ecto's PostgreSQL adapter does.
+
+    The joined sources become an UPDATE's FROM list or a DELETE's USING list,
+    where the written table itself is not a source: an outer join to it
+    cannot be written, and its conditions move to WHERE.
+    """
+    for join in q.joins:
+        if join.kind not in ("inner", "cross"):
+            raise ValueError(
+                f"{what} takes inner (and cross) joins only, not a {join.kind} join: the joined "
+                "tables become a FROM list beside the written table, which cannot be outer-joined"
+                " to it (filter with exists(...) in where instead)"
+            )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -517,11 +532,18 @@ def update_all(
     set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
     returning: bool | Sequence[str | Column[Any]] = False,
 ) -> Update:
-    """``UPDATE`` every row ``q`` matches (its ``where`` and ``with_cte`` only).
+    """``UPDATE`` every row ``q`` matches (its ``where``, joins and ``with_cte`` only).
 
     Give ``set_(column, value)`` assignments (type-checked) and/or
     ``set={"field": value}``; values may be expressions of the row
-    (``User.visits + 1``). ``returning`` as in ``insert_all``.
+    (``User.visits + 1``) and of joined rows. ``returning`` as in
+    ``insert_all``; it returns the updated table's columns.
+
+    Joins become ``UPDATE ... FROM`` (Ecto's ``update_all`` with joins):
+    ``update_all(query(Post).join("user").where(User.banned),
+    set_(Post.title, User.name))``. Joins are inner (or cross) joins; when
+    a row matches several joined rows, which one sets it is up to the
+    database, as in SQL.
     """
     _writable(q, "update_all")
     schema = q.source.schema
@@ -553,7 +575,12 @@ class Delete(Statement):
 
 
 def delete_all(q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False) -> Delete:
-    """``DELETE`` every row ``q`` matches (its ``where`` and ``with_cte`` only)."""
+    """``DELETE`` every row ``q`` matches (its ``where``, joins and ``with_cte`` only).
+
+    Joins become ``DELETE ... USING`` on PostgreSQL and ``WHERE EXISTS
+    (SELECT 1 FROM the joins ...)`` on SQLite, which has no USING: the same
+    rows either way. Joins are inner (or cross) joins.
+    """
     _writable(q, "delete_all")
     schema = q.source.schema
     assert schema is not None

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,29 @@ async def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT) 
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.005)
     return time.monotonic() - started
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT) -> None:
+    """``wait_for`` for a check that awaits (a query, a request), polled every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def replay_paused() -> AsyncIterator[None]:
+    """Both replicas keep serving what they have until the block ends (then replay resumes)."""
+    await node("pause-replay", "1")
+    try:
+        await node("pause-replay", "2")
+        try:
+            yield
+        finally:
+            await node("resume-replay", "2")
+    finally:
+        await node("resume-replay", "1")
 
 
 # A fresh schema with one item, replayed on both replicas (the sync failure tests' fixture).
@@ -184,31 +208,56 @@ def test_a_session_reads_its_writes_while_replay_is_paused(schema: str) -> None:
 
     async def main() -> None:
         async with make_cqrs(schema) as cqrs:
-            await node("pause-replay", "1")
-            try:
-                await node("pause-replay", "2")
-                try:
-                    async with cqrs.session() as session:
-                        for n in range(2, 12):
-                            async with session.write() as conn:
-                                await conn.exec(INSERT)
-                            assert session.last_write_lsn is not None
-                            async with session.read() as conn:
-                                # Neither replica has it: the primary serves the read.
-                                assert await conn.one(COUNT) == n
-                                assert await conn.one(PORT) == primary
-                    # Outside the session, reads still go to the (stale) replicas.
-                    async with cqrs.read() as conn:
-                        assert await conn.one(COUNT) == 1
-                finally:
-                    await node("resume-replay", "2")
-            finally:
-                await node("resume-replay", "1")
+            async with replay_paused():
+                async with cqrs.session() as session:
+                    for n in range(2, 12):
+                        async with session.write() as conn:
+                            await conn.exec(INSERT)
+                        assert session.last_write_lsn is not None
+                        async with session.read() as conn:
+                            # Neither replica has it: the primary serves the read.
+                            assert await conn.one(COUNT) == n
+                            assert await conn.one(PORT) == primary
+                # Outside the session, reads still go to the (stale) replicas.
+                async with cqrs.read() as conn:
+                    assert await conn.one(COUNT) == 1
             async with cqrs.session() as session:
                 async with session.transaction() as conn:
                     await conn.exec(INSERT)
                 async with session.read() as conn:
                     assert await conn.one(COUNT) == 12
+
+    run(main)
+
+
+def test_a_session_after_another_sessions_write_reads_it_while_replay_is_paused(
+    schema: str,
+) -> None:
+    # How a write survives a redirect: its position goes to the next session.
+    primary = port_of(pg_url())
+
+    async def main() -> None:
+        async with make_cqrs(schema) as cqrs:
+            async with replay_paused():
+                async with cqrs.session() as first, first.write() as conn:
+                    await conn.exec(INSERT)
+                position = first.last_write_lsn
+                assert position is not None
+                async with cqrs.session(after=position) as later:
+                    assert later.last_write_lsn == position
+                    for _ in range(4):
+                        async with later.read() as conn:
+                            assert await conn.one(COUNT) == 2
+                            assert await conn.one(PORT) == primary
+                async with cqrs.session() as unaware, unaware.read() as conn:
+                    assert await conn.one(COUNT) == 1  # a stale replica
+
+            async def on_a_replica() -> bool:
+                async with cqrs.session(after=position) as later, later.read() as conn:
+                    return await conn.one(PORT) != primary
+
+            # Once a replica has replayed the write, it serves such a session again.
+            await until(on_a_replica, "a replica to replay the write")
 
     run(main)
 

@@ -1,68 +1,55 @@
-"""The AsyncRepo's Ecto-parity writes, once each on every database, over a connection.
+"""Issue 13's query features run once on the asyncio side (``AsyncRepo``, the source).
 
-The sync Repo's tests cover the logic through the generated twin; these run
-the async source itself: ``put_assoc`` linking stored tags,
-``unsafe_validate_unique`` (awaited), ``insert_all`` from a query, of a
-schemaless ``table(...)``, and a conditional upsert refused as a stale
-field. Each test runs ``asyncio.run`` with every wait bounded.
+The sync Repo is generated from it and its tests cover the logic; these run
+the async preload of a through association, a preload into a custom select
+(query and join preloads), ``assoc`` and ``parent_as`` queries, and an
+``update_all``/``delete_all`` with joins, over a connection and a pool.
 """
 
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
-import repodb
 from repodb import AsyncRepo
-from repodb.changeset import InvalidChangesetError, cast, change
-from repodb.query import query
-from repodb.table import table
-from repodb.write import excluded
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
-from tests.integration.repo_models import Member, Post, Tag, create_tables
+from repodb.functions import max_
+from repodb.query import assoc, parent_as, query, ref, subquery
+from repodb.telemetry import QueryEvent
+from repodb.write import set_
 
-BOUND = 30.0
+from .repo_models import Comment, Member, Post
+from .test_async_repo import SOURCES, run, seed
+from .test_repo_through import Blogger
 
 
-async def _ecto_writes(repo: AsyncRepo) -> None:
-    elixir = await repo.insert(Tag(name="elixir"))
-    post = await repo.insert(change(Post(title="Hi")).put_assoc("tags", [elixir, {"name": "sql"}]))
-    loaded = await repo.preload(post, "tags")
-    assert [t.name for t in loaded.tags] == ["elixir", "sql"]
+@SOURCES
+def test_async_issue_13_queries(db_url: str, source: str) -> None:
+    async def body(repo: AsyncRepo, events: list[QueryEvent]) -> None:
+        ada, bob = await seed(repo)
+        bloggers = await repo.all(query(Blogger).order_by(Blogger.id).preload("comments"))
+        assert [[c.body for c in b.comments] for b in bloggers] == [["on ada"], ["on bob"]]
 
-    ada = await repo.insert(Member(email="ada@example.com", name="Ada"))
-    taken = cast(Member, {"email": "ada@example.com", "name": "Eve"}, ["email", "name"])
-    checked = await repo.unsafe_validate_unique(taken, "email")
-    assert checked.traverse_errors() == {"email": ["has already been taken"]}
-
-    copied = await repo.insert_all(Post, query(Member).select({"title": Member.name}))
-    assert copied.count == 1
-    tags = table("tags", name=str)
-    added = await repo.insert_all(tags, [{"name": "go"}], returning=True)
-    assert [row["name"] for row in added.rows] == ["go"]
-
-    with pytest.raises(InvalidChangesetError) as raised:
-        await repo.insert(
-            Member(email="ada@example.com", name="Old", version=0),
-            on_conflict=["name", "version"],
-            conflict_target=["email"],
-            update_where=Member.version < excluded(Member.version),
-            stale_error_field="version",
+        rows = await repo.all(
+            query(Member)
+            .join("posts", as_="p")
+            .order_by(Member.id, ref("p").id)
+            .select(Member, ref("p").title)
+            .preload(posts=ref("p"), profile=[])
         )
-    assert raised.value.changeset.traverse_errors() == {"version": ["is stale"]}
-    assert (await repo.get(Member, ada.id)).name == "Ada"
+        assert [(m.name, title, len(m.posts)) for m, title in rows] == [
+            ("ada", "ada first", 2),
+            ("bob", "bob first", 2),
+        ]
 
+        assert len(await repo.all(assoc([ada, bob], Member.posts))) == 4
+        newest = query(Post).where(Post.member_id == parent_as("p").member_id).select(max_(Post.id))
+        latest = await repo.all(query(Post, as_="p").where(Post.id == subquery(newest)))
+        assert sorted(p.title for p in latest) == ["ada second", "bob second"]
 
-def test_ecto_parity_writes_on_the_async_repo(db_url: str) -> None:
-    with open_conn(db_url) as conn:
-        create_tables(conn)
+        renamed = await repo.update_all(
+            query(Comment).join("post").join(Post.member).where(Member.name == "bob"),
+            set_(Comment.body, Post.title),
+            returning=[Comment.body],
+        )
+        assert renamed.rows == [("bob first",)]
+        removed = await repo.delete_all(query(Comment).join("post").where(Post.score == 0))
+        assert removed.count == 1
 
-    async def bounded() -> None:
-        async with asyncio.timeout(BOUND):
-            async with await repodb.connect_async(
-                db_url, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT
-            ) as conn:
-                await _ecto_writes(AsyncRepo(conn))
-
-    asyncio.run(bounded())
+    run(db_url, source, body)

@@ -32,7 +32,19 @@ from repodb.functions import (
     sum_,
     upper,
 )
-from repodb.query import Query, Ref, alias, exists, from_, query, ref, subquery
+from repodb.query import (
+    Parent,
+    Query,
+    Ref,
+    alias,
+    assoc,
+    exists,
+    from_,
+    parent_as,
+    query,
+    ref,
+    subquery,
+)
 from repodb.schema import Assoc, AssocInfo, Col, Schema, field, has_many
 from repodb.write import Assignment, set_
 
@@ -102,6 +114,12 @@ def check_bindings() -> None:
     assert_type(ref("s"), Ref)
     assert_type(ref("s").total, Column[Any])
     assert_type(Account.orders, AssocInfo)
+    outer = parent_as("a", Account)
+    assert_type(outer, type[Account])
+    assert_type(outer.age, Column[int | None])
+    assert_type(parent_as("a"), Parent)
+    assert_type(parent_as("a").total, Column[Any])
+    assert_type(assoc(Account(name="a", balance=Decimal(0), score=0.0), "orders"), Query[Any])
 
 
 def check_subqueries() -> None:

@@ -97,7 +97,9 @@ def _declaration(error: IntegrityError, info: SchemaInfo, action: str) -> str | 
         )
     if isinstance(error, ForeignKeyViolation) and action in ("delete", "replace"):
         # Rows of another table still point at this one.
-        owned = [a for a in info.associations.values() if a.kind != "belongs_to"]
+        owned = [
+            a for a in info.associations.values() if a.kind != "belongs_to" and a.through is None
+        ]
         if error.table is not None:
             owned = [a for a in owned if error.table in (a.join_through, _table(a))]
         if len(owned) != 1:
