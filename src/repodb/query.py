@@ -43,20 +43,26 @@ from ._compile.writer import OuterBinding, Writer
 from .dialect import SQLITE, Dialect
 from .expr import (
     ORDER_TERMS,
+    Binary,
     Column,
     Exists,
     Expr,
+    Frame,
+    Label,
     Ordering,
+    Row,
     Statement,
     Subquery,
     Value,
+    WindowDef,
     describe,
     expect_expr,
+    expect_frame,
     lift,
     ordering,
     several,
 )
-from .functions import and_
+from .functions import and_, or_
 from .schema import (
     AssocInfo,
     Schema,
@@ -430,6 +436,8 @@ class Query(Statement, Generic[T]):
     ctes: tuple[Cte, ...] = ()
     combinations: tuple[tuple[str, Query[Any]], ...] = ()
     preloads: tuple[Preload, ...] = ()
+    # Named windows: WINDOW "name" AS (...), for ``func.over("name")``.
+    windows: tuple[tuple[str, WindowDef], ...] = ()
 
     # -- node protocol ------------------------------------------------------
 
@@ -986,6 +994,108 @@ class Query(Statement, Generic[T]):
         _expect_query(other, f"{op.lower().replace(' ', '_')}()")
         return replace_query(self, combinations=(*self.combinations, (op, other)))
 
+    # -- named windows ------------------------------------------------------------------
+
+    def window(
+        self,
+        name: str,
+        *,
+        partition_by: Expr[Any] | Sequence[Expr[Any]] = (),
+        order_by: Ordering | Expr[Any] | Sequence[Ordering | Expr[Any]] = (),
+        frame: Frame | None = None,
+    ) -> Query[T]:
+        """Define the window ``name`` (``WINDOW "name" AS (...)``) for ``func.over(name)``.
+
+        Why: several window functions over one window say it once, and the
+        database computes that window once. Options as for ``Func.over``.
+
+        Example: ``query(Post).window("w", partition_by=Post.user_id,
+        order_by=Post.views.desc()).select(rank().over("w"), sum_(Post.views).over("w"))``.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"window() takes a str name, not {describe(name)}")
+        if any(known == name for known, _ in self.windows):
+            raise ValueError(f"the query already has a window named {name!r}")
+        parts = self._exprs(several(partition_by), "window(partition_by=...)")
+        orders = tuple(ordering(o, "window(order_by=...)") for o in several(order_by))
+        spec = WindowDef(parts, orders, expect_frame(frame, "window(frame=...)"))
+        return replace_query(self, windows=(*self.windows, (name, spec)))
+
+    # -- first, last, keyset pagination ----------------------------------------------------
+
+    def first(self, *terms: Ordering | Expr[Any]) -> Query[T]:
+        """The first row only: ordered by ``terms`` (after earlier orders), else the primary key.
+
+        As Ecto's ``first``: a query without any order is ordered by the
+        root schema's primary key, so "first" means the same on every run.
+        Run it with ``repo.one_or_none``. Example: ``query(User).first(User.name)``.
+        """
+        ordered = self.order_by(*terms) if terms else self
+        if not ordered.orders:
+            ordered = replace_query(ordered, orders=self._key_order("first()"))
+        return ordered.limit(1)
+
+    def last(self, *terms: Ordering | Expr[Any]) -> Query[T]:
+        """The last row only: ``first`` in the reversed order.
+
+        Every ordering is turned around, NULLs included: on both databases
+        the reversed order lists the rows exactly backwards.
+        """
+        ordered = self.order_by(*terms) if terms else self
+        return ordered._reversed_order("last()").limit(1)
+
+    def _key_order(self, where: str) -> tuple[Ordering, ...]:
+        schema = self.source.schema
+        key = schema_info(schema).primary_key if schema is not None else ()
+        if schema is None or self.source.query is not None or not key:
+            raise ValueError(f"{where} needs an order_by for a query without a primary key")
+        binding = self.source.keys[0]
+        return tuple(Ordering(Column(binding, f.source, f.name, f.dbtype)) for f in key)
+
+    def keyset(self, *, after: object = None, before: object = None) -> Query[T]:
+        """Rows after (or before) a cursor in this query's order: keyset pagination.
+
+        Why: ``offset(10_000)`` makes the database read and skip 10,000 rows;
+        a keyset condition starts at the cursor, from an index on the sort
+        keys, and a row inserted meanwhile does not shift the pages.
+
+        Options:
+            after: the sort values of the last row seen: a tuple with one
+                value per ``order_by`` term, a single value for one term, or
+                a record of the root schema (its ordered fields are read).
+            before: the same, for the rows before a cursor (``repo.page``
+                with ``before=`` returns the page just before it).
+
+        The order must end with a unique key (``User.id``), and its values
+        must not be NULL: a NULL has no place in a keyset comparison.
+
+        Example: ``query(User).order_by(User.name, User.id).keyset(after=last).limit(20)``.
+        """
+        if not self.orders:
+            raise ValueError("keyset pagination needs an ordered query: add order_by(...)")
+        if self.combinations:
+            raise ValueError(
+                "keyset pagination cannot filter a union; select from it as a subquery"
+            )
+        conditions = [
+            _seek(self.orders, _cursor(self, cursor, name), forward)
+            for name, cursor, forward in (("after", after, True), ("before", before, False))
+            if cursor is not None
+        ]
+        return self.where(*conditions) if conditions else self
+
+    def reverse_order(self) -> Query[T]:
+        """This query in the opposite order (Ecto's ``reverse_order``), NULLs included.
+
+        Each ordering changes direction and NULLS FIRST/LAST side; without
+        any order, the root schema's primary key is reversed.
+        """
+        return self._reversed_order("reverse_order()")
+
+    def _reversed_order(self, where: str) -> Query[T]:
+        orders = self.orders or self._key_order(where)
+        return replace_query(self, orders=tuple(_reversed(o) for o in orders))
+
     # -- removing clauses, preloads ------------------------------------------------------
 
     @overload
@@ -1078,6 +1188,78 @@ def replace_query(q: Query[T], **changes: Any) -> Query[T]:
     fields.update(q.__dict__)
     fields.update(changes)
     return new
+
+
+def _reversed(o: Ordering) -> Ordering:
+    """``o`` turned around: the other direction, NULLs on the other side.
+
+    An ordering without NULLS FIRST/LAST reverses to one without it, since
+    each database puts NULLs at opposite ends for ASC and DESC.
+    """
+    nulls: Literal["FIRST", "LAST"] | None = (
+        None if o.nulls is None else "LAST" if o.nulls == "FIRST" else "FIRST"
+    )
+    return Ordering(o.expr, not o.descending, nulls)
+
+
+def _cursor(q: Query[Any], cursor: object, name: str) -> tuple[object, ...]:
+    """The cursor's values, one per ordering of ``q``."""
+    orders = q.orders
+    if isinstance(cursor, Schema):
+        values: list[object] = []
+        for o in orders:
+            expr = o.expr
+            own = isinstance(expr, Column) and expr.binding in q.source.keys
+            if not own or not isinstance(expr, Column) or expr.field is None:
+                raise ValueError(
+                    f"keyset({name}=record) reads the ordered fields of the root schema; "
+                    "this order has another expression: give a tuple of values"
+                )
+            values.append(getattr(cursor, expr.field))
+        found: tuple[object, ...] = tuple(values)
+    elif isinstance(cursor, tuple):
+        found = cursor
+    elif len(orders) == 1:
+        found = (cursor,)
+    else:
+        raise TypeError(
+            f"keyset({name}=...) takes a tuple of {len(orders)} values (one per order_by term)"
+            f" or a record, not {describe(cursor)}"
+        )
+    if len(found) != len(orders):
+        raise ValueError(
+            f"keyset({name}=...) has {len(found)} value(s) for {len(orders)} order_by term(s)"
+        )
+    if any(v is None for v in found):
+        raise ValueError(
+            f"keyset({name}=...) has a NULL sort value: order by non-NULL expressions"
+            " (coalesce(...)) to paginate by them"
+        )
+    return found
+
+
+def _seek(orders: tuple[Ordering, ...], values: tuple[object, ...], forward: bool) -> Expr[bool]:
+    """The rows past ``values`` in the order ``orders`` (before them when not ``forward``).
+
+    One row comparison when every term goes one way, which an index on the
+    sort keys answers; else ``a > x OR (a = x AND b < y) ...``.
+    """
+    for o in orders:
+        if isinstance(o.expr, Label):
+            raise ValueError("keyset pagination orders by expressions, not by select labels")
+    lifted = [lift(v, o.expr) for o, v in zip(orders, values, strict=True)]
+    directions = {o.descending for o in orders}
+    if len(directions) == 1:
+        op = ">" if forward != orders[0].descending else "<"
+        if len(orders) == 1:
+            return Binary(op, orders[0].expr, lifted[0])
+        return Binary(op, Row(tuple(o.expr for o in orders)), Row(tuple(lifted)))
+    alternatives: list[Expr[bool]] = []
+    for i, o in enumerate(orders):
+        op = ">" if forward != o.descending else "<"
+        equal = [Binary("=", orders[j].expr, lifted[j]) for j in range(i)]
+        alternatives.append(and_(*equal, Binary(op, o.expr, lifted[i])))
+    return or_(*alternatives)
 
 
 def _dbtype(item: Expr[Any] | SchemaItem) -> DbType[Any] | None:

@@ -44,7 +44,8 @@ from typing import (
 from . import telemetry
 from ._compile.cache import Compiled, compile_statement
 from ._repo import write_async as _write
-from ._repo.reads import aggregate_query, key_of, key_plan, unique_probe
+from ._repo.explain import Explain, plan_text
+from ._repo.reads import aggregate_query, key_of, key_plan, load_record, unique_probe
 from ._repo.results import Intent, StaleField, WriteResult
 from ._repo.stream_async import AsyncRepoStream
 from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
@@ -61,6 +62,7 @@ from .telemetry import EventHandler, QueryEvent
 from .write import Assignment, ConflictTarget, OnConflict
 
 if TYPE_CHECKING:
+    from ._codec import Codecs
     from .changeset import Changeset
     from .multi_async import AsyncMulti, Results
 
@@ -407,7 +409,13 @@ class AsyncRepo:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
         q = _query_for(q, "exists()", requests=False)
         probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
-        if q.limit_by is not None or q.offset_by is not None or q.distinct_on is not None:
+        if (
+            q.limit_by is not None
+            or q.offset_by is not None
+            or q.distinct_on is not None
+            or q.combinations
+        ):
+            # A union's members must keep their select lists, so the whole is a subquery.
             probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
         return bool((await self._execute(probe, "read"))[0])
 
@@ -472,6 +480,84 @@ class AsyncRepo:
         return await self.one(
             aggregate_query(_query_for(q, "aggregate()", requests=False), function, field)
         )
+
+    # -- Ecto's conveniences: all_by, page, load, explain -----------------------------
+
+    async def all_by(self, schema: type[S], /, **fields: object) -> list[S]:
+        """Every record whose fields equal ``fields`` (Ecto's ``all_by``).
+
+        Example: ``await repo.all_by(Post, member_id=1)``; ``None`` matches NULL.
+        """
+        return await self.all(query(schema).where(**fields))
+
+    async def page(
+        self, q: Query[T], limit: int, *, after: object = None, before: object = None
+    ) -> list[T]:
+        """A page of an ordered query by keyset: ``limit`` rows after (or before) a cursor.
+
+        Why: a page that starts at the last row seen costs the same at page
+        1,000 as at page 1 (``offset`` reads and skips every row before it),
+        and rows written meanwhile do not shift it. The cursors are as for
+        ``Query.keyset``: the sort values of a row, or a record of the root
+        schema. With ``before`` alone the page is the ``limit`` rows just
+        before the cursor (read backwards, returned in the query's order).
+
+        Example: ``await repo.page(query(Post).order_by(Post.id), 20, after=last_id)``.
+        """
+        q = _query_for(q, "page()", requests=False)
+        if before is not None and after is None:
+            rows = await self.all(q.keyset(before=before).reverse_order().limit(limit))
+            rows.reverse()
+            return rows
+        return await self.all(q.keyset(after=after, before=before).limit(limit))
+
+    async def load(
+        self,
+        schema: type[S],
+        data: Mapping[str, object] | Sequence[object],
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> S:
+        """A record built from a raw row, decoded as this repo's database stores values.
+
+        Why: rows read by other means (a typed request of plain columns, a
+        driver cursor, a message) become records as a query's would (Ecto's
+        ``Repo.load``): SQLite's text datetimes come back aware, JSON parsed,
+        and fields the row lacks take their defaults. Nothing is read; the
+        source lends a connection only to tell its storage forms.
+
+        Options: ``data`` maps column (or field) names to values, or is a
+        row of values named by ``columns``.
+
+        Example: ``await repo.load(Post, {"id": 1, "title": "Hi", "member_id": 2})``.
+        """
+        codecs = await self._on_connection("read", self._codecs_on)
+        return load_record(schema, data, columns, codecs)
+
+    async def _codecs_on(self, conn: AsyncConnection, checkout: float) -> Codecs:
+        return conn.codecs
+
+    async def explain(self, q: Query[Any], *, analyze: bool = False) -> str:
+        """The database's plan for ``q``, as text (``EXPLAIN``; SQLite's ``EXPLAIN QUERY PLAN``).
+
+        Runs where ``q`` would (a replica, for a read), with ``q``'s values
+        bound, so the plan is the one the query gets. ``analyze=True`` runs
+        the query and shows actual rows and times (PostgreSQL's ``EXPLAIN
+        ANALYZE``; SQLite has none, and refuses it).
+
+        Example: ``print(await repo.explain(query(Post).where(Post.member_id == 1)))``.
+        """
+        q = _query_for(q, "explain()", requests=False)
+        intent = _intent(q)
+        statement = Explain(q, analyze)
+        if intent == "read":
+            plan: str = await self._read(self._on_connection, intent, self._explain_on, statement)
+            return plan
+        return await self._on_connection(intent, self._explain_on, statement)
+
+    async def _explain_on(self, conn: AsyncConnection, checkout: float, statement: Explain) -> str:
+        rows, _ = await self._compile_run(conn, checkout, statement)
+        return plan_text(rows, conn.dialect)
 
     def stream(self, q: Query[T], *, batch_size: int = 500) -> AsyncRepoStream[T]:
         """The results one at a time, without loading them all.

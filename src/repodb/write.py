@@ -38,6 +38,7 @@ from .expr import (
     lift,
     several,
 )
+from .functions import array_append, array_remove
 from .query import Query, Selection, column, schema_item, subquery, table_alias
 from .schema import (
     FieldInfo,
@@ -62,6 +63,8 @@ __all__ = [
     "delete_all",
     "excluded",
     "insert_all",
+    "pull",
+    "push",
     "replace_all_except",
     "set_",
     "update_all",
@@ -87,6 +90,23 @@ def set_(column: Column[T], value: T | Expr[T]) -> Assignment:
     if not isinstance(column, Column):
         raise TypeError(f"set_ takes a column, not {column!r}")
     return Assignment(column, lift(value, column))
+
+
+def push(column: Column[list[T]] | Column[list[T] | None], value: T | Expr[T]) -> Assignment:
+    """``SET column = column with value appended`` (Ecto's ``update push:``).
+
+    Example: ``repo.update_all(query(Post).where(Post.id == 1), push(Post.tags, "sql"))``.
+    """
+    if not isinstance(column, Column):
+        raise TypeError(f"push takes an array column, not {column!r}")
+    return Assignment(column, array_append(column, value))
+
+
+def pull(column: Column[list[T]] | Column[list[T] | None], value: T | Expr[T]) -> Assignment:
+    """``SET column = column without the elements equal to value`` (Ecto's ``update pull:``)."""
+    if not isinstance(column, Column):
+        raise TypeError(f"pull takes an array column, not {column!r}")
+    return Assignment(column, array_remove(column, value))
 
 
 class _Excluded:

@@ -121,6 +121,7 @@ def _emit_core(w: Writer, q: Query[Any], selection: Selection, top: bool) -> Non
         w.write(" GROUP BY ")
         _emit_list(w, q.groups)
     _emit_condition(w, " HAVING ", fold(q.havings))
+    _emit_windows(w, q)
 
 
 def _walk_core(q: Query[Any], shape: list[object], values: list[object]) -> None:
@@ -136,6 +137,23 @@ def _walk_core(q: Query[Any], shape: list[object], values: list[object]) -> None
     for e in q.groups:
         e.walk(shape, values)
     walk_steps("having", q.havings, shape, values)
+    _walk_windows(q, shape, values)
+
+
+def _emit_windows(w: Writer, q: Query[Any]) -> None:
+    """``WINDOW "a" AS (...), "b" AS (...)``: the query's named windows."""
+    for i, (name, window) in enumerate(q.windows):
+        w.write(", " if i else " WINDOW ")
+        w.identifier(name)
+        w.write(" AS (")
+        window.emit(w)
+        w.write(")")
+
+
+def _walk_windows(q: Query[Any], shape: list[object], values: list[object]) -> None:
+    shape.append(("windows", tuple(name for name, _ in q.windows)))
+    for _, window in q.windows:
+        window.walk(shape, values)
 
 
 def _check_outer_groups(w: Writer, groups: tuple[Expr[Any], ...]) -> None:
