@@ -70,6 +70,7 @@ from .schema import (
     schema_info,
     through_chain,
 )
+from .table import Table
 from .types import DbType, optional, to_dbtype
 
 __all__ = [
@@ -525,7 +526,7 @@ class Query(Statement, Generic[T]):
 
     def join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
         on: Cond | None = None,
         *,
         kind: JoinKind = "inner",
@@ -548,11 +549,11 @@ class Query(Statement, Generic[T]):
             on = self._expect(on, "join(on=...)", "a condition (an expression)")
         if isinstance(target, str | AssocInfo | BoundAssoc):
             return self._join_assoc(target, on, kind, as_)
-        if not isinstance(target, Subquery | Alias) and not (
+        if not isinstance(target, Subquery | Alias | Table) and not (
             isinstance(target, type) and issubclass(target, Schema)
         ):
             raise TypeError(
-                "join() takes a schema, an alias, a subquery or an association,"
+                "join() takes a schema, an alias, a table(), a subquery or an association,"
                 f" not {describe(target)}"
             )
         if kind == "cross":
@@ -565,7 +566,7 @@ class Query(Statement, Generic[T]):
 
     def left_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -575,7 +576,7 @@ class Query(Statement, Generic[T]):
 
     def right_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -585,7 +586,7 @@ class Query(Statement, Generic[T]):
 
     def full_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -594,7 +595,7 @@ class Query(Statement, Generic[T]):
         return self.join(target, on, kind="full", as_=as_)
 
     def cross_join(
-        self, target: type[Schema] | Subquery[Any], *, as_: str | None = None
+        self, target: type[Schema] | Table | Subquery[Any], *, as_: str | None = None
     ) -> Query[T]:
         """Every row with every row of ``target``."""
         return self.join(target, kind="cross", as_=as_)
@@ -850,7 +851,11 @@ class Query(Statement, Generic[T]):
             return self.selected
         source = self.source
         if source.query is None:
-            assert source.schema is not None
+            if source.schema is None:
+                raise ValueError(
+                    f"a query of table({source.table!r}) has no schema, so no records:"
+                    " select its columns (.select(t.col('name', str)), a tuple or a dict)"
+                )
             return _records_of(source.schema, source.keys[0])
         inner = source.query.selection()
         key = source.keys[0]
@@ -1336,6 +1341,13 @@ def _source(target: object, as_: str | None, bound: set[object], position: int) 
             raise TypeError("a subquery source must wrap a query")
         keys: tuple[object, ...] = (("source", position),) if as_ is None else (as_,)
         return Source(_new_keys(keys, bound), "s", query=target.query)
+    if isinstance(target, Table):
+        # No schema: its columns bind to the table's record class, and it has no records.
+        keys = () if as_ is None else (as_,)
+        if target._record not in bound:
+            keys = (*keys, target._record)
+        letter = table_alias(target._name)
+        return Source(_new_keys(keys, bound), letter, None, target._prefix, target._name)
     schema: type[Schema]
     table: str | None = None
     keys = ()
@@ -1500,11 +1512,14 @@ def _check_binding(
 def query(source: type[SchemaT], *, as_: str | None = None) -> Query[SchemaT]: ...
 @overload
 def query(source: Subquery[T], *, as_: str | None = None) -> Query[T]: ...
+@overload
+def query(source: Table, *, as_: str | None = None) -> Query[Any]: ...
 def query(source: object, *, as_: str | None = None) -> Query[Any]:
     """A query of all rows of a schema, an ``alias`` (another table or a CTE), or a subquery.
 
     ``as_`` names the root binding (for ``ref``); a subquery's rows are the
-    records or dicts it selects.
+    records or dicts it selects. A ``table(...)`` (schemaless) is a source
+    too; its query selects explicit columns (``repodb.table``).
     """
     if not isinstance(source, type):
         return Query(_source(source, as_, set(), 0))
