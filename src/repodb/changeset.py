@@ -800,7 +800,7 @@ class Changeset(Generic[S]):
     def _set_children(
         self,
         step: str,
-        assoc: AssocInfo,
+        assoc: AssocInfo[Any],
         children: list[Changeset[Any]],
         loaded: int,
         dropped: list[Any],
@@ -1022,7 +1022,7 @@ class Changeset(Generic[S]):
         if name not in _associations(type(self.data)):
             self._field(name)
 
-    def _assoc(self, name: str) -> AssocInfo:
+    def _assoc(self, name: str) -> AssocInfo[Any]:
         found = _associations(type(self.data)).get(name)
         if found is None:
             raise ValueError(f"{type(self.data).__name__} has no association {name!r}")
@@ -1089,7 +1089,7 @@ class Changeset(Generic[S]):
             name, "is invalid", validation=validation, type="list[dict]" if many else "dict"
         )
 
-    def _loaded(self, assoc: AssocInfo, step: str = "cast_assoc") -> list[Any]:
+    def _loaded(self, assoc: AssocInfo[Any], step: str = "cast_assoc") -> list[Any]:
         value = getattr(self.data, assoc.name)
         if isinstance(value, NotLoaded):
             info = self._schema(step)
@@ -1292,7 +1292,7 @@ def _over_loaded(child: Changeset[Any], loaded: Any) -> Changeset[Any]:
     return child
 
 
-def _join_unique(assoc: AssocInfo) -> Constraint:
+def _join_unique(assoc: AssocInfo[Any]) -> Constraint:
     """The unique key of a many_to_many join table, as a constraint on the association."""
     assert assoc.join_keys is not None
     assert assoc.join_through is not None
@@ -1337,7 +1337,7 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _associations(cls: type[Any]) -> Mapping[str, AssocInfo]:
+def _associations(cls: type[Any]) -> Mapping[str, AssocInfo[Any]]:
     return schema_info(cls).associations if issubclass(cls, Schema) else {}
 
 

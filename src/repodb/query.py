@@ -196,7 +196,7 @@ def alias(schema: type[SchemaT], name: str, *, table: str | None = None) -> type
 class BoundAssoc:
     """An association reached through an alias (``posts_alias.comments``), for joins."""
 
-    info: AssocInfo
+    info: AssocInfo[Any]
     binding: str
 
 
@@ -526,7 +526,7 @@ class Query(Statement, Generic[T]):
 
     def join(
         self,
-        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         kind: JoinKind = "inner",
@@ -566,7 +566,7 @@ class Query(Statement, Generic[T]):
 
     def left_join(
         self,
-        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -576,7 +576,7 @@ class Query(Statement, Generic[T]):
 
     def right_join(
         self,
-        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -586,7 +586,7 @@ class Query(Statement, Generic[T]):
 
     def full_join(
         self,
-        target: type[Schema] | Table | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -608,7 +608,7 @@ class Query(Statement, Generic[T]):
 
     def _join_assoc(
         self,
-        target: str | AssocInfo | BoundAssoc,
+        target: str | AssocInfo[Any] | BoundAssoc,
         extra: Cond | None,
         kind: JoinKind,
         as_: str | None,
@@ -651,7 +651,7 @@ class Query(Statement, Generic[T]):
 
     def _add_assoc_join(
         self,
-        info: AssocInfo,
+        info: AssocInfo[Any],
         owner_key: object,
         extra: Cond | None,
         kind: JoinKind,
@@ -665,7 +665,7 @@ class Query(Statement, Generic[T]):
         return replace_query(self, joins=(*self.joins, join))
 
     def _assoc_join(
-        self, info: AssocInfo, owner_key: object, source: Source, kind: JoinKind
+        self, info: AssocInfo[Any], owner_key: object, source: Source, kind: JoinKind
     ) -> Join:
         """The join of ``source``, the related rows of a plain association of ``owner_key``."""
         owner = schema_info(info.owner)
@@ -1377,7 +1377,7 @@ def _new_keys(keys: tuple[object, ...], bound: set[object]) -> tuple[object, ...
     return keys
 
 
-PreloadPath = str | AssocInfo | Mapping[str, Any]
+PreloadPath = str | AssocInfo[Any] | Mapping[str, Any]
 PreloadValue = Query[Any] | Ref | str | Sequence[Any] | Mapping[str, Any]
 
 
@@ -1564,7 +1564,17 @@ def exists(q: Query[Any]) -> Expr[bool]:
 # -- the query of records' associated rows ----------------------------------------------
 
 
-def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Query[Any]:
+@overload
+def assoc(
+    records: Schema | Sequence[Schema], association: AssocInfo[list[SchemaT]]
+) -> Query[SchemaT]: ...
+@overload
+def assoc(
+    records: Schema | Sequence[Schema], association: AssocInfo[SchemaT | None]
+) -> Query[SchemaT]: ...
+@overload
+def assoc(records: Schema | Sequence[Schema], association: str) -> Query[Any]: ...
+def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo[Any]) -> Query[Any]:
     """The query of the rows associated with ``records`` (Ecto's ``Ecto.assoc``).
 
     Why: a record's posts are a query like any other, to filter, order,
@@ -1577,8 +1587,9 @@ def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Q
     key, ``IN`` for several; records without a key match nothing), and a
     ``many_to_many`` reads the join table in a subquery, so a row linked to
     two of the records is not repeated; a ``through`` association nests
-    one such subquery per hop. Its rows are typed ``Any``: the
-    association's declaration names the related schema at run time.
+    one such subquery per hop. Given the association itself
+    (``User.posts``), the query is typed by its declaration
+    (``Query[Post]`` for ``Assoc[list[Post]]``); given its name, ``Any``.
 
     Example: ``repo.all(assoc(user, "posts").where(Post.views > 10))``, or
     ``repo.delete_all(assoc(users, User.posts))``.
@@ -1594,7 +1605,7 @@ def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Q
     return q
 
 
-def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> AssocInfo:
+def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo[Any]) -> AssocInfo[Any]:
     """The association, checked against the records' schema."""
     if not isinstance(records, Sequence):
         raise TypeError(f"assoc() takes a record or a list of records, not {describe(records)}")
@@ -1620,7 +1631,7 @@ def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> Ass
     return info
 
 
-def _owner_field(info: AssocInfo) -> str:
+def _owner_field(info: AssocInfo[Any]) -> str:
     """The owner's field whose values the related rows' key is compared with."""
     if info.kind == "belongs_to":
         assert info.foreign_key is not None
@@ -1631,7 +1642,7 @@ def _owner_field(info: AssocInfo) -> str:
     return info.references
 
 
-def _related_query(info: AssocInfo, keys: list[Any] | Query[Any]) -> Query[Any]:
+def _related_query(info: AssocInfo[Any], keys: list[Any] | Query[Any]) -> Query[Any]:
     """The related rows of ``info`` whose owner-side key is among ``keys``.
 
     ``keys`` are values, or a query selecting them (a hop of a chain).

@@ -569,7 +569,9 @@ async def _write_parents(
     return parents, keys, orphans
 
 
-def _replaced(changeset: Changeset[Any], assoc: AssocInfo, value: Any) -> Changeset[Any] | None:
+def _replaced(
+    changeset: Changeset[Any], assoc: AssocInfo[Any], value: Any
+) -> Changeset[Any] | None:
     """The loaded record a new one replaces (``has_one``/``belongs_to``), to delete.
 
     ``cast_assoc(on_replace="delete")`` keeps it in the data and holds the
@@ -636,7 +638,7 @@ async def _write_children(
 
 
 async def _write_child(
-    r: AsyncRepo, child: Changeset[Any], parent: Schema, assoc: AssocInfo
+    r: AsyncRepo, child: Changeset[Any], parent: Schema, assoc: AssocInfo[Any]
 ) -> Any:
     """Insert, update or delete one has_one/has_many child; the written record, or None."""
     if child.action == "replace":
@@ -651,7 +653,7 @@ async def _write_related(
     r: AsyncRepo,
     child: Changeset[Any],
     parent: Schema,
-    assoc: AssocInfo,
+    assoc: AssocInfo[Any],
     linked: frozenset[Any],
     links: list[tuple[Any, Any]],
     unlinks: list[tuple[Any, Any]],
@@ -674,7 +676,7 @@ async def _write_related(
     return related
 
 
-def _linked(changeset: Changeset[Any], assoc: AssocInfo) -> frozenset[Any]:
+def _linked(changeset: Changeset[Any], assoc: AssocInfo[Any]) -> frozenset[Any]:
     """The related keys of the many_to_many records loaded on the changeset's data."""
     assert assoc.join_keys is not None
     related_field = assoc.join_keys[1][1]
@@ -684,7 +686,7 @@ def _linked(changeset: Changeset[Any], assoc: AssocInfo) -> frozenset[Any]:
     return frozenset(getattr(record, related_field) for record in loaded)
 
 
-def _assoc_changes(changeset: Changeset[Any], *, parents: bool) -> list[tuple[AssocInfo, Any]]:
+def _assoc_changes(changeset: Changeset[Any], *, parents: bool) -> list[tuple[AssocInfo[Any], Any]]:
     """The changeset's association changes: belongs_to ones, or the others."""
     associations = schema_info(type(changeset.data)).associations
     return [
@@ -777,7 +779,7 @@ class _JoinRows(Statement):
 
     @classmethod
     def of(
-        cls, assoc: AssocInfo, verb: Literal["insert", "delete"], pairs: list[tuple[Any, Any]]
+        cls, assoc: AssocInfo[Any], verb: Literal["insert", "delete"], pairs: list[tuple[Any, Any]]
     ) -> _JoinRows:
         assert assoc.join_keys is not None
         assert assoc.join_through is not None
