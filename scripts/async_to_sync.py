@@ -57,6 +57,7 @@ SOURCES = [
     "src/repodb/preload_async.py",
     "src/repodb/multi_async.py",
     "src/repodb/repo_async.py",
+    "src/repodb/sandbox_async.py",
 ]
 
 RENAMES = {

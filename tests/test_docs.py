@@ -6,7 +6,7 @@ The rule, by the language named on a block's opening fence:
   namespace, so a later block may use what an earlier one defined. The
   namespace is a module registered in ``sys.modules`` (dataclasses and
   ``typing.get_type_hints`` look classes up there). The examples use SQLite
-  and need no server.
+  and need no server (``REPODB_URL`` and ``REPODB_REPLICA_URLS`` are unset).
 - ```` ```console ````: a shell session that runs. Each line starting with
   ``$ `` is a command (a line ending in ``\\`` continues on the next); bash
   runs it with the virtualenv's ``bin`` first on ``PATH`` (so ``repodb`` is
@@ -250,6 +250,9 @@ _IDS = [p.relative_to(ROOT).as_posix() for p in PAGES]
 @pytest.mark.parametrize("path", PAGES, ids=_IDS)
 def test_page_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    # The ASGI example reads its database from these; the page's examples use SQLite.
+    monkeypatch.delenv("REPODB_URL", raising=False)
+    monkeypatch.delenv("REPODB_REPLICA_URLS", raising=False)
     run_page(path, _fresh_module(path, monkeypatch))
 
 

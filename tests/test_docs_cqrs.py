@@ -75,10 +75,10 @@ def test_the_page_runs_against_the_primary_and_replicas(
                 exec(code, namespace)
                 for url in replica_urls():
                     wait_replayed(primary, url)
-            assert primary.one(count) == 3
+            assert primary.one(count) == 4
         for url in namespace["replica_urls"]:
             with open_conn(url) as replica:
-                assert replica.one(count) == 3
+                assert replica.one(count) == 4
     finally:
         for value in list(namespace.values()):
             if isinstance(value, Cqrs | MultiPool):

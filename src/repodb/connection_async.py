@@ -122,8 +122,12 @@ class AsyncConnection:
 
     @property
     def closed(self) -> bool:
-        """Whether ``close`` was called."""
-        return self._closed
+        """Whether the connection is closed: by ``close``, or by its driver.
+
+        psycopg closes a connection when the cancellation of its query is
+        itself interrupted (a task cancelled twice); a pool then discards it.
+        """
+        return self._closed or self._driver.closed
 
     @property
     def broken(self) -> bool:
@@ -558,7 +562,14 @@ class AsyncTransaction:
             self._savepoint = f"repodb_sp_{conn._depth}"
             await conn._run(f"SAVEPOINT {self._savepoint}")
         else:
-            await conn._step("BEGIN", lambda: conn._driver.begin(self._options))
+            try:
+                await conn._step("BEGIN", lambda: conn._driver.begin(self._options))
+            except BaseException as e:
+                if not isinstance(e, Error):
+                    # Interrupted (a cancelled task) once BEGIN reached the
+                    # server: no block would own the transaction it opened.
+                    await self._end_unowned()
+                raise
         conn._depth += 1
         self._active = True
         return self
@@ -577,7 +588,13 @@ class AsyncTransaction:
                 failure = aborted_error("COMMIT")
                 await self._undo(failure)
                 raise failure
-            await self._commit()
+            try:
+                await self._commit()
+            except BaseException as e:
+                if self._savepoint is None and not isinstance(e, Error):
+                    # Interrupted: COMMIT may not have run; never leave it open.
+                    await self._end_unowned()
+                raise
             return False
         await self._undo(exc)
         if isinstance(exc, Rollback):
@@ -613,8 +630,25 @@ class AsyncTransaction:
             cause.add_note(f"repodb: rolling back also failed: {e}")
         else:
             conn._aborted = False
-        if self._savepoint is None:
-            conn._aborted = False
+        finally:
+            # Even interrupted: outside every block, no statement is refused.
+            if self._savepoint is None:
+                conn._aborted = False
+
+    async def _end_unowned(self) -> None:
+        """Roll back a transaction that an interrupted BEGIN or COMMIT left open.
+
+        Why: the task was cancelled while the statement ran, but the server
+        (or SQLite's thread) may have finished it; a transaction open with
+        no block to end it would take in the connection's later statements
+        and never commit them. Failing to roll back (a lost connection)
+        changes nothing: the cancellation propagates.
+        """
+        conn = self._conn
+        conn._aborted = False
+        if conn.in_transaction and not conn.broken:
+            with contextlib.suppress(*conn._native):
+                await conn._driver.rollback()
 
 
 class AsyncLeasedTransaction:

@@ -39,6 +39,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import weakref
@@ -85,6 +86,8 @@ _REPLAY_POSITION = Request.one("SELECT pg_last_wal_replay_lsn()::text", row=opti
 # unwritten in WAL buffers for a moment after COMMIT returns.
 _INSERT_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=str)
 _QUERY_ONLY = Request.exec("PRAGMA query_only = ON")
+# A WAL position as pg_current_wal_lsn() prints it: two 32-bit halves in hex.
+_LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
 
 
 class _AsyncRoutes:
@@ -244,13 +247,28 @@ class AsyncCqrs(_AsyncRoutes):
         shown = parse_url(self._config.primary_conninfo).redacted
         return f"<repodb.AsyncCqrs primary={shown} replicas={replicas}>"
 
-    def session(self) -> AsyncCqrsSession:
+    def session(self, after: str | None = None) -> AsyncCqrsSession:
         """A read-your-writes scope: ``async with cqrs.session() as s``.
 
         After a write through the session, its reads go to a replica only
         once that replica has replayed the write; until then, to the primary.
+
+        Options:
+            after: a WAL position (an earlier session's ``last_write_lsn``)
+                that every read of this one must see, as if it had written
+                there itself. It carries a write from one unit of work to the
+                next: a web application sends it in a cookie with the
+                redirect after a POST, so the GET that follows reads the new
+                row even from lagging replicas. A text that is not a WAL
+                position is a ValueError; SQLite, which has no lag, checks it
+                and needs nothing more.
+
+        Example::
+
+            async with cqrs.session(after=request.cookies.get("lsn")) as s:
+                post = await AsyncRepo(s).get(Post, post_id)
         """
-        return AsyncCqrsSession(self)
+        return AsyncCqrsSession(self, after)
 
     # Health ------------------------------------------------------------------
 
@@ -434,11 +452,17 @@ class AsyncCqrsSession(_AsyncRoutes):
                 await conn.one(post_by_id)
     """
 
-    def __init__(self, cqrs: AsyncCqrs) -> None:
+    def __init__(self, cqrs: AsyncCqrs, after: str | None = None) -> None:
         self._cqrs = cqrs
         self._lock = threading.Lock()
         self._position: int | _Unknown | None = None
         self._closed = False
+        if after is not None:
+            # Often a client's cookie: checked as strictly as the server writes it.
+            if not _LSN.fullmatch(after):
+                raise ValueError(f"not a WAL position like 16/B374D848: {after[:40]!r}")
+            if cqrs._tracks_wal:
+                self._position = parse_lsn(after)
 
     @property
     def last_write_lsn(self) -> str | None:

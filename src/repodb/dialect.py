@@ -50,6 +50,21 @@ class Dialect:
         supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
         supports_writable_cte: ``UPDATE``/``DELETE ... RETURNING`` inside
             ``WITH``, whose rows the outer query reads.
+        upsert_update_needs_target: whether ``ON CONFLICT DO UPDATE`` must
+            name its conflict target (SQLite 3.35 and later infer any).
+        upsert_select_wrap: the text around the SELECT of an ``INSERT ...
+            SELECT ... ON CONFLICT``, where the grammar needs it: SQLite
+            reads ``ON`` after a FROM as a join's unless a WHERE comes first.
+        supports_delete_using: ``DELETE ... USING`` joins other tables;
+            without it, a ``delete_all`` with joins is written as
+            ``WHERE EXISTS (SELECT 1 FROM the joins ...)``.
+        groups_by_outer_columns: whether a subquery's GROUP BY may name a
+            column of a query around it (``parent_as``); SQLite resolves
+            GROUP BY terms only among the subquery's own tables.
+        qualifies_returning: whether RETURNING may name columns by table
+            alias. SQLite's takes bare names (and only the written table's
+            columns), PostgreSQL's needs the alias when an ``UPDATE ...
+            FROM`` joins a table with a column of the same name.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
         offset_without_limit: what must precede ``OFFSET`` when a query has
@@ -73,6 +88,28 @@ class Dialect:
             for no limit. PostgreSQL silently truncates a longer one (to
             NAMEDATALEN - 1), so two long names could become one: ``quote``
             refuses it instead.
+        explain_sql: the prefix that makes a statement show its plan.
+        explain_analyze_sql: the prefix that runs the statement and shows
+            its plan with the actual times and rows, or None without one.
+        explain_tree: the plan comes as ``(id, parent, _, detail)`` rows of
+            a tree (SQLite's ``EXPLAIN QUERY PLAN``); else as one line of
+            text per row.
+        time_shifts: ``(form, template)``: how a date or datetime moves by
+            an amount of a unit (``date_add``, ``datetime_add``, ``+
+            timedelta``), per form: ``datetime_micros`` (units up to a
+            week), ``datetime_months`` (months, years), ``date_days``,
+            ``date_months``, ``datetime_interval`` (a timedelta). A template
+            names the value ``{v}`` once, then the amount ``{n}`` once
+            (values are bound in that order on every dialect), and may use
+            the unit's name ``{unit}`` and its size ``{factor}`` (in
+            microseconds, days or months, by form).
+        array_ops: ``(form, template)``: array operations, on native arrays
+            or on JSON array text: ``has`` (membership), ``contains`` (has
+            every one of some values), ``overlaps`` (has any), ``append``,
+            ``remove`` (every element equal to a value). The template names
+            the array ``{a}`` and the value (or values) ``{x}`` once each:
+            ``{x}`` first for the three tests, ``{a}`` first to append or
+            remove (values are bound in that order on every dialect).
     """
 
     name: str
@@ -87,6 +124,11 @@ class Dialect:
     supports_date_trunc: bool
     supports_conflict_constraint: bool
     supports_writable_cte: bool
+    upsert_update_needs_target: bool
+    upsert_select_wrap: tuple[str, str] | None
+    supports_delete_using: bool
+    qualifies_returning: bool
+    groups_by_outer_columns: bool
     ilike_operator: str
     offset_without_limit: str
     now_sql: str
@@ -98,6 +140,11 @@ class Dialect:
     casts_via: tuple[tuple[Kind, Kind, str], ...]
     decimal_compare_as: str | None
     max_identifier_bytes: int | None
+    explain_sql: str = "EXPLAIN "
+    explain_analyze_sql: str | None = None
+    explain_tree: bool = False
+    time_shifts: tuple[tuple[str, str], ...] = ()
+    array_ops: tuple[tuple[str, str], ...] = ()
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -142,6 +189,43 @@ class Dialect:
                 return type_name
         return None
 
+    def array_op(self, form: str) -> str:
+        """The template of the array operation ``form`` (see ``array_ops``)."""
+        for known, template in self.array_ops:
+            if known == form:
+                return template
+        raise ValueError(f"{self.name} has no array operation {form!r}")
+
+    def time_shift(self, form: str) -> str:
+        """The template moving a date or datetime in ``form`` (see ``time_shifts``)."""
+        for known, template in self.time_shifts:
+            if known == form:
+                return template
+        raise ValueError(f"{self.name} has no date arithmetic of the form {form!r}")
+
+
+# Datetimes are text in their storage form ("YYYY-MM-DD HH:MM:SS.ffffff",
+# UTC) on SQLite. strftime keeps milliseconds only (and rounds them), so the
+# seconds move by strftime and the microseconds are carried here. Each
+# operand is read once, through a derived table, so that it binds once.
+_SQLITE_SHIFT_MICROS = (
+    "(SELECT strftime('%Y-%m-%d %H:%M:%S', substr(\"_v\", 1, 19),"
+    ' (("_t" - "_f") / 1000000) || \' seconds\') || printf(\'.%06d\', "_f")'
+    ' FROM (SELECT "_v", "_t", ("_t" % 1000000 + 1000000) % 1000000 AS "_f"'
+    ' FROM (SELECT "_v", CAST(substr("_v", 21, 6) AS INTEGER) + "_n" * {factor} AS "_t"'
+    ' FROM (SELECT {v} AS "_v", {n} AS "_n"))))'
+)
+# SQLite's '+1 months' overflows (January 31 becomes March 2): the day is
+# clamped to the month's last, as PostgreSQL does. The time of day (nothing,
+# for a date) is kept as it is.
+_SQLITE_SHIFT_MONTHS = (
+    "(SELECT min(date(\"_v\", 'start of month', \"_n\" || ' months',"
+    " (CAST(substr(\"_v\", 9, 2) AS INTEGER) - 1) || ' days'),"
+    " date(\"_v\", 'start of month', (\"_n\" + 1) || ' months', '-1 day'))"
+    ' || substr("_v", 11) FROM (SELECT {v} AS "_v", {n} * {factor} AS "_n"))'
+)
+_PG_SHIFT = "({v} + CAST({n} AS bigint) * INTERVAL '1 {unit}')"
+_PG_SHIFT_DATE = "CAST({v} + CAST({n} AS bigint) * INTERVAL '1 {unit}' AS date)"
 
 SQLITE = Dialect(
     name="sqlite",
@@ -156,6 +240,11 @@ SQLITE = Dialect(
     supports_date_trunc=False,
     supports_conflict_constraint=False,
     supports_writable_cte=False,
+    upsert_update_needs_target=False,
+    upsert_select_wrap=("SELECT * FROM (", ") WHERE true"),
+    supports_delete_using=False,
+    qualifies_returning=False,
+    groups_by_outer_columns=False,
     ilike_operator="LIKE",
     offset_without_limit="LIMIT -1 ",
     # The storage form of datetimes (UTC, microseconds, a space), so that
@@ -184,6 +273,50 @@ SQLITE = Dialect(
     casts_via=(),
     decimal_compare_as="REAL",
     max_identifier_bytes=None,
+    explain_sql="EXPLAIN QUERY PLAN ",
+    explain_analyze_sql=None,
+    explain_tree=True,
+    time_shifts=(
+        ("datetime_micros", _SQLITE_SHIFT_MICROS),
+        ("datetime_interval", _SQLITE_SHIFT_MICROS),
+        ("datetime_months", _SQLITE_SHIFT_MONTHS),
+        ("date_months", _SQLITE_SHIFT_MONTHS),
+        ("date_days", "date({v}, ({n} * {factor}) || ' days')"),
+    ),
+    # Arrays are JSON text: elements are read with json_each, whose values
+    # are SQL values (a JSON string is text), as bound values are. A NULL
+    # array gives NULL, as on PostgreSQL; each operand is read once, through
+    # a derived table, so that it binds once.
+    array_ops=(
+        (
+            "has",
+            '(SELECT CASE WHEN "_a" IS NULL THEN NULL ELSE'
+            ' "_x" IN (SELECT "value" FROM json_each("_a")) END'
+            ' FROM (SELECT {x} AS "_x", {a} AS "_a"))',
+        ),
+        (
+            "contains",
+            '(SELECT CASE WHEN "_a" IS NULL OR "_x" IS NULL THEN NULL ELSE'
+            ' NOT EXISTS (SELECT 1 FROM json_each("_x") WHERE "value" NOT IN'
+            ' (SELECT "value" FROM json_each("_a"))) END'
+            ' FROM (SELECT {x} AS "_x", {a} AS "_a"))',
+        ),
+        (
+            "overlaps",
+            '(SELECT CASE WHEN "_a" IS NULL OR "_x" IS NULL THEN NULL ELSE'
+            ' EXISTS (SELECT 1 FROM json_each("_x") WHERE "value" IN'
+            ' (SELECT "value" FROM json_each("_a"))) END'
+            ' FROM (SELECT {x} AS "_x", {a} AS "_a"))',
+        ),
+        ("append", "json_insert(coalesce({a}, '[]'), '$[#]', {x})"),
+        # NULL stays NULL, as PostgreSQL's array_remove has it; NULL elements stay.
+        (
+            "remove",
+            '(SELECT CASE WHEN "_a" IS NULL THEN NULL ELSE'
+            ' (SELECT json_group_array("value") FROM json_each("_a")'
+            ' WHERE "value" IS NOT "_x") END FROM (SELECT {a} AS "_a", {x} AS "_x"))',
+        ),
+    ),
 )
 
 POSTGRESQL = Dialect(
@@ -199,6 +332,11 @@ POSTGRESQL = Dialect(
     supports_date_trunc=True,
     supports_conflict_constraint=True,
     supports_writable_cte=True,
+    upsert_update_needs_target=True,
+    upsert_select_wrap=None,
+    supports_delete_using=True,
+    qualifies_returning=True,
+    groups_by_outer_columns=True,
     ilike_operator="ILIKE",
     offset_without_limit="",
     now_sql="now()",
@@ -227,6 +365,25 @@ POSTGRESQL = Dialect(
     casts_via=((Kind.BOOL, Kind.INT, "integer"),),
     decimal_compare_as=None,
     max_identifier_bytes=63,
+    explain_sql="EXPLAIN ",
+    explain_analyze_sql="EXPLAIN ANALYZE ",
+    explain_tree=False,
+    # The session runs in UTC, so a day is 24 hours and months move in UTC,
+    # as on SQLite; a month past the 28th is clamped to the month's last day.
+    time_shifts=(
+        ("datetime_micros", _PG_SHIFT),
+        ("datetime_months", _PG_SHIFT),
+        ("datetime_interval", "({v} + {n})"),
+        ("date_days", _PG_SHIFT_DATE),
+        ("date_months", _PG_SHIFT_DATE),
+    ),
+    array_ops=(
+        ("has", "({x} = ANY({a}))"),
+        ("contains", "({x} <@ {a})"),
+        ("overlaps", "({x} && {a})"),
+        ("append", "array_append({a}, {x})"),
+        ("remove", "array_remove({a}, {x})"),
+    ),
 )
 
 PORTABLE_IDENTIFIER_BYTES = min(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import string
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .query import Query
 
 __all__ = [
+    "ArrayOp",
     "Between",
     "Binary",
     "Case",
@@ -47,6 +49,7 @@ __all__ = [
     "Exists",
     "Expr",
     "Fragment",
+    "Frame",
     "Func",
     "InList",
     "InQuery",
@@ -55,13 +58,17 @@ __all__ = [
     "Label",
     "Like",
     "Ordering",
+    "Row",
     "Statement",
     "Subquery",
+    "TimeShift",
     "Truth",
     "Unary",
     "Value",
     "Window",
+    "WindowDef",
     "expect_expr",
+    "expect_frame",
     "infer_dbtype",
     "lift",
     "ordering",
@@ -177,7 +184,17 @@ class Expr(Generic[T]):
 
     # -- arithmetic ----------------------------------------------------------
     #
-    # The result may be NULL when either operand may be.
+    # The result may be NULL when either operand may be. A datetime plus or
+    # minus a timedelta is a datetime (see ``TimeShift``).
+    @overload
+    def __add__(
+        self: Expr[dt.datetime], other: dt.timedelta | Expr[dt.timedelta]
+    ) -> Expr[dt.datetime]: ...
+    @overload
+    def __add__(
+        self: Expr[dt.datetime] | Expr[dt.datetime | None],
+        other: dt.timedelta | Expr[dt.timedelta] | Expr[dt.timedelta | None],
+    ) -> Expr[dt.datetime | None]: ...
     @overload
     def __add__(self, other: T | Expr[T]) -> Expr[T]: ...
     @overload
@@ -185,8 +202,20 @@ class Expr(Generic[T]):
     @overload
     def __add__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
     def __add__(self, other: object) -> Expr[Any]:
+        shifted = time_shift(self, other, negate=False)
+        if shifted is not None:
+            return shifted
         return Binary("+", self, lift(other, self))
 
+    @overload
+    def __sub__(
+        self: Expr[dt.datetime], other: dt.timedelta | Expr[dt.timedelta]
+    ) -> Expr[dt.datetime]: ...
+    @overload
+    def __sub__(
+        self: Expr[dt.datetime] | Expr[dt.datetime | None],
+        other: dt.timedelta | Expr[dt.timedelta] | Expr[dt.timedelta | None],
+    ) -> Expr[dt.datetime | None]: ...
     @overload
     def __sub__(self, other: T | Expr[T]) -> Expr[T]: ...
     @overload
@@ -194,6 +223,9 @@ class Expr(Generic[T]):
     @overload
     def __sub__(self: Expr[U | None], other: Expr[U]) -> Expr[T]: ...
     def __sub__(self, other: object) -> Expr[Any]:
+        shifted = time_shift(self, other, negate=True)
+        if shifted is not None:
+            return shifted
         return Binary("-", self, lift(other, self))
 
     @overload
@@ -842,6 +874,8 @@ class Func(Expr[T]):
     distinct: bool = False
     star: bool = False
     window_only: bool = False
+    # An aggregate's FILTER (WHERE ...) condition: the rows it takes.
+    filter_by: Expr[Any] | None = None
 
     @property
     def dbtype(self) -> DbType[Any] | None:
@@ -849,17 +883,63 @@ class Func(Expr[T]):
 
     def over(
         self,
+        window: str | None = None,
+        /,
         *,
         partition_by: Expr[Any] | Sequence[Expr[Any]] = (),
         order_by: Ordering | Expr[Any] | Sequence[Ordering | Expr[Any]] = (),
+        frame: Frame | None = None,
     ) -> Expr[T]:
         """This function computed over a window of rows (``... OVER (...)``).
+
+        Options:
+            window: the name of a window the query defines
+                (``Query.window``): ``OVER "w"``; with ``order_by`` or
+                ``frame`` they refine it (``OVER ("w" ORDER BY ...)``).
+            partition_by, order_by: the window's groups and order.
+            frame: the rows of the window around each row
+                (``rows_between(-2, 0)``, ``range_between(None, 0)``).
 
         Example: ``row_number().over(partition_by=Post.user_id, order_by=Post.id.desc())``.
         """
         parts = tuple(expect_expr(p, "over(partition_by=...)") for p in several(partition_by))
         orders = tuple(ordering(o, "over(order_by=...)") for o in several(order_by))
-        return Window(self, parts, orders)
+        if window is not None:
+            if not isinstance(window, str):
+                raise TypeError(f"over() takes the name of a window, not {describe(window)}")
+            if parts:
+                raise ValueError(
+                    f"over({window!r}) cannot add partition_by: the named window has its own"
+                )
+        return Window(self, parts, orders, expect_frame(frame, "over(frame=...)"), window)
+
+    def filter(self, *conditions: Expr[bool] | Expr[bool | None]) -> Func[T]:
+        """This aggregate over the rows matching ``conditions`` only: ``FILTER (WHERE ...)``.
+
+        Why: several counts or sums over different subsets in one pass
+        (``count().filter(Post.views > 100)`` next to ``count()``), where a
+        ``where`` would filter them all. Conditions are ANDed, and added to an
+        earlier filter. Aggregates only (``count``, ``sum_``, ``avg``,
+        ``min_``, ``max_``); it works under ``.over(...)`` too.
+
+        Example: ``query(Post).select(count(), count().filter(Post.views > 100))``.
+        """
+        if self.name not in _AGGREGATES or self.window_only:
+            raise ValueError(
+                f"filter() is for aggregates ({', '.join(sorted(_AGGREGATES))}), not {self.name}()"
+            )
+        if not conditions:
+            raise ValueError("filter() needs at least one condition")
+        checked = [
+            expect_expr(c, "filter()", "conditions (expressions such as Post.views > 100)")
+            for c in conditions
+        ]
+        condition: Expr[Any] = (
+            checked[0] if self.filter_by is None else Binary("AND", self.filter_by, checked[0])
+        )
+        for c in checked[1:]:
+            condition = Binary("AND", condition, c)
+        return dataclasses.replace(self, filter_by=condition)
 
     def emit(self, w: Writer) -> None:
         if self.window_only:
@@ -878,6 +958,10 @@ class Func(Expr[T]):
         else:
             _emit_list(w, self.args)
         w.write(")")
+        if self.filter_by is not None:
+            w.write(" FILTER (WHERE ")
+            self.filter_by.emit(w)
+            w.write(")")
 
     def emit_cast(self, w: Writer, body: Callable[[Writer], None]) -> None:
         """Write ``body``, cast back to the argument's type where the dialect needs it."""
@@ -894,6 +978,9 @@ class Func(Expr[T]):
         shape.append((Func, self.name, self.type_, self.distinct, self.star, self.window_only))
         for arg in self.args:
             arg.walk(shape, values)
+        if self.filter_by is not None:
+            shape.append("filter")
+            self.filter_by.walk(shape, values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -903,6 +990,9 @@ class Window(Expr[T]):
     function: Func[T]
     partition_by: tuple[Expr[Any], ...]
     order_by: tuple[Ordering, ...]
+    frame: Frame | None = None
+    # A window the query defines (``WINDOW "name" AS (...)``), which this one uses.
+    base: str | None = None
 
     @property
     def dbtype(self) -> DbType[Any] | None:
@@ -913,17 +1003,17 @@ class Window(Expr[T]):
 
     def emit_window(self, w: Writer) -> None:
         self.function.emit_call(w)
+        if self.base is not None and not (self.order_by or self.frame):
+            # OVER "w", not OVER ("w"): PostgreSQL refuses to copy a window with a frame.
+            w.write(" OVER ")
+            w.identifier(self.base)
+            return
         w.write(" OVER (")
-        if self.partition_by:
-            w.write("PARTITION BY ")
-            _emit_list(w, self.partition_by)
-        if self.order_by:
-            w.write(" ORDER BY " if self.partition_by else "ORDER BY ")
-            _emit_list(w, self.order_by)
+        emit_window_body(w, self.base, self.partition_by, self.order_by, self.frame)
         w.write(")")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
-        shape.append((Window, len(self.partition_by), len(self.order_by)))
+        shape.append((Window, len(self.partition_by), len(self.order_by), self.frame, self.base))
         self.function.walk(shape, values)
         for e in self.partition_by:
             e.walk(shape, values)
@@ -1109,3 +1199,262 @@ class Fragment(Expr[T]):
         shape.append((Fragment, self.type_, self.pieces, self.indices))
         for index in self.indices:
             self.args[index].walk(shape, values)
+
+
+# -- row values (keyset pagination) ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Row(Expr[Any]):
+    """A row value ``(a, b, ...)``, compared as a whole: ``(a, b) > (x, y)``.
+
+    Why: keyset pagination over several sort keys in one direction is one
+    row comparison, which both databases answer from an index on those keys.
+    """
+
+    items: tuple[Expr[Any], ...]
+
+    def emit(self, w: Writer) -> None:
+        w.write("(")
+        for i, item in enumerate(self.items):
+            if i:
+                w.write(", ")
+            emit_ordered(item, w)
+        w.write(")")
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Row, len(self.items)))
+        for item in self.items:
+            item.walk(shape, values)
+
+
+# -- date and time arithmetic ------------------------------------------------------------
+
+ShiftUnit = Literal[
+    "year", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond"
+]
+SHIFT_UNITS = frozenset(typing.get_args(ShiftUnit))
+# The size of each unit, in the measure of the form that moves by it.
+_MONTHS = {"year": 12, "month": 1}
+_DAYS = {"week": 7, "day": 1}
+_MICROSECONDS = {
+    "week": 604_800_000_000,
+    "day": 86_400_000_000,
+    "hour": 3_600_000_000,
+    "minute": 60_000_000,
+    "second": 1_000_000,
+    "millisecond": 1_000,
+    "microsecond": 1,
+}
+_INTERVAL = "interval"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class TimeShift(Expr[T]):
+    """A date or datetime moved by an amount of a unit, or by a timedelta.
+
+    What ``date_add``, ``datetime_add``, ``ago``, ``from_now`` and
+    ``datetime + timedelta`` build. The SQL is the dialect's template for
+    the form (``Dialect.time_shifts``); on both databases the result is a
+    value of the operand's type, in its storage form, so it compares with
+    stored values and decodes as the column does.
+    """
+
+    value: Expr[Any]
+    amount: Expr[Any]
+    # A ShiftUnit, or "interval" when the amount is a timedelta.
+    unit: str
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if _maybe_null(self.amount.dbtype):
+            return nullable_type(base_type(self.value.dbtype))
+        return self.value.dbtype
+
+    def _form(self) -> tuple[str, int]:
+        """The dialect's form for this shift, and the unit's size in that form's measure."""
+        base = base_type(self.value.dbtype)
+        date = base is not None and base.kind is Kind.DATE
+        if self.unit == _INTERVAL:
+            return "datetime_interval", 1
+        if self.unit in _MONTHS:
+            return ("date_months" if date else "datetime_months"), _MONTHS[self.unit]
+        if date:
+            return "date_days", _DAYS[self.unit]
+        return "datetime_micros", _MICROSECONDS[self.unit]
+
+    def emit(self, w: Writer) -> None:
+        form, factor = self._form()
+        slots: dict[str, Expr[Any] | str] = {
+            "v": self.value,
+            "n": self.amount,
+            "unit": self.unit,
+            "factor": str(factor),
+        }
+        emit_template(w, w.dialect.time_shift(form), slots)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        # Every template names the value, then the amount, once each.
+        shape.append((TimeShift, self.unit))
+        self.value.walk(shape, values)
+        self.amount.walk(shape, values)
+
+
+_TEMPLATE = string.Formatter()
+
+
+def emit_template(w: Writer, template: str, slots: dict[str, Expr[Any] | str]) -> None:
+    """Write a dialect's template: ``{name}`` is that slot's expression (emitted) or text.
+
+    The templates are the dialect's own text; only expressions bind values,
+    in the order the template names them.
+    """
+    for literal, name, _, _ in _TEMPLATE.parse(template):
+        w.write(literal)
+        if name is None:
+            continue
+        slot = slots.get(name)
+        if slot is None:
+            raise ValueError(f"unknown field {{{name}}} in a {w.dialect.name} template")
+        if isinstance(slot, str):
+            w.write(slot)
+        else:
+            slot.emit(w)
+
+
+def time_shift(value: Expr[Any], other: object, negate: bool) -> Expr[Any] | None:
+    """``value + other`` (``-`` when ``negate``) as a ``TimeShift``: a datetime and a timedelta.
+
+    None for any other pair: the operator is then plain SQL arithmetic.
+    """
+    base = base_type(value.dbtype)
+    if base is None or base.kind is not Kind.DATETIME:
+        return None
+    if isinstance(other, dt.timedelta):
+        return TimeShift(value, Value(-other if negate else other), _INTERVAL)
+    if isinstance(other, Expr):
+        kind = base_type(other.dbtype)
+        if kind is not None and kind.kind is Kind.TIMEDELTA:
+            return TimeShift(value, Unary("-", other) if negate else other, _INTERVAL)
+    return None
+
+
+# -- window frames and named windows -----------------------------------------------------
+
+_AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frame:
+    """A window frame: ``ROWS`` or ``RANGE BETWEEN start AND end``.
+
+    Build one with ``repodb.functions.rows_between`` or ``range_between``.
+    A bound is None (unbounded), 0 (the current row), a negative offset
+    (that many rows, or that much less, before) or a positive one (after);
+    offsets are ints checked when the frame is built, written as numbers.
+    """
+
+    unit: Literal["ROWS", "RANGE"]
+    start: int | None
+    end: int | None
+
+    def emit(self, w: Writer) -> None:
+        w.write(f"{self.unit} BETWEEN {_bound(self.start, 'PRECEDING')} AND ")
+        w.write(_bound(self.end, "FOLLOWING"))
+
+
+def _bound(offset: int | None, unbounded: str) -> str:
+    if offset is None:
+        return f"UNBOUNDED {unbounded}"
+    if offset == 0:
+        return "CURRENT ROW"
+    return f"{-offset} PRECEDING" if offset < 0 else f"{offset} FOLLOWING"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class WindowDef:
+    """A named window of a query (``WINDOW "name" AS (...)``); see ``Query.window``."""
+
+    partition_by: tuple[Expr[Any], ...]
+    order_by: tuple[Ordering, ...]
+    frame: Frame | None
+
+    def emit(self, w: Writer) -> None:
+        emit_window_body(w, None, self.partition_by, self.order_by, self.frame)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((WindowDef, len(self.partition_by), len(self.order_by), self.frame))
+        for e in self.partition_by:
+            e.walk(shape, values)
+        for o in self.order_by:
+            o.walk(shape, values)
+
+
+def expect_frame(frame: object, where: str) -> Frame | None:
+    """``frame`` if it is a frame (or None); else a TypeError saying what ``where`` takes."""
+    if frame is None or isinstance(frame, Frame):
+        return frame
+    raise TypeError(f"{where} takes rows_between(...) or range_between(...), not {describe(frame)}")
+
+
+def emit_window_body(
+    w: Writer,
+    base: str | None,
+    partition_by: tuple[Expr[Any], ...],
+    order_by: tuple[Ordering, ...],
+    frame: Frame | None,
+) -> None:
+    """The inside of ``OVER (...)`` or ``WINDOW name AS (...)``: base, partition, order, frame."""
+    gap = ""
+    if base is not None:
+        w.identifier(base)
+        gap = " "
+    if partition_by:
+        w.write(f"{gap}PARTITION BY ")
+        _emit_list(w, partition_by)
+        gap = " "
+    if order_by:
+        w.write(f"{gap}ORDER BY ")
+        _emit_list(w, order_by)
+        gap = " "
+    if frame is not None:
+        w.write(gap)
+        frame.emit(w)
+
+
+# -- arrays ------------------------------------------------------------------------------
+
+ArrayForm = Literal["has", "contains", "overlaps", "append", "remove"]
+# The forms whose template names the array before the value.
+_ARRAY_FIRST = frozenset({"append", "remove"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class ArrayOp(Expr[T]):
+    """An array test or change: ``has``, ``contains``, ``overlaps``, ``append``, ``remove``.
+
+    Build one with ``repodb.functions.array_has`` and its siblings. The SQL
+    is the dialect's template (``Dialect.array_ops``): native arrays on
+    PostgreSQL, JSON array text read with ``json_each`` on SQLite.
+    """
+
+    form: ArrayForm
+    array: Expr[Any]
+    operand: Expr[Any]
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if self.form in _ARRAY_FIRST:
+            return self.array.dbtype
+        return _truth(self.array, self.operand)
+
+    def emit(self, w: Writer) -> None:
+        emit_template(w, w.dialect.array_op(self.form), {"a": self.array, "x": self.operand})
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((ArrayOp, self.form))
+        first, second = (
+            (self.array, self.operand) if self.form in _ARRAY_FIRST else (self.operand, self.array)
+        )
+        first.walk(shape, values)
+        second.walk(shape, values)

@@ -9,11 +9,16 @@ typed expression: ``count()`` is an ``Expr[int]``, ``lower(User.name)`` an
   ``and_()`` is true, an empty ``or_()`` false).
 - Values and types: ``coalesce``, ``case``, ``cast``.
 - Aggregates: ``count``, ``count_distinct``, ``sum_``, ``avg``, ``min_``,
-  ``max_``; with ``.over(partition_by=..., order_by=...)`` they are window
-  functions, as are ``row_number``, ``rank`` and ``dense_rank``.
+  ``max_``, each with ``.filter(condition)``; with ``.over(partition_by=...,
+  order_by=..., frame=...)`` (or ``.over("name")`` of a ``Query.window``) they
+  are window functions, as are ``row_number``, ``rank`` and ``dense_rank``;
+  frames are ``rows_between`` and ``range_between``.
 - Text and time: ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``
-  (PostgreSQL).
+  (PostgreSQL); date arithmetic ``datetime_add``, ``date_add``, ``ago``,
+  ``from_now`` (and ``datetime_column + timedelta``), alike on both databases.
 - JSON: ``json_get`` (``->``) and ``json_text`` (``->>``).
+- Arrays (PostgreSQL arrays, JSON arrays on SQLite): ``array_has``,
+  ``array_contains``, ``array_overlaps``, ``array_append``, ``array_remove``.
 - ``fragment``: raw SQL from a ``LiteralString`` with ``?`` markers for
   values and expressions, never a formatted string.
 
@@ -26,7 +31,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from typing import TYPE_CHECKING, Any, LiteralString, TypeVar, overload
+import typing
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, LiteralString, TypeVar, overload
 
 from ._placeholders import parse
 from .types import DbType, Kind, optional, to_dbtype
@@ -36,37 +43,52 @@ if TYPE_CHECKING:
 
 from .expr import (
     INT_TYPE,
+    SHIFT_UNITS,
     TRUNC_UNITS,
+    ArrayOp,
     Binary,
     Case,
     Cast,
     DateTrunc,
     Expr,
     Fragment,
+    Frame,
     Func,
     JsonAccess,
     Now,
+    ShiftUnit,
+    TimeShift,
     TruncUnit,
     Truth,
     Unary,
     Value,
     base_type,
+    describe,
     expect_expr,
     lift,
     nullable_type,
 )
 
 __all__ = [
+    "ago",
     "and_",
+    "array_append",
+    "array_contains",
+    "array_has",
+    "array_overlaps",
+    "array_remove",
     "avg",
     "case",
     "cast",
     "coalesce",
     "count",
     "count_distinct",
+    "date_add",
     "date_trunc",
+    "datetime_add",
     "dense_rank",
     "fragment",
+    "from_now",
     "json_get",
     "json_text",
     "length",
@@ -76,8 +98,10 @@ __all__ = [
     "not_",
     "now",
     "or_",
+    "range_between",
     "rank",
     "row_number",
+    "rows_between",
     "sum_",
     "upper",
 ]
@@ -341,3 +365,193 @@ def fragment(sql: LiteralString, *args: object, type_: object = None) -> Expr[An
         raise ValueError(f"the fragment has {template.count} marker(s) but {len(args)} argument(s)")
     dbtype = to_dbtype(type_) if type_ is not None else None
     return Fragment(template.pieces, template.indices, tuple(lift(a) for a in args), dbtype)
+
+
+# -- date and time arithmetic ----------------------------------------------------------
+
+DD = TypeVar("DD", dt.date, dt.date | None)
+DateUnit = Literal["year", "month", "week", "day"]
+_DATE_UNITS = frozenset(typing.get_args(DateUnit))
+
+
+def datetime_add(value: Expr[D], amount: int | Expr[int], unit: ShiftUnit) -> Expr[D]:
+    """``value`` moved by ``amount`` units (negative: back), computed by the database.
+
+    Why: "due within 3 days" belongs in the query, next to the index, and
+    must mean the same on every database. Units: ``year``, ``month``,
+    ``week``, ``day``, ``hour``, ``minute``, ``second``, ``millisecond``,
+    ``microsecond``. Both databases count in UTC (a day is 24 hours), keep
+    microseconds, and clamp a month step to the month's last day (January
+    31 plus a month is February 28 or 29), so SQLite and PostgreSQL give
+    identical results.
+
+    Example: ``query(Task).where(Task.due_at < datetime_add(Task.created_at, 3, "day"))``.
+    """
+    _expect_kind(value, Kind.DATETIME, "datetime_add()", "date_add() for a date")
+    if unit not in SHIFT_UNITS:
+        units = ", ".join(typing.get_args(ShiftUnit))
+        raise ValueError(f"unknown datetime_add unit {unit!r}; one of {units}")
+    return TimeShift(value, _amount(amount, "datetime_add()"), unit)
+
+
+def date_add(value: Expr[DD], amount: int | Expr[int], unit: DateUnit) -> Expr[DD]:
+    """``value`` (a date) moved by ``amount`` years, months, weeks or days.
+
+    A month step past the end of the month is clamped to its last day, on
+    both databases. Example: ``date_add(Invoice.issued_on, 1, "month")``.
+    """
+    _expect_kind(value, Kind.DATE, "date_add()", "datetime_add() for a datetime")
+    if unit not in _DATE_UNITS:
+        raise ValueError(f"unknown date_add unit {unit!r}; one of year, month, week, day")
+    return TimeShift(value, _amount(amount, "date_add()"), unit)
+
+
+def ago(amount: int | Expr[int], unit: ShiftUnit) -> Expr[dt.datetime]:
+    """The current time minus ``amount`` units: ``where(Post.inserted_at > ago(7, "day"))``."""
+    counted = _amount(amount, "ago()")
+    negated = Value(-counted.value, INT_TYPE) if isinstance(counted, Value) else Unary("-", counted)
+    return datetime_add(Now(), negated, unit)
+
+
+def from_now(amount: int | Expr[int], unit: ShiftUnit) -> Expr[dt.datetime]:
+    """The current time plus ``amount`` units: ``where(Token.expires_at < from_now(1, "hour"))``."""
+    return datetime_add(Now(), amount, unit)
+
+
+def _amount(amount: object, where: str) -> Expr[Any]:
+    if isinstance(amount, Expr):
+        base = base_type(amount.dbtype)
+        if base is not None and base.kind is not Kind.INT:
+            raise TypeError(f"{where} takes an int amount, not an expression of {base!r}")
+        return amount
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"{where} takes an int amount or an int expression, not {describe(amount)}")
+    return Value(amount, INT_TYPE)
+
+
+def _expect_kind(value: object, kind: Kind, where: str, instead: str) -> None:
+    base = base_type(expect_expr(value, where, "a date or datetime expression").dbtype)
+    if base is None:
+        raise TypeError(f"{where} needs a typed expression: wrap it in cast(..., {kind.value})")
+    if base.kind is not kind:
+        hint = f"; use {instead}" if base.kind in (Kind.DATE, Kind.DATETIME) else ""
+        raise TypeError(
+            f"{where} moves a {kind.value}; this expression is a {base.kind.value}{hint}"
+        )
+
+
+# -- window frames -----------------------------------------------------------------------
+
+
+def rows_between(start: int | None, end: int | None = 0) -> Frame:
+    """``ROWS BETWEEN ... AND ...``: a window frame counted in rows around the current one.
+
+    A bound is None (unbounded: the partition's first or last row), 0 (the
+    current row), ``-n`` (n rows before) or ``n`` (n rows after).
+
+    Example: a moving sum of the last three rows,
+    ``sum_(Sale.amount).over(order_by=Sale.day, frame=rows_between(-2, 0))``.
+    """
+    return _frame("ROWS", start, end)
+
+
+def range_between(start: int | None, end: int | None = 0) -> Frame:
+    """``RANGE BETWEEN ... AND ...``: a frame of the rows whose sort value is within reach.
+
+    Bounds as for ``rows_between``, but an offset is a distance in the one
+    ``order_by`` value (numbers only), and 0 means the current row and its
+    peers (rows with an equal sort value).
+    """
+    return _frame("RANGE", start, end)
+
+
+def _frame(unit: Literal["ROWS", "RANGE"], start: int | None, end: int | None) -> Frame:
+    where = f"{unit.lower()}_between()"
+    for bound in (start, end):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+            raise TypeError(f"{where} takes int offsets or None, not {describe(bound)}")
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"{where}: the frame starts after it ends ({start} > {end})")
+    return Frame(unit, start, end)
+
+
+# -- arrays ------------------------------------------------------------------------------
+
+
+def array_has(array: Expr[list[T]] | Expr[list[T] | None], value: T | Expr[T]) -> Expr[bool]:
+    """Whether ``value`` is an element of ``array`` (Ecto's ``value in p.tags``).
+
+    ``value = ANY(array)`` on PostgreSQL; on SQLite, where arrays are JSON
+    text, ``value IN (SELECT value FROM json_each(array))``.
+
+    Example: ``query(Post).where(array_has(Post.tags, "sql"))``.
+    """
+    item = _array_item(array, "array_has()")
+    return ArrayOp("has", array, _element(value, item))
+
+
+def array_contains(
+    array: Expr[list[T]] | Expr[list[T] | None], values: Sequence[T] | Expr[list[T]]
+) -> Expr[bool]:
+    """Whether ``array`` has every one of ``values`` (PostgreSQL's ``values <@ array``).
+
+    An empty ``values`` is contained in every array that is not NULL.
+    """
+    _array_item(array, "array_contains()")
+    return ArrayOp("contains", array, _array_value(values, array, "array_contains()"))
+
+
+def array_overlaps(
+    array: Expr[list[T]] | Expr[list[T] | None], values: Sequence[T] | Expr[list[T]]
+) -> Expr[bool]:
+    """Whether ``array`` has any of ``values`` (PostgreSQL's ``&&``)."""
+    _array_item(array, "array_overlaps()")
+    return ArrayOp("overlaps", array, _array_value(values, array, "array_overlaps()"))
+
+
+@overload
+def array_append(array: Expr[list[T]], value: T | Expr[T]) -> Expr[list[T]]: ...
+@overload
+def array_append(array: Expr[list[T] | None], value: T | Expr[T]) -> Expr[list[T] | None]: ...
+def array_append(array: Expr[Any], value: object) -> Expr[Any]:
+    """``array`` with ``value`` added at its end; a NULL array becomes ``[value]``.
+
+    In ``update_all``, ``repodb.write.push(column, value)`` says it shorter.
+    """
+    item = _array_item(array, "array_append()")
+    return ArrayOp("append", array, _element(value, item))
+
+
+@overload
+def array_remove(array: Expr[list[T]], value: T | Expr[T]) -> Expr[list[T]]: ...
+@overload
+def array_remove(array: Expr[list[T] | None], value: T | Expr[T]) -> Expr[list[T] | None]: ...
+def array_remove(array: Expr[Any], value: object) -> Expr[Any]:
+    """``array`` without the elements equal to ``value``; a NULL array stays NULL.
+
+    In ``update_all``, ``repodb.write.pull(column, value)`` says it shorter.
+    """
+    item = _array_item(array, "array_remove()")
+    return ArrayOp("remove", array, _element(value, item))
+
+
+def _array_item(array: object, where: str) -> DbType[Any]:
+    """The element type of ``array``, an array expression; else a TypeError."""
+    base = base_type(expect_expr(array, where, "an array expression first").dbtype)
+    if base is None or base.kind is not Kind.ARRAY or base.item is None:
+        got = "an untyped expression" if base is None else f"a {base.kind.value}"
+        raise TypeError(f"{where} takes an array column (Col[list[...]]) first, not {got}")
+    return base.item
+
+
+def _element(value: object, item: DbType[Any]) -> Expr[Any]:
+    """``value`` as an array element: itself if an expression, else bound with the element type."""
+    return value if isinstance(value, Expr) else Value(value, item)
+
+
+def _array_value(values: object, array: Expr[Any], where: str) -> Expr[Any]:
+    if isinstance(values, Expr):
+        return values
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(f"{where} takes a list of values, not {describe(values)}")
+    return Value(list(values), base_type(array.dbtype))

@@ -70,7 +70,7 @@ from .query import (
     schema_item,
     subquery,
 )
-from .schema import NOT_LOADED, AssocInfo, NotLoaded, Schema, schema_info
+from .schema import NOT_LOADED, AssocInfo, NotLoaded, Schema, schema_info, through_chain
 from .types import to_dbtype
 
 if TYPE_CHECKING:
@@ -186,6 +186,9 @@ async def run_query(repo: AsyncRepo, q: Query[Any], intent: Intent) -> list[Any]
     same statement; the rows are then folded: each root record once (by
     primary key, in order of first appearance) holding its joined children.
     """
+    positions = _root_positions(q)
+    if positions is not None:
+        return await _run_selecting(repo, q, intent, positions)
     if not _any_joined(q.preloads):
         return await _preload_rows(
             repo, (await repo._execute(q, intent))[0], q.preloads, fresh=True
@@ -202,6 +205,65 @@ async def run_query(repo: AsyncRepo, q: Query[Any], intent: Intent) -> list[Any]
     if not parents or not _needs_queries(q.preloads):
         return parents
     return await _load(repo, parents, q.preloads, fresh=True)
+
+
+def _root_positions(q: Query[Any]) -> list[int] | None:
+    """Where a tuple select list holds the root's records; None when it is not a tuple.
+
+    Preloads load associations of the root's records, wherever the select
+    list has them (Ecto's preloads with a custom select).
+    """
+    selection = q.selection()
+    if selection.kind != "tuple" or not q.preloads:
+        return None
+    root = q.source.keys
+    return [
+        position
+        for position, item in enumerate(selection.items)
+        if isinstance(item, SchemaItem)
+        and item.cls is q.source.schema
+        and item.fields
+        and isinstance(item.fields[0][1], Column)
+        and item.fields[0][1].binding in root
+    ]
+
+
+async def _run_selecting(
+    repo: AsyncRepo, q: Query[Any], intent: Intent, positions: list[int]
+) -> list[Any]:
+    """The tuples ``q`` selects, their root records holding the preloads.
+
+    Join preloads add the joined records to the select list and fold the
+    rows as for a query of records: one tuple per root record, the other
+    values from its first row.
+    """
+    root = q.source.schema
+    if root is None or not positions:
+        raise TypeError(
+            "preloads load associations of the query's root records: select them too,"
+            " as in select(User, ...)"
+        )
+    width = len(q.selection().items)
+    if _any_joined(q.preloads):
+        items = list(q.selection().items)
+        layout = _layout(root, q.preloads, items, positions[0])
+        selected = replace_query(q, selected=Selection("tuple", tuple(items)))
+        rows = (await repo._execute(selected, intent))[0]
+        firsts: dict[object, tuple[Any, ...]] = {}
+        for row in rows:
+            if row[positions[0]] is not None:
+                firsts.setdefault(layout.identity(row[positions[0]]), row)
+        records = _fold(rows, layout)
+        rows = [row[:width] for row in firsts.values()]
+    else:
+        rows = (await repo._execute(q, intent))[0]
+        records = [row[positions[0]] for row in rows]
+    if _needs_queries(q.preloads):
+        records = await _load(repo, records, q.preloads, fresh=True)
+    return [
+        tuple(record if i in positions else value for i, value in enumerate(row))
+        for row, record in zip(rows, records, strict=True)
+    ]
 
 
 def top(count: int, *order_by: Ordering | Expr[Any]) -> Query[Any]:
@@ -346,7 +408,7 @@ async def _attach_nested(
 
 
 async def _fetch_missing(
-    loader: _Loader, assoc: AssocInfo, spec: Preload, parents: list[Any]
+    loader: _Loader, assoc: AssocInfo[Any], spec: Preload, parents: list[Any]
 ) -> tuple[list[Any], bool]:
     """Per parent, its associated records, read only for parents where they are not loaded.
 
@@ -364,9 +426,11 @@ async def _fetch_missing(
 
 
 async def _fetch(
-    loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
+    loader: _Loader, assoc: AssocInfo[Any], custom: Query[Any] | None, parents: list[Any]
 ) -> list[Any]:
     """Per parent, its associated records (a list) or record (or None)."""
+    if assoc.through is not None:
+        return await _fetch_through(loader, assoc, custom, parents)
     plan = _plan(assoc, custom)
     owner_keys = [parent.__dict__[plan.owner_field] for parent in parents]
     distinct = dict.fromkeys(owner_keys)
@@ -389,7 +453,69 @@ async def _fetch(
     return [_one(assoc, key, found.get(key)) for key in owner_keys]
 
 
-def _plan(assoc: AssocInfo, custom: Query[Any] | None) -> _Plan:
+async def _fetch_through(
+    loader: _Loader, assoc: AssocInfo[Any], custom: Query[Any] | None, parents: list[Any]
+) -> list[Any]:
+    """Per parent, the records of a ``through`` association: one query per hop, as Ecto does.
+
+    Each hop is loaded for the distinct records the previous one reached;
+    a record reached along several paths is kept once per parent (the
+    first time it is reached), and ``custom`` chooses and orders the last
+    hop's rows (per record of the hop before it).
+    """
+    if custom is not None and (custom.limit_by is not None or custom.offset_by is not None):
+        raise ValueError(
+            f"the preload query of {_where(assoc)} cannot limit or offset: it goes through"
+            " other associations, so there is no one list per parent to count in"
+        )
+    chain = through_chain(assoc)
+    reached: list[list[Any]] = [[parent] for parent in parents]
+    level = parents
+    for position, hop in enumerate(chain):
+        last = position == len(chain) - 1
+        values = await _fetch(loader, hop, custom if last else None, level)
+        children = {
+            id(record): _as_list(value) for record, value in zip(level, values, strict=True)
+        }
+        reached = [[child for r in found for child in children[id(r)]] for found in reached]
+        level = list({id(child): child for found in reached for child in found}.values())
+        if not level:
+            break
+    unique = [_distinct(found) for found in reached]
+    if assoc.cardinality == "many":
+        return unique
+    owner_key = _keyed_by(assoc.owner)
+    return [_one(assoc, owner_key(p), found) for p, found in zip(parents, unique, strict=True)]
+
+
+def _keyed_by(schema: type[Schema]) -> Callable[[Any], object]:
+    """A record's primary key (its identity, for a schema without one)."""
+    names = [f.name for f in schema_info(schema).primary_key]
+    return _identity(names) if names else id
+
+
+def _distinct(records: list[Any]) -> list[Any]:
+    """``records`` without repeats of a row, in the order first reached."""
+    if not records:
+        return records
+    key = _keyed_by(type(records[0]))
+    seen: set[object] = set()
+    out = []
+    for record in records:
+        k = key(record)
+        if k not in seen:
+            seen.add(k)
+            out.append(record)
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
+def _plan(assoc: AssocInfo[Any], custom: Query[Any] | None) -> _Plan:
     """The plan loading ``assoc``; the default one (no preload query) is made once."""
     if custom is not None:
         return _Plan(assoc, custom)
@@ -405,7 +531,7 @@ def _plan(assoc: AssocInfo, custom: Query[Any] | None) -> _Plan:
 _PLANS: dict[tuple[type[Schema], str, type[Schema]], _Plan] = {}
 
 
-def _one(assoc: AssocInfo, key: object, records: list[Any] | None) -> Any:
+def _one(assoc: AssocInfo[Any], key: object, records: list[Any] | None) -> Any:
     if not records:
         return None
     if len(records) > 1:
@@ -419,7 +545,7 @@ def _one(assoc: AssocInfo, key: object, records: list[Any] | None) -> Any:
 class _Plan:
     """The statement loading one association for a list of keys, and how to read its rows."""
 
-    def __init__(self, assoc: AssocInfo, custom: Query[Any] | None) -> None:
+    def __init__(self, assoc: AssocInfo[Any], custom: Query[Any] | None) -> None:
         related = assoc.related
         base = custom if custom is not None else query(related)
         selection = base.selection()
@@ -442,6 +568,8 @@ class _Plan:
             found = info.field(name)
             return Column(binding, found.source, found.name, found.dbtype)
 
+        if assoc.preload_order and not base.orders:
+            base = base.order_by(*_preload_order(assoc, column))
         self.item = item
         self.through = assoc.kind == "many_to_many"
         if self.through:
@@ -537,6 +665,22 @@ class _Plan:
         assert self.key_name is not None
         for key, run in groupby(results, attrgetter(self.key_name)):
             found.setdefault(key, []).extend(run)
+
+
+def _preload_order(assoc: AssocInfo[Any], column: Callable[[str], Column[Any]]) -> list[Ordering]:
+    """The orderings of ``assoc``'s ``preload_order``, its fields read by ``column``."""
+    orders = []
+    for name in assoc.preload_order:
+        field = name.removeprefix("-")
+        try:
+            found = column(field)
+        except KeyError:
+            raise ValueError(
+                f"the preload_order of {_where(assoc)} names {field!r},"
+                f" which is not a stored field of {assoc.related.__name__}"
+            ) from None
+        orders.append(found.desc() if name.startswith("-") else found.asc())
+    return orders
 
 
 def _padded(keys: list[Any], room: int) -> list[Any]:
@@ -656,5 +800,5 @@ def _needs_queries(specs: tuple[Preload, ...]) -> bool:
     return any(spec.binding is None or _needs_queries(spec.nested) for spec in specs)
 
 
-def _where(assoc: AssocInfo) -> str:
+def _where(assoc: AssocInfo[Any]) -> str:
     return f"{assoc.owner.__name__}.{assoc.name}"

@@ -39,30 +39,38 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from ._compile import select
 from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
-from ._compile.writer import Writer
+from ._compile.writer import OuterBinding, Writer
 from .dialect import SQLITE, Dialect
 from .expr import (
     ORDER_TERMS,
+    Binary,
     Column,
     Exists,
     Expr,
+    Frame,
+    Label,
     Ordering,
+    Row,
     Statement,
     Subquery,
     Value,
+    WindowDef,
     describe,
     expect_expr,
+    expect_frame,
     lift,
     ordering,
     several,
 )
-from .functions import and_
+from .functions import and_, or_
 from .schema import (
     AssocInfo,
     Schema,
     SchemaInfo,
     schema_info,
+    through_chain,
 )
+from .table import Table
 from .types import DbType, optional, to_dbtype
 
 __all__ = [
@@ -73,6 +81,7 @@ __all__ = [
     "Cte",
     "Join",
     "Lock",
+    "Parent",
     "Preload",
     "PreloadPath",
     "PreloadValue",
@@ -82,12 +91,14 @@ __all__ = [
     "Selection",
     "Source",
     "alias",
+    "assoc",
     "cache_info",
     "clear_cache",
     "column",
     "compile_statement",
     "exists",
     "from_",
+    "parent_as",
     "query",
     "ref",
     "replace_query",
@@ -185,7 +196,7 @@ def alias(schema: type[SchemaT], name: str, *, table: str | None = None) -> type
 class BoundAssoc:
     """An association reached through an alias (``posts_alias.comments``), for joins."""
 
-    info: AssocInfo
+    info: AssocInfo[Any]
     binding: str
 
 
@@ -216,6 +227,67 @@ class Ref:
 def ref(name: str) -> Ref:
     """The binding ``name``, whose columns are untyped: ``ref("s").total``."""
     return Ref(name)
+
+
+class Parent:
+    """The columns of a named binding of a query around this one; see ``parent_as``.
+
+    Typed as its schema class by ``parent_as(name, Schema)``; its own
+    attributes start with ``_`` so that they never hide a field.
+    """
+
+    __slots__ = ("_binding", "_schema")
+
+    def __init__(self, name: str, schema: type[Schema] | None) -> None:
+        self._binding = OuterBinding(name)
+        self._schema = schema
+
+    def __getattr__(self, attr: str) -> Column[Any]:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if self._schema is None:
+            return Column(self._binding, attr)
+        try:
+            found = schema_info(self._schema).field(attr)
+        except KeyError:
+            raise AttributeError(f"{self!r} has no stored field {attr!r}") from None
+        return Column(self._binding, found.source, found.name, found.dbtype)
+
+    def __getitem__(self, column_name: str) -> Column[Any]:
+        return Column(self._binding, column_name)
+
+    def __repr__(self) -> str:
+        return repr(self._binding)
+
+
+@overload
+def parent_as(name: str) -> Parent: ...
+@overload
+def parent_as(name: str, schema: type[SchemaT]) -> type[SchemaT]: ...
+def parent_as(name: str, schema: type[Schema] | None = None) -> Any:
+    """The binding ``name`` (``as_=``) of a query around this one (Ecto's ``parent_as``).
+
+    Why: a correlated subquery compares its rows with the outer query's
+    current row. A schema's columns (``Post.user_id``) name the innermost
+    query that binds the schema, so a subquery of the same table cannot
+    reach the outer row with them; ``parent_as("p").user_id`` can, in
+    ``where``, ``order_by``, ``group_by``, ``select`` or ``having`` of a
+    subquery at any depth (the nearest query around it binding ``name``).
+
+    Options:
+        schema: the binding's schema, to type its columns like the
+            schema's own (``parent_as("p", Post).views`` is a
+            ``Column[int]``); without it columns are untyped, as ``ref``'s.
+
+    Example: the posts with more views than their author's average::
+
+        p = parent_as("p", Post)
+        average = query(Post).where(Post.user_id == p.user_id).select(avg(Post.views))
+        query(Post, as_="p").where(Post.views > subquery(average))
+    """
+    if schema is not None and not (isinstance(schema, type) and issubclass(schema, Schema)):
+        raise TypeError(f"parent_as() takes a schema class, not {describe(schema)}")
+    return Parent(name, schema)
 
 
 def column(source: type[Schema] | Ref, name: str) -> Column[Any]:
@@ -364,6 +436,8 @@ class Query(Statement, Generic[T]):
     ctes: tuple[Cte, ...] = ()
     combinations: tuple[tuple[str, Query[Any]], ...] = ()
     preloads: tuple[Preload, ...] = ()
+    # Named windows: WINDOW "name" AS (...), for ``func.over("name")``.
+    windows: tuple[tuple[str, WindowDef], ...] = ()
 
     # -- node protocol ------------------------------------------------------
 
@@ -452,7 +526,7 @@ class Query(Statement, Generic[T]):
 
     def join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         kind: JoinKind = "inner",
@@ -475,11 +549,11 @@ class Query(Statement, Generic[T]):
             on = self._expect(on, "join(on=...)", "a condition (an expression)")
         if isinstance(target, str | AssocInfo | BoundAssoc):
             return self._join_assoc(target, on, kind, as_)
-        if not isinstance(target, Subquery | Alias) and not (
+        if not isinstance(target, Subquery | Alias | Table) and not (
             isinstance(target, type) and issubclass(target, Schema)
         ):
             raise TypeError(
-                "join() takes a schema, an alias, a subquery or an association,"
+                "join() takes a schema, an alias, a table(), a subquery or an association,"
                 f" not {describe(target)}"
             )
         if kind == "cross":
@@ -492,7 +566,7 @@ class Query(Statement, Generic[T]):
 
     def left_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -502,7 +576,7 @@ class Query(Statement, Generic[T]):
 
     def right_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -512,7 +586,7 @@ class Query(Statement, Generic[T]):
 
     def full_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -521,7 +595,7 @@ class Query(Statement, Generic[T]):
         return self.join(target, on, kind="full", as_=as_)
 
     def cross_join(
-        self, target: type[Schema] | Subquery[Any], *, as_: str | None = None
+        self, target: type[Schema] | Table | Subquery[Any], *, as_: str | None = None
     ) -> Query[T]:
         """Every row with every row of ``target``."""
         return self.join(target, kind="cross", as_=as_)
@@ -534,7 +608,7 @@ class Query(Statement, Generic[T]):
 
     def _join_assoc(
         self,
-        target: str | AssocInfo | BoundAssoc,
+        target: str | AssocInfo[Any] | BoundAssoc,
         extra: Cond | None,
         kind: JoinKind,
         as_: str | None,
@@ -559,10 +633,43 @@ class Query(Statement, Generic[T]):
             raise ValueError(
                 f"{_name(owner_key)} is not in the query: join it before joining {info.name!r}"
             )
+        if info.through is not None:
+            *hops, info = through_chain(info)
+            q = self
+            for hop in hops:
+                # Each hop before the last is bound to a name of its own, so
+                # its schema's columns keep naming the query's other joins.
+                key = ("hop", len(q.joins) + 1, hop.name)
+                table = schema_info(hop.related)
+                source = Source(
+                    (key,), table_alias(table.table), hop.related, table.prefix, table.table
+                )
+                q = replace_query(q, joins=(*q.joins, q._assoc_join(hop, owner_key, source, kind)))
+                owner_key = key
+            return q._add_assoc_join(info, owner_key, extra, kind, as_)
+        return self._add_assoc_join(info, owner_key, extra, kind, as_)
+
+    def _add_assoc_join(
+        self,
+        info: AssocInfo[Any],
+        owner_key: object,
+        extra: Cond | None,
+        kind: JoinKind,
+        as_: str | None,
+    ) -> Query[T]:
+        source = _source(info.related, as_, self._bound(), len(self.joins) + 1)
+        join = self._assoc_join(info, owner_key, source, kind)
+        if extra is not None:
+            assert join.on is not None
+            join = dataclasses.replace(join, on=and_(join.on, extra))
+        return replace_query(self, joins=(*self.joins, join))
+
+    def _assoc_join(
+        self, info: AssocInfo[Any], owner_key: object, source: Source, kind: JoinKind
+    ) -> Join:
+        """The join of ``source``, the related rows of a plain association of ``owner_key``."""
         owner = schema_info(info.owner)
-        related_cls = info.related
-        related = schema_info(related_cls)
-        source = _source(related_cls, as_, bound, len(self.joins) + 1)
+        related = schema_info(info.related)
         key = source.keys[0]
 
         def col(binding: object, schema: SchemaInfo, field: str) -> Column[Any]:
@@ -589,10 +696,7 @@ class Query(Statement, Generic[T]):
         else:
             assert info.foreign_key is not None
             on = col(key, related, info.foreign_key) == col(owner_key, owner, info.references)
-        if extra is not None:
-            on = and_(on, extra)
-        join = Join(kind, source, on, through, through_on)
-        return replace_query(self, joins=(*self.joins, join))
+        return Join(kind, source, on, through, through_on)
 
     # -- the select list --------------------------------------------------------
 
@@ -747,7 +851,11 @@ class Query(Statement, Generic[T]):
             return self.selected
         source = self.source
         if source.query is None:
-            assert source.schema is not None
+            if source.schema is None:
+                raise ValueError(
+                    f"a query of table({source.table!r}) has no schema, so no records:"
+                    " select its columns (.select(t.col('name', str)), a tuple or a dict)"
+                )
             return _records_of(source.schema, source.keys[0])
         inner = source.query.selection()
         key = source.keys[0]
@@ -886,6 +994,108 @@ class Query(Statement, Generic[T]):
         _expect_query(other, f"{op.lower().replace(' ', '_')}()")
         return replace_query(self, combinations=(*self.combinations, (op, other)))
 
+    # -- named windows ------------------------------------------------------------------
+
+    def window(
+        self,
+        name: str,
+        *,
+        partition_by: Expr[Any] | Sequence[Expr[Any]] = (),
+        order_by: Ordering | Expr[Any] | Sequence[Ordering | Expr[Any]] = (),
+        frame: Frame | None = None,
+    ) -> Query[T]:
+        """Define the window ``name`` (``WINDOW "name" AS (...)``) for ``func.over(name)``.
+
+        Why: several window functions over one window say it once, and the
+        database computes that window once. Options as for ``Func.over``.
+
+        Example: ``query(Post).window("w", partition_by=Post.user_id,
+        order_by=Post.views.desc()).select(rank().over("w"), sum_(Post.views).over("w"))``.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"window() takes a str name, not {describe(name)}")
+        if any(known == name for known, _ in self.windows):
+            raise ValueError(f"the query already has a window named {name!r}")
+        parts = self._exprs(several(partition_by), "window(partition_by=...)")
+        orders = tuple(ordering(o, "window(order_by=...)") for o in several(order_by))
+        spec = WindowDef(parts, orders, expect_frame(frame, "window(frame=...)"))
+        return replace_query(self, windows=(*self.windows, (name, spec)))
+
+    # -- first, last, keyset pagination ----------------------------------------------------
+
+    def first(self, *terms: Ordering | Expr[Any]) -> Query[T]:
+        """The first row only: ordered by ``terms`` (after earlier orders), else the primary key.
+
+        As Ecto's ``first``: a query without any order is ordered by the
+        root schema's primary key, so "first" means the same on every run.
+        Run it with ``repo.one_or_none``. Example: ``query(User).first(User.name)``.
+        """
+        ordered = self.order_by(*terms) if terms else self
+        if not ordered.orders:
+            ordered = replace_query(ordered, orders=self._key_order("first()"))
+        return ordered.limit(1)
+
+    def last(self, *terms: Ordering | Expr[Any]) -> Query[T]:
+        """The last row only: ``first`` in the reversed order.
+
+        Every ordering is turned around, NULLs included: on both databases
+        the reversed order lists the rows exactly backwards.
+        """
+        ordered = self.order_by(*terms) if terms else self
+        return ordered._reversed_order("last()").limit(1)
+
+    def _key_order(self, where: str) -> tuple[Ordering, ...]:
+        schema = self.source.schema
+        key = schema_info(schema).primary_key if schema is not None else ()
+        if schema is None or self.source.query is not None or not key:
+            raise ValueError(f"{where} needs an order_by for a query without a primary key")
+        binding = self.source.keys[0]
+        return tuple(Ordering(Column(binding, f.source, f.name, f.dbtype)) for f in key)
+
+    def keyset(self, *, after: object = None, before: object = None) -> Query[T]:
+        """Rows after (or before) a cursor in this query's order: keyset pagination.
+
+        Why: ``offset(10_000)`` makes the database read and skip 10,000 rows;
+        a keyset condition starts at the cursor, from an index on the sort
+        keys, and a row inserted meanwhile does not shift the pages.
+
+        Options:
+            after: the sort values of the last row seen: a tuple with one
+                value per ``order_by`` term, a single value for one term, or
+                a record of the root schema (its ordered fields are read).
+            before: the same, for the rows before a cursor (``repo.page``
+                with ``before=`` returns the page just before it).
+
+        The order must end with a unique key (``User.id``), and its values
+        must not be NULL: a NULL has no place in a keyset comparison.
+
+        Example: ``query(User).order_by(User.name, User.id).keyset(after=last).limit(20)``.
+        """
+        if not self.orders:
+            raise ValueError("keyset pagination needs an ordered query: add order_by(...)")
+        if self.combinations:
+            raise ValueError(
+                "keyset pagination cannot filter a union; select from it as a subquery"
+            )
+        conditions = [
+            _seek(self.orders, _cursor(self, cursor, name), forward)
+            for name, cursor, forward in (("after", after, True), ("before", before, False))
+            if cursor is not None
+        ]
+        return self.where(*conditions) if conditions else self
+
+    def reverse_order(self) -> Query[T]:
+        """This query in the opposite order (Ecto's ``reverse_order``), NULLs included.
+
+        Each ordering changes direction and NULLS FIRST/LAST side; without
+        any order, the root schema's primary key is reversed.
+        """
+        return self._reversed_order("reverse_order()")
+
+    def _reversed_order(self, where: str) -> Query[T]:
+        orders = self.orders or self._key_order(where)
+        return replace_query(self, orders=tuple(_reversed(o) for o in orders))
+
     # -- removing clauses, preloads ------------------------------------------------------
 
     @overload
@@ -943,7 +1153,10 @@ class Query(Statement, Generic[T]):
           ``posts=(query_or_ref, ["comments"])`` does both.
 
         Names are checked against the schemas' associations, and join
-        bindings against the query's joins.
+        bindings against the query's joins. The preloads go into the root's
+        records: the query's default rows, or, with ``select(User, ...)``,
+        the ``User`` of each tuple (with a join preload, one tuple per
+        user, the other values from its first row).
         """
         root = self.source.schema
         if root is None or self.source.query is not None:
@@ -975,6 +1188,78 @@ def replace_query(q: Query[T], **changes: Any) -> Query[T]:
     fields.update(q.__dict__)
     fields.update(changes)
     return new
+
+
+def _reversed(o: Ordering) -> Ordering:
+    """``o`` turned around: the other direction, NULLs on the other side.
+
+    An ordering without NULLS FIRST/LAST reverses to one without it, since
+    each database puts NULLs at opposite ends for ASC and DESC.
+    """
+    nulls: Literal["FIRST", "LAST"] | None = (
+        None if o.nulls is None else "LAST" if o.nulls == "FIRST" else "FIRST"
+    )
+    return Ordering(o.expr, not o.descending, nulls)
+
+
+def _cursor(q: Query[Any], cursor: object, name: str) -> tuple[object, ...]:
+    """The cursor's values, one per ordering of ``q``."""
+    orders = q.orders
+    if isinstance(cursor, Schema):
+        values: list[object] = []
+        for o in orders:
+            expr = o.expr
+            own = isinstance(expr, Column) and expr.binding in q.source.keys
+            if not own or not isinstance(expr, Column) or expr.field is None:
+                raise ValueError(
+                    f"keyset({name}=record) reads the ordered fields of the root schema; "
+                    "this order has another expression: give a tuple of values"
+                )
+            values.append(getattr(cursor, expr.field))
+        found: tuple[object, ...] = tuple(values)
+    elif isinstance(cursor, tuple):
+        found = cursor
+    elif len(orders) == 1:
+        found = (cursor,)
+    else:
+        raise TypeError(
+            f"keyset({name}=...) takes a tuple of {len(orders)} values (one per order_by term)"
+            f" or a record, not {describe(cursor)}"
+        )
+    if len(found) != len(orders):
+        raise ValueError(
+            f"keyset({name}=...) has {len(found)} value(s) for {len(orders)} order_by term(s)"
+        )
+    if any(v is None for v in found):
+        raise ValueError(
+            f"keyset({name}=...) has a NULL sort value: order by non-NULL expressions"
+            " (coalesce(...)) to paginate by them"
+        )
+    return found
+
+
+def _seek(orders: tuple[Ordering, ...], values: tuple[object, ...], forward: bool) -> Expr[bool]:
+    """The rows past ``values`` in the order ``orders`` (before them when not ``forward``).
+
+    One row comparison when every term goes one way, which an index on the
+    sort keys answers; else ``a > x OR (a = x AND b < y) ...``.
+    """
+    for o in orders:
+        if isinstance(o.expr, Label):
+            raise ValueError("keyset pagination orders by expressions, not by select labels")
+    lifted = [lift(v, o.expr) for o, v in zip(orders, values, strict=True)]
+    directions = {o.descending for o in orders}
+    if len(directions) == 1:
+        op = ">" if forward != orders[0].descending else "<"
+        if len(orders) == 1:
+            return Binary(op, orders[0].expr, lifted[0])
+        return Binary(op, Row(tuple(o.expr for o in orders)), Row(tuple(lifted)))
+    alternatives: list[Expr[bool]] = []
+    for i, o in enumerate(orders):
+        op = ">" if forward != o.descending else "<"
+        equal = [Binary("=", orders[j].expr, lifted[j]) for j in range(i)]
+        alternatives.append(and_(*equal, Binary(op, o.expr, lifted[i])))
+    return or_(*alternatives)
 
 
 def _dbtype(item: Expr[Any] | SchemaItem) -> DbType[Any] | None:
@@ -1056,6 +1341,13 @@ def _source(target: object, as_: str | None, bound: set[object], position: int) 
             raise TypeError("a subquery source must wrap a query")
         keys: tuple[object, ...] = (("source", position),) if as_ is None else (as_,)
         return Source(_new_keys(keys, bound), "s", query=target.query)
+    if isinstance(target, Table):
+        # No schema: its columns bind to the table's record class, and it has no records.
+        keys = () if as_ is None else (as_,)
+        if target._record not in bound:
+            keys = (*keys, target._record)
+        letter = table_alias(target._name)
+        return Source(_new_keys(keys, bound), letter, None, target._prefix, target._name)
     schema: type[Schema]
     table: str | None = None
     keys = ()
@@ -1085,7 +1377,7 @@ def _new_keys(keys: tuple[object, ...], bound: set[object]) -> tuple[object, ...
     return keys
 
 
-PreloadPath = str | AssocInfo | Mapping[str, Any]
+PreloadPath = str | AssocInfo[Any] | Mapping[str, Any]
 PreloadValue = Query[Any] | Ref | str | Sequence[Any] | Mapping[str, Any]
 
 
@@ -1195,6 +1487,11 @@ def _check_binding(
     info = schema_info(schema).associations[spec.name]
     if spec.binding is not None:
         where = f"{schema.__name__}.{spec.name}"
+        if info.through is not None:
+            raise ValueError(
+                f"join preload {where}: it goes through {', '.join(info.through)}, whose rows"
+                " the join repeats; preload it without ref() (one query per hop)"
+            )
         if not under_join:
             raise ValueError(f"join preload {where}: its parent is not join-preloaded too")
         source = joined.get(spec.binding)
@@ -1215,11 +1512,14 @@ def _check_binding(
 def query(source: type[SchemaT], *, as_: str | None = None) -> Query[SchemaT]: ...
 @overload
 def query(source: Subquery[T], *, as_: str | None = None) -> Query[T]: ...
+@overload
+def query(source: Table, *, as_: str | None = None) -> Query[Any]: ...
 def query(source: object, *, as_: str | None = None) -> Query[Any]:
     """A query of all rows of a schema, an ``alias`` (another table or a CTE), or a subquery.
 
     ``as_`` names the root binding (for ``ref``); a subquery's rows are the
-    records or dicts it selects.
+    records or dicts it selects. A ``table(...)`` (schemaless) is a source
+    too; its query selects explicit columns (``repodb.table``).
     """
     if not isinstance(source, type):
         return Query(_source(source, as_, set(), 0))
@@ -1259,6 +1559,125 @@ def exists(q: Query[Any]) -> Expr[bool]:
     """``EXISTS (q)``: whether ``q`` has rows; ``~exists(q)`` for ``NOT EXISTS``."""
     _expect_query(q, "exists()")
     return Exists(q)
+
+
+# -- the query of records' associated rows ----------------------------------------------
+
+
+@overload
+def assoc(
+    records: Schema | Sequence[Schema], association: AssocInfo[list[SchemaT]]
+) -> Query[SchemaT]: ...
+@overload
+def assoc(
+    records: Schema | Sequence[Schema], association: AssocInfo[SchemaT | None]
+) -> Query[SchemaT]: ...
+@overload
+def assoc(records: Schema | Sequence[Schema], association: str) -> Query[Any]: ...
+def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo[Any]) -> Query[Any]:
+    """The query of the rows associated with ``records`` (Ecto's ``Ecto.assoc``).
+
+    Why: a record's posts are a query like any other, to filter, order,
+    count, update or delete before anything is loaded, where ``preload``
+    loads them all. ``records`` is one record or a list of records of the
+    association's owner; their keys are bound values, read now.
+
+    The query selects the related records, each once: ``belongs_to`` and
+    ``has_*`` compare the related key with the records' keys (``=`` for one
+    key, ``IN`` for several; records without a key match nothing), and a
+    ``many_to_many`` reads the join table in a subquery, so a row linked to
+    two of the records is not repeated; a ``through`` association nests
+    one such subquery per hop. Given the association itself
+    (``User.posts``), the query is typed by its declaration
+    (``Query[Post]`` for ``Assoc[list[Post]]``); given its name, ``Any``.
+
+    Example: ``repo.all(assoc(user, "posts").where(Post.views > 10))``, or
+    ``repo.delete_all(assoc(users, User.posts))``.
+    """
+    found: Sequence[Schema] = [records] if isinstance(records, Schema) else records
+    first, *hops = through_chain(_owned_assoc(found, association))
+    owner_field = _owner_field(first)
+    keys = list(dict.fromkeys(r.__dict__[owner_field] for r in found))
+    q = _related_query(first, [key for key in keys if key is not None])
+    for hop in hops:
+        # Each hop's keys are a subquery of the previous hop's rows.
+        q = _related_query(hop, q.select(column(hop.owner, _owner_field(hop))))
+    return q
+
+
+def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo[Any]) -> AssocInfo[Any]:
+    """The association, checked against the records' schema."""
+    if not isinstance(records, Sequence):
+        raise TypeError(f"assoc() takes a record or a list of records, not {describe(records)}")
+    if not records:
+        if isinstance(association, AssocInfo):
+            return association
+        raise ValueError(
+            "assoc() of no records needs the association itself (User.posts), not its name"
+        )
+    owner = type(records[0])
+    if not all(type(r) is owner for r in records):
+        raise TypeError(f"assoc() takes records of one schema; the first is {owner.__name__}")
+    if isinstance(association, AssocInfo):
+        if association.owner is not owner:
+            raise ValueError(
+                f"{association.owner.__name__}.{association.name} is not an association of "
+                f"{owner.__name__}"
+            )
+        return association
+    info = schema_info(owner).associations.get(association)
+    if info is None:
+        raise ValueError(f"{owner.__name__} has no association {association!r}")
+    return info
+
+
+def _owner_field(info: AssocInfo[Any]) -> str:
+    """The owner's field whose values the related rows' key is compared with."""
+    if info.kind == "belongs_to":
+        assert info.foreign_key is not None
+        return info.foreign_key
+    if info.kind == "many_to_many":
+        assert info.join_keys is not None
+        return info.join_keys[0][1]
+    return info.references
+
+
+def _related_query(info: AssocInfo[Any], keys: list[Any] | Query[Any]) -> Query[Any]:
+    """The related rows of ``info`` whose owner-side key is among ``keys``.
+
+    ``keys`` are values, or a query selecting them (a hop of a chain).
+    """
+    target = query(info.related)
+    if info.kind == "many_to_many":
+        assert info.join_keys is not None
+        assert info.join_through is not None
+        (owner_column, owner_field), (related_column, field) = info.join_keys
+        owner = schema_info(info.owner)
+        through: tuple[object, ...] = ("assoc", info.owner, info.name)
+        # The join table is in the owner's schema, as the rows linking them are written.
+        table = info.join_through
+        linked: Query[Any] = Query(
+            Source((through,), table_alias(table), None, owner.prefix, table),
+            selected=Selection("scalar", (Column(through, related_column),)),
+        )
+        owner_key: Column[Any] = Column(
+            through, owner_column, None, owner.field(owner_field).dbtype
+        )
+        keys = linked.where(_among(owner_key, keys))
+    else:
+        found = info.references if info.kind == "belongs_to" else info.foreign_key
+        assert found is not None
+        field = found
+    key = schema_info(info.related).field(field)
+    compared: Column[Any] = Column(target.source.keys[0], key.source, key.name, key.dbtype)
+    return target.where(_among(compared, keys))
+
+
+def _among(column: Column[Any], keys: list[Any] | Query[Any]) -> Expr[bool]:
+    if isinstance(keys, Query):
+        return column.in_(keys)
+    # One key compares with "=", as a query of one record is usually written.
+    return column == keys[0] if len(keys) == 1 else column.in_(keys)
 
 
 def to_sql(statement: Statement, dialect: Dialect) -> tuple[str, list[Any]]:

@@ -44,22 +44,25 @@ from typing import (
 from . import telemetry
 from ._compile.cache import Compiled, compile_statement
 from ._repo import write_async as _write
-from ._repo.reads import aggregate_query, key_of, key_plan
-from ._repo.results import Intent, WriteResult
+from ._repo.explain import Explain, plan_text
+from ._repo.reads import aggregate_query, key_of, key_plan, load_record, unique_probe
+from ._repo.results import Intent, StaleField, WriteResult
 from ._repo.stream_async import AsyncRepoStream
 from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
-from .expr import Column, Statement, Value, describe
+from .expr import Column, Expr, Statement, Value, describe
 from .preload_async import preload as _preload
 from .preload_async import run_query as _run_query
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
+from .table import Table
 from .telemetry import EventHandler, QueryEvent
 from .write import Assignment, ConflictTarget, OnConflict
 
 if TYPE_CHECKING:
+    from ._codec import Codecs
     from .changeset import Changeset
     from .multi_async import AsyncMulti, Results
 
@@ -406,7 +409,13 @@ class AsyncRepo:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
         q = _query_for(q, "exists()", requests=False)
         probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
-        if q.limit_by is not None or q.offset_by is not None or q.distinct_on is not None:
+        if (
+            q.limit_by is not None
+            or q.offset_by is not None
+            or q.distinct_on is not None
+            or q.combinations
+        ):
+            # A union's members must keep their select lists, so the whole is a subquery.
             probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
         return bool((await self._execute(probe, "read"))[0])
 
@@ -471,6 +480,84 @@ class AsyncRepo:
         return await self.one(
             aggregate_query(_query_for(q, "aggregate()", requests=False), function, field)
         )
+
+    # -- Ecto's conveniences: all_by, page, load, explain -----------------------------
+
+    async def all_by(self, schema: type[S], /, **fields: object) -> list[S]:
+        """Every record whose fields equal ``fields`` (Ecto's ``all_by``).
+
+        Example: ``await repo.all_by(Post, member_id=1)``; ``None`` matches NULL.
+        """
+        return await self.all(query(schema).where(**fields))
+
+    async def page(
+        self, q: Query[T], limit: int, *, after: object = None, before: object = None
+    ) -> list[T]:
+        """A page of an ordered query by keyset: ``limit`` rows after (or before) a cursor.
+
+        Why: a page that starts at the last row seen costs the same at page
+        1,000 as at page 1 (``offset`` reads and skips every row before it),
+        and rows written meanwhile do not shift it. The cursors are as for
+        ``Query.keyset``: the sort values of a row, or a record of the root
+        schema. With ``before`` alone the page is the ``limit`` rows just
+        before the cursor (read backwards, returned in the query's order).
+
+        Example: ``await repo.page(query(Post).order_by(Post.id), 20, after=last_id)``.
+        """
+        q = _query_for(q, "page()", requests=False)
+        if before is not None and after is None:
+            rows = await self.all(q.keyset(before=before).reverse_order().limit(limit))
+            rows.reverse()
+            return rows
+        return await self.all(q.keyset(after=after, before=before).limit(limit))
+
+    async def load(
+        self,
+        schema: type[S],
+        data: Mapping[str, object] | Sequence[object],
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> S:
+        """A record built from a raw row, decoded as this repo's database stores values.
+
+        Why: rows read by other means (a typed request of plain columns, a
+        driver cursor, a message) become records as a query's would (Ecto's
+        ``Repo.load``): SQLite's text datetimes come back aware, JSON parsed,
+        and fields the row lacks take their defaults. Nothing is read; the
+        source lends a connection only to tell its storage forms.
+
+        Options: ``data`` maps column (or field) names to values, or is a
+        row of values named by ``columns``.
+
+        Example: ``await repo.load(Post, {"id": 1, "title": "Hi", "member_id": 2})``.
+        """
+        codecs = await self._on_connection("read", self._codecs_on)
+        return load_record(schema, data, columns, codecs)
+
+    async def _codecs_on(self, conn: AsyncConnection, checkout: float) -> Codecs:
+        return conn.codecs
+
+    async def explain(self, q: Query[Any], *, analyze: bool = False) -> str:
+        """The database's plan for ``q``, as text (``EXPLAIN``; SQLite's ``EXPLAIN QUERY PLAN``).
+
+        Runs where ``q`` would (a replica, for a read), with ``q``'s values
+        bound, so the plan is the one the query gets. ``analyze=True`` runs
+        the query and shows actual rows and times (PostgreSQL's ``EXPLAIN
+        ANALYZE``; SQLite has none, and refuses it).
+
+        Example: ``print(await repo.explain(query(Post).where(Post.member_id == 1)))``.
+        """
+        q = _query_for(q, "explain()", requests=False)
+        intent = _intent(q)
+        statement = Explain(q, analyze)
+        if intent == "read":
+            plan: str = await self._read(self._on_connection, intent, self._explain_on, statement)
+            return plan
+        return await self._on_connection(intent, self._explain_on, statement)
+
+    async def _explain_on(self, conn: AsyncConnection, checkout: float, statement: Explain) -> str:
+        rows, _ = await self._compile_run(conn, checkout, statement)
+        return plan_text(rows, conn.dialect)
 
     def stream(self, q: Query[T], *, batch_size: int = 500) -> AsyncRepoStream[T]:
         """The results one at a time, without loading them all.
@@ -557,80 +644,174 @@ class AsyncRepo:
         *,
         on_conflict: OnConflict = "raise",
         conflict_target: ConflictTarget | None = None,
+        update_where: Expr[bool] | Expr[bool | None] | None = None,
+        stale_error_field: str | None = None,
+        stale_error_message: str = "is stale",
     ) -> S:
         """Insert a record or a valid changeset; the record as the database stored it.
 
         Fills autogenerated keys, defaults and timestamps (read back with
         ``RETURNING``); writes new associated records in the same
-        transaction. An invalid changeset raises ``InvalidChangesetError``
-        without touching the database; a declared constraint violation
-        becomes a field error in that exception.
+        transaction (after an upsert, pointing at the row stored). An
+        invalid changeset raises ``InvalidChangesetError`` without touching
+        the database; a declared constraint violation becomes a field error
+        in that exception.
 
-        Options: ``on_conflict``, ``conflict_target``, as for ``insert_all``.
+        Options: ``on_conflict``, ``conflict_target``, ``update_where``, as
+        for ``insert_all``. When ``update_where`` keeps the conflicting row
+        from being updated, nothing is written and ``StaleEntryError`` is
+        raised; with ``stale_error_field`` it is an ``InvalidChangesetError``
+        whose changeset has ``stale_error_message`` on that field instead.
         """
         return await _write.insert(
-            self, value, on_conflict=on_conflict, conflict_target=conflict_target
+            self,
+            value,
+            on_conflict=on_conflict,
+            conflict_target=conflict_target,
+            update_where=update_where,
+            stale=_stale_field(stale_error_field, stale_error_message),
         )
 
-    async def update(self, changeset: Changeset[S]) -> S:
+    async def update(
+        self,
+        changeset: Changeset[S],
+        *,
+        stale_error_field: str | None = None,
+        stale_error_message: str = "is stale",
+    ) -> S:
         """Write a changeset's changes (only the changed fields); the updated record.
 
         Bumps ``updated_at`` timestamps; with ``optimistic_lock`` the row must
         still hold the old version, else ``StaleEntryError``, as when the row
-        is gone. A changeset without changes does not touch the database.
+        is gone (with ``stale_error_field``: the changeset's error on that
+        field, in ``InvalidChangesetError``). A changeset without changes does
+        not touch the database.
         """
-        return await _write.update(self, changeset)
+        return await _write.update(
+            self, changeset, _stale_field(stale_error_field, stale_error_message)
+        )
 
-    async def delete(self, value: S | Changeset[S]) -> S:
+    async def delete(
+        self,
+        value: S | Changeset[S],
+        *,
+        stale_error_field: str | None = None,
+        stale_error_message: str = "is stale",
+    ) -> S:
         """Delete a record by its primary key; ``StaleEntryError`` when no row was deleted.
 
         A changeset's declared ``no_assoc_constraint``/``foreign_key_constraint``
-        turn a restricting foreign key into a field error.
+        turn a restricting foreign key into a field error; ``stale_error_field``
+        does the same for a stale record, as for ``update``.
         """
-        return await _write.delete(self, value)
+        return await _write.delete(
+            self, value, _stale_field(stale_error_field, stale_error_message)
+        )
 
     async def insert_or_update(self, changeset: Changeset[S]) -> S:
         """Insert when the changeset's record is new (no primary key yet), else update."""
         return await _write.insert_or_update(self, changeset)
 
+    async def unsafe_validate_unique(
+        self,
+        changeset: Changeset[S],
+        fields: str | Sequence[str],
+        *,
+        message: str = "has already been taken",
+        error_key: str | None = None,
+    ) -> Changeset[S]:
+        """The changeset with an error when another row holds its ``fields`` values.
+
+        Why: a unique constraint reports a duplicate only when the write
+        runs, after every other check has passed; a form wants all its
+        errors at once. This query tells early, but it is "unsafe": a
+        concurrent writer can still insert the same values between the
+        check and the write, so keep ``unique_constraint`` as well (Ecto's
+        ``unsafe_validate_unique``). It reads the primary (a replica may
+        not have the row yet), and reads nothing when no field changed,
+        one is None, or one has an error already.
+
+        Options: ``message``; ``error_key``, the field that gets the error
+        (the first of ``fields`` by default). The error's options:
+        ``validation="unsafe_unique"`` and ``fields``.
+
+        Example: ``form = await repo.unsafe_validate_unique(form, "email")``.
+        """
+        names = (fields,) if isinstance(fields, str) else tuple(fields)
+        probe = unique_probe(changeset, names)
+        if probe is None:
+            return changeset
+        found = (await self._execute(probe.select(Value(1)).limit(1), "write"))[0]
+        if not found:
+            return changeset
+        return changeset.add_error(
+            error_key or names[0], message, validation="unsafe_unique", fields=names
+        )
+
+    @overload
+    async def insert_all(
+        self,
+        schema: Table,
+        rows: Sequence[Mapping[str, Any]] | Query[Any],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Literal[True],
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
+    ) -> WriteResult[dict[str, Any]]: ...
+    @overload
+    async def insert_all(
+        self,
+        schema: Table,
+        rows: Sequence[Mapping[str, Any]] | Query[Any],
+        *,
+        on_conflict: OnConflict = ...,
+        conflict_target: ConflictTarget | None = ...,
+        returning: Literal[False] | Sequence[str | Column[Any]] = ...,
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
+    ) -> WriteResult[Any]: ...
     @overload
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = ...,
         conflict_target: ConflictTarget | None = ...,
         returning: Literal[False] = ...,
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
     ) -> WriteResult[None]: ...
     @overload
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = ...,
         conflict_target: ConflictTarget | None = ...,
         returning: Literal[True],
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
     ) -> WriteResult[S]: ...
     @overload
     async def insert_all(
         self,
         schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = ...,
         conflict_target: ConflictTarget | None = ...,
         returning: Sequence[str | Column[Any]],
+        update_where: Expr[bool] | Expr[bool | None] | None = ...,
     ) -> WriteResult[tuple[Any, ...]]: ...
     async def insert_all(
         self,
-        schema: type[S],
-        rows: Sequence[Mapping[str, Any] | S],
+        schema: type[S] | Table,
+        rows: Sequence[Mapping[str, Any] | S] | Query[Any],
         *,
         on_conflict: OnConflict = "raise",
         conflict_target: ConflictTarget | None = None,
         returning: bool | Sequence[str | Column[Any]] = False,
+        update_where: Expr[bool] | Expr[bool | None] | None = None,
     ) -> WriteResult[Any]:
         """Insert many rows at once, in one transaction; a ``WriteResult``.
 
@@ -640,8 +821,17 @@ class AsyncRepo:
         conflict is handled). For upserts the result says how many rows were
         inserted and how many updated, and with ``returning`` which ones.
 
-        Options: ``on_conflict``, ``conflict_target``, ``returning`` as for
-        ``repodb.write.insert_all``.
+        ``rows`` may be a query selecting a dict of fields (``INSERT ...
+        SELECT``: the rows never come to Python, and no timestamps or
+        defaults are filled in), and a row's value may be a query of one
+        value (``subquery(q)``), which the database evaluates; such rows go
+        in one statement, and an upsert of them reports no ``inserted`` /
+        ``updated`` split. ``schema`` may be a ``table(...)`` with declared
+        columns (schemaless); its returned rows are dicts.
+
+        Options: ``on_conflict``, ``conflict_target``, ``returning``,
+        ``update_where`` as for ``repodb.write.insert_all``. Rows that
+        ``update_where`` kept are neither written nor counted.
         """
         from ._repo import bulk_async
 
@@ -652,6 +842,7 @@ class AsyncRepo:
             on_conflict=on_conflict,
             conflict_target=conflict_target,
             returning=returning,
+            update_where=update_where,
         )
 
     @overload
@@ -850,6 +1041,10 @@ _REQUEST_CALLS: dict[
     "one_or_none": lambda c, r, p: c.one_or_none(r, p),
     "exec": lambda c, r, p: c.exec(r, p),
 }
+
+
+def _stale_field(field: str | None, message: str) -> StaleField | None:
+    return None if field is None else StaleField(field, message)
 
 
 def _query_for(q: object, where: str, requests: bool = True) -> Query[Any]:

@@ -77,9 +77,11 @@ __all__ = [
     "load_embedded",
     "many_to_many",
     "schema_info",
+    "through_chain",
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class NotLoaded:
@@ -133,7 +135,7 @@ class Assoc(Generic[T]):
     """
 
     @overload
-    def __get__(self, obj: None, owner: Any) -> AssocInfo: ...
+    def __get__(self, obj: None, owner: Any) -> AssocInfo[T]: ...
     @overload
     def __get__(self, obj: object, owner: Any) -> T: ...
     def __get__(self, obj: object, owner: Any) -> Any:
@@ -154,7 +156,7 @@ AssocKind = Literal["belongs_to", "has_one", "has_many", "many_to_many"]
 
 
 @dataclasses.dataclass(frozen=True)
-class AssocInfo:
+class AssocInfo(Generic[T_co]):
     """An association: how a schema's rows relate to another schema's.
 
     Attributes:
@@ -168,6 +170,12 @@ class AssocInfo:
             ``belongs_to``, on the owner otherwise).
         join_through: the join table of a ``many_to_many`` (in the owner's ``prefix``).
         join_keys: ``((join_column, owner_field), (join_column, related_field))``.
+        through: for a ``has_many``/``has_one`` through other associations
+            (Ecto's ``through:``), their names from the owner on; see
+            ``through_chain``. Its keys are the hops'.
+        preload_order: how a ``has_many``/``many_to_many`` orders the
+            records it preloads: field names of the related schema, ``-``
+            before a name for descending (Ecto's ``preload_order``).
     """
 
     kind: AssocKind
@@ -178,6 +186,8 @@ class AssocInfo:
     references: str = "id"
     join_through: str | None = None
     join_keys: tuple[tuple[str, str], tuple[str, str]] | None = None
+    through: tuple[str, ...] | None = None
+    preload_order: tuple[str, ...] = ()
 
     @property
     def related(self) -> type[Schema]:
@@ -253,7 +263,7 @@ class SchemaInfo:
     prefix: str | None
     fields: tuple[FieldInfo, ...]
     virtual: tuple[str, ...]
-    associations: dict[str, AssocInfo]
+    associations: dict[str, AssocInfo[Any]]
     indexes: tuple[IndexDef, ...] = ()
 
     @property
@@ -305,11 +315,14 @@ def field(
 @dataclasses.dataclass(frozen=True)
 class _AssocOptions:
     kind: AssocKind
-    related: type[Schema] | str | Callable[[], type[Schema]]
+    # None for a ``through`` association: the last hop's, resolved when first read.
+    related: type[Schema] | str | Callable[[], type[Schema]] | None
     foreign_key: str | None
     references: str
     join_through: str | None = None
     join_keys: tuple[tuple[str, str], tuple[str, str]] | None = None
+    through: tuple[str, ...] | None = None
+    preload_order: tuple[str, ...] = ()
 
 
 def belongs_to(
@@ -325,24 +338,120 @@ def belongs_to(
     return _AssocAccess(_AssocOptions("belongs_to", related, foreign_key, references))
 
 
+@overload
 def has_one(
     related: type[Schema] | str | Callable[[], type[Schema]],
     *,
     foreign_key: str,
     references: str = "id",
+) -> Any: ...
+@overload
+def has_one(*, through: Sequence[str]) -> Any: ...
+def has_one(
+    related: type[Schema] | str | Callable[[], type[Schema]] | None = None,
+    *,
+    foreign_key: str | None = None,
+    references: str = "id",
+    through: Sequence[str] | None = None,
 ) -> Any:
-    """One ``related`` row points at this one: ``related.<foreign_key> = self.<references>``."""
-    return _AssocAccess(_AssocOptions("has_one", related, foreign_key, references))
+    """One ``related`` row points at this one: ``related.<foreign_key> = self.<references>``.
+
+    ``through=["profile", "avatar"]`` instead: the row reached through
+    other associations, as ``has_many(through=...)``.
+    """
+    return _AssocAccess(_options("has_one", related, foreign_key, references, through))
 
 
+@overload
 def has_many(
     related: type[Schema] | str | Callable[[], type[Schema]],
     *,
     foreign_key: str,
     references: str = "id",
+    preload_order: Sequence[str] = (),
+) -> Any: ...
+@overload
+def has_many(*, through: Sequence[str]) -> Any: ...
+def has_many(
+    related: type[Schema] | str | Callable[[], type[Schema]] | None = None,
+    *,
+    foreign_key: str | None = None,
+    references: str = "id",
+    through: Sequence[str] | None = None,
+    preload_order: Sequence[str] = (),
 ) -> Any:
-    """Many ``related`` rows point at this one: ``related.<foreign_key> = self.<references>``."""
-    return _AssocAccess(_AssocOptions("has_many", related, foreign_key, references))
+    """Many ``related`` rows point at this one: ``related.<foreign_key> = self.<references>``.
+
+    ``through=["posts", "comments"]`` instead (Ecto's ``has_many :through``):
+    the rows reached by following this schema's ``posts``, then their
+    ``comments``; each name is an association of the schema the previous
+    one reaches, of any kind (another ``through`` too). Such an
+    association is read-only: joins, preloads and ``assoc`` follow it, and
+    changesets refuse to cast it. Its related schema is the last hop's.
+
+    ``preload_order=["-score", "id"]`` orders each record's preloaded list
+    (field names of the related schema, ``-`` for descending; Ecto's
+    ``preload_order``); a preload query with an ``order_by`` of its own
+    orders it instead. A through association takes the order of its hops.
+    """
+    options = _options("has_many", related, foreign_key, references, through)
+    if preload_order:
+        if through is not None:
+            raise TypeError(
+                "has_many(through=...) takes no preload_order: give it to the associations"
+                " it goes through"
+            )
+        options = dataclasses.replace(options, preload_order=_order_names(preload_order))
+    return _AssocAccess(options)
+
+
+def _order_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``preload_order``'s names, checked for form (the fields are checked when loading)."""
+    if isinstance(names, str) or not all(isinstance(n, str) and n.lstrip("-") for n in names):
+        raise TypeError(
+            f"preload_order takes a list of field names ('-name' for descending), not {names!r}"
+        )
+    return tuple(names)
+
+
+def _options(
+    kind: AssocKind,
+    related: type[Schema] | str | Callable[[], type[Schema]] | None,
+    foreign_key: str | None,
+    references: str,
+    through: Sequence[str] | None,
+) -> _AssocOptions:
+    """The options of a ``has_*`` association: a related schema and its key, or a path."""
+    if through is None:
+        if related is None or foreign_key is None:
+            raise TypeError(f"{kind} needs the related schema and foreign_key=, or through=")
+        return _AssocOptions(kind, related, foreign_key, references)
+    path = (through,) if isinstance(through, str) else tuple(through)
+    if related is not None or foreign_key is not None or len(path) < 2:
+        raise TypeError(f"{kind}(through=...) takes only the path: two or more association names")
+    return _AssocOptions(kind, None, None, references, through=path)
+
+
+def through_chain(info: AssocInfo[Any]) -> tuple[AssocInfo[Any], ...]:
+    """The plain associations a ``through`` association follows, from its owner on.
+
+    Nested ``through`` associations are expanded; a name that is not an
+    association of the schema reached so far raises ValueError.
+    """
+    if info.through is None:
+        return (info,)
+    hops: list[AssocInfo[Any]] = []
+    schema = info.owner
+    for name in info.through:
+        hop = schema_info(schema).associations.get(name)
+        if hop is None:
+            raise ValueError(
+                f"{info.owner.__name__}.{info.name} goes through {schema.__name__}.{name},"
+                f" which is not an association of {schema.__name__}"
+            )
+        hops.extend(through_chain(hop))
+        schema = hop.related
+    return tuple(hops)
 
 
 def many_to_many(
@@ -350,14 +459,23 @@ def many_to_many(
     *,
     join_through: str,
     join_keys: tuple[tuple[str, str], tuple[str, str]],
+    preload_order: Sequence[str] = (),
 ) -> Any:
     """Rows linked through a join table.
 
     ``join_keys=(("post_id", "id"), ("tag_id", "id"))`` reads: the join
     table's ``post_id`` holds this schema's ``id``, its ``tag_id`` the related
-    schema's ``id``.
+    schema's ``id``. ``preload_order`` as in ``has_many``.
     """
-    options = _AssocOptions("many_to_many", related, None, "id", join_through, join_keys)
+    options = _AssocOptions(
+        "many_to_many",
+        related,
+        None,
+        "id",
+        join_through,
+        join_keys,
+        preload_order=_order_names(preload_order),
+    )
     return _AssocAccess(options)
 
 
@@ -426,14 +544,14 @@ class _AssocAccess:
         self._options = options
         self._owner: type[Schema] | None = None
         self._name = ""
-        self._info: AssocInfo | None = None
+        self._info: AssocInfo[Any] | None = None
 
     def __set_name__(self, owner: type[Schema], name: str) -> None:
         self._owner = owner
         self._name = name
 
     @property
-    def info(self) -> AssocInfo:
+    def info(self) -> AssocInfo[Any]:
         if self._info is None:
             o = self._options
             assert self._owner is not None
@@ -441,13 +559,19 @@ class _AssocAccess:
                 o.kind,
                 self._name,
                 self._owner,
-                o.related,
+                self._last_hop if o.related is None else o.related,
                 o.foreign_key,
                 o.references,
                 o.join_through,
                 o.join_keys,
+                o.through,
+                o.preload_order,
             )
         return self._info
+
+    def _last_hop(self) -> type[Schema]:
+        """The related schema of a ``through`` association: its last hop's."""
+        return through_chain(self.info)[-1].related
 
     def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
         if obj is None:

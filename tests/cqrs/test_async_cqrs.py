@@ -5,39 +5,46 @@ generates ``repodb.cqrs`` from ``repodb.cqrs_async``); these tests run it
 as such, in asyncio: reads on the replicas and writes on the primary, a
 session reading its own writes while both replicas have replay paused,
 lag-aware routing, stats and manual marks, the primary serving reads when
-every replica is stopped, a replica SIGKILLed under 20 reading tasks, and a
-SIGSTOPped replica whose reads in flight are aborted by the probe's
-watchdog (``asyncio.timeout``) and run again elsewhere.
+every replica is stopped, a replica SIGKILLed under 50 tasks reading through
+an ``AsyncRepo`` (at most one error, reads flowing through the outage), and
+a SIGSTOPped replica whose reads in flight are aborted by the probe's
+watchdog (``asyncio.timeout``) and run again elsewhere, the slowest read
+waiting at most about the probe timeout.
 
 Each test is a plain function running its coroutine with ``asyncio.run``
 under an ``asyncio.timeout``; the cluster commands run in a thread
 (``asyncio.to_thread``) so that the readers go on meanwhile, and every node
-is put back in a ``finally``. As a Repo would, a reader runs a read that
-failed with ``ConnectionLost`` once more (the router has marked that
-replica down by then).
+is put back in a ``finally``. The load's readers go through an
+``AsyncRepo``, which runs a read that failed with ``ConnectionLost`` once
+more (the router has marked that replica down by then); ``read_port``
+does the same by hand for the tests that use the router directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from repodb import AsyncConnection, ConnectionLost, Request
+from repodb import AsyncConnection, AsyncRepo, ConnectionLost, Request
 from repodb.cqrs_async import AsyncCqrs, CqrsConfig
+from repodb.query import query
 from repodb.types import tup
 from tests.conftest import pg_url, replica_urls, with_search_path
 from tests.cqrs import test_cqrs_failures
 from tests.cqrs.rig import cluster
+from tests.cqrs.test_cqrs_routing import PORT as PORT_OF_SERVER
+from tests.cqrs.test_cqrs_routing import RoutedItem
 
 WAIT = 30.0
 CHECK_INTERVAL = 0.2
 PROBE_TIMEOUT = 1.0
-TASKS = 20
+TASKS = 50
 
 SERVER = Request.one("SELECT inet_server_port(), pg_is_in_recovery()", row=tup(int, bool))
 PORT = Request.one("SELECT inet_server_port() FROM items WHERE id = 1", row=int)
@@ -74,15 +81,40 @@ async def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT) 
     return time.monotonic() - started
 
 
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT) -> None:
+    """``wait_for`` for a check that awaits (a query, a request), polled every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def replay_paused() -> AsyncIterator[None]:
+    """Both replicas keep serving what they have until the block ends (then replay resumes)."""
+    await node("pause-replay", "1")
+    try:
+        await node("pause-replay", "2")
+        try:
+            yield
+        finally:
+            await node("resume-replay", "2")
+    finally:
+        await node("resume-replay", "1")
+
+
 # A fresh schema with one item, replayed on both replicas (the sync failure tests' fixture).
 schema = test_cqrs_failures.schema
 
 
-def make_cqrs(schema: str, **options: Any) -> AsyncCqrs:
+def make_cqrs(schema: str, application_name: str = "", **options: Any) -> AsyncCqrs:
+    """A router on ``schema``; its connections named ``application_name`` when given."""
+    named = f"&application_name={application_name}" if application_name else ""
     return AsyncCqrs(
         CqrsConfig(
-            primary_conninfo=with_search_path(pg_url(), schema),
-            replica_conninfos=[with_search_path(u, schema) for u in replica_urls()],
+            primary_conninfo=with_search_path(pg_url(), schema) + named,
+            replica_conninfos=[with_search_path(u, schema) + named for u in replica_urls()],
             check_interval=CHECK_INTERVAL,
             probe_timeout=PROBE_TIMEOUT,
             connect_timeout=2.0,
@@ -101,11 +133,16 @@ async def read_port(cqrs: AsyncCqrs) -> int:
             return await conn.one(PORT)
 
 
+async def served_by(repo: AsyncRepo) -> int:
+    """The port of the server that ran an AsyncRepo read (retried once by the Repo itself)."""
+    return await repo.one(query(RoutedItem).where(RoutedItem.id == 1).select(PORT_OF_SERVER))
+
+
 class ReadLoad:
-    """Tasks reading through the router until the block ends; when and where each read ran."""
+    """Tasks reading through an AsyncRepo until the block ends; when and where each read ran."""
 
     def __init__(self, cqrs: AsyncCqrs, tasks: int = TASKS) -> None:
-        self._cqrs = cqrs
+        self._repo = AsyncRepo(cqrs)
         self._count = tasks
         self._stop = asyncio.Event()
         self.reads: list[tuple[float, int, float]] = []  # (finished at, port, latency)
@@ -128,7 +165,7 @@ class ReadLoad:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                port = await read_port(self._cqrs)
+                port = await served_by(self._repo)
             except Exception as e:
                 self.errors.append(e)
                 await asyncio.sleep(0.01)
@@ -184,31 +221,56 @@ def test_a_session_reads_its_writes_while_replay_is_paused(schema: str) -> None:
 
     async def main() -> None:
         async with make_cqrs(schema) as cqrs:
-            await node("pause-replay", "1")
-            try:
-                await node("pause-replay", "2")
-                try:
-                    async with cqrs.session() as session:
-                        for n in range(2, 12):
-                            async with session.write() as conn:
-                                await conn.exec(INSERT)
-                            assert session.last_write_lsn is not None
-                            async with session.read() as conn:
-                                # Neither replica has it: the primary serves the read.
-                                assert await conn.one(COUNT) == n
-                                assert await conn.one(PORT) == primary
-                    # Outside the session, reads still go to the (stale) replicas.
-                    async with cqrs.read() as conn:
-                        assert await conn.one(COUNT) == 1
-                finally:
-                    await node("resume-replay", "2")
-            finally:
-                await node("resume-replay", "1")
+            async with replay_paused():
+                async with cqrs.session() as session:
+                    for n in range(2, 12):
+                        async with session.write() as conn:
+                            await conn.exec(INSERT)
+                        assert session.last_write_lsn is not None
+                        async with session.read() as conn:
+                            # Neither replica has it: the primary serves the read.
+                            assert await conn.one(COUNT) == n
+                            assert await conn.one(PORT) == primary
+                # Outside the session, reads still go to the (stale) replicas.
+                async with cqrs.read() as conn:
+                    assert await conn.one(COUNT) == 1
             async with cqrs.session() as session:
                 async with session.transaction() as conn:
                     await conn.exec(INSERT)
                 async with session.read() as conn:
                     assert await conn.one(COUNT) == 12
+
+    run(main)
+
+
+def test_a_session_after_another_sessions_write_reads_it_while_replay_is_paused(
+    schema: str,
+) -> None:
+    # How a write survives a redirect: its position goes to the next session.
+    primary = port_of(pg_url())
+
+    async def main() -> None:
+        async with make_cqrs(schema) as cqrs:
+            async with replay_paused():
+                async with cqrs.session() as first, first.write() as conn:
+                    await conn.exec(INSERT)
+                position = first.last_write_lsn
+                assert position is not None
+                async with cqrs.session(after=position) as later:
+                    assert later.last_write_lsn == position
+                    for _ in range(4):
+                        async with later.read() as conn:
+                            assert await conn.one(COUNT) == 2
+                            assert await conn.one(PORT) == primary
+                async with cqrs.session() as unaware, unaware.read() as conn:
+                    assert await conn.one(COUNT) == 1  # a stale replica
+
+            async def on_a_replica() -> bool:
+                async with cqrs.session(after=position) as later, later.read() as conn:
+                    return await conn.one(PORT) != primary
+
+            # Once a replica has replayed the write, it serves such a session again.
+            await until(on_a_replica, "a replica to replay the write")
 
     run(main)
 
@@ -295,7 +357,7 @@ def test_with_every_replica_down_reads_go_to_the_primary(schema: str) -> None:
     run(main)
 
 
-def test_a_replica_killed_under_20_reading_tasks(schema: str) -> None:
+def test_a_replica_killed_under_50_reading_tasks(schema: str) -> None:
     first, second = (port_of(u) for u in replica_urls())
 
     async def main() -> None:
@@ -314,9 +376,12 @@ def test_a_replica_killed_under_20_reading_tasks(schema: str) -> None:
             await wait_for(
                 lambda: first in load.ports(started, time.monotonic()), "reads on replica 1 again"
             )
+        steady = load.count(killed - 1.0, killed)
+        during = load.count(detected, outage_end) / (outage_end - detected)
         print(
-            f"\nasync kill-replica: errors={len(load.errors)} "
-            f"detected={detected - killed:.3f}s reads during={load.count(detected, outage_end)}"
+            f"\nasync kill-replica, {TASKS} tasks: errors={len(load.errors)} "
+            f"detected={detected - killed:.3f}s steady={steady}/s during={during:.0f}/s "
+            f"({during / max(steady, 1):.0%}) reads during={load.count(detected, outage_end)}"
         )
         assert len(load.errors) <= 1, load.errors
         assert load.count(detected, outage_end) > 0

@@ -20,10 +20,11 @@ every wait and every join is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -272,7 +273,8 @@ def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> Non
     assert during > 0
 
 
-@pytest.mark.parametrize(
+# C5's ways for replica 1 to fail: (mode, pg-cluster command to break it, to mend it).
+FAILURE_MODES = pytest.mark.parametrize(
     ("mode", "break_it", "mend_it"),
     [
         ("refused", ("stop-replica", "1", "immediate"), ("start-replica", "1")),
@@ -281,6 +283,9 @@ def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> Non
         ("admin shutdown", ("stop-replica", "1", "fast"), ("start-replica", "1")),
     ],
 )
+
+
+@FAILURE_MODES
 def test_every_failure_mode_ends_in_the_same_down_state(
     schema: str, mode: str, break_it: tuple[str, ...], mend_it: tuple[str, ...]
 ) -> None:
@@ -313,42 +318,51 @@ def test_every_failure_mode_ends_in_the_same_down_state(
     assert first_reads < 2.0 + 3.0
 
 
-def test_a_recovery_conflict_is_retried_on_another_server(schema: str) -> None:
-    """C6: a replica cancels a read (40001) to replay a lock; the Repo reads elsewhere."""
-    first = port_of(replica_urls()[0])
-    slow_on_first = fragment(
-        "pg_sleep(CASE WHEN inet_server_port() = ? THEN 3 ELSE 0 END) IS NOT NULL",
-        first,
-        type_=bool,
-    )
+@contextlib.contextmanager
+def quick_recovery_conflicts() -> Iterator[None]:
+    """Replica 1 cancels reads that hold up its replay after 100 ms, for the block."""
     with open_conn(replica_urls()[0]) as replica:
         replica.exec(Request.exec("ALTER SYSTEM SET max_standby_streaming_delay = '100ms'"))
         replica.exec(Request.exec("SELECT pg_reload_conf()"))
     try:
-        with make_cqrs(schema) as cqrs:
-            events: list[QueryEvent] = []
-            repo = Repo(cqrs, on_event=events.append)
-            # The read starts on replica 1; with replica 2 out, the retry goes to the primary.
-            cqrs.mark_replica_unhealthy(1)
-
-            def lock_on_primary() -> None:
-                time.sleep(0.5)
-                with cqrs.transaction() as conn:
-                    conn.exec(Request.exec("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
-
-            locker = threading.Thread(target=lock_on_primary, daemon=True)
-            locker.start()
-            started = time.monotonic()
-            port = repo.one(query(RoutedItem).where(slow_on_first).select(PORT))
-            took = time.monotonic() - started
-            locker.join(JOIN)
-            assert not locker.is_alive()
-            cqrs.mark_replica_healthy(1)
-            back = wait_until(lambda: cqrs.stats().replicas[0].healthy, "replica 1 back")
+        yield
     finally:
         with open_conn(replica_urls()[0]) as replica:
             replica.exec(Request.exec("ALTER SYSTEM RESET max_standby_streaming_delay"))
             replica.exec(Request.exec("SELECT pg_reload_conf()"))
+
+
+def slow_on_replica_1() -> Any:
+    """A condition that takes 3 s on replica 1 and none elsewhere."""
+    return fragment(
+        "pg_sleep(CASE WHEN inet_server_port() = ? THEN 3 ELSE 0 END) IS NOT NULL",
+        port_of(replica_urls()[0]),
+        type_=bool,
+    )
+
+
+def test_a_recovery_conflict_is_retried_on_another_server(schema: str) -> None:
+    """C6: a replica cancels a read (40001) to replay a lock; the Repo reads elsewhere."""
+    with quick_recovery_conflicts(), make_cqrs(schema) as cqrs:
+        events: list[QueryEvent] = []
+        repo = Repo(cqrs, on_event=events.append)
+        # The read starts on replica 1; with replica 2 out, the retry goes to the primary.
+        cqrs.mark_replica_unhealthy(1)
+
+        def lock_on_primary() -> None:
+            time.sleep(0.5)
+            with cqrs.transaction() as conn:
+                conn.exec(Request.exec("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+
+        locker = threading.Thread(target=lock_on_primary, daemon=True)
+        locker.start()
+        started = time.monotonic()
+        port = repo.one(query(RoutedItem).where(slow_on_replica_1()).select(PORT))
+        took = time.monotonic() - started
+        locker.join(JOIN)
+        assert not locker.is_alive()
+        cqrs.mark_replica_healthy(1)
+        back = wait_until(lambda: cqrs.stats().replicas[0].healthy, "replica 1 back")
     print(
         f"\nC6 recovery conflict: answered by port {port} in {took:.2f}s; "
         f"replica 1 back {back:.2f}s"
@@ -427,8 +441,13 @@ def test_with_the_primary_down_reads_work_and_writes_fail_fast(schema: str) -> N
             )
             == 0
         )
+    assert_failed_fast("B6", failures)
+
+
+def assert_failed_fast(label: str, failures: Sequence[tuple[float, BaseException]]) -> None:
+    """B6: writes with the primary down failed within connect_timeout, the last as "down"."""
     shown = "; ".join(f"{type(e).__name__} in {t * 1000:.0f}ms" for t, e in failures)
-    print(f"\nB6 primary down: writes failed with {shown}")
+    print(f"\n{label} primary down: writes failed with {shown}")
     assert all(t < 2.0 + 1.0 for t, _ in failures)
     last = failures[-1][1]
     assert isinstance(last, ConnectError)

@@ -152,6 +152,21 @@ def test_a_session_reads_and_writes(url: str) -> None:
     run(main)
 
 
+def test_a_session_after_a_position_checks_it_and_reads_replicas(url: str) -> None:
+    # SQLite has no lag: a position carried from elsewhere changes nothing.
+    async def main() -> None:
+        async with AsyncCqrs(config(url)) as cqrs:
+            async with cqrs.session(after="16/B374D848") as session:
+                assert session.last_write_lsn is None
+                async with session.read() as conn:
+                    assert conn.label.startswith("replica")
+            for bad in ["", "16", "16/", "/B374D848", "G/0", "123456789/0", "0/0\n", "0/0;--"]:
+                with pytest.raises(ValueError, match="not a WAL position"):
+                    cqrs.session(after=bad)
+
+    run(main)
+
+
 def test_marks_and_stats(url: str) -> None:
     async def main() -> None:
         async with AsyncCqrs(config(url, replicas=2)) as cqrs:

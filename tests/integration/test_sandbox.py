@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -79,21 +80,28 @@ def _plugin_args() -> list[str]:
     return [] if registered else ["-p", "repodb.testing"]
 
 
-def run_app_suite(*args: str, url: str | None = None) -> dict[str, int]:
-    """Run the sample application's tests in a new pytest process; its outcome counts."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("REPODB_TEST_URL", None)
+def run_app_suite(
+    *args: str,
+    url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    expected: Mapping[str, int] = APP_OUTCOMES,
+) -> str:
+    """Run the sample application's tests in a new pytest process; what it printed.
+
+    ``env`` adds to the environment; the run must end with the ``expected``
+    outcome counts and exit 0.
+    """
+    run_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    run_env.pop("REPODB_TEST_URL", None)
     if url is not None:
-        env["REPODB_TEST_URL"] = url
+        run_env["REPODB_TEST_URL"] = url
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *_plugin_args(), *args]
     done = subprocess.run(
-        command, cwd=APP, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
+        command, cwd=APP, env=run_env, capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
-    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    outcomes = {kind: int(n) for n, kind in _OUTCOME.findall(summary)}
-    assert outcomes == APP_OUTCOMES, done.stdout + done.stderr
+    assert _outcomes(done) == expected, done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
-    return outcomes
+    return done.stdout
 
 
 def assert_tables_empty(url: str) -> None:
@@ -488,18 +496,30 @@ def test_starts_clean(repodb_repo):
 """
 
 
+# pytest-asyncio, installed with the dev extra, warns (an error here) unless its loop scope is set.
+PROJECT_INI = "[pytest]\nfilterwarnings = error\nasyncio_default_fixture_loop_scope = function\n"
+
+
 def run_project(
-    tmp_path: Path, *args: str, tests: str = _PROJECT_TESTS, conftest: str = _PROJECT_CONFTEST
+    tmp_path: Path,
+    *args: str,
+    tests: str = _PROJECT_TESTS,
+    conftest: str = _PROJECT_CONFTEST,
+    ini: str = PROJECT_INI,
+    python: Sequence[str] = ("-m", "pytest"),
 ) -> subprocess.CompletedProcess[str]:
-    """A new pytest process in a project of ``tmp_path`` that uses repodb's fixtures."""
+    """A new pytest process in a project of ``tmp_path`` that uses repodb's fixtures.
+
+    ``python`` is what the interpreter runs: pytest, or a script that starts it.
+    """
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
     (project / "conftest.py").write_text(conftest)
     (project / "test_project.py").write_text(tests)
-    (project / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    (project / "pytest.ini").write_text(ini)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("REPODB_TEST_URL", None)
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
+    command = [sys.executable, *python, "-p", "no:cacheprovider", "-q", *args]
     return subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
     )

@@ -16,7 +16,7 @@ from ..schema import schema_info
 from ..types import DbType, optional
 from .cache import Shape
 from .result import RecordShape, Result
-from .writer import Writer
+from .writer import OuterBinding, Writer
 
 if TYPE_CHECKING:
     from ..query import Join, Query, Selection, Source
@@ -117,9 +117,11 @@ def _emit_core(w: Writer, q: Query[Any], selection: Selection, top: bool) -> Non
         _emit_join(w, join, through_alias, alias)
     _emit_condition(w, " WHERE ", fold(q.wheres))
     if q.groups:
+        _check_outer_groups(w, q.groups)
         w.write(" GROUP BY ")
         _emit_list(w, q.groups)
     _emit_condition(w, " HAVING ", fold(q.havings))
+    _emit_windows(w, q)
 
 
 def _walk_core(q: Query[Any], shape: list[object], values: list[object]) -> None:
@@ -135,6 +137,45 @@ def _walk_core(q: Query[Any], shape: list[object], values: list[object]) -> None
     for e in q.groups:
         e.walk(shape, values)
     walk_steps("having", q.havings, shape, values)
+    _walk_windows(q, shape, values)
+
+
+def _emit_windows(w: Writer, q: Query[Any]) -> None:
+    """``WINDOW "a" AS (...), "b" AS (...)``: the query's named windows."""
+    for i, (name, window) in enumerate(q.windows):
+        w.write(", " if i else " WINDOW ")
+        w.identifier(name)
+        w.write(" AS (")
+        window.emit(w)
+        w.write(")")
+
+
+def _walk_windows(q: Query[Any], shape: list[object], values: list[object]) -> None:
+    shape.append(("windows", tuple(name for name, _ in q.windows)))
+    for _, window in q.windows:
+        window.walk(shape, values)
+
+
+def _check_outer_groups(w: Writer, groups: tuple[Expr[Any], ...]) -> None:
+    """Refuse a GROUP BY naming an outer query's column where the dialect cannot resolve it."""
+    if w.dialect.groups_by_outer_columns:
+        return
+    shape: list[object] = []
+    for e in groups:
+        e.walk(shape, [])
+    # A column walks as (Column, binding, name, type).
+    if any(
+        isinstance(part, tuple)
+        and len(part) == 4
+        and part[0] is Column
+        and isinstance(part[1], OuterBinding)
+        for part in shape
+    ):
+        raise ValueError(
+            f"{w.dialect.name} cannot group a subquery by a column of the query around it"
+            " (parent_as): it looks GROUP BY names up in the subquery's own tables only;"
+            " group the outer query, or leave the constant out of group_by"
+        )
 
 
 def _emit_list(w: Writer, items: Sequence[Expr[Any] | Ordering]) -> None:

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..expr import Value
+from ..expr import Binary, Expr, Value
 from ..schema import Schema, schema_info
-from .select import emit_ctes, emit_selection, fold, walk_ctes, walk_selection, walk_steps
+from .select import (
+    _bind,
+    _emit_source,
+    _walk_source,
+    emit_ctes,
+    emit_selection,
+    fold,
+    walk_ctes,
+    walk_selection,
+    walk_steps,
+)
 from .writer import Writer
 
 if TYPE_CHECKING:
-    from ..query import Query, Selection
+    from ..query import Join, Query, Selection, Source
     from ..write import Assignment, Delete, Insert, Update
 
 __all__ = [
@@ -50,7 +60,9 @@ def emit_insert(w: Writer, ins: Insert) -> None:
             w.aliases[ins.schema] = alias
             w.write(f" AS {alias}")
         w.aliases[ins.excluded_key] = w.dialect.quote("excluded")
-        if width:
+        if ins.source is not None:
+            _emit_insert_select(w, ins, ins.source)
+        elif width:
             w.write(" (")
             for i, f in enumerate(ins.columns):
                 w.write(", " if i else "")
@@ -61,7 +73,10 @@ def emit_insert(w: Writer, ins: Insert) -> None:
                 w.write(", (" if r else "(")
                 for i, value in enumerate(row):
                     w.write(", " if i else "")
-                    w.bind(value.value, value.type_, hidden[i])
+                    if isinstance(value, Value):
+                        w.bind(value.value, value.type_, hidden[i])
+                    else:
+                        value.emit(w)
                 w.write(")")
         else:
             w.write(" DEFAULT VALUES")
@@ -81,11 +96,33 @@ def walk_insert(ins: Insert, shape: list[object], values: list[object]) -> None:
             ins.conflict_target,
         )
     )
+    if ins.source is not None:
+        shape.append("select")
+        ins.source.walk(shape, values)
     for row in ins.rows:
         for value in row:
             value.walk(shape, values)
     _walk_assignments(ins.updates, shape, values)
+    shape.append(("update_where", ins.update_where is not None))
+    if ins.update_where is not None:
+        ins.update_where.walk(shape, values)
     _walk_returning(ins.returning, shape, values)
+
+
+def _emit_insert_select(w: Writer, ins: Insert, source: Query[Any]) -> None:
+    """``(columns) SELECT ...``: the rows of ``source`` are inserted, in its select's order."""
+    w.write(" (")
+    for i, f in enumerate(ins.columns):
+        w.write(", " if i else "")
+        w.identifier(f.source)
+    w.write(") ")
+    wrap = w.dialect.upsert_select_wrap if ins.on_conflict != "raise" else None
+    if wrap is not None:
+        w.write(wrap[0])
+    with w.scope():
+        source.emit(w)
+    if wrap is not None:
+        w.write(wrap[1])
 
 
 def _emit_conflict(w: Writer, ins: Insert) -> None:
@@ -106,22 +143,40 @@ def _emit_conflict(w: Writer, ins: Insert) -> None:
             w.identifier(name)
         w.write(")")
     if ins.updates:
+        if not target and w.dialect.upsert_update_needs_target:
+            raise ValueError(
+                f"{w.dialect.name} cannot update on conflict without a conflict_target"
+                " (its ON CONFLICT DO UPDATE must name the unique columns or constraint(name));"
+                " give conflict_target, or use on_conflict='nothing'"
+            )
         w.write(" DO UPDATE SET ")
         _emit_assignments(w, ins.updates, ins.schema)
+        if ins.update_where is not None:
+            w.write(" WHERE ")
+            ins.update_where.emit(w)
     else:
         w.write(" DO NOTHING")
 
 
 def emit_update(w: Writer, upd: Update) -> None:
-    """``[WITH ...] UPDATE ... AS alias SET ... [WHERE ...] [RETURNING ...]``."""
+    """``[WITH ...] UPDATE ... AS alias SET ... [FROM ...] [WHERE ...] [RETURNING ...]``.
+
+    The query's joins become the FROM list (both databases have ``UPDATE
+    ... FROM``), so SET values may read joined columns.
+    """
     q = upd.query
     with w.scope(), w.nested():
         _emit_target(w, q, "UPDATE ")
+        joined = _bind_joins(w, q.joins)
         w.write(" SET ")
         assert q.source.schema is not None
         _emit_assignments(w, upd.assignments, q.source.schema)
-        _emit_where(w, q)
-        _emit_returning(w, upd.returning, *q.source.keys)
+        if joined:
+            w.write(" FROM ")
+            _emit_joined_where(w, q, joined)
+        else:
+            _emit_where(w, q)
+        _emit_returning(w, upd.returning, *q.source.keys, joined=bool(joined))
 
 
 def walk_update(upd: Update, shape: list[object], values: list[object]) -> None:
@@ -129,17 +184,32 @@ def walk_update(upd: Update, shape: list[object], values: list[object]) -> None:
     walk_ctes(q, shape, values)
     shape.append(("update", q.source.keys, q.source.prefix, q.source.table))
     _walk_assignments(upd.assignments, shape, values)
-    walk_steps("where", upd.query.wheres, shape, values)
+    _walk_joined_where(q, shape, values)
     _walk_returning(upd.returning, shape, values)
 
 
 def emit_delete(w: Writer, dlt: Delete) -> None:
-    """``[WITH ...] DELETE FROM ... AS alias [WHERE ...] [RETURNING ...]``."""
+    """``[WITH ...] DELETE FROM ... AS alias [USING ...] [WHERE ...] [RETURNING ...]``.
+
+    The query's joins become the USING list, or, where the dialect has no
+    ``DELETE ... USING`` (SQLite), ``WHERE EXISTS (SELECT 1 FROM the
+    joins WHERE ...)``: the same rows, with the values bound in the same order.
+    """
     q = dlt.query
     with w.scope(), w.nested():
         _emit_target(w, q, "DELETE FROM ")
-        _emit_where(w, q)
-        _emit_returning(w, dlt.returning, *q.source.keys)
+        if not q.joins:
+            _emit_where(w, q)
+        elif w.dialect.supports_delete_using:
+            w.write(" USING ")
+            _emit_joined_where(w, q, _bind_joins(w, q.joins))
+        else:
+            with w.scope():
+                joined = _bind_joins(w, q.joins)
+                w.write(" WHERE EXISTS (SELECT 1 FROM ")
+                _emit_joined_where(w, q, joined)
+                w.write(")")
+        _emit_returning(w, dlt.returning, *q.source.keys, joined=bool(q.joins))
 
 
 def _emit_target(w: Writer, q: Query[Any], verb: str) -> None:
@@ -158,8 +228,69 @@ def walk_delete(dlt: Delete, shape: list[object], values: list[object]) -> None:
     q = dlt.query
     walk_ctes(q, shape, values)
     shape.append(("delete", q.source.keys, q.source.prefix, q.source.table))
-    walk_steps("where", q.wheres, shape, values)
+    _walk_joined_where(q, shape, values)
     _walk_returning(dlt.returning, shape, values)
+
+
+# -- the joins of an UPDATE or a DELETE -----------------------------------------------------
+
+_Bound = tuple["Join", str | None, str]
+
+
+def _bind_joins(w: Writer, joins: tuple[Join, ...]) -> list[_Bound]:
+    """Each join with the aliases of its join table (many-to-many) and of its source."""
+    return [
+        (join, _bind(w, join.through) if join.through is not None else None, _bind(w, join.source))
+        for join in joins
+    ]
+
+
+def _emit_joined_where(w: Writer, q: Query[Any], joined: list[_Bound]) -> None:
+    """The joined sources as a FROM list, then WHERE: the joins' conditions AND the query's.
+
+    A FROM list of an UPDATE or a DELETE cannot name the written table in
+    an ON (PostgreSQL refuses it), so every source is an item of its own
+    and every join condition moves to WHERE: for inner joins, the same rows.
+    """
+    sources: list[tuple[Source, str]] = []
+    conditions: list[Expr[Any]] = []
+    for join, through_alias, alias in joined:
+        if join.through is not None:
+            assert through_alias is not None
+            assert join.through_on is not None
+            sources.append((join.through, through_alias))
+            conditions.append(join.through_on)
+        sources.append((join.source, alias))
+        if join.on is not None:
+            conditions.append(join.on)
+    for position, (source, alias) in enumerate(sources):
+        w.write(", " if position else "")
+        _emit_source(w, source, alias)
+    where = fold(q.wheres)
+    if where is not None:
+        conditions.append(where)
+    if conditions:
+        w.write(" WHERE ")
+        combined = conditions[0]
+        for condition in conditions[1:]:
+            combined = Binary("AND", combined, condition)
+        combined.emit(w)
+
+
+def _walk_joined_where(q: Query[Any], shape: list[object], values: list[object]) -> None:
+    """The shape of the joins and the WHERE clause, in ``_emit_joined_where``'s order."""
+    shape.append(("joins", len(q.joins)))
+    for join in q.joins:
+        shape.append(("join", join.through is not None, join.on is not None))
+        if join.through is not None:
+            _walk_source(join.through, shape, values)
+        _walk_source(join.source, shape, values)
+    for join in q.joins:
+        if join.through_on is not None:
+            join.through_on.walk(shape, values)
+        if join.on is not None:
+            join.on.walk(shape, values)
+    walk_steps("where", q.wheres, shape, values)
 
 
 def _emit_where(w: Writer, q: Any) -> None:
@@ -191,14 +322,18 @@ def _walk_assignments(
         a.value.walk(shape, values)
 
 
-def _emit_returning(w: Writer, returning: Selection | None, *keys: object) -> None:
+def _emit_returning(
+    w: Writer, returning: Selection | None, *keys: object, joined: bool = False
+) -> None:
     if returning is None:
         return
     if not w.dialect.supports_returning:  # pragma: no cover - both dialects have it
         raise ValueError(f"{w.dialect.name} has no RETURNING")
     with w.scope():
-        for key in keys:
-            w.aliases[key] = None
+        # Bare names, unless a joined table could make one ambiguous.
+        if not (joined and w.dialect.qualifies_returning):
+            for key in keys:
+                w.aliases[key] = None
         w.write(" RETURNING ")
         emit_selection(w, returning, top=True)
 

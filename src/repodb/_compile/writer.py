@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,21 @@ from ..types import DbType
 if TYPE_CHECKING:
     from .result import Result
 
-__all__ = ["Writer", "describe_binding"]
+__all__ = ["OuterBinding", "Writer", "describe_binding"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OuterBinding:
+    """The binding ``key`` of a query around the one being written (``parent_as``).
+
+    A column of it names that query's source even where the inner query
+    binds the same key (a correlated subquery of the same table).
+    """
+
+    key: object
+
+    def __repr__(self) -> str:
+        return f"parent_as({self.key!r})"
 
 
 class Writer:
@@ -41,6 +56,9 @@ class Writer:
         # How deep in subqueries the writer is: the outermost query's select
         # list is the statement's result.
         self.depth = 0
+        # Per query being written, the bindings of the statement around it
+        # (the first: none), innermost last: what ``OuterBinding`` columns name.
+        self.enclosing: list[dict[object, str | None]] = []
         self.result: Result | None = None
         self._aliases_made = 0
 
@@ -66,6 +84,9 @@ class Writer:
 
     def column(self, binding: object, name: str) -> None:
         """Append a column reference, qualified by its binding's alias."""
+        if isinstance(binding, OuterBinding):
+            self._outer_column(binding, name)
+            return
         try:
             alias = self.aliases[binding]
         except KeyError:
@@ -75,6 +96,18 @@ class Writer:
             ) from None
         quoted = self.dialect.quote(name)
         self.parts.append(f"{alias}.{quoted}" if alias is not None else quoted)
+
+    def _outer_column(self, binding: OuterBinding, name: str) -> None:
+        """A column of the nearest query around this one that binds ``binding.key``."""
+        for aliases in reversed(self.enclosing):
+            alias = aliases.get(binding.key)
+            if alias is not None:
+                self.parts.append(f"{alias}.{self.dialect.quote(name)}")
+                return
+        raise ValueError(
+            f"{binding!r}: no query around this one has {describe_binding(binding.key)}"
+            " (name it with as_=... in the outer query, and use parent_as in a subquery of it)"
+        )
 
     def new_alias(self, letter: str) -> str:
         """A fresh quoted table alias such as ``"u0"``."""
@@ -97,9 +130,11 @@ class Writer:
     def nested(self) -> Iterator[None]:
         """Inside the block, queries are subqueries (their select lists are not the result)."""
         self.depth += 1
+        self.enclosing.append(self.aliases)
         try:
             yield
         finally:
+            self.enclosing.pop()
             self.depth -= 1
 
     @property

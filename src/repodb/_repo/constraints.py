@@ -97,7 +97,9 @@ def _declaration(error: IntegrityError, info: SchemaInfo, action: str) -> str | 
         )
     if isinstance(error, ForeignKeyViolation) and action in ("delete", "replace"):
         # Rows of another table still point at this one.
-        owned = [a for a in info.associations.values() if a.kind != "belongs_to"]
+        owned = [
+            a for a in info.associations.values() if a.kind != "belongs_to" and a.through is None
+        ]
         if error.table is not None:
             owned = [a for a in owned if error.table in (a.join_through, _table(a))]
         if len(owned) != 1:
@@ -150,11 +152,11 @@ def _call(method: str, argument: str, reported: str | None, default: str | None)
     return f'{method}({argument}, name="{reported}")'
 
 
-def _table(assoc: AssocInfo) -> str:
+def _table(assoc: AssocInfo[Any]) -> str:
     return schema_info(assoc.related).table
 
 
-def _no_assoc_name(assoc: AssocInfo) -> str:
+def _no_assoc_name(assoc: AssocInfo[Any]) -> str:
     """The name ``no_assoc_constraint`` gives the association's foreign key by default."""
     if assoc.kind == "many_to_many":
         assert assoc.join_keys is not None

@@ -1,4 +1,4 @@
-"""Ready-made reads for the Repo: get by primary key and aggregates.
+"""Ready-made reads for the Repo: get by primary key, aggregates, records from raw rows.
 
 Why: ``get`` is the hottest read, and building plus compiling its query on
 every call would cost more than the database call on SQLite; a plan per
@@ -9,22 +9,28 @@ repo.py stays the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _codec
 from .._compile.cache import compile_statement
+from .._compile.result import RecordShape
 from ..expr import Column, Expr, Value, describe
-from ..functions import avg, count, max_, min_, sum_
+from ..functions import and_, avg, count, max_, min_, not_, sum_
 from ..query import Query, query, subquery
 from ..query import column as column_of
 from ..schema import Schema, schema_info
+from ..types import tup
 
 if TYPE_CHECKING:
+    from .._codec import Codecs
+    from ..changeset import Changeset
     from ..connection import Connection
     from ..connection_async import AsyncConnection
 
-__all__ = ["aggregate_query", "key_of", "key_plan"]
+__all__ = ["aggregate_query", "key_of", "key_plan", "load_record", "unique_probe"]
+
+S = TypeVar("S", bound=Schema)
 
 
 def key_of(record: Schema) -> object:
@@ -139,3 +145,75 @@ def aggregate_query(q: Query[Any], function: str, field: Column[Any] | str | Non
         )
     outer: Column[Any] = Column("agg", column.name, None, column.dbtype)
     return rows.select(_AGGREGATES[function](outer))
+
+
+def load_record(
+    schema: type[S],
+    data: Mapping[str, object] | Sequence[object],
+    columns: Sequence[str] | None,
+    codecs: Codecs,
+) -> S:
+    """A record of ``schema`` from one raw row, decoded from the database's storage forms.
+
+    ``data`` maps column or field names to values, or is a row of values
+    named by ``columns``; the values are in the form the driver returns them
+    (SQLite's datetimes are text), decoded and checked as a query's are.
+    Fields the row does not hold take their defaults.
+    """
+    if isinstance(data, Mapping):
+        if columns is not None:
+            raise TypeError("load(): give columns only with a row of values, not a mapping")
+        pairs = list(data.items())
+    elif isinstance(data, str | bytes) or not isinstance(data, Sequence):
+        raise TypeError(f"load() takes a mapping or a row of values, not {describe(data)}")
+    elif columns is None:
+        raise TypeError("load(): a row of values needs columns=[...] naming them")
+    elif len(columns) != len(data):
+        raise ValueError(f"load(): {len(data)} values for {len(columns)} columns")
+    else:
+        pairs = list(zip(columns, data, strict=True))
+    info = schema_info(schema)
+    by_name = {f.source: f for f in info.fields} | {f.name: f for f in info.fields}
+    fields = []
+    for name, _ in pairs:
+        found = by_name.get(name)
+        if found is None:
+            raise ValueError(f"{schema.__name__} has no stored field or column {name!r}")
+        fields.append(found)
+    decode, _ = _codec.row_decoder(tup(*(f.dbtype for f in fields)), codecs)
+    values = decode(tuple(value for _, value in pairs))
+    shape = RecordShape(schema, tuple(f.name for f in fields))
+    record: S = shape.build(values)
+    return record
+
+
+def unique_probe(changeset: Changeset[Any], fields: tuple[str, ...]) -> Query[Any] | None:
+    """The query of another row holding the changeset's ``fields`` values, or None to skip.
+
+    As Ecto's ``unsafe_validate_unique``: skipped when none of the fields
+    changes, one has no value, or one has an error already. The record's
+    own row (by primary key, when it has one) does not count.
+    """
+    schema = type(changeset.data)
+    if not isinstance(changeset.data, Schema):
+        raise TypeError(f"unsafe_validate_unique: {schema.__name__} is not a table schema")
+    if not fields:
+        raise ValueError("unsafe_validate_unique needs at least one field")
+    columns = [column_of(schema, name) for name in fields]
+    values = {name: changeset.get_field(name) for name in fields}
+    has_error = {e.field for e in changeset.errors}
+    if (
+        not any(name in changeset.changes for name in fields)
+        or any(v is None for v in values.values())
+        or not has_error.isdisjoint(fields)
+    ):
+        return None
+    probe = query(schema).where(*[c == Value(values[c.field or ""], c.dbtype) for c in columns])
+    key = schema_info(schema).primary_key
+    own = [getattr(changeset.data, f.name) for f in key]
+    if key and all(v is not None for v in own):
+        itself = [
+            getattr(schema, f.name) == Value(v, f.dbtype) for f, v in zip(key, own, strict=True)
+        ]
+        probe = probe.where(not_(and_(*itself)))
+    return probe

@@ -96,6 +96,15 @@ class DriverConnection(Protocol):
         """Whether a transaction is open on the server side of this connection."""
         ...
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is gone: closed, or dropped by the driver itself.
+
+        psycopg drops a connection whose query cancellation was interrupted
+        (its state is unknown); a pool must not lend it again.
+        """
+        ...
+
     def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         """Run a statement; return the affected row count (-1 when unknown)."""
         ...

@@ -68,6 +68,10 @@ class AsyncPostgresConnection:
         status = self._raw.info.transaction_status
         return status != TransactionStatus.IDLE and status != TransactionStatus.UNKNOWN
 
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         if len(params) > _MAX_PARAMS:
             _too_many(params)
@@ -101,7 +105,16 @@ class AsyncPostgresConnection:
                     yield row
         finally:
             if not self._raw.broken:
-                await cursor.close()
+                try:
+                    await cursor.close()
+                except BaseException:
+                    # Interrupted (a cancelled task) while closing: whether the
+                    # server closed the cursor is unknown, and a WITH HOLD one
+                    # would outlive the stream. Drop the connection (a pool
+                    # discards it); the cursor then closes without I/O.
+                    self._raw.pgconn.finish()
+                    await cursor.close()
+                    raise
 
     async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
         cursor = self._cursor

@@ -196,6 +196,7 @@ class SqliteConnection:
 
     def __init__(self, raw: sqlite3.Connection, settings: ConnectSettings) -> None:
         self._raw = raw
+        self._closed = False
         self._deadline = 0.0
         self._timeout: float | None = None
         self._query_only = False
@@ -204,6 +205,10 @@ class SqliteConnection:
     @property
     def in_transaction(self) -> bool:
         return self._raw.in_transaction
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def _arm(self) -> None:
         if self._timeout is not None:
@@ -290,6 +295,7 @@ class SqliteConnection:
             self._raw.interrupt()
 
     def close(self) -> None:
+        self._closed = True
         self._raw.close()
 
     def map_error(self, exc: BaseException, sql: str | None) -> Error:

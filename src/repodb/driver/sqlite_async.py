@@ -61,6 +61,10 @@ class AsyncSqliteConnection:
     def in_transaction(self) -> bool:
         return self._sync.in_transaction
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         return await self._call(self._sync.execute, sql, params, prepare)
 

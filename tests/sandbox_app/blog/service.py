@@ -17,13 +17,14 @@ from repodb.types import tup
 
 from .schema import Comment, Post
 
-__all__ = ["Blog"]
+__all__ = ["Blog", "comment_changeset", "post_changeset"]
 
 _COMMENT_COUNT = Request.one("SELECT count(*) FROM comments WHERE post_id = ?", params=int, row=int)
 _RETITLE = Request.exec("UPDATE posts SET title = ? WHERE slug = ?", params=tup(str, str))
 
 
-def _post(params: Mapping[str, object]) -> Changeset[Post]:
+def post_changeset(params: Mapping[str, object]) -> Changeset[Post]:
+    """A new post: slug and title required, the slug unique."""
     return (
         cast(Post, params, ["slug", "title"])
         .validate_required(["slug", "title"])
@@ -31,7 +32,8 @@ def _post(params: Mapping[str, object]) -> Changeset[Post]:
     )
 
 
-def _comment(post_id: int, body: str) -> Changeset[Comment]:
+def comment_changeset(post_id: int, body: str) -> Changeset[Comment]:
+    """A new comment on a post; its body required."""
     return cast(Comment, {"post_id": post_id, "body": body}, ["post_id", "body"]).validate_required(
         "body"
     )
@@ -46,15 +48,15 @@ class Blog:
 
     def publish(self, params: Mapping[str, object]) -> Post:
         """A new post; ``InvalidChangesetError`` for a blank field or a taken slug."""
-        return self._repo.insert(_post(params))
+        return self._repo.insert(post_changeset(params))
 
     def publish_with_comments(self, params: Mapping[str, object], comments: Sequence[str]) -> Post:
         """A post and its first comments, all or nothing."""
         with self._repo.transaction() as tx:
-            post = tx.insert(_post(params))
+            post = tx.insert(post_changeset(params))
             assert post.id is not None
             for body in comments:
-                tx.insert(_comment(post.id, body))
+                tx.insert(comment_changeset(post.id, body))
         return post
 
     def import_posts(self, rows: Sequence[Mapping[str, object]]) -> list[str]:
@@ -65,7 +67,7 @@ class Blog:
                 try:
                     # A savepoint: a taken slug undoes this row only.
                     with tx.transaction() as row:
-                        row.insert(_post(params))
+                        row.insert(post_changeset(params))
                 except InvalidChangesetError:
                     skipped.append(str(params.get("slug")))
         return skipped
@@ -90,5 +92,5 @@ class Blog:
         """Publish, then read the post back in a read-your-writes session."""
         with self._cqrs.session() as session:
             repo = Repo(session)
-            post = repo.insert(_post(params))
+            post = repo.insert(post_changeset(params))
             return repo.get(Post, post.id)

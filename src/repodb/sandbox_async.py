@@ -3,7 +3,7 @@
 Why: an application's tests need a database that every test finds as the
 previous one found it, without recreating tables or deleting rows between
 tests. Ecto's SQL sandbox and Django's ``TestCase`` do it the same way: each
-test runs inside a transaction that is never committed. ``Sandbox`` opens
+test runs inside a transaction that is never committed. ``AsyncSandbox`` opens
 one connection to the primary, begins that transaction, and is a Repo
 source whose every checkout gives this one connection, so everything the
 test and the application under test write goes into the transaction.
@@ -14,7 +14,7 @@ test's transaction (visible to the rest of the test) or rolls back on its
 own. Statements outside any transaction get a savepoint each, as Ecto's
 sandbox does: a failed statement, such as an expected unique violation,
 leaves the rest of the test's writes usable, as under autocommit. With CQRS,
-``sandbox.router()`` is a ``Cqrs`` whose reads, writes and transactions all
+``sandbox.router()`` is a ``AsyncCqrs`` whose reads, writes and transactions all
 use the sandbox's connection, so reads routed to "replicas" see the test's
 writes.
 
@@ -22,16 +22,16 @@ Limits (see docs/testing.md): the isolation level of the application's
 outermost transaction is accepted and not applied, as the sandbox's
 transaction began already (``read_only`` is applied); statements that cannot run in a
 transaction (``CREATE INDEX CONCURRENTLY``, ``VACUUM``) fail; other
-connections do not see the test's writes; threads share the one
-connection, one ``with`` block at a time; a ``COMMIT`` or ``ROLLBACK`` sent
+connections do not see the test's writes; threads (and tasks) share the one
+connection, one ``async with`` block at a time; a ``COMMIT`` or ``ROLLBACK`` sent
 as SQL fails at once (``RuntimeError``) and a new transaction begins.
 
 Example::
 
-    with Sandbox("sqlite:///app.db") as sandbox:
-        repo = Repo(sandbox)
-        repo.insert(cast(User, {"name": "Ada"}, ["name"]))
-        with repo.transaction():  # a savepoint
+    async with AsyncSandbox("sqlite:///app.db") as sandbox:
+        repo = AsyncRepo(sandbox)
+        await repo.insert(cast(User, {"name": "Ada"}, ["name"]))
+        async with repo.transaction():  # a savepoint
             ...
     # nothing written in the block remains
 """
@@ -39,18 +39,19 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from .connection import Connection, connect
-from .cqrs import Cqrs, CqrsConfig, CqrsSession, CqrsStats, _Use
-from .driver import DriverConnection, TransactionOptions
+from ._acompat_async import AsyncRLock
+from .connection_async import AsyncConnection, connect_async
+from .cqrs_async import AsyncCqrs, AsyncCqrsSession, CqrsConfig, CqrsStats, _Use
+from .driver import AsyncDriverConnection, TransactionOptions
 from .errors import Error
-from .pool import PoolStats
+from .pool_async import PoolStats
+from .url import parse_url
 
-__all__ = ["Sandbox", "SandboxRouter"]
+__all__ = ["AsyncSandbox", "AsyncSandboxRouter"]
 
 T = TypeVar("T")
 
@@ -71,20 +72,23 @@ _READ_ONLY: dict[str, tuple[str, str | None]] = {
 }
 
 
-class Sandbox:
+class AsyncSandbox:
     """One connection to the primary inside a transaction that is rolled back at the end.
 
-    It is a Repo source: ``Repo(sandbox)``; every ``checkout`` gives the same
-    connection. Use it as a ``with`` block, or call ``close()``.
+    It is a Repo source: ``AsyncRepo(sandbox)``; every ``checkout`` gives the same
+    connection. Use it as a ``async with`` block, or call ``close()``. It
+    connects and begins its transaction when it is made or, at the latest,
+    when its ``async with`` block is entered (an asyncio task cannot wait in
+    ``__init__``, so there).
 
     Options:
         source: a database URL (the sandbox opens a connection and closes it
-            at the end), or an open ``Connection`` outside any transaction,
+            at the end), or an open ``AsyncConnection`` outside any transaction,
             which the sandbox borrows: it is left open, its transaction
             rolled back; do not use it directly meanwhile.
-        timeout: seconds a thread waits for the connection while another
-            thread holds it (``TimeoutError`` after that).
-        connect_timeout, statement_timeout: as for ``repodb.connect``.
+        timeout: seconds a thread (or task) waits for the connection while
+            another holds it (``TimeoutError`` after that).
+        connect_timeout, statement_timeout: as for ``repodb.connect_async``.
         statement_savepoints: run each statement outside the application's
             transactions in a savepoint of its own, so that a failed one
             (an expected unique violation) leaves the test's transaction
@@ -92,20 +96,25 @@ class Sandbox:
             (PostgreSQL, not SQLite); False saves two round trips per
             statement on PostgreSQL for suites that never expect one to fail.
 
-    Threads: a ``with`` block of ``checkout`` (a Repo operation, a whole
-    ``repo.transaction()``) holds the connection for its thread; other
-    threads wait for it. The lock is re-entrant, and all threads share the
+    Threads and tasks: a ``async with`` block of ``checkout`` (a Repo operation, a
+    whole ``repo.transaction()``) holds the connection for its thread or
+    task; the others wait for it. The lock is re-entrant, and all share the
     one transaction, so they see each other's writes at once.
 
     Example::
 
-        with Sandbox(url) as sandbox:
-            blog = Blog(Repo(sandbox))
+        async with AsyncSandbox(url) as sandbox:
+            blog = Blog(AsyncRepo(sandbox))
     """
+
+    # Set when the sandbox opens (_open).
+    _base: AsyncConnection
+    _real: AsyncDriverConnection
+    _conn: AsyncConnection
 
     def __init__(
         self,
-        source: str | Connection,
+        source: str | AsyncConnection,
         *,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
@@ -113,52 +122,84 @@ class Sandbox:
         statement_savepoints: bool | None = None,
     ) -> None:
         if isinstance(source, str):
-            base = connect(
-                source, connect_timeout=connect_timeout, statement_timeout=statement_timeout
-            )
-            self._owned = True
-        elif not isinstance(source, Connection):
+            self._url = parse_url(source)
+        elif not isinstance(source, AsyncConnection):
             raise TypeError(
-                f"Sandbox takes a Connection or a database URL (a str), not {type(source).__name__}"
+                "AsyncSandbox takes a AsyncConnection or a database URL (a str), not "
+                f"{type(source).__name__}"
+            )
+        elif source.in_transaction:
+            raise ValueError("a sandbox needs a connection outside any transaction")
+        else:
+            self._url = source._url
+        self._source = source
+        self._owned = isinstance(source, str)
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._statement_timeout = statement_timeout
+        self._statement_savepoints = statement_savepoints
+        self._lock = AsyncRLock()
+        self._opened = False
+        self._closed = False
+        self._block = _AsyncBlock(self)
+        if True:  # ASYNC
+            pass  # a task cannot wait here: ``async with`` (or the pytest fixture) opens it
+        else:
+            self._open()
+
+    async def _open(self) -> None:
+        """Connect (unless borrowing) and begin the transaction everything is rolled back with."""
+        if self._opened:
+            return
+        if self._closed:
+            raise RuntimeError("this sandbox is closed: its transaction was rolled back")
+        if isinstance(self._source, str):
+            base = await connect_async(
+                self._source,
+                connect_timeout=self._connect_timeout,
+                statement_timeout=self._statement_timeout,
             )
         else:
-            if source.in_transaction:
-                raise ValueError("a sandbox needs a connection outside any transaction")
-            base = source
-            self._owned = False
-        self._base = base
-        self._real = base._driver
-        self._timeout = timeout
-        self._lock = threading.RLock()
-        self._closed = False
+            base = self._source
+        real = base._driver
         failure: Error | None = None
         try:
-            self._real.begin(TransactionOptions())
-        except self._real.native_errors as e:
-            # Raised below, outside this block: see Connection._error.
-            failure = self._real.map_error(e, "BEGIN")
+            try:
+                await real.begin(TransactionOptions())
+            except real.native_errors as e:
+                # Raised below, outside this block: see AsyncConnection._error.
+                failure = real.map_error(e, "BEGIN")
+        except BaseException:  # interrupted (a cancelled task): no connection left open
+            if self._owned:
+                base.abort()
+                with contextlib.suppress(Error):
+                    await base.close()
+            raise
         if failure is not None:
             if self._owned:
-                base.close()
+                await base.close()
             raise failure
+        self._base, self._real = base, real
         # The application's connection: the same session, its transactions savepoints.
-        if statement_savepoints is None:
-            statement_savepoints = _STATEMENT_SAVEPOINTS[self._real.dialect.name]
-        self._conn = Connection(_SandboxDriver(self._real, statement_savepoints), base._url)
+        savepoints = self._statement_savepoints
+        if savepoints is None:
+            savepoints = _STATEMENT_SAVEPOINTS[real.dialect.name]
+        self._conn = AsyncConnection(_AsyncSandboxDriver(real, savepoints), base._url)
         self._conn.label = base.label
-        self._block = _Block(self)
+        self._opened = True
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<repodb.Sandbox {self._base._url.redacted} {state}>"
+        state = "closed" if self._closed else "open" if self._opened else "not open yet"
+        return f"<repodb.AsyncSandbox {self._url.redacted} {state}>"
 
     @property
-    def connection(self) -> Connection:
-        """The sandbox's connection, for code that takes a ``Connection``.
+    def connection(self) -> AsyncConnection:
+        """The sandbox's connection, for code that takes a ``AsyncConnection``.
 
         Used directly it bypasses the lock that ``checkout`` takes, so keep
-        it to one thread.
+        it to one thread or task.
         """
+        self._check_open()
         return self._conn
 
     @property
@@ -166,96 +207,110 @@ class Sandbox:
         """Whether ``close`` was called."""
         return self._closed
 
-    def checkout(self, intent: str = "write") -> _Block:
-        """A ``with`` block holding the sandbox's connection, for any intent.
+    def checkout(self, intent: str = "write") -> _AsyncBlock:
+        """A ``async with`` block holding the sandbox's connection, for any intent.
 
-        The block leaves the connection open; other threads wait until it ends.
+        The block leaves the connection open; other threads or tasks wait until it ends.
         """
         if intent not in _INTENTS:
             raise ValueError(f"unknown intent {intent!r}: use read, write or transaction")
         return self._block
 
-    def router(self) -> SandboxRouter:
-        """A ``Cqrs`` router for the application whose every route is this sandbox.
+    def router(self) -> AsyncSandboxRouter:
+        """A ``AsyncCqrs`` router for the application whose every route is this sandbox.
 
         Example::
 
             app = make_app(cqrs=sandbox.router())
         """
-        return SandboxRouter(self)
+        return AsyncSandboxRouter(self)
 
-    def _acquire(self) -> Connection:
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this sandbox is closed: its transaction was rolled back")
-        if not self._lock.acquire(timeout=self._timeout):
+        if not self._opened:
+            raise RuntimeError(
+                "this AsyncSandbox is not open yet: use it in a ``async with`` block"
+            )
+
+    async def _acquire(self) -> AsyncConnection:
+        self._check_open()
+        if not await self._lock.acquire(timeout=self._timeout):
             raise TimeoutError(
-                f"another thread held the sandbox's connection for over {self._timeout} s "
-                "(threads in a sandbox share one connection, one block at a time)"
+                f"another thread or task held the sandbox's connection for over {self._timeout} s"
+                " (they share one connection, one block at a time)"
             )
         return self._conn
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Roll back everything written in the sandbox; close the connection if it opened it."""
         if self._closed:
             return
-        held = self._lock.acquire(timeout=self._timeout)
+        if not self._opened:
+            self._closed = True
+            return
+        held = await self._lock.acquire(timeout=self._timeout)
         try:
             self._closed = True
             if not held:
-                # A thread still holds the connection: cut it off, which ends
-                # the transaction on the server without committing anything.
+                # Another holds the connection: cut it off, which ends the
+                # transaction on the server without committing anything.
                 self._base.abort()
-                self._close_base()
+                await self._close_base()
                 raise TimeoutError(
-                    f"a thread held the sandbox's connection for over {self._timeout} s "
+                    f"a thread or task held the sandbox's connection for over {self._timeout} s "
                     "when the sandbox closed; its connection was aborted"
                 )
-            self._end()
+            await self._end()
         finally:
             if held:
                 self._lock.release()
 
-    def _end(self) -> None:
+    async def _end(self) -> None:
         failure: Error | None = None
         try:
-            self._real.rollback()
+            await self._real.rollback()
         except self._real.native_errors as e:
             failure = self._real.map_error(e, "ROLLBACK")
-        self._close_base()
-        # A connection the sandbox opened is closed: the server discarded the
-        # transaction even if the rollback failed. A borrowed one is not.
+        finally:
+            # A connection the sandbox opened is closed, even when the
+            # rollback failed or was interrupted: the server discards the
+            # transaction. A borrowed one is not.
+            await self._close_base()
         if failure is not None and not self._owned:
             raise failure
 
-    def _close_base(self) -> None:
+    async def _close_base(self) -> None:
         if self._owned:
             with contextlib.suppress(Error):
-                self._base.close()
+                await self._base.close()
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
+        if True:  # ASYNC
+            await self._open()
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        await self.close()
 
 
-class _Block:
-    """``sandbox.checkout()``: the sandbox's connection, held by one thread at a time."""
+class _AsyncBlock:
+    """``sandbox.checkout()``: the sandbox's connection, held by one thread or task at a time."""
 
     __slots__ = ("_sandbox",)
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: AsyncSandbox) -> None:
         self._sandbox = sandbox
 
-    def __enter__(self) -> Connection:
-        return self._sandbox._acquire()
+    async def __aenter__(self) -> AsyncConnection:
+        return await self._sandbox._acquire()
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -264,43 +319,43 @@ class _Block:
         self._sandbox._lock.release()
 
 
-class SandboxRouter(Cqrs):
-    """A ``Cqrs`` whose reads, writes and transactions all use a sandbox's connection.
+class AsyncSandboxRouter(AsyncCqrs):
+    """A ``AsyncCqrs`` whose reads, writes and transactions all use a sandbox's connection.
 
     Why: in a test the "replicas" must see what the test wrote, which is
-    uncommitted; real replicas never would. It is a ``Cqrs``, so code typed
+    uncommitted; real replicas never would. It is a ``AsyncCqrs``, so code typed
     for the router takes it; it has no pools, probes or replicas
     (``stats()`` shows one connection, ``shutdown()`` does nothing: the
-    sandbox owns the connection). ``session()`` gives a ``CqrsSession`` over
+    sandbox owns the connection). ``session()`` gives a ``AsyncCqrsSession`` over
     it, reading its writes like everything else.
 
     Example::
 
         cqrs = sandbox.router()
-        with cqrs.write() as conn:
+        async with cqrs.write() as conn:
             ...
-        with cqrs.read() as conn:  # the same connection: sees the write
+        async with cqrs.read() as conn:  # the same connection: sees the write
             ...
     """
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        # Not Cqrs.__init__: there is nothing to connect or probe. These are
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        # Not AsyncCqrs.__init__: there is nothing to connect or probe. These are
         # the attributes the inherited methods read, as for a router
         # without replicas.
         self._sandbox = sandbox
-        self._config = CqrsConfig(primary_conninfo=sandbox._base._url.redacted)
+        self._config = CqrsConfig(primary_conninfo=sandbox._url.redacted)
         self._tracks_wal = False
         self._replicas = None
         self._wal_probe = None
 
     def __repr__(self) -> str:
-        return f"<repodb.SandboxRouter on {self._sandbox!r}>"
+        return f"<repodb.AsyncSandboxRouter on {self._sandbox!r}>"
 
-    def checkout(self, intent: str = "write") -> _Block:
+    def checkout(self, intent: str = "write") -> _AsyncBlock:
         """The sandbox's connection for a Repo, whatever the intent."""
         return self._sandbox.checkout(intent)
 
-    def _lease(self, use: _Use, session: CqrsSession | None = None) -> _Block:
+    def _lease(self, use: _Use, session: AsyncCqrsSession | None = None) -> _AsyncBlock:
         return self._sandbox._block
 
     def stats(self) -> CqrsStats:
@@ -321,14 +376,14 @@ class SandboxRouter(Cqrs):
         )
         return CqrsStats(one, (), 0)
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    async def shutdown(self, timeout: float = 10.0) -> None:
         """Nothing to stop: the sandbox owns its connection and closes it."""
 
 
-class _SandboxDriver:
+class _AsyncSandboxDriver:
     """The driver under the application's connection: its transactions are savepoints.
 
-    Why a driver and not a flag on ``Connection``: ``Connection`` stays as
+    Why a driver and not a flag on ``AsyncConnection``: ``AsyncConnection`` stays as
     in production, so nested transactions and ``run_transaction`` (which
     refuses to start inside an open transaction) work unchanged; only what
     "begin", "commit" and "rollback" mean changes. ``in_transaction`` is
@@ -342,7 +397,7 @@ class _SandboxDriver:
     have to outlive the statement.
     """
 
-    def __init__(self, real: DriverConnection, statement_savepoints: bool) -> None:
+    def __init__(self, real: AsyncDriverConnection, statement_savepoints: bool) -> None:
         self._real = real
         self._statement_savepoints = statement_savepoints
         self.dialect = real.dialect
@@ -355,22 +410,26 @@ class _SandboxDriver:
     def in_transaction(self) -> bool:
         return self._open
 
-    def _statement(self, run: Callable[[], T]) -> T:
+    @property
+    def closed(self) -> bool:
+        return self._real.closed
+
+    async def _statement(self, run: Callable[[], Awaitable[T]]) -> T:
         if self._open or not self._statement_savepoints:
-            result = run()
-            self._still_inside()
+            result = await run()
+            await self._still_inside()
             return result
-        self._run(f"SAVEPOINT {_STATEMENT}")
+        await self._run(f"SAVEPOINT {_STATEMENT}")
         try:
-            result = run()
+            result = await run()
         except BaseException:  # even interrupted, the statement's savepoint is undone
-            self._undo(_STATEMENT)
+            await self._undo(_STATEMENT)
             raise
-        self._still_inside()
-        self._run(f"RELEASE SAVEPOINT {_STATEMENT}")
+        await self._still_inside()
+        await self._run(f"RELEASE SAVEPOINT {_STATEMENT}")
         return result
 
-    def _still_inside(self) -> None:
+    async def _still_inside(self) -> None:
         """Fail loudly when a statement ended the sandbox's own transaction.
 
         A ``COMMIT`` (or ``ROLLBACK``, ``END``) run as SQL on the sandbox's
@@ -384,82 +443,84 @@ class _SandboxDriver:
             return
         self._open = False
         self._read_only = False
-        self._real.begin(TransactionOptions())
+        await self._real.begin(TransactionOptions())
         raise RuntimeError(
             "a statement ended the sandbox's transaction (COMMIT or ROLLBACK run as SQL); "
             "what the test wrote before it may be committed and stay in the database. "
             "Use repo.transaction() or connection.transaction(): savepoints in the sandbox"
         )
 
-    def _run(self, sql: str) -> None:
-        self._real.execute(sql, (), False)
+    async def _run(self, sql: str) -> None:
+        await self._real.execute(sql, (), False)
 
-    def _undo(self, savepoint: str) -> None:
+    async def _undo(self, savepoint: str) -> None:
         # The statement's own error matters more than a failing rollback
         # (a lost connection), which the next statement reports anyway.
         with contextlib.suppress(*self.native_errors):
-            self._run(f"ROLLBACK TO SAVEPOINT {savepoint}")
-            self._run(f"RELEASE SAVEPOINT {savepoint}")
+            await self._run(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            await self._run(f"RELEASE SAVEPOINT {savepoint}")
 
-    def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
-        return self._statement(lambda: self._real.execute(sql, params, prepare))
+    async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
+        return await self._statement(lambda: self._real.execute(sql, params, prepare))
 
-    def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
-        return self._statement(lambda: self._real.fetch(sql, params, prepare))
+    async def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
+        return await self._statement(lambda: self._real.fetch(sql, params, prepare))
 
-    def stream(self, sql: str, params: Sequence[Any], batch_size: int) -> Iterator[tuple[Any, ...]]:
+    def stream(
+        self, sql: str, params: Sequence[Any], batch_size: int
+    ) -> AsyncIterator[tuple[Any, ...]]:
         return self._real.stream(sql, params, batch_size)
 
-    def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
-        return self._statement(lambda: self._real.execute_many(sql, params))
+    async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
+        return await self._statement(lambda: self._real.execute_many(sql, params))
 
-    def copy_in(
+    async def copy_in(
         self,
         table: str,
         columns: Sequence[str],
         rows: Iterable[Sequence[Any]],
         prefix: str | None = None,
     ) -> int:
-        return self._statement(lambda: self._real.copy_in(table, columns, rows, prefix))
+        return await self._statement(lambda: self._real.copy_in(table, columns, rows, prefix))
 
-    def begin(self, options: TransactionOptions) -> None:
-        self._run(f"SAVEPOINT {_TRANSACTION}")
+    async def begin(self, options: TransactionOptions) -> None:
+        await self._run(f"SAVEPOINT {_TRANSACTION}")
         self._open = True
         if options.read_only:
             self._read_only = True
-            self._run(_READ_ONLY[self.dialect.name][0])
+            await self._run(_READ_ONLY[self.dialect.name][0])
 
-    def commit(self) -> None:
+    async def commit(self) -> None:
         if self._read_only:
             # It wrote nothing, and only a rollback undoes PostgreSQL's READ ONLY.
-            self.rollback()
+            await self.rollback()
             return
-        self._run(f"RELEASE SAVEPOINT {_TRANSACTION}")
+        await self._run(f"RELEASE SAVEPOINT {_TRANSACTION}")
         self._open = False
 
-    def rollback(self) -> None:
+    async def rollback(self) -> None:
         if not self._open:
             return
         try:
-            self._run(f"ROLLBACK TO SAVEPOINT {_TRANSACTION}")
-            self._run(f"RELEASE SAVEPOINT {_TRANSACTION}")
+            await self._run(f"ROLLBACK TO SAVEPOINT {_TRANSACTION}")
+            await self._run(f"RELEASE SAVEPOINT {_TRANSACTION}")
         finally:
             self._open = False
             read_only, self._read_only = self._read_only, False
             writable = _READ_ONLY[self.dialect.name][1]
             if read_only and writable is not None:
-                self._run(writable)
+                await self._run(writable)
 
-    def set_statement_timeout(self, seconds: float | None) -> None:
-        self._real.set_statement_timeout(seconds)
+    async def set_statement_timeout(self, seconds: float | None) -> None:
+        await self._real.set_statement_timeout(seconds)
 
-    def ping(self) -> None:
-        self._real.ping()
+    async def ping(self) -> None:
+        await self._real.ping()
 
     def abort(self) -> None:
         self._real.abort()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Nothing: the sandbox closes the real connection when it ends."""
 
     def map_error(self, exc: BaseException, sql: str | None) -> Error:
