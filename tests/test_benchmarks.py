@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import pg_url
+from tests.conftest import pg_url, replica_urls
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_repo.py"
 SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
@@ -114,6 +114,8 @@ def test_the_cqrs_benchmark_runs(tmp_path: Path) -> None:
             "--quick",
             "--pg-url",
             pg_url(),
+            "--replica-urls",
+            " ".join(replica_urls()),
             "--json",
             str(out),
         ],

@@ -60,6 +60,11 @@ class WalHistory:
         """Record that the primary had written up to ``lsn`` at monotonic time ``at``."""
         if self._times and at <= self._times[-1]:
             return
+        if self._lsns and lsn < self._lsns[-1]:
+            # Another server is the primary (a failover), and it had not
+            # received all the old one wrote: positions from then on are its.
+            self._times.clear()
+            self._lsns.clear()
         self._times.append(at)
         self._lsns.append(lsn)
         while self._times[0] < at - self._keep:
