@@ -384,3 +384,20 @@ def test_the_async_router_loses_no_commit_with_a_synchronous_replica(schema: str
     with leaves_the_original_layout(), synchronous_to_replica_1():
         at = asyncio.run(bounded())
     assert check(record, at, schema, "async router, synchronous replication") == 0
+
+
+def test_a_standby_is_never_the_primary_and_a_primary_never_a_replica(schema: str) -> None:
+    """Each new connection's role is checked, whatever the configuration says."""
+    standby, primary = replica_urls()[0], pg_url()
+    on_a_standby = CqrsConfig(with_search_path(standby, schema), connect_timeout=2.0)
+    with Cqrs(on_a_standby) as cqrs:
+        with pytest.raises(ConnectError, match="in recovery"):
+            cqrs.with_write(lambda conn: conn.one(SERVER))
+    twice = with_search_path(primary, schema)
+    with Cqrs(CqrsConfig(twice, replica_conninfos=[twice], connect_timeout=2.0)) as cqrs:
+        # The primary listed as a replica gets no reads as one; it serves them as the primary.
+        with cqrs.read() as conn:
+            assert (conn.label, conn.one(SERVER)) == ("primary", (port_of(primary), False))
+        replica = cqrs.stats().replicas[0]
+        assert replica.down
+        assert "not in recovery" in str(replica.last_error)
