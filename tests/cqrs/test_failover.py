@@ -223,7 +223,8 @@ def check(record: Record, at: Failover, schema: str, label: str) -> int:
     print(
         f"\n{label}: {len(committed)} writes committed, {len(record.failed)} failed "
         f"({sorted({type(e).__name__ for _, _, e in record.failed})}); "
-        f"{len(reached)} had reached replica 1 when the primary died, {len(lost)} lost {lost[:1]}..{lost[-1:]}; "
+        f"{len(reached)} had reached replica 1 when the primary died, "
+        f"{len(lost)} lost {lost[:1]}..{lost[-1:]}; "
         f"first write {first_write * 1000:.0f} ms after the promotion completed "
         f"({(at.promoted - at.killed) * 1000:.0f} ms after the kill); "
         f"{len(record.events)} statements, read errors {len(record.read_errors)}"
@@ -390,9 +391,8 @@ def test_a_standby_is_never_the_primary_and_a_primary_never_a_replica(schema: st
     """Each new connection's role is checked, whatever the configuration says."""
     standby, primary = replica_urls()[0], pg_url()
     on_a_standby = CqrsConfig(with_search_path(standby, schema), connect_timeout=2.0)
-    with Cqrs(on_a_standby) as cqrs:
-        with pytest.raises(ConnectError, match="in recovery"):
-            cqrs.with_write(lambda conn: conn.one(SERVER))
+    with Cqrs(on_a_standby) as cqrs, pytest.raises(ConnectError, match="in recovery"):
+        cqrs.with_write(lambda conn: conn.one(SERVER))
     twice = with_search_path(primary, schema)
     with Cqrs(CqrsConfig(twice, replica_conninfos=[twice], connect_timeout=2.0)) as cqrs:
         # The primary listed as a replica gets no reads as one; it serves them as the primary.
