@@ -124,7 +124,6 @@ class Failover:
     killed: float = 0.0
     received: int = 0
     promoted: float = 0.0
-    demoted: float = 0.0
 
 
 @contextmanager
@@ -201,7 +200,6 @@ def fail_over(record: Record) -> Failover:
         time.sleep(0.01)
     cluster("repoint-replica", "2", "1")
     cluster("demote-primary", "1")
-    at.demoted = time.monotonic()
     time.sleep(0.5)
     return at
 
