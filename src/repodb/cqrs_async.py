@@ -409,7 +409,7 @@ class AsyncCqrs(_AsyncRoutes):
             for i, prober in enumerate(() if replicas is None else replicas._probers):
                 measured = prober.measured_at
                 result = prober.result
-                if measured is None or not (result is None or isinstance(result, int)):
+                if measured is None or not isinstance(result, int):
                     continue
                 lag = self._history.lag(result, measured)
                 if lag is None:

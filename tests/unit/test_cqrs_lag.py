@@ -54,12 +54,6 @@ def test_only_primary_samples_taken_before_the_replica_count() -> None:
     assert history.lag(0, 4.0) is None
 
 
-def test_a_server_not_in_recovery_is_never_behind() -> None:
-    history = WalHistory(keep=60)
-    history.add(1.0, 1000)
-    assert history.lag(None, 2.0) == Lag(0, 0.0)
-
-
 def test_old_samples_are_dropped_and_out_of_order_ones_ignored() -> None:
     history = WalHistory(keep=10)
     for t in range(0, 31, 5):
