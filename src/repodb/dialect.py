@@ -435,6 +435,9 @@ MARIADB = Dialect(
     # by VALUES(col), not a target and ``excluded``: not written yet.
     supports_on_conflict=False,
     supports_writable_cte=False,
+    # (No ON CONFLICT at all: supports_on_conflict is False.)
+    upsert_update_needs_target=True,
+    upsert_select_wrap=None,
     supports_delete_using=False,
     supports_update_from=False,
     aliases_delete_target=False,
