@@ -363,6 +363,7 @@ def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(schema
                 with cqrs.session() as post:
                     item = Repo(post).insert(cast(RoutedItem, {"name": f"post {n}"}, ["name"]))
                     token = post.token()
+                assert item.id is not None
                 assert token is not None
                 assert token.startswith("rw1.postgresql.")
                 with cqrs.session(after=token) as get:
