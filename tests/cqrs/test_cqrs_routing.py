@@ -363,27 +363,28 @@ def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(schema
                 with cqrs.session() as post:
                     item = Repo(post).insert(cast(RoutedItem, {"name": f"post {n}"}, ["name"]))
                     token = post.token()
-                assert item.id is not None
+                last = item.id
+                assert last is not None
                 assert token is not None
                 assert token.startswith("rw1.postgresql.")
                 with cqrs.session(after=token) as get:
                     assert get.token() == token
                     repo = Repo(get)
                     for _ in range(3):
-                        port = repo.one_or_none(by_id.where(RoutedItem.id == item.id))
+                        port = repo.one_or_none(by_id.where(RoutedItem.id == last))
                         reads += 1
                         stale += port is None
                         assert port in (None, second, primary_port)
             assert (reads, stale) == (60, 0)
             # Without the token, replica 1 answers every other read, without the row.
             plain = Repo(cqrs)
-            missing = [plain.one_or_none(by_id.where(RoutedItem.id == item.id)) for _ in range(4)]
+            missing = [plain.one_or_none(by_id.where(RoutedItem.id == last)) for _ in range(4)]
             assert missing.count(None) == 2
             # Once replica 2 has replayed it, a session after the token reads there.
             with open_conn(pg_url()) as primary:
                 wait_replayed(primary, replica_urls()[1])
             with cqrs.session(after=token) as get:
-                assert set(read_ports_of(Repo(get), item.id, 4)) == {second}
+                assert set(read_ports_of(Repo(get), last, 4)) == {second}
         finally:
             cluster("resume-replay", "1")
 
