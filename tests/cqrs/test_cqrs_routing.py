@@ -358,13 +358,13 @@ def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(schema
     with Cqrs(config(schema)) as cqrs:
         cluster("pause-replay", "1")
         try:
-            reads, stale = 0, 0
+            reads, stale, last = 0, 0, 0
             for n in range(20):
                 with cqrs.session() as post:
                     item = Repo(post).insert(cast(RoutedItem, {"name": f"post {n}"}, ["name"]))
                     token = post.token()
+                assert item.id is not None
                 last = item.id
-                assert last is not None
                 assert token is not None
                 assert token.startswith("rw1.postgresql.")
                 with cqrs.session(after=token) as get:
