@@ -141,7 +141,25 @@ class _AsyncRoutes:
         return _call_in(block, fn)
 
     async def with_read(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """``await fn(conn)`` on a replica connection; its result."""
+        """``await fn(conn)`` on a replica connection; its result.
+
+        ``fn`` is a read by contract: it may run twice. When the server fails
+        under it before it returns (``ConnectionLost``, or a recovery conflict
+        on a replica), that replica is taken out of rotation and ``fn`` runs
+        once more on another server (another replica, else the primary), as
+        the Repo retries its reads; a second failure propagates. A
+        ``async with cqrs.read()`` block cannot be run again: there, the
+        failure reaches the block's code.
+
+        Example::
+
+            total = await cqrs.with_read(lambda conn: conn.one(count_orders))
+        """
+        try:
+            async with self._lease("read") as conn:
+                return await fn(conn)
+        except REPLICA_DOWN_ON:
+            pass  # the lease took that replica out of rotation: the next one is elsewhere
         async with self._lease("read") as conn:
             return await fn(conn)
 
