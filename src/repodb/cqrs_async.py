@@ -219,6 +219,8 @@ class AsyncCqrs(_AsyncRoutes):
             validate=config.validate,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
+            session_reset=config.session_reset,
+            reset=config.reset,
             label="primary",
         )
         self._replicas: AsyncMultiPool | None = None
@@ -247,6 +249,8 @@ class AsyncCqrs(_AsyncRoutes):
             timeout=config.timeout,
             validate=config.validate,
             configure=None if tracks_wal else _read_only,
+            session_reset=config.session_reset,
+            reset=config.reset,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             check_interval=config.check_interval,

@@ -40,6 +40,7 @@ from typing import Self, TypeVar
 
 from ._cqrs.config import MultiPoolStats, Selection, ServerStats
 from ._cqrs.probe_async import AsyncProber
+from ._pool.stats import SessionReset
 from .connection_async import AsyncConnection
 from .errors import ConnectError, ConnectionLost, Error
 from .pool_async import AsyncPool
@@ -64,9 +65,9 @@ class AsyncMultiPool:
         selection: a ``Selection``.
         labels: the servers' names in telemetry and logs (default
             ``"server 1"``, ``"server 2"``, ...).
-        timeout, validate, configure, connect_timeout, statement_timeout,
-        max_lifetime, max_idle, backoff_min, backoff_max: passed to each
-            server's ``AsyncPool``.
+        timeout, validate, configure, session_reset, reset, connect_timeout,
+        statement_timeout, max_lifetime, max_idle, backoff_min, backoff_max:
+            passed to each server's ``AsyncPool``.
         check_interval: seconds between probes of a server that is up.
         probe_timeout: seconds after which an unanswered probe marks its
             server down and aborts the statements running on its lent
@@ -96,6 +97,8 @@ class AsyncMultiPool:
         timeout: float = 30.0,
         validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
         configure: Callable[[AsyncConnection], object] | None = None,
+        session_reset: SessionReset | None = None,
+        reset: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 5.0,
         statement_timeout: float | None = None,
         max_lifetime: float | None = 3600.0,
@@ -133,6 +136,8 @@ class AsyncMultiPool:
                 timeout=timeout,
                 validate=validate,
                 configure=configure,
+                session_reset=session_reset,
+                reset=reset,
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
                 max_lifetime=max_lifetime,

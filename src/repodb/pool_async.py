@@ -42,18 +42,39 @@ from ._cause_log import CauseLog
 from ._pool import maintenance_async
 from ._pool.health import Health
 from ._pool.slots_async import Slot, Waiter, borrower_stack, close_quietly
-from ._pool.stats import PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
+from ._pool.stats import (
+    PoolClosed,
+    PoolError,
+    PoolStats,
+    PoolTimeout,
+    PoolTooManyWaiters,
+    SessionReset,
+)
 from .connection_async import AsyncConnection, connect_async
 from .errors import ConnectError, ConnectionLost, Error
+from .request import Request
 from .url import parse_url
 
-__all__ = ["AsyncPool", "PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
+__all__ = [
+    "AsyncPool",
+    "PoolClosed",
+    "PoolError",
+    "PoolStats",
+    "PoolTimeout",
+    "PoolTooManyWaiters",
+    "SessionReset",
+]
 
 T = TypeVar("T")
 
 _logger = logging.getLogger("repodb.pool")
 _now = time.monotonic
 _INTENTS = frozenset(("read", "write", "transaction"))
+# What ``session_reset`` runs on PostgreSQL.
+_SESSION_RESETS = {
+    "discard": Request.exec("DISCARD ALL"),
+    "reset": Request.exec("RESET ALL"),
+}
 
 
 class AsyncPool:
@@ -92,7 +113,20 @@ class AsyncPool:
             ``ConnectionLost`` is a bug in the check: it is logged as a
             WARNING with its traceback, once until the cause changes.
         configure: ``await configure(conn)`` (or a plain function) runs once on
-            each new connection.
+            each new connection, and again after each ``session_reset``.
+        session_reset: what a connection given back goes through, so that
+            what one borrower set is not seen by the next (PostgreSQL only):
+            ``"discard"`` runs ``DISCARD ALL`` (settings such as
+            ``application_name`` and ``search_path``, temporary tables,
+            prepared statements, advisory locks, ``LISTEN``), ``"reset"``
+            runs ``RESET ALL`` (settings only). Settings return to the
+            connection's start (the URL's, repodb's time zone and statement
+            timeout). None (the default): nothing, which costs no round trip;
+            use ``SET LOCAL`` inside transactions instead of ``SET``.
+        reset: ``await reset(conn)`` (or a plain function) runs on each
+            connection given back, after ``session_reset``; an exception
+            discards the connection (one other than ``ConnectionLost`` is
+            logged as a WARNING, once until the cause changes).
         connect_timeout, statement_timeout: as for ``repodb.connect``.
         leak_threshold: seconds after which a borrowed connection is reported
             once, with the borrower's stack, as a WARNING on the
@@ -124,6 +158,8 @@ class AsyncPool:
         max_idle: float | None = 600.0,
         validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
         configure: Callable[[AsyncConnection], object] | None = None,
+        session_reset: SessionReset | None = None,
+        reset: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 10.0,
         statement_timeout: float | None = None,
         leak_threshold: float | None = None,
@@ -148,8 +184,19 @@ class AsyncPool:
         ):
             if seconds is not None and seconds <= 0:
                 raise ValueError(f"{name} must be positive (or None for no limit), got {seconds}")
+        parsed = parse_url(url)
+        if session_reset is not None:
+            if session_reset not in _SESSION_RESETS:
+                raise ValueError(
+                    f"session_reset must be 'discard', 'reset' or None, got {session_reset!r}"
+                )
+            if parsed.driver != "postgresql":
+                raise ValueError(
+                    f"session_reset runs PostgreSQL's DISCARD ALL or RESET ALL; "
+                    f"for {parsed.driver}, clean up in a reset= callback"
+                )
         self._url = url
-        self._redacted = parse_url(url).redacted
+        self._redacted = parsed.redacted
         self._max_size = max_size
         self._min_size = min_size
         self._timeout = timeout
@@ -158,6 +205,8 @@ class AsyncPool:
         self._max_idle = max_idle
         self._validate = validate
         self._configure = configure
+        self._session_reset = None if session_reset is None else _SESSION_RESETS[session_reset]
+        self._reset = reset
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
         self._leak_threshold = leak_threshold
@@ -260,7 +309,9 @@ class AsyncPool:
             raise ValueError(f"{conn!r} is not borrowed from this pool")
         try:
             keep, dirty = await _reset(conn)
-        except BaseException:  # interrupted while rolling back: the connection is discarded
+            if keep and (self._session_reset is not None or self._reset is not None):
+                keep = await self._clean(conn)
+        except BaseException:  # interrupted while cleaning up: the connection is discarded
             await self._drop(slot)
             raise
         if dirty:
@@ -300,6 +351,27 @@ class AsyncPool:
             _logger.info(
                 "%s: a connection reported as leaked came back after %.1f s", self._label, late
             )
+
+    async def _clean(self, conn: AsyncConnection) -> bool:
+        """Run ``session_reset`` (then ``configure`` again) and ``reset``: is it reusable?"""
+        try:
+            if self._session_reset is not None:
+                await conn.exec(self._session_reset)
+                if self._configure is not None:
+                    await resolve_async(self._configure(conn))
+            if self._reset is not None:
+                await resolve_async(self._reset(conn))
+        except ConnectionLost as e:
+            _logger.info("%s: a connection failed its reset: %s", self._label, e)
+            return False
+        except Exception as e:
+            # Application code (or a server refusing the reset): every
+            # connection would fail alike, so say it loudly, once.
+            self._check_bugs.warning(
+                e, "%s: resetting a returned connection raised; it is discarded", self._label
+            )
+            return False
+        return not conn.in_transaction
 
     def _fail_waiters(self, error: Exception) -> None:
         """Serve every checkout waiting in line with ``error``; never blocks.
