@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -37,7 +38,14 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
-from ._acompat_async import AsyncEvent, join_async, resolve_async, spawn_async, wait_event_async
+from ._acompat_async import (
+    AsyncEvent,
+    AsyncWorker,
+    join_async,
+    resolve_async,
+    spawn_async,
+    wait_event_async,
+)
 from ._cause_log import CauseLog
 from ._pool import maintenance_async
 from ._pool.health import Health
@@ -236,14 +244,24 @@ class AsyncPool:
         self._discarded = self._returns_bad = self._expired = 0
 
         self._wakeup = AsyncEvent()
-        self._worker = spawn_async(
+        self._worker = self._spawn_worker()
+        # Set in a child process after os.fork(): the worker is started again
+        # at the next checkout (the parent's did not come along).
+        self._respawn = False
+        # The parent's connections, in a child process: never used, never closed.
+        self._forsaken: list[AsyncConnection] = []
+        _pools.add(self)
+
+    def _spawn_worker(self) -> AsyncWorker:
+        worker = spawn_async(
             maintenance_async.run,
             (weakref.ref(self), self._wakeup, self._idle, self._lock),
-            f"repodb-pool-{label}",
+            f"repodb-pool-{self._label}",
         )
         # A pool dropped without shutdown() closes its idle connections and
         # stops its task (which holds only a weak reference to it).
         self._finalizer = weakref.finalize(self, maintenance_async.abandon, self._wakeup)
+        return worker
 
     def __repr__(self) -> str:
         return f"<repodb.AsyncPool {self._label} {self._redacted} ({self.stats()})>"
@@ -306,6 +324,8 @@ class AsyncPool:
         # and a second release is caught below, under the lock.
         slot = self._borrowed.get(id(conn))
         if slot is None or slot.conn is not conn:
+            if any(c is conn for c in self._forsaken):
+                return  # borrowed before os.fork(): the parent's, left alone
             raise ValueError(f"{conn!r} is not borrowed from this pool")
         try:
             keep, dirty = await _reset(conn)
@@ -372,6 +392,33 @@ class AsyncPool:
             )
             return False
         return not conn.in_transaction
+
+    def _after_fork(self) -> None:
+        """In a child process just forked: forget the parent's connections and start afresh.
+
+        Why not close them: each shares its socket (and, on SQLite, its file
+        locks) with the parent, and closing it would end the parent's session
+        too (PostgreSQL's Terminate message). They are kept, never used, so
+        no destructor closes them either; the child opens connections of its
+        own. Called by the ``os.register_at_fork`` hook while the child has
+        one thread, so the locks and events, which another thread of the
+        parent may have held at the fork, are made anew.
+        """
+        if self._closed:
+            return
+        self._lock = threading.Lock()
+        self._check_bugs = CauseLog(_logger)
+        self._forsaken.extend(slot.conn for slot in (*self._idle, *self._borrowed.values()))
+        self._idle.clear()
+        self._borrowed.clear()
+        self._waiters.clear()
+        self._opening = 0
+        health = self._health
+        self._health = Health(health.backoff_min, health.backoff_max, health.reconnect_timeout)
+        self._returned = AsyncEvent()
+        self._wakeup = AsyncEvent()
+        self._finalizer.detach()
+        self._respawn = True
 
     def _fail_waiters(self, error: Exception) -> None:
         """Serve every checkout waiting in line with ``error``; never blocks.
@@ -454,6 +501,9 @@ class AsyncPool:
             with self._lock:
                 if self._closed:
                     raise PoolClosed("the pool was shut down", self._stats_locked())
+                if self._respawn:
+                    self._respawn = False
+                    self._worker = self._spawn_worker()
                 idle = self._idle
                 while idle:
                     slot = idle.pop()
@@ -742,6 +792,20 @@ class AsyncPool:
             returns_bad=self._returns_bad,
             expired=self._expired,
         )
+
+
+# The pools of this process, for the fork hook.
+_pools: weakref.WeakSet[AsyncPool] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    """``os.register_at_fork`` hook: in the child, every pool forgets the parent's connections."""
+    for pool in list(_pools):
+        pool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forked)
 
 
 class _AsyncLease:
