@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -42,7 +43,7 @@ from ._cqrs.config import MultiPoolStats, Selection, ServerStats
 from ._cqrs.probe_async import AsyncProber
 from ._pool.stats import SessionReset
 from .connection_async import AsyncConnection
-from .errors import ConnectError, ConnectionLost, Error
+from .errors import ConnectError, ConnectionLost
 from .pool_async import AsyncPool
 from .url import parse_url
 
@@ -123,12 +124,9 @@ class AsyncMultiPool:
         self._redacted = tuple(parse_url(u).redacted for u in urls)
         self._selection = selection
         self._size = max_size_per_server
-        # When one server has just failed under a caller, its siblings may
-        # hold connections broken by the same event (replicas restarted
-        # together): until then, connections are pinged before they are
-        # handed out (see _borrow), as they are after a server comes back.
-        self._suspect_until = 0.0
-        self._suspicion = check_interval + probe_timeout
+        # When a server came back from an outage: its pool then checks the
+        # connections idle since before that (see _borrow).
+        self._back_seen = [-math.inf] * len(urls)
         self._pools = tuple(
             AsyncPool(
                 url,
@@ -294,7 +292,7 @@ class AsyncMultiPool:
                 order.sort(key=lambda i: len(lent[i]) >= size)
                 break
         for i in order:
-            conn = await self._borrow(i, now)
+            conn = await self._borrow(i)
             if conn is None:
                 continue
             if accept_conn is None:
@@ -312,27 +310,24 @@ class AsyncMultiPool:
             await self._release(i, conn, None, down_on)
         return None
 
-    async def _borrow(self, index: int, now: float) -> AsyncConnection | None:
+    async def _borrow(self, index: int) -> AsyncConnection | None:
         """A connection from server ``index``; None (and the server marked down) if it refuses.
 
-        Shortly after this server came back, or after another one failed,
-        the connection is pinged first: pooled connections may have been
-        broken by the same outage. A broken one is given back (the pool then
-        checks its other idle connections) and the pool asked again, without
-        holding the server responsible.
+        After this server came back, or after another one failed, the pool
+        pings each connection that has been idle since then before handing
+        it out: it may have been broken by the same outage (replicas
+        restarted together). A broken one is closed and another taken,
+        without holding the server responsible. Connections used since cost
+        nothing more: pinging every checkout for a while instead halved the
+        surviving replicas' throughput while a failed one was declared down.
         """
         pool = self._pools[index]
+        back = self._probers[index].back_at
+        if back > self._back_seen[index]:
+            self._back_seen[index] = back
+            pool._suspect(back)
         try:
             conn = await pool.acquire()
-            if now < self._suspect_until or now < self._probers[index].back_at + self._suspicion:
-                try:
-                    await conn.ping()
-                except Error:
-                    await pool.release(conn)
-                    conn = await pool.acquire()
-                except BaseException:  # even interrupted, the connection goes back
-                    await pool.release(conn)
-                    raise
         except ConnectError as e:
             self._failed(index, e)
             return None
@@ -382,7 +377,9 @@ class AsyncMultiPool:
         self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} hangs"))
 
     def _failed(self, index: int, error: BaseException) -> None:
-        self._suspect_until = _now() + self._suspicion
+        now = _now()
+        for pool in self._pools:
+            pool._suspect(now)
         self._probers[index].report(error)
 
     def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:

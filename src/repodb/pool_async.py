@@ -393,6 +393,16 @@ class AsyncPool:
             return False
         return not conn.in_transaction
 
+    def _suspect(self, since: float) -> None:
+        """Check (ping) the connections idle since before ``since`` before reusing them.
+
+        Why: a sibling server failed, or this one came back from an outage
+        (a multi-server pool saw it); connections idle across that may be
+        broken too.
+        """
+        with self._lock:
+            self._check_before = max(self._check_before, since)
+
     def _after_fork(self) -> None:
         """In a child process just forked: forget the parent's connections and start afresh.
 
