@@ -63,15 +63,7 @@ from .errors import ConnectError, ConnectionLost, Error
 from .request import Request
 from .url import parse_url
 
-__all__ = [
-    "AsyncPool",
-    "PoolClosed",
-    "PoolError",
-    "PoolStats",
-    "PoolTimeout",
-    "PoolTooManyWaiters",
-    "SessionReset",
-]
+__all__ = ["AsyncPool", "PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
 
 T = TypeVar("T")
 
