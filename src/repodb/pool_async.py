@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import threading
 import time
@@ -47,6 +46,7 @@ from ._acompat_async import (
     wait_event_async,
 )
 from ._cause_log import CauseLog
+from ._fork import track
 from ._pool import maintenance_async
 from ._pool.health import Health
 from ._pool.slots_async import Slot, Waiter, borrower_stack, close_quietly
@@ -242,7 +242,7 @@ class AsyncPool:
         self._respawn = False
         # The parent's connections, in a child process: never used, never closed.
         self._forsaken: list[AsyncConnection] = []
-        _pools.add(self)
+        track(self)
 
     def _spawn_worker(self) -> AsyncWorker:
         worker = spawn_async(
@@ -794,20 +794,6 @@ class AsyncPool:
             returns_bad=self._returns_bad,
             expired=self._expired,
         )
-
-
-# The pools of this process, for the fork hook.
-_pools: weakref.WeakSet[AsyncPool] = weakref.WeakSet()
-
-
-def _forked() -> None:
-    """``os.register_at_fork`` hook: in the child, every pool forgets the parent's connections."""
-    for pool in list(_pools):
-        pool._after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_forked)
 
 
 class _AsyncLease:

@@ -6,7 +6,9 @@ a connection the parent had borrowed at the fork, given back in the child,
 is left alone; the child's shutdown and garbage collection do not break
 the parent's connections, idle or borrowed; the child's pool works
 (its background thread started again at its first checkout: ``min_size``
-refills).
+refills). A CQRS router made before the fork probes its servers again in
+the child (the parent's probe threads did not come along), and the
+parent's keep probing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from collections.abc import Callable
 import pytest
 
 from repodb import Request
+from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.pool import Pool
+from repodb.repo import Repo
 from repodb.url import parse_url
 from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
 
@@ -131,3 +135,48 @@ def test_a_child_opens_its_own_connections_and_the_parents_survive(db_url: str) 
             assert conn.one(identity) in (parent_idle, parent_held)
     finally:
         pool.shutdown(timeout=5)
+
+
+def test_a_router_made_before_a_fork_probes_again_in_the_child(db_url: str) -> None:
+    # The primary stands in for a replica (a server not in recovery has no lag).
+    cqrs = Cqrs(
+        CqrsConfig(
+            db_url,
+            replica_conninfos=[db_url],
+            check_interval=0.05,
+            probe_timeout=2.0,
+            connect_timeout=CONNECT_TIMEOUT,
+        )
+    )
+    try:
+        assert Repo(cqrs).one(IDENTITY[parse_url(db_url).driver]) >= 0
+        replicas = cqrs._replicas
+        assert replicas is not None
+        prober = replicas._probers[0]
+        deadline = time.monotonic() + BOUND
+        while prober.measured_at is None:
+            assert time.monotonic() < deadline, "no probe in the parent"
+            time.sleep(0.01)
+
+        def child() -> dict[str, object]:
+            forked_at = time.monotonic()
+            with cqrs.read() as conn:
+                label = conn.label
+            ends = time.monotonic() + BOUND
+            while (prober.measured_at or 0.0) < forked_at and time.monotonic() < ends:
+                time.sleep(0.01)
+            probed = (prober.measured_at or 0.0) >= forked_at
+            cqrs.shutdown(timeout=5)
+            return {"label": label, "probed": probed}
+
+        assert fork_and_run(child) == {"label": "replica 1", "probed": True}
+        # The parent's probes and connections carry on.
+        measured = prober.measured_at
+        deadline = time.monotonic() + BOUND
+        while prober.measured_at == measured:
+            assert time.monotonic() < deadline, "the parent's prober stopped"
+            time.sleep(0.01)
+        with cqrs.read() as conn:
+            assert conn.label == "replica 1"
+    finally:
+        cqrs.shutdown(timeout=5)
