@@ -283,17 +283,46 @@ class AsyncMultiPool:
         the next one tried, without delay. Servers whose pools are all lent
         out are tried last, so that a checkout does not queue behind a busy
         (or hung) server while another has room.
+
+        After a server came back, or after another one failed, its pool
+        pings each connection that has been idle since then before handing
+        it out: it may have been broken by the same outage (replicas
+        restarted together). A broken one is closed and another taken,
+        without holding the server responsible. Connections used since cost
+        nothing more: pinging every checkout for a while instead halved the
+        surviving replicas' throughput while a failed one was declared down.
         """
         now = _now()
         order = self._order(accept, now)
-        lent, size = self._lent, self._size
+        if len(order) > 1:
+            lent, size = self._lent, self._size
+            for i in order:
+                if len(lent[i]) >= size:
+                    order.sort(key=lambda i: len(lent[i]) >= size)
+                    break
+        pools, probers, back_seen = self._pools, self._probers, self._back_seen
         for i in order:
-            if len(lent[i]) >= size:
-                order.sort(key=lambda i: len(lent[i]) >= size)
-                break
-        for i in order:
-            conn = await self._borrow(i)
-            if conn is None:
+            # The borrowing is inlined here, not a method: it runs on every
+            # checkout, and each coroutine layer costs about as much as the
+            # rest of this loop.
+            pool = pools[i]
+            prober = probers[i]
+            back = prober.back_at
+            if back > back_seen[i]:
+                back_seen[i] = back
+                pool._suspect(back)
+            try:
+                conn = await pool.acquire()
+            except ConnectError as e:
+                self._failed(i, e)
+                continue
+            with self._lock:
+                self._lent[i].add(conn)
+            # started is None but while a probe is in flight: skip the clock then.
+            if prober.started is not None and prober.hung_for(_now()) is not None:
+                # It hung while this checkout chose it, maybe after its lent
+                # connections were aborted (_abort): not this one; go elsewhere.
+                await self._release(i, conn, None)
                 continue
             if accept_conn is None:
                 return i, conn
@@ -309,36 +338,6 @@ class AsyncMultiPool:
                 return i, conn
             await self._release(i, conn, None, down_on)
         return None
-
-    async def _borrow(self, index: int) -> AsyncConnection | None:
-        """A connection from server ``index``; None (and the server marked down) if it refuses.
-
-        After this server came back, or after another one failed, the pool
-        pings each connection that has been idle since then before handing
-        it out: it may have been broken by the same outage (replicas
-        restarted together). A broken one is closed and another taken,
-        without holding the server responsible. Connections used since cost
-        nothing more: pinging every checkout for a while instead halved the
-        surviving replicas' throughput while a failed one was declared down.
-        """
-        pool = self._pools[index]
-        back = self._probers[index].back_at
-        if back > self._back_seen[index]:
-            self._back_seen[index] = back
-            pool._suspect(back)
-        try:
-            conn = await pool.acquire()
-        except ConnectError as e:
-            self._failed(index, e)
-            return None
-        with self._lock:
-            self._lent[index].add(conn)
-        if self._probers[index].hung_for(_now()) is not None:
-            # It hung while this checkout chose it, maybe after its lent
-            # connections were aborted (_abort): not this one; go elsewhere.
-            await self._release(index, conn, None)
-            return None
-        return conn
 
     async def _release(
         self,
@@ -385,11 +384,12 @@ class AsyncMultiPool:
     def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
         """The healthy servers that ``accept`` allows, in the order to try them."""
         marked, probers = self._marked, self._probers
-        usable = [
-            i
-            for i in range(len(probers))
-            if not marked[i] and probers[i].up(now) and (accept is None or accept(i))
-        ]
+        # A loop, not a comprehension: this runs on every checkout, and before
+        # Python 3.12 a comprehension is a function call of its own.
+        usable = []
+        for i, prober in enumerate(probers):
+            if not marked[i] and prober.up(now) and (accept is None or accept(i)):
+                usable.append(i)
         if len(usable) < 2:
             return usable
         if self._selection is Selection.RANDOM:
