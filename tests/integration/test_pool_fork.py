@@ -30,7 +30,7 @@ from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.pool import Pool
 from repodb.repo import Repo
 from repodb.url import parse_url
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, replica_urls
 
 BOUND = 30.0
 IDENTITY = {
@@ -138,11 +138,13 @@ def test_a_child_opens_its_own_connections_and_the_parents_survive(db_url: str) 
 
 
 def test_a_router_made_before_a_fork_probes_again_in_the_child(db_url: str) -> None:
-    # The primary stands in for a replica (a server not in recovery has no lag).
+    # SQLite's replicas read the primary's file; PostgreSQL's must be standbys.
+    postgresql = parse_url(db_url).driver == "postgresql"
+    replica = replica_urls()[0] if postgresql else db_url
     cqrs = Cqrs(
         CqrsConfig(
             db_url,
-            replica_conninfos=[db_url],
+            replica_conninfos=[replica],
             check_interval=0.05,
             probe_timeout=2.0,
             connect_timeout=CONNECT_TIMEOUT,
