@@ -24,6 +24,8 @@ from repodb import Request
 
 PG_URL = os.environ.get("REPODB_TEST_PG_URL", "")
 REPLICA_URLS = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()
+PGBOUNCER_URL = os.environ.get("REPODB_TEST_PGBOUNCER_URL", "")
+PGBOUNCER_REPLICA_URL = os.environ.get("REPODB_TEST_PGBOUNCER_REPLICA_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Every wait on a server in the tests is bounded by these.
@@ -68,6 +70,21 @@ def pg_url() -> str:
 def replica_urls() -> list[str]:
     require(REPLICA_URLS, "REPODB_TEST_PG_REPLICA_URLS")
     return REPLICA_URLS
+
+
+def pgbouncer_url() -> str:
+    """The test PgBouncer (``pool_mode = transaction``) before the primary, as repodb takes it.
+
+    That is, with ``pooler=transaction``; ``scripts/pgbouncer env`` exports it without.
+    """
+    require(PGBOUNCER_URL, "REPODB_TEST_PGBOUNCER_URL")
+    return f"{PGBOUNCER_URL}?pooler=transaction"
+
+
+def pgbouncer_replica_url() -> str:
+    """The same PgBouncer before the first replica, with ``pooler=transaction``."""
+    require(PGBOUNCER_REPLICA_URL, "REPODB_TEST_PGBOUNCER_REPLICA_URL")
+    return f"{PGBOUNCER_REPLICA_URL}?pooler=transaction"
 
 
 def with_search_path(url: str, schema: str) -> str:

@@ -156,7 +156,9 @@ class AsyncPostgresConnection:
                     self._raw.pgconn.finish()
                     await cursor.close()
                     raise
-                if own:
+                if own and self._raw.info.transaction_status == TransactionStatus.INERROR:
+                    await self.rollback()  # the error that ended the stream is the one to see
+                elif own:
                     await self.commit()
 
     async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
