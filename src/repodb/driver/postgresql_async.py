@@ -81,6 +81,8 @@ class AsyncPostgresConnection:
         self._raw = raw
         self._cursor = raw.cursor()
         self._pooler = pooler
+        # Through a pooler, the cursor that sets the timeout before a statement.
+        self._prelude = raw.cursor()
         # Through a pooler: the statement that sets the timeout in the current
         # transaction, or None when there is no timeout to set.
         self._local_timeout: str | None = None
@@ -106,10 +108,10 @@ class AsyncPostgresConnection:
         # Through a pooler, outside a transaction: the timeout and the
         # statement share the implicit transaction that ends at the
         # pipeline's Sync, and so one server connection (one round trip).
-        async with self._raw.pipeline() as pipeline:
-            await self._raw.cursor().execute(self._local_timeout, prepare=False)
+        # Leaving the block sends the Sync and reads both results.
+        async with self._raw.pipeline():
+            await self._prelude.execute(self._local_timeout, prepare=False)
             await self._cursor.execute(sql, params, prepare=False)
-            await pipeline.sync()
 
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         await self._send(sql, params, prepare)
