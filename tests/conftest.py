@@ -25,7 +25,7 @@ from repodb import Request
 PG_URL = os.environ.get("REPODB_TEST_PG_URL", "")
 REPLICA_URLS = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()
 PGBOUNCER_URL = os.environ.get("REPODB_TEST_PGBOUNCER_URL", "")
-PGBOUNCER_REPLICA_URL = os.environ.get("REPODB_TEST_PGBOUNCER_REPLICA_URL", "")
+PGBOUNCER_REPLICA_URLS = os.environ.get("REPODB_TEST_PGBOUNCER_REPLICA_URLS", "").split()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Every wait on a server in the tests is bounded by these.
@@ -81,10 +81,10 @@ def pgbouncer_url() -> str:
     return f"{PGBOUNCER_URL}?pooler=transaction"
 
 
-def pgbouncer_replica_url() -> str:
-    """The same PgBouncer before the first replica, with ``pooler=transaction``."""
-    require(PGBOUNCER_REPLICA_URL, "REPODB_TEST_PGBOUNCER_REPLICA_URL")
-    return f"{PGBOUNCER_REPLICA_URL}?pooler=transaction"
+def pgbouncer_replica_urls() -> list[str]:
+    """The same PgBouncer before each replica, with ``pooler=transaction``."""
+    require(PGBOUNCER_REPLICA_URLS, "REPODB_TEST_PGBOUNCER_REPLICA_URLS")
+    return [f"{url}?pooler=transaction" for url in PGBOUNCER_REPLICA_URLS]
 
 
 def with_search_path(url: str, schema: str) -> str:

@@ -117,10 +117,16 @@ class Watch:
 
 
 class ReadLoad:
-    """Threads reading through a Repo until the block ends; when and where each read ran."""
+    """Threads reading through a Repo until the block ends; when and where each read ran.
 
-    def __init__(self, repo: Repo, threads: int = THREADS) -> None:
+    ``read(repo)`` is one read, returning the port of the server that ran it.
+    """
+
+    def __init__(
+        self, repo: Repo, threads: int = THREADS, read: Callable[[Repo], int] = served_by
+    ) -> None:
         self._repo = repo
+        self._read = read
         self._stop = threading.Event()
         self.reads: list[tuple[float, int, float]] = []  # (finished at, port, latency)
         self.errors: list[tuple[float, BaseException]] = []
@@ -133,7 +139,7 @@ class ReadLoad:
         while not self._stop.is_set():
             started = self.busy_since[index] = time.monotonic()
             try:
-                port = served_by(self._repo)
+                port = self._read(self._repo)
             except Exception as e:
                 self.errors.append((time.monotonic(), e))
             else:

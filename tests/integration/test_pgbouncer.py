@@ -42,7 +42,7 @@ from tests.conftest import (
     PGBOUNCER_URL,
     open_conn,
     pg_url,
-    pgbouncer_replica_url,
+    pgbouncer_replica_urls,
     pgbouncer_url,
     require,
 )
@@ -200,7 +200,7 @@ def test_the_repo_on_a_pool_reads_writes_and_streams() -> None:
 def test_the_router_uses_a_replica_through_pgbouncer() -> None:
     config = CqrsConfig(
         primary_conninfo=pgbouncer_url(),
-        replica_conninfos=[pgbouncer_replica_url()],
+        replica_conninfos=pgbouncer_replica_urls()[:1],
         statement_timeout=STATEMENT,
     )
     with Cqrs.create(config) as cqrs:
