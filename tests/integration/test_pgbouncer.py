@@ -12,6 +12,7 @@ statement outside and inside a transaction, follows ``set_statement_timeout``,
 and never leaks into another client's session; a stream outside a
 transaction reads every row while other clients take the server connections
 in between (it runs in a transaction of its own), and inside one as usual;
+``execute_many``, ``copy_in`` and ``insert_all`` write;
 the Repo on a pool and the CQRS router (primary and replica both through
 PgBouncer) read and write; migrations, which hold a session advisory lock,
 refuse a pooler URL. The mixed load (16 threads and 16 tasks of gets,
@@ -37,6 +38,7 @@ from repodb.migration import Migrator
 from repodb.pool import Pool
 from repodb.query import query
 from repodb.schema import Col, Schema, field
+from repodb.types import tup
 from tests.conftest import (
     CONNECT_TIMEOUT,
     PGBOUNCER_URL,
@@ -194,6 +196,16 @@ def test_the_repo_on_a_pool_reads_writes_and_streams() -> None:
         assert labels[-2:] == ["new", "in tx"]
         assert len(labels) == ROWS + 2
         assert pool.stats().in_use == 0
+
+
+@pytest.mark.usefixtures("items")
+def test_bulk_writes_run_through_pgbouncer() -> None:
+    add = Request.exec("INSERT INTO pgbouncer_items (label) VALUES ($1)", params=str)
+    with bouncer(STATEMENT) as conn:
+        assert conn.execute_many(add, [f"many {n}" for n in range(50)]) == 50
+        conn.copy_in("pgbouncer_items", ["label"], tup(str), [(f"copy {n}",) for n in range(50)])
+        Repo(conn).insert_all(PgbItem, [{"label": "all", "at": dt.datetime.now(dt.UTC)}] * 50)
+        assert conn.one(count_items) == ROWS + 150
 
 
 @pytest.mark.usefixtures("items")
