@@ -20,6 +20,7 @@ times are asserted only as bounds that tell "handled" from "hung".
 from __future__ import annotations
 
 import time
+from functools import partial
 from urllib.parse import urlsplit
 
 import pytest
@@ -58,7 +59,7 @@ def test_a_failed_replica_behind_pgbouncer_costs_no_read(
         connect_timeout=2.0,
         statement_timeout=10.0,
     )
-    with Cqrs(config) as cqrs, ReadLoad(Repo(cqrs), read=read_port) as load:
+    with Cqrs(config) as cqrs, ReadLoad(partial(read_port, Repo(cqrs))) as load:
         wait_until(lambda: first in load.ports(0.0, time.monotonic()), "reads on replica 1")
         down = Watch(lambda: cqrs.stats().replicas[0].down)
         failed = time.monotonic()
