@@ -37,6 +37,8 @@ PG_URL = os.environ.get("REPODB_TEST_PG_URL", "")
 REPLICA_URLS = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()
 MARIADB_URL = os.environ.get("REPODB_TEST_MARIADB_URL", "")
 MARIADB_REPLICA_URLS = os.environ.get("REPODB_TEST_MARIADB_REPLICA_URLS", "").split()
+PGBOUNCER_URL = os.environ.get("REPODB_TEST_PGBOUNCER_URL", "")
+PGBOUNCER_REPLICA_URLS = os.environ.get("REPODB_TEST_PGBOUNCER_REPLICA_URLS", "").split()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Every wait on a server in the tests is bounded by these.
@@ -91,6 +93,21 @@ def mariadb_replica_urls() -> list[str]:
 def replica_urls() -> list[str]:
     require(REPLICA_URLS, "REPODB_TEST_PG_REPLICA_URLS")
     return REPLICA_URLS
+
+
+def pgbouncer_url() -> str:
+    """The test PgBouncer (``pool_mode = transaction``) before the primary, as repodb takes it.
+
+    That is, with ``pooler=transaction``; ``scripts/pgbouncer env`` exports it without.
+    """
+    require(PGBOUNCER_URL, "REPODB_TEST_PGBOUNCER_URL")
+    return f"{PGBOUNCER_URL}?pooler=transaction"
+
+
+def pgbouncer_replica_urls() -> list[str]:
+    """The same PgBouncer before each replica, with ``pooler=transaction``."""
+    require(PGBOUNCER_REPLICA_URLS, "REPODB_TEST_PGBOUNCER_REPLICA_URLS")
+    return [f"{url}?pooler=transaction" for url in PGBOUNCER_REPLICA_URLS]
 
 
 def with_search_path(url: str, schema: str) -> str:
