@@ -105,6 +105,17 @@ class Dialect:
             the array ``{a}`` and the value (or values) ``{x}`` once each:
             ``{x}`` first for the three tests, ``{a}`` first to append or
             remove (values are bound in that order on every dialect).
+        json_ops: ``(form, template)``: JSON tests: ``contains`` (``{j}``
+            holds ``{x}``, PostgreSQL's jsonb ``@>``) and ``has_key`` (the
+            object ``{j}`` has the key ``{k}``), each naming ``{j}`` first.
+            A form a database lacks is left out, and refused by name.
+        search_ops: ``(form, template)``: full-text search: ``vector``
+            (``{config}``, ``{document}``), ``query_plain``, ``query_raw``,
+            ``query_phrase``, ``query_web`` (``{config}``, ``{q}``),
+            ``match`` and ``rank`` (``{v}`` then ``{q}``), and the
+            ``document_part`` (``{d}``) and ``document_join`` that make one
+            document of several columns; none on SQLite (FTS5 is a virtual
+            table, not a function of a column).
     """
 
     name: str
@@ -138,6 +149,8 @@ class Dialect:
     explain_tree: bool = False
     time_shifts: tuple[tuple[str, str], ...] = ()
     array_ops: tuple[tuple[str, str], ...] = ()
+    json_ops: tuple[tuple[str, str], ...] = ()
+    search_ops: tuple[tuple[str, str], ...] = ()
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -189,6 +202,15 @@ class Dialect:
                 return template
         raise ValueError(f"{self.name} has no array operation {form!r}")
 
+    def template(self, family: str, form: str) -> str:
+        """The template of ``form`` among the ``json_ops`` or ``search_ops`` (``family``)."""
+        for known, template in self.json_ops if family == "json" else self.search_ops:
+            if known == form:
+                return template
+        what = "full-text search" if family == "search" else f"JSON operation {form!r}"
+        hint = _MISSING_HINTS.get((self.name, family), "")
+        raise ValueError(f"{self.name} has no {what}{hint}")
+
     def time_shift(self, form: str) -> str:
         """The template moving a date or datetime in ``form`` (see ``time_shifts``)."""
         for known, template in self.time_shifts:
@@ -196,6 +218,17 @@ class Dialect:
                 return template
         raise ValueError(f"{self.name} has no date arithmetic of the form {form!r}")
 
+
+# What to use instead, where a dialect lacks a family of templates.
+_MISSING_HINTS = {
+    ("sqlite", "json"): (
+        " (json_contains is jsonb's @>): compare json_get(...) or json_text(...) with a value"
+    ),
+    ("sqlite", "search"): (
+        " (to_tsvector and its siblings are PostgreSQL's; on SQLite use an FTS5 virtual table"
+        " through fragment())"
+    ),
+}
 
 # Datetimes are text in their storage form ("YYYY-MM-DD HH:MM:SS.ffffff",
 # UTC) on SQLite. strftime keeps milliseconds only (and rounds them), so the
@@ -308,6 +341,16 @@ SQLITE = Dialect(
             ' WHERE "value" IS NOT "_x") END FROM (SELECT {a} AS "_a", {x} AS "_x"))',
         ),
     ),
+    # A key whose value is JSON null exists (json_type gives 'null'), as with
+    # jsonb's ?; a NULL document gives NULL. Each operand binds once.
+    json_ops=(
+        (
+            "has_key",
+            '(SELECT CASE WHEN "_j" IS NULL THEN NULL ELSE'
+            ' json_type("_j", \'$."\' || "_k" || \'"\') IS NOT NULL END'
+            ' FROM (SELECT {j} AS "_j", {k} AS "_k"))',
+        ),
+    ),
 )
 
 POSTGRESQL = Dialect(
@@ -372,6 +415,23 @@ POSTGRESQL = Dialect(
         ("overlaps", "({x} && {a})"),
         ("append", "array_append({a}, {x})"),
         ("remove", "array_remove({a}, {x})"),
+    ),
+    json_ops=(
+        ("contains", "({j} @> CAST({x} AS jsonb))"),
+        ("has_key", "({j} ? CAST({k} AS text))"),
+    ),
+    # The configuration is a checked name written in place, so that a query's
+    # to_tsvector is the very expression of create_index(..., search=config).
+    search_ops=(
+        ("vector", "to_tsvector('{config}', {document})"),
+        ("document_part", "coalesce({d}, '')"),
+        ("document_join", " || ' ' || "),
+        ("query_plain", "plainto_tsquery('{config}', {q})"),
+        ("query_raw", "to_tsquery('{config}', {q})"),
+        ("query_phrase", "phraseto_tsquery('{config}', {q})"),
+        ("query_web", "websearch_to_tsquery('{config}', {q})"),
+        ("match", "({v} @@ {q})"),
+        ("rank", "ts_rank({v}, {q})"),
     ),
 )
 
