@@ -82,12 +82,8 @@ __all__ = [
 
 
 _SEARCH_PATH = Request.one("SELECT current_setting('search_path')", row=str)
-_SET_SEARCH_PATH = Request.one(
-    "SELECT set_config('search_path', $1, false)", params=str, row=str
-)
-_SQLITE_DATABASES = Request.many(
-    "SELECT name, file FROM pragma_database_list", row=tup(str, str)
-)
+_SET_SEARCH_PATH = Request.one("SELECT set_config('search_path', $1, false)", params=str, row=str)
+_SQLITE_DATABASES = Request.many("SELECT name, file FROM pragma_database_list", row=tup(str, str))
 
 
 class Migrator:

@@ -37,8 +37,8 @@ from typing import (
     Any,
     Literal,
     Protocol,
-    TypeVar,
     Self,
+    TypeVar,
     TypeVarTuple,
     overload,
 )
@@ -64,8 +64,8 @@ from .write import Assignment, ConflictTarget, OnConflict
 
 if TYPE_CHECKING:
     from ._codec import Codecs
-    from .dialect import Dialect
     from .changeset import Changeset
+    from .dialect import Dialect
     from .multi_async import AsyncMulti, Results
 
 __all__ = [
@@ -735,7 +735,8 @@ class AsyncRepo:
         still hold the old version, else ``StaleEntryError``, as when the row
         is gone. A changeset without changes does not touch the database.
         """
-        return await _write.update(self.with_prefix(prefix) if prefix is not None else self, changeset)
+        repo = self.with_prefix(prefix) if prefix is not None else self
+        return await _write.update(repo, changeset)
 
     async def delete(self, value: S | Changeset[S], *, prefix: str | None = None) -> S:
         """Delete a record by its primary key; ``StaleEntryError`` when no row was deleted.

@@ -20,8 +20,10 @@ def test_generated_sync_modules_are_fresh() -> None:
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("async_to_sync", ROOT / "scripts" / "async_to_sync.py")
-    assert spec is not None and spec.loader is not None
+    path = ROOT / "scripts" / "async_to_sync.py"
+    spec = importlib.util.spec_from_file_location("async_to_sync", path)
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -68,25 +68,28 @@ def test_has_key_deeper_down_binds_the_path_then_the_key() -> None:
 
 def test_contains_binds_json_and_is_postgresql_only() -> None:
     q = where(json_contains(Doc.meta, {"tags": ["a"], "user": {"id": 7}}))
-    compiled = assert_sql(
-        q, POSTGRESQL, WHERE + f"({META} @> CAST($1 AS jsonb))", [{"tags": ["a"], "user": {"id": 7}}]
-    )
+    value = {"tags": ["a"], "user": {"id": 7}}
+    compiled = assert_sql(q, POSTGRESQL, WHERE + f"({META} @> CAST($1 AS jsonb))", [value])
     bound = compiled.types[0]
-    assert bound is not None and bound.kind is Kind.JSON
+    assert bound is not None
+    assert bound.kind is Kind.JSON
     with pytest.raises(ValueError, match=r"sqlite has no JSON operation 'contains'.*json_get"):
         to_sql(q, SQLITE)
 
 
 def test_json_tests_are_nullable_truth_values_and_check_their_arguments() -> None:
     found = json_has_key(Doc.meta, "k").dbtype
-    assert found is not None and found.kind is Kind.OPTIONAL
+    assert found is not None
+    assert found.kind is Kind.OPTIONAL
     with pytest.raises(TypeError, match="json_has_key"):
         json_has_key(Doc.meta, 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="json_contains"):
         json_contains({"a": 1}, {"a": 1})  # type: ignore[arg-type]
 
 
-VECTOR = "to_tsvector('english', coalesce(\"d0\".\"title\", '') || ' ' || coalesce(\"d0\".\"body\", ''))"
+VECTOR = (
+    "to_tsvector('english', coalesce(\"d0\".\"title\", '') || ' ' || coalesce(\"d0\".\"body\", ''))"
+)
 
 
 def test_search_match_and_rank() -> None:
@@ -128,7 +131,7 @@ def test_search_refuses_bad_configurations_syntaxes_and_sqlite() -> None:
     with pytest.raises(ValueError, match="unknown to_tsquery syntax"):
         to_tsquery("english", "x", syntax="fuzzy")  # type: ignore[arg-type]
     q = where(ts_match(to_tsvector("english", Doc.title), to_tsquery("english", "x")))
-    with pytest.raises(ValueError, match="sqlite has no full-text search.*FTS5"):
+    with pytest.raises(ValueError, match=r"sqlite has no full-text search.*FTS5"):
         to_sql(q, SQLITE)
 
 
