@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 from repodb import Connection, Repo, Request
 from repodb.cqrs import Cqrs, CqrsConfig
@@ -61,15 +61,15 @@ class BenchItem(Schema, table="bench_cqrs_items"):
 
 
 by_key = query(BenchItem).where(BenchItem.id == 1)
-seen_on_replica = Request.one("SELECT count(*) FROM bench_cqrs_items WHERE id = 1", row=int)
 
 
-def prepare(url: str, replicas: Sequence[str]) -> None:
-    """The one-row table, created on the primary and waited for on each replica."""
+def prepare(url: str, replicas: Sequence[str], table: LiteralString = "bench_cqrs_items") -> None:
+    """The one-row ``table``, created on the primary and waited for on each replica."""
+    seen_on_replica = Request.one(f"SELECT count(*) FROM {table} WHERE id = 1", row=int)
     with Pool(url, max_size=1) as pool, pool.connection() as conn:
-        conn.exec(Request.exec("DROP TABLE IF EXISTS bench_cqrs_items"))
-        conn.exec(Request.exec("CREATE TABLE bench_cqrs_items (id int PRIMARY KEY, name text)"))
-        conn.exec(Request.exec("INSERT INTO bench_cqrs_items VALUES (1, 'x')"))
+        conn.exec(Request.exec(f"DROP TABLE IF EXISTS {table}"))
+        conn.exec(Request.exec(f"CREATE TABLE {table} (id int PRIMARY KEY, name text)"))
+        conn.exec(Request.exec(f"INSERT INTO {table} VALUES (1, 'x')"))
     for replica in replicas:
         deadline = time.monotonic() + 30.0
         with Pool(replica, max_size=1) as pool:
