@@ -10,6 +10,7 @@ schema with a ``prefix`` of its own stays where it says.
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -19,15 +20,17 @@ from typing import ClassVar
 import pytest
 
 import repodb
-from repodb import Request
+from repodb import AsyncRepo, Request
 from repodb.changeset import cast
 from repodb.cli import main
+from repodb.connection_async import AsyncConnection
 from repodb.migration import Migrator
+from repodb.pool_async import AsyncPool
 from repodb.query import query
 from repodb.repo import Repo
 from repodb.schema import Assoc, Col, Schema, belongs_to, field, has_many
 from repodb.types import tup
-from tests.conftest import open_conn
+from tests.conftest import CONNECT_TIMEOUT, open_conn
 
 MIGRATION = """
     from repodb.migration import Ops, column, references
@@ -199,3 +202,39 @@ _MAIN_TABLES = {
     "sqlite": "SELECT name FROM main.sqlite_master WHERE type = 'table'",
     "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
 }
+
+
+def test_an_async_repo_on_a_pool_keeps_tenants_apart(
+    conn: repodb.Connection, db_url: str, tmp_path: Path
+) -> None:
+    a, b = (tenants(conn)[t] for t in TENANTS)
+
+    async def configure(c: AsyncConnection) -> None:
+        # On SQLite, each of the pool's connections attaches the tenants' files.
+        if c.dialect.name == "sqlite":
+            for name in (a, b):
+                await c.exec(_ATTACH, (str(tmp_path / f"{name}.db"), name))
+
+    async def body() -> None:
+        async with (
+            asyncio.timeout(60),
+            AsyncPool(
+                db_url, max_size=2, configure=configure, connect_timeout=CONNECT_TIMEOUT
+            ) as pool,
+        ):
+            repo = AsyncRepo(pool, prefix=a)
+            await repo.insert(Shop(name="async a"))
+            await repo.insert(Shop(name="async b"), prefix=b)
+            await repo.insert_all(Item, [{"shop_id": 1, "title": "b item"}], prefix=b)
+            async with repo.transaction() as tx:
+                await tx.insert(Item(shop_id=1, title="a item"))
+            shop = await repo.one(query(Shop).preload("items"))
+            assert [i.title for i in shop.items] == ["a item"]
+            other = await repo.with_prefix(b).one(query(Shop).preload("items"))
+            assert [i.title for i in other.items] == ["b item"]
+            assert await repo.get_or_none(Item, 2, prefix=b) is None
+
+    asyncio.run(body())
+
+
+_ATTACH = Request.exec("ATTACH DATABASE ? AS ?", params=tup(str, str))
