@@ -180,12 +180,15 @@ class Migrator:
             conn.one(_SET_SEARCH_PATH, quoted)
             return
         files = dict(conn.all(_SQLITE_DATABASES))
-        path = files.get(prefix) or str(Path(files.get("main") or ".").with_name(f"{prefix}.db"))
-        if not files.get("main"):
-            raise MigrationError(
-                f"prefix={prefix!r} on an in-memory SQLite database: attach the tenant's"
-                " database file first (ATTACH DATABASE 'file' AS prefix)"
-            )
+        path = files.get(prefix)
+        if not path:
+            main = files.get("main")
+            if not main:
+                raise MigrationError(
+                    f"prefix={prefix!r} on an in-memory SQLite database: attach the tenant's"
+                    " database file first (ATTACH DATABASE 'file' AS prefix)"
+                )
+            path = str(Path(main).with_name(f"{prefix}.db"))
         tenant = connect(f"sqlite:///{path}")
         if self._owned:
             conn.close()

@@ -24,7 +24,7 @@ from repodb import AsyncRepo, Request
 from repodb.changeset import cast
 from repodb.cli import main
 from repodb.connection_async import AsyncConnection
-from repodb.migration import Migrator
+from repodb.migration import MigrationError, Migrator
 from repodb.pool_async import AsyncPool
 from repodb.query import query
 from repodb.repo import Repo
@@ -238,3 +238,20 @@ def test_an_async_repo_on_a_pool_keeps_tenants_apart(
 
 
 _ATTACH = Request.exec("ATTACH DATABASE ? AS ?", params=tup(str, str))
+
+
+def test_migrating_a_tenant_of_an_in_memory_sqlite_database_needs_it_attached(
+    tmp_path: Path,
+) -> None:
+    with repodb.connect("sqlite::memory:") as c:
+        with pytest.raises(MigrationError, match="attach the tenant's database file first"):
+            Migrator(c, tmp_path, prefix="t1")
+        path = str(tmp_path / "elsewhere.db")
+        c.exec(_ATTACH, (path, "t1"))
+        (tmp_path / "20260101000000_shop.py").write_text(
+            textwrap.dedent(MIGRATION), encoding="utf-8"
+        )
+        # An attached tenant is migrated in its own file, wherever it is.
+        with Migrator(c, tmp_path, prefix="t1") as m:
+            assert len(m.migrate()) == 1
+        assert Repo(c, prefix="t1").all(query(Shop)) == []
