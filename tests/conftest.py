@@ -147,3 +147,18 @@ def conn(db_url: str) -> Iterator[repodb.Connection]:
     """An open connection to an empty database, once per database kind."""
     with open_conn(db_url) as c:
         yield c
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL ``postgresql``, not only those that say so.
+
+    Why: ``scripts/test`` runs the unit and SQLite tests once more on every
+    other Python version with ``-m "not postgresql and not replicas"``; a test
+    reaches the server through ``db_url``'s ``postgresql`` case or
+    ``pg_schema_url`` without naming the marker, so it is added here.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_server = callspec is not None and "postgresql" in callspec.params.values()
+        if on_server or "pg_schema_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
