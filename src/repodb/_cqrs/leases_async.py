@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .. import _observe
 from ..connection_async import AsyncConnection
 from ..errors import ConnectionLost, SerializationFailure
 
@@ -43,8 +44,12 @@ class AsyncReadLease:
     async def __aenter__(self) -> AsyncConnection:
         if self._conn is not None:
             raise RuntimeError("this connection block is already in use")
-        self._index, self._conn = await self._router._acquire_read(self._session)
-        return self._conn
+        self._index, conn = await self._router._acquire_read(self._session)
+        self._conn = conn
+        if _observe.active:
+            why = "a replica" if self._index is not None else "the primary, no replica could serve"
+            _observe.routed(conn, "read", why)
+        return conn
 
     async def __aexit__(
         self,
