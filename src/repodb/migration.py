@@ -235,7 +235,7 @@ class Migrator:
         plans = [self._runner.prepare(file, direction) for file in todo]
         done = []
         for file, plan in zip(todo, plans, strict=True):
-            fields = {"event": "migration", "version": file.version, "name": file.name}
+            fields = {"event": "migration", "version": file.version, "migration": file.name}
             _logger.debug(
                 "migration %s %s %s",
                 file.version,

@@ -12,6 +12,7 @@ before the statement was sent and ended after its answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -25,10 +26,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import repodb
-from repodb import Repo, Request, otel, telemetry
+from repodb import AsyncRepo, Repo, Request, otel, telemetry
 from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.migration import Migrator
 from repodb.pool import Pool
+from repodb.pool_async import AsyncPool
 from repodb.query import query
 from repodb.types import tup
 from tests.conftest import CONNECT_TIMEOUT, open_conn
@@ -263,3 +265,63 @@ def test_on_event_and_debug_logs_cover_a_bare_connection(
     assert "error UniqueViolation" in failed.getMessage()
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     assert all(SECRET not in repr(getattr(r, "params", None)) for r in records)
+
+
+def test_the_async_side_traces_the_same(db_url: str, spans: Any) -> None:
+    with open_conn(db_url) as setup:
+        create_tables(setup)
+
+    async def body() -> None:
+        async with AsyncPool(db_url, max_size=1, connect_timeout=CONNECT_TIMEOUT) as pool:
+            repo = AsyncRepo(pool)
+            await repo.insert(Member(email="a@x", name="ada"))
+            async with pool.connection() as conn:
+                assert await conn.one(count) == 1
+                async with conn.stream(names, "nobody") as rows:
+                    assert [name async for name in rows] == ["ada"]
+            async with repo.stream(query(Member)) as members:
+                assert [m.name async for m in members] == ["ada"]
+
+    spans.clear()
+    asyncio.run(asyncio.wait_for(body(), 60))
+    found = statement_spans(spans)
+    assert [s.name for s in found] == ["INSERT", "SELECT", "SELECT", "SELECT"]
+    assert [attributes(s).get("db.response.returned_rows") for s in found] == [1, 1, 1, 1]
+    # A checkout shows on the first statement after it: the insert's, the block's, the stream's.
+    checked = [any(e.name == "repodb.pool.checkout" for e in s.events) for s in found]
+    assert checked == [True, True, False, True]
+
+
+def test_router_decisions_checkouts_and_migrations_are_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'logged.db'}"
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    (directory / "20240101000000_create_members.py").write_text(
+        "from repodb.migration import Ops, column\n\n\n"
+        "def change(ops: Ops) -> None:\n"
+        "    ops.create_table('members', [column('id', int, primary_key=True),"
+        " column('email', str), column('name', str)])\n",
+        encoding="utf-8",
+    )
+    events: list[telemetry.QueryEvent] = []
+    stop = telemetry.on_event(events.append)
+    caplog.set_level(logging.DEBUG, logger="repodb")
+    try:
+        with Migrator(url, directory) as migrator:
+            migrator.migrate()
+        config = CqrsConfig(url, replica_conninfos=[url], check_interval=0.05)
+        with Cqrs(config) as router:
+            assert router.with_read(lambda conn: conn.one(count)) == 0
+    finally:
+        stop()
+    kinds = {getattr(r, "event", None) for r in caplog.records}
+    assert {"statement", "checkout", "route", "migration"} <= kinds
+    (route,) = [r for r in caplog.records if getattr(r, "event", None) == "route"]
+    assert (route.intent, route.source) == ("read", "replica 1")  # type: ignore[attr-defined]
+    migrated = [r for r in caplog.records if getattr(r, "event", None) == "migration"]
+    assert [r.version for r in migrated] == [20240101000000] * 2  # type: ignore[attr-defined]
+    assert any(e.sql.startswith('CREATE TABLE "members"') for e in events)
+    (read,) = [e for e in events if e.sql == count.sql]
+    assert read.source == "replica 1"
