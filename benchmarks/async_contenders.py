@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import functools
+import importlib.util
 import json
 import random
 import sqlite3
@@ -26,7 +27,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from repo_kit import Database
 
 import repodb
 from repodb import Request
@@ -52,8 +55,9 @@ __all__ = [
 
 Op = Callable[[int], object]
 AsyncOp = Callable[[int], Awaitable[object]]
-# The ratio's base first: what an async application writes by hand.
-NAMES = ["raw async", "repodb async", "raw sync", "repodb sync"]
+# The ratio's base first: what an async application writes by hand. asyncpg
+# runs on PostgreSQL only, measured as a candidate second async driver.
+NAMES = ["raw async", "raw asyncpg", "repodb async", "raw sync", "repodb sync"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,20 +206,20 @@ class Contender:
     async_ops: dict[str, AsyncOp] = dataclasses.field(default_factory=dict)
 
 
-async def contenders(
-    kind: Literal["sqlite", "postgresql"], url: str, work: Workload
-) -> list[Contender]:
-    """Every contender of ``NAMES``, in that order, on the database at ``url`` (a repodb URL).
+async def contenders(db: Database, work: Workload) -> list[Contender]:
+    """The contenders of ``NAMES`` that run on ``db``, in that order.
 
-    On PostgreSQL each raw baseline runs on the psycopg connection under
+    On PostgreSQL each psycopg baseline runs on the psycopg connection under
     repodb's of the same kind (async or sync): on a small machine the time of
     a round trip depends on where the scheduler puts each server process,
     which would otherwise blur the ratio (see ``bench_repo.RawContender``).
+    asyncpg cannot share it and runs on a connection of its own; it is left
+    out when not installed.
     """
-    ours = await repodb.connect_async(url)
-    ours_sync = repodb.connect(url)
-    if kind == "sqlite":
-        path = url.removeprefix("sqlite:///")
+    ours = await repodb.connect_async(db.url)
+    ours_sync = repodb.connect(db.url)
+    if db.kind == "sqlite":
+        path = db.path
         raw, raw_sync = await _sqlite_on_thread(path, work), _sqlite(path, work)
     else:
         from repodb.driver.postgresql import PostgresConnection
@@ -225,7 +229,10 @@ async def contenders(
         assert isinstance(driver, AsyncPostgresConnection)
         assert isinstance(driver_sync, PostgresConnection)
         raw, raw_sync = _psycopg_async(driver._raw, work), _psycopg(driver_sync._raw, work)
-    return [raw, _repodb_async(ours, work), raw_sync, _repodb(ours_sync, work)]
+    made = [raw, _repodb_async(ours, work), raw_sync, _repodb(ours_sync, work)]
+    if db.kind == "postgresql" and importlib.util.find_spec("asyncpg") is not None:
+        made.insert(1, await _asyncpg(db, work))
+    return made
 
 
 def _repodb_async(conn: repodb.AsyncConnection, work: Workload) -> Contender:
@@ -425,6 +432,46 @@ def _psycopg(raw: psycopg.Connection[Any], work: Workload) -> Contender:
 
     ops: dict[str, Op] = {"get": get, "list": page, "copy_in": copy_in, "insert": insert}
     return Contender("raw sync", _nothing, ops=ops)
+
+
+async def _asyncpg(db: Database, work: Workload) -> Contender:
+    """asyncpg as its docs show it: ``fetchrow``/``fetch`` (statements prepared and cached).
+
+    JSON goes through the codec asyncpg's docs give for ``jsonb`` (text
+    ``json.dumps``/``json.loads``); ``COPY`` is ``copy_records_to_table``
+    (binary), so ``jsonb`` gets a binary codec too: its version byte, then the text.
+    """
+    import asyncpg
+
+    schema = db.options.removeprefix("-c search_path=")
+    conn = await asyncpg.connect(db.conninfo, server_settings={"search_path": schema})
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        format="binary",
+        encoder=lambda value: b"\x01" + json.dumps(value).encode(),
+        decoder=lambda data: json.loads(data[1:]),
+    )
+    get_sql, list_sql, insert_sql = _dollars(GET), _dollars(LIST), _dollars(INSERT)
+    ids, starts, new = work.ids, work.starts, work.new
+    rows = new[: work.sizes.copy_rows]
+
+    async def get(k: int) -> Item:
+        return Item(*await conn.fetchrow(get_sql, ids[k]))
+
+    async def page(k: int) -> list[Item]:
+        return [Item(*row) for row in await conn.fetch(list_sql, starts[k])]
+
+    async def copy_in(k: int) -> int:
+        await conn.copy_records_to_table("bench_new_items", records=rows, columns=COLUMNS)
+        return len(rows)
+
+    async def insert(k: int) -> int:
+        found: int = await conn.fetchval(insert_sql, *new[k])
+        return found
+
+    ops: dict[str, AsyncOp] = {"get": get, "list": page, "copy_in": copy_in, "insert": insert}
+    return Contender("raw asyncpg", conn.close, async_ops=ops)
 
 
 def _nothing() -> None:

@@ -137,7 +137,7 @@ def expected_rows(scenario: str, ops: int, sizes: Sizes) -> int | None:
 async def run_database(db: Database, work: Workload) -> Results:
     admin = Admin(db)
     admin.seed(work)
-    made = await contenders(db.kind, db.url, work)
+    made = await contenders(db, work)
     # The workload lives all run long: frozen out of the collector, it is
     # not walked at the expense of whoever allocates most (as in bench_repo).
     gc.collect()
@@ -236,7 +236,10 @@ def table(results: Results, sizes: Sizes) -> list[str]:
     for key, outcome in results.items():
         base = outcome[NAMES[0]]
         cells = [SCENARIOS[key].format(copy_rows=f"{sizes.copy_rows:,}")]
-        cells += [f"{duration(outcome[n])} ({outcome[n] / base:.2f}x)" for n in NAMES]
+        cells += [
+            f"{duration(outcome[n])} ({outcome[n] / base:.2f}x)" if n in outcome else "–"
+            for n in NAMES
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from repodb import Request
-from repodb.pool import Pool
+from repodb.pool import Pool, PoolStats
 
 NAMES = ["repodb Pool", "psycopg_pool", "SQLAlchemy QueuePool"]
 MODULES = {"psycopg_pool": "psycopg_pool", "SQLAlchemy QueuePool": "sqlalchemy"}
@@ -57,13 +57,10 @@ def repodb_pool(url: str, size: int) -> Iterator[Operation]:
 
         def operation() -> None:
             with pool.connection() as conn:
-                if conn.one(select_one) != 1:
-                    raise AssertionError("SELECT 1 did not return 1")
+                expect_one(conn.one(select_one))
 
         yield operation
-        stats = pool.stats()
-        if stats.in_use or stats.total > size:
-            raise AssertionError(f"repodb pool not idle after the round: {stats}")
+        expect_repodb_idle(pool.stats(), size)
 
 
 @contextmanager
@@ -78,13 +75,28 @@ def psycopg_pool(url: str, size: int) -> Iterator[Operation]:
         def operation() -> None:
             with pool.connection() as conn:
                 row = conn.execute("SELECT 1").fetchone()
-                if row is None or row[0] != 1:
-                    raise AssertionError("SELECT 1 did not return 1")
+                expect_one(row[0] if row else None)
 
         yield operation
-        stats = pool.get_stats()
-        if stats["pool_size"] != stats["pool_available"]:
-            raise AssertionError(f"psycopg_pool not idle after the round: {stats}")
+        expect_idle(pool.get_stats())
+
+
+def expect_one(value: object) -> None:
+    """Raise unless ``value`` is what ``SELECT 1`` returns."""
+    if value != 1:
+        raise AssertionError(f"SELECT 1 returned {value!r}")
+
+
+def expect_repodb_idle(stats: PoolStats, size: int) -> None:
+    """Raise unless repodb's pool has every connection back, and no more than ``size``."""
+    if stats.in_use or stats.total > size:
+        raise AssertionError(f"repodb pool not idle after the round: {stats}")
+
+
+def expect_idle(stats: dict[str, int]) -> None:
+    """Raise unless psycopg_pool's ``get_stats()`` shows every connection back."""
+    if stats["pool_size"] != stats["pool_available"]:
+        raise AssertionError(f"psycopg_pool not idle after the round: {stats}")
 
 
 @contextmanager
@@ -190,18 +202,24 @@ def report(size: int, threads: int, results: dict[str, object]) -> None:
             print(f"  {name:<24}{outcome:>20}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The command line, with the options every pool benchmark shares; a server is required."""
     parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--sizes", default="4,8", help="pool sizes, comma-separated")
-    parser.add_argument("--ops", type=int, default=2000, help="operations per thread per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--json", type=Path, help="also write the results here (ops/s)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if not args.pg_url:
         parser.error("a PostgreSQL URL is needed: --pg-url or REPODB_TEST_PG_URL")
+    return args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--sizes", default="4,8", help="pool sizes, comma-separated")
+    parser.add_argument("--ops", type=int, default=2000, help="operations per thread per round")
+    args = parse(parser)
     ops, rounds = (20, 1) if args.quick else (args.ops, args.rounds)
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     results: dict[str, object] = {}

@@ -49,7 +49,16 @@ from typing import Any
 from urllib.parse import quote
 
 from repo_contenders import raw_and_repodb
-from repo_kit import POSTGRESQL_DDL, SCENARIOS, SQLITE_DDL, Contender, Database, Sizes, Workload
+from repo_kit import (
+    POSTGRESQL_DDL,
+    SCENARIOS,
+    SQLITE_DDL,
+    Contender,
+    Database,
+    Op,
+    Sizes,
+    Workload,
+)
 
 NAMES = ["raw", "repodb", "SQLAlchemy Core", "SQLAlchemy ORM", "peewee"]
 # repodb's targets, time relative to the raw driver (issue 4).
@@ -71,6 +80,28 @@ UNAVAILABLE = (NotImplementedError, ImportError, AttributeError)
 # Per database: scenario -> contender -> seconds per operation, or why not measured.
 Results = dict[str, dict[str, float | str]]
 Factory = Callable[[Database, Workload], list[Contender]]
+
+
+class Slices:
+    """How the harness runs a slice of one contender's operations: here, plain calls.
+
+    Why a class: ``bench_async_repo.py`` runs the same harness on coroutine
+    operations, each slice awaited inside one event loop, and passes its own.
+    """
+
+    def run(self, op: Op, part: range) -> list[object]:
+        """What each operation of ``part`` returned."""
+        return [op(k) for k in part]
+
+    def timed(self, op: Op, part: range) -> float:
+        """Seconds to run the operations of ``part`` (their results are dropped)."""
+        started = time.perf_counter()
+        for k in part:
+            op(k)
+        return time.perf_counter() - started
+
+
+SYNC = Slices()
 
 
 class Admin:
@@ -228,7 +259,11 @@ def expected_rows(scenario: str, ops: int, sizes: Sizes) -> int | None:
 
 
 def run_database(
-    db: Database, work: Workload, factories: list[Factory], only: set[str] | None = None
+    db: Database,
+    work: Workload,
+    factories: list[Factory],
+    only: set[str] | None = None,
+    slices: Slices = SYNC,
 ) -> Results:
     admin = Admin(db)
     admin.seed(work)
@@ -241,7 +276,7 @@ def run_database(
     gc.collect()
     gc.freeze()
     try:
-        return {key: run_scenario(key, db, work, admin, contenders) for key in SCENARIOS}
+        return {key: run_scenario(key, db, work, admin, contenders, slices) for key in SCENARIOS}
     finally:
         gc.unfreeze()
         for c in made:
@@ -250,7 +285,12 @@ def run_database(
 
 
 def run_scenario(
-    key: str, db: Database, work: Workload, admin: Admin, contenders: list[Contender]
+    key: str,
+    db: Database,
+    work: Workload,
+    admin: Admin,
+    contenders: list[Contender],
+    slices: Slices = SYNC,
 ) -> dict[str, float | str]:
     """Per contender, the median time per operation of ``sizes.rounds`` rounds.
 
@@ -263,13 +303,13 @@ def run_scenario(
     sizes = work.sizes
     ops = sizes.ops(key, db.kind)
     outcome: dict[str, float | str] = {}
-    runners: list[tuple[str, Callable[[int], object]]] = []
+    runners: list[tuple[str, Op]] = []
     for c in contenders:
         op = c.ops().get(key)
         if op is None:
             continue
         try:
-            warm(key, c.name, op, ops, work, admin)
+            warm(key, c.name, op, ops, work, admin, slices)
         except UNAVAILABLE as e:
             outcome[c.name] = f"not available ({type(e).__name__}: {e})"
             continue
@@ -285,10 +325,7 @@ def run_scenario(
                 if writes:
                     admin.reset()
                 gc.collect()
-                started = time.perf_counter()
-                for k in part:
-                    op(k)
-                spent[name] += time.perf_counter() - started
+                spent[name] += slices.timed(op, part)
                 verify_rows(key, name, len(part), sizes, admin)
         for name, seconds in spent.items():
             times[name].append(seconds / ops)
@@ -298,13 +335,18 @@ def run_scenario(
 
 
 def warm(
-    key: str, name: str, op: Callable[[int], object], ops: int, work: Workload, admin: Admin
+    key: str,
+    name: str,
+    op: Op,
+    ops: int,
+    work: Workload,
+    admin: Admin,
+    slices: Slices = SYNC,
 ) -> None:
     """Run ``op`` untimed (caches, prepared statements), checking what it returns."""
     admin.reset()
     count = 1 if key == "insert_all" else min(ops, 50)
-    for k in range(count):
-        result = op(k)
+    for k, result in enumerate(slices.run(op, range(count))):
         try:
             check(key, result, k, work)
         except (RuntimeError, AttributeError, IndexError, TypeError) as e:
@@ -335,15 +377,24 @@ def duration(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} µs"
 
 
-def table(kind: str, results: Results, missing: dict[str, str], sizes: Sizes) -> list[str]:
-    """The Markdown table of one database: time per operation (ratio to raw)."""
-    head = ["scenario", *NAMES, "repodb target"]
+def table(
+    kind: str,
+    results: Results,
+    missing: dict[str, str],
+    sizes: Sizes,
+    names: list[str] = NAMES,
+    targets: dict[tuple[str, str], float] = TARGETS,
+) -> list[str]:
+    """The Markdown table of one database: time per operation (ratio to the first name)."""
+    head = ["scenario", *names, "repodb target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     notes: dict[str, str] = {}
     for key, outcome in results.items():
-        base = results["preload" if key == "preload_n1" else key].get("raw")
+        if not outcome:
+            continue  # no contender runs it (the N+1 preload is the raw sync driver's only)
+        base = results["preload" if key == "preload_n1" else key].get(names[0])
         cells = [title(key, sizes)]
-        for name in NAMES:
+        for name in names:
             value = outcome.get(name, missing.get(name, ""))
             if isinstance(value, float):
                 ratio = f" ({value / base:.2f}x)" if isinstance(base, float) else ""
@@ -353,16 +404,16 @@ def table(kind: str, results: Results, missing: dict[str, str], sizes: Sizes) ->
                 cells.append(notes[value])
             else:
                 cells.append("–")
-        target = TARGETS.get((key, kind))
+        target = targets.get((key, kind))
         cells.append(f"≤ {target}x" if target else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"\n{mark[4:]} {why}" for why, mark in notes.items()]
     return lines
 
 
-def versions(pg_url: str | None) -> list[str]:
+def versions(pg_url: str | None, modules: tuple[str, ...] = ("sqlalchemy", "peewee")) -> list[str]:
     found = platform_versions(pg_url)
-    for module in ("sqlalchemy", "peewee"):
+    for module in modules:
         try:
             found.append(f"{module} {__import__(module).__version__}")
         except ImportError:
@@ -409,44 +460,62 @@ def round_trip(url: str, count: int = 2000) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def arguments(description: str | None, names: list[str]) -> argparse.Namespace:
+    """The command line shared with ``bench_async_repo.py``; ``--only`` picks among ``names``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--json", type=Path, help="also write the results here (seconds per op)")
     parser.add_argument(
-        "--only", type=lambda text: set(text.split(",")), help=f"a comma list of {NAMES}"
+        "--only", type=lambda text: set(text.split(",")), help=f"a comma list of {names}"
     )
     args = parser.parse_args()
-    if args.only and not args.only <= set(NAMES):
-        parser.error(f"--only: unknown {sorted(args.only - set(NAMES))}; choose among {NAMES}")
+    if args.only and not args.only <= set(names):
+        parser.error(f"--only: unknown {sorted(args.only - set(names))}; choose among {names}")
+    return args
+
+
+def measure(
+    args: argparse.Namespace,
+    factories: list[Factory],
+    missing: dict[str, str],
+    names: list[str] = NAMES,
+    targets: dict[tuple[str, str], float] = TARGETS,
+    slices: Slices = SYNC,
+) -> None:
+    """Every scenario on SQLite and PostgreSQL as ``args`` say: tables printed, JSON written."""
     sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds)
     work = Workload.draw(sizes)
-    factories, missing = contender_factories()
-    print("\n".join(versions(args.pg_url)))
     results: dict[str, Results] = {}
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            results["sqlite"] = run_database(sqlite_database(tmp), work, factories, args.only)
-        print(
-            "\nSQLite (file, WAL)\n" + "\n".join(table("sqlite", results["sqlite"], missing, sizes))
-        )
+            db = sqlite_database(tmp)
+            results["sqlite"] = run_database(db, work, factories, args.only, slices)
+        lite = table("sqlite", results["sqlite"], missing, sizes, names, targets)
+        print("\nSQLite (file, WAL)\n" + "\n".join(lite))
     if args.pg_url:
         before = round_trip(args.pg_url)
         with postgresql_database(args.pg_url) as db:
-            results["postgresql"] = run_database(db, work, factories, args.only)
+            results["postgresql"] = run_database(db, work, factories, args.only, slices)
         after = round_trip(args.pg_url)
-        pg = results["postgresql"]
+        pg = table("postgresql", results["postgresql"], missing, sizes, names, targets)
         print(
             f"\nPostgreSQL (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
-            f" {duration(after)} after)\n" + "\n".join(table("postgresql", pg, missing, sizes))
+            f" {duration(after)} after)\n" + "\n".join(pg)
         )
     else:
         print("\nPostgreSQL skipped: pass --pg-url or set REPODB_TEST_PG_URL", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0] if __doc__ else None, NAMES)
+    factories, missing = contender_factories()
+    print("\n".join(versions(args.pg_url)))
+    measure(args, factories, missing)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,31 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import pg_url
+from tests.conftest import pg_url, replica_urls
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_repo.py"
 SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
 PEERS = {"SQLAlchemy Core": "sqlalchemy", "SQLAlchemy ORM": "sqlalchemy", "peewee": "peewee"}
+
+
+def measured_on(database: str, tmp_path: Path, script: Path = BENCH) -> dict[str, Any]:
+    """``script``'s results on ``database`` alone: scenario -> contender -> seconds."""
+    if database == "sqlite":
+        results = run_bench(tmp_path, "--pg-url", "", script=script)
+    else:
+        results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url(), script=script)
+    assert list(results) == [database]
+    measured: dict[str, Any] = results[database]
+    return measured
+
+
+def assert_every_one_timed(measured: dict[str, Any], names: set[str]) -> None:
+    """Every scenario ran for exactly ``names``, each with a positive time."""
+    for scenario, outcome in measured.items():
+        assert set(outcome) == names, scenario
+        for name, seconds in outcome.items():
+            assert isinstance(seconds, float), (scenario, name, seconds)
+            assert seconds > 0
 
 
 def run_bench(tmp_path: Path, *args: str, script: Path = BENCH) -> dict[str, Any]:
@@ -40,12 +60,7 @@ def run_bench(tmp_path: Path, *args: str, script: Path = BENCH) -> dict[str, Any
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_every_scenario_runs_for_every_contender(database: str, tmp_path: Path) -> None:
-    if database == "sqlite":
-        results = run_bench(tmp_path, "--pg-url", "")
-    else:
-        results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url())
-    assert list(results) == [database]
-    measured = results[database]
+    measured = measured_on(database, tmp_path)
     assert set(measured) == SCENARIOS
     installed = [name for name, module in PEERS.items() if importlib.util.find_spec(module)]
     for scenario, outcome in measured.items():
@@ -61,18 +76,47 @@ def test_the_async_benchmark_runs_every_scenario_for_every_contender(
     database: str, tmp_path: Path
 ) -> None:
     script = BENCH.parent / "bench_async.py"
-    if database == "sqlite":
-        results = run_bench(tmp_path, "--pg-url", "", script=script)
-    else:
-        results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url(), script=script)
-    assert list(results) == [database]
-    measured = results[database]
+    measured = measured_on(database, tmp_path, script=script)
     assert set(measured) == {"get", "list", "copy_in", "insert"}
-    for scenario, outcome in measured.items():
-        assert set(outcome) == {"raw async", "repodb async", "raw sync", "repodb sync"}, scenario
-        for name, seconds in outcome.items():
-            assert isinstance(seconds, float), (scenario, name, seconds)
-            assert seconds > 0
+    names = {"raw async", "repodb async", "raw sync", "repodb sync"}
+    if database == "postgresql" and importlib.util.find_spec("asyncpg"):
+        names.add("raw asyncpg")
+    assert_every_one_timed(measured, names)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_async_repo_benchmark_runs_every_scenario_for_every_contender(
+    database: str, tmp_path: Path
+) -> None:
+    script = BENCH.parent / "bench_async_repo.py"
+    measured = measured_on(database, tmp_path, script=script)
+    assert set(measured) == SCENARIOS
+    assert measured.pop("preload_n1") == {}  # the raw sync driver's scenario only
+    peers = {"SQLAlchemy async ORM": ["sqlalchemy", "greenlet"]}
+    if database == "postgresql":
+        peers["raw asyncpg"] = ["asyncpg"]
+        peers["SQLAlchemy async ORM"].append("asyncpg")
+    else:
+        peers["SQLAlchemy async ORM"].append("aiosqlite")
+    installed = [n for n, needs in peers.items() if all(map(importlib.util.find_spec, needs))]
+    assert_every_one_timed(measured, {"raw async", "repodb async", *installed})
+
+
+def test_the_async_pool_benchmark_runs_the_pools_and_the_routing(tmp_path: Path) -> None:
+    script = BENCH.parent / "bench_async_pool.py"
+    urls = ["--pg-url", pg_url(), "--replica-url", replica_urls()[0]]
+    results = run_bench(tmp_path, *urls, script=script)
+    pools = results["pool"]
+    assert pools["repodb AsyncPool"]["ops_per_s"] > 0
+    assert 0 < pools["repodb AsyncPool"]["p50_s"] <= pools["repodb AsyncPool"]["p99_s"]
+    peers = {"psycopg_pool": "psycopg_pool", "asyncpg pool": "asyncpg"}
+    for name, module in peers.items():
+        assert isinstance(pools[name], dict) == (importlib.util.find_spec(module) is not None)
+    assert set(results["routing"]) == {"1 tasks", "10 tasks", "no I/O"}
+    assert isinstance(results["routing"]["1 tasks"]["routing share"], float)
+    for outcome in results["routing"].values():
+        assert outcome["AsyncCqrs.read()"] > 0
+        assert outcome["AsyncPool"] > 0
 
 
 def test_the_pool_benchmark_runs(tmp_path: Path) -> None:
@@ -114,6 +158,8 @@ def test_the_cqrs_benchmark_runs(tmp_path: Path) -> None:
             "--quick",
             "--pg-url",
             pg_url(),
+            "--replica-urls",
+            " ".join(replica_urls()),
             "--json",
             str(out),
         ],

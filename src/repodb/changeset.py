@@ -793,31 +793,145 @@ class Changeset(Generic[S]):
             else:
                 children.append(_child(build, blank(related), item, "insert"))
         dropped = [c for k, c in loaded if k not in matched]
+        return self._set_children(
+            "cast_assoc", assoc, children, len(loaded), dropped, on_replace
+        )._require_nested(name, required)
+
+    def _set_children(
+        self,
+        step: str,
+        assoc: AssocInfo[Any],
+        children: list[Changeset[Any]],
+        loaded: int,
+        dropped: list[Any],
+        on_replace: OnReplace,
+    ) -> Changeset[S]:
+        """The association's change: ``children``, and ``dropped`` loaded ones per on_replace."""
+        name = assoc.name
         changeset = self
         if dropped and on_replace == "raise":
+            what = "params" if step == "cast_assoc" else "records"
             raise ValueError(
-                f"cast_assoc({name!r}): the params leave out loaded children; pass"
+                f"{step}({name!r}): the {what} leave out loaded children; pass"
                 " on_replace='delete' or 'mark_as_invalid' to choose what happens to them"
             )
         if dropped and on_replace == "mark_as_invalid":
             changeset = self._error(name, "is invalid", validation="assoc")
         if dropped and on_replace == "delete":
-            children += [Changeset(c, action="replace") for c in dropped]
+            children = [*children, *(Changeset(c, action="replace") for c in dropped)]
         changes = dict(changeset.changes)
         unchanged = not dropped and all(c.action == "update" and not c.changes for c in children)
         # A new record's association is not loaded: no children is a change
         # too, so that the record the Repo returns holds [] or None (as Ecto's).
         was_loaded = not isinstance(getattr(self.data, name), NotLoaded)
-        if unchanged and len(children) == len(loaded) and was_loaded:
+        if unchanged and len(children) == loaded and was_loaded:
             changes.pop(name, None)
-        elif many:
+        elif assoc.cardinality == "many":
             changes[name] = tuple(children)
         else:
             # A single new child replacing a loaded one: the Repo deletes the
             # loaded one (still in ``data``); without a new child, the
             # replaced one is the change.
             changes[name] = children[0] if children else None
-        return dataclasses.replace(changeset, changes=changes)._require_nested(name, required)
+        return dataclasses.replace(changeset, changes=changes)
+
+    # -- linking existing records ----------------------------------------------
+
+    def put_assoc(self, name: str, value: Any, *, on_replace: OnReplace = "raise") -> Changeset[S]:
+        """Set an association to given records: stored ones are linked, new ones inserted.
+
+        Why: ``cast_assoc`` builds children from untrusted params; linking a
+        post to tags that already exist, or a comment to its post, takes the
+        records themselves (Ecto's ``put_assoc``). ``value`` is one item
+        (``belongs_to``/``has_one``; None unlinks) or a list of them
+        (``has_many``/``many_to_many``), each:
+
+        - a record whose primary key is set: taken as stored, and linked. Its
+          fields are not written, except where it matches a loaded child
+          whose fields it changes. The Repo sets a ``has_one``/``has_many``
+          child's foreign key, writes a ``belongs_to`` parent's key into this
+          record, and inserts a ``many_to_many`` join row;
+        - a record without its key, or a dict of field values: a new record,
+          inserted and linked;
+        - a changeset: written by its action (by default ``insert`` when its
+          record has no key, else ``update``), then linked.
+
+        A loaded child left out of ``value`` is handled per ``on_replace``, as
+        in ``cast_assoc`` (``delete`` only unlinks a ``many_to_many`` record).
+        The association must be loaded unless this record is new. For a
+        ``many_to_many`` it also declares the join table's unique key
+        (its primary key ``{join}_pkey``, or a unique ``{join}_{a}_{b}_index``
+        or ``_key``): a link that exists already, or a record given twice,
+        becomes the error "has already been taken" on the association.
+
+        Example::
+
+            post = repo.preload(post, "tags")
+            post = repo.update(change(post).put_assoc("tags", [*post.tags, elixir]))
+        """
+        assoc = self._assoc(name)
+        many = assoc.cardinality == "many"
+        related = assoc.related
+        if many:
+            if not isinstance(value, list | tuple):
+                raise TypeError(f"put_assoc({name!r}) takes a list of records, not {value!r}")
+            given: list[Any] = list(value)
+        else:
+            given = [] if value is None else [value]
+        key_fields = [record_fields(related)[f.name] for f in schema_info(related).primary_key]
+        loaded = [(_record_key(c, key_fields), c) for c in self._loaded(assoc, "put_assoc")]
+        by_key = dict(loaded)
+        children: list[Changeset[Any]] = []
+        matched: set[tuple[Any, ...]] = set()
+        for item in given:
+            child = _put_child(name, related, item)
+            key = _record_key(child.data, key_fields) if key_fields else None
+            if key is not None and key in by_key and key not in matched:
+                matched.add(key)
+                child = _over_loaded(child, by_key[key])
+            children.append(child)
+        dropped = [c for k, c in loaded if k not in matched]
+        changeset = self._set_children(
+            "put_assoc", assoc, children, len(loaded), dropped, on_replace
+        )
+        if assoc.kind == "many_to_many":
+            join = _join_unique(assoc)
+            if join not in changeset.constraints:
+                changeset = changeset._constrain(join)
+        return changeset
+
+    def assoc_constraint(
+        self,
+        assoc: str,
+        *,
+        name: str | None = None,
+        message: str = "does not exist",
+        match: Match = "exact",
+    ) -> Changeset[S]:
+        """Turn a violation of a ``belongs_to``'s foreign key into an error on ``assoc``.
+
+        Why: a form sets ``post_id``, a parent deleted meanwhile makes the
+        insert fail; the user should read "post does not exist", on the
+        association (Ecto's ``assoc_constraint``). ``name`` defaults to
+        PostgreSQL's ``{table}_{foreign_key_column}_fkey``; SQLite names no
+        constraint, so there it matches when this is the changeset's only
+        foreign-key declaration. The error's ``validation`` is ``assoc``.
+
+        Example::
+
+            form = cast(Post, {"title": "Hi", "member_id": 42}, ["title", "member_id"])
+            form = form.assoc_constraint("member")
+        """
+        info = self._schema("assoc_constraint")
+        found = info.associations.get(assoc)
+        if found is None or found.kind != "belongs_to":
+            raise ValueError(f"{info.cls.__name__} has no belongs_to {assoc!r}")
+        assert found.foreign_key is not None
+        key = self.foreign_key_constraint(
+            found.foreign_key, name=name, message=message, match=match
+        )
+        on_assoc = dataclasses.replace(key.constraints[-1], field=assoc, error_type="assoc")
+        return self._constrain(on_assoc)
 
     # -- results ---------------------------------------------------------------
 
@@ -908,7 +1022,7 @@ class Changeset(Generic[S]):
         if name not in _associations(type(self.data)):
             self._field(name)
 
-    def _assoc(self, name: str) -> AssocInfo:
+    def _assoc(self, name: str) -> AssocInfo[Any]:
         found = _associations(type(self.data)).get(name)
         if found is None:
             raise ValueError(f"{type(self.data).__name__} has no association {name!r}")
@@ -975,14 +1089,14 @@ class Changeset(Generic[S]):
             name, "is invalid", validation=validation, type="list[dict]" if many else "dict"
         )
 
-    def _loaded(self, assoc: AssocInfo) -> list[Any]:
+    def _loaded(self, assoc: AssocInfo[Any], step: str = "cast_assoc") -> list[Any]:
         value = getattr(self.data, assoc.name)
         if isinstance(value, NotLoaded):
-            info = self._schema("cast_assoc")
+            info = self._schema(step)
             if all(getattr(self.data, f.name) is None for f in info.primary_key):
                 return []
             raise ValueError(
-                f"{info.cls.__name__}.{assoc.name} is not loaded: preload it before cast_assoc"
+                f"{info.cls.__name__}.{assoc.name} is not loaded: preload it before {step}"
             )
         if value is None:
             return []
@@ -1143,6 +1257,61 @@ def _record_key(record: Any, key_fields: Sequence[RecordField]) -> tuple[Any, ..
     return tuple(getattr(record, f.name) for f in key_fields)
 
 
+def _put_child(name: str, related: type[Schema], item: object) -> Changeset[Any]:
+    """One item given to ``put_assoc`` as a child changeset with its action."""
+    if isinstance(item, Changeset):
+        if not isinstance(item.data, related):
+            raise TypeError(
+                f"put_assoc({name!r}) takes {related.__name__} changesets, not {item!r}"
+            )
+        if item.action is not None:
+            return item
+        return dataclasses.replace(item, action="update" if _has_key(item.data) else "insert")
+    if isinstance(item, Mapping):
+        return dataclasses.replace(change(related, **item), action="insert")
+    if isinstance(item, related):
+        return Changeset(item, action="update" if _has_key(item) else "insert")
+    raise TypeError(
+        f"put_assoc({name!r}) takes {related.__name__} records, changesets or dicts, not {item!r}"
+    )
+
+
+def _has_key(record: Schema) -> bool:
+    key = schema_info(type(record)).primary_key
+    return bool(key) and all(getattr(record, f.name) is not None for f in key)
+
+
+def _over_loaded(child: Changeset[Any], loaded: Any) -> Changeset[Any]:
+    """A record matching a loaded child, as an update of it: only differing fields change."""
+    if child.action != "update" or child.data is loaded or child.changes:
+        return child
+    given = child.data
+    child = Changeset(loaded, action="update")
+    for f in schema_info(type(loaded)).fields:
+        child = child.put_change(f.name, getattr(given, f.name))
+    return child
+
+
+def _join_unique(assoc: AssocInfo[Any]) -> Constraint:
+    """The unique key of a many_to_many join table, as a constraint on the association."""
+    assert assoc.join_keys is not None
+    assert assoc.join_through is not None
+    join = assoc.join_through
+    columns = (assoc.join_keys[0][0], assoc.join_keys[1][0])
+    both = "_".join(columns)
+    return Constraint(
+        "unique",
+        f"{join}_pkey",
+        assoc.name,
+        "has already been taken",
+        "unique",
+        "exact",
+        join,
+        columns,
+        (f"{join}_{both}_index", f"{join}_{both}_key"),
+    )
+
+
 def _applied(value: Any) -> Any:
     if isinstance(value, Changeset):
         return None if value.action == "replace" else value.apply_changes()
@@ -1168,7 +1337,7 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _associations(cls: type[Any]) -> Mapping[str, AssocInfo]:
+def _associations(cls: type[Any]) -> Mapping[str, AssocInfo[Any]]:
     return schema_info(cls).associations if issubclass(cls, Schema) else {}
 
 

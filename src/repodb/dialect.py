@@ -50,6 +50,11 @@ class Dialect:
         supports_conflict_constraint: ``ON CONFLICT ON CONSTRAINT name``.
         supports_writable_cte: ``UPDATE``/``DELETE ... RETURNING`` inside
             ``WITH``, whose rows the outer query reads.
+        upsert_update_needs_target: whether ``ON CONFLICT DO UPDATE`` must
+            name its conflict target (SQLite 3.35 and later infer any).
+        upsert_select_wrap: the text around the SELECT of an ``INSERT ...
+            SELECT ... ON CONFLICT``, where the grammar needs it: SQLite
+            reads ``ON`` after a FROM as a join's unless a WHERE comes first.
         supports_delete_using: ``DELETE ... USING`` joins other tables;
             without it, a ``delete_all`` with joins is written as
             ``WHERE EXISTS (SELECT 1 FROM the joins ...)``.
@@ -119,6 +124,8 @@ class Dialect:
     supports_date_trunc: bool
     supports_conflict_constraint: bool
     supports_writable_cte: bool
+    upsert_update_needs_target: bool
+    upsert_select_wrap: tuple[str, str] | None
     supports_delete_using: bool
     qualifies_returning: bool
     groups_by_outer_columns: bool
@@ -233,6 +240,8 @@ SQLITE = Dialect(
     supports_date_trunc=False,
     supports_conflict_constraint=False,
     supports_writable_cte=False,
+    upsert_update_needs_target=False,
+    upsert_select_wrap=("SELECT * FROM (", ") WHERE true"),
     supports_delete_using=False,
     qualifies_returning=False,
     groups_by_outer_columns=False,
@@ -323,6 +332,8 @@ POSTGRESQL = Dialect(
     supports_date_trunc=True,
     supports_conflict_constraint=True,
     supports_writable_cte=True,
+    upsert_update_needs_target=True,
+    upsert_select_wrap=None,
     supports_delete_using=True,
     qualifies_returning=True,
     groups_by_outer_columns=True,

@@ -408,7 +408,7 @@ async def _attach_nested(
 
 
 async def _fetch_missing(
-    loader: _Loader, assoc: AssocInfo, spec: Preload, parents: list[Any]
+    loader: _Loader, assoc: AssocInfo[Any], spec: Preload, parents: list[Any]
 ) -> tuple[list[Any], bool]:
     """Per parent, its associated records, read only for parents where they are not loaded.
 
@@ -426,7 +426,7 @@ async def _fetch_missing(
 
 
 async def _fetch(
-    loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
+    loader: _Loader, assoc: AssocInfo[Any], custom: Query[Any] | None, parents: list[Any]
 ) -> list[Any]:
     """Per parent, its associated records (a list) or record (or None)."""
     if assoc.through is not None:
@@ -454,7 +454,7 @@ async def _fetch(
 
 
 async def _fetch_through(
-    loader: _Loader, assoc: AssocInfo, custom: Query[Any] | None, parents: list[Any]
+    loader: _Loader, assoc: AssocInfo[Any], custom: Query[Any] | None, parents: list[Any]
 ) -> list[Any]:
     """Per parent, the records of a ``through`` association: one query per hop, as Ecto does.
 
@@ -515,7 +515,7 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
-def _plan(assoc: AssocInfo, custom: Query[Any] | None) -> _Plan:
+def _plan(assoc: AssocInfo[Any], custom: Query[Any] | None) -> _Plan:
     """The plan loading ``assoc``; the default one (no preload query) is made once."""
     if custom is not None:
         return _Plan(assoc, custom)
@@ -531,7 +531,7 @@ def _plan(assoc: AssocInfo, custom: Query[Any] | None) -> _Plan:
 _PLANS: dict[tuple[type[Schema], str, type[Schema]], _Plan] = {}
 
 
-def _one(assoc: AssocInfo, key: object, records: list[Any] | None) -> Any:
+def _one(assoc: AssocInfo[Any], key: object, records: list[Any] | None) -> Any:
     if not records:
         return None
     if len(records) > 1:
@@ -545,7 +545,7 @@ def _one(assoc: AssocInfo, key: object, records: list[Any] | None) -> Any:
 class _Plan:
     """The statement loading one association for a list of keys, and how to read its rows."""
 
-    def __init__(self, assoc: AssocInfo, custom: Query[Any] | None) -> None:
+    def __init__(self, assoc: AssocInfo[Any], custom: Query[Any] | None) -> None:
         related = assoc.related
         base = custom if custom is not None else query(related)
         selection = base.selection()
@@ -667,7 +667,7 @@ class _Plan:
             found.setdefault(key, []).extend(run)
 
 
-def _preload_order(assoc: AssocInfo, column: Callable[[str], Column[Any]]) -> list[Ordering]:
+def _preload_order(assoc: AssocInfo[Any], column: Callable[[str], Column[Any]]) -> list[Ordering]:
     """The orderings of ``assoc``'s ``preload_order``, its fields read by ``column``."""
     orders = []
     for name in assoc.preload_order:
@@ -800,5 +800,5 @@ def _needs_queries(specs: tuple[Preload, ...]) -> bool:
     return any(spec.binding is None or _needs_queries(spec.nested) for spec in specs)
 
 
-def _where(assoc: AssocInfo) -> str:
+def _where(assoc: AssocInfo[Any]) -> str:
     return f"{assoc.owner.__name__}.{assoc.name}"

@@ -70,6 +70,7 @@ from .schema import (
     schema_info,
     through_chain,
 )
+from .table import Table
 from .types import DbType, optional, to_dbtype
 
 __all__ = [
@@ -195,7 +196,7 @@ def alias(schema: type[SchemaT], name: str, *, table: str | None = None) -> type
 class BoundAssoc:
     """An association reached through an alias (``posts_alias.comments``), for joins."""
 
-    info: AssocInfo
+    info: AssocInfo[Any]
     binding: str
 
 
@@ -525,7 +526,7 @@ class Query(Statement, Generic[T]):
 
     def join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         kind: JoinKind = "inner",
@@ -548,11 +549,11 @@ class Query(Statement, Generic[T]):
             on = self._expect(on, "join(on=...)", "a condition (an expression)")
         if isinstance(target, str | AssocInfo | BoundAssoc):
             return self._join_assoc(target, on, kind, as_)
-        if not isinstance(target, Subquery | Alias) and not (
+        if not isinstance(target, Subquery | Alias | Table) and not (
             isinstance(target, type) and issubclass(target, Schema)
         ):
             raise TypeError(
-                "join() takes a schema, an alias, a subquery or an association,"
+                "join() takes a schema, an alias, a table(), a subquery or an association,"
                 f" not {describe(target)}"
             )
         if kind == "cross":
@@ -565,7 +566,7 @@ class Query(Statement, Generic[T]):
 
     def left_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -575,7 +576,7 @@ class Query(Statement, Generic[T]):
 
     def right_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -585,7 +586,7 @@ class Query(Statement, Generic[T]):
 
     def full_join(
         self,
-        target: type[Schema] | Subquery[Any] | AssocInfo | str,
+        target: type[Schema] | Table | Subquery[Any] | AssocInfo[Any] | str,
         on: Cond | None = None,
         *,
         as_: str | None = None,
@@ -594,7 +595,7 @@ class Query(Statement, Generic[T]):
         return self.join(target, on, kind="full", as_=as_)
 
     def cross_join(
-        self, target: type[Schema] | Subquery[Any], *, as_: str | None = None
+        self, target: type[Schema] | Table | Subquery[Any], *, as_: str | None = None
     ) -> Query[T]:
         """Every row with every row of ``target``."""
         return self.join(target, kind="cross", as_=as_)
@@ -607,7 +608,7 @@ class Query(Statement, Generic[T]):
 
     def _join_assoc(
         self,
-        target: str | AssocInfo | BoundAssoc,
+        target: str | AssocInfo[Any] | BoundAssoc,
         extra: Cond | None,
         kind: JoinKind,
         as_: str | None,
@@ -650,7 +651,7 @@ class Query(Statement, Generic[T]):
 
     def _add_assoc_join(
         self,
-        info: AssocInfo,
+        info: AssocInfo[Any],
         owner_key: object,
         extra: Cond | None,
         kind: JoinKind,
@@ -664,7 +665,7 @@ class Query(Statement, Generic[T]):
         return replace_query(self, joins=(*self.joins, join))
 
     def _assoc_join(
-        self, info: AssocInfo, owner_key: object, source: Source, kind: JoinKind
+        self, info: AssocInfo[Any], owner_key: object, source: Source, kind: JoinKind
     ) -> Join:
         """The join of ``source``, the related rows of a plain association of ``owner_key``."""
         owner = schema_info(info.owner)
@@ -850,7 +851,11 @@ class Query(Statement, Generic[T]):
             return self.selected
         source = self.source
         if source.query is None:
-            assert source.schema is not None
+            if source.schema is None:
+                raise ValueError(
+                    f"a query of table({source.table!r}) has no schema, so no records:"
+                    " select its columns (.select(t.col('name', str)), a tuple or a dict)"
+                )
             return _records_of(source.schema, source.keys[0])
         inner = source.query.selection()
         key = source.keys[0]
@@ -1336,6 +1341,13 @@ def _source(target: object, as_: str | None, bound: set[object], position: int) 
             raise TypeError("a subquery source must wrap a query")
         keys: tuple[object, ...] = (("source", position),) if as_ is None else (as_,)
         return Source(_new_keys(keys, bound), "s", query=target.query)
+    if isinstance(target, Table):
+        # No schema: its columns bind to the table's record class, and it has no records.
+        keys = () if as_ is None else (as_,)
+        if target._record not in bound:
+            keys = (*keys, target._record)
+        letter = table_alias(target._name)
+        return Source(_new_keys(keys, bound), letter, None, target._prefix, target._name)
     schema: type[Schema]
     table: str | None = None
     keys = ()
@@ -1365,7 +1377,7 @@ def _new_keys(keys: tuple[object, ...], bound: set[object]) -> tuple[object, ...
     return keys
 
 
-PreloadPath = str | AssocInfo | Mapping[str, Any]
+PreloadPath = str | AssocInfo[Any] | Mapping[str, Any]
 PreloadValue = Query[Any] | Ref | str | Sequence[Any] | Mapping[str, Any]
 
 
@@ -1500,11 +1512,14 @@ def _check_binding(
 def query(source: type[SchemaT], *, as_: str | None = None) -> Query[SchemaT]: ...
 @overload
 def query(source: Subquery[T], *, as_: str | None = None) -> Query[T]: ...
+@overload
+def query(source: Table, *, as_: str | None = None) -> Query[Any]: ...
 def query(source: object, *, as_: str | None = None) -> Query[Any]:
     """A query of all rows of a schema, an ``alias`` (another table or a CTE), or a subquery.
 
     ``as_`` names the root binding (for ``ref``); a subquery's rows are the
-    records or dicts it selects.
+    records or dicts it selects. A ``table(...)`` (schemaless) is a source
+    too; its query selects explicit columns (``repodb.table``).
     """
     if not isinstance(source, type):
         return Query(_source(source, as_, set(), 0))
@@ -1549,7 +1564,17 @@ def exists(q: Query[Any]) -> Expr[bool]:
 # -- the query of records' associated rows ----------------------------------------------
 
 
-def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Query[Any]:
+@overload
+def assoc(
+    records: Schema | Sequence[Schema], association: AssocInfo[list[SchemaT]]
+) -> Query[SchemaT]: ...
+@overload
+def assoc(
+    records: Schema | Sequence[Schema], association: AssocInfo[SchemaT | None]
+) -> Query[SchemaT]: ...
+@overload
+def assoc(records: Schema | Sequence[Schema], association: str) -> Query[Any]: ...
+def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo[Any]) -> Query[Any]:
     """The query of the rows associated with ``records`` (Ecto's ``Ecto.assoc``).
 
     Why: a record's posts are a query like any other, to filter, order,
@@ -1562,8 +1587,9 @@ def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Q
     key, ``IN`` for several; records without a key match nothing), and a
     ``many_to_many`` reads the join table in a subquery, so a row linked to
     two of the records is not repeated; a ``through`` association nests
-    one such subquery per hop. Its rows are typed ``Any``: the
-    association's declaration names the related schema at run time.
+    one such subquery per hop. Given the association itself
+    (``User.posts``), the query is typed by its declaration
+    (``Query[Post]`` for ``Assoc[list[Post]]``); given its name, ``Any``.
 
     Example: ``repo.all(assoc(user, "posts").where(Post.views > 10))``, or
     ``repo.delete_all(assoc(users, User.posts))``.
@@ -1579,7 +1605,7 @@ def assoc(records: Schema | Sequence[Schema], association: str | AssocInfo) -> Q
     return q
 
 
-def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> AssocInfo:
+def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo[Any]) -> AssocInfo[Any]:
     """The association, checked against the records' schema."""
     if not isinstance(records, Sequence):
         raise TypeError(f"assoc() takes a record or a list of records, not {describe(records)}")
@@ -1605,7 +1631,7 @@ def _owned_assoc(records: Sequence[Schema], association: str | AssocInfo) -> Ass
     return info
 
 
-def _owner_field(info: AssocInfo) -> str:
+def _owner_field(info: AssocInfo[Any]) -> str:
     """The owner's field whose values the related rows' key is compared with."""
     if info.kind == "belongs_to":
         assert info.foreign_key is not None
@@ -1616,7 +1642,7 @@ def _owner_field(info: AssocInfo) -> str:
     return info.references
 
 
-def _related_query(info: AssocInfo, keys: list[Any] | Query[Any]) -> Query[Any]:
+def _related_query(info: AssocInfo[Any], keys: list[Any] | Query[Any]) -> Query[Any]:
     """The related rows of ``info`` whose owner-side key is among ``keys``.
 
     ``keys`` are values, or a query selecting them (a hop of a chain).

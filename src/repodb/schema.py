@@ -82,6 +82,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class NotLoaded:
@@ -153,7 +154,7 @@ class Assoc(Generic[T]):
     """
 
     @overload
-    def __get__(self, obj: None, owner: Any) -> AssocInfo: ...
+    def __get__(self, obj: None, owner: Any) -> AssocInfo[T]: ...
     @overload
     def __get__(self, obj: object, owner: Any) -> T: ...
     def __get__(self, obj: object, owner: Any) -> Any:
@@ -174,7 +175,7 @@ AssocKind = Literal["belongs_to", "has_one", "has_many", "many_to_many"]
 
 
 @dataclasses.dataclass(frozen=True)
-class AssocInfo:
+class AssocInfo(Generic[T_co]):
     """An association: how a schema's rows relate to another schema's.
 
     Attributes:
@@ -281,7 +282,7 @@ class SchemaInfo:
     prefix: str | None
     fields: tuple[FieldInfo, ...]
     virtual: tuple[str, ...]
-    associations: dict[str, AssocInfo]
+    associations: dict[str, AssocInfo[Any]]
     indexes: tuple[IndexDef, ...] = ()
 
     @property
@@ -450,7 +451,7 @@ def _options(
     return _AssocOptions(kind, None, None, references, through=path)
 
 
-def through_chain(info: AssocInfo) -> tuple[AssocInfo, ...]:
+def through_chain(info: AssocInfo[Any]) -> tuple[AssocInfo[Any], ...]:
     """The plain associations a ``through`` association follows, from its owner on.
 
     Nested ``through`` associations are expanded; a name that is not an
@@ -458,7 +459,7 @@ def through_chain(info: AssocInfo) -> tuple[AssocInfo, ...]:
     """
     if info.through is None:
         return (info,)
-    hops: list[AssocInfo] = []
+    hops: list[AssocInfo[Any]] = []
     schema = info.owner
     for name in info.through:
         hop = schema_info(schema).associations.get(name)
@@ -562,14 +563,14 @@ class _AssocAccess:
         self._options = options
         self._owner: type[Schema] | None = None
         self._name = ""
-        self._info: AssocInfo | None = None
+        self._info: AssocInfo[Any] | None = None
 
     def __set_name__(self, owner: type[Schema], name: str) -> None:
         self._owner = owner
         self._name = name
 
     @property
-    def info(self) -> AssocInfo:
+    def info(self) -> AssocInfo[Any]:
         if self._info is None:
             o = self._options
             assert self._owner is not None

@@ -39,13 +39,15 @@ from .expr import (
     several,
 )
 from .functions import array_append, array_remove
-from .query import Query, Selection, column, schema_item, table_alias
+from .query import Query, Selection, column, schema_item, subquery, table_alias
 from .schema import (
     FieldInfo,
     Schema,
     SchemaInfo,
     schema_info,
 )
+from .table import Table, is_table_record, record_class
+from .types import DbType, Kind
 
 __all__ = [
     "EXCLUDED",
@@ -55,6 +57,7 @@ __all__ = [
     "Delete",
     "Insert",
     "OnConflict",
+    "ReplaceAllExcept",
     "Update",
     "constraint",
     "delete_all",
@@ -62,6 +65,7 @@ __all__ = [
     "insert_all",
     "pull",
     "push",
+    "replace_all_except",
     "set_",
     "update_all",
 ]
@@ -166,6 +170,12 @@ def _returning(
 ) -> Selection | None:
     if returning is False:
         return None
+    if returning is True and is_table_record(schema):
+        fields = schema_info(schema).fields
+        items: tuple[Expr[Any], ...] = tuple(
+            Column(key, f.source, f.name, f.dbtype) for f in fields
+        )
+        return Selection("dict", items, tuple(f.name for f in fields))
     if returning is True:
         return Selection("record", (schema_item(schema, key),))
     columns = tuple(_field_column(schema, r, "returning") for r in several(returning))
@@ -180,12 +190,17 @@ class Insert(Statement):
 
     schema: type[Schema]
     columns: tuple[FieldInfo, ...]
-    rows: tuple[tuple[Value[Any], ...], ...]
+    # Bound values, or expressions (a scalar subquery) written into the VALUES.
+    rows: tuple[tuple[Expr[Any], ...], ...]
     on_conflict: Literal["raise", "nothing", "update"] = "raise"
     updates: tuple[Assignment, ...] = ()
     # Column names, or a constraint's name (a str), or None.
     conflict_target: tuple[str, ...] | str | None = None
     returning: Selection | None = None
+    # INSERT ... SELECT: the query whose rows are inserted (``rows`` is then empty).
+    source: Query[Any] | None = None
+    # DO UPDATE SET ... WHERE: a conflicting row is updated only where this holds.
+    update_where: Expr[Any] | None = None
 
     @property
     def info(self) -> SchemaInfo:
@@ -209,27 +224,66 @@ class Insert(Statement):
 
 ConflictTarget = Sequence[str | Column[Any]] | Column[Any] | ConstraintName
 
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplaceAllExcept:
+    """An ``on_conflict`` overwriting every inserted column but some: ``replace_all_except``."""
+
+    fields: tuple[str | Column[Any], ...]
+
+
+def replace_all_except(*fields: str | Column[Any]) -> ReplaceAllExcept:
+    """``on_conflict=replace_all_except("inserted_at")``: ``replace_all`` keeping ``fields``.
+
+    Why: an upsert that refreshes a row should keep what only the first
+    insert sets, such as its ``inserted_at`` or a generated key (Ecto's
+    ``{:replace_all_except, fields}``). The conflict target's columns are
+    kept too.
+
+    Example::
+
+        keep = replace_all_except("inserted_at")
+        insert_all(User, rows, on_conflict=keep, conflict_target=["email"])
+    """
+    if not fields:
+        raise ValueError("replace_all_except needs the fields to keep (or use 'replace_all')")
+    return ReplaceAllExcept(fields)
+
+
 OnConflict = (
     Literal["raise", "nothing", "replace_all"]
+    | ReplaceAllExcept
     | Sequence[str | Column[Any] | Assignment]
     | Mapping[str | Column[Any], object]
 )
 
 
 def insert_all(
-    schema: type[SchemaT],
-    rows: Sequence[Mapping[str, Any] | SchemaT],
+    schema: type[SchemaT] | Table,
+    rows: Sequence[Mapping[str, Any] | SchemaT] | Query[Any],
     *,
     on_conflict: OnConflict = "raise",
     conflict_target: ConflictTarget | None = None,
     returning: bool | Sequence[str | Column[Any]] = False,
+    update_where: Expr[bool] | Expr[bool | None] | None = None,
 ) -> Insert:
     """An INSERT of many rows in one statement (Ecto's ``insert_all``).
 
     Rows are dicts of field names (every row with the same keys) or schema
     instances (every stored field, except a database-assigned key left at
     None). Embedded records are stored as JSON. Timestamps are not filled
-    in here: the Repo does that.
+    in here: the Repo does that. A value in a row may be an expression
+    instead of a value, typically a query of one column (``subquery(q)``, or
+    the ``Query`` itself), evaluated by the database as the row is inserted.
+
+    ``schema`` may be a ``table(...)`` of declared columns (schemaless):
+    rows are then dicts of those columns, and ``returning=True`` gives
+    dicts of every declared column.
+
+    ``rows`` may also be a query selecting a dict whose keys are the fields
+    to fill (``INSERT ... SELECT``): the rows it selects are inserted, by
+    the database, without coming to Python. Each selected expression must
+    have its field's type.
 
     Options:
         on_conflict: ``"raise"`` (the default: a conflict is an error),
@@ -237,17 +291,42 @@ def insert_all(
             (overwrite every inserted column but the conflict target), a
             list of fields to overwrite from the new row, or ``set_(...)``
             assignments / a ``{field: value}`` dict (``excluded(col)`` is the
-            new row's value).
+            new row's value), or ``replace_all_except(fields)``.
         conflict_target: the unique columns that conflict, or
-            ``constraint(name)`` (PostgreSQL). Required to update.
+            ``constraint(name)`` (PostgreSQL). Without one, any unique
+            constraint's conflict counts: ``"nothing"`` on both databases,
+            an update on SQLite only (PostgreSQL's ``DO UPDATE`` needs a
+            target, and compiling for it says so).
         returning: True for the inserted records, or fields for tuples.
+        update_where: a condition on the stored row (its columns) and the
+            new one (``excluded(col)``): a conflicting row is updated only
+            where it holds, else left as it is and not returned (a
+            conditional upsert: ``Doc.version < excluded(Doc.version)``).
     """
+    if isinstance(schema, Table):
+        return insert_all(
+            record_class(schema),
+            typing.cast(Any, rows),
+            on_conflict=on_conflict,
+            conflict_target=conflict_target,
+            returning=returning,
+            update_where=update_where,
+        )
     if not (isinstance(schema, type) and issubclass(schema, Schema)):
-        raise TypeError(f"insert_all takes a schema class, not {describe(schema)}")
-    if not rows:
-        raise ValueError("insert_all needs at least one row")
+        raise TypeError(
+            f"insert_all takes a schema class or a table(), not {describe(schema)}"
+            " (a table without a schema: table('name', column=type, ...) from repodb.table)"
+        )
     info = schema_info(schema)
-    columns, table = _insert_rows(schema, info, rows)
+    source: Query[Any] | None = None
+    table: tuple[tuple[Expr[Any], ...], ...] = ()
+    if isinstance(rows, Query):
+        source = rows
+        columns = _selected_columns(schema, info, rows)
+    elif not rows:
+        raise ValueError("insert_all needs at least one row")
+    else:
+        columns, table = _insert_rows(schema, info, rows)
     updates: list[Assignment] = []
     action: Literal["raise", "nothing", "update"]
     target = _conflict_target(schema, conflict_target)
@@ -263,6 +342,13 @@ def insert_all(
         if on_conflict == "replace_all":
             keep = set(target) if isinstance(target, tuple) else set()
             updates = [_replace(schema, f.name) for f in columns if f.source not in keep]
+    elif isinstance(on_conflict, ReplaceAllExcept):
+        action = "update"
+        kept = {_field_column(schema, f, "replace_all_except").field for f in on_conflict.fields}
+        keep = set(target) if isinstance(target, tuple) else set()
+        updates = [
+            _replace(schema, f.name) for f in columns if f.source not in keep and f.name not in kept
+        ]
     else:
         action = "update"
         if isinstance(on_conflict, Mapping):
@@ -272,13 +358,15 @@ def insert_all(
                 item if isinstance(item, Assignment) else _replace(schema, item)
                 for item in on_conflict
             ]
-    if action == "update":
-        if not target:
-            raise ValueError("updating on conflict needs conflict_target (the unique columns)")
-        if not updates:
-            raise ValueError("on_conflict names nothing to update")
+    if action == "update" and not updates:
+        raise ValueError("on_conflict names nothing to update")
     if action == "raise" and target:
         raise ValueError("conflict_target needs an on_conflict action")
+    if update_where is not None:
+        if action != "update":
+            raise ValueError("update_where needs an on_conflict that updates")
+        if not isinstance(update_where, Expr):
+            raise TypeError(f"update_where takes a condition, not {describe(update_where)}")
     return Insert(
         schema,
         columns,
@@ -287,7 +375,57 @@ def insert_all(
         tuple(updates),
         target,
         _returning(schema, schema, returning),
+        source,
+        update_where,
     )
+
+
+def _selected_columns(
+    schema: type[Schema], info: SchemaInfo, q: Query[Any]
+) -> tuple[FieldInfo, ...]:
+    """The fields an ``INSERT ... SELECT`` fills: the keys of the query's dict select."""
+    selection = q.selection()
+    if selection.kind != "dict":
+        raise ValueError(
+            "insert_all from a query needs it to select a dict of field names to expressions:"
+            f" .select({{'title': ...}}), so that each value names its {schema.__name__} field"
+        )
+    columns = []
+    for name, item in zip(selection.keys, selection.items, strict=True):
+        try:
+            f = info.field(name)
+        except KeyError:
+            raise ValueError(f"{schema.__name__} has no stored field {name!r}") from None
+        assert isinstance(item, Expr)
+        if not _fits(item.dbtype, f.dbtype):
+            raise TypeError(
+                f"insert_all: the query selects {item.dbtype!r} for {schema.__name__}.{name},"
+                f" a {f.dbtype!r} field"
+            )
+        columns.append(f)
+    return tuple(columns)
+
+
+def _fits(given: DbType[Any] | None, field: DbType[Any]) -> bool:
+    """Whether a value of type ``given`` may go to a field of type ``field`` (unknown fits)."""
+    if given is None or given == field:
+        return True
+    return _kind(given) is _kind(field)
+
+
+def _kind(t: DbType[Any]) -> Kind:
+    return t.item.kind if t.kind is Kind.OPTIONAL and t.item is not None else t.kind
+
+
+def _row_value(value: object, f: FieldInfo) -> Expr[Any]:
+    """A row's value for ``f``: bound, or an expression the database evaluates (a query)."""
+    if isinstance(value, Query):
+        value = subquery(value)
+    if isinstance(value, Expr):
+        if not _fits(value.dbtype, f.dbtype):
+            raise TypeError(f"insert_all: {describe(value)} for {f.name} is not a {f.dbtype!r}")
+        return value
+    return Value(value, f.dbtype, f.redact)
 
 
 def _replace(schema: type[Schema], item: str | Column[Any]) -> Assignment:
@@ -319,7 +457,7 @@ def _conflict_target(
 
 def _insert_rows(
     schema: type[Schema], info: SchemaInfo, rows: Sequence[Mapping[str, Any] | Schema]
-) -> tuple[tuple[FieldInfo, ...], tuple[tuple[Value[Any], ...], ...]]:
+) -> tuple[tuple[FieldInfo, ...], tuple[tuple[Expr[Any], ...], ...]]:
     """The inserted columns and, per row, the values bound for them."""
     if all(isinstance(r, Mapping) for r in rows):
         names = set(typing.cast(Mapping[str, Any], rows[0]))
@@ -344,7 +482,7 @@ def _insert_rows(
         columns = tuple(f for f in info.fields if f.name not in assigned)
     else:
         raise TypeError(f"insert_all rows must be dicts or {schema.__name__} instances")
-    table = tuple(tuple(Value(row[f.name], f.dbtype, f.redact) for f in columns) for row in values)
+    table = tuple(tuple(_row_value(row[f.name], f) for f in columns) for row in values)
     return columns, table
 
 

@@ -45,7 +45,7 @@ from repodb.query import (
     ref,
     subquery,
 )
-from repodb.schema import Assoc, AssocInfo, Col, Schema, field, has_many
+from repodb.schema import Assoc, AssocInfo, Col, Schema, belongs_to, field, has_many
 from repodb.write import Assignment, set_
 
 
@@ -64,6 +64,7 @@ class Order(Schema, table="orders"):
     id: Col[int] = field(primary_key=True, default=None)
     account_id: Col[int]
     total: Col[Decimal]
+    account: ClassVar[Assoc[Account | None]] = belongs_to(Account, foreign_key="account_id")
 
 
 def check_queries() -> None:
@@ -113,13 +114,17 @@ def check_bindings() -> None:
     assert_type(query(other), Query[Account])
     assert_type(ref("s"), Ref)
     assert_type(ref("s").total, Column[Any])
-    assert_type(Account.orders, AssocInfo)
+    assert_type(Account.orders, AssocInfo[list[Order]])
     outer = parent_as("a", Account)
     assert_type(outer, type[Account])
     assert_type(outer.age, Column[int | None])
     assert_type(parent_as("a"), Parent)
     assert_type(parent_as("a").total, Column[Any])
     assert_type(assoc(Account(name="a", balance=Decimal(0), score=0.0), "orders"), Query[Any])
+    account = Account(name="a", balance=Decimal(0), score=0.0)
+    assert_type(assoc(account, Account.orders), Query[Order])
+    assert_type(assoc([account, account], Account.orders), Query[Order])
+    assert_type(assoc(Order(account_id=1, total=Decimal(1)), Order.account), Query[Account])
 
 
 def check_subqueries() -> None:

@@ -190,8 +190,9 @@ def test_on_conflict_on_a_named_constraint_is_postgresql_only() -> None:
 
 def test_on_conflict_options_are_checked() -> None:
     row = [{"label": "a"}]
-    with pytest.raises(ValueError, match="needs conflict_target"):
-        insert_all(Node, row, on_conflict="replace_all")
+    # PostgreSQL's DO UPDATE needs a target; SQLite infers one (test_query_upsert.py).
+    with pytest.raises(ValueError, match="postgresql cannot update on conflict without"):
+        to_sql(insert_all(Node, row, on_conflict="replace_all"), POSTGRESQL)
     with pytest.raises(ValueError, match="needs an on_conflict action"):
         insert_all(Node, row, conflict_target=["label"])
     with pytest.raises(ValueError, match="unknown on_conflict"):
@@ -358,7 +359,8 @@ WRONG_WRITE_ARGUMENTS: dict[str, tuple[Callable[[], object], str]] = {
     "excluded": (lambda: W.excluded("label"), "excluded() takes a column, not the str 'label'"),
     "insert_all schema": (
         lambda: W.insert_all("nodes", [{"label": "a"}]),
-        "insert_all takes a schema class, not the str 'nodes'",
+        "insert_all takes a schema class or a table(), not the str 'nodes' (a table without"
+        " a schema: table('name', column=type, ...) from repodb.table)",
     ),
 }
 

@@ -60,7 +60,9 @@ def emit_insert(w: Writer, ins: Insert) -> None:
             w.aliases[ins.schema] = alias
             w.write(f" AS {alias}")
         w.aliases[ins.excluded_key] = w.dialect.quote("excluded")
-        if width:
+        if ins.source is not None:
+            _emit_insert_select(w, ins, ins.source)
+        elif width:
             w.write(" (")
             for i, f in enumerate(ins.columns):
                 w.write(", " if i else "")
@@ -71,7 +73,10 @@ def emit_insert(w: Writer, ins: Insert) -> None:
                 w.write(", (" if r else "(")
                 for i, value in enumerate(row):
                     w.write(", " if i else "")
-                    w.bind(value.value, value.type_, hidden[i])
+                    if isinstance(value, Value):
+                        w.bind(value.value, value.type_, hidden[i])
+                    else:
+                        value.emit(w)
                 w.write(")")
         else:
             w.write(" DEFAULT VALUES")
@@ -91,11 +96,33 @@ def walk_insert(ins: Insert, shape: list[object], values: list[object]) -> None:
             ins.conflict_target,
         )
     )
+    if ins.source is not None:
+        shape.append("select")
+        ins.source.walk(shape, values)
     for row in ins.rows:
         for value in row:
             value.walk(shape, values)
     _walk_assignments(ins.updates, shape, values)
+    shape.append(("update_where", ins.update_where is not None))
+    if ins.update_where is not None:
+        ins.update_where.walk(shape, values)
     _walk_returning(ins.returning, shape, values)
+
+
+def _emit_insert_select(w: Writer, ins: Insert, source: Query[Any]) -> None:
+    """``(columns) SELECT ...``: the rows of ``source`` are inserted, in its select's order."""
+    w.write(" (")
+    for i, f in enumerate(ins.columns):
+        w.write(", " if i else "")
+        w.identifier(f.source)
+    w.write(") ")
+    wrap = w.dialect.upsert_select_wrap if ins.on_conflict != "raise" else None
+    if wrap is not None:
+        w.write(wrap[0])
+    with w.scope():
+        source.emit(w)
+    if wrap is not None:
+        w.write(wrap[1])
 
 
 def _emit_conflict(w: Writer, ins: Insert) -> None:
@@ -116,8 +143,17 @@ def _emit_conflict(w: Writer, ins: Insert) -> None:
             w.identifier(name)
         w.write(")")
     if ins.updates:
+        if not target and w.dialect.upsert_update_needs_target:
+            raise ValueError(
+                f"{w.dialect.name} cannot update on conflict without a conflict_target"
+                " (its ON CONFLICT DO UPDATE must name the unique columns or constraint(name));"
+                " give conflict_target, or use on_conflict='nothing'"
+            )
         w.write(" DO UPDATE SET ")
         _emit_assignments(w, ins.updates, ins.schema)
+        if ins.update_where is not None:
+            w.write(" WHERE ")
+            ins.update_where.emit(w)
     else:
         w.write(" DO NOTHING")
 

@@ -61,6 +61,7 @@ from ..functions import fragment
 from ..query import Query, Selection
 from ..repo_async import AsyncRepo, AsyncTransactionRepo, WriteResult
 from ..schema import FieldInfo, Schema, SchemaInfo, schema_info
+from ..table import Table, record_class
 from ..types import DbType, Kind
 from ..write import Assignment, ConflictTarget, Insert, OnConflict
 
@@ -81,14 +82,27 @@ _INSERTED_FLAG: dict[str, Expr[bool]] = {"postgresql": fragment("(xmax = 0)", ty
 
 async def insert_all(
     repo: AsyncRepo,
-    schema: type[Schema],
-    rows: Sequence[Mapping[str, Any] | Schema],
+    schema: type[Schema] | Table,
+    rows: Sequence[Mapping[str, Any] | Schema] | Query[Any],
     *,
     on_conflict: OnConflict,
     conflict_target: ConflictTarget | None,
     returning: bool | Sequence[str | Column[Any]],
+    update_where: Expr[Any] | None = None,
 ) -> WriteResult[Any]:
     """Insert ``rows`` of ``schema`` in one transaction; see the module docstring."""
+    if isinstance(schema, Table):
+        schema = record_class(schema)
+    if isinstance(rows, Query):
+        statement = write.insert_all(
+            schema,
+            rows,
+            on_conflict=on_conflict,
+            conflict_target=conflict_target,
+            returning=returning,
+            update_where=update_where,
+        )
+        return _evaluated(statement, *await repo._execute(statement, "write"))
     table = _gather(schema, rows)
     # A one-row statement checks the options and is the SQL's pattern.
     template = write.insert_all(
@@ -97,6 +111,7 @@ async def insert_all(
         on_conflict=on_conflict,
         conflict_target=conflict_target,
         returning=returning,
+        update_where=update_where,
     )
     if not table.count:
         return _result(template, 0, [], () if template.on_conflict != "raise" else None)
@@ -108,7 +123,14 @@ async def insert_all(
 async def _insert(tx: AsyncTransactionRepo, template: Insert, table: _Table) -> WriteResult[Any]:
     """Insert ``table`` on the transaction's connection by the fastest fitting path."""
     conn = tx.connection
-    columns = _encode(table, conn.codecs)
+    try:
+        columns = _encode(table, conn.codecs)
+    except EncodeError:
+        if not _holds_expressions(table):
+            raise
+        given = write.insert_all(template.schema, _dicts(table))
+        statement = dataclasses.replace(template, columns=given.columns, rows=given.rows)
+        return _evaluated(statement, *await tx._execute(statement, "write"))
     plain = template.on_conflict == "raise" and template.returning is None
     if plain and table.fields and conn.dialect.name in _COPY_DIALECTS:
         return WriteResult(await _copy(tx, conn, template.schema, table, columns))
@@ -143,6 +165,28 @@ async def delete_all(
     """``DELETE`` the rows ``q`` matches, on the primary: the count, and rows with ``returning``."""
     results, count = await repo._execute(write.delete_all(q, returning=returning), "write")
     return WriteResult(count, results)
+
+
+def _holds_expressions(table: _Table) -> bool:
+    """Whether a value of ``table`` is a query or an expression, which the database evaluates."""
+    return any(
+        issubclass(cls, Expr | Query) for column in table.columns for cls in set(map(type, column))
+    )
+
+
+def _dicts(table: _Table) -> list[dict[str, Any]]:
+    names = [f.name for f in table.fields]
+    return [dict(zip(names, row, strict=True)) for row in zip(*table.columns, strict=True)]
+
+
+def _evaluated(statement: Insert, rows: list[Any], count: int) -> WriteResult[Any]:
+    """The result of one INSERT whose rows the database computed (a query, expressions).
+
+    Which rows an upsert updated is not known: ``inserted``/``updated`` stay None.
+    """
+    if statement.on_conflict == "nothing":
+        return WriteResult(count, rows, count, 0)
+    return WriteResult(count, rows)
 
 
 def _result(
@@ -480,9 +524,7 @@ async def _upsert_flagged(
     statement = dataclasses.replace(template, returning=selection)
     results, _ = await _values(repo, conn, statement, columns, count)
     actions = [_action(r[-1]) for r in results]
-    if wanted.kind == "record":
-        return _result(template, len(results), [r[0] for r in results], actions)
-    return _result(template, len(results), [r[:-1] for r in results], actions)
+    return _result(template, len(results), _returned(wanted, results, 1), actions)
 
 
 def _action(inserted: bool) -> Action:
@@ -492,10 +534,18 @@ def _action(inserted: bool) -> Action:
 async def _upsert_probed(
     repo: AsyncRepo, conn: AsyncConnection, template: Insert, table: _Table, columns: list[Any]
 ) -> WriteResult[Any]:
-    """An upsert on a database without an inserted flag: read the existing keys first."""
+    """An upsert on a database without an inserted flag: read the existing keys first.
+
+    Without a conflict target any unique key may conflict, so which rows
+    existed is not known: only the count is. Rows ``update_where`` kept are
+    not written: the written count tells how many existing rows changed.
+    """
     # Compiling first rejects a named constraint, which only PostgreSQL has.
     _chunk_statement(template, 1, conn.dialect)
     target = template.conflict_target
+    if not target:
+        results, count = await _values(repo, conn, template, columns, table.count)
+        return WriteResult(count, results)
     assert isinstance(target, tuple)
     info = schema_info(template.schema)
     positions = {f.source: i for i, f in enumerate(table.fields)}
@@ -514,7 +564,10 @@ async def _upsert_probed(
             actions.append("updated")
     wanted = template.returning
     if wanted is None:
-        await _values(repo, conn, template, columns, table.count)
+        _, written = await _values(repo, conn, template, columns, table.count)
+        if template.update_where is not None:
+            inserted = actions.count("inserted")
+            return WriteResult(written, [], inserted, written - inserted)
         return _result(template, len(actions), [], actions)
     # The returned rows carry their key, to pair each with its action.
     fields = [next(f for f in info.fields if f.source == name) for name in target]
@@ -537,8 +590,16 @@ async def _upsert_probed(
         queue = pending.get(key)
         # A key stored in another form than it was given: trust the order.
         returned.append(queue.popleft() if queue else actions[i])
-    rows = [r[0] for r in results] if wanted.kind == "record" else [r[:-width] for r in results]
-    return _result(template, len(results), rows, returned)
+    return _result(template, len(results), _returned(wanted, results, width), returned)
+
+
+def _returned(wanted: Selection, results: list[Any], extra: int) -> list[Any]:
+    """The rows ``wanted`` selects, from tuples that carry ``extra`` more values at their end."""
+    if wanted.kind == "record":
+        return [r[0] for r in results]
+    if wanted.kind == "dict":
+        return [dict(zip(wanted.keys, r[:-extra], strict=True)) for r in results]
+    return [r[:-extra] for r in results]
 
 
 async def _existing_keys(

@@ -152,11 +152,11 @@ def _call(method: str, argument: str, reported: str | None, default: str | None)
     return f'{method}({argument}, name="{reported}")'
 
 
-def _table(assoc: AssocInfo) -> str:
+def _table(assoc: AssocInfo[Any]) -> str:
     return schema_info(assoc.related).table
 
 
-def _no_assoc_name(assoc: AssocInfo) -> str:
+def _no_assoc_name(assoc: AssocInfo[Any]) -> str:
     """The name ``no_assoc_constraint`` gives the association's foreign key by default."""
     if assoc.kind == "many_to_many":
         assert assoc.join_keys is not None

@@ -16,7 +16,7 @@ from .. import _codec
 from .._compile.cache import compile_statement
 from .._compile.result import RecordShape
 from ..expr import Column, Expr, Value, describe
-from ..functions import avg, count, max_, min_, sum_
+from ..functions import and_, avg, count, max_, min_, not_, sum_
 from ..query import Query, query, subquery
 from ..query import column as column_of
 from ..schema import Schema, schema_info
@@ -24,10 +24,11 @@ from ..types import tup
 
 if TYPE_CHECKING:
     from .._codec import Codecs
+    from ..changeset import Changeset
     from ..connection import Connection
     from ..connection_async import AsyncConnection
 
-__all__ = ["aggregate_query", "key_of", "key_plan", "load_record"]
+__all__ = ["aggregate_query", "key_of", "key_plan", "load_record", "unique_probe"]
 
 S = TypeVar("S", bound=Schema)
 
@@ -184,3 +185,35 @@ def load_record(
     shape = RecordShape(schema, tuple(f.name for f in fields))
     record: S = shape.build(values)
     return record
+
+
+def unique_probe(changeset: Changeset[Any], fields: tuple[str, ...]) -> Query[Any] | None:
+    """The query of another row holding the changeset's ``fields`` values, or None to skip.
+
+    As Ecto's ``unsafe_validate_unique``: skipped when none of the fields
+    changes, one has no value, or one has an error already. The record's
+    own row (by primary key, when it has one) does not count.
+    """
+    schema = type(changeset.data)
+    if not isinstance(changeset.data, Schema):
+        raise TypeError(f"unsafe_validate_unique: {schema.__name__} is not a table schema")
+    if not fields:
+        raise ValueError("unsafe_validate_unique needs at least one field")
+    columns = [column_of(schema, name) for name in fields]
+    values = {name: changeset.get_field(name) for name in fields}
+    has_error = {e.field for e in changeset.errors}
+    if (
+        not any(name in changeset.changes for name in fields)
+        or any(v is None for v in values.values())
+        or not has_error.isdisjoint(fields)
+    ):
+        return None
+    probe = query(schema).where(*[c == Value(values[c.field or ""], c.dbtype) for c in columns])
+    key = schema_info(schema).primary_key
+    own = [getattr(changeset.data, f.name) for f in key]
+    if key and all(v is not None for v in own):
+        itself = [
+            getattr(schema, f.name) == Value(v, f.dbtype) for f, v in zip(key, own, strict=True)
+        ]
+        probe = probe.where(not_(and_(*itself)))
+    return probe

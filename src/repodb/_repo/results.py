@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Generic, Literal, TypeVar
 
-__all__ = ["Intent", "WriteResult"]
+__all__ = ["Intent", "StaleField", "WriteResult"]
 
 T = TypeVar("T")
 
@@ -28,7 +28,9 @@ class WriteResult(Generic[T]):
         rows: the returned rows, with ``returning`` (else empty).
         inserted / updated: with ``on_conflict`` other than ``"raise"``,
             how many rows were new and how many existed (``"nothing"``:
-            the rows written, and 0); None otherwise.
+            the rows written, and 0); None otherwise, and when the
+            database computed the rows (from a query, or expressions in
+            them): then which rows an upsert updated is not known.
         actions: with such an ``on_conflict`` and ``returning``,
             ``"inserted"`` or ``"updated"`` for each returned row, in order;
             None otherwise.
@@ -43,3 +45,11 @@ class WriteResult(Generic[T]):
 
 # Shown where the sync side exports it (reprs, tracebacks, pickles).
 WriteResult.__module__ = "repodb.repo"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StaleField:
+    """Where a stale write puts its error instead of raising (``stale_error_field``)."""
+
+    field: str
+    message: str = "is stale"

@@ -17,7 +17,8 @@ children come from ``cast_assoc`` child changesets (actions ``insert``,
 loaded on the record (Ecto's "built" structs): a record whose
 database-assigned key is set is taken as stored and only linked, any other
 is inserted. A failure rolls back everything. ``on_conflict`` applies to
-the record's own row only, so it cannot be combined with associations.
+the record's own row only; after an upsert the associated records point at
+the row stored (``"nothing"`` may store none, so it takes no associations).
 
 Example (the AsyncRepo's methods call these functions)::
 
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from .._compile.cache import Compiled, compile_statement
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, MultipleResults, QueryError, StaleEntryError
-from ..expr import Column, Statement, Value, describe
+from ..expr import Column, Expr, Statement, Value, describe
 from ..query import Query, query
 from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
 from ..write import (
@@ -52,6 +53,7 @@ from ..write import (
     update_all,
 )
 from .constraints import raise_constraint_error
+from .results import StaleField
 
 if TYPE_CHECKING:
     from .._compile.writer import Writer
@@ -72,31 +74,48 @@ async def insert(
     *,
     on_conflict: OnConflict = "raise",
     conflict_target: ConflictTarget | None = None,
+    update_where: Expr[Any] | None = None,
+    stale: StaleField | None = None,
 ) -> S:
     """Insert a record or a changeset (with its associations); the stored record.
 
-    ``on_conflict``/``conflict_target`` apply to the record's own row; with
-    ``"nothing"`` and a conflict, the record comes back as given (no key).
+    ``on_conflict``/``conflict_target``/``update_where`` apply to the
+    record's own row; with ``"nothing"`` and a conflict, the record comes
+    back as given (no key). An upsert writes the associated records after
+    the row, pointing at the row stored (new or updated); with ``"nothing"``
+    there may be no row to point at, so that is refused. A conflicting row
+    that ``update_where`` keeps is stale: ``StaleEntryError``, or the
+    ``stale`` field's error.
     """
-    if isinstance(value, Schema) and not _loaded(value):
+    if isinstance(value, Schema) and not _loaded(value) and stale is None:
         # The common case, kept cheap: no changeset, one statement.
-        return await _insert_row(repo, value, None, on_conflict, conflict_target)
+        return await _insert_row(
+            repo, value, None, on_conflict, conflict_target, update_where=update_where
+        )
     changeset = _surface(_changeset(value, "insert"))
     changeset = dataclasses.replace(changeset, action="insert")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
     if not _nested(changeset):
-        return await _insert(repo, changeset, on_conflict, conflict_target)
-    if on_conflict != "raise":
-        raise ValueError("on_conflict applies to one row: insert the associated records apart")
+        return await _insert(
+            repo, changeset, on_conflict, conflict_target, update_where=update_where, stale=stale
+        )
+    if on_conflict == "nothing":
+        raise ValueError(
+            "on_conflict='nothing' cannot insert associated records: when the row exists"
+            " nothing is written, and they would have no row to point at; update on conflict"
+            " (e.g. replace_all_except(...)), or insert them apart"
+        )
     inserted = await repo.transaction(
-        lambda tx: _insert(tx, changeset, on_conflict, conflict_target)
+        lambda tx: _insert(
+            tx, changeset, on_conflict, conflict_target, update_where=update_where, stale=stale
+        )
     )
     assert inserted is not None  # only tx.rollback() returns None, and _insert never calls it
     return inserted
 
 
-async def update(repo: AsyncRepo, changeset: Changeset[S]) -> S:
+async def update(repo: AsyncRepo, changeset: Changeset[S], stale: StaleField | None = None) -> S:
     """Write the changeset's changes; the record as the database now holds it.
 
     Only changed fields are written, with ``timestamp="updated"`` fields set
@@ -115,13 +134,13 @@ async def update(repo: AsyncRepo, changeset: Changeset[S]) -> S:
     if not changeset.changes:
         return changeset.data
     if not _nested(changeset):
-        return await _update(repo, changeset)
-    updated = await repo.transaction(lambda tx: _update(tx, changeset))
+        return await _update(repo, changeset, stale)
+    updated = await repo.transaction(lambda tx: _update(tx, changeset, stale))
     assert updated is not None  # only tx.rollback() returns None, and _update never calls it
     return updated
 
 
-async def delete(repo: AsyncRepo, value: S | Changeset[S]) -> S:
+async def delete(repo: AsyncRepo, value: S | Changeset[S], stale: StaleField | None = None) -> S:
     """Delete a record by its primary key (and a changeset's ``filters``); the deleted row.
 
     ``StaleEntryError`` when no row matched; a declared ``no_assoc_constraint``
@@ -131,7 +150,7 @@ async def delete(repo: AsyncRepo, value: S | Changeset[S]) -> S:
     changeset = dataclasses.replace(changeset, action="delete")
     if not changeset.valid:
         raise InvalidChangesetError(changeset)
-    return await _delete_row(repo, changeset)
+    return await _delete_row(repo, changeset, stale)
 
 
 async def insert_or_update(repo: AsyncRepo, changeset: Changeset[S]) -> S:
@@ -157,6 +176,9 @@ async def _insert_row(
     changeset: Changeset[S] | None,
     on_conflict: OnConflict,
     conflict_target: ConflictTarget | None,
+    *,
+    update_where: Expr[Any] | None = None,
+    stale: StaleField | None = None,
 ) -> S:
     """INSERT ``record`` (timestamps filled in) with RETURNING: the stored record."""
     schema = type(record)
@@ -189,13 +211,16 @@ async def _insert_row(
         on_conflict=on_conflict,
         conflict_target=conflict_target,
         returning=True,
+        update_where=update_where,
     )
     try:
         rows = (await r._execute(statement, "write"))[0]
     except IntegrityError as e:
         raise_constraint_error(e, changeset or Changeset(record), "insert")
-    if not rows:  # on_conflict="nothing" met a conflict
+    if not rows and statement.on_conflict == "nothing":  # met a conflict
         return record
+    if not rows:  # the conflicting row failed update_where
+        raise _stale(changeset or Changeset(record), "insert", stale)
     stored: S = rows[0]
     return _with_virtual(stored, record, info)
 
@@ -293,7 +318,11 @@ _STAMPED: dict[type[Any], tuple[str, ...]] = {}
 
 
 async def _update_row(
-    r: AsyncRepo, changeset: Changeset[S], applied: S, values: dict[str, Any]
+    r: AsyncRepo,
+    changeset: Changeset[S],
+    applied: S,
+    values: dict[str, Any],
+    stale: StaleField | None = None,
 ) -> S:
     """UPDATE the changed ``values`` of the changeset's row, guarded by key and filters."""
     data = changeset.data
@@ -310,12 +339,12 @@ async def _update_row(
     except IntegrityError as e:
         raise_constraint_error(e, changeset, "update")
     if not rows:
-        raise _stale(changeset, "update")
+        raise _stale(changeset, "update", stale)
     stored: S = rows[0]
     return _with_virtual(stored, applied, info)
 
 
-async def _delete_row(r: AsyncRepo, changeset: Changeset[S]) -> S:
+async def _delete_row(r: AsyncRepo, changeset: Changeset[S], stale: StaleField | None = None) -> S:
     """DELETE the changeset's row (key and filters) with RETURNING: the deleted record."""
     data = changeset.data
     info = schema_info(type(data))
@@ -325,7 +354,7 @@ async def _delete_row(r: AsyncRepo, changeset: Changeset[S]) -> S:
     except IntegrityError as e:
         raise_constraint_error(e, changeset, changeset.action or "delete")
     if not rows:
-        raise _stale(changeset, "delete")
+        raise _stale(changeset, "delete", stale)
     deleted: S = rows[0]
     return _attach(_with_virtual(deleted, data, info), _assoc_values(data, info))
 
@@ -431,8 +460,20 @@ def _match(changeset: Changeset[S], action: str) -> Query[S]:
     return query(type(data)).where(**key).where(**changeset.filters)
 
 
-def _stale(changeset: Changeset[Any], action: str) -> StaleEntryError:
+def _stale(
+    changeset: Changeset[Any], action: str, as_field: StaleField | None = None
+) -> StaleEntryError | InvalidChangesetError:
+    if as_field is not None:
+        failed = changeset.add_error(as_field.field, as_field.message, validation="stale")
+        return InvalidChangesetError(dataclasses.replace(failed, action=action))
     name = type(changeset.data).__name__
+    if action == "insert":
+        return StaleEntryError(
+            f"could not insert {name}: it conflicts with a stored row that update_where kept"
+            " from being updated (a newer version, say); nothing was written",
+            schema=name,
+            action=action,
+        )
     guards = [f.name for f in schema_info(type(changeset.data)).primary_key]
     guards += [n for n in changeset.filters if n not in guards]
     return StaleEntryError(
@@ -463,27 +504,32 @@ async def _insert(
     changeset: Changeset[S],
     on_conflict: OnConflict = "raise",
     conflict_target: ConflictTarget | None = None,
+    *,
+    update_where: Expr[Any] | None = None,
+    stale: StaleField | None = None,
 ) -> S:
     changeset = _surface(changeset)
     info = schema_info(type(changeset.data))
     parents, keys, orphans = await _write_parents(r, changeset, new=True)
     applied = changeset.apply_changes()
     row = applied.replace(**keys) if keys else applied
-    stored = await _insert_row(r, row, changeset, on_conflict, conflict_target)
+    stored = await _insert_row(
+        r, row, changeset, on_conflict, conflict_target, update_where=update_where, stale=stale
+    )
     children = await _write_children(r, changeset, stored, new=True)
     for orphan in orphans:
         await _delete_row(r, orphan)
     return _attach(stored, {**_assoc_values(applied, info), **parents, **children})
 
 
-async def _update(r: AsyncRepo, changeset: Changeset[S]) -> S:
+async def _update(r: AsyncRepo, changeset: Changeset[S], stale: StaleField | None = None) -> S:
     info = schema_info(type(changeset.data))
     parents, keys, orphans = await _write_parents(r, changeset, new=False)
     applied = changeset.apply_changes()
     stored_names = {f.name for f in info.fields}
     values = {n: getattr(applied, n) for n in changeset.changes if n in stored_names}
     values.update({fk: v for fk, v in keys.items() if v != getattr(changeset.data, fk)})
-    stored = await _update_row(r, changeset, applied, values) if values else applied
+    stored = await _update_row(r, changeset, applied, values, stale) if values else applied
     children = await _write_children(r, changeset, stored, new=False)
     for orphan in orphans:
         await _delete_row(r, orphan)
@@ -523,16 +569,27 @@ async def _write_parents(
     return parents, keys, orphans
 
 
-def _replaced(changeset: Changeset[Any], assoc: AssocInfo, value: Any) -> Changeset[Any] | None:
+def _replaced(
+    changeset: Changeset[Any], assoc: AssocInfo[Any], value: Any
+) -> Changeset[Any] | None:
     """The loaded record a new one replaces (``has_one``/``belongs_to``), to delete.
 
     ``cast_assoc(on_replace="delete")`` keeps it in the data and holds the
     new record as the change (other ``on_replace`` choices never get here).
     """
     loaded = vars(changeset.data).get(assoc.name)
-    if isinstance(loaded, Schema) and isinstance(value, Changeset) and value.action == "insert":
+    if not (isinstance(loaded, Schema) and isinstance(value, Changeset)):
+        return None
+    # ``put_assoc`` replaces it with another stored record, to link: an update.
+    if value.action == "insert" or (value.action == "update" and not _same_row(loaded, value.data)):
         return Changeset(loaded, action="replace")
     return None
+
+
+def _same_row(a: Schema, b: Schema) -> bool:
+    """Whether two records of one schema have the same primary key."""
+    key = schema_info(type(a)).primary_key
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in key)
 
 
 async def _write_children(
@@ -553,11 +610,14 @@ async def _write_children(
         results: dict[int, Any] = {}
         links: list[tuple[Any, Any]] = []
         unlinks: list[tuple[Any, Any]] = []
+        linked = _linked(changeset, assoc) if assoc.join_keys and not new else frozenset()
         for i in order:
             child = children[i]
             try:
                 if assoc.kind == "many_to_many":
-                    results[i] = await _write_related(r, child, stored, assoc, new, links, unlinks)
+                    results[i] = await _write_related(
+                        r, child, stored, assoc, linked, links, unlinks
+                    )
                 else:
                     results[i] = await _write_child(r, child, stored, assoc)
             except InvalidChangesetError as e:
@@ -567,14 +627,18 @@ async def _write_children(
         if unlinks:
             await r._execute(_JoinRows.of(assoc, "delete", unlinks), "write")
         if links:
-            await r._execute(_JoinRows.of(assoc, "insert", links), "write")
+            try:
+                await r._execute(_JoinRows.of(assoc, "insert", links), "write")
+            except IntegrityError as e:
+                # A link that exists already: put_assoc declares the join table's key.
+                raise_constraint_error(e, changeset, "insert" if new else "update")
         records = [results[i] for i in range(len(children)) if results[i] is not None]
         written[assoc.name] = records if assoc.cardinality == "many" else next(iter(records), None)
     return written
 
 
 async def _write_child(
-    r: AsyncRepo, child: Changeset[Any], parent: Schema, assoc: AssocInfo
+    r: AsyncRepo, child: Changeset[Any], parent: Schema, assoc: AssocInfo[Any]
 ) -> Any:
     """Insert, update or delete one has_one/has_many child; the written record, or None."""
     if child.action == "replace":
@@ -589,12 +653,16 @@ async def _write_related(
     r: AsyncRepo,
     child: Changeset[Any],
     parent: Schema,
-    assoc: AssocInfo,
-    new: bool,
+    assoc: AssocInfo[Any],
+    linked: frozenset[Any],
     links: list[tuple[Any, Any]],
     unlinks: list[tuple[Any, Any]],
 ) -> Any:
-    """Write one many_to_many record, collecting its join row to add or remove."""
+    """Write one many_to_many record, collecting its join row to add or remove.
+
+    A record not among the ``linked`` keys (the loaded ones) gets a join row:
+    a new record, or a stored one ``put_assoc`` links.
+    """
     assert assoc.join_keys is not None
     (_, owner_field), (_, related_field) = assoc.join_keys
     owner_key = getattr(parent, owner_field)
@@ -603,12 +671,22 @@ async def _write_related(
         unlinks.append((owner_key, getattr(child.data, related_field)))
         return None
     related = await _insert(r, child) if child.action == "insert" else await _update(r, child)
-    if new or child.action == "insert":
+    if child.action == "insert" or getattr(related, related_field) not in linked:
         links.append((owner_key, getattr(related, related_field)))
     return related
 
 
-def _assoc_changes(changeset: Changeset[Any], *, parents: bool) -> list[tuple[AssocInfo, Any]]:
+def _linked(changeset: Changeset[Any], assoc: AssocInfo[Any]) -> frozenset[Any]:
+    """The related keys of the many_to_many records loaded on the changeset's data."""
+    assert assoc.join_keys is not None
+    related_field = assoc.join_keys[1][1]
+    loaded = vars(changeset.data).get(assoc.name)
+    if not isinstance(loaded, list | tuple):
+        return frozenset()
+    return frozenset(getattr(record, related_field) for record in loaded)
+
+
+def _assoc_changes(changeset: Changeset[Any], *, parents: bool) -> list[tuple[AssocInfo[Any], Any]]:
     """The changeset's association changes: belongs_to ones, or the others."""
     associations = schema_info(type(changeset.data)).associations
     return [
@@ -701,7 +779,7 @@ class _JoinRows(Statement):
 
     @classmethod
     def of(
-        cls, assoc: AssocInfo, verb: Literal["insert", "delete"], pairs: list[tuple[Any, Any]]
+        cls, assoc: AssocInfo[Any], verb: Literal["insert", "delete"], pairs: list[tuple[Any, Any]]
     ) -> _JoinRows:
         assert assoc.join_keys is not None
         assert assoc.join_through is not None
