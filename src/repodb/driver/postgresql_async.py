@@ -34,19 +34,11 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from ..dialect import POSTGRESQL
-from ..errors import ConnectError, Error, lookup_sqlstate
+from ..errors import ConnectError, Error
 from ..url import DatabaseUrl
 from . import ConnectSettings, TransactionOptions
-from ._postgresql import (
-    _ADAPTERS,
-    _MAX_PARAMS,
-    CODECS,
-    _cursor_names,
-    _timeout_ms,
-    _too_many,
-    connect_options,
-    map_error,
-)
+from ._postgresql import _ADAPTERS, CODECS, _cursor_names, _too_many, connect_options, map_error
+from ._postgresql_base import MAX_PARAMS, aborted_commit, begin_sql, timeout_ms
 
 __all__ = ["CODECS", "AsyncPostgresConnection", "connect", "map_error"]
 
@@ -73,14 +65,14 @@ class AsyncPostgresConnection:
         return self._raw.closed
 
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
-        if len(params) > _MAX_PARAMS:
+        if len(params) > MAX_PARAMS:
             _too_many(params)
         cursor = self._cursor
         await cursor.execute(sql, params, prepare=prepare)
         return cursor.rowcount
 
     async def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
-        if len(params) > _MAX_PARAMS:
+        if len(params) > MAX_PARAMS:
             _too_many(params)
         cursor = self._cursor
         await cursor.execute(sql, params, prepare=prepare)
@@ -90,7 +82,7 @@ class AsyncPostgresConnection:
     async def stream(
         self, sql: str, params: Sequence[Any], batch_size: int
     ) -> AsyncIterator[tuple[Any, ...]]:
-        if len(params) > _MAX_PARAMS:
+        if len(params) > MAX_PARAMS:
             _too_many(params)
         # Outside a transaction a server-side cursor must be WITH HOLD to
         # outlive the implicit transaction of its DECLARE.
@@ -138,26 +130,13 @@ class AsyncPostgresConnection:
         return count
 
     async def begin(self, options: TransactionOptions) -> None:
-        sql = "BEGIN"
-        if options.isolation is not None:
-            sql += " ISOLATION LEVEL " + options.isolation.value
-        if options.read_only:
-            sql += " READ ONLY"
-        if options.deferrable:
-            sql += " DEFERRABLE"
-        await self._cursor.execute(sql, prepare=False)
+        await self._cursor.execute(begin_sql(options), prepare=False)
 
     async def commit(self) -> None:
-        # PostgreSQL answers COMMIT of a transaction that an earlier error
-        # aborted by rolling it back without an error; report it as a failure.
         aborted = self._raw.info.transaction_status == TransactionStatus.INERROR
         await self._cursor.execute("COMMIT", prepare=False)
         if aborted:
-            raise lookup_sqlstate("25P02")(
-                "COMMIT rolled the transaction back: a statement in it failed",
-                sql="COMMIT",
-                sqlstate="25P02",
-            )
+            raise aborted_commit()
 
     async def rollback(self) -> None:
         if self.in_transaction and not self._raw.broken:
@@ -165,7 +144,7 @@ class AsyncPostgresConnection:
 
     async def set_statement_timeout(self, seconds: float | None) -> None:
         await self._cursor.execute(
-            "SELECT set_config('statement_timeout', $1, false)", (_timeout_ms(seconds),)
+            "SELECT set_config('statement_timeout', $1, false)", (timeout_ms(seconds),)
         )
 
     async def ping(self) -> None:
