@@ -97,6 +97,7 @@ _OWN_OPTIONS = ("options", "connect_timeout", "statement_cache_size")
 _SERVER_OPTION = re.compile(r"(?:-c\s*|--)((?:[^\s\\]|\\.)+)")
 # Closing waits this long for the server to hang up; a hung server never does.
 _CLOSE_WAIT = 1.0
+_CURSOR_EXISTS = "SELECT EXISTS (SELECT FROM pg_cursors WHERE name = $1)"
 _EPOCH = dt.datetime(2000, 1, 1)
 _INT64 = struct.Struct("!q")
 
@@ -139,7 +140,7 @@ class AsyncpgConnection:
         self._raw = raw
         self._loop = asyncio.get_running_loop()
         # The numbers of this connection's open stream cursors: a closed
-        # one's name is taken again, so its DECLARE is prepared only once.
+        # one's name is taken again, so a query's DECLARE is prepared once.
         self._cursors: set[int] = set()
 
     @property
@@ -169,22 +170,34 @@ class AsyncpgConnection:
         self._cursors.add(number)
         name = f"repodb_stream_{number}"
         raw = self._raw
-        declared = False
+        # None: DECLARE was interrupted (a cancelled task), and whether the
+        # server ran it before the cancel request came is unknown.
+        declared: bool | None = False
         try:
             # Outside a transaction the cursor must be WITH HOLD to outlive
             # the implicit transaction of its DECLARE.
             hold = "" if self.in_transaction else " WITH HOLD"
-            await raw.execute(f"DECLARE {name} NO SCROLL CURSOR{hold} FOR {sql}", *params)
+            try:
+                await raw.execute(f"DECLARE {name} NO SCROLL CURSOR{hold} FOR {sql}", *params)
+            except asyncpg.PostgresError:
+                raise
+            except BaseException:
+                declared = None
+                raise
             declared = True
-            fetch = f"FETCH FORWARD {batch_size} FROM {name}"
-            while batch := await raw.fetch(fetch):
+            # Prepared apart from asyncpg's cache, which keys statements by
+            # their text: a cached FETCH would keep the columns of the
+            # last cursor of this name.
+            fetch = await raw.prepare(f"FETCH FORWARD {batch_size} FROM {name}")
+            while batch := await fetch.fetch():
                 for row in batch:
                     yield tuple(row)
         finally:
             self._cursors.discard(number)
-            if declared and not raw.is_closed():
+            if declared is not False and not raw.is_closed():
                 try:
-                    await raw.execute(f"CLOSE {name}")
+                    if declared or await raw.fetchval(_CURSOR_EXISTS, name):
+                        await raw.execute(f"CLOSE {name}")
                 except asyncpg.InFailedSQLTransactionError:
                     pass  # the failed transaction's rollback closes it
                 except BaseException:
