@@ -11,11 +11,12 @@ Same semantics as the psycopg driver, and where asyncpg's own differ:
 
 - values: repodb's codecs (``_postgresql_base.py``) check and convert them as
   for psycopg; asyncpg gives JSON as text and UUIDs as its own class, which
-  the codecs turn into what psycopg gives. asyncpg types a parameter by what
-  the server infers, so an aware datetime bound to a ``timestamp`` (without
-  time zone) goes through a codec set on each connection that stores its UTC
-  time, as the server does for psycopg's ``timestamptz`` (one round trip at
-  connect);
+  the codecs turn into what psycopg gives. Dates and timestamps go through
+  binary codecs of this module, set on each connection: asyncpg's own store
+  ``date.max`` and ``datetime.max`` as ``infinity`` (and the mins as
+  ``-infinity``), and refuse an aware datetime for a ``timestamp`` column
+  (asyncpg types a parameter by what the server infers), which this one
+  stores as its UTC time, as the server does for psycopg;
 - the session runs in UTC with the requested ``statement_timeout``; a URL's
   ``options=-c name=value`` become server settings;
 - every statement with parameters is prepared: asyncpg keeps the last 100
@@ -98,19 +99,72 @@ _SERVER_OPTION = re.compile(r"(?:-c\s*|--)((?:[^\s\\]|\\.)+)")
 # Closing waits this long for the server to hang up; a hung server never does.
 _CLOSE_WAIT = 1.0
 _CURSOR_EXISTS = "SELECT EXISTS (SELECT FROM pg_cursors WHERE name = $1)"
+# PostgreSQL's epoch for dates and times, and its binary forms: days in 32
+# bits, microseconds in 64; the extremes of each are -infinity and infinity.
 _EPOCH = dt.datetime(2000, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=dt.UTC)
+_EPOCH_DAY = _EPOCH.toordinal()
+_MICROSECOND = dt.timedelta(microseconds=1)
+_INT32 = struct.Struct("!i")
 _INT64 = struct.Struct("!q")
+
+
+def _infinite(kind: str, n: int) -> Exception:
+    # What psycopg says of an infinite value; asyncpg would give date.max or a naive datetime.max.
+    why = (
+        "too large (after year 10K): 'infinity'"
+        if n > 0
+        else "too small (before year 1): '-infinity'"
+    )
+    error: Exception = asyncpg.exceptions.DataError(f"{kind} {why}")
+    return error
+
+
+def _encode_date(value: dt.date) -> bytes:
+    return _INT32.pack(value.toordinal() - _EPOCH_DAY)
+
+
+def _decode_date(data: bytes) -> dt.date:
+    days: int = _INT32.unpack(data)[0]
+    if days in (2**31 - 1, -(2**31)):
+        raise _infinite("date", days)
+    return dt.date.fromordinal(days + _EPOCH_DAY)
 
 
 def _encode_timestamp(value: dt.datetime) -> bytes:
     # An aware value is stored as its UTC time, as the server stores psycopg's timestamptz.
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return _INT64.pack((value - _EPOCH) // dt.timedelta(microseconds=1))
+    return _INT64.pack((value - _EPOCH) // _MICROSECOND)
 
 
 def _decode_timestamp(data: bytes) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=_INT64.unpack(data)[0])
+    micros: int = _INT64.unpack(data)[0]
+    if micros in (2**63 - 1, -(2**63)):
+        raise _infinite("timestamp", micros)
+    return _EPOCH + micros * _MICROSECOND
+
+
+def _encode_timestamptz(value: dt.datetime) -> bytes:
+    return _INT64.pack((value - _EPOCH_UTC) // _MICROSECOND)
+
+
+def _decode_timestamptz(data: bytes) -> dt.datetime:
+    micros: int = _INT64.unpack(data)[0]
+    if micros in (2**63 - 1, -(2**63)):
+        raise _infinite("timestamp", micros)
+    return _EPOCH_UTC + micros * _MICROSECOND
+
+
+# Set on each connection (no round trip: asyncpg knows the built-in types).
+# asyncpg's own codecs store date.min/max and datetime.min/max as -infinity
+# and infinity, and refuse an aware datetime for a ``timestamp``; these
+# store every value as psycopg does.
+_TIME_CODECS = (
+    ("date", _encode_date, _decode_date),
+    ("timestamp", _encode_timestamp, _decode_timestamp),
+    ("timestamptz", _encode_timestamptz, _decode_timestamptz),
+)
 
 
 def _rowcount(status: str) -> int:
@@ -316,13 +370,10 @@ async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncpgConnect
             statement_cache_size=int(url.options.get("statement_cache_size", 100)),
             server_settings=_server_settings(url, settings),
         )
-        await raw.set_type_codec(
-            "timestamp",
-            schema="pg_catalog",
-            encoder=_encode_timestamp,
-            decoder=_decode_timestamp,
-            format="binary",
-        )
+        for name, encode, decode in _TIME_CODECS:
+            await raw.set_type_codec(
+                name, schema="pg_catalog", encoder=encode, decoder=decode, format="binary"
+            )
     except _CONNECT_ERRORS as e:
         if raw is not None:
             raw.terminate()
