@@ -13,9 +13,9 @@ the same SQLSTATE, table, columns, constraint and detail on both; a
 parameter of another type than its column is cast by the server on psycopg
 and a DataError on asyncpg (which encodes by the type the server inferred);
 an infinite date or timestamp read is a DataError on both; an unreachable
-server and an unknown database are a ConnectError; ``?statement_cache_size=0`` (PgBouncer) runs statements
-unnamed; ``abort`` from another thread fails a running statement with
-ConnectionLost at once.
+server and an unknown database are a ConnectError;
+``?statement_cache_size=0`` (PgBouncer) runs statements unnamed; ``abort``
+from another thread fails a running statement with ConnectionLost at once.
 """
 
 from __future__ import annotations
