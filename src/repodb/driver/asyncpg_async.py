@@ -82,7 +82,8 @@ def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
 
 
 def _decode_uuid(t: DbType[Any], c: Codecs) -> Convert:
-    return lambda v: uuid.UUID(bytes=v.bytes)
+    # From its int: asyncpg's UUID computes ``bytes`` slowly (7x the whole conversion).
+    return lambda v: uuid.UUID(int=v.int)
 
 
 CODECS = Codecs(
