@@ -17,6 +17,10 @@ What it adds to a plain split (see docs/cqrs.md for the details):
   further behind the primary gets no reads until it catches up.
 - Fallback: when no replica can serve, reads go to the primary, never to
   an error; when the primary is down too, to a lagging replica.
+- Failover: the primary's address may list several hosts; the router
+  connects to the one that takes writes. Every new connection's role is
+  checked (``pg_is_in_recovery()``): a standby is never used as the
+  primary, and a promoted replica gets no more reads as a replica.
 - Read-your-writes: inside ``async with cqrs.session() as s``, a read after a
   write goes to a replica only once that replica has replayed the write.
 
@@ -49,7 +53,7 @@ from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
 
 from ._cause_log import CauseLog
-from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection
+from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection, writable_target
 from ._cqrs.lag import Lag, WalHistory, parse_lsn
 from ._cqrs.leases_async import REPLICA_DOWN_ON, AsyncReadLease, AsyncWriteLease
 from ._cqrs.probe_async import AsyncProber
@@ -81,7 +85,12 @@ _now = time.monotonic
 _Use = Literal["read", "write", "primary", "transaction"]
 
 _WAL_POSITION = Request.one("SELECT pg_current_wal_lsn()::text", row=str)
-_REPLAY_POSITION = Request.one("SELECT pg_last_wal_replay_lsn()::text", row=optional(str))
+# NULL once out of recovery: pg_last_wal_replay_lsn() alone keeps its last value after a promotion.
+_REPLAY_POSITION = Request.one(
+    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END",
+    row=optional(str),
+)
+_IN_RECOVERY = Request.one("SELECT pg_is_in_recovery()", row=bool)
 # The insert position, not the write position: a commit record can sit
 # unwritten in WAL buffers for a moment after COMMIT returns.
 _INSERT_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=str)
@@ -176,6 +185,7 @@ class AsyncCqrs(_AsyncRoutes):
         if config.replica_conninfos and primary_url.target == ":memory:":
             raise ValueError("an in-memory SQLite database cannot have replicas; use a file")
         tracks_wal = primary_url.driver == "postgresql"
+        primary_target = writable_target(config.primary_conninfo)
         self._config = config
         self._tracks_wal = tracks_wal
         self._lag_lock = threading.Lock()
@@ -190,10 +200,11 @@ class AsyncCqrs(_AsyncRoutes):
         keep = max(60.0, 2 * (config.max_replica_lag_seconds or 0.0))
         self._history = WalHistory(keep)
         self._primary = AsyncPool(
-            config.primary_conninfo,
+            primary_target,
             max_size=config.primary_max_size,
             timeout=config.timeout,
             validate=config.validate,
+            configure=_writable if tracks_wal else None,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             label="primary",
@@ -206,7 +217,7 @@ class AsyncCqrs(_AsyncRoutes):
         if listener is not None:
             # Probed first: a replica's lag needs a primary sample taken before it.
             self._wal_probe = AsyncProber(
-                config.primary_conninfo,
+                primary_target,
                 "primary",
                 _wal_position,
                 interval=config.check_interval,
@@ -223,7 +234,7 @@ class AsyncCqrs(_AsyncRoutes):
             labels=[f"replica {i + 1}" for i in range(count)],
             timeout=config.timeout,
             validate=config.validate,
-            configure=None if tracks_wal else _read_only,
+            configure=_standby if tracks_wal else _read_only,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             check_interval=config.check_interval,
@@ -398,7 +409,7 @@ class AsyncCqrs(_AsyncRoutes):
             for i, prober in enumerate(() if replicas is None else replicas._probers):
                 measured = prober.measured_at
                 result = prober.result
-                if measured is None or not (result is None or isinstance(result, int)):
+                if measured is None or not isinstance(result, int):
                     continue
                 lag = self._history.lag(result, measured)
                 if lag is None:
@@ -528,10 +539,11 @@ def _has_replayed(
         prober = replicas._probers[index]
         if prober.measured_at is not None:
             known = prober.result
-            if known is None or (isinstance(known, int) and known >= floor):
+            if isinstance(known, int) and known >= floor:
                 return True
         replayed = await conn.one(_REPLAY_POSITION)
-        return replayed is None or parse_lsn(replayed) >= floor
+        # None: promoted since the last probe; no longer a replica.
+        return replayed is not None and parse_lsn(replayed) >= floor
 
     return fits
 
@@ -552,10 +564,34 @@ async def _wal_position(conn: AsyncConnection) -> int:
     return parse_lsn(await conn.one(_WAL_POSITION))
 
 
-async def _replay_position(conn: AsyncConnection) -> int | None:
-    """A replica's replay position; None on a server that is not in recovery."""
+async def _replay_position(conn: AsyncConnection) -> int:
+    """A replica's replay position; ConnectError once it is out of recovery (promoted)."""
     replayed = await conn.one(_REPLAY_POSITION)
-    return None if replayed is None else parse_lsn(replayed)
+    if replayed is None:
+        raise _not_a_standby(conn)
+    return parse_lsn(replayed)
+
+
+async def _writable(conn: AsyncConnection) -> None:
+    """Each new primary connection: a standby (a demoted old primary, say) is refused."""
+    if await conn.one(_IN_RECOVERY):
+        raise ConnectError(
+            f"{conn.label}: the server is in recovery (a standby), so it cannot be the primary; "
+            "list the promoted server among the primary's hosts"
+        )
+
+
+async def _standby(conn: AsyncConnection) -> None:
+    """Each new replica connection: a server out of recovery (promoted) reads no more as one."""
+    if not await conn.one(_IN_RECOVERY):
+        raise _not_a_standby(conn)
+
+
+def _not_a_standby(conn: AsyncConnection) -> ConnectError:
+    return ConnectError(
+        f"{conn.label}: the server is not in recovery (it was promoted, or is a primary), "
+        "so it gets no reads as a replica"
+    )
 
 
 async def _read_only(conn: AsyncConnection) -> None:

@@ -279,18 +279,39 @@ class AsyncMultiPool:
         conn)`` after. A server that refuses to connect is marked down and
         the next one tried, without delay. Servers whose pools are all lent
         out are tried last, so that a checkout does not queue behind a busy
-        (or hung) server while another has room.
+        (or hung) server while another has room. Shortly after a server
+        came back, or another one failed, the connection is pinged first
+        (``_pinged``).
         """
         now = _now()
         order = self._order(accept, now)
-        lent, size = self._lent, self._size
+        if len(order) > 1:
+            lent, size = self._lent, self._size
+            for i in order:
+                if len(lent[i]) >= size:
+                    order.sort(key=lambda i: len(lent[i]) >= size)
+                    break
+        pools, probers, suspicion = self._pools, self._probers, self._suspicion
         for i in order:
-            if len(lent[i]) >= size:
-                order.sort(key=lambda i: len(lent[i]) >= size)
-                break
-        for i in order:
-            conn = await self._borrow(i, now)
-            if conn is None:
+            # The borrowing is inlined here, not a method: it runs on every
+            # checkout, and each coroutine layer costs about as much as the
+            # rest of this loop.
+            pool = pools[i]
+            prober = probers[i]
+            try:
+                conn = await pool.acquire()
+                if now < self._suspect_until or now < prober.back_at + suspicion:
+                    conn = await _pinged(pool, conn)
+            except ConnectError as e:
+                self._failed(i, e)
+                continue
+            with self._lock:
+                self._lent[i].add(conn)
+            # started is None but while a probe is in flight: skip the clock then.
+            if prober.started is not None and prober.hung_for(_now()) is not None:
+                # It hung while this checkout chose it, maybe after its lent
+                # connections were aborted (_abort): not this one; go elsewhere.
+                await self._release(i, conn, None)
                 continue
             if accept_conn is None:
                 return i, conn
@@ -306,39 +327,6 @@ class AsyncMultiPool:
                 return i, conn
             await self._release(i, conn, None, down_on)
         return None
-
-    async def _borrow(self, index: int, now: float) -> AsyncConnection | None:
-        """A connection from server ``index``; None (and the server marked down) if it refuses.
-
-        Shortly after this server came back, or after another one failed,
-        the connection is pinged first: pooled connections may have been
-        broken by the same outage. A broken one is given back (the pool then
-        checks its other idle connections) and the pool asked again, without
-        holding the server responsible.
-        """
-        pool = self._pools[index]
-        try:
-            conn = await pool.acquire()
-            if now < self._suspect_until or now < self._probers[index].back_at + self._suspicion:
-                try:
-                    await conn.ping()
-                except Error:
-                    await pool.release(conn)
-                    conn = await pool.acquire()
-                except BaseException:  # even interrupted, the connection goes back
-                    await pool.release(conn)
-                    raise
-        except ConnectError as e:
-            self._failed(index, e)
-            return None
-        with self._lock:
-            self._lent[index].add(conn)
-        if self._probers[index].hung_for(_now()) is not None:
-            # It hung while this checkout chose it, maybe after its lent
-            # connections were aborted (_abort): not this one; go elsewhere.
-            await self._release(index, conn, None)
-            return None
-        return conn
 
     async def _release(
         self,
@@ -383,11 +371,12 @@ class AsyncMultiPool:
     def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
         """The healthy servers that ``accept`` allows, in the order to try them."""
         marked, probers = self._marked, self._probers
-        usable = [
-            i
-            for i in range(len(probers))
-            if not marked[i] and probers[i].up(now) and (accept is None or accept(i))
-        ]
+        # A loop, not a comprehension: this runs on every checkout, and before
+        # Python 3.12 a comprehension is a function call of its own.
+        usable = []
+        for i, prober in enumerate(probers):
+            if not marked[i] and prober.up(now) and (accept is None or accept(i)):
+                usable.append(i)
         if len(usable) < 2:
             return usable
         if self._selection is Selection.RANDOM:
@@ -429,6 +418,25 @@ class AsyncMultiPool:
     def _check_index(self, index: int) -> None:
         if not 0 <= index < len(self._pools):
             raise IndexError(f"no server {index}: indexes go from 0 to {len(self._pools) - 1}")
+
+
+async def _pinged(pool: AsyncPool, conn: AsyncConnection) -> AsyncConnection:
+    """``conn`` once it answers a ping, else another of the pool's.
+
+    Shortly after a server came back, or after another one failed, pooled
+    connections may have been broken by the same outage. A broken one is
+    given back (the pool then checks its other idle connections) and the
+    pool asked again, without holding the server responsible.
+    """
+    try:
+        await conn.ping()
+    except Error:
+        await pool.release(conn)
+        return await pool.acquire()
+    except BaseException:  # even interrupted, the connection goes back
+        await pool.release(conn)
+        raise
+    return conn
 
 
 def _bind(on_probe: Callable[[int], object], index: int) -> Callable[[], object]:
