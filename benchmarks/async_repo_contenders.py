@@ -132,12 +132,11 @@ def _psycopg(run: Run, raw: psycopg.AsyncConnection[Any], work: Workload) -> Asy
     return AsyncContender("raw async", run, ops, _nothing)
 
 
-async def _asyncpg(run: Run, db: Database, work: Workload) -> AsyncContender:
-    """asyncpg as its docs show it: ``fetchrow``/``fetch`` (prepared and cached), ``COPY``."""
-    import asyncpg
+def _asyncpg(run: Run, conn: Any, work: Workload) -> AsyncContender:
+    """asyncpg as its docs show it: ``fetchrow``/``fetch`` (prepared and cached), ``COPY``.
 
-    schema = db.options.removeprefix("-c search_path=")
-    conn = await asyncpg.connect(db.conninfo, server_settings={"search_path": schema})
+    ``conn`` is the ``asyncpg.Connection`` under repodb's asyncpg driver (closed with it).
+    """
     get, page, insert = _dollars(GET), _dollars(LIST), _dollars(INSERT) + " RETURNING id"
     size = work.sizes.preload_users
     rows = work.rows[: work.sizes.insert_all]
@@ -155,7 +154,7 @@ async def _asyncpg(run: Run, db: Database, work: Workload) -> AsyncContender:
         "insert": lambda k: conn.fetchval(insert, *work.rows[k]),
         "preload": preload,
     }
-    return AsyncContender("raw asyncpg", run, ops, conn.close)
+    return AsyncContender("raw asyncpg", run, ops, _nothing)
 
 
 async def _sqlite_on_thread(run: Run, db: Database, work: Workload) -> AsyncContender:
@@ -237,8 +236,8 @@ def contenders(run: Run, db: Database, work: Workload) -> list[Contender]:
 
     On PostgreSQL the raw psycopg baseline runs on the psycopg connection
     under repodb's, so that both run on one server process (see
-    ``repo_contenders.RawContender``); asyncpg cannot share it and runs on
-    its own connection, as does the AsyncRepo on repodb's asyncpg driver.
+    ``repo_contenders.RawContender``); raw asyncpg runs likewise on the
+    asyncpg connection under the AsyncRepo on repodb's asyncpg driver.
     """
     conn: repodb.AsyncConnection = run(repodb.connect_async(db.url))
     ours = _repodb(run, conn, work)
@@ -250,8 +249,12 @@ def contenders(run: Run, db: Database, work: Workload) -> list[Contender]:
     assert isinstance(driver, AsyncPostgresConnection)
     made: list[Contender] = [_psycopg(run, driver._raw, work), ours]
     if importlib.util.find_spec("asyncpg") is not None:
-        made.insert(1, run(_asyncpg(run, db, work)))
+        from repodb.driver.asyncpg_async import AsyncpgConnection
+
         on_asyncpg = run(repodb.connect_async(through_asyncpg(db.url)))
+        raw = on_asyncpg._driver
+        assert isinstance(raw, AsyncpgConnection)
+        made.insert(1, _asyncpg(run, raw._raw, work))
         made.append(_repodb(run, on_asyncpg, work, "repodb async (asyncpg)"))
     return made
 
