@@ -46,6 +46,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -57,6 +58,7 @@ from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection, writab
 from ._cqrs.lag import Lag, WalHistory, parse_lsn
 from ._cqrs.leases_async import REPLICA_DOWN_ON, AsyncReadLease, AsyncWriteLease
 from ._cqrs.probe_async import AsyncProber
+from ._cqrs.token import UNKNOWN_POSITION, make_token, read_token
 from .connection_async import AsyncConnection, AsyncLeasedTransaction
 from .errors import ConnectError, Error
 from .multipool_async import AsyncMultiPool
@@ -97,6 +99,8 @@ _INSERT_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=s
 _QUERY_ONLY = Request.exec("PRAGMA query_only = ON")
 # A WAL position as pg_current_wal_lsn() prints it: two 32-bit halves in hex.
 _LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
+# The same position in a token: one 64-bit number.
+_HEX = re.compile(r"[0-9A-F]{1,16}")
 
 
 class _AsyncRoutes:
@@ -146,7 +150,25 @@ class _AsyncRoutes:
         return _call_in(block, fn)
 
     async def with_read(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """``await fn(conn)`` on a replica connection; its result."""
+        """``await fn(conn)`` on a replica connection; its result.
+
+        ``fn`` is a read by contract: it may run twice. When the server fails
+        under it before it returns (``ConnectionLost``, or a recovery conflict
+        on a replica), that replica is taken out of rotation and ``fn`` runs
+        once more on another server (another replica, else the primary), as
+        the Repo retries its reads; a second failure propagates. A
+        ``async with cqrs.read()`` block cannot be run again: there, the
+        failure reaches the block's code.
+
+        Example::
+
+            total = await cqrs.with_read(lambda conn: conn.one(count_orders))
+        """
+        try:
+            async with self._lease("read") as conn:
+                return await fn(conn)
+        except REPLICA_DOWN_ON:
+            pass  # the lease took that replica out of rotation: the next one is elsewhere
         async with self._lease("read") as conn:
             return await fn(conn)
 
@@ -187,6 +209,7 @@ class AsyncCqrs(_AsyncRoutes):
         tracks_wal = primary_url.driver == "postgresql"
         primary_target = writable_target(config.primary_conninfo)
         self._config = config
+        self._kind = primary_url.driver
         self._tracks_wal = tracks_wal
         self._lag_lock = threading.Lock()
         self._wal_read_failures = CauseLog(_logger)
@@ -207,6 +230,8 @@ class AsyncCqrs(_AsyncRoutes):
             configure=_writable if tracks_wal else None,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
+            session_reset=config.session_reset,
+            reset=config.reset,
             label="primary",
         )
         self._replicas: AsyncMultiPool | None = None
@@ -235,6 +260,8 @@ class AsyncCqrs(_AsyncRoutes):
             timeout=config.timeout,
             validate=config.validate,
             configure=_standby if tracks_wal else _read_only,
+            session_reset=config.session_reset,
+            reset=config.reset,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             check_interval=config.check_interval,
@@ -265,18 +292,21 @@ class AsyncCqrs(_AsyncRoutes):
         once that replica has replayed the write; until then, to the primary.
 
         Options:
-            after: a WAL position (an earlier session's ``last_write_lsn``)
-                that every read of this one must see, as if it had written
-                there itself. It carries a write from one unit of work to the
+            after: an earlier session's ``token()``: every read of this one
+                must see that session's writes, as if it had made them
+                itself. It carries a write from one unit of work to the
                 next: a web application sends it in a cookie with the
                 redirect after a POST, so the GET that follows reads the new
-                row even from lagging replicas. A text that is not a WAL
-                position is a ValueError; SQLite, which has no lag, checks it
-                and needs nothing more.
+                row even from lagging replicas. A text that is not a token
+                is a ValueError, and so is a token from a database of
+                another kind; SQLite, which has no lag, checks it and needs
+                nothing more. A bare WAL position (``last_write_lsn``, the
+                older form) is still taken on PostgreSQL, with a
+                DeprecationWarning.
 
         Example::
 
-            async with cqrs.session(after=request.cookies.get("lsn")) as s:
+            async with cqrs.session(after=request.cookies.get("rw")) as s:
                 post = await AsyncRepo(s).get(Post, post_id)
         """
         return AsyncCqrsSession(self, after)
@@ -452,7 +482,9 @@ class AsyncCqrsSession(_AsyncRoutes):
     that position, checked on the replica that serves the read (its last
     health probe, else a query on the very connection); otherwise it goes to
     the primary. Reads before the first write go to replicas as usual. On
-    SQLite there is no lag: replicas read the primary's file.
+    SQLite there is no lag: replicas read the primary's file. ``token()``
+    carries the position to a later session (``cqrs.session(after=token)``),
+    such as the next request of the same client.
 
     Example::
 
@@ -467,17 +499,69 @@ class AsyncCqrsSession(_AsyncRoutes):
         self._cqrs = cqrs
         self._lock = threading.Lock()
         self._position: int | _Unknown | None = None
+        # A write happened (or was carried in): SQLite's token says so.
+        self._has_written = False
         self._closed = False
         if after is not None:
-            # Often a client's cookie: checked as strictly as the server writes it.
+            self._resume(after)
+
+    def _resume(self, after: str) -> None:
+        """Start at the position of ``after``, a token (or a bare WAL position)."""
+        # Often a client's cookie: checked as strictly as the server writes it.
+        kind = self._cqrs._kind
+        position = read_token(after, kind)
+        if position is None:
             if not _LSN.fullmatch(after):
-                raise ValueError(f"not a WAL position like 16/B374D848: {after[:40]!r}")
-            if cqrs._tracks_wal:
-                self._position = parse_lsn(after)
+                raise ValueError(
+                    f"not a read-your-writes token like rw1.{kind}.16B374D848: {after[:40]!r}"
+                )
+            warnings.warn(
+                "cqrs.session(after=) with a bare WAL position is deprecated: "
+                "pass session.token() instead",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+            position = f"{parse_lsn(after):X}"
+        self._has_written = True
+        if not self._cqrs._tracks_wal:
+            return
+        if position == UNKNOWN_POSITION:
+            self._position = _UNKNOWN
+        elif _HEX.fullmatch(position):
+            self._position = int(position, 16)
+        else:
+            raise ValueError(f"not a WAL position in a read-your-writes token: {after[:40]!r}")
+
+    def token(self) -> str | None:
+        """What the next unit of work passes to ``cqrs.session(after=)``; None before any write.
+
+        Why: after a POST, the redirect's GET is a new request with a new
+        session, which knows nothing of the write; this opaque text, sent
+        in a cookie or header, brings the write position along. Letters,
+        digits, ``.``, ``_`` and ``-`` only, so it needs no escaping in a
+        cookie, a header or a URL. A session resumed from a token gives it
+        back (or a later one once it wrote), so a chain of requests keeps it.
+
+        Example::
+
+            response.set_cookie("rw", s.token())  # after a write
+        """
+        kind = self._cqrs._kind
+        position = self._position
+        if isinstance(position, int):
+            return make_token(kind, f"{position:X}")
+        if isinstance(position, _Unknown):
+            return make_token(kind, UNKNOWN_POSITION)
+        if self._has_written and not self._cqrs._tracks_wal:
+            return make_token(kind, "0")
+        return None
 
     @property
     def last_write_lsn(self) -> str | None:
-        """The WAL position (``"0/3000148"``) reads must see; None before any write."""
+        """The WAL position (``"0/3000148"``) reads must see; None before any write.
+
+        For logs and diagnostics; to carry a write to the next request, use ``token()``.
+        """
         position = self._position
         if not isinstance(position, int):
             return None
@@ -486,6 +570,8 @@ class AsyncCqrsSession(_AsyncRoutes):
     def _lease(self, use: _Use) -> AbstractAsyncContextManager[AsyncConnection]:
         if self._closed:
             raise RuntimeError("this CQRS session has ended")
+        if use in ("write", "transaction"):
+            self._has_written = True
         return self._cqrs._lease(use, self)
 
     async def _wrote(self, conn: AsyncConnection) -> None:

@@ -10,6 +10,10 @@ the same probe within ``check_interval + probe_timeout``; at that moment the
 statements running on its lent connections are aborted (``AsyncConnection.abort``)
 and fail with ``ConnectionLost``, as if the server had died, so no caller
 waits for it to wake up (the Repo runs such a read once more, elsewhere).
+Behind a transaction pooler (``pooler=transaction``) the same happens as
+soon as a connection to the server is lost: the pooler stays up, and the
+statements sent to it since wait in its queue for a server that is gone
+(PgBouncer: until its ``query_wait_timeout``, 120 s by default).
 Callers never wait on a server known to be down: a checkout that finds its
 server refusing moves on to the next one at once.
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -40,8 +45,9 @@ from typing import Self, TypeVar
 
 from ._cqrs.config import MultiPoolStats, Selection, ServerStats
 from ._cqrs.probe_async import AsyncProber
+from ._pool.stats import SessionReset
 from .connection_async import AsyncConnection
-from .errors import ConnectError, ConnectionLost, Error
+from .errors import ConnectError, ConnectionLost
 from .pool_async import AsyncPool
 from .url import parse_url
 
@@ -64,9 +70,9 @@ class AsyncMultiPool:
         selection: a ``Selection``.
         labels: the servers' names in telemetry and logs (default
             ``"server 1"``, ``"server 2"``, ...).
-        timeout, validate, configure, connect_timeout, statement_timeout,
-        max_lifetime, max_idle, backoff_min, backoff_max: passed to each
-            server's ``AsyncPool``.
+        timeout, validate, configure, session_reset, reset, connect_timeout,
+        statement_timeout, max_lifetime, max_idle, backoff_min, backoff_max:
+            passed to each server's ``AsyncPool``.
         check_interval: seconds between probes of a server that is up.
         probe_timeout: seconds after which an unanswered probe marks its
             server down and aborts the statements running on its lent
@@ -96,6 +102,8 @@ class AsyncMultiPool:
         timeout: float = 30.0,
         validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
         configure: Callable[[AsyncConnection], object] | None = None,
+        session_reset: SessionReset | None = None,
+        reset: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 5.0,
         statement_timeout: float | None = None,
         max_lifetime: float | None = 3600.0,
@@ -120,12 +128,9 @@ class AsyncMultiPool:
         self._redacted = tuple(parse_url(u).redacted for u in urls)
         self._selection = selection
         self._size = max_size_per_server
-        # When one server has just failed under a caller, its siblings may
-        # hold connections broken by the same event (replicas restarted
-        # together): until then, connections are pinged before they are
-        # handed out (see _borrow), as they are after a server comes back.
-        self._suspect_until = 0.0
-        self._suspicion = check_interval + probe_timeout
+        # When a server came back from an outage: its pool then checks the
+        # connections idle since before that (see _borrow).
+        self._back_seen = [-math.inf] * len(urls)
         self._pools = tuple(
             AsyncPool(
                 url,
@@ -133,6 +138,8 @@ class AsyncMultiPool:
                 timeout=timeout,
                 validate=validate,
                 configure=configure,
+                session_reset=session_reset,
+                reset=reset,
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
                 max_lifetime=max_lifetime,
@@ -147,6 +154,8 @@ class AsyncMultiPool:
         self._lock = threading.Lock()
         # The connections lent out per server: a hung server's are aborted.
         self._lent: tuple[set[AsyncConnection], ...] = tuple(set() for _ in urls)
+        # The servers behind a transaction pooler: a lost one's are aborted too.
+        self._pooled = tuple("pooler" in parse_url(url).options for url in urls)
         self._turn = itertools.count()
         check = probe if probe is not None else AsyncConnection.ping
         self._probers = tuple(
@@ -279,9 +288,15 @@ class AsyncMultiPool:
         conn)`` after. A server that refuses to connect is marked down and
         the next one tried, without delay. Servers whose pools are all lent
         out are tried last, so that a checkout does not queue behind a busy
-        (or hung) server while another has room. Shortly after a server
-        came back, or another one failed, the connection is pinged first
-        (``_pinged``).
+        (or hung) server while another has room.
+
+        After a server came back, or after another one failed, its pool
+        pings each connection that has been idle since then before handing
+        it out: it may have been broken by the same outage (replicas
+        restarted together). A broken one is closed and another taken,
+        without holding the server responsible. Connections used since cost
+        nothing more: pinging every checkout for a while instead halved the
+        surviving replicas' throughput while a failed one was declared down.
         """
         now = _now()
         order = self._order(accept, now)
@@ -291,17 +306,19 @@ class AsyncMultiPool:
                 if len(lent[i]) >= size:
                     order.sort(key=lambda i: len(lent[i]) >= size)
                     break
-        pools, probers, suspicion = self._pools, self._probers, self._suspicion
+        pools, probers, back_seen = self._pools, self._probers, self._back_seen
         for i in order:
             # The borrowing is inlined here, not a method: it runs on every
             # checkout, and each coroutine layer costs about as much as the
             # rest of this loop.
             pool = pools[i]
             prober = probers[i]
+            back = prober.back_at
+            if back > back_seen[i]:
+                back_seen[i] = back
+                pool._suspect(back)
             try:
                 conn = await pool.acquire()
-                if now < self._suspect_until or now < prober.back_at + suspicion:
-                    conn = await _pinged(pool, conn)
             except ConnectError as e:
                 self._failed(i, e)
                 continue
@@ -349,24 +366,29 @@ class AsyncMultiPool:
             return
         await self._pools[index].release(conn)
 
-    def _abort(self, index: int) -> None:
+    def _abort(self, index: int, why: str = "hangs") -> None:
         """Server ``index`` hangs: fail the statements on its lent connections, and its waiters."""
         with self._lock:
             lent = list(self._lent[index])
         if lent:
             _logger.warning(
-                "%s hangs: aborting the %d connection(s) lent out on it",
+                "%s %s: aborting the %d connection(s) lent out on it",
                 self._labels[index],
+                why,
                 len(lent),
             )
         for conn in lent:
             conn.abort()
         # Checkouts queued for its connections go to another server (_borrow).
-        self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} hangs"))
+        self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} {why}"))
 
     def _failed(self, index: int, error: BaseException) -> None:
-        self._suspect_until = _now() + self._suspicion
+        now = _now()
+        for pool in self._pools:
+            pool._suspect(now)
         self._probers[index].report(error)
+        if self._pooled[index] and isinstance(error, ConnectionLost):
+            self._abort(index, "was lost behind its pooler")
 
     def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
         """The healthy servers that ``accept`` allows, in the order to try them."""
@@ -418,25 +440,6 @@ class AsyncMultiPool:
     def _check_index(self, index: int) -> None:
         if not 0 <= index < len(self._pools):
             raise IndexError(f"no server {index}: indexes go from 0 to {len(self._pools) - 1}")
-
-
-async def _pinged(pool: AsyncPool, conn: AsyncConnection) -> AsyncConnection:
-    """``conn`` once it answers a ping, else another of the pool's.
-
-    Shortly after a server came back, or after another one failed, pooled
-    connections may have been broken by the same outage. A broken one is
-    given back (the pool then checks its other idle connections) and the
-    pool asked again, without holding the server responsible.
-    """
-    try:
-        await conn.ping()
-    except Error:
-        await pool.release(conn)
-        return await pool.acquire()
-    except BaseException:  # even interrupted, the connection goes back
-        await pool.release(conn)
-        raise
-    return conn
 
 
 def _bind(on_probe: Callable[[int], object], index: int) -> Callable[[], object]:

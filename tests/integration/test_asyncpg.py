@@ -266,3 +266,9 @@ def test_abort_from_another_thread_fails_the_running_statement_at_once() -> None
         assert conn.closed
 
     asyncio.run(asyncio.wait_for(body(), BOUND))
+
+
+def test_a_transaction_pooler_is_refused_before_connecting() -> None:
+    url = "postgresql+asyncpg://127.0.0.1:9/x?pooler=transaction"
+    with pytest.raises(ValueError, match="supported on psycopg only"):
+        asyncio.run(connect_async(url))

@@ -230,3 +230,28 @@ def test_the_sync_api_refuses_asyncpg_before_connecting() -> None:
     # Port 9 (discard) is never a PostgreSQL server: the refusal comes first.
     with pytest.raises(ValueError, match="asyncpg is an asyncio driver: use it through"):
         repodb.connect("postgresql+asyncpg://127.0.0.1:9/x")
+
+
+# without: an option repodb reads, kept from libpq ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "left"),
+    [
+        ("postgresql://db/app?pooler=transaction", "postgresql://db/app"),
+        (
+            "postgresql://db/app?pooler=transaction&sslmode=require",
+            "postgresql://db/app?sslmode=require",
+        ),
+        (
+            "postgresql://db/app?sslmode=require&pooler=transaction",
+            "postgresql://db/app?sslmode=require",
+        ),
+        ("host=db pooler=transaction dbname=app", "host=db dbname=app"),
+        ("host = db pooler = transaction", "host = db"),
+        # A quoted value that reads like the option stays whole.
+        ("host=db password='a pooler=b' pooler=transaction", "host=db password='a pooler=b'"),
+    ],
+)
+def test_without_drops_only_the_option(url: str, left: str) -> None:
+    assert parse_url(url).without("pooler") == left

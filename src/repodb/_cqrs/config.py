@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._pool.stats import PoolStats
+from .._pool.stats import PoolStats, SessionReset
 from ..url import parse_url
 
 __all__ = [
@@ -157,6 +157,9 @@ class CqrsConfig:
         probe_timeout: seconds after which an unanswered probe marks a replica down.
         timeout: seconds a checkout waits for a busy pool (``PoolTimeout``).
         connect_timeout, statement_timeout: as for ``repodb.connect``.
+        session_reset, reset: what every pool does to a connection given
+            back (see ``repodb.pool.Pool``): ``"discard"`` or ``"reset"``,
+            and a callback (for an ``AsyncCqrs`` it may be an async function).
     """
 
     primary_conninfo: str
@@ -172,6 +175,8 @@ class CqrsConfig:
     timeout: float = 30.0
     connect_timeout: float = 5.0
     statement_timeout: float | None = None
+    session_reset: SessionReset | None = None
+    reset: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.replica_conninfos, str):

@@ -86,8 +86,16 @@ def _encode_array(t: DbType[Any], c: Codecs) -> Convert | None:
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     from datetime import UTC
 
-    # A ``timestamp`` (without time zone) column is read as UTC.
-    return lambda v: v.replace(tzinfo=UTC) if v.tzinfo is None else v
+    # A ``timestamp`` (without time zone) column is read as UTC, and a
+    # ``timestamptz`` in UTC whatever the session's TimeZone (which a
+    # transaction pooler does not let repodb set).
+    def decode(v: Any) -> Any:
+        zone = v.tzinfo
+        if zone is UTC:
+            return v
+        return v.replace(tzinfo=UTC) if zone is None else v.astimezone(UTC)
+
+    return decode
 
 
 def _decode_array(t: DbType[Any], c: Codecs) -> Convert:

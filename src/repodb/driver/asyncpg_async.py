@@ -359,7 +359,17 @@ def _server_settings(url: DatabaseUrl, settings: ConnectSettings) -> dict[str, s
 
 
 async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncpgConnection:
-    """Open a connection; the session runs in UTC with the requested statement timeout."""
+    """Open a connection; the session runs in UTC with the requested statement timeout.
+
+    ValueError for ``pooler=transaction``: that mode is psycopg's (docs/pgbouncer.md); asyncpg
+    would send the session settings PgBouncer refuses at startup.
+    """
+    if "pooler" in url.options:
+        raise ValueError(
+            f"pooler= in {url.redacted}: a transaction pooler is supported on psycopg only"
+            " (drop '+asyncpg'); asyncpg behind PgBouncer needs statement_cache_size=0 and"
+            " PgBouncer's ignore_startup_parameters for TimeZone and statement_timeout"
+        )
     query = [(k, v) for k, v in url.options.items() if k not in _OWN_OPTIONS]
     dsn = urlsplit(url.target)._replace(query=urlencode(query)).geturl()
     timeout = float(url.options.get("connect_timeout") or settings.connect_timeout)
