@@ -26,8 +26,9 @@ Same semantics as the psycopg driver, and where asyncpg's own differ:
   as psycopg does (asyncpg's own cursors would need a transaction);
 - ``execute_many`` is one pipelined, atomic batch; asyncpg does not report
   its row count, so it returns -1;
-- a cancelled task: asyncpg sends the server a cancel request, and the
-  connection's next statement waits until the server has taken it.
+- a cancelled task: asyncpg sends the server a cancel request; the driver
+  then waits for the server's answer before the cancellation goes on, as
+  psycopg does, so that whether a BEGIN or COMMIT took effect is known.
 
 Requires the ``asyncpg`` extra: ``pip install pyrepodb[asyncpg]``.
 """
@@ -41,8 +42,8 @@ import json
 import re
 import struct
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 try:
@@ -76,6 +77,8 @@ from ._postgresql_base import (
 
 __all__ = ["CODECS", "AsyncpgConnection", "connect", "map_error"]
 
+T = TypeVar("T")
+
 
 def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
     return json.loads
@@ -97,6 +100,8 @@ CODECS = Codecs(
 _OWN_OPTIONS = ("options", "connect_timeout", "statement_cache_size")
 # One ``-c name=value`` (or ``--name=value``) of libpq's ``options``; ``\ `` escapes a space.
 _SERVER_OPTION = re.compile(r"(?:-c\s*|--)((?:[^\s\\]|\\.)+)")
+# A cancelled statement waits this long for the server's answer (psycopg: 5 s).
+_SETTLE_WAIT = 5.0
 # Closing waits this long for the server to hang up; a hung server never does.
 _CLOSE_WAIT = 1.0
 _CURSOR_EXISTS = "SELECT EXISTS (SELECT FROM pg_cursors WHERE name = $1)"
@@ -206,15 +211,56 @@ class AsyncpgConnection:
     def closed(self) -> bool:
         return bool(self._raw.is_closed())
 
+    async def _settle(self) -> None:
+        """After a cancelled statement: wait until the server has answered it.
+
+        Why: asyncpg sends the server a cancel request and raises at once,
+        so whether the statement (a BEGIN, a COMMIT) took effect, and with it
+        ``in_transaction``, is known only when the server answers. psycopg
+        waits for that answer before the cancellation goes on; so does this,
+        through a statement asyncpg sends once the answer has come. A
+        connection that gives none in time (a hung server), or whose wait is
+        itself cancelled, is dropped: its state cannot be known.
+        """
+        if self._raw.is_closed():
+            return
+        try:
+            await asyncio.wait_for(self._raw.execute("SELECT 1"), _SETTLE_WAIT)
+        except asyncpg.PostgresError:
+            pass  # answered (a failed transaction refuses it): the state is known
+        except asyncio.CancelledError:
+            self._raw.terminate()
+            raise
+        except Exception:
+            self._raw.terminate()
+
+    async def _settled(self, step: Awaitable[T]) -> T:
+        """``await step``, settling the connection when the task is cancelled meanwhile."""
+        try:
+            return await step
+        except asyncio.CancelledError:
+            await self._settle()
+            raise
+
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         if len(params) > MAX_PARAMS:
             _too_many(params)
-        return _rowcount(await self._raw.execute(sql, *params))
+        try:
+            status = await self._raw.execute(sql, *params)
+        except asyncio.CancelledError:
+            await self._settle()
+            raise
+        return _rowcount(status)
 
     async def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
         if len(params) > MAX_PARAMS:
             _too_many(params)
-        return list(map(tuple, await self._raw.fetch(sql, *params)))
+        try:
+            rows = await self._raw.fetch(sql, *params)
+        except asyncio.CancelledError:
+            await self._settle()
+            raise
+        return list(map(tuple, rows))
 
     async def stream(
         self, sql: str, params: Sequence[Any], batch_size: int
@@ -263,7 +309,7 @@ class AsyncpgConnection:
                     raise
 
     async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
-        await self._raw.executemany(sql, params)
+        await self._settled(self._raw.executemany(sql, params))
         return -1
 
     async def copy_in(
@@ -274,21 +320,23 @@ class AsyncpgConnection:
         prefix: str | None = None,
     ) -> int:
         # asyncpg quotes the names itself, and loads in COPY's binary format.
-        status = await self._raw.copy_records_to_table(
-            table, records=rows, columns=list(columns), schema_name=prefix
+        status = await self._settled(
+            self._raw.copy_records_to_table(
+                table, records=rows, columns=list(columns), schema_name=prefix
+            )
         )
         return _rowcount(status)
 
     async def begin(self, options: TransactionOptions) -> None:
-        await self._raw.execute(begin_sql(options))
+        await self._settled(self._raw.execute(begin_sql(options)))
 
     async def commit(self) -> None:
-        if await self._raw.execute("COMMIT") == "ROLLBACK":
+        if await self._settled(self._raw.execute("COMMIT")) == "ROLLBACK":
             raise aborted_commit()
 
     async def rollback(self) -> None:
         if self.in_transaction and not self._raw.is_closed():
-            await self._raw.execute("ROLLBACK")
+            await self._settled(self._raw.execute("ROLLBACK"))
 
     async def set_statement_timeout(self, seconds: float | None) -> None:
         await self._raw.execute(
@@ -296,7 +344,7 @@ class AsyncpgConnection:
         )
 
     async def ping(self) -> None:
-        await self._raw.execute("SELECT 1")
+        await self._settled(self._raw.execute("SELECT 1"))
 
     def abort(self) -> None:
         # terminate() drops the socket without a word to the server (which
