@@ -13,6 +13,8 @@ Accepted forms:
   API only (``postgresql+psycopg://`` names the default, psycopg), the
   spelling SQLAlchemy's URLs use for a driver
 - libpq conninfo: ``"host=primary dbname=myapp user=app password=secret"``
+- ``mariadb://user:password@host:port/dbname`` (or ``mysql://``; query options:
+  ``connect_timeout``, ``read_timeout``, ``write_timeout`` in seconds)
 
 Example::
 
@@ -29,8 +31,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["DatabaseUrl", "parse_url"]
 
-_SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
-# ``+library`` after a scheme: the client library, when it is not the default.
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mariadb": "mariadb",
+    "mysql": "mariadb",
+}
+# ``+library`` after a PostgreSQL scheme: the client library, when it is not the default.
 _LIBRARIES = {"psycopg": None, "asyncpg": "asyncpg"}
 _CONNINFO_PAIR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)")
 
@@ -40,10 +48,11 @@ class DatabaseUrl:
     """A parsed address.
 
     Attributes:
-        driver: ``"sqlite"`` or ``"postgresql"``.
+        driver: ``"sqlite"``, ``"postgresql"`` or ``"mariadb"``.
         target: what the driver opens: a file path or ``":memory:"`` for
-            SQLite, the conninfo or URL as given for PostgreSQL.
-        options: query-string options (SQLite) or conninfo keys (PostgreSQL).
+            SQLite, the conninfo or URL as given for PostgreSQL and MariaDB.
+        options: query-string options (SQLite, MariaDB) or conninfo keys
+            (PostgreSQL).
         redacted: the address with any password replaced by ``***``.
         library: the client library a ``+library`` scheme asks for
             (``"asyncpg"``); None for the default one (psycopg, sqlite3).
@@ -98,14 +107,17 @@ def parse_url(url: str) -> DatabaseUrl:
         return _parse_sqlite(url)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     base, plus, library = scheme.partition("+")
-    if base in _SCHEMES and base != "sqlite" and (not plus or library in _LIBRARIES):
-        return _parse_pg_url(url, len(scheme) - len(base), _LIBRARIES.get(library))
+    if base in _SCHEMES and (
+        not plus or (_SCHEMES[base] == "postgresql" and library in _LIBRARIES)
+    ):
+        suffix = len(scheme) - len(base)
+        return _parse_server_url(url, _SCHEMES[base], suffix, _LIBRARIES.get(library))
     if _CONNINFO_PAIR.match(url):
         return _parse_conninfo(url)
     shown = _redact_anything(url)
     raise ValueError(
         f"not a database URL: {shown!r} (expected sqlite:///file.db, sqlite::memory:, "
-        "postgresql://... or a conninfo such as 'host=... dbname=...')"
+        "postgresql://..., mariadb://..., mysql://... or a conninfo such as 'host=... dbname=...')"
     )
 
 
@@ -126,7 +138,7 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
     return DatabaseUrl("sqlite", path, options, url)
 
 
-def _parse_pg_url(url: str, suffix: int, library: str | None) -> DatabaseUrl:
+def _parse_server_url(url: str, driver: str, suffix: int, library: str | None) -> DatabaseUrl:
     """Parse a URL whose scheme ends with ``suffix`` characters of ``+library``.
 
     The target drops the suffix: libpq and asyncpg read the URL without it.
@@ -135,7 +147,8 @@ def _parse_pg_url(url: str, suffix: int, library: str | None) -> DatabaseUrl:
     target = url[: scheme_end - suffix] + url[scheme_end:]
     parts = urlsplit(target)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    # libpq also takes the password as a query option (?password=...).
+    # libpq also takes the password as a query option (?password=...), and so
+    # does the MariaDB driver.
     password = unquote(parts.password) if parts.password else options.get("password") or None
     redacted = url
     if parts.password is not None or "password" in options:
@@ -146,7 +159,7 @@ def _parse_pg_url(url: str, suffix: int, library: str | None) -> DatabaseUrl:
             netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
         query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
         redacted = parts._replace(netloc=netloc, query=query).geturl()
-    return DatabaseUrl("postgresql", target, options, redacted, password, library)
+    return DatabaseUrl(driver, target, options, redacted, password, library)
 
 
 def _parse_conninfo(conninfo: str) -> DatabaseUrl:
