@@ -65,7 +65,9 @@ async def connect_async(
 
     Options:
         url: ``sqlite:///file.db``, ``sqlite::memory:``,
-            ``postgresql://user:pw@host:port/db`` or a libpq conninfo string.
+            ``postgresql://user:pw@host:port/db`` or a libpq conninfo string
+            (psycopg); ``postgresql+asyncpg://user:pw@host:port/db`` for
+            asyncpg (asyncio only; see docs/async.md on choosing).
         statement_timeout: seconds after which a statement is cancelled
             (``StatementTimeout``); on PostgreSQL the server cancels it.
         connect_timeout: seconds to wait for a server to answer.
@@ -76,7 +78,7 @@ async def connect_async(
     """
     parsed = parse_url(url)
     settings = ConnectSettings(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
-    driver = await load_async_driver(parsed.driver).connect(parsed, settings)
+    driver = await load_async_driver(parsed.library or parsed.driver).connect(parsed, settings)
     # Logging configured since the last connection counts from this one on.
     _observe.refresh()
     return AsyncConnection(driver, parsed)

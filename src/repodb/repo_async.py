@@ -54,7 +54,8 @@ from ._repo.stream_async import AsyncRepoStream
 from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
-from .expr import Column, Expr, Statement, Value, describe
+from .expr import Column, Expr, Statement, describe
+from .functions import fragment
 from .preload_async import preload as _preload
 from .preload_async import run_query as _run_query
 from .query import Query, query, subquery
@@ -79,6 +80,11 @@ __all__ = [
     "Source",
     "WriteResult",
 ]
+
+# What an existence probe selects: the literal 1, not a bound 1, whose type
+# the server could not infer (asyncpg, which binds by the inferred type,
+# would take it for text).
+_ONE = fragment("1", type_=int)
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -488,7 +494,7 @@ class AsyncRepo:
     async def exists(self, q: Query[Any]) -> bool:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
         q = _query_for(q, "exists()", requests=False)
-        probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
+        probe = q.exclude("select", "order_by", "preload").select(_ONE).limit(1)
         if (
             q.limit_by is not None
             or q.offset_by is not None
@@ -496,7 +502,7 @@ class AsyncRepo:
             or q.combinations
         ):
             # A union's members must keep their select lists, so the whole is a subquery.
-            probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
+            probe = query(subquery(q.exclude("preload"))).select(_ONE).limit(1)
         return bool((await self._execute(probe, "read"))[0])
 
     # The result types are what both databases return: count an int; sum
@@ -827,7 +833,7 @@ class AsyncRepo:
         probe = unique_probe(changeset, names)
         if probe is None:
             return changeset
-        found = (await self._execute(probe.select(Value(1)).limit(1), "write"))[0]
+        found = (await self._execute(probe.select(_ONE).limit(1), "write"))[0]
         if not found:
             return changeset
         return changeset.add_error(
