@@ -35,7 +35,7 @@ class _Storage:
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
-    storage = _STORAGE[ctx.parsed.driver]
+    storage = _storage(ctx.parsed)
     what = storage.name(ctx.parsed)
     if storage.exists(ctx.parsed):
         if not args.if_not_exists:
@@ -48,7 +48,7 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def drop(ctx: Context, args: argparse.Namespace) -> int:
-    storage = _STORAGE[ctx.parsed.driver]
+    storage = _storage(ctx.parsed)
     what = storage.name(ctx.parsed)
     if not storage.exists(ctx.parsed):
         if not args.if_exists:
@@ -122,6 +122,17 @@ def database_and_maintenance_url(url: DatabaseUrl) -> tuple[str, str]:
     if name == _MAINTENANCE_DATABASE:
         raise CommandError(f"refusing to create or drop the maintenance database {name}")
     return name, maintenance
+
+
+def _storage(url: DatabaseUrl) -> _Storage:
+    """How ``url``'s kind of database is created and dropped; a CommandError where not known."""
+    try:
+        return _STORAGE[url.driver]
+    except KeyError:
+        raise CommandError(
+            f"create and drop do not support {url.driver} yet: create the database with its own"
+            " tools"
+        ) from None
 
 
 _STORAGE: dict[str, _Storage] = {

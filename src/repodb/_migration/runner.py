@@ -325,11 +325,13 @@ class Runner:
     ) -> None:
         if ddl_lock_timeout is not None and ddl_lock_timeout <= 0:
             raise ValueError(f"ddl_lock_timeout must be positive, got {ddl_lock_timeout}")
+        # First: a database migrations do not support is refused before
+        # anything builds its DDL.
+        self.rules = _rules(conn)
         self.conn = conn
         self.history = History(conn, table)
         self.lock_timeout = lock_timeout
         self.ddl_lock_timeout = ddl_lock_timeout
-        self.rules = _rules(conn)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[int, tuple[str | None, dt.datetime | None]]]:
