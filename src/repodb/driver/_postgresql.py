@@ -10,13 +10,14 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 # The drivers import psycopg first, and say how to install it when it is missing.
 import psycopg
 from psycopg.types.array import ListBinaryDumper, ListDumper
 
-from .._codec import Codecs, Convert, enum_by_name, enum_from_name, json_text
+from .._codec import Codecs, ColumnConvert, Convert, enum_by_name, enum_from_name, json_text
 from ..dialect import POSTGRESQL
 from ..errors import (
     ConnectionLost,
@@ -104,6 +105,20 @@ def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     return lambda v: v.replace(tzinfo=UTC) if v.tzinfo is None else v
 
 
+def _decode_datetime_column(t: DbType[Any], c: Codecs) -> ColumnConvert:
+    decode = _decode_datetime(t, c)
+    tzinfo = attrgetter("tzinfo")
+
+    # A ``timestamptz`` column (the usual one) is already aware: it stays as
+    # it is, and its rows too.
+    def decode_column(column: Sequence[Any]) -> Sequence[Any]:
+        if None in map(tzinfo, column):
+            return list(map(decode, column))
+        return column
+
+    return decode_column
+
+
 def _decode_array(t: DbType[Any], c: Codecs) -> Convert:
     from .._codec import decoder
 
@@ -128,6 +143,7 @@ CODECS = Codecs(
         Kind.ENUM: enum_from_name,
         Kind.ARRAY: _decode_array,
     },
+    decode_column={Kind.DATETIME: _decode_datetime_column},
 )
 
 # An escaped NUL in JSON text: \u0000 after an even number of backslashes.
