@@ -326,7 +326,9 @@ def column_decoder(t: DbType[Any], codecs: Codecs) -> ColumnConvert | None:
     each = decoder(base, codecs)
     if each is None:
         return None
-    build = codecs.decode_column.get(base.kind)
+    # A document of a declared type (an embedded record) is loaded past the
+    # driver's parse: the value decoder does both.
+    build = codecs.decode_column.get(base.kind) if base.item is None else None
     convert: ColumnConvert = (
         build(base, codecs) if build else lambda column: list(map(each, column))
     )
