@@ -588,6 +588,11 @@ def reject_nan(t: DbType[Any], c: Codecs) -> Convert:
     return encode
 
 
+# One encoder for every document: ``json.dumps`` with options builds a new
+# one per call, which costs as much as encoding a small document.
+_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def json_text(value: object) -> str:
     """The compact JSON text of a document; ``EncodeError`` for what no database stores.
 
@@ -596,7 +601,7 @@ def json_text(value: object) -> str:
     itself, and a string holding a lone surrogate (not Unicode text).
     """
     try:
-        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = _JSON.encode(value)
     except RecursionError:
         raise EncodeError("not valid JSON: nested too deeply") from None
     except (TypeError, ValueError) as e:
