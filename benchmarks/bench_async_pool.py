@@ -50,11 +50,10 @@ import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from bench_cqrs import prepare
-from bench_pool import expect_idle, expect_one, expect_repodb_idle
+from bench_pool import expect_idle, expect_one, expect_repodb_idle, parse
 from bench_repo import platform_versions
 
 from repodb import AsyncConnection, Request
@@ -339,18 +338,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     replicas = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()
-    parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
     parser.add_argument("--replica-url", default=replicas[0] if replicas else None)
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--size", type=int, default=10, help="connections per pool")
     parser.add_argument("--ops", type=int, default=300, help="operations per task per round")
     parser.add_argument("--reads", type=int, default=4000, help="routing reads per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
-    if not args.pg_url:
-        parser.error("a PostgreSQL URL is needed: --pg-url or REPODB_TEST_PG_URL")
+    args = parse(parser)
     print("\n".join(platform_versions(args.pg_url)))
     results = asyncio.run(main_async(args))
     if args.json:

@@ -202,18 +202,24 @@ def report(size: int, threads: int, results: dict[str, object]) -> None:
             print(f"  {name:<24}{outcome:>20}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The command line, with the options every pool benchmark shares; a server is required."""
     parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--sizes", default="4,8", help="pool sizes, comma-separated")
-    parser.add_argument("--ops", type=int, default=2000, help="operations per thread per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--json", type=Path, help="also write the results here (ops/s)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if not args.pg_url:
         parser.error("a PostgreSQL URL is needed: --pg-url or REPODB_TEST_PG_URL")
+    return args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--sizes", default="4,8", help="pool sizes, comma-separated")
+    parser.add_argument("--ops", type=int, default=2000, help="operations per thread per round")
+    args = parse(parser)
     ops, rounds = (20, 1) if args.quick else (args.ops, args.rounds)
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     results: dict[str, object] = {}

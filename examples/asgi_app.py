@@ -134,20 +134,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title="repodb blog", lifespan=lifespan)
 
 
-# The cookie that carries a write's WAL position to the next request; by the
-# time it expires every healthy replica has long replayed the write.
-LSN_COOKIE = "repodb_lsn"
-LSN_COOKIE_SECONDS = 60
+# The cookie that carries a write's position (the session's token) to the next
+# request; by the time it expires every healthy replica has long replayed it.
+RW_COOKIE = "repodb_rw"
+RW_COOKIE_SECONDS = 60
 
 
 async def get_session(
-    request: Request, lsn: Annotated[str | None, Cookie(alias=LSN_COOKIE)] = None
+    request: Request, token: Annotated[str | None, Cookie(alias=RW_COOKIE)] = None
 ) -> AsyncIterator[AsyncCqrsSession]:
     """The request's read-your-writes session, starting at the position a redirect carried."""
     cqrs: AsyncCqrs = request.app.state.cqrs
     try:
-        session = cqrs.session(after=lsn)
-    except ValueError:  # a cookie that is not a WAL position: ignore it
+        session = cqrs.session(after=token)
+    except ValueError:  # a cookie that is not a token (or another database's): ignore it
         session = cqrs.session()
     async with session:
         yield session
@@ -166,9 +166,10 @@ JsonBody = Annotated[dict[str, Any], Body()]
 
 
 def remember_writes(response: Response, session: AsyncCqrsSession) -> None:
-    """Send the session's last write position, so this client's next request reads it."""
-    if session.last_write_lsn is not None:  # None on SQLite, which has no lag
-        response.set_cookie(LSN_COOKIE, session.last_write_lsn, max_age=LSN_COOKIE_SECONDS)
+    """Send the session's token, so this client's next request reads its writes."""
+    token = session.token()
+    if token is not None:  # None when nothing was written
+        response.set_cookie(RW_COOKIE, token, max_age=RW_COOKIE_SECONDS)
 
 
 @app.exception_handler(InvalidChangesetError)

@@ -18,9 +18,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import settings
 
 import repodb
 from repodb import Request
+
+# No per-example time limit: these machines are shared, and a property test
+# must fail on what it checks, never on how long an example took.
+settings.register_profile("repodb", deadline=None)
+settings.load_profile("repodb")
 
 PG_URL = os.environ.get("REPODB_TEST_PG_URL", "")
 REPLICA_URLS = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()

@@ -158,6 +158,8 @@ def test_the_cqrs_benchmark_runs(tmp_path: Path) -> None:
             "--quick",
             "--pg-url",
             pg_url(),
+            "--replica-urls",
+            " ".join(replica_urls()),
             "--json",
             str(out),
         ],

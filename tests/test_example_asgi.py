@@ -247,8 +247,8 @@ def test_the_api_on_sqlite(sqlite_env: None) -> None:
     async def main() -> None:
         async with serve() as served:
             await walk_through(served, nothing_to_wait_for)
-            # No lag to carry: the session has no WAL position, so no cookie either.
-            assert served.client.cookies.get(example.LSN_COOKIE) is None
+            # No lag to wait for, but the same token: the code does not change.
+            assert served.client.cookies.get(example.RW_COOKIE) == "rw1.sqlite.0"
 
     run(main)
 
@@ -263,7 +263,9 @@ def test_the_api_on_the_primary_and_replicas(pg_env: str) -> None:
         async with serve() as served:
             await walk_through(served, sync_replicas)
             # The last write's position, for the next request of this client.
-            assert served.client.cookies.get(example.LSN_COOKIE) is not None
+            token = served.client.cookies.get(example.RW_COOKIE)
+            assert token is not None
+            assert token.startswith("rw1.postgresql.")
 
     run(main)
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .driver import IsolationLevel
     from .errors import (
         CheckViolation,
+        CommitOutcomeUnknown,
         ConnectError,
         ConnectionLost,
         DataError,
@@ -74,6 +75,7 @@ _LAZY: dict[str, str] = {
     "AsyncRepo": "repo_async",
     "AsyncRowStream": "connection_async",
     "AsyncTransaction": "connection_async",
+    "CommitOutcomeUnknown": "errors",
     "Connection": "connection",
     "ConnectionLost": "errors",
     "Constraint": "changeset",
@@ -137,6 +139,7 @@ __all__ = [
     "AsyncTransaction",
     "Changeset",
     "CheckViolation",
+    "CommitOutcomeUnknown",
     "ConnectError",
     "Connection",
     "ConnectionLost",

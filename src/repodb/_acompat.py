@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["Event", "RLock", "join", "resolve", "sleep", "spawn", "wait_event"]
+__all__ = ["Event", "RLock", "Worker", "join", "resolve", "sleep", "spawn", "wait_event"]
 
 T = TypeVar("T")
 
 sleep = time.sleep
 Event = threading.Event
+# What spawn returns.
+Worker = threading.Thread
 # A lock its thread may take again; ``acquire(timeout=...)`` gives up after that long.
 RLock = threading.RLock
 

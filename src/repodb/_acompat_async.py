@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 __all__ = [
     "AsyncEvent",
     "AsyncRLock",
+    "AsyncWorker",
     "asleep",
     "join_async",
     "resolve_async",
@@ -21,6 +22,8 @@ T = TypeVar("T")
 
 asleep = asyncio.sleep
 AsyncEvent = asyncio.Event
+# What spawn_async returns.
+AsyncWorker = asyncio.Task[object]
 
 
 async def wait_event_async(event: asyncio.Event, timeout: float) -> bool:

@@ -32,7 +32,14 @@ from .driver import (
     TransactionOptions,
     load_async_driver,
 )
-from .errors import ConnectionLost, Error, MultipleResults, NotFound, TransactionRollback
+from .errors import (
+    CommitOutcomeUnknown,
+    ConnectionLost,
+    Error,
+    MultipleResults,
+    NotFound,
+    TransactionRollback,
+)
 from .request import Many, One, Plan, Request, ZeroOrOne
 from .types import DbType, Kind, to_dbtype
 from .url import DatabaseUrl, parse_url
@@ -615,6 +622,15 @@ class AsyncTransaction:
             with contextlib.suppress(*conn._native):
                 await conn._driver.rollback()
             error = conn._error(e, "COMMIT")
+        if isinstance(error, ConnectionLost):
+            # The server may have committed before the answer was lost.
+            error = CommitOutcomeUnknown(
+                f"the connection was lost during COMMIT, so whether the transaction "
+                f"committed is unknown: {error.message}",
+                sql="COMMIT",
+                sqlstate=error.sqlstate,
+                code=error.code,
+            )
         raise error
 
     async def _undo(self, cause: BaseException) -> None:

@@ -17,6 +17,10 @@ What it adds to a plain split (see docs/cqrs.md for the details):
   further behind the primary gets no reads until it catches up.
 - Fallback: when no replica can serve, reads go to the primary, never to
   an error; when the primary is down too, to a lagging replica.
+- Failover: the primary's address may list several hosts; the router
+  connects to the one that takes writes. Every new connection's role is
+  checked (``pg_is_in_recovery()``): a standby is never used as the
+  primary, and a promoted replica gets no more reads as a replica.
 - Read-your-writes: inside ``async with cqrs.session() as s``, a read after a
   write goes to a replica only once that replica has replayed the write.
 
@@ -42,6 +46,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -49,10 +54,11 @@ from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
 
 from ._cause_log import CauseLog
-from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection
+from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection, writable_target
 from ._cqrs.lag import Lag, WalHistory, parse_lsn
 from ._cqrs.leases_async import REPLICA_DOWN_ON, AsyncReadLease, AsyncWriteLease
 from ._cqrs.probe_async import AsyncProber
+from ._cqrs.token import UNKNOWN_POSITION, make_token, read_token
 from .connection_async import AsyncConnection, AsyncLeasedTransaction
 from .errors import ConnectError, Error
 from .multipool_async import AsyncMultiPool
@@ -81,13 +87,20 @@ _now = time.monotonic
 _Use = Literal["read", "write", "primary", "transaction"]
 
 _WAL_POSITION = Request.one("SELECT pg_current_wal_lsn()::text", row=str)
-_REPLAY_POSITION = Request.one("SELECT pg_last_wal_replay_lsn()::text", row=optional(str))
+# NULL once out of recovery: pg_last_wal_replay_lsn() alone keeps its last value after a promotion.
+_REPLAY_POSITION = Request.one(
+    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END",
+    row=optional(str),
+)
+_IN_RECOVERY = Request.one("SELECT pg_is_in_recovery()", row=bool)
 # The insert position, not the write position: a commit record can sit
 # unwritten in WAL buffers for a moment after COMMIT returns.
 _INSERT_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=str)
 _QUERY_ONLY = Request.exec("PRAGMA query_only = ON")
 # A WAL position as pg_current_wal_lsn() prints it: two 32-bit halves in hex.
 _LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
+# The same position in a token: one 64-bit number.
+_HEX = re.compile(r"[0-9A-F]{1,16}")
 
 
 class _AsyncRoutes:
@@ -137,7 +150,25 @@ class _AsyncRoutes:
         return _call_in(block, fn)
 
     async def with_read(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """``await fn(conn)`` on a replica connection; its result."""
+        """``await fn(conn)`` on a replica connection; its result.
+
+        ``fn`` is a read by contract: it may run twice. When the server fails
+        under it before it returns (``ConnectionLost``, or a recovery conflict
+        on a replica), that replica is taken out of rotation and ``fn`` runs
+        once more on another server (another replica, else the primary), as
+        the Repo retries its reads; a second failure propagates. A
+        ``async with cqrs.read()`` block cannot be run again: there, the
+        failure reaches the block's code.
+
+        Example::
+
+            total = await cqrs.with_read(lambda conn: conn.one(count_orders))
+        """
+        try:
+            async with self._lease("read") as conn:
+                return await fn(conn)
+        except REPLICA_DOWN_ON:
+            pass  # the lease took that replica out of rotation: the next one is elsewhere
         async with self._lease("read") as conn:
             return await fn(conn)
 
@@ -176,7 +207,9 @@ class AsyncCqrs(_AsyncRoutes):
         if config.replica_conninfos and primary_url.target == ":memory:":
             raise ValueError("an in-memory SQLite database cannot have replicas; use a file")
         tracks_wal = primary_url.driver == "postgresql"
+        primary_target = writable_target(config.primary_conninfo)
         self._config = config
+        self._kind = primary_url.driver
         self._tracks_wal = tracks_wal
         self._lag_lock = threading.Lock()
         self._wal_read_failures = CauseLog(_logger)
@@ -190,12 +223,15 @@ class AsyncCqrs(_AsyncRoutes):
         keep = max(60.0, 2 * (config.max_replica_lag_seconds or 0.0))
         self._history = WalHistory(keep)
         self._primary = AsyncPool(
-            config.primary_conninfo,
+            primary_target,
             max_size=config.primary_max_size,
             timeout=config.timeout,
             validate=config.validate,
+            configure=_writable if tracks_wal else None,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
+            session_reset=config.session_reset,
+            reset=config.reset,
             label="primary",
         )
         self._replicas: AsyncMultiPool | None = None
@@ -206,7 +242,7 @@ class AsyncCqrs(_AsyncRoutes):
         if listener is not None:
             # Probed first: a replica's lag needs a primary sample taken before it.
             self._wal_probe = AsyncProber(
-                config.primary_conninfo,
+                primary_target,
                 "primary",
                 _wal_position,
                 interval=config.check_interval,
@@ -223,7 +259,9 @@ class AsyncCqrs(_AsyncRoutes):
             labels=[f"replica {i + 1}" for i in range(count)],
             timeout=config.timeout,
             validate=config.validate,
-            configure=None if tracks_wal else _read_only,
+            configure=_standby if tracks_wal else _read_only,
+            session_reset=config.session_reset,
+            reset=config.reset,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             check_interval=config.check_interval,
@@ -254,18 +292,21 @@ class AsyncCqrs(_AsyncRoutes):
         once that replica has replayed the write; until then, to the primary.
 
         Options:
-            after: a WAL position (an earlier session's ``last_write_lsn``)
-                that every read of this one must see, as if it had written
-                there itself. It carries a write from one unit of work to the
+            after: an earlier session's ``token()``: every read of this one
+                must see that session's writes, as if it had made them
+                itself. It carries a write from one unit of work to the
                 next: a web application sends it in a cookie with the
                 redirect after a POST, so the GET that follows reads the new
-                row even from lagging replicas. A text that is not a WAL
-                position is a ValueError; SQLite, which has no lag, checks it
-                and needs nothing more.
+                row even from lagging replicas. A text that is not a token
+                is a ValueError, and so is a token from a database of
+                another kind; SQLite, which has no lag, checks it and needs
+                nothing more. A bare WAL position (``last_write_lsn``, the
+                older form) is still taken on PostgreSQL, with a
+                DeprecationWarning.
 
         Example::
 
-            async with cqrs.session(after=request.cookies.get("lsn")) as s:
+            async with cqrs.session(after=request.cookies.get("rw")) as s:
                 post = await AsyncRepo(s).get(Post, post_id)
         """
         return AsyncCqrsSession(self, after)
@@ -398,7 +439,7 @@ class AsyncCqrs(_AsyncRoutes):
             for i, prober in enumerate(() if replicas is None else replicas._probers):
                 measured = prober.measured_at
                 result = prober.result
-                if measured is None or not (result is None or isinstance(result, int)):
+                if measured is None or not isinstance(result, int):
                     continue
                 lag = self._history.lag(result, measured)
                 if lag is None:
@@ -441,7 +482,9 @@ class AsyncCqrsSession(_AsyncRoutes):
     that position, checked on the replica that serves the read (its last
     health probe, else a query on the very connection); otherwise it goes to
     the primary. Reads before the first write go to replicas as usual. On
-    SQLite there is no lag: replicas read the primary's file.
+    SQLite there is no lag: replicas read the primary's file. ``token()``
+    carries the position to a later session (``cqrs.session(after=token)``),
+    such as the next request of the same client.
 
     Example::
 
@@ -456,17 +499,69 @@ class AsyncCqrsSession(_AsyncRoutes):
         self._cqrs = cqrs
         self._lock = threading.Lock()
         self._position: int | _Unknown | None = None
+        # A write happened (or was carried in): SQLite's token says so.
+        self._has_written = False
         self._closed = False
         if after is not None:
-            # Often a client's cookie: checked as strictly as the server writes it.
+            self._resume(after)
+
+    def _resume(self, after: str) -> None:
+        """Start at the position of ``after``, a token (or a bare WAL position)."""
+        # Often a client's cookie: checked as strictly as the server writes it.
+        kind = self._cqrs._kind
+        position = read_token(after, kind)
+        if position is None:
             if not _LSN.fullmatch(after):
-                raise ValueError(f"not a WAL position like 16/B374D848: {after[:40]!r}")
-            if cqrs._tracks_wal:
-                self._position = parse_lsn(after)
+                raise ValueError(
+                    f"not a read-your-writes token like rw1.{kind}.16B374D848: {after[:40]!r}"
+                )
+            warnings.warn(
+                "cqrs.session(after=) with a bare WAL position is deprecated: "
+                "pass session.token() instead",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+            position = f"{parse_lsn(after):X}"
+        self._has_written = True
+        if not self._cqrs._tracks_wal:
+            return
+        if position == UNKNOWN_POSITION:
+            self._position = _UNKNOWN
+        elif _HEX.fullmatch(position):
+            self._position = int(position, 16)
+        else:
+            raise ValueError(f"not a WAL position in a read-your-writes token: {after[:40]!r}")
+
+    def token(self) -> str | None:
+        """What the next unit of work passes to ``cqrs.session(after=)``; None before any write.
+
+        Why: after a POST, the redirect's GET is a new request with a new
+        session, which knows nothing of the write; this opaque text, sent
+        in a cookie or header, brings the write position along. Letters,
+        digits, ``.``, ``_`` and ``-`` only, so it needs no escaping in a
+        cookie, a header or a URL. A session resumed from a token gives it
+        back (or a later one once it wrote), so a chain of requests keeps it.
+
+        Example::
+
+            response.set_cookie("rw", s.token())  # after a write
+        """
+        kind = self._cqrs._kind
+        position = self._position
+        if isinstance(position, int):
+            return make_token(kind, f"{position:X}")
+        if isinstance(position, _Unknown):
+            return make_token(kind, UNKNOWN_POSITION)
+        if self._has_written and not self._cqrs._tracks_wal:
+            return make_token(kind, "0")
+        return None
 
     @property
     def last_write_lsn(self) -> str | None:
-        """The WAL position (``"0/3000148"``) reads must see; None before any write."""
+        """The WAL position (``"0/3000148"``) reads must see; None before any write.
+
+        For logs and diagnostics; to carry a write to the next request, use ``token()``.
+        """
         position = self._position
         if not isinstance(position, int):
             return None
@@ -475,6 +570,8 @@ class AsyncCqrsSession(_AsyncRoutes):
     def _lease(self, use: _Use) -> AbstractAsyncContextManager[AsyncConnection]:
         if self._closed:
             raise RuntimeError("this CQRS session has ended")
+        if use in ("write", "transaction"):
+            self._has_written = True
         return self._cqrs._lease(use, self)
 
     async def _wrote(self, conn: AsyncConnection) -> None:
@@ -528,10 +625,11 @@ def _has_replayed(
         prober = replicas._probers[index]
         if prober.measured_at is not None:
             known = prober.result
-            if known is None or (isinstance(known, int) and known >= floor):
+            if isinstance(known, int) and known >= floor:
                 return True
         replayed = await conn.one(_REPLAY_POSITION)
-        return replayed is None or parse_lsn(replayed) >= floor
+        # None: promoted since the last probe; no longer a replica.
+        return replayed is not None and parse_lsn(replayed) >= floor
 
     return fits
 
@@ -552,10 +650,34 @@ async def _wal_position(conn: AsyncConnection) -> int:
     return parse_lsn(await conn.one(_WAL_POSITION))
 
 
-async def _replay_position(conn: AsyncConnection) -> int | None:
-    """A replica's replay position; None on a server that is not in recovery."""
+async def _replay_position(conn: AsyncConnection) -> int:
+    """A replica's replay position; ConnectError once it is out of recovery (promoted)."""
     replayed = await conn.one(_REPLAY_POSITION)
-    return None if replayed is None else parse_lsn(replayed)
+    if replayed is None:
+        raise _not_a_standby(conn)
+    return parse_lsn(replayed)
+
+
+async def _writable(conn: AsyncConnection) -> None:
+    """Each new primary connection: a standby (a demoted old primary, say) is refused."""
+    if await conn.one(_IN_RECOVERY):
+        raise ConnectError(
+            f"{conn.label}: the server is in recovery (a standby), so it cannot be the primary; "
+            "list the promoted server among the primary's hosts"
+        )
+
+
+async def _standby(conn: AsyncConnection) -> None:
+    """Each new replica connection: a server out of recovery (promoted) reads no more as one."""
+    if not await conn.one(_IN_RECOVERY):
+        raise _not_a_standby(conn)
+
+
+def _not_a_standby(conn: AsyncConnection) -> ConnectError:
+    return ConnectError(
+        f"{conn.label}: the server is not in recovery (it was promoted, or is a primary), "
+        "so it gets no reads as a replica"
+    )
 
 
 async def _read_only(conn: AsyncConnection) -> None:

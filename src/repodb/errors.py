@@ -25,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "CheckViolation",
+    "CommitOutcomeUnknown",
     "ConnectError",
     "ConnectionLost",
     "DataError",
@@ -154,6 +155,17 @@ class QueryError(Error):
 
 class ConnectionLost(QueryError):
     """The connection broke during a statement (SQLSTATE class 08, 57P01..57P03)."""
+
+
+class CommitOutcomeUnknown(ConnectionLost):
+    """The connection broke while COMMIT ran: the transaction may or may not have committed.
+
+    Why a class of its own: a lost connection before COMMIT means nothing
+    was written, so the work can be run again; during COMMIT the server may
+    have committed before the answer was lost, and running the work again
+    could write it twice. Nothing retries it: check whether the write
+    happened (e.g. look up a key the transaction wrote) before trying again.
+    """
 
 
 class ProgrammingError(QueryError):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -40,8 +41,9 @@ from typing import Self, TypeVar
 
 from ._cqrs.config import MultiPoolStats, Selection, ServerStats
 from ._cqrs.probe_async import AsyncProber
+from ._pool.stats import SessionReset
 from .connection_async import AsyncConnection
-from .errors import ConnectError, ConnectionLost, Error
+from .errors import ConnectError, ConnectionLost
 from .pool_async import AsyncPool
 from .url import parse_url
 
@@ -64,9 +66,9 @@ class AsyncMultiPool:
         selection: a ``Selection``.
         labels: the servers' names in telemetry and logs (default
             ``"server 1"``, ``"server 2"``, ...).
-        timeout, validate, configure, connect_timeout, statement_timeout,
-        max_lifetime, max_idle, backoff_min, backoff_max: passed to each
-            server's ``AsyncPool``.
+        timeout, validate, configure, session_reset, reset, connect_timeout,
+        statement_timeout, max_lifetime, max_idle, backoff_min, backoff_max:
+            passed to each server's ``AsyncPool``.
         check_interval: seconds between probes of a server that is up.
         probe_timeout: seconds after which an unanswered probe marks its
             server down and aborts the statements running on its lent
@@ -96,6 +98,8 @@ class AsyncMultiPool:
         timeout: float = 30.0,
         validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
         configure: Callable[[AsyncConnection], object] | None = None,
+        session_reset: SessionReset | None = None,
+        reset: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 5.0,
         statement_timeout: float | None = None,
         max_lifetime: float | None = 3600.0,
@@ -120,12 +124,9 @@ class AsyncMultiPool:
         self._redacted = tuple(parse_url(u).redacted for u in urls)
         self._selection = selection
         self._size = max_size_per_server
-        # When one server has just failed under a caller, its siblings may
-        # hold connections broken by the same event (replicas restarted
-        # together): until then, connections are pinged before they are
-        # handed out (see _borrow), as they are after a server comes back.
-        self._suspect_until = 0.0
-        self._suspicion = check_interval + probe_timeout
+        # When a server came back from an outage: its pool then checks the
+        # connections idle since before that (see _borrow).
+        self._back_seen = [-math.inf] * len(urls)
         self._pools = tuple(
             AsyncPool(
                 url,
@@ -133,6 +134,8 @@ class AsyncMultiPool:
                 timeout=timeout,
                 validate=validate,
                 configure=configure,
+                session_reset=session_reset,
+                reset=reset,
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
                 max_lifetime=max_lifetime,
@@ -280,17 +283,46 @@ class AsyncMultiPool:
         the next one tried, without delay. Servers whose pools are all lent
         out are tried last, so that a checkout does not queue behind a busy
         (or hung) server while another has room.
+
+        After a server came back, or after another one failed, its pool
+        pings each connection that has been idle since then before handing
+        it out: it may have been broken by the same outage (replicas
+        restarted together). A broken one is closed and another taken,
+        without holding the server responsible. Connections used since cost
+        nothing more: pinging every checkout for a while instead halved the
+        surviving replicas' throughput while a failed one was declared down.
         """
         now = _now()
         order = self._order(accept, now)
-        lent, size = self._lent, self._size
+        if len(order) > 1:
+            lent, size = self._lent, self._size
+            for i in order:
+                if len(lent[i]) >= size:
+                    order.sort(key=lambda i: len(lent[i]) >= size)
+                    break
+        pools, probers, back_seen = self._pools, self._probers, self._back_seen
         for i in order:
-            if len(lent[i]) >= size:
-                order.sort(key=lambda i: len(lent[i]) >= size)
-                break
-        for i in order:
-            conn = await self._borrow(i, now)
-            if conn is None:
+            # The borrowing is inlined here, not a method: it runs on every
+            # checkout, and each coroutine layer costs about as much as the
+            # rest of this loop.
+            pool = pools[i]
+            prober = probers[i]
+            back = prober.back_at
+            if back > back_seen[i]:
+                back_seen[i] = back
+                pool._suspect(back)
+            try:
+                conn = await pool.acquire()
+            except ConnectError as e:
+                self._failed(i, e)
+                continue
+            with self._lock:
+                self._lent[i].add(conn)
+            # started is None but while a probe is in flight: skip the clock then.
+            if prober.started is not None and prober.hung_for(_now()) is not None:
+                # It hung while this checkout chose it, maybe after its lent
+                # connections were aborted (_abort): not this one; go elsewhere.
+                await self._release(i, conn, None)
                 continue
             if accept_conn is None:
                 return i, conn
@@ -306,39 +338,6 @@ class AsyncMultiPool:
                 return i, conn
             await self._release(i, conn, None, down_on)
         return None
-
-    async def _borrow(self, index: int, now: float) -> AsyncConnection | None:
-        """A connection from server ``index``; None (and the server marked down) if it refuses.
-
-        Shortly after this server came back, or after another one failed,
-        the connection is pinged first: pooled connections may have been
-        broken by the same outage. A broken one is given back (the pool then
-        checks its other idle connections) and the pool asked again, without
-        holding the server responsible.
-        """
-        pool = self._pools[index]
-        try:
-            conn = await pool.acquire()
-            if now < self._suspect_until or now < self._probers[index].back_at + self._suspicion:
-                try:
-                    await conn.ping()
-                except Error:
-                    await pool.release(conn)
-                    conn = await pool.acquire()
-                except BaseException:  # even interrupted, the connection goes back
-                    await pool.release(conn)
-                    raise
-        except ConnectError as e:
-            self._failed(index, e)
-            return None
-        with self._lock:
-            self._lent[index].add(conn)
-        if self._probers[index].hung_for(_now()) is not None:
-            # It hung while this checkout chose it, maybe after its lent
-            # connections were aborted (_abort): not this one; go elsewhere.
-            await self._release(index, conn, None)
-            return None
-        return conn
 
     async def _release(
         self,
@@ -377,17 +376,20 @@ class AsyncMultiPool:
         self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} hangs"))
 
     def _failed(self, index: int, error: BaseException) -> None:
-        self._suspect_until = _now() + self._suspicion
+        now = _now()
+        for pool in self._pools:
+            pool._suspect(now)
         self._probers[index].report(error)
 
     def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
         """The healthy servers that ``accept`` allows, in the order to try them."""
         marked, probers = self._marked, self._probers
-        usable = [
-            i
-            for i in range(len(probers))
-            if not marked[i] and probers[i].up(now) and (accept is None or accept(i))
-        ]
+        # A loop, not a comprehension: this runs on every checkout, and before
+        # Python 3.12 a comprehension is a function call of its own.
+        usable = []
+        for i, prober in enumerate(probers):
+            if not marked[i] and prober.up(now) and (accept is None or accept(i)):
+                usable.append(i)
         if len(usable) < 2:
             return usable
         if self._selection is Selection.RANDOM:

@@ -37,14 +37,30 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
-from ._acompat_async import AsyncEvent, join_async, resolve_async, spawn_async, wait_event_async
+from ._acompat_async import (
+    AsyncEvent,
+    AsyncWorker,
+    join_async,
+    resolve_async,
+    spawn_async,
+    wait_event_async,
+)
 from ._cause_log import CauseLog
+from ._fork import track
 from ._pool import maintenance_async
 from ._pool.health import Health
 from ._pool.slots_async import Slot, Waiter, borrower_stack, close_quietly
-from ._pool.stats import PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
+from ._pool.stats import (
+    PoolClosed,
+    PoolError,
+    PoolStats,
+    PoolTimeout,
+    PoolTooManyWaiters,
+    SessionReset,
+)
 from .connection_async import AsyncConnection, connect_async
 from .errors import ConnectError, ConnectionLost, Error
+from .request import Request
 from .url import parse_url
 
 __all__ = ["AsyncPool", "PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
@@ -54,6 +70,11 @@ T = TypeVar("T")
 _logger = logging.getLogger("repodb.pool")
 _now = time.monotonic
 _INTENTS = frozenset(("read", "write", "transaction"))
+# What ``session_reset`` runs on PostgreSQL.
+_SESSION_RESETS = {
+    "discard": Request.exec("DISCARD ALL"),
+    "reset": Request.exec("RESET ALL"),
+}
 
 
 class AsyncPool:
@@ -92,7 +113,20 @@ class AsyncPool:
             ``ConnectionLost`` is a bug in the check: it is logged as a
             WARNING with its traceback, once until the cause changes.
         configure: ``await configure(conn)`` (or a plain function) runs once on
-            each new connection.
+            each new connection, and again after each ``session_reset``.
+        session_reset: what a connection given back goes through, so that
+            what one borrower set is not seen by the next (PostgreSQL only):
+            ``"discard"`` runs ``DISCARD ALL`` (settings such as
+            ``application_name`` and ``search_path``, temporary tables,
+            prepared statements, advisory locks, ``LISTEN``), ``"reset"``
+            runs ``RESET ALL`` (settings only). Settings return to the
+            connection's start (the URL's, repodb's time zone and statement
+            timeout). None (the default): nothing, which costs no round trip;
+            use ``SET LOCAL`` inside transactions instead of ``SET``.
+        reset: ``await reset(conn)`` (or a plain function) runs on each
+            connection given back, after ``session_reset``; an exception
+            discards the connection (one other than ``ConnectionLost`` is
+            logged as a WARNING, once until the cause changes).
         connect_timeout, statement_timeout: as for ``repodb.connect``.
         leak_threshold: seconds after which a borrowed connection is reported
             once, with the borrower's stack, as a WARNING on the
@@ -124,6 +158,8 @@ class AsyncPool:
         max_idle: float | None = 600.0,
         validate: Callable[[AsyncConnection], bool | Awaitable[bool]] | None = None,
         configure: Callable[[AsyncConnection], object] | None = None,
+        session_reset: SessionReset | None = None,
+        reset: Callable[[AsyncConnection], object] | None = None,
         connect_timeout: float = 10.0,
         statement_timeout: float | None = None,
         leak_threshold: float | None = None,
@@ -148,8 +184,19 @@ class AsyncPool:
         ):
             if seconds is not None and seconds <= 0:
                 raise ValueError(f"{name} must be positive (or None for no limit), got {seconds}")
+        parsed = parse_url(url)
+        if session_reset is not None:
+            if session_reset not in _SESSION_RESETS:
+                raise ValueError(
+                    f"session_reset must be 'discard', 'reset' or None, got {session_reset!r}"
+                )
+            if parsed.driver != "postgresql":
+                raise ValueError(
+                    f"session_reset runs PostgreSQL's DISCARD ALL or RESET ALL; "
+                    f"for {parsed.driver}, clean up in a reset= callback"
+                )
         self._url = url
-        self._redacted = parse_url(url).redacted
+        self._redacted = parsed.redacted
         self._max_size = max_size
         self._min_size = min_size
         self._timeout = timeout
@@ -158,6 +205,8 @@ class AsyncPool:
         self._max_idle = max_idle
         self._validate = validate
         self._configure = configure
+        self._session_reset = None if session_reset is None else _SESSION_RESETS[session_reset]
+        self._reset = reset
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
         self._leak_threshold = leak_threshold
@@ -187,14 +236,24 @@ class AsyncPool:
         self._discarded = self._returns_bad = self._expired = 0
 
         self._wakeup = AsyncEvent()
-        self._worker = spawn_async(
+        self._worker = self._spawn_worker()
+        # Set in a child process after os.fork(): the worker is started again
+        # at the next checkout (the parent's did not come along).
+        self._respawn = False
+        # The parent's connections, in a child process: never used, never closed.
+        self._forsaken: list[AsyncConnection] = []
+        track(self)
+
+    def _spawn_worker(self) -> AsyncWorker:
+        worker = spawn_async(
             maintenance_async.run,
             (weakref.ref(self), self._wakeup, self._idle, self._lock),
-            f"repodb-pool-{label}",
+            f"repodb-pool-{self._label}",
         )
         # A pool dropped without shutdown() closes its idle connections and
         # stops its task (which holds only a weak reference to it).
         self._finalizer = weakref.finalize(self, maintenance_async.abandon, self._wakeup)
+        return worker
 
     def __repr__(self) -> str:
         return f"<repodb.AsyncPool {self._label} {self._redacted} ({self.stats()})>"
@@ -257,10 +316,14 @@ class AsyncPool:
         # and a second release is caught below, under the lock.
         slot = self._borrowed.get(id(conn))
         if slot is None or slot.conn is not conn:
+            if any(c is conn for c in self._forsaken):
+                return  # borrowed before os.fork(): the parent's, left alone
             raise ValueError(f"{conn!r} is not borrowed from this pool")
         try:
             keep, dirty = await _reset(conn)
-        except BaseException:  # interrupted while rolling back: the connection is discarded
+            if keep and (self._session_reset is not None or self._reset is not None):
+                keep = await self._clean(conn)
+        except BaseException:  # interrupted while cleaning up: the connection is discarded
             await self._drop(slot)
             raise
         if dirty:
@@ -300,6 +363,64 @@ class AsyncPool:
             _logger.info(
                 "%s: a connection reported as leaked came back after %.1f s", self._label, late
             )
+
+    async def _clean(self, conn: AsyncConnection) -> bool:
+        """Run ``session_reset`` (then ``configure`` again) and ``reset``: is it reusable?"""
+        try:
+            if self._session_reset is not None:
+                await conn.exec(self._session_reset)
+                if self._configure is not None:
+                    await resolve_async(self._configure(conn))
+            if self._reset is not None:
+                await resolve_async(self._reset(conn))
+        except ConnectionLost as e:
+            _logger.info("%s: a connection failed its reset: %s", self._label, e)
+            return False
+        except Exception as e:
+            # Application code (or a server refusing the reset): every
+            # connection would fail alike, so say it loudly, once.
+            self._check_bugs.warning(
+                e, "%s: resetting a returned connection raised; it is discarded", self._label
+            )
+            return False
+        return not conn.in_transaction
+
+    def _suspect(self, since: float) -> None:
+        """Check (ping) the connections idle since before ``since`` before reusing them.
+
+        Why: a sibling server failed, or this one came back from an outage
+        (a multi-server pool saw it); connections idle across that may be
+        broken too.
+        """
+        with self._lock:
+            self._check_before = max(self._check_before, since)
+
+    def _after_fork(self) -> None:
+        """In a child process just forked: forget the parent's connections and start afresh.
+
+        Why not close them: each shares its socket (and, on SQLite, its file
+        locks) with the parent, and closing it would end the parent's session
+        too (PostgreSQL's Terminate message). They are kept, never used, so
+        no destructor closes them either; the child opens connections of its
+        own. Called by the ``os.register_at_fork`` hook while the child has
+        one thread, so the locks and events, which another thread of the
+        parent may have held at the fork, are made anew.
+        """
+        if self._closed:
+            return
+        self._lock = threading.Lock()
+        self._check_bugs = CauseLog(_logger)
+        self._forsaken.extend(slot.conn for slot in (*self._idle, *self._borrowed.values()))
+        self._idle.clear()
+        self._borrowed.clear()
+        self._waiters.clear()
+        self._opening = 0
+        health = self._health
+        self._health = Health(health.backoff_min, health.backoff_max, health.reconnect_timeout)
+        self._returned = AsyncEvent()
+        self._wakeup = AsyncEvent()
+        self._finalizer.detach()
+        self._respawn = True
 
     def _fail_waiters(self, error: Exception) -> None:
         """Serve every checkout waiting in line with ``error``; never blocks.
@@ -382,6 +503,9 @@ class AsyncPool:
             with self._lock:
                 if self._closed:
                     raise PoolClosed("the pool was shut down", self._stats_locked())
+                if self._respawn:
+                    self._respawn = False
+                    self._worker = self._spawn_worker()
                 idle = self._idle
                 while idle:
                     slot = idle.pop()

@@ -254,10 +254,11 @@ def test_a_session_after_another_sessions_write_reads_it_while_replay_is_paused(
             async with replay_paused():
                 async with cqrs.session() as first, first.write() as conn:
                     await conn.exec(INSERT)
-                position = first.last_write_lsn
+                position = first.token()
                 assert position is not None
                 async with cqrs.session(after=position) as later:
-                    assert later.last_write_lsn == position
+                    assert later.last_write_lsn == first.last_write_lsn
+                    assert later.token() == position
                     for _ in range(4):
                         async with later.read() as conn:
                             assert await conn.one(COUNT) == 2

@@ -76,7 +76,7 @@ from tests.cqrs.test_cqrs_failures import (
 from tests.cqrs.test_cqrs_routing import PORT as SERVER_PORT
 from tests.cqrs.test_cqrs_routing import RoutedItem
 from tests.cqrs.test_replicas import wait_replayed
-from tests.integration.test_async_cancellation import cancel_at_random
+from tests.integration.test_async_cancellation import cancel_at_each, cancel_at_random
 
 __all__ = ["schema"]  # the fixture, shared with test_async_cqrs
 
@@ -452,6 +452,8 @@ def test_a_thousand_cancelled_tasks_leave_every_node_idle(schema: str) -> None:
             works = [replica_read, session, write, transaction, stream, timed_read]
             started = time.monotonic()
             landed.update(await cancel_at_random(works, random.Random(12)))
+            points = {"read", "session read", "write", "transaction", "stream"}
+            landed.update(await cancel_at_each(works, points - set(landed)))
             took.append(time.monotonic() - started)
             stats = cqrs.stats()
             for pool in [stats.primary, *(r.pool for r in stats.replicas)]:

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,7 @@ WAIT = 30.0
 JOIN = 30.0
 CHECK_INTERVAL = 0.2
 PROBE_TIMEOUT = 1.0
+SERVER_PORT = Request.one("SELECT inet_server_port()", row=int)
 THREADS = 8
 
 
@@ -117,10 +119,13 @@ class Watch:
 
 
 class ReadLoad:
-    """Threads reading through a Repo until the block ends; when and where each read ran."""
+    """Threads running ``read()`` (the port of the server that answered) until the block ends.
 
-    def __init__(self, repo: Repo, threads: int = THREADS) -> None:
-        self._repo = repo
+    When and where each read ran, and the errors callers saw.
+    """
+
+    def __init__(self, read: Callable[[], int], threads: int = THREADS) -> None:
+        self._read = read
         self._stop = threading.Event()
         self.reads: list[tuple[float, int, float]] = []  # (finished at, port, latency)
         self.errors: list[tuple[float, BaseException]] = []
@@ -133,7 +138,7 @@ class ReadLoad:
         while not self._stop.is_set():
             started = self.busy_since[index] = time.monotonic()
             try:
-                port = served_by(self._repo)
+                port = self._read()
             except Exception as e:
                 self.errors.append((time.monotonic(), e))
             else:
@@ -186,7 +191,7 @@ class ReadLoad:
 def test_a_replica_killed_under_read_load_costs_no_read(schema: str) -> None:
     """C1, then C2: SIGKILL replica 1 under 8 reader threads, then start it again."""
     first, second = (port_of(u) for u in replica_urls())
-    with make_cqrs(schema) as cqrs, ReadLoad(Repo(cqrs)) as load:
+    with make_cqrs(schema) as cqrs, ReadLoad(partial(served_by, Repo(cqrs))) as load:
         time.sleep(1.5)
         down = Watch(lambda: cqrs.stats().replicas[0].down)
         killed = time.monotonic()
@@ -222,6 +227,29 @@ def test_a_replica_killed_under_read_load_costs_no_read(schema: str) -> None:
     assert back < 5.0
 
 
+def test_a_replica_killed_under_with_read_costs_no_read(schema: str) -> None:
+    """with_read runs its function once more elsewhere when the replica dies under it."""
+    _, second = (port_of(u) for u in replica_urls())
+    with make_cqrs(schema) as cqrs:
+
+        def read() -> int:
+            return cqrs.with_read(lambda conn: conn.one(SERVER_PORT))
+
+        with ReadLoad(read, threads=4) as load:
+            time.sleep(1.0)
+            down = Watch(lambda: cqrs.stats().replicas[0].down)
+            cluster("kill-replica", "1")
+            try:
+                detected = down.wait("replica 1 to be down")
+                time.sleep(1.0)
+                outage_end = time.monotonic()
+            finally:
+                cluster("start-replica", "1")
+    print(f"\nwith_read under kill-replica: {len(load.reads)} reads, errors={len(load.errors)}")
+    assert [e for _, e in load.errors] == []
+    assert load.ports(detected + 0.1, outage_end) == {second}
+
+
 def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> None:
     """C4: SIGSTOP replica 1 under 8 reader threads, then resume it.
 
@@ -229,7 +257,7 @@ def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> Non
     again on replica 2 or the primary: no reader waits for the resume.
     """
     first, second = (port_of(u) for u in replica_urls())
-    with make_cqrs(schema) as cqrs, ReadLoad(Repo(cqrs)) as load:
+    with make_cqrs(schema) as cqrs, ReadLoad(partial(served_by, Repo(cqrs))) as load:
         time.sleep(1.5)
         down = Watch(lambda: cqrs.stats().replicas[0].down)
         paused = time.monotonic()

@@ -351,6 +351,44 @@ def test_a_session_reads_its_writes_even_from_a_stalled_replica_pair(schema: str
             cluster("resume-replay", "1")
 
 
+def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(schema: str) -> None:
+    """Part 3: POST in one session, GET in another after its token; replica 1 replays nothing."""
+    primary_port, (_, second) = ports()
+    by_id = query(RoutedItem).select(PORT)
+    with Cqrs(config(schema)) as cqrs:
+        cluster("pause-replay", "1")
+        try:
+            reads, stale, last = 0, 0, 0
+            for n in range(20):
+                with cqrs.session() as post:
+                    item = Repo(post).insert(cast(RoutedItem, {"name": f"post {n}"}, ["name"]))
+                    token = post.token()
+                assert item.id is not None
+                last = item.id
+                assert token is not None
+                assert token.startswith("rw1.postgresql.")
+                with cqrs.session(after=token) as get:
+                    assert get.token() == token
+                    repo = Repo(get)
+                    for _ in range(3):
+                        port = repo.one_or_none(by_id.where(RoutedItem.id == last))
+                        reads += 1
+                        stale += port is None
+                        assert port in (None, second, primary_port)
+            assert (reads, stale) == (60, 0)
+            # Without the token, replica 1 answers every other read, without the row.
+            plain = Repo(cqrs)
+            missing = [plain.one_or_none(by_id.where(RoutedItem.id == last)) for _ in range(4)]
+            assert missing.count(None) == 2
+            # Once replica 2 has replayed it, a session after the token reads there.
+            with open_conn(pg_url()) as primary:
+                wait_replayed(primary, replica_urls()[1])
+            with cqrs.session(after=token) as get:
+                assert set(read_ports_of(Repo(get), last, 4)) == {second}
+        finally:
+            cluster("resume-replay", "1")
+
+
 def test_a_session_that_cannot_read_the_wal_position_warns_once_and_reads_the_primary(
     cqrs: Cqrs, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -364,6 +402,11 @@ def test_a_session_that_cannot_read_the_wal_position_warns_once_and_reads_the_pr
                 conn.exec(Request.exec("SELECT pg_terminate_backend(pg_backend_pid())"))
         assert session.last_write_lsn is None
         assert set(read_ports(repo, 4)) == {primary_port}
+        token = session.token()
+    # The next request is told to read on the primary too.
+    assert token == "rw1.postgresql.primary"
+    with cqrs.session(after=token) as later:
+        assert set(read_ports(Repo(later), 4)) == {primary_port}
     failures = [r for r in caplog.records if "WAL position" in r.getMessage()]
     assert [r.levelno for r in failures] == [logging.WARNING]
     assert failures[0].exc_info is not None

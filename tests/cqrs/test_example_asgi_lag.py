@@ -37,7 +37,7 @@ def test_the_redirect_after_a_post_reads_it_while_replay_is_paused(pg_env: str) 
                 before = len(served.events)
                 posted = await client.post(f"/authors/{author}/posts", json={"title": "New"})
                 assert posted.status_code == 303
-                assert client.cookies.get(example.LSN_COOKIE) is not None
+                assert client.cookies.get(example.RW_COOKIE) is not None
                 location = posted.headers["location"]
                 shown = await client.get(location)
                 assert shown.status_code == 200

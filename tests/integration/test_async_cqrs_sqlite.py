@@ -152,17 +152,32 @@ def test_a_session_reads_and_writes(url: str) -> None:
     run(main)
 
 
-def test_a_session_after_a_position_checks_it_and_reads_replicas(url: str) -> None:
-    # SQLite has no lag: a position carried from elsewhere changes nothing.
+def test_a_session_after_a_token_checks_it_and_reads_replicas(url: str) -> None:
+    # SQLite has no lag: a write carried from elsewhere changes nothing.
     async def main() -> None:
         async with AsyncCqrs(config(url)) as cqrs:
-            async with cqrs.session(after="16/B374D848") as session:
+            async with cqrs.session() as first:
+                assert first.token() is None
+                async with first.write() as conn:
+                    await conn.exec(INSERT)
+                token = first.token()
+            assert token == "rw1.sqlite.0"
+            async with cqrs.session(after=token) as session:
+                assert session.token() == token  # carried on to the next request
                 assert session.last_write_lsn is None
                 async with session.read() as conn:
                     assert conn.label.startswith("replica")
+                    assert await conn.one(COUNT) == 1
+            with pytest.warns(DeprecationWarning, match="bare WAL position"):
+                cqrs.session(after="16/B374D848")
             for bad in ["", "16", "16/", "/B374D848", "G/0", "123456789/0", "0/0\n", "0/0;--"]:
-                with pytest.raises(ValueError, match="not a WAL position"):
+                with pytest.raises(ValueError, match="not a read-your-writes token"):
                     cqrs.session(after=bad)
+            for bad in ["rw1.sqlite.", "rw1.sqlite.0/1", "rw2.sqlite.0", "rw1.sqlite.0\n"]:
+                with pytest.raises(ValueError, match="not a read-your-writes token"):
+                    cqrs.session(after=bad)
+            with pytest.raises(ValueError, match="from a postgresql database"):
+                cqrs.session(after="rw1.postgresql.16B374D848")
 
     run(main)
 

@@ -54,12 +54,6 @@ def test_only_primary_samples_taken_before_the_replica_count() -> None:
     assert history.lag(0, 4.0) is None
 
 
-def test_a_server_not_in_recovery_is_never_behind() -> None:
-    history = WalHistory(keep=60)
-    history.add(1.0, 1000)
-    assert history.lag(None, 2.0) == Lag(0, 0.0)
-
-
 def test_old_samples_are_dropped_and_out_of_order_ones_ignored() -> None:
     history = WalHistory(keep=10)
     for t in range(0, 31, 5):
@@ -79,3 +73,15 @@ def test_backoff_doubles_within_its_bounds_with_jitter(failures: int) -> None:
     if base / 2 > low:
         # Jittered: not all the same.
         assert len(set(delays)) > 1
+
+
+def test_a_new_primary_behind_the_old_one_starts_a_new_history() -> None:
+    history = WalHistory(keep=60)
+    for t in range(5):
+        history.add(float(t), 9000 + 100 * t)
+    # A failover: the promoted replica had received up to 9150 only.
+    history.add(5.0, 9150)
+    history.add(6.0, 9250)
+    # A replica at 9150 is 100 bytes behind since t=6, not since the old primary's t=2.
+    assert history.lag(9150, 6.0) == Lag(100, 0.0)
+    assert history.lag(9250, 6.0) == Lag(0, 0.0)

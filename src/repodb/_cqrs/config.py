@@ -13,8 +13,10 @@ import enum
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from .._pool.stats import PoolStats
+from .._pool.stats import PoolStats, SessionReset
+from ..url import parse_url
 
 __all__ = [
     "CqrsConfig",
@@ -24,7 +26,51 @@ __all__ = [
     "Selection",
     "ServerStats",
     "backoff",
+    "writable_target",
 ]
+
+# The libpq target_session_attrs values that accept only a server taking writes.
+_WRITABLE = ("read-write", "primary")
+
+
+def writable_target(conninfo: str) -> str:
+    """The primary's address as the router connects to it: the writable one of its hosts.
+
+    Why: after a failover the primary is another server. A libpq address may
+    list several hosts (``postgresql://app@db1,db2,db3/shop``, or
+    ``host=db1,db2,db3``); with ``target_session_attrs=read-write`` libpq
+    tries them in turn and keeps the first that takes writes, so one address
+    follows the primary wherever it is. A list without the option would land
+    on the first host that answers, standby or not, so the router adds it;
+    one that asks for a standby is a ValueError. Other addresses are
+    returned as they are.
+
+    Example::
+
+        >>> writable_target("postgresql://app@db1,db2/shop")
+        'postgresql://app@db1,db2/shop?target_session_attrs=read-write'
+    """
+    url = parse_url(conninfo)
+    if url.driver != "postgresql":
+        return conninfo
+    wanted = url.options.get("target_session_attrs")
+    if wanted is not None:
+        if wanted not in _WRITABLE:
+            raise ValueError(
+                f"the primary's target_session_attrs is {wanted!r}: the router writes there, "
+                "so use read-write or primary (or leave it out)"
+            )
+        return conninfo
+    if "://" in conninfo:
+        hosts = urlsplit(conninfo).netloc.rpartition("@")[2]
+    else:
+        hosts = url.options.get("host", "") + url.options.get("hostaddr", "")
+    if "," not in hosts:
+        return conninfo
+    if "://" not in conninfo:
+        return f"{conninfo} target_session_attrs=read-write"
+    separator = "&" if "?" in conninfo else "?"
+    return f"{conninfo}{separator}target_session_attrs=read-write"
 
 
 def backoff(failures: int, low: float, high: float) -> float:
@@ -92,7 +138,11 @@ class CqrsConfig:
     The same configuration serves ``Cqrs`` and ``AsyncCqrs``.
 
     Attributes:
-        primary_conninfo: the primary, as for ``repodb.connect``.
+        primary_conninfo: the primary, as for ``repodb.connect``. On
+            PostgreSQL it may list several hosts, the primary and the
+            replicas that may be promoted (``postgresql://app@db1,db2/shop``):
+            the router connects to the one that takes writes (it adds
+            ``target_session_attrs=read-write``), so it follows a failover.
         primary_max_size: the primary pool's size.
         replica_conninfos: the replicas; empty sends everything to the
             primary. With SQLite, the primary's file again (once per
@@ -107,6 +157,9 @@ class CqrsConfig:
         probe_timeout: seconds after which an unanswered probe marks a replica down.
         timeout: seconds a checkout waits for a busy pool (``PoolTimeout``).
         connect_timeout, statement_timeout: as for ``repodb.connect``.
+        session_reset, reset: what every pool does to a connection given
+            back (see ``repodb.pool.Pool``): ``"discard"`` or ``"reset"``,
+            and a callback (for an ``AsyncCqrs`` it may be an async function).
     """
 
     primary_conninfo: str
@@ -122,6 +175,8 @@ class CqrsConfig:
     timeout: float = 30.0
     connect_timeout: float = 5.0
     statement_timeout: float | None = None
+    session_reset: SessionReset | None = None
+    reset: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.replica_conninfos, str):

@@ -60,23 +60,27 @@ class WalHistory:
         """Record that the primary had written up to ``lsn`` at monotonic time ``at``."""
         if self._times and at <= self._times[-1]:
             return
+        if self._lsns and lsn < self._lsns[-1]:
+            # Another server is the primary (a failover), and it had not
+            # received all the old one wrote: positions from then on are its.
+            self._times.clear()
+            self._lsns.clear()
         self._times.append(at)
         self._lsns.append(lsn)
         while self._times[0] < at - self._keep:
             self._times.popleft()
             self._lsns.popleft()
 
-    def lag(self, replayed: int | None, at: float) -> Lag | None:
+    def lag(self, replayed: int, at: float) -> Lag | None:
         """The lag of a replica that had replayed up to ``replayed`` at time ``at``.
 
-        ``replayed`` None means the server is not in recovery (it has
-        everything). None when the primary was not sampled before ``at``.
+        None when the primary was not sampled before ``at``.
         """
         times, lsns = self._times, self._lsns
         last = bisect.bisect_right(times, at) - 1
         if last < 0:
             return None
-        if replayed is None or replayed >= lsns[last]:
+        if replayed >= lsns[last]:
             return Lag(0, 0.0)
         # The first sample past the replica's position: the primary has been
         # ahead of the replica since then, at least.

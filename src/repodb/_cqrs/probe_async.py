@@ -30,7 +30,8 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 
-from .._acompat_async import AsyncEvent, join_async, spawn_async, wait_event_async
+from .._acompat_async import AsyncEvent, AsyncWorker, join_async, spawn_async, wait_event_async
+from .._fork import track
 from ..connection_async import AsyncConnection, connect_async
 from ..errors import Error
 from .config import backoff
@@ -106,8 +107,34 @@ class AsyncProber:
         self.back_at = -math.inf
         # When the probe in flight started; None between probes.
         self.started: float | None = None
-        self._worker = spawn_async(_run, (weakref.ref(self), self._wake), f"repodb-probe-{label}")
-        weakref.finalize(self, self._wake.set)
+        self._worker = self._spawn()
+        track(self)
+
+    def _spawn(self) -> AsyncWorker:
+        worker = spawn_async(_run, (weakref.ref(self), self._wake), f"repodb-probe-{self.label}")
+        self._finalizer = weakref.finalize(self, self._wake.set)
+        return worker
+
+    def _after_fork(self) -> None:
+        """In a child process just forked: probe again, from a worker of the child's own.
+
+        Why: the parent's worker thread did not come along, so the child
+        would never see a server come back (or a replica's lag change). The
+        parent's probe connection is not closed (it shares the parent's
+        socket); the new worker opens its own. Called by the
+        ``os.register_at_fork`` hook while the child has one thread, so the
+        lock and the event, which the parent's worker may have held at the
+        fork, are made anew.
+        """
+        if self._stopped:
+            return
+        self._lock = threading.Lock()
+        self._wake = AsyncEvent()
+        self.started = None
+        self._due = 0.0
+        self._finalizer.detach()
+        with contextlib.suppress(RuntimeError):  # an async prober forked outside its loop
+            self._worker = self._spawn()
 
     def up(self, now: float) -> bool:
         """Whether the server counts as answering at ``now``."""

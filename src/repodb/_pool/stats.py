@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from ..errors import Error
 
-__all__ = ["PoolClosed", "PoolError", "PoolStats", "PoolTimeout", "PoolTooManyWaiters"]
+__all__ = [
+    "PoolClosed",
+    "PoolError",
+    "PoolStats",
+    "PoolTimeout",
+    "PoolTooManyWaiters",
+    "SessionReset",
+]
+
+#: What a connection given back to a pool goes through: ``DISCARD ALL`` or
+#: ``RESET ALL`` (see the pool's ``session_reset`` option).
+SessionReset = Literal["discard", "reset"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -3,28 +3,44 @@
 Why: a large result should not be loaded at once. The stream holds its
 connection (and, on PostgreSQL, a server-side cursor) until it is closed or
 exhausted, decodes a batch at a time, and reports one telemetry event for the
-whole stream when it ends.
+whole stream when it ends. A stream dropped half-read, neither closed nor
+exhausted, would hold its connection for ever: when it is garbage-collected,
+its cursor is closed and its connection given back, with a WARNING on the
+``repodb.pool`` logger, as for a leaked connection. That work is not done in
+the finalizer itself, which may run inside the garbage collector while the
+same thread holds the pool's lock: the sync stream hands it to a short-lived
+thread, the async one to a task of its event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .._compile.cache import compile_statement
 from ..errors import Error
 from ..query import Query
 
+if True:  # ASYNC
+    import asyncio  # the sync module loads no asyncio
+
 if TYPE_CHECKING:
+    from ..connection_async import AsyncConnection
     from ..repo_async import AsyncRepo, Intent
 
 __all__ = ["AsyncRepoStream"]
 
 T = TypeVar("T")
 _perf = time.perf_counter
+_logger = logging.getLogger("repodb.pool")
 
 
 class AsyncRepoStream(AsyncIterator[T]):
@@ -69,6 +85,15 @@ class AsyncRepoStream(AsyncIterator[T]):
             await self._hold.__aexit__(*sys.exc_info())
             raise
         self._sql = compiled.sql
+        # Dropped unclosed, the stream still gives its connection back.
+        held = (self._hold, self._rows, conn, compiled.sql)
+        if True:  # ASYNC
+            loop = asyncio.get_running_loop()
+            self._finalizer = weakref.finalize(self, _abandoned, *held, loop)
+        else:
+            self._finalizer = weakref.finalize(self, _abandoned, *held)
+        # Not at exit: a program ending with a stream open needs no thread for it.
+        self._finalizer.atexit = False
 
     if True:  # ASYNC
 
@@ -129,6 +154,7 @@ class AsyncRepoStream(AsyncIterator[T]):
         if self._closed:
             return
         self._closed = True
+        self._finalizer.detach()
         try:
             close = getattr(self._rows, "aclose", None)
             if close is not None:
@@ -167,3 +193,63 @@ class AsyncRepoStream(AsyncIterator[T]):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+_DROPPED = (
+    "a stream was dropped before it was closed or read to the end; its cursor is closed and "
+    "its connection given back now (close streams, or read them in a with block): %s"
+)
+
+
+async def _give_back(
+    hold: AbstractAsyncContextManager[AsyncConnection],
+    rows: AsyncIterator[tuple[Any, ...]],
+    conn: AsyncConnection,
+) -> None:
+    """Close an abandoned stream's cursor, then give its connection back."""
+    try:
+        close = getattr(rows, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(*conn._native):
+                await close()
+    finally:
+        await hold.__aexit__(None, None, None)
+
+
+if True:  # ASYNC
+
+    def _abandoned(
+        hold: AbstractAsyncContextManager[AsyncConnection],
+        rows: AsyncIterator[tuple[Any, ...]],
+        conn: AsyncConnection,
+        sql: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """The stream was collected unclosed: its loop gives the connection back."""
+        _logger.warning(_DROPPED, sql)
+        # The loop keeps only a weak reference to a task: this one holds it.
+        tasks: set[asyncio.Task[None]] = set()
+
+        def start() -> None:
+            task = loop.create_task(_give_back(hold, rows, conn))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing can run it
+            loop.call_soon_threadsafe(start)
+
+else:
+
+    def _abandoned(
+        hold: AbstractAsyncContextManager[AsyncConnection],
+        rows: AsyncIterator[tuple[Any, ...]],
+        conn: AsyncConnection,
+        sql: str,
+    ) -> None:
+        """The stream was collected unclosed: a thread gives the connection back."""
+        _logger.warning(_DROPPED, sql)
+        worker = threading.Thread(
+            target=_give_back, args=(hold, rows, conn), name="repodb-stream-dropped", daemon=True
+        )
+        with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
+            worker.start()

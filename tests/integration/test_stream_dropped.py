@@ -1,0 +1,112 @@
+"""A ``repo.stream`` read in part and then dropped gives its connection back.
+
+Covered, on SQLite and PostgreSQL, sync and async: with a one-connection
+pool, a stream abandoned after its first row (never closed, never
+exhausted) is collected, its cursor closed (no cursor left on the
+PostgreSQL session) and its connection given back, with one WARNING on the
+``repodb.pool`` logger; the next read gets the connection instead of waiting
+out the pool's timeout. A stream closed properly warns nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+
+import pytest
+
+from repodb import Request
+from repodb.pool import Pool
+from repodb.pool_async import AsyncPool
+from repodb.query import query
+from repodb.repo import Repo
+from repodb.repo_async import AsyncRepo
+from repodb.schema import Col, Schema, field
+from repodb.url import parse_url
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
+
+BOUND = 10.0
+CURSORS = Request.one("SELECT count(*) FROM pg_cursors WHERE name LIKE 'repodb%'", row=int)
+
+
+class Reading(Schema, table="readings"):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    value: Col[int]
+
+
+def seed(url: str) -> None:
+    with open_conn(url) as conn:
+        key = "INTEGER PRIMARY KEY" if conn.dialect.name == "sqlite" else "bigserial PRIMARY KEY"
+        conn.exec(Request.exec(f"CREATE TABLE readings (id {key}, value INTEGER NOT NULL)"))
+        conn.exec(Request.exec("INSERT INTO readings (value) VALUES (1), (2), (3), (4), (5)"))
+
+
+def dropped(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "stream was dropped" in r.getMessage()]
+
+
+def test_a_dropped_stream_gives_its_connection_back(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(db_url)
+    pool = Pool(
+        db_url,
+        max_size=1,
+        timeout=BOUND,
+        connect_timeout=CONNECT_TIMEOUT,
+        statement_timeout=STATEMENT_TIMEOUT,
+    )
+    try:
+        repo = Repo(pool)
+        with repo.stream(query(Reading)) as rows:
+            assert len(list(rows)) == 5
+        assert dropped(caplog) == []
+
+        stream = repo.stream(query(Reading), batch_size=2)
+        assert next(stream).value == 1
+        assert pool.stats().in_use == 1
+        del stream
+        gc.collect()
+        deadline = time.monotonic() + BOUND
+        while pool.stats().in_use:
+            assert time.monotonic() < deadline, "the connection never came back"
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert repo.aggregate(query(Reading), "count") == 5
+        assert time.monotonic() - started < BOUND / 2  # not a wait for the pool's timeout
+        if parse_url(db_url).driver == "postgresql":
+            with pool.connection() as conn:
+                assert conn.one(CURSORS) == 0
+        assert [r.levelno for r in dropped(caplog)] == [logging.WARNING]
+        assert "SELECT" in dropped(caplog)[0].getMessage()
+    finally:
+        pool.shutdown(timeout=5)
+
+
+def test_a_dropped_async_stream_gives_its_connection_back(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(db_url)
+
+    async def main() -> None:
+        async with AsyncPool(
+            db_url, max_size=1, timeout=BOUND, connect_timeout=CONNECT_TIMEOUT
+        ) as pool:
+            repo = AsyncRepo(pool)
+            stream = repo.stream(query(Reading), batch_size=2)
+            assert (await anext(stream)).value == 1
+            assert pool.stats().in_use == 1
+            del stream
+            gc.collect()
+            async with asyncio.timeout(BOUND):
+                while pool.stats().in_use:
+                    await asyncio.sleep(0.01)
+            assert await repo.aggregate(query(Reading), "count") == 5
+            if parse_url(db_url).driver == "postgresql":
+                async with pool.connection() as conn:
+                    assert await conn.one(CURSORS) == 0
+
+    asyncio.run(main())
+    assert [r.levelno for r in dropped(caplog)] == [logging.WARNING]
