@@ -38,7 +38,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class JsonField(Field):  # type: ignore[misc]
+class JsonField(Field):
     """JSON text on SQLite, ``jsonb`` on PostgreSQL (where psycopg gives the document)."""
 
     field_type = "JSONB"
@@ -50,7 +50,7 @@ class JsonField(Field):  # type: ignore[misc]
         return json.loads(value) if isinstance(value, str) else value
 
 
-class AwareDateTimeField(Field):  # type: ignore[misc]
+class AwareDateTimeField(Field):
     """An aware datetime: ``timestamptz``, or repodb's UTC text on SQLite.
 
     Why not peewee's ``DateTimeField``: it parses text with formats that
@@ -68,7 +68,7 @@ class AwareDateTimeField(Field):  # type: ignore[misc]
         return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-class TextUUIDField(UUIDField):  # type: ignore[misc]
+class TextUUIDField(UUIDField):
     """A UUID as repodb stores it on SQLite (text with dashes); ``uuid`` on PostgreSQL."""
 
     def db_value(self, value: Any) -> Any:
@@ -77,7 +77,7 @@ class TextUUIDField(UUIDField):  # type: ignore[misc]
         return value
 
 
-class User(Model):  # type: ignore[misc]
+class User(Model):
     id = AutoField()
     name = TextField()
     email = TextField()
@@ -94,7 +94,7 @@ class User(Model):  # type: ignore[misc]
         table_name = "bench_users"
 
 
-class Post(Model):  # type: ignore[misc]
+class Post(Model):
     id = AutoField()
     user = ForeignKeyField(User, backref="posts", column_name="user_id")
     title = TextField()
@@ -111,7 +111,7 @@ class Post(Model):  # type: ignore[misc]
         table_name = "bench_posts"
 
 
-class NewUser(User):  # type: ignore[misc]
+class NewUser(User):
     class Meta:
         table_name = "bench_new_users"
 

@@ -211,7 +211,11 @@ A_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
             dt.datetime(2024, 5, 1, 12, 30, 15, 123, tzinfo=PLUS_TWO),
             "2024-05-01 10:30:15.000123+00:00",
         ),
-        (dt.datetime, dt.datetime(2024, 1, 1, 1, 0, tzinfo=PLUS_TWO), "2023-12-31 23:00:00.000000+00:00"),
+        (
+            dt.datetime,
+            dt.datetime(2024, 1, 1, 1, 0, tzinfo=PLUS_TWO),
+            "2023-12-31 23:00:00.000000+00:00",
+        ),
         (dt.time, dt.time(8, 5, 3), "08:05:03.000000"),
         (dt.timedelta, dt.timedelta(days=1, seconds=2, microseconds=3), 86_402_000_003),
         (dt.timedelta, dt.timedelta(microseconds=-1), -1),
