@@ -132,6 +132,12 @@ def _drop_async_blocks(source: str) -> str:
     return "".join(lines)
 
 
+# Python 3.12+ tokenizes an f-string in pieces (PEP 701): its literal text is
+# FSTRING_MIDDLE tokens, renamed as strings are, so that every Python version
+# writes the same sync modules (3.11 sees one STRING token).
+_TEXT_TOKENS = frozenset({tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)})
+
+
 def transform(source: str) -> str:
     """The sync module for an async ``source`` (before formatting)."""
     source = _drop_async_blocks(source)
@@ -172,9 +178,14 @@ def transform(source: str) -> str:
             new = DOTTED[(tok.string, significant[i + 2].string)]
             edits.append((pos(tok.start), pos(significant[i + 2].end), new))
             skip = 2
-        elif tok.type in (tokenize.NAME, tokenize.STRING):
-            new = rename(tok.string) if tok.type == tokenize.NAME else _rename_text(tok.string)
-            if new != tok.string:
+        elif tok.type == tokenize.NAME:
+            if (new := rename(tok.string)) != tok.string:
+                edits.append((pos(tok.start), pos(tok.end), new))
+        elif tok.type in _TEXT_TOKENS:
+            # The source's own text: an f-string piece's token text has its
+            # doubled braces undone.
+            text = source[pos(tok.start) : pos(tok.end)]
+            if (new := _rename_text(text)) != text:
                 edits.append((pos(tok.start), pos(tok.end), new))
     for tok in tokens:
         if tok.type == tokenize.COMMENT and (new := _rename_text(tok.string)) != tok.string:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import pg_url, replica_urls
+from tests.conftest import PGBOUNCER_URL, pg_url, replica_urls, require
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_repo.py"
 SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
@@ -172,3 +172,24 @@ def test_the_cqrs_benchmark_runs(tmp_path: Path) -> None:
     overhead = json.loads(out.read_text())["overhead"]
     assert overhead["1 thread"]["Repo(cqrs)"] > 0
     assert overhead["1 thread"]["Repo(pool)"] > 0
+
+
+def test_the_pgbouncer_benchmark_runs_without_an_error(tmp_path: Path) -> None:
+    # 16 threads, then 16 tasks, of mixed Repo statements through PgBouncer;
+    # the script exits 1 on any error, and checks every result itself.
+    require(PGBOUNCER_URL, "REPODB_TEST_PGBOUNCER_URL")
+    script = BENCH.parent / "bench_pgbouncer.py"
+    results = run_bench(
+        tmp_path, "--pg-url", pg_url(), "--bouncer-url", PGBOUNCER_URL, script=script
+    )
+    for name in ("threads", "asyncio tasks"):
+        mix = results["mix"][name]
+        assert mix["statements"] == 16 * 30
+        assert mix["errors"] == 0, mix["first error"]
+    assert set(results["get"]) == {
+        "direct (prepared)",
+        "direct, pooler=transaction",
+        "PgBouncer",
+        "PgBouncer, statement_timeout",
+    }
+    assert set(results["timeout"]) == {"outside a transaction", "in a transaction"}

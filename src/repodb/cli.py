@@ -248,6 +248,13 @@ def _parser() -> argparse.ArgumentParser:
     rollback = command("rollback", migrations.rollback, "undo applied migrations, newest first")
     for sub in (migrate, rollback):
         sub.add_argument(
+            "--prefix",
+            metavar="NAME",
+            default=None,
+            help="one tenant's tables: a PostgreSQL schema (created if missing), or on SQLite"
+            " the database file NAME.db beside the main one (see Repo's prefix)",
+        )
+        sub.add_argument(
             "--lock-timeout",
             type=_seconds,
             default=60.0,

@@ -110,6 +110,23 @@ class Dialect:
             the array ``{a}`` and the value (or values) ``{x}`` once each:
             ``{x}`` first for the three tests, ``{a}`` first to append or
             remove (values are bound in that order on every dialect).
+        json_ops: ``(form, template)``: JSON tests: ``contains`` (``{j}``
+            holds ``{x}``, PostgreSQL's jsonb ``@>``) and ``has_key`` (the
+            object ``{j}`` has the key ``{k}``), each naming ``{j}`` first.
+            A form a database lacks is left out, and refused by name.
+        default_prefix: the schema (PostgreSQL) or attached database
+            (SQLite) of every table without a ``prefix`` of its own: a
+            tenant's. Not a fact of the database: ``Repo(source,
+            prefix=...)`` compiles with a copy of the dialect that carries it
+            (``with_prefix``), so that the prefix is part of every cache key
+            the dialect is, and of every table name the dialect quotes.
+        search_ops: ``(form, template)``: full-text search: ``vector``
+            (``{config}``, ``{document}``), ``query_plain``, ``query_raw``,
+            ``query_phrase``, ``query_web`` (``{config}``, ``{q}``),
+            ``match`` and ``rank`` (``{v}`` then ``{q}``), and the
+            ``document_part`` (``{d}``) and ``document_join`` that make one
+            document of several columns; none on SQLite (FTS5 is a virtual
+            table, not a function of a column).
     """
 
     name: str
@@ -145,6 +162,9 @@ class Dialect:
     explain_tree: bool = False
     time_shifts: tuple[tuple[str, str], ...] = ()
     array_ops: tuple[tuple[str, str], ...] = ()
+    json_ops: tuple[tuple[str, str], ...] = ()
+    search_ops: tuple[tuple[str, str], ...] = ()
+    default_prefix: str | None = None
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -166,7 +186,31 @@ class Dialect:
         (queries, COPY, migrations) names the same table.
         """
         table = self.quote(name)
+        prefix = prefix or self.default_prefix
         return f"{self.quote(prefix)}.{table}" if prefix else table
+
+    def with_prefix(self, prefix: str | None) -> Dialect:
+        """This dialect writing tables without a prefix of their own in ``prefix``.
+
+        Why a copy of the dialect: everything that compiles SQL (queries,
+        writes, preloads, bulk loads, DDL) already takes one, and caches by
+        it. Copies are kept, one per dialect and prefix, so a tenant's
+        statements hit the compiled-SQL cache as anyone's do.
+
+        >>> print(POSTGRESQL.with_prefix("tenant_42").quote_table("users"))
+        "tenant_42"."users"
+        """
+        if prefix is None or prefix == self.default_prefix:
+            return self
+        found = _PREFIXED.get((id(self), prefix))
+        if found is not None and found[0] is self:
+            return found[1]
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"a prefix is a schema's name, not {prefix!r}")
+        check_identifier(prefix, self.max_identifier_bytes, self.name)
+        made = dataclasses.replace(self, default_prefix=prefix)
+        _PREFIXED[(id(self), prefix)] = (self, made)
+        return made
 
     def cast_type(self, kind: Kind) -> str:
         """The SQL type name a value of ``kind`` is cast to."""
@@ -196,6 +240,15 @@ class Dialect:
                 return template
         raise ValueError(f"{self.name} has no array operation {form!r}")
 
+    def template(self, family: str, form: str) -> str:
+        """The template of ``form`` among the ``json_ops`` or ``search_ops`` (``family``)."""
+        for known, template in self.json_ops if family == "json" else self.search_ops:
+            if known == form:
+                return template
+        what = "full-text search" if family == "search" else f"JSON operation {form!r}"
+        hint = _MISSING_HINTS.get((self.name, family), "")
+        raise ValueError(f"{self.name} has no {what}{hint}")
+
     def time_shift(self, form: str) -> str:
         """The template moving a date or datetime in ``form`` (see ``time_shifts``)."""
         for known, template in self.time_shifts:
@@ -203,6 +256,21 @@ class Dialect:
                 return template
         raise ValueError(f"{self.name} has no date arithmetic of the form {form!r}")
 
+
+# Dialect.with_prefix's copies, by (id of the dialect, prefix); the dialect
+# itself is kept too, so that a reused id never finds another's copy.
+_PREFIXED: dict[tuple[int, str], tuple[Dialect, Dialect]] = {}
+
+# What to use instead, where a dialect lacks a family of templates.
+_MISSING_HINTS = {
+    ("sqlite", "json"): (
+        " (json_contains is jsonb's @>): compare json_get(...) or json_text(...) with a value"
+    ),
+    ("sqlite", "search"): (
+        " (to_tsvector and its siblings are PostgreSQL's; on SQLite use an FTS5 virtual table"
+        " through fragment())"
+    ),
+}
 
 # Datetimes are text in their storage form ("YYYY-MM-DD HH:MM:SS.ffffff+00:00",
 # UTC; older text has no offset) on SQLite. strftime keeps milliseconds only
@@ -317,6 +385,16 @@ SQLITE = Dialect(
             ' WHERE "value" IS NOT "_x") END FROM (SELECT {a} AS "_a", {x} AS "_x"))',
         ),
     ),
+    # A key whose value is JSON null exists (json_type gives 'null'), as with
+    # jsonb's ?; a NULL document gives NULL. Each operand binds once.
+    json_ops=(
+        (
+            "has_key",
+            '(SELECT CASE WHEN "_j" IS NULL THEN NULL ELSE'
+            ' json_type("_j", \'$."\' || "_k" || \'"\') IS NOT NULL END'
+            ' FROM (SELECT {j} AS "_j", {k} AS "_k"))',
+        ),
+    ),
 )
 
 POSTGRESQL = Dialect(
@@ -383,6 +461,23 @@ POSTGRESQL = Dialect(
         ("overlaps", "({x} && {a})"),
         ("append", "array_append({a}, {x})"),
         ("remove", "array_remove({a}, {x})"),
+    ),
+    json_ops=(
+        ("contains", "({j} @> CAST({x} AS jsonb))"),
+        ("has_key", "({j} ? CAST({k} AS text))"),
+    ),
+    # The configuration is a checked name written in place, so that a query's
+    # to_tsvector is the very expression of create_index(..., search=config).
+    search_ops=(
+        ("vector", "to_tsvector('{config}', {document})"),
+        ("document_part", "coalesce({d}, '')"),
+        ("document_join", " || ' ' || "),
+        ("query_plain", "plainto_tsquery('{config}', {q})"),
+        ("query_raw", "to_tsquery('{config}', {q})"),
+        ("query_phrase", "phraseto_tsquery('{config}', {q})"),
+        ("query_web", "websearch_to_tsquery('{config}', {q})"),
+        ("match", "({v} @@ {q})"),
+        ("rank", "ts_rank({v}, {q})"),
     ),
 )
 

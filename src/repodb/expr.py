@@ -59,8 +59,10 @@ __all__ = [
     "Like",
     "Ordering",
     "Row",
+    "SearchDocument",
     "Statement",
     "Subquery",
+    "TemplateOp",
     "TimeShift",
     "Truth",
     "Unary",
@@ -1458,3 +1460,76 @@ class ArrayOp(Expr[T]):
         )
         first.walk(shape, values)
         second.walk(shape, values)
+
+
+# -- JSON tests and full-text search ------------------------------------------------------
+
+TemplateFamily = Literal["json", "search"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class TemplateOp(Expr[T]):
+    """An operation written by a dialect's template: JSON tests, full-text search.
+
+    Build one with ``repodb.functions.json_contains``, ``json_has_key``,
+    ``to_tsvector``, ``to_tsquery``, ``ts_match``, ``ts_rank``. ``family``
+    picks the dialect's table (``Dialect.json_ops`` or ``search_ops``) and
+    ``form`` the template in it; a dialect without the form refuses it by
+    name. ``slots`` are the expressions the template names, in the order
+    every dialect's template names them (so values bind in that order);
+    ``words`` are text checked when the node is built and written in place
+    (a text-search configuration, which an expression index must see as a
+    constant, not a parameter).
+    """
+
+    family: TemplateFamily
+    form: str
+    slots: tuple[tuple[str, Expr[Any]], ...]
+    type_: DbType[Any] | None
+    words: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        if self.type_ is not None and self.type_.kind is Kind.BOOL:
+            return _truth(*(e for _, e in self.slots))
+        return self.type_
+
+    def emit(self, w: Writer) -> None:
+        slots: dict[str, Expr[Any] | str] = dict(self.words)
+        slots.update(self.slots)
+        emit_template(w, w.dialect.template(self.family, self.form), slots)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        names = tuple(name for name, _ in self.slots)
+        shape.append((TemplateOp, self.family, self.form, names, self.words, self.type_))
+        for _, e in self.slots:
+            e.walk(shape, values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class SearchDocument(Expr[str]):
+    """The text ``to_tsvector`` reads: one column as it is, several joined by spaces.
+
+    Several columns are each ``coalesce``d to ``''`` (a NULL one must not
+    blank the rest) and joined with ``' '``, literals written in place, by
+    the dialect's ``document_part`` and ``document_join`` templates, which
+    ``create_index(..., search=config)`` uses too: the planner matches an
+    expression index only to the very same expression.
+    """
+
+    parts: tuple[Expr[Any], ...]
+
+    def emit(self, w: Writer) -> None:
+        if len(self.parts) == 1:
+            self.parts[0].emit(w)
+            return
+        part = w.dialect.template("search", "document_part")
+        for i, e in enumerate(self.parts):
+            if i:
+                w.write(w.dialect.template("search", "document_join"))
+            emit_template(w, part, {"d": e})
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((SearchDocument, len(self.parts)))
+        for e in self.parts:
+            e.walk(shape, values)

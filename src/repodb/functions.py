@@ -16,7 +16,12 @@ typed expression: ``count()`` is an ``Expr[int]``, ``lower(User.name)`` an
 - Text and time: ``lower``, ``upper``, ``length``, ``now``, ``date_trunc``
   (PostgreSQL); date arithmetic ``datetime_add``, ``date_add``, ``ago``,
   ``from_now`` (and ``datetime_column + timedelta``), alike on both databases.
-- JSON: ``json_get`` (``->``) and ``json_text`` (``->>``).
+- JSON: ``json_get`` (``->``) and ``json_text`` (``->>``) at any depth,
+  ``json_has_key`` (``?``) on both databases, ``json_contains`` (jsonb's
+  ``@>``, PostgreSQL).
+- Full-text search (PostgreSQL): ``to_tsvector``, ``to_tsquery``,
+  ``ts_match`` (``@@``), ``ts_rank``; ``create_index(..., using="gin",
+  search=config)`` in a migration indexes the same expression.
 - Arrays (PostgreSQL arrays, JSON arrays on SQLite): ``array_has``,
   ``array_contains``, ``array_overlaps``, ``array_append``, ``array_remove``.
 - ``fragment``: raw SQL from a ``LiteralString`` with ``?`` markers for
@@ -31,12 +36,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import typing
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, LiteralString, TypeVar, overload
 
 from ._placeholders import parse
-from .types import DbType, Kind, optional, to_dbtype
+from .types import DbType, Kind, json, optional, to_dbtype
 
 if TYPE_CHECKING:
     pass
@@ -56,7 +62,9 @@ from .expr import (
     Func,
     JsonAccess,
     Now,
+    SearchDocument,
     ShiftUnit,
+    TemplateOp,
     TimeShift,
     TruncUnit,
     Truth,
@@ -70,6 +78,8 @@ from .expr import (
 )
 
 __all__ = [
+    "TsQuery",
+    "TsVector",
     "ago",
     "and_",
     "array_append",
@@ -89,7 +99,9 @@ __all__ = [
     "dense_rank",
     "fragment",
     "from_now",
+    "json_contains",
     "json_get",
+    "json_has_key",
     "json_text",
     "length",
     "lower",
@@ -103,6 +115,10 @@ __all__ = [
     "row_number",
     "rows_between",
     "sum_",
+    "to_tsquery",
+    "to_tsvector",
+    "ts_match",
+    "ts_rank",
     "upper",
 ]
 
@@ -110,6 +126,8 @@ T = TypeVar("T")
 U = TypeVar("U")
 S = TypeVar("S", str, str | None)
 D = TypeVar("D", dt.datetime, dt.datetime | None)
+_BOOL_TYPE: DbType[bool] = to_dbtype(bool)
+_FLOAT_TYPE: DbType[float] = to_dbtype(float)
 
 
 # -- building conditions at run time --------------------------------------------
@@ -344,6 +362,127 @@ def json_text(value: Expr[Any], *path: str | int) -> Expr[str | None]:
     """The value at ``path`` as text: ``->>`` (a JSON string without its quotes)."""
     return JsonAccess(
         expect_expr(value, "json_text()", "an expression"), _json_path(path), text=True
+    )
+
+
+def json_has_key(value: Expr[Any], key: str | Expr[str]) -> Expr[bool]:
+    """Whether the JSON object ``value`` has the key ``key`` (jsonb's ``?``).
+
+    A key holding JSON ``null`` exists; a NULL ``value`` gives NULL. For a
+    key deeper down, test the object at its path:
+    ``json_has_key(json_get(Event.data, "user"), "email")``. On PostgreSQL a
+    string element of a top-level array counts too (jsonb's rule); SQLite
+    reads ``value`` with ``json_type``.
+    """
+    document = expect_expr(value, "json_has_key()", "a JSON expression first")
+    if not isinstance(key, Expr | str):
+        raise TypeError(f"json_has_key() takes a str key, not {describe(key)}")
+    return TemplateOp("json", "has_key", (("j", document), ("k", lift(key))), _BOOL_TYPE)
+
+
+def json_contains(value: Expr[Any], other: object) -> Expr[bool]:
+    """Whether the JSON ``value`` contains ``other`` (jsonb's ``@>``; PostgreSQL only).
+
+    Why jsonb's rule: ``{"tags": ["a"]}`` is contained in
+    ``{"tags": ["a", "b"], "x": 1}``; an object matches the keys it names,
+    at any depth, and an array the elements it lists, in any order. A GIN
+    index on the column (``create_index(table, [column], using="gin")``)
+    answers it. ``other`` is a dict, list or scalar bound as JSON, or a JSON
+    expression. SQLite has no containment: it refuses the query with a
+    ValueError, at compile time.
+
+    Example: ``query(Event).where(json_contains(Event.data, {"user": {"id": 42}}))``.
+    """
+    document = expect_expr(value, "json_contains()", "a JSON expression first")
+    operand = other if isinstance(other, Expr) else Value(other, json())
+    return TemplateOp("json", "contains", (("j", document), ("x", operand)), _BOOL_TYPE)
+
+
+# -- full-text search (PostgreSQL) -------------------------------------------------------
+
+
+class TsVector:
+    """The type of ``to_tsvector(...)``: PostgreSQL's ``tsvector``, searched, never selected."""
+
+
+class TsQuery:
+    """The type of ``to_tsquery(...)``: PostgreSQL's ``tsquery``."""
+
+
+_CONFIG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+QuerySyntax = Literal["plain", "raw", "phrase", "web"]
+_SYNTAXES = frozenset(typing.get_args(QuerySyntax))
+
+
+def _config(config: object, where: str) -> str:
+    """``config``, a text-search configuration's name, checked: it is written in place."""
+    if not isinstance(config, str) or not _CONFIG.fullmatch(config):
+        raise ValueError(
+            f"{where} takes a text-search configuration name such as 'english' or"
+            f" 'simple', not {config!r}"
+        )
+    return config
+
+
+def to_tsvector(
+    config: str, document: Expr[S], /, *documents: Expr[str] | Expr[str | None]
+) -> Expr[TsVector]:
+    """``to_tsvector('config', document)``: text as searchable lexemes (PostgreSQL).
+
+    Why the configuration is named here: it says which language's stemming
+    and stop words apply, and it is written into the SQL (checked, never
+    bound) so that the expression is the one ``create_index(table, columns,
+    using="gin", search=config)`` indexes. Several documents are searched as
+    one text, each NULL read as empty.
+
+    Example: ``ts_match(to_tsvector("english", Post.title, Post.body), to_tsquery("english", q))``.
+    """
+    name = _config(config, "to_tsvector()")
+    parts = tuple(
+        expect_expr(d, "to_tsvector()", "text expressions") for d in (document, *documents)
+    )
+    return TemplateOp(
+        "search", "vector", (("document", SearchDocument(parts)),), None, (("config", name),)
+    )
+
+
+def to_tsquery(
+    config: str, text: str | Expr[str], *, syntax: QuerySyntax = "plain"
+) -> Expr[TsQuery]:
+    """A search query from ``text`` (PostgreSQL), read by ``syntax``.
+
+    Options:
+        syntax: ``plain`` (``plainto_tsquery``: every word, the default and
+            safe for what users type), ``web`` (``websearch_to_tsquery``:
+            ``"quoted phrases"``, ``or``, ``-excluded``), ``phrase``
+            (``phraseto_tsquery``: the words in order) or ``raw``
+            (``to_tsquery``: its own ``&``, ``|``, ``!`` and ``<->`` syntax,
+            where a stray operator is an error).
+    """
+    name = _config(config, "to_tsquery()")
+    if syntax not in _SYNTAXES:
+        raise ValueError(f"unknown to_tsquery syntax {syntax!r}; one of plain, raw, phrase, web")
+    return TemplateOp("search", f"query_{syntax}", (("q", lift(text)),), None, (("config", name),))
+
+
+def ts_match(vector: Expr[TsVector], search: Expr[TsQuery]) -> Expr[bool]:
+    """Whether ``vector`` matches ``search``: ``@@``.
+
+    Example: ``query(Post).where(ts_match(to_tsvector("english", Post.body),
+    to_tsquery("english", "cats")))``.
+    """
+    return TemplateOp("search", "match", _search_slots(vector, search, "ts_match()"), _BOOL_TYPE)
+
+
+def ts_rank(vector: Expr[TsVector], search: Expr[TsQuery]) -> Expr[float]:
+    """How well ``vector`` matches ``search``: ``ts_rank``, to order results by (higher first)."""
+    return TemplateOp("search", "rank", _search_slots(vector, search, "ts_rank()"), _FLOAT_TYPE)
+
+
+def _search_slots(vector: object, search: object, where: str) -> tuple[tuple[str, Expr[Any]], ...]:
+    return (
+        ("v", expect_expr(vector, where, "to_tsvector(...) first")),
+        ("q", expect_expr(search, where, "to_tsquery(...) second")),
     )
 
 

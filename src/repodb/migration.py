@@ -54,6 +54,8 @@ from ._migration.ops import (
 )
 from ._migration.runner import OnDone, OnStart, Runner
 from .connection import Connection, connect
+from .request import Request
+from .types import tup
 
 __all__ = [
     "NO_DEFAULT",
@@ -79,6 +81,11 @@ __all__ = [
 ]
 
 
+_SEARCH_PATH = Request.one("SELECT current_setting('search_path')", row=str)
+_SET_SEARCH_PATH = Request.one("SELECT set_config('search_path', $1, false)", params=str, row=str)
+_SQLITE_DATABASES = Request.many("SELECT name, file FROM pragma_database_list", row=tup(str, str))
+
+
 class Migrator:
     """Applies and rolls back the migration files of a directory on one database.
 
@@ -100,6 +107,13 @@ class Migrator:
             application. None (the default) waits as long as it takes.
             SQLite takes its write lock when the migration begins, bounded
             by ``lock_timeout``.
+        prefix: migrate one tenant (``Repo(source, prefix=...)``): on
+            PostgreSQL the schema ``prefix``, created if missing, which the
+            connection's ``search_path`` is set to until ``close()`` (so the
+            tenant's tables and its own history table are there); on SQLite
+            the database file attached as ``prefix`` on ``source``, else
+            ``<prefix>.db`` beside the main database file, migrated as a
+            database of its own.
 
     Example::
 
@@ -116,6 +130,7 @@ class Migrator:
         table: str = "schema_migrations",
         lock_timeout: float | None = 60.0,
         ddl_lock_timeout: float | None = None,
+        prefix: str | None = None,
     ) -> None:
         if ddl_lock_timeout is not None and ddl_lock_timeout <= 0:
             raise ValueError(f"ddl_lock_timeout must be positive, got {ddl_lock_timeout}")
@@ -127,6 +142,10 @@ class Migrator:
         self.directory = Path(directory)
         self._owned = isinstance(source, str)
         self.connection = connect(source) if isinstance(source, str) else source
+        # The search_path to give back to a connection the migrator was lent.
+        self._search_path: str | None = None
+        if prefix is not None:
+            self._enter_prefix(prefix)
         self._runner = Runner(self.connection, table, lock_timeout, ddl_lock_timeout)
 
     def __enter__(self) -> Self:
@@ -141,9 +160,39 @@ class Migrator:
         self.close()
 
     def close(self) -> None:
-        """Close the connection, if the migrator opened it."""
+        """Close the connection, if the migrator opened it (else restore its search_path)."""
         if self._owned:
             self.connection.close()
+        elif self._search_path is not None:
+            self.connection.one(_SET_SEARCH_PATH, self._search_path)
+            self._search_path = None
+
+    def _enter_prefix(self, prefix: str) -> None:
+        """Point the migrator at the tenant ``prefix`` (see the class's ``prefix``)."""
+        conn = self.connection
+        if not prefix or conn.dialect.name not in ("postgresql", "sqlite"):
+            raise MigrationError(f"no tenant prefix {prefix!r} on {conn.dialect.name}")
+        if conn.dialect.name == "postgresql":
+            quoted = conn.dialect.quote(prefix)
+            conn._run(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+            if not self._owned:
+                self._search_path = conn.one(_SEARCH_PATH)
+            conn.one(_SET_SEARCH_PATH, quoted)
+            return
+        files = dict(conn.all(_SQLITE_DATABASES))
+        path = files.get(prefix)
+        if not path:
+            main = files.get("main")
+            if not main:
+                raise MigrationError(
+                    f"prefix={prefix!r} on an in-memory SQLite database: attach the tenant's"
+                    " database file first (ATTACH DATABASE 'file' AS prefix)"
+                )
+            path = str(Path(main).with_name(f"{prefix}.db"))
+        tenant = connect(f"sqlite:///{path}")
+        if self._owned:
+            conn.close()
+        self.connection, self._owned = tenant, True
 
     def files(self) -> list[MigrationFile]:
         """The migration files, sorted by version (``MigrationError`` for a misnamed one)."""

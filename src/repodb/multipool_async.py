@@ -10,6 +10,10 @@ the same probe within ``check_interval + probe_timeout``; at that moment the
 statements running on its lent connections are aborted (``AsyncConnection.abort``)
 and fail with ``ConnectionLost``, as if the server had died, so no caller
 waits for it to wake up (the Repo runs such a read once more, elsewhere).
+Behind a transaction pooler (``pooler=transaction``) the same happens as
+soon as a connection to the server is lost: the pooler stays up, and the
+statements sent to it since wait in its queue for a server that is gone
+(PgBouncer: until its ``query_wait_timeout``, 120 s by default).
 Callers never wait on a server known to be down: a checkout that finds its
 server refusing moves on to the next one at once.
 
@@ -150,6 +154,8 @@ class AsyncMultiPool:
         self._lock = threading.Lock()
         # The connections lent out per server: a hung server's are aborted.
         self._lent: tuple[set[AsyncConnection], ...] = tuple(set() for _ in urls)
+        # The servers behind a transaction pooler: a lost one's are aborted too.
+        self._pooled = tuple("pooler" in parse_url(url).options for url in urls)
         self._turn = itertools.count()
         check = probe if probe is not None else AsyncConnection.ping
         self._probers = tuple(
@@ -360,26 +366,29 @@ class AsyncMultiPool:
             return
         await self._pools[index].release(conn)
 
-    def _abort(self, index: int) -> None:
+    def _abort(self, index: int, why: str = "hangs") -> None:
         """Server ``index`` hangs: fail the statements on its lent connections, and its waiters."""
         with self._lock:
             lent = list(self._lent[index])
         if lent:
             _logger.warning(
-                "%s hangs: aborting the %d connection(s) lent out on it",
+                "%s %s: aborting the %d connection(s) lent out on it",
                 self._labels[index],
+                why,
                 len(lent),
             )
         for conn in lent:
             conn.abort()
         # Checkouts queued for its connections go to another server (_borrow).
-        self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} hangs"))
+        self._pools[index]._fail_waiters(ConnectError(f"{self._labels[index]} {why}"))
 
     def _failed(self, index: int, error: BaseException) -> None:
         now = _now()
         for pool in self._pools:
             pool._suspect(now)
         self._probers[index].report(error)
+        if self._pooled[index] and isinstance(error, ConnectionLost):
+            self._abort(index, "was lost behind its pooler")
 
     def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
         """The healthy servers that ``accept`` allows, in the order to try them."""

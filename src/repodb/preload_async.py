@@ -304,7 +304,7 @@ class _Loader:
         self.force = force
 
     async def run(self, statement: Statement) -> list[Any]:
-        compiled = compile_statement(statement, self.conn.dialect)
+        compiled = compile_statement(statement, self.repo._dialect(self.conn))
         results = (await self.repo._run(self.conn, compiled, self.checkout))[0]
         # The checkout wait belongs to the first statement only.
         self.checkout = 0.0

@@ -26,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -36,6 +37,7 @@ from typing import (
     Any,
     Literal,
     Protocol,
+    Self,
     TypeVar,
     TypeVarTuple,
     overload,
@@ -64,6 +66,7 @@ from .write import Assignment, ConflictTarget, OnConflict
 if TYPE_CHECKING:
     from ._codec import Codecs
     from .changeset import Changeset
+    from .dialect import Dialect
     from .multi_async import AsyncMulti, Results
 
 __all__ = [
@@ -115,10 +118,17 @@ class AsyncRepo:
             every statement.
         log_params: include parameter values in events and DEBUG logs
             (``redact=True`` fields never appear).
+        prefix: a tenant's schema (PostgreSQL) or attached database
+            (SQLite), where every table without a ``prefix`` of its own is
+            read and written: queries, writes, preloads, bulk loads. The
+            reads and writes that take ``prefix=`` override it per call;
+            ``with_prefix`` gives a AsyncRepo on another one. A schema's own
+            ``prefix=`` wins over both (a table shared by every tenant).
 
     Example::
 
         repo = AsyncRepo(conn, on_event=print)
+        tenant = AsyncRepo(pool, prefix="tenant_42")
     """
 
     def __init__(
@@ -127,6 +137,7 @@ class AsyncRepo:
         *,
         on_event: EventHandler | Sequence[EventHandler] | None = None,
         log_params: bool = False,
+        prefix: str | None = None,
     ) -> None:
         if not callable(getattr(source, "checkout", None)):
             raise TypeError(
@@ -144,14 +155,39 @@ class AsyncRepo:
         self._log_params = log_params
         # Whether the connection is pinned (a transaction's): no checkout to time.
         self._held = False
+        self._prefix = _checked_prefix(prefix)
 
     @property
     def source(self) -> Source:
         """Where this repo gets its connections."""
         return self._source
 
+    @property
+    def prefix(self) -> str | None:
+        """The tenant's schema (or attached database) this repo works in, if any."""
+        return self._prefix
+
+    def with_prefix(self, prefix: str | None) -> Self:
+        """This repo working in ``prefix`` (None: the connection's own schema).
+
+        Same source, callbacks and (in a transaction) connection; nothing is
+        opened. Example: ``await repo.with_prefix("tenant_42").insert(changeset)``.
+        """
+        if prefix == self._prefix:
+            return self
+        other = copy.copy(self)
+        other._prefix = _checked_prefix(prefix)
+        return other
+
+    def _dialect(self, conn: AsyncConnection) -> Dialect:
+        """The dialect statements on ``conn`` compile for: the tenant's, with a prefix."""
+        if self._prefix is None:
+            return conn.dialect
+        return conn.dialect.with_prefix(self._prefix)
+
     def __repr__(self) -> str:
-        return f"<repodb.AsyncRepo on {self._source!r}>"
+        shown = f" prefix={self._prefix!r}" if self._prefix is not None else ""
+        return f"<repodb.AsyncRepo on {self._source!r}{shown}>"
 
     # -- running statements (shared by every operation) ----------------------------
 
@@ -251,7 +287,7 @@ class AsyncRepo:
     async def _compile_run(
         self, conn: AsyncConnection, checkout: float, statement: Statement
     ) -> tuple[list[Any], int]:
-        return await self._run(conn, compile_statement(statement, conn.dialect), checkout)
+        return await self._run(conn, compile_statement(statement, self._dialect(conn)), checkout)
 
     async def _query_rows(self, q: Query[Any]) -> list[Any]:
         intent = _intent(q)
@@ -293,31 +329,49 @@ class AsyncRepo:
     # -- reads ----------------------------------------------------------------------
 
     @overload
-    async def all(self, q: Query[T], /) -> list[T]: ...
+    async def all(self, q: Query[T], /, *, prefix: str | None = None) -> list[T]: ...
     @overload
     async def all(self, q: Request[None, R, Many], /) -> list[R]: ...
     @overload
     async def all(self, q: Request[P, R, Many], params: P, /) -> list[R]: ...
     async def all(
-        self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /
+        self,
+        q: Query[Any] | Request[Any, Any, Any],
+        params: object = None,
+        /,
+        *,
+        prefix: str | None = None,
     ) -> list[Any]:
         """Every result of a query (preloads included) or of a typed request.
 
+        ``prefix`` reads a tenant's tables (see ``AsyncRepo``), for this call.
+
         Example: ``await repo.all(query(User).where(User.age > 30))`` is ``list[User]``.
         """
+        if prefix is not None:
+            return await self.with_prefix(prefix).all(_query_for(q, "all(prefix=...)", False))
         if isinstance(q, Request):
             result: list[Any] = await self._run_request(q, params, "all")
             return result
         return await self._query_rows(_query_for(q, "all()"))
 
     @overload
-    async def one(self, q: Query[T], /) -> T: ...
+    async def one(self, q: Query[T], /, *, prefix: str | None = None) -> T: ...
     @overload
     async def one(self, q: Request[None, R, One], /) -> R: ...
     @overload
     async def one(self, q: Request[P, R, One], params: P, /) -> R: ...
-    async def one(self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /) -> Any:
+    async def one(
+        self,
+        q: Query[Any] | Request[Any, Any, Any],
+        params: object = None,
+        /,
+        *,
+        prefix: str | None = None,
+    ) -> Any:
         """The one result: ``NotFound`` when there is none, ``MultipleResults`` for more."""
+        if prefix is not None:
+            return await self.with_prefix(prefix).one(_query_for(q, "one(prefix=...)", False))
         if isinstance(q, Request):
             return await self._run_request(q, params, "one")
         rows = await self._query_rows(_query_for(q, "one()"))
@@ -328,15 +382,23 @@ class AsyncRepo:
         raise NotFound(f"expected one row from {_describe(q)}, got none")
 
     @overload
-    async def one_or_none(self, q: Query[T], /) -> T | None: ...
+    async def one_or_none(self, q: Query[T], /, *, prefix: str | None = None) -> T | None: ...
     @overload
     async def one_or_none(self, q: Request[None, R, ZeroOrOne], /) -> R | None: ...
     @overload
     async def one_or_none(self, q: Request[P, R, ZeroOrOne], params: P, /) -> R | None: ...
     async def one_or_none(
-        self, q: Query[Any] | Request[Any, Any, Any], params: object = None, /
+        self,
+        q: Query[Any] | Request[Any, Any, Any],
+        params: object = None,
+        /,
+        *,
+        prefix: str | None = None,
     ) -> Any:
         """The result, or None when there is none; ``MultipleResults`` for more."""
+        if prefix is not None:
+            where = "one_or_none(prefix=...)"
+            return await self.with_prefix(prefix).one_or_none(_query_for(q, where, False))
         if isinstance(q, Request):
             return await self._run_request(q, params, "one_or_none")
         rows = await self._query_rows(_query_for(q, "one_or_none()"))
@@ -353,25 +415,28 @@ class AsyncRepo:
         result: int = await self._run_request(request, params, "exec")
         return result
 
-    async def get(self, schema: type[S], key: object) -> S:
+    async def get(self, schema: type[S], key: object, *, prefix: str | None = None) -> S:
         """The record with primary key ``key``; ``NotFound`` when there is none.
 
         A composite key is a tuple in field order. Example: ``await repo.get(User, 1)``.
         """
-        found = await self.get_or_none(schema, key)
+        found = await self.get_or_none(schema, key, prefix=prefix)
         if found is None:
             raise NotFound(f"no {schema.__name__} with primary key {key!r}")
         return found
 
-    async def get_or_none(self, schema: type[S], key: object) -> S | None:
-        """The record with primary key ``key``, or None."""
-        found: S | None = await self._read(self._on_connection, "read", self._get_on, schema, key)
+    async def get_or_none(
+        self, schema: type[S], key: object, *, prefix: str | None = None
+    ) -> S | None:
+        """The record with primary key ``key``, or None (in ``prefix``'s table, given one)."""
+        repo = self if prefix is None else self.with_prefix(prefix)
+        found: S | None = await repo._read(repo._on_connection, "read", repo._get_on, schema, key)
         return found
 
     async def _get_on(
         self, conn: AsyncConnection, checkout: float, schema: type[S], key: object
     ) -> S | None:
-        plan = key_plan(schema, conn)
+        plan = key_plan(schema, conn, self._dialect(conn))
         args = plan.encode(key)
         if not self._observing():
             rows = await conn._fetch_sql(plan.sql, args, True)
@@ -647,6 +712,7 @@ class AsyncRepo:
         update_where: Expr[bool] | Expr[bool | None] | None = None,
         stale_error_field: str | None = None,
         stale_error_message: str = "is stale",
+        prefix: str | None = None,
     ) -> S:
         """Insert a record or a valid changeset; the record as the database stored it.
 
@@ -662,9 +728,10 @@ class AsyncRepo:
         from being updated, nothing is written and ``StaleEntryError`` is
         raised; with ``stale_error_field`` it is an ``InvalidChangesetError``
         whose changeset has ``stale_error_message`` on that field instead.
+        ``prefix``: a tenant's schema for this call (see ``AsyncRepo``).
         """
         return await _write.insert(
-            self,
+            self.with_prefix(prefix) if prefix is not None else self,
             value,
             on_conflict=on_conflict,
             conflict_target=conflict_target,
@@ -678,6 +745,7 @@ class AsyncRepo:
         *,
         stale_error_field: str | None = None,
         stale_error_message: str = "is stale",
+        prefix: str | None = None,
     ) -> S:
         """Write a changeset's changes (only the changed fields); the updated record.
 
@@ -687,8 +755,9 @@ class AsyncRepo:
         field, in ``InvalidChangesetError``). A changeset without changes does
         not touch the database.
         """
+        repo = self.with_prefix(prefix) if prefix is not None else self
         return await _write.update(
-            self, changeset, _stale_field(stale_error_field, stale_error_message)
+            repo, changeset, _stale_field(stale_error_field, stale_error_message)
         )
 
     async def delete(
@@ -697,6 +766,7 @@ class AsyncRepo:
         *,
         stale_error_field: str | None = None,
         stale_error_message: str = "is stale",
+        prefix: str | None = None,
     ) -> S:
         """Delete a record by its primary key; ``StaleEntryError`` when no row was deleted.
 
@@ -704,8 +774,9 @@ class AsyncRepo:
         turn a restricting foreign key into a field error; ``stale_error_field``
         does the same for a stale record, as for ``update``.
         """
+        repo = self.with_prefix(prefix) if prefix is not None else self
         return await _write.delete(
-            self, value, _stale_field(stale_error_field, stale_error_message)
+            repo, value, _stale_field(stale_error_field, stale_error_message)
         )
 
     async def insert_or_update(self, changeset: Changeset[S]) -> S:
@@ -780,6 +851,7 @@ class AsyncRepo:
         conflict_target: ConflictTarget | None = ...,
         returning: Literal[False] = ...,
         update_where: Expr[bool] | Expr[bool | None] | None = ...,
+        prefix: str | None = ...,
     ) -> WriteResult[None]: ...
     @overload
     async def insert_all(
@@ -791,6 +863,7 @@ class AsyncRepo:
         conflict_target: ConflictTarget | None = ...,
         returning: Literal[True],
         update_where: Expr[bool] | Expr[bool | None] | None = ...,
+        prefix: str | None = ...,
     ) -> WriteResult[S]: ...
     @overload
     async def insert_all(
@@ -802,6 +875,7 @@ class AsyncRepo:
         conflict_target: ConflictTarget | None = ...,
         returning: Sequence[str | Column[Any]],
         update_where: Expr[bool] | Expr[bool | None] | None = ...,
+        prefix: str | None = ...,
     ) -> WriteResult[tuple[Any, ...]]: ...
     async def insert_all(
         self,
@@ -812,6 +886,7 @@ class AsyncRepo:
         conflict_target: ConflictTarget | None = None,
         returning: bool | Sequence[str | Column[Any]] = False,
         update_where: Expr[bool] | Expr[bool | None] | None = None,
+        prefix: str | None = None,
     ) -> WriteResult[Any]:
         """Insert many rows at once, in one transaction; a ``WriteResult``.
 
@@ -832,11 +907,12 @@ class AsyncRepo:
         Options: ``on_conflict``, ``conflict_target``, ``returning``,
         ``update_where`` as for ``repodb.write.insert_all``. Rows that
         ``update_where`` kept are neither written nor counted.
+        ``prefix``: a tenant's schema for this call.
         """
         from ._repo import bulk_async
 
         return await bulk_async.insert_all(
-            self,
+            self.with_prefix(prefix) if prefix is not None else self,
             schema,
             rows,
             on_conflict=on_conflict,
@@ -852,6 +928,7 @@ class AsyncRepo:
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = ...,
         returning: Literal[False] = ...,
+        prefix: str | None = ...,
     ) -> WriteResult[None]: ...
     @overload
     async def update_all(
@@ -860,6 +937,7 @@ class AsyncRepo:
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = ...,
         returning: Literal[True],
+        prefix: str | None = ...,
     ) -> WriteResult[S]: ...
     @overload
     async def update_all(
@@ -868,6 +946,7 @@ class AsyncRepo:
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = ...,
         returning: Sequence[str | Column[Any]],
+        prefix: str | None = ...,
     ) -> WriteResult[tuple[Any, ...]]: ...
     async def update_all(
         self,
@@ -875,6 +954,7 @@ class AsyncRepo:
         *assignments: Assignment,
         set: Mapping[str | Column[Any], object] | None = None,  # Ecto's name
         returning: bool | Sequence[str | Column[Any]] = False,
+        prefix: str | None = None,
     ) -> WriteResult[Any]:
         """Update every row ``q`` matches; a ``WriteResult`` (count; rows with ``returning``).
 
@@ -882,25 +962,33 @@ class AsyncRepo:
         """
         from ._repo import bulk_async
 
-        return await bulk_async.update_all(self, q, *assignments, set=set, returning=returning)
+        repo = self.with_prefix(prefix) if prefix is not None else self
+        return await bulk_async.update_all(repo, q, *assignments, set=set, returning=returning)
 
     @overload
     async def delete_all(
-        self, q: Query[Any], *, returning: Literal[False] = ...
+        self, q: Query[Any], *, returning: Literal[False] = ..., prefix: str | None = ...
     ) -> WriteResult[None]: ...
     @overload
-    async def delete_all(self, q: Query[S], *, returning: Literal[True]) -> WriteResult[S]: ...
+    async def delete_all(
+        self, q: Query[S], *, returning: Literal[True], prefix: str | None = ...
+    ) -> WriteResult[S]: ...
     @overload
     async def delete_all(
-        self, q: Query[Any], *, returning: Sequence[str | Column[Any]]
+        self, q: Query[Any], *, returning: Sequence[str | Column[Any]], prefix: str | None = ...
     ) -> WriteResult[tuple[Any, ...]]: ...
     async def delete_all(
-        self, q: Query[Any], *, returning: bool | Sequence[str | Column[Any]] = False
+        self,
+        q: Query[Any],
+        *,
+        returning: bool | Sequence[str | Column[Any]] = False,
+        prefix: str | None = None,
     ) -> WriteResult[Any]:
         """Delete every row ``q`` matches; a ``WriteResult`` (count; rows with ``returning``)."""
         from ._repo import bulk_async
 
-        return await bulk_async.delete_all(self, q, returning=returning)
+        repo = self.with_prefix(prefix) if prefix is not None else self
+        return await bulk_async.delete_all(repo, q, returning=returning)
 
     async def execute(self, statement: Statement) -> tuple[list[Any], int]:
         """Run any statement (query or write) on the primary: its results and row count."""
@@ -975,7 +1063,9 @@ class AsyncTransactionRepo(AsyncRepo):
     """
 
     def __init__(self, parent: AsyncRepo, conn: AsyncConnection, tx: AsyncTransaction) -> None:
-        super().__init__(conn, on_event=parent._handlers, log_params=parent._log_params)
+        super().__init__(
+            conn, on_event=parent._handlers, log_params=parent._log_params, prefix=parent._prefix
+        )
         self._conn = conn
         self._tx = tx
         self._held = True
@@ -1041,6 +1131,12 @@ _REQUEST_CALLS: dict[
     "one_or_none": lambda c, r, p: c.one_or_none(r, p),
     "exec": lambda c, r, p: c.exec(r, p),
 }
+
+
+def _checked_prefix(prefix: object) -> str | None:
+    if prefix is not None and (not isinstance(prefix, str) or not prefix):
+        raise ValueError(f"a prefix is a schema's name (a non-empty str), not {prefix!r}")
+    return prefix
 
 
 def _stale_field(field: str | None, message: str) -> StaleField | None:

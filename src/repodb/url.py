@@ -51,6 +51,22 @@ class DatabaseUrl:
     def __repr__(self) -> str:
         return f"DatabaseUrl({self.redacted!r})"
 
+    def without(self, key: str) -> str:
+        """``target`` without the option ``key``: for options repodb reads and libpq would refuse.
+
+        Example::
+
+            >>> parse_url("postgresql://db/app?pooler=transaction&sslmode=require").without("pooler")
+            'postgresql://db/app?sslmode=require'
+        """
+        if "://" in self.target:
+            head, sep, query = self.target.partition("?")
+            kept = [p for p in query.split("&") if p and p.split("=", 1)[0] != key]
+            return head + (sep + "&".join(kept) if kept else "")
+        # Pair by pair, as parsed, so a quoted value that contains "key=" stays whole.
+        pairs = _CONNINFO_PAIR.finditer(self.target)
+        return " ".join(m.group(0).strip() for m in pairs if m.group(1) != key)
+
     def scrub(self, text: str) -> str:
         """``text`` with the password, if any, replaced by ``***``."""
         if self.password:

@@ -104,6 +104,8 @@ REVERSIBLE: list[Operation] = [
     CreateIndex("posts", ("user_id", "headline")),
     CreateIndex("posts", ("n",), name="n_idx", unique=True, where="n > 0", if_not_exists=True),
     CreateIndex("posts", ("n",), name="n_conc", concurrently=True),
+    CreateIndex("posts", ("data",), using="gin"),
+    CreateIndex("posts", ("title", "body"), name="posts_search", using="gin", search="english"),
     # A table in another schema is named by prefix=; a dot is part of a name.
     CreateTable(
         "a.b",

@@ -198,3 +198,28 @@ def test_password_is_not_part_of_equality() -> None:
     a = parse_url("postgresql://app:one@db/x")
     b = DatabaseUrl(a.driver, a.target, a.options, a.redacted, password="other")
     assert a == b
+
+
+# without: an option repodb reads, kept from libpq ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "left"),
+    [
+        ("postgresql://db/app?pooler=transaction", "postgresql://db/app"),
+        (
+            "postgresql://db/app?pooler=transaction&sslmode=require",
+            "postgresql://db/app?sslmode=require",
+        ),
+        (
+            "postgresql://db/app?sslmode=require&pooler=transaction",
+            "postgresql://db/app?sslmode=require",
+        ),
+        ("host=db pooler=transaction dbname=app", "host=db dbname=app"),
+        ("host = db pooler = transaction", "host = db"),
+        # A quoted value that reads like the option stays whole.
+        ("host=db password='a pooler=b' pooler=transaction", "host=db password='a pooler=b'"),
+    ],
+)
+def test_without_drops_only_the_option(url: str, left: str) -> None:
+    assert parse_url(url).without("pooler") == left

@@ -72,6 +72,7 @@ def _run_migrations(
             table=ctx.table,
             lock_timeout=args.lock_timeout,
             ddl_lock_timeout=args.ddl_lock_timeout,
+            prefix=args.prefix,
         ) as migrator:
             ran = run(migrator, progress)
     except MigrationLocked as e:

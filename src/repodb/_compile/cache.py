@@ -206,9 +206,9 @@ _misses = 0
 def compile_statement(statement: Statement, dialect: Dialect) -> Compiled:
     """``statement`` compiled for ``dialect``, from the cache when its shape was seen before."""
     global _hits, _misses
-    # The dialect's name stands for it in the key (a Dialect is slow to
-    # hash); the entry keeps the dialect itself, checked on a hit.
-    shape: list[object] = [dialect.name]
+    # The dialect's name (and a tenant's prefix) stands for it in the key (a
+    # Dialect is slow to hash); the entry keeps the dialect itself, checked on a hit.
+    shape: list[object] = [dialect.name, dialect.default_prefix]
     values: list[object] = []
     statement.walk(shape, values)
     key = tuple(shape)

@@ -248,6 +248,8 @@ class Ops:
         concurrently: bool = False,
         if_not_exists: bool = False,
         prefix: str | None = None,
+        using: str | None = None,
+        search: str | None = None,
     ) -> None:
         """``CREATE INDEX``, named ``<table>_<columns>_index`` unless ``name`` is given.
 
@@ -256,6 +258,14 @@ class Ops:
             concurrently: build without blocking writes (PostgreSQL; the
                 migration must set ``transaction = False``). SQLite has no
                 such build and makes a normal index.
+            using: the index method, e.g. ``"gin"`` for a jsonb column that
+                ``json_contains``/``json_has_key`` search (PostgreSQL; SQLite
+                makes a normal index).
+            search: a text-search configuration (``"english"``): index
+                ``to_tsvector(search, columns...)``, the expression
+                ``repodb.functions.to_tsvector(search, ...)`` writes, so
+                ``ts_match`` queries use it. PostgreSQL only; give
+                ``using="gin"`` with it.
         """
         self.run(
             CreateIndex(
@@ -267,6 +277,8 @@ class Ops:
                 concurrently=concurrently,
                 if_not_exists=if_not_exists,
                 prefix=prefix,
+                using=using,
+                search=search,
             )
         )
 

@@ -237,6 +237,9 @@ class DdlRules:
             UNIQUE column, an expression default and NOT NULL without a
             default; there the column is added bare, filled with its default,
             and given its definition by a rebuild.
+        index_methods: ``CREATE INDEX ... USING method`` exists (``gin``,
+            ``gist``, ...); SQLite has one kind of index, so an index asked
+            for ``using="gin"`` is a plain one there.
     """
 
     identity_key: str
@@ -245,6 +248,7 @@ class DdlRules:
     native_alter_column: bool
     native_drop_column: bool
     full_add_column: bool
+    index_methods: bool = False
 
 
 _RULES: dict[str, DdlRules] = {
@@ -263,6 +267,7 @@ _RULES: dict[str, DdlRules] = {
         native_alter_column=True,
         native_drop_column=True,
         full_add_column=True,
+        index_methods=True,
     ),
 }
 
@@ -521,10 +526,30 @@ def create_index_sql(dialect: Dialect, op: CreateIndex) -> str:
     if op.if_not_exists:
         parts.append("IF NOT EXISTS")
     parts.append(dialect.quote(op.index_name))
-    parts.append(f"ON {_table(dialect, op)} ({_names(dialect, op.columns)})")
+    parts.append(f"ON {_table(dialect, op)}")
+    if op.using is not None and rules(dialect).index_methods:
+        parts.append(f"USING {op.using}")
+    if op.search is None:
+        parts.append(f"({_names(dialect, op.columns)})")
+    else:
+        parts.append(f"({search_vector_sql(dialect, op.search, op.columns)})")
     if op.where is not None:
         parts.append(f"WHERE {op.where}")
     return " ".join(parts)
+
+
+def search_vector_sql(dialect: Dialect, config: str, columns: tuple[str, ...]) -> str:
+    """``to_tsvector('config', ...)`` of ``columns``, as ``functions.to_tsvector`` writes it.
+
+    The same templates (``Dialect.search_ops``) write both, so a query's
+    ``to_tsvector(config, Post.title, Post.body)`` is the indexed expression.
+    """
+    document = dialect.quote(columns[0])
+    if len(columns) > 1:
+        part = dialect.template("search", "document_part")
+        join = dialect.template("search", "document_join")
+        document = join.join(part.format(d=dialect.quote(c)) for c in columns)
+    return dialect.template("search", "vector").format(config=config, document=document)
 
 
 def _drop_index_sql(dialect: Dialect, op: DropIndex) -> str:

@@ -13,9 +13,13 @@ connection's current schema: the same rule as a schema's ``table=`` and
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Literal, TypeAlias
 
 from ..types import DbType, Kind
+
+# An index method or a text-search configuration: written into DDL as it is.
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 __all__ = [
     "NO_DEFAULT",
@@ -192,7 +196,11 @@ class CreateIndex:
     """``CREATE [UNIQUE] INDEX``; ``where`` (SQL text) makes it partial.
 
     ``concurrently`` (PostgreSQL) builds it without locking writes; such a
-    migration must opt out of its transaction.
+    migration must opt out of its transaction. ``using`` is the index method
+    (``gin`` for jsonb containment and full-text search; PostgreSQL only,
+    SQLite makes a plain index); ``search`` (a text-search configuration
+    such as ``english``) indexes ``to_tsvector(search, columns...)``, the
+    expression ``functions.to_tsvector`` writes (PostgreSQL only).
     """
 
     table: str
@@ -203,6 +211,14 @@ class CreateIndex:
     concurrently: bool = False
     if_not_exists: bool = False
     prefix: str | None = None
+    using: str | None = None
+    search: str | None = None
+
+    def __post_init__(self) -> None:
+        for option, word in (("using", self.using), ("search", self.search)):
+            # Both are written into the DDL as they are: a name, nothing else.
+            if word is not None and not _WORD.fullmatch(word):
+                raise ValueError(f"create_index {option}= takes a name, not {word!r}")
 
     @property
     def index_name(self) -> str:

@@ -299,7 +299,7 @@ def _call(op: Operation, imports: _Imports) -> _Call:
             args = [s(op.table), _List(tuple(map(s, op.columns)))]
             args += _keywords(
                 op,
-                {"name": None, "unique": False, "where": None},
+                {"name": None, "unique": False, "where": None, "using": None, "search": None},
                 {"concurrently": False, "if_not_exists": False},
             )
             return _Call("ops.create_index", tuple(args))

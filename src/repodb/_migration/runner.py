@@ -170,6 +170,13 @@ def lock(conn: Connection, table: str, timeout: float | None) -> Iterator[None]:
     """Hold the migrations lock (PostgreSQL) or bound the write wait (SQLite) for a run."""
     rules = _rules(conn)
     if rules.advisory_lock:
+        if "pooler" in conn._url.options:
+            # The lock belongs to a server session, which a transaction
+            # pooler hands to other clients between statements.
+            raise MigrationError(
+                "migrations hold a session advisory lock, which a transaction pooler"
+                " (pooler=transaction) does not keep: run them on a direct URL to the server"
+            )
         schema = conn.one(_current_schema)
         if schema is None:
             raise MigrationError(

@@ -426,10 +426,12 @@ async def _copy(
     """``COPY`` the encoded rows in; the row count. The event carries no parameters."""
     info = schema_info(schema)
     sources = [f.source for f in table.fields]
-    quoted = ", ".join(map(conn.dialect.quote, sources))
-    sql = f"COPY {conn.dialect.quote_table(info.table, info.prefix)} ({quoted}) FROM STDIN"
+    dialect = repo._dialect(conn)
+    quoted = ", ".join(map(dialect.quote, sources))
+    sql = f"COPY {dialect.quote_table(info.table, info.prefix)} ({quoted}) FROM STDIN"
     rows = zip(*columns, strict=True)
-    work = functools.partial(conn._copy_sql, info.table, sources, rows, info.prefix)
+    prefix = info.prefix or dialect.default_prefix
+    work = functools.partial(conn._copy_sql, info.table, sources, rows, prefix)
     return await _traced(repo, conn, sql, (), None, work, int)
 
 
@@ -437,7 +439,7 @@ async def _values(
     repo: AsyncRepo, conn: AsyncConnection, template: Insert, columns: list[Any], count: int
 ) -> tuple[list[Any], int]:
     """AsyncMulti-row INSERTs within the parameter limit: the decoded results and the row count."""
-    dialect = conn.dialect
+    dialect = repo._dialect(conn)
     width = len(columns)
     compiled, values = _chunk_statement(template, 1, dialect)
     # Values after the row's (upsert assignments) are bound once per statement.
@@ -484,7 +486,7 @@ def _chunk_statement(
     one-row template's shape and the row count, in a small LRU, so the full
     batch size stays compiled.
     """
-    shape: list[object] = [dialect.name, rows]
+    shape: list[object] = [dialect.name, dialect.default_prefix, rows]
     values: list[object] = []
     template.walk(shape, values)
     key = tuple(shape)
@@ -540,7 +542,7 @@ async def _upsert_probed(
     not written: the written count tells how many existing rows changed.
     """
     # Compiling first rejects a named constraint, which only PostgreSQL has.
-    _chunk_statement(template, 1, conn.dialect)
+    _chunk_statement(template, 1, repo._dialect(conn))
     target = template.conflict_target
     if not target:
         results, count = await _values(repo, conn, template, columns, table.count)
@@ -613,7 +615,7 @@ async def _existing_keys(
     A join of the keys as a ``VALUES`` list with the table: the database
     looks each key up in the conflict target's unique index.
     """
-    dialect = conn.dialect
+    dialect = repo._dialect(conn)
     quote = dialect.quote
     wanted = list({k for k in keys if None not in k})
     width = len(names)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..changeset import Changeset
     from ..connection import Connection
     from ..connection_async import AsyncConnection
+    from ..dialect import Dialect
 
 __all__ = ["aggregate_query", "key_of", "key_plan", "load_record", "unique_probe"]
 
@@ -52,14 +53,16 @@ class _KeyPlan:
 
     __slots__ = ("decode", "dialect", "encode", "hidden", "sql")
 
-    def __init__(self, schema: type[Schema], conn: Connection | AsyncConnection) -> None:
+    def __init__(
+        self, schema: type[Schema], conn: Connection | AsyncConnection, dialect: Dialect
+    ) -> None:
         key = schema_info(schema).primary_key
         if not key:
             raise ValueError(f"{schema.__name__} has no primary key: use get_by")
         columns = [getattr(schema, f.name) for f in key]
         q = query(schema).where(*[c == Value(None, c.dbtype) for c in columns])
-        compiled = compile_statement(q, conn.dialect)
-        self.dialect = conn.dialect
+        compiled = compile_statement(q, dialect)
+        self.dialect = dialect
         self.sql = compiled.sql
         self.hidden = compiled.hidden
         self.decode = compiled.decoder(conn.codecs)
@@ -80,15 +83,18 @@ class _KeyPlan:
         self.encode = encode
 
 
-_KEY_PLANS: dict[tuple[type[Any], str, str], _KeyPlan] = {}
+_KEY_PLANS: dict[tuple[type[Any], str, str | None, str], _KeyPlan] = {}
 
 
-def key_plan(schema: type[Schema], conn: Connection | AsyncConnection) -> _KeyPlan:
-    key = (schema, conn.dialect.name, conn.codecs.name)
+def key_plan(
+    schema: type[Schema], conn: Connection | AsyncConnection, dialect: Dialect
+) -> _KeyPlan:
+    """The ``get`` plan of ``schema`` on ``conn``, compiled for ``dialect`` (a tenant's, maybe)."""
+    key = (schema, dialect.name, dialect.default_prefix, conn.codecs.name)
     plan = _KEY_PLANS.get(key)
     # The name stands for the dialect in the key, as in the compiled-SQL cache.
-    if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
-        plan = _KEY_PLANS[key] = _KeyPlan(schema, conn)
+    if plan is None or not (plan.dialect is dialect or plan.dialect == dialect):
+        plan = _KEY_PLANS[key] = _KeyPlan(schema, conn, dialect)
     return plan
 
 

@@ -70,7 +70,7 @@ class AsyncRepoStream(AsyncIterator[T]):
         self._count = 0
         self._failure: BaseException | None = None
         try:
-            self._compiled = compiled = compile_statement(q, conn.dialect)
+            self._compiled = compiled = compile_statement(q, repo._dialect(conn))
             self._decode = compiled.decoder(conn.codecs)
             started = _perf()
             try:

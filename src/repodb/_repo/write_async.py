@@ -58,6 +58,7 @@ from .results import StaleField
 if TYPE_CHECKING:
     from .._compile.writer import Writer
     from ..connection_async import AsyncConnection
+    from ..dialect import Dialect
     from ..repo_async import AsyncRepo
 
 __all__ = ["delete", "insert", "insert_or_update", "update"]
@@ -234,7 +235,8 @@ async def _insert_on(
     values: dict[str, Any],
 ) -> list[Any]:
     """The prebuilt INSERT of ``schema`` for this connection's dialect, run with ``values``."""
-    return (await r._run(conn, _insert_plan(schema, absent, conn).bind(values), checkout))[0]
+    plan = _insert_plan(schema, absent, conn, r._dialect(conn))
+    return (await r._run(conn, plan.bind(values), checkout))[0]
 
 
 class _InsertPlan:
@@ -249,14 +251,12 @@ class _InsertPlan:
 
     __slots__ = ("compiled", "dialect", "pick")
 
-    def __init__(
-        self, schema: type[Schema], absent: tuple[str, ...], conn: AsyncConnection
-    ) -> None:
+    def __init__(self, schema: type[Schema], absent: tuple[str, ...], dialect: Dialect) -> None:
         info = schema_info(schema)
         columns = [f for f in info.fields if f.name not in absent]
         model = insert_all(schema, [dict.fromkeys(f.name for f in columns)], returning=True)
-        self.compiled = compile_statement(model, conn.dialect)
-        self.dialect = conn.dialect
+        self.compiled = compile_statement(model, dialect)
+        self.dialect = dialect
         names = [f.name for f in columns]
         self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
             (lambda values: ()) if not names else _pick(names)
@@ -274,22 +274,22 @@ def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     return lambda values: (get(values),)
 
 
-_INSERT_PLANS: dict[tuple[type[Any], tuple[str, ...], str, str], _InsertPlan] = {}
+_INSERT_PLANS: dict[tuple[type[Any], tuple[str, ...], str, str | None, str], _InsertPlan] = {}
 # An application has a few plans per schema; only schemas made at run time
 # (a class per tenant, per test) reach this, and each plan keeps its class alive.
 _MAX_INSERT_PLANS = 1024
 
 
 def _insert_plan(
-    schema: type[Schema], absent: tuple[str, ...], conn: AsyncConnection
+    schema: type[Schema], absent: tuple[str, ...], conn: AsyncConnection, dialect: Dialect
 ) -> _InsertPlan:
-    key = (schema, absent, conn.dialect.name, conn.codecs.name)
+    key = (schema, absent, dialect.name, dialect.default_prefix, conn.codecs.name)
     plan = _INSERT_PLANS.get(key)
-    if plan is None or not (plan.dialect is conn.dialect or plan.dialect == conn.dialect):
+    if plan is None or not (plan.dialect is dialect or plan.dialect == dialect):
         if len(_INSERT_PLANS) >= _MAX_INSERT_PLANS:
             # Starting over costs a few compilations; an LRU would cost every insert.
             _INSERT_PLANS.clear()
-        plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, conn)
+        plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, dialect)
     return plan
 
 
@@ -388,16 +388,17 @@ async def _write_one_on(
     changeset: Changeset[Any],
     action: str,
 ) -> list[Any]:
-    if conn.dialect.supports_writable_cte:
+    dialect = r._dialect(conn)
+    if dialect.supports_writable_cte:
         try:
             return (
-                await r._run(conn, compile_statement(_AtMostOne(statement), conn.dialect), checkout)
+                await r._run(conn, compile_statement(_AtMostOne(statement), dialect), checkout)
             )[0]
         except QueryError as e:
             if e.sqlstate != _CARDINALITY_VIOLATION:
                 raise
             raise _multiple(changeset, action) from e
-    compiled = compile_statement(statement, conn.dialect)
+    compiled = compile_statement(statement, dialect)
     if conn.in_transaction:
         rows: list[Any] = (await r._run(conn, compiled, checkout))[0]
         if len(rows) > 1:

@@ -20,6 +20,7 @@ from psycopg.types.array import ListBinaryDumper, ListDumper
 from .._codec import Codecs, ColumnConvert, Convert, enum_by_name, enum_from_name, json_text
 from ..dialect import POSTGRESQL
 from ..errors import (
+    ConnectError,
     ConnectionLost,
     DataError,
     EncodeError,
@@ -32,7 +33,7 @@ from ..types import DbType, Kind
 from ..url import DatabaseUrl
 from . import ConnectSettings
 
-__all__ = ["CODECS", "connect_options", "map_error"]
+__all__ = ["CODECS", "connect_error", "connect_options", "map_error", "pooled"]
 
 
 def _encode_str(t: DbType[Any], c: Codecs) -> Convert:
@@ -101,8 +102,16 @@ def _encode_array(t: DbType[Any], c: Codecs) -> Convert | None:
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     from datetime import UTC
 
-    # A ``timestamp`` (without time zone) column is read as UTC.
-    return lambda v: v.replace(tzinfo=UTC) if v.tzinfo is None else v
+    # A ``timestamp`` (without time zone) column is read as UTC, and a
+    # ``timestamptz`` in UTC whatever the session's TimeZone (which a
+    # transaction pooler does not let repodb set).
+    def decode(v: Any) -> Any:
+        zone = v.tzinfo
+        if zone is UTC:
+            return v
+        return v.replace(tzinfo=UTC) if zone is None else v.astimezone(UTC)
+
+    return decode
 
 
 def _decode_datetime_column(t: DbType[Any], c: Codecs) -> ColumnConvert:
@@ -204,18 +213,63 @@ def map_error(exc: BaseException, sql: str | None, *, broken: bool = False) -> E
     )
 
 
-def connect_options(url: DatabaseUrl, settings: ConnectSettings) -> dict[str, Any]:
-    """psycopg's connection options: UTC, the statement timeout, a connect timeout."""
-    server_options = " ".join(
-        part
-        for part in (
-            url.options.get("options", ""),
-            "-c TimeZone=UTC",
-            f"-c statement_timeout={_timeout_ms(settings.statement_timeout)}",
+def pooled(url: DatabaseUrl) -> bool:
+    """Whether ``url`` names a transaction pooler (``pooler=transaction``); ValueError if unknown.
+
+    Why an option and not detection: a pooler set to ignore the startup
+    ``options`` connects fine and silently drops UTC and the timeout, so
+    nothing observable at connect time tells it from a server.
+    """
+    mode = url.options.get("pooler")
+    if mode is None:
+        return False
+    if mode != "transaction":
+        raise ValueError(
+            f"unknown pooler={mode!r} in {url.redacted}: the one mode is pooler=transaction"
+            " (PgBouncer's pool_mode = transaction, and any pooler that may change"
+            " the server connection between transactions)"
         )
-        if part
-    )
-    extra: dict[str, Any] = {"options": server_options}
+    return True
+
+
+def connect_options(url: DatabaseUrl, settings: ConnectSettings, pooler: bool) -> dict[str, Any]:
+    """psycopg's connection options: UTC, the statement timeout, a connect timeout.
+
+    Through a transaction pooler there is no startup ``options`` (PgBouncer
+    refuses it) and nothing is prepared on the server; the driver sets the
+    timeout per transaction or statement instead.
+    """
+    extra: dict[str, Any] = {"prepare_threshold": None if pooler else 5}
+    if not pooler:
+        extra["options"] = " ".join(
+            part
+            for part in (
+                url.options.get("options", ""),
+                "-c TimeZone=UTC",
+                f"-c statement_timeout={_timeout_ms(settings.statement_timeout)}",
+            )
+            if part
+        )
     if "connect_timeout" not in url.options:
         extra["connect_timeout"] = max(2, math.ceil(settings.connect_timeout))
     return extra
+
+
+def connect_error(url: DatabaseUrl, exc: psycopg.Error) -> ConnectError:
+    """The ``ConnectError`` for a failed connect, its text scrubbed of the password.
+
+    PgBouncer's refusal of the startup ``options`` gets a hint: the URL
+    option that makes repodb work through it.
+    """
+    text = url.scrub(str(exc).strip())
+    if "unsupported startup parameter" in text:
+        text += (
+            " (a connection pooler such as PgBouncer: add pooler=transaction to the URL,"
+            " see docs/pgbouncer.md)"
+        )
+    return ConnectError(f"cannot connect to {url.redacted}: {text}")
+
+
+def set_local_timeout(seconds: float | None) -> str:
+    """The statement that sets the timeout until the end of the current transaction."""
+    return f"SELECT set_config('statement_timeout', '{_timeout_ms(seconds)}', true)"

@@ -14,6 +14,17 @@ connection is in autocommit mode and repodb issues ``BEGIN``/``COMMIT`` itself,
 so transactions behave the same as on every other driver. A statement timeout
 is PostgreSQL's ``statement_timeout``: the server cancels the query itself.
 
+Through a transaction pooler (``pooler=transaction`` in the URL, for
+PgBouncer's ``pool_mode = transaction``) consecutive transactions may run on
+different server connections, so nothing is kept in the session: no startup
+``options`` (PgBouncer refuses them), nothing prepared on the server, the
+timeout set with ``SET LOCAL`` semantics in each transaction (in ``BEGIN``'s
+round trip) and, outside one, in the same implicit transaction as the
+statement (a pipeline, one round trip); ``timestamptz`` is turned to UTC on
+the client; a stream outside a transaction runs in one of its own, since a
+``WITH HOLD`` cursor would stay on a server connection the next statement
+may not get.
+
 Requires the ``postgresql`` extra: ``pip install pyrepodb[postgresql]``.
 """
 
@@ -34,7 +45,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from ..dialect import POSTGRESQL
-from ..errors import ConnectError, Error, lookup_sqlstate
+from ..errors import Error, lookup_sqlstate
 from ..url import DatabaseUrl
 from . import ConnectSettings, TransactionOptions
 from ._postgresql import (
@@ -44,8 +55,11 @@ from ._postgresql import (
     _cursor_names,
     _timeout_ms,
     _too_many,
+    connect_error,
     connect_options,
     map_error,
+    pooled,
+    set_local_timeout,
 )
 
 __all__ = ["CODECS", "AsyncPostgresConnection", "connect", "map_error"]
@@ -58,9 +72,22 @@ class AsyncPostgresConnection:
     codecs = CODECS
     native_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
 
-    def __init__(self, raw: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
+    def __init__(
+        self,
+        raw: psycopg.AsyncConnection[tuple[Any, ...]],
+        pooler: bool = False,
+        statement_timeout: float | None = None,
+    ) -> None:
         self._raw = raw
         self._cursor = raw.cursor()
+        self._pooler = pooler
+        # Through a pooler, the cursor that sets the timeout before a statement.
+        self._prelude = raw.cursor()
+        # Through a pooler: the statement that sets the timeout in the current
+        # transaction, or None when there is no timeout to set.
+        self._local_timeout: str | None = None
+        if pooler and statement_timeout is not None:
+            self._local_timeout = set_local_timeout(statement_timeout)
 
     @property
     def in_transaction(self) -> bool:
@@ -72,18 +99,27 @@ class AsyncPostgresConnection:
     def closed(self) -> bool:
         return self._raw.closed
 
-    async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
+    async def _send(self, sql: str, params: Sequence[Any], prepare: bool) -> None:
         if len(params) > _MAX_PARAMS:
             _too_many(params)
-        cursor = self._cursor
-        await cursor.execute(sql, params, prepare=prepare)
-        return cursor.rowcount
+        if self._local_timeout is None or self.in_transaction:
+            await self._cursor.execute(sql, params, prepare=prepare and not self._pooler)
+            return
+        # Through a pooler, outside a transaction: the timeout and the
+        # statement share the implicit transaction that ends at the
+        # pipeline's Sync, and so one server connection (one round trip).
+        # Leaving the block sends the Sync and reads both results.
+        async with self._raw.pipeline():
+            await self._prelude.execute(self._local_timeout, prepare=False)
+            await self._cursor.execute(sql, params, prepare=False)
+
+    async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
+        await self._send(sql, params, prepare)
+        return self._cursor.rowcount
 
     async def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
-        if len(params) > _MAX_PARAMS:
-            _too_many(params)
         cursor = self._cursor
-        await cursor.execute(sql, params, prepare=prepare)
+        await self._send(sql, params, prepare)
         result = cursor.pgresult
         return await cursor.fetchall() if result and result.status == ExecStatus.TUPLES_OK else []
 
@@ -93,10 +129,17 @@ class AsyncPostgresConnection:
         if len(params) > _MAX_PARAMS:
             _too_many(params)
         # Outside a transaction a server-side cursor must be WITH HOLD to
-        # outlive the implicit transaction of its DECLARE.
+        # outlive the implicit transaction of its DECLARE; through a pooler,
+        # which may run the next FETCH on another server connection, the
+        # stream runs in a transaction of its own instead.
+        own = self._pooler and not self.in_transaction
         cursor = psycopg.AsyncRawServerCursor(
-            self._raw, f"repodb_stream_{next(_cursor_names)}", withhold=not self.in_transaction
+            self._raw,
+            f"repodb_stream_{next(_cursor_names)}",
+            withhold=not own and not self.in_transaction,
         )
+        if own:
+            await self.begin(TransactionOptions())
         try:
             cursor.itersize = batch_size
             await cursor.execute(sql, params)
@@ -115,6 +158,10 @@ class AsyncPostgresConnection:
                     self._raw.pgconn.finish()
                     await cursor.close()
                     raise
+                if own and self._raw.info.transaction_status == TransactionStatus.INERROR:
+                    await self.rollback()  # the error that ended the stream is the one to see
+                elif own:
+                    await self.commit()
 
     async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
         cursor = self._cursor
@@ -145,6 +192,10 @@ class AsyncPostgresConnection:
             sql += " READ ONLY"
         if options.deferrable:
             sql += " DEFERRABLE"
+        if self._local_timeout is not None:
+            # One round trip: without parameters psycopg sends the simple
+            # protocol, which takes several statements.
+            sql += "; " + self._local_timeout
         await self._cursor.execute(sql, prepare=False)
 
     async def commit(self) -> None:
@@ -164,6 +215,12 @@ class AsyncPostgresConnection:
             await self._cursor.execute("ROLLBACK", prepare=False)
 
     async def set_statement_timeout(self, seconds: float | None) -> None:
+        if self._pooler:
+            # The session belongs to the pooler: kept here, set per transaction.
+            self._local_timeout = None if seconds is None else set_local_timeout(seconds)
+            if self.in_transaction:
+                await self._cursor.execute(set_local_timeout(seconds), prepare=False)
+            return
         await self._cursor.execute(
             "SELECT set_config('statement_timeout', $1, false)", (_timeout_ms(seconds),)
         )
@@ -190,23 +247,27 @@ class AsyncPostgresConnection:
 
 
 async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncPostgresConnection:
-    """Open a connection; the session runs in UTC with the requested statement timeout."""
+    """Open a connection; the session runs in UTC with the requested statement timeout.
+
+    ``pooler=transaction`` in the URL: through a transaction pooler (see the module's docstring).
+    """
+    pooler = pooled(url)
     try:
+        # Requests say whether to prepare (prepare=True/False on each
+        # execute); connect_options' prepare_threshold=None (a pooler)
+        # disables preparing altogether.
         raw = await psycopg.AsyncConnection.connect(
-            url.target,
+            url.without("pooler") if pooler else url.target,
             autocommit=True,
-            # Requests say whether to prepare (prepare=True/False on each
-            # execute); None here would disable preparing altogether.
-            prepare_threshold=5,
             cursor_factory=psycopg.AsyncRawCursor,
             context=_ADAPTERS,
-            **connect_options(url, settings),
+            **connect_options(url, settings, pooler),
         )
     except psycopg.Error as e:
         # Raised outside the except block, unchained: libpq's text can quote
         # the conninfo, password included ('missing "=" after ...'), and a
         # formatted traceback would show the chained exception's text.
-        error = ConnectError(f"cannot connect to {url.redacted}: {url.scrub(str(e).strip())}")
+        error = connect_error(url, e)
     else:
-        return AsyncPostgresConnection(raw)
+        return AsyncPostgresConnection(raw, pooler, settings.statement_timeout)
     raise error
