@@ -91,46 +91,22 @@ class BenchNewUser(Schema, table="bench_new_users"):
     updated_at: Col[dt.datetime | None] = field(default=None, timestamp="updated")
 
 
-class RawUser:
-    """A user as a careful raw-driver user holds one: a slotted object of Python values."""
+def _slotted(name: str, columns: str) -> type[Any]:
+    """A class with ``__slots__`` and a positional ``__init__``, as one writes it by hand.
 
-    __slots__ = USER_COLUMNS.split(", ")
-
-    def __init__(self, *values: Any) -> None:
-        (
-            self.id,
-            self.name,
-            self.email,
-            self.age,
-            self.score,
-            self.balance,
-            self.token,
-            self.prefs,
-            self.active,
-            self.inserted_at,
-            self.updated_at,
-        ) = values
+    Why generated: the raw users and posts have eleven fields each; written
+    out, the two classes would be the same twenty lines twice.
+    """
+    fields = columns.split(", ")
+    stores = "".join(f"\n    self.{f} = {f}" for f in fields)
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__(self, {', '.join(fields)}):{stores}", namespace)
+    doc = f"A row of {name[3:].lower()}s as a careful raw-driver user holds it: Python values."
+    return type(name, (), {"__slots__": fields, "__init__": namespace["__init__"], "__doc__": doc})
 
 
-class RawPost:
-    """A post, as ``RawUser``."""
-
-    __slots__ = POST_COLUMNS.split(", ")
-
-    def __init__(self, *values: Any) -> None:
-        (
-            self.id,
-            self.user_id,
-            self.title,
-            self.views,
-            self.rating,
-            self.price,
-            self.token,
-            self.meta,
-            self.published,
-            self.inserted_at,
-            self.updated_at,
-        ) = values
+RawUser = _slotted("RawUser", USER_COLUMNS)
+RawPost = _slotted("RawPost", POST_COLUMNS)
 
 
 GET = f"SELECT {USER_COLUMNS} FROM bench_users WHERE id = ?"
@@ -143,7 +119,7 @@ Rows = list[tuple[Any, ...]]
 _from_iso = dt.datetime.fromisoformat
 
 
-def _sqlite_users(rows: Rows) -> list[RawUser]:
+def _sqlite_users(rows: Rows) -> list[Any]:
     """SQLite rows as users: the text columns parsed, as a raw user must."""
     return [
         RawUser(i, n, e, a, s, Decimal(b), UUID(t), loads(p), bool(f), _from_iso(c), _from_iso(u))
@@ -151,19 +127,19 @@ def _sqlite_users(rows: Rows) -> list[RawUser]:
     ]
 
 
-def _sqlite_posts(rows: Rows) -> list[RawPost]:
+def _sqlite_posts(rows: Rows) -> list[Any]:
     return [
         RawPost(i, w, t, v, r, Decimal(p), UUID(k), loads(m), bool(f), _from_iso(c), _from_iso(u))
         for i, w, t, v, r, p, k, m, f, c, u in rows
     ]
 
 
-def _pg_users(rows: Rows) -> list[RawUser]:
+def _pg_users(rows: Rows) -> list[Any]:
     """PostgreSQL rows as users: psycopg gives every column as its Python value."""
     return [RawUser(*row) for row in rows]
 
 
-def _pg_posts(rows: Rows) -> list[RawPost]:
+def _pg_posts(rows: Rows) -> list[Any]:
     return [RawPost(*row) for row in rows]
 
 
@@ -242,20 +218,20 @@ class RawContender:
         posts_of = self._sql(POSTS_OF)
         size = work.sizes.preload_users
 
-        def preload(k: int) -> list[tuple[RawUser, list[RawPost]]]:
+        def preload(k: int) -> list[tuple[Any, list[Any]]]:
             found = users_of(fetch(page, (work.starts[k], size)))
             ids = [u.id for u in found]
             posts = fetch(POSTS_IN.format(", ".join([self._mark] * len(ids))), ids)
-            by_user: dict[int, list[RawPost]] = {i: [] for i in ids}
+            by_user: dict[int, list[Any]] = {i: [] for i in ids}
             for post in posts_of_rows(posts):
                 by_user[post.user_id].append(post)
             return [(u, by_user[u.id]) for u in found]
 
-        def preload_n1(k: int) -> list[tuple[RawUser, list[RawPost]]]:
+        def preload_n1(k: int) -> list[tuple[Any, list[Any]]]:
             found = users_of(fetch(page, (work.starts[k], size)))
             return [(u, posts_of_rows(fetch(posts_of, (u.id,)))) for u in found]
 
-        def get_one(k: int) -> RawUser:
+        def get_one(k: int) -> Any:
             return users_of([fetch_one(get, (work.ids[k],))])[0]
 
         def insert_one(k: int) -> int:
