@@ -1,10 +1,15 @@
-"""Shared fixtures: database URLs for SQLite files and the test PostgreSQL cluster.
+"""Shared fixtures: database URLs for SQLite files and the test PostgreSQL and MariaDB clusters.
 
 The PostgreSQL primary and replicas are started by ``scripts/test`` (through
 ``scripts/pg-cluster``), which exports ``REPODB_TEST_PG_URL`` and
-``REPODB_TEST_PG_REPLICA_URLS``. Without them a PostgreSQL test is skipped on
-a developer's machine, and fails under ``CI=true``: CI must never report a
-skipped database test as a pass.
+``REPODB_TEST_PG_REPLICA_URLS``; the MariaDB ones likewise (through
+``scripts/mariadb-cluster``), exporting ``REPODB_TEST_MARIADB_URL``. Without
+them a test of that database is skipped on a developer's machine, and fails
+under ``CI=true``: CI must never report a skipped database test as a pass.
+
+``db_url`` (and ``conn``) run a test on SQLite and PostgreSQL, and on
+MariaDB too in a module or for a test marked ``mariadb``: the suites whose
+every test passes there. docs/mariadb.md lists what does not work yet.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from hypothesis import settings
@@ -30,6 +35,8 @@ settings.load_profile("repodb")
 
 PG_URL = os.environ.get("REPODB_TEST_PG_URL", "")
 REPLICA_URLS = os.environ.get("REPODB_TEST_PG_REPLICA_URLS", "").split()
+MARIADB_URL = os.environ.get("REPODB_TEST_MARIADB_URL", "")
+MARIADB_REPLICA_URLS = os.environ.get("REPODB_TEST_MARIADB_REPLICA_URLS", "").split()
 PGBOUNCER_URL = os.environ.get("REPODB_TEST_PGBOUNCER_URL", "")
 PGBOUNCER_REPLICA_URLS = os.environ.get("REPODB_TEST_PGBOUNCER_REPLICA_URLS", "").split()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -89,6 +96,16 @@ def pg_url() -> str:
     return PG_URL
 
 
+def mariadb_url() -> str:
+    require(MARIADB_URL, "REPODB_TEST_MARIADB_URL")
+    return MARIADB_URL
+
+
+def mariadb_replica_urls() -> list[str]:
+    require(MARIADB_REPLICA_URLS, "REPODB_TEST_MARIADB_REPLICA_URLS")
+    return MARIADB_REPLICA_URLS
+
+
 def replica_urls() -> list[str]:
     require(REPLICA_URLS, "REPODB_TEST_PG_REPLICA_URLS")
     return REPLICA_URLS
@@ -133,12 +150,50 @@ def pg_schema_url() -> Iterator[str]:
             admin.exec(Request.exec(f"DROP SCHEMA {schema} CASCADE"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def with_database(url: str, database: str) -> str:
+    """A ``mariadb://`` URL naming ``database`` instead of its own."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture
+def mariadb_db_url() -> Iterator[str]:
+    """A MariaDB URL of a fresh database (MariaDB's schemas are databases), dropped afterwards."""
+    base = mariadb_url()
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    with open_conn(base) as admin:
+        admin.exec(
+            Request.exec(f"CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        )
+    try:
+        yield with_database(base, database)
+    finally:
+        with open_conn(base) as admin:
+            admin.exec(Request.exec(f"DROP DATABASE {database}"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``db_url`` runs on SQLite and PostgreSQL, and on MariaDB where marked ``mariadb``.
+
+    ``@pytest.mark.mariadb(absent="why")`` on a test of a marked module
+    leaves the MariaDB case out (not skipped: not made), for a feature
+    MariaDB lacks; docs/mariadb.md lists them.
+    """
+    if "db_url" in metafunc.fixturenames:
+        kinds = ["sqlite", "postgresql"]
+        marker = metafunc.definition.get_closest_marker("mariadb")
+        if marker is not None and "absent" not in marker.kwargs:
+            kinds.append("mariadb")
+        metafunc.parametrize("db_url", kinds, indirect=True)
+
+
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database, once per database kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    url: str = request.getfixturevalue("pg_schema_url")
+    name = "pg_schema_url" if request.param == "postgresql" else "mariadb_db_url"
+    url: str = request.getfixturevalue(name)
     return url
 
 
@@ -153,12 +208,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that runs on PostgreSQL ``postgresql``, not only those that say so.
 
     Why: ``scripts/test`` runs the unit and SQLite tests once more on every
-    other Python version with ``-m "not postgresql and not replicas"``; a test
-    reaches the server through ``db_url``'s ``postgresql`` case or
-    ``pg_schema_url`` without naming the marker, so it is added here.
+    other Python version with ``-m "not postgresql and not replicas and not
+    mariadb_server"``; a test reaches the server through ``db_url``'s
+    ``postgresql`` case or ``pg_schema_url`` without naming the marker, so it
+    is added here; likewise ``mariadb_server`` for MariaDB's.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_server = callspec is not None and "postgresql" in callspec.params.values()
-        if on_server or "pg_schema_url" in getattr(item, "fixturenames", ()):
+        params = callspec.params.values() if callspec is not None else ()
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgresql" in params or "pg_schema_url" in fixtures:
             item.add_marker(pytest.mark.postgresql)
+        if "mariadb" in params or "mariadb_db_url" in fixtures:
+            item.add_marker(pytest.mark.mariadb_server)

@@ -29,12 +29,15 @@ __all__ = [
     "ColumnBuilder",
     "ColumnConvert",
     "Convert",
+    "bool_from_int",
     "column_decoder",
     "decoder",
     "encoder",
+    "json_array_decoder",
     "json_text",
     "row_decoder",
     "run_encoder",
+    "timedelta_micros",
     "utc",
 ]
 
@@ -586,6 +589,51 @@ def reject_nan(t: DbType[Any], c: Codecs) -> Convert:
         return v
 
     return encode
+
+
+def timedelta_micros(t: DbType[Any], c: Codecs) -> Convert:
+    """A timedelta as 64-bit microseconds: where the database has no interval type."""
+
+    def encode(v: dt.timedelta) -> int:
+        micros = (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
+        if not INT64_MIN <= micros <= INT64_MAX:
+            raise EncodeError(
+                f"timedelta too large for {c.name} (about +/- 292,000 years as microseconds)"
+            )
+        return micros
+
+    return encode
+
+
+def bool_from_int(t: DbType[Any], c: Codecs) -> Convert:
+    """A boolean stored as 0 or 1: where the database has no boolean type."""
+
+    def decode(v: object) -> bool:
+        if v == 1:
+            return True
+        if v == 0:
+            return False
+        raise ValueError("not 0 or 1")
+
+    return decode
+
+
+def json_array_decoder(load: Convert) -> Builder:
+    """An array kept as JSON text, read by ``load``, each item decoded as its type."""
+
+    def build(t: DbType[Any], c: Codecs) -> Convert:
+        assert t.item is not None
+        item = decoder(t.item, c)
+
+        def decode(v: object) -> list[Any]:
+            values = load(v)
+            if not isinstance(values, list):
+                raise ValueError("not a JSON array")
+            return [item(x) for x in values] if item else values
+
+        return decode
+
+    return build
 
 
 # One encoder for every document: ``json.dumps`` with options builds a new

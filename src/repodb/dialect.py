@@ -13,15 +13,25 @@ Example::
     "order" "app"."users"
     >>> print(POSTGRESQL.quote_table("a.b"))
     "a.b"
+    >>> print(MARIADB.quote("order"), MARIADB.ordered_placeholder(2))
+    `order` ?
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from .types import Kind
 
-__all__ = ["PORTABLE_IDENTIFIER_BYTES", "POSTGRESQL", "SQLITE", "Dialect", "check_identifier"]
+__all__ = [
+    "MARIADB",
+    "PORTABLE_IDENTIFIER_BYTES",
+    "POSTGRESQL",
+    "SQLITE",
+    "Dialect",
+    "check_identifier",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +172,12 @@ class Dialect:
     explain_tree: bool = False
     time_shifts: tuple[tuple[str, str], ...] = ()
     array_ops: tuple[tuple[str, str], ...] = ()
+    identifier_quote: str = '"'
+    supports_update_returning: bool = True
+    supports_on_conflict: bool = True
+    supports_update_from: bool = True
+    aliases_delete_target: bool = True
+    default_values_sql: str = " DEFAULT VALUES"
     json_ops: tuple[tuple[str, str], ...] = ()
     search_ops: tuple[tuple[str, str], ...] = ()
     default_prefix: str | None = None
@@ -176,7 +192,8 @@ class Dialect:
         if "\x00" in identifier:
             raise ValueError("an identifier cannot contain NUL")
         check_identifier(identifier, self.max_identifier_bytes, self.name)
-        return '"' + identifier.replace('"', '""') + '"'
+        q = self.identifier_quote
+        return q + identifier.replace(q, q + q) + q
 
     def quote_table(self, name: str, prefix: str | None = None) -> str:
         """A table's name, qualified by its schema (``prefix``) when it has one.
@@ -188,6 +205,16 @@ class Dialect:
         table = self.quote(name)
         prefix = prefix or self.default_prefix
         return f"{self.quote(prefix)}.{table}" if prefix else table
+
+    def insert_sql(self, table: str, columns: Sequence[str], prefix: str | None = None) -> str:
+        """``INSERT INTO table (columns) VALUES (?, ...)``: one row, every value bound in order.
+
+        What a driver without a bulk-load command runs once per row (or
+        batches) for ``copy_in``.
+        """
+        marks = ", ".join(self.ordered_placeholder(n + 1) for n in range(len(columns)))
+        names = ", ".join(map(self.quote, columns))
+        return f"INSERT INTO {self.quote_table(table, prefix)} ({names}) VALUES ({marks})"
 
     def with_prefix(self, prefix: str | None) -> Dialect:
         """This dialect writing tables without a prefix of their own in ``prefix``.
@@ -481,8 +508,86 @@ POSTGRESQL = Dialect(
     ),
 )
 
+# MariaDB keeps datetimes as DATETIME(6) in UTC (the session's time zone is
+# UTC), timedeltas as BIGINT microseconds, arrays as JSON text. Its sessions run
+# with sql_mode ANSI_QUOTES,PIPES_AS_CONCAT,NO_BACKSLASH_ESCAPES (see
+# driver/_mariadb.py), so portable SQL text means what it means elsewhere.
+MARIADB = Dialect(
+    name="mariadb",
+    placeholder_prefix="?",
+    numbered_placeholders=False,
+    dollar_quotes=False,
+    max_params=65535,
+    # INSERT ... RETURNING and DELETE ... RETURNING (10.5+), not UPDATE's.
+    supports_returning=True,
+    supports_update_returning=False,
+    supports_arrays=False,
+    supports_distinct_on=False,
+    supports_row_locks=True,
+    supports_date_trunc=False,
+    supports_conflict_constraint=False,
+    # ON DUPLICATE KEY UPDATE fires on any unique key and names the new row
+    # by VALUES(col), not a target and ``excluded``: not written yet.
+    supports_on_conflict=False,
+    supports_writable_cte=False,
+    # (No ON CONFLICT at all: supports_on_conflict is False.)
+    upsert_update_needs_target=True,
+    upsert_select_wrap=None,
+    supports_delete_using=False,
+    supports_update_from=False,
+    aliases_delete_target=False,
+    default_values_sql=" VALUES ()",
+    qualifies_returning=False,
+    groups_by_outer_columns=False,
+    # LIKE follows the collation: case-insensitive under MariaDB's default
+    # utf8mb4_general_ci, case-sensitive under utf8mb4_bin (the test
+    # databases'), where ilike is therefore case-sensitive too.
+    ilike_operator="LIKE",
+    offset_without_limit="LIMIT 18446744073709551615 ",
+    now_sql="CURRENT_TIMESTAMP(6)",
+    cast_types=(
+        (Kind.BOOL, "SIGNED"),
+        (Kind.INT, "SIGNED"),
+        (Kind.FLOAT, "DOUBLE"),
+        (Kind.DECIMAL, "DECIMAL(65, 30)"),
+        (Kind.STR, "CHAR"),
+        (Kind.BYTES, "BINARY"),
+        (Kind.DATE, "DATE"),
+        (Kind.DATETIME, "DATETIME(6)"),
+        (Kind.TIME, "TIME(6)"),
+        (Kind.TIMEDELTA, "SIGNED"),
+        (Kind.UUID, "CHAR(36)"),
+        (Kind.JSON, "CHAR"),
+        (Kind.ENUM, "CHAR"),
+    ),
+    # sum() of integers is DECIMAL and avg() DECIMAL on MariaDB.
+    aggregate_casts=(
+        ("sum", Kind.INT, "SIGNED"),
+        ("avg", Kind.INT, "DOUBLE"),
+    ),
+    json_key=("CONCAT('$.\"', ", ", '\"')"),
+    json_index=("CONCAT('$[', ", ", ']')"),
+    json_text_cast="CHAR",
+    casts_via=(),
+    decimal_compare_as=None,
+    max_identifier_bytes=64,
+    # One row of one column, the plan as JSON text (plain EXPLAIN has ten columns).
+    explain_sql="EXPLAIN FORMAT=JSON ",
+    explain_analyze_sql="ANALYZE FORMAT=JSON ",
+    explain_tree=False,
+    # A month past the 28th is clamped to the month's last day, as on PostgreSQL.
+    time_shifts=(
+        ("datetime_micros", "({v} + INTERVAL ({n} * {factor}) MICROSECOND)"),
+        ("datetime_interval", "({v} + INTERVAL {n} MICROSECOND)"),
+        ("datetime_months", "({v} + INTERVAL ({n} * {factor}) MONTH)"),
+        ("date_days", "({v} + INTERVAL ({n} * {factor}) DAY)"),
+        ("date_months", "({v} + INTERVAL ({n} * {factor}) MONTH)"),
+    ),
+    identifier_quote="`",
+)
+
 PORTABLE_IDENTIFIER_BYTES = min(
-    limit for d in (SQLITE, POSTGRESQL) if (limit := d.max_identifier_bytes) is not None
+    limit for d in (SQLITE, POSTGRESQL, MARIADB) if (limit := d.max_identifier_bytes) is not None
 )
 """The longest identifier every dialect keeps whole: what a schema may declare."""
 

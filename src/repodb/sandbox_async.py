@@ -65,10 +65,13 @@ _STATEMENT = "repodb_sandbox_stmt"
 # statement PostgreSQL refuses everything until the transaction is rolled back,
 # while SQLite undoes only the statement and carries on. Each savepoint costs
 # two more round trips (a single-row insert on PostgreSQL: about 3.5 times as long).
-_STATEMENT_SAVEPOINTS: dict[str, bool] = {"sqlite": False, "postgresql": True}
-_READ_ONLY: dict[str, tuple[str, str | None]] = {
+# MariaDB, like SQLite, undoes the failed statement alone. It cannot make a
+# transaction read-only once it has begun (None): the sandbox refuses one.
+_STATEMENT_SAVEPOINTS: dict[str, bool] = {"sqlite": False, "postgresql": True, "mariadb": False}
+_READ_ONLY: dict[str, tuple[str, str | None] | None] = {
     "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF"),
     "postgresql": ("SET TRANSACTION READ ONLY", None),
+    "mariadb": None,
 }
 
 
@@ -484,11 +487,17 @@ class _AsyncSandboxDriver:
         return await self._statement(lambda: self._real.copy_in(table, columns, rows, prefix))
 
     async def begin(self, options: TransactionOptions) -> None:
+        read_only = _READ_ONLY[self.dialect.name]
+        if options.read_only and read_only is None:
+            raise Error(
+                f"a read-only transaction cannot run in a sandbox on {self.dialect.name}: it"
+                " cannot make the sandbox's open transaction read-only"
+            )
         await self._run(f"SAVEPOINT {_TRANSACTION}")
         self._open = True
-        if options.read_only:
+        if options.read_only and read_only is not None:
             self._read_only = True
-            await self._run(_READ_ONLY[self.dialect.name][0])
+            await self._run(read_only[0])
 
     async def commit(self) -> None:
         if self._read_only:
@@ -507,9 +516,9 @@ class _AsyncSandboxDriver:
         finally:
             self._open = False
             read_only, self._read_only = self._read_only, False
-            writable = _READ_ONLY[self.dialect.name][1]
-            if read_only and writable is not None:
-                await self._run(writable)
+            modes = _READ_ONLY[self.dialect.name]
+            if read_only and modes is not None and modes[1] is not None:
+                await self._run(modes[1])
 
     async def set_statement_timeout(self, seconds: float | None) -> None:
         await self._real.set_statement_timeout(seconds)

@@ -10,6 +10,8 @@ Accepted forms:
   (query options: ``busy_timeout`` in milliseconds)
 - ``postgresql://user:password@host:port/dbname?option=value`` (or ``postgres://``)
 - libpq conninfo: ``"host=primary dbname=myapp user=app password=secret"``
+- ``mariadb://user:password@host:port/dbname`` (or ``mysql://``; query options:
+  ``connect_timeout``, ``read_timeout``, ``write_timeout`` in seconds)
 
 Example::
 
@@ -26,7 +28,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["DatabaseUrl", "parse_url"]
 
-_SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mariadb": "mariadb",
+    "mysql": "mariadb",
+}
 _CONNINFO_PAIR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)")
 
 
@@ -35,10 +43,11 @@ class DatabaseUrl:
     """A parsed address.
 
     Attributes:
-        driver: ``"sqlite"`` or ``"postgresql"``.
+        driver: ``"sqlite"``, ``"postgresql"`` or ``"mariadb"``.
         target: what the driver opens: a file path or ``":memory:"`` for
-            SQLite, the conninfo or URL as given for PostgreSQL.
-        options: query-string options (SQLite) or conninfo keys (PostgreSQL).
+            SQLite, the conninfo or URL as given for PostgreSQL and MariaDB.
+        options: query-string options (SQLite, MariaDB) or conninfo keys
+            (PostgreSQL).
         redacted: the address with any password replaced by ``***``.
     """
 
@@ -90,13 +99,13 @@ def parse_url(url: str) -> DatabaseUrl:
         return _parse_sqlite(url)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     if scheme in _SCHEMES:
-        return _parse_pg_url(url)
+        return _parse_server_url(url, _SCHEMES[scheme])
     if _CONNINFO_PAIR.match(url):
         return _parse_conninfo(url)
     shown = _redact_anything(url)
     raise ValueError(
         f"not a database URL: {shown!r} (expected sqlite:///file.db, sqlite::memory:, "
-        "postgresql://... or a conninfo such as 'host=... dbname=...')"
+        "postgresql://..., mariadb://..., mysql://... or a conninfo such as 'host=... dbname=...')"
     )
 
 
@@ -117,10 +126,11 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
     return DatabaseUrl("sqlite", path, options, url)
 
 
-def _parse_pg_url(url: str) -> DatabaseUrl:
+def _parse_server_url(url: str, driver: str) -> DatabaseUrl:
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    # libpq also takes the password as a query option (?password=...).
+    # libpq also takes the password as a query option (?password=...), and so
+    # does the MariaDB driver.
     password = unquote(parts.password) if parts.password else options.get("password") or None
     redacted = url
     if parts.password is not None or "password" in options:
@@ -129,7 +139,7 @@ def _parse_pg_url(url: str) -> DatabaseUrl:
             netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
         query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
         redacted = parts._replace(netloc=netloc, query=query).geturl()
-    return DatabaseUrl("postgresql", url, options, redacted, password)
+    return DatabaseUrl(driver, url, options, redacted, password)
 
 
 def _parse_conninfo(conninfo: str) -> DatabaseUrl:

@@ -452,7 +452,7 @@ def test_a_thousand_cancelled_tasks_leave_every_node_idle(schema: str) -> None:
             works = [replica_read, session, write, transaction, stream, timed_read]
             started = time.monotonic()
             landed.update(await cancel_at_random(works, random.Random(12)))
-            points = {"read", "session read", "write", "transaction", "stream"}
+            points = {"read", "session read", "write", "transaction", "stream", "finished"}
             landed.update(await cancel_at_each(works, points - set(landed)))
             took.append(time.monotonic() - started)
             stats = cqrs.stats()

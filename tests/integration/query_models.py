@@ -109,6 +109,18 @@ DDL: dict[str, tuple[LiteralString, ...]] = {
         "CREATE TABLE story_keywords (story_id bigint NOT NULL, keyword_id bigint NOT NULL)",
         "CREATE TABLE folders (id bigserial PRIMARY KEY, parent_id bigint, name text NOT NULL)",
     ),
+    "mariadb": (
+        "CREATE TABLE authors (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+        " name VARCHAR(255) NOT NULL UNIQUE, email_address TEXT,"
+        " active BOOLEAN NOT NULL DEFAULT TRUE, age BIGINT, score DOUBLE,"
+        " balance DECIMAL(65,30), data JSON, hometown JSON, joined_at DATETIME(6))",
+        "CREATE TABLE stories (id BIGINT AUTO_INCREMENT PRIMARY KEY, author_id BIGINT NOT NULL,"
+        " title TEXT NOT NULL)",
+        "CREATE TABLE keywords (id BIGINT AUTO_INCREMENT PRIMARY KEY, name TEXT NOT NULL)",
+        "CREATE TABLE story_keywords (story_id BIGINT NOT NULL, keyword_id BIGINT NOT NULL)",
+        "CREATE TABLE folders (id BIGINT AUTO_INCREMENT PRIMARY KEY, parent_id BIGINT,"
+        " name TEXT NOT NULL)",
+    ),
 }
 
 ADA_DATA: dict[str, Any] = {"a": {"b": [1, 2]}, "k.x": "dot"}

@@ -122,8 +122,37 @@ _TYPES = {
     "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "ts": "TIMESTAMPTZ"},
 }
 
+# MariaDB names constraints only at the table level (a column's CONSTRAINT
+# name REFERENCES is a syntax error), and keys on text need a bounded type.
+_MARIADB: list[str] = [
+    "CREATE TABLE members (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL,"
+    " name TEXT NOT NULL, age INTEGER, password TEXT, version INTEGER NOT NULL DEFAULT 1,"
+    " inserted_at DATETIME(6), updated_at DATETIME(6),"
+    " CONSTRAINT members_email_key UNIQUE (email), CONSTRAINT members_age_check CHECK (age >= 0))",
+    "CREATE TABLE profiles (id BIGINT AUTO_INCREMENT PRIMARY KEY, member_id BIGINT UNIQUE,"
+    " bio TEXT NOT NULL, FOREIGN KEY (member_id) REFERENCES members (id) ON DELETE CASCADE)",
+    "CREATE TABLE posts (id BIGINT AUTO_INCREMENT PRIMARY KEY, member_id BIGINT,"
+    " title TEXT NOT NULL, score INTEGER NOT NULL DEFAULT 0, inserted_at DATETIME(6),"
+    " CONSTRAINT posts_member_id_fkey FOREIGN KEY (member_id) REFERENCES members (id))",
+    "CREATE TABLE comments (id BIGINT AUTO_INCREMENT PRIMARY KEY, post_id BIGINT,"
+    " body TEXT NOT NULL, FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE)",
+    "CREATE TABLE tags (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL,"
+    " CONSTRAINT tags_name_key UNIQUE (name))",
+    "CREATE TABLE post_tags (post_id BIGINT NOT NULL, tag_id BIGINT NOT NULL,"
+    " PRIMARY KEY (post_id, tag_id),"
+    " FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,"
+    " FOREIGN KEY (tag_id) REFERENCES tags (id))",
+    "CREATE TABLE badges (member_id BIGINT NOT NULL, kind VARCHAR(255) NOT NULL,"
+    " level INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (member_id, kind),"
+    " FOREIGN KEY (member_id) REFERENCES members (id))",
+]
+
 DDL: dict[str, list[str]] = {
-    name: [sql.format(**types) for sql in [_MEMBERS, *_COMMON]] for name, types in _TYPES.items()
+    **{
+        name: [sql.format(**types) for sql in [_MEMBERS, *_COMMON]]
+        for name, types in _TYPES.items()
+    },
+    "mariadb": _MARIADB,
 }
 
 

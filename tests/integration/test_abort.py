@@ -8,15 +8,19 @@ the pool must discard the connection rather than lend it again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
 import pytest
 
+import repodb
 from repodb import ConnectionLost, Request
 from repodb.pool import Pool
 from repodb.url import parse_url
 from tests.conftest import CONNECT_TIMEOUT, open_conn
+
+pytestmark = pytest.mark.mariadb
 
 ABORT_AFTER = 0.5
 # Far longer than abort() should take, far shorter than the statement.
@@ -29,7 +33,11 @@ LONG = {
         " SELECT count(*) FROM c",
         row=int,
     ),
+    "mariadb": Request.one("SELECT SLEEP(30)", row=int),
 }
+# MariaDB's server thread sleeps on after the client is gone: ended by KILL.
+MARIADB_BACKEND = Request.one("SELECT CONNECTION_ID()", row=int)
+MARIADB_KILL = Request.exec("KILL ?", params=int)
 BACKEND = Request.one("SELECT pg_backend_pid()", row=int)
 SLEEPING = Request.one(
     "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND query LIKE '%pg_sleep(30)%'",
@@ -42,9 +50,11 @@ TERMINATE = Request.one("SELECT pg_terminate_backend(?)", params=int, row=bool)
 def test_abort_from_another_thread_ends_a_long_statement(db_url: str) -> None:
     driver = parse_url(db_url).driver
     pool = Pool(db_url, max_size=1, connect_timeout=CONNECT_TIMEOUT, label="abort-test")
+    backend = mariadb_backend = None
     try:
         conn = pool.acquire()
         backend = conn.one(BACKEND) if driver == "postgresql" else None
+        mariadb_backend = conn.one(MARIADB_BACKEND) if driver == "mariadb" else None
         timer = threading.Timer(ABORT_AFTER, conn.abort)
         timer.start()
         started = time.monotonic()
@@ -75,6 +85,9 @@ def test_abort_from_another_thread_ends_a_long_statement(db_url: str) -> None:
         with open_conn(db_url) as admin:
             if admin.one(SLEEPING, backend):
                 assert admin.one(TERMINATE, backend)
+    if mariadb_backend is not None:
+        with open_conn(db_url) as admin, contextlib.suppress(repodb.QueryError):
+            admin.exec(MARIADB_KILL, mariadb_backend)  # gone already: "unknown thread id"
 
 
 def test_abort_between_statements_breaks_the_connection(db_url: str) -> None:

@@ -27,6 +27,8 @@ from repodb import Request
 from repodb.types import optional, tup
 from tests.conftest import CONNECT_TIMEOUT, open_conn
 
+pytestmark = pytest.mark.mariadb
+
 
 class Kind(enum.Enum):
     CLICK = 1
@@ -78,6 +80,9 @@ insert_event = Request.exec(
 def db(conn: repodb.Connection) -> repodb.Connection:
     if conn.dialect.name == "postgresql":
         types = "text NOT NULL, jsonb NOT NULL, text NOT NULL, timestamptz NOT NULL, numeric, bytea"
+    elif conn.dialect.name == "mariadb":
+        types = "TEXT NOT NULL, JSON NOT NULL, TEXT NOT NULL, DATETIME(6) NOT NULL,"
+        types += " DECIMAL(20,6), BLOB"
     else:
         types = "TEXT NOT NULL, TEXT NOT NULL, TEXT NOT NULL, TEXT NOT NULL, TEXT, BLOB"
     columns = ", ".join(
@@ -90,6 +95,8 @@ def db(conn: repodb.Connection) -> repodb.Connection:
 def current_schema(conn: repodb.Connection) -> str:
     if conn.dialect.name == "postgresql":
         return conn.one(Request.one("SELECT current_schema()", row=str))
+    if conn.dialect.name == "mariadb":
+        return conn.one(Request.one("SELECT DATABASE()", row=str))
     return "main"
 
 
@@ -166,6 +173,7 @@ def test_execute_many_is_atomic_on_a_bad_value(db: repodb.Connection) -> None:
 
 SLOW = {
     "postgresql": "SELECT pg_sleep(5)",
+    "mariadb": "SELECT SLEEP(5)",
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)"
     " SELECT count(*) FROM c",
 }
@@ -183,6 +191,8 @@ def run_slow(conn: repodb.Connection) -> float:
     assert info.value.sql == SLOW[conn.dialect.name]
     if conn.dialect.name == "postgresql":
         assert info.value.sqlstate == "57014"
+    elif conn.dialect.name == "mariadb":
+        assert info.value.code == "1969"  # max_statement_time exceeded
     else:
         assert info.value.code == "SQLITE_INTERRUPT"
     return elapsed
@@ -221,6 +231,7 @@ def test_statement_timeout_set_later_and_lifted(db_url: str) -> None:
         # Without a limit a statement longer than the old one completes.
         slowish = {
             "postgresql": "SELECT pg_sleep(0.5)",
+            "mariadb": "SELECT SLEEP(0.5)",
             "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
             " WHERE x < 2000000) SELECT count(*) FROM c",
         }

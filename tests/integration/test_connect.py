@@ -27,6 +27,8 @@ from repodb import Request
 from repodb.types import tup
 from tests.conftest import CONNECT_TIMEOUT, open_conn, pg_url
 
+pytestmark = pytest.mark.mariadb
+
 PASSWORD = "Pa55-w0rd-never-shown"
 
 one = Request.one("SELECT 1", row=int)
@@ -195,7 +197,14 @@ def test_unopenable_sqlite_file(tmp_path: Path) -> None:
 
 def test_unknown_address_is_a_value_error() -> None:
     with pytest.raises(ValueError) as info:
-        repodb.connect(f"mysql://app:{PASSWORD}@localhost/app")
+        repodb.connect(f"oracle://app:{PASSWORD}@localhost/app")
+    assert PASSWORD not in str(info.value)
+
+
+def test_a_refused_mariadb_login_hides_the_password() -> None:
+    with pytest.raises(repodb.ConnectError) as info:
+        repodb.connect(f"mysql://app:{PASSWORD}@127.0.0.1:1/app", connect_timeout=CONNECT_TIMEOUT)
+    assert "mysql://app:***@127.0.0.1:1/app" in str(info.value)
     assert PASSWORD not in str(info.value)
 
 

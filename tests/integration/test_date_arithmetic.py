@@ -24,6 +24,8 @@ from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 from repodb.write import set_
 
+pytestmark = pytest.mark.mariadb
+
 
 class Slot(Schema, table="slots"):
     id: Col[int | None] = field(primary_key=True, default=None)
@@ -39,6 +41,9 @@ DDL: dict[str, LiteralString] = {
     " day TEXT NOT NULL, span INTEGER NOT NULL, steps INTEGER NOT NULL)",
     "postgresql": "CREATE TABLE slots (id BIGSERIAL PRIMARY KEY, at TIMESTAMPTZ NOT NULL,"
     " ends TIMESTAMPTZ, day DATE NOT NULL, span INTERVAL NOT NULL, steps BIGINT NOT NULL)",
+    "mariadb": "CREATE TABLE slots (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+    " at DATETIME(6) NOT NULL, ends DATETIME(6), day DATE NOT NULL, span BIGINT NOT NULL,"
+    " steps BIGINT NOT NULL)",
 }
 
 UTC = dt.UTC

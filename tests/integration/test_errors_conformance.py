@@ -28,6 +28,8 @@ from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 from repodb.types import optional, tup
 
+pytestmark = pytest.mark.mariadb
+
 # The values a test expects to stay hidden are constants, so the test's own
 # source lines, which a formatted traceback shows, do not contain them.
 SECRET = "s3cret.person@example.com"
@@ -82,10 +84,11 @@ def check_error(
     sqlstate: str,
     code: str,
     sql_start: str,
+    mariadb: str = "",
     hidden: tuple[str, ...] = (SECRET,),
     has_params: bool = True,
 ) -> None:
-    """What every error carries, whatever the database."""
+    """What every error carries, whatever the database (``code``: SQLite's, ``mariadb``: its)."""
     assert error.sql is not None
     assert error.sql.startswith(sql_start)
     assert f"SQL: {sql_start}" in str(error)
@@ -94,7 +97,7 @@ def check_error(
         assert error.code is None
         assert ("$1" in error.sql) is has_params
     else:
-        assert error.code == code
+        assert error.code == (mariadb if conn.dialect.name == "mariadb" else code)
         assert error.sqlstate is None
         assert ("?" in error.sql) is has_params
     assert (error.__cause__, error.__context__) == (None, None)
@@ -139,7 +142,12 @@ def test_unique_single_column(db: repodb.Connection) -> None:
         assert e.detail is not None
         assert SECRET in e.detail  # the database's detail is kept, but never printed
     check_error(
-        db, e, sqlstate="23505", code="SQLITE_CONSTRAINT_UNIQUE", sql_start="INSERT INTO users"
+        db,
+        e,
+        sqlstate="23505",
+        code="SQLITE_CONSTRAINT_UNIQUE",
+        mariadb="1062",
+        sql_start="INSERT INTO users",
     )
     assert db.one(count_users) == 1
 
@@ -155,6 +163,7 @@ def test_unique_composite(db: repodb.Connection) -> None:
         e,
         sqlstate="23505",
         code="SQLITE_CONSTRAINT_UNIQUE",
+        mariadb="1062",
         sql_start="INSERT INTO memberships",
         hidden=(str(MEMBER),),
     )
@@ -170,6 +179,7 @@ def test_primary_key(db: repodb.Connection) -> None:
         e,
         sqlstate="23505",
         code="SQLITE_CONSTRAINT_PRIMARYKEY",
+        mariadb="1062",
         sql_start="INSERT INTO users",
         hidden=(OTHER_EMAIL,),
     )
@@ -186,6 +196,7 @@ def test_foreign_key_on_insert(db: repodb.Connection) -> None:
         e,
         sqlstate="23503",
         code="SQLITE_CONSTRAINT_FOREIGNKEY",
+        mariadb="1452",
         sql_start="INSERT INTO posts",
         hidden=(str(MISSING_USER),),
     )
@@ -201,6 +212,7 @@ def test_foreign_key_on_delete(db: repodb.Connection) -> None:
         info.value,
         sqlstate="23503",
         code="SQLITE_CONSTRAINT_FOREIGNKEY",
+        mariadb="1451",
         sql_start="DELETE FROM users",
     )
     assert db.one(count_users) == 1
@@ -216,6 +228,7 @@ def test_not_null(db: repodb.Connection) -> None:
         e,
         sqlstate="23502",
         code="SQLITE_CONSTRAINT_NOTNULL",
+        mariadb="1048",
         sql_start="INSERT INTO users",
         hidden=(NAMELESS_EMAIL,),
     )
@@ -245,6 +258,7 @@ def test_named_check_constraint(
         e,
         sqlstate="23514",
         code="SQLITE_CONSTRAINT_CHECK",
+        mariadb="4025",
         sql_start=sql_start,
         hidden=(str(NEGATIVE),),
     )
@@ -285,21 +299,27 @@ def test_exclusion_constraint_postgresql(pg_schema_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sql", "sqlstate"),
+    ("sql", "sqlstate", "mariadb"),
     [
-        ("SELEC 1", "42601"),
-        ("SELECT id FROM no_such_table", "42P01"),
-        ("SELECT no_such_column FROM users", "42703"),
+        ("SELEC 1", "42601", "1064"),
+        ("SELECT id FROM no_such_table", "42P01", "1146"),
+        ("SELECT no_such_column FROM users", "42703", "1054"),
     ],
     ids=["syntax", "unknown_table", "unknown_column"],
 )
 def test_wrong_statement_is_programming_error(
-    db: repodb.Connection, sql: str, sqlstate: str
+    db: repodb.Connection, sql: str, sqlstate: str, mariadb: str
 ) -> None:
     with pytest.raises(repodb.ProgrammingError) as info:
         db.all(Request.many(sql, row=int))
     check_error(
-        db, info.value, sqlstate=sqlstate, code="SQLITE_ERROR", sql_start=sql, has_params=False
+        db,
+        info.value,
+        sqlstate=sqlstate,
+        code="SQLITE_ERROR",
+        mariadb=mariadb,
+        sql_start=sql,
+        has_params=False,
     )
 
 
@@ -349,9 +369,12 @@ OWNER = 777001
 
 CREDENTIAL_DDL = [
     "CREATE TABLE owners (id INTEGER PRIMARY KEY)",
-    "CREATE TABLE credentials (id INTEGER PRIMARY KEY,"
-    " owner INTEGER NOT NULL REFERENCES owners (id), token TEXT NOT NULL UNIQUE,"
-    " label TEXT NOT NULL, uses INTEGER NOT NULL CONSTRAINT uses_check CHECK (uses >= 0))",
+    # Constraints named as PostgreSQL would name them, which MariaDB does not.
+    "CREATE TABLE credentials (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL,"
+    " token TEXT NOT NULL, label TEXT NOT NULL, uses INTEGER NOT NULL,"
+    " CONSTRAINT credentials_owner_fkey FOREIGN KEY (owner) REFERENCES owners (id),"
+    " CONSTRAINT credentials_token_key UNIQUE (token),"
+    " CONSTRAINT uses_check CHECK (uses >= 0))",
 ]
 
 

@@ -40,6 +40,8 @@ from repodb.schema import Col, Schema, field
 from repodb.telemetry import QueryEvent
 from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn, pg_url
 
+pytestmark = pytest.mark.mariadb
+
 SELECT_ONE = Request.one("SELECT 1", row=int)
 INSERT_NOTE = Request.exec("INSERT INTO pool_notes (body) VALUES (?)", params=str)
 COUNT_NOTES = Request.one("SELECT count(*) FROM pool_notes", row=int)
@@ -75,7 +77,11 @@ def pools() -> Iterator[PoolFactory]:
 
 def create_notes(url: str) -> None:
     with open_conn(url) as conn:
-        key = "INTEGER PRIMARY KEY" if conn.dialect.name == "sqlite" else "bigserial PRIMARY KEY"
+        key = {
+            "sqlite": "INTEGER PRIMARY KEY",
+            "postgresql": "bigserial PRIMARY KEY",
+            "mariadb": "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        }[conn.dialect.name]
         conn.exec(Request.exec(f"CREATE TABLE pool_notes (id {key}, body TEXT NOT NULL)"))
 
 

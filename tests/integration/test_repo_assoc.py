@@ -18,6 +18,8 @@ from repodb.repo import Repo
 from .blog_seed import seeded_repo
 from .repo_models import Member, Post, Tag
 
+pytestmark = pytest.mark.mariadb
+
 
 @pytest.fixture
 def repo(conn: repodb.Connection) -> Repo:

@@ -21,6 +21,8 @@ from repodb.telemetry import QueryEvent
 from .repo_models import Member, Post, create_tables
 from .test_async_repo import run, seed
 
+pytestmark = pytest.mark.mariadb
+
 WHEN = dt.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=dt.UTC)
 
 
@@ -117,6 +119,12 @@ def test_explain_returns_the_plan(repo: Repo, conn: repodb.Connection) -> None:
         assert plan.splitlines() == ["SCAN p0"]
         with pytest.raises(ValueError, match="no EXPLAIN ANALYZE"):
             repo.explain(query(Post), analyze=True)
+    elif conn.dialect.name == "mariadb":
+        # EXPLAIN FORMAT=JSON: the plan as one JSON document.
+        assert '"table_name": "p0"' in plan
+        assert '"attached_condition": "p0.title = \'one\'"' in plan
+        analyzed = repo.explain(query(Post).where(Post.score > 5), analyze=True)
+        assert '"r_loops": 1' in analyzed
     else:
         assert plan.startswith("Seq Scan on posts p0")
         assert "Filter: (title = 'one'::text)" in plan
@@ -125,6 +133,7 @@ def test_explain_returns_the_plan(repo: Repo, conn: repodb.Connection) -> None:
         assert "rows=1 loops=1" in analyzed
 
 
+@pytest.mark.mariadb(absent="no asyncio MariaDB driver yet")
 @pytest.mark.parametrize("source", ["connection", "pool"])
 def test_the_async_repo_has_them_too(db_url: str, source: str) -> None:
     """The AsyncRepo, the source of the sync one, over a connection and a pool."""

@@ -31,6 +31,8 @@ from tests.conftest import open_conn
 
 from .repo_models import Member, Post, Tag, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 ADD_MEMBER = Request.one(
     "INSERT INTO members (email, name) VALUES (?, ?) RETURNING id", params=tup(str, str), row=int
 )

@@ -23,6 +23,8 @@ from tests.conftest import open_conn
 
 from .repo_models import Badge, Member, Post, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 ADD_MEMBER = Request.one(
     "INSERT INTO members (email, name, age) VALUES (?, ?, ?) RETURNING id",
     params=tup(str, str, int),

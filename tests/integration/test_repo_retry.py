@@ -20,6 +20,8 @@ from tests.conftest import CONNECT_TIMEOUT, open_conn
 
 from .repo_models import Member, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 backend_pid = Request.one("SELECT pg_backend_pid()", row=int)
 terminate = Request.one("SELECT pg_terminate_backend(?)", params=int, row=bool)
 

@@ -31,6 +31,8 @@ from repodb import Request
 from repodb.types import optional, tup
 from tests.conftest import open_conn, require
 
+pytestmark = pytest.mark.mariadb
+
 
 @dataclasses.dataclass(frozen=True)
 class Person:

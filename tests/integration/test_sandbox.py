@@ -54,6 +54,8 @@ from ..conftest import (
     with_search_path,
 )
 
+pytestmark = pytest.mark.mariadb
+
 APP = Path(__file__).resolve().parent.parent / "sandbox_app"
 # What the sample application's suite reports when the sandbox works.
 APP_OUTCOMES = {"passed": 18, "xfailed": 1}
@@ -280,6 +282,7 @@ def test_transaction_options_are_accepted(items_url: str) -> None:
         assert repo.all(_NAMES) == ["serializable"]
 
 
+@pytest.mark.mariadb(absent="MariaDB cannot make an open transaction read-only")
 def test_a_read_only_transaction_refuses_writes_and_ends_writable(items_url: str) -> None:
     with _sandbox(items_url) as sandbox:
         repo = Repo(sandbox)

@@ -29,6 +29,8 @@ from repodb import IsolationLevel, Request
 from repodb.types import tup
 from tests.conftest import open_conn
 
+pytestmark = pytest.mark.mariadb
+
 insert_item = Request.exec("INSERT INTO items (name) VALUES (?)", params=str)
 item_names = Request.many("SELECT name FROM items ORDER BY id", row=str)
 
@@ -40,6 +42,13 @@ def create_items(conn: repodb.Connection) -> None:
             Request.exec(
                 "CREATE TABLE items (id INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
                 " name TEXT NOT NULL UNIQUE)"
+            )
+        )
+    elif conn.dialect.name == "mariadb":
+        conn.exec(
+            Request.exec(
+                "CREATE TABLE items (id INTEGER AUTO_INCREMENT PRIMARY KEY,"
+                " name VARCHAR(200) NOT NULL UNIQUE)"
             )
         )
     else:
@@ -224,6 +233,7 @@ def test_deferrable_read_only_serializable(db: repodb.Connection) -> None:
             assert db.one(facts) == ("on", "on")
 
 
+@pytest.mark.mariadb(absent="MariaDB has no deferred constraints: COMMIT checks nothing")
 def test_failed_commit_leaves_no_partial_writes(db: repodb.Connection) -> None:
     db.exec(Request.exec("CREATE TABLE parents (id INTEGER PRIMARY KEY)"))
     db.exec(

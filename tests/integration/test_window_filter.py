@@ -17,6 +17,8 @@ from repodb.query import query
 from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 
+pytestmark = pytest.mark.mariadb
+
 
 class Reading(Schema, table="readings"):
     id: Col[int | None] = field(primary_key=True, default=None)
@@ -31,6 +33,9 @@ DDL: dict[str, LiteralString] = {
     " day INTEGER NOT NULL, amount INTEGER NOT NULL, checked INTEGER NOT NULL)",
     "postgresql": "CREATE TABLE readings (id BIGSERIAL PRIMARY KEY, station TEXT NOT NULL,"
     " day BIGINT NOT NULL, amount BIGINT NOT NULL, checked BOOLEAN NOT NULL)",
+    "mariadb": "CREATE TABLE readings (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+    " station TEXT NOT NULL, day BIGINT NOT NULL, amount BIGINT NOT NULL,"
+    " checked BOOLEAN NOT NULL)",
 }
 # (station, day, amount, checked); days have gaps, so RANGE and ROWS frames differ.
 DATA = [
@@ -53,6 +58,7 @@ def repo(conn: repodb.Connection) -> Repo:
     return repo
 
 
+@pytest.mark.mariadb(absent="MariaDB has no aggregate FILTER (WHERE ...)")
 def test_filtered_aggregates_per_group(repo: Repo) -> None:
     q = (
         query(Reading)
@@ -92,6 +98,7 @@ def test_frames_count_rows_or_reach_over_values(repo: Repo) -> None:
     assert repo.all(q) == want
 
 
+@pytest.mark.mariadb(absent="MariaDB has no aggregate FILTER (WHERE ...)")
 def test_named_windows_are_shared_and_refined(repo: Repo) -> None:
     q = (
         query(Reading)

@@ -138,12 +138,22 @@ def test_conninfo_without_password() -> None:
     assert url.redacted == "dbname=myapp"
 
 
+# MariaDB and MySQL ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["mariadb", "mysql", "MySQL"])
+def test_mariadb_and_mysql_urls(scheme: str) -> None:
+    u = parse_url(f"{scheme}://app:s3c%40ret@db:3307/shop?connect_timeout=2")
+    assert (u.driver, u.options, u.password) == ("mariadb", {"connect_timeout": "2"}, "s3c@ret")
+    assert u.redacted == f"{scheme.lower()}://app:***@db:3307/shop?connect_timeout=2"
+
+
 # Garbage --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "mysql://app@db/x", "postgresql:db", "just words", "=value", "http//x"],
+    ["", "   ", "oracle://app@db/x", "postgresql:db", "just words", "=value", "http//x"],
 )
 def test_garbage_is_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="database URL"):
@@ -153,8 +163,8 @@ def test_garbage_is_rejected(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "secret"),
     [
-        ("mysql://app:s3cret@db/x", "s3cret"),
-        ("mysql://app:s3c@xyzzy@db/x", "xyzzy"),
+        ("mssql://app:s3cret@db/x", "s3cret"),
+        ("mssql://app:s3c@xyzzy@db/x", "xyzzy"),
         ("oracle://app:s3cret@db/x", "s3cret"),
         ("sqlite://app:s3cret@db/x", "s3cret"),
         ("host=h password=s3cret 'junk", "s3cret"),

@@ -79,7 +79,7 @@ def emit_insert(w: Writer, ins: Insert) -> None:
                         value.emit(w)
                 w.write(")")
         else:
-            w.write(" DEFAULT VALUES")
+            w.write(w.dialect.default_values_sql)
         if ins.on_conflict != "raise":
             _emit_conflict(w, ins)
         _emit_returning(w, ins.returning, ins.schema)
@@ -126,6 +126,11 @@ def _emit_insert_select(w: Writer, ins: Insert, source: Query[Any]) -> None:
 
 
 def _emit_conflict(w: Writer, ins: Insert) -> None:
+    if not w.dialect.supports_on_conflict:
+        raise ValueError(
+            f"{w.dialect.name} upserts (on_conflict) are not supported yet: its ON DUPLICATE"
+            " KEY UPDATE fires on any unique key, not a conflict target"
+        )
     w.write(" ON CONFLICT")
     target = ins.conflict_target
     if isinstance(target, str):
@@ -165,6 +170,13 @@ def emit_update(w: Writer, upd: Update) -> None:
     ... FROM``), so SET values may read joined columns.
     """
     q = upd.query
+    if upd.returning is not None and not w.dialect.supports_update_returning:
+        raise ValueError(
+            f"{w.dialect.name} has no UPDATE ... RETURNING: update without returning, then"
+            " read the rows (the Repo's update of one record does so itself)"
+        )
+    if q.joins and not w.dialect.supports_update_from:
+        raise ValueError(f"{w.dialect.name} has no UPDATE ... FROM: an update_all cannot join")
     with w.scope(), w.nested():
         _emit_target(w, q, "UPDATE ")
         joined = _bind_joins(w, q.joins)
@@ -213,15 +225,24 @@ def emit_delete(w: Writer, dlt: Delete) -> None:
 
 
 def _emit_target(w: Writer, q: Query[Any], verb: str) -> None:
-    """The CTEs, then ``verb table AS alias``, binding the query's source to that alias."""
+    """The CTEs, then ``verb table AS alias``, binding the query's source to that alias.
+
+    A dialect whose DELETE takes no alias (MariaDB) names the table's
+    columns by the table itself.
+    """
     source = q.source
     emit_ctes(w, q)
-    alias = w.new_alias(source.letter)
+    by_table = verb == "DELETE FROM " and not w.dialect.aliases_delete_target
+    if by_table:
+        alias = w.dialect.quote_table(source.table, source.prefix)
+    else:
+        alias = w.new_alias(source.letter)
     for key in source.keys:
         w.aliases[key] = alias
     w.write(verb)
     w.table(source.prefix, source.table)
-    w.write(f" AS {alias}")
+    if not by_table:
+        w.write(f" AS {alias}")
 
 
 def walk_delete(dlt: Delete, shape: list[object], values: list[object]) -> None:
@@ -327,7 +348,7 @@ def _emit_returning(
 ) -> None:
     if returning is None:
         return
-    if not w.dialect.supports_returning:  # pragma: no cover - both dialects have it
+    if not w.dialect.supports_returning:  # pragma: no cover - every dialect has it on INSERT
         raise ValueError(f"{w.dialect.name} has no RETURNING")
     with w.scope():
         # Bare names, unless a joined table could make one ambiguous.

@@ -389,6 +389,8 @@ async def _write_one_on(
     action: str,
 ) -> list[Any]:
     dialect = r._dialect(conn)
+    if isinstance(statement, Update) and not dialect.supports_update_returning:
+        return await _update_then_read(conn, checkout, r, statement, changeset)
     if dialect.supports_writable_cte:
         try:
             return (
@@ -411,6 +413,41 @@ async def _write_one_on(
         rows = (await r._run(conn, compiled, checkout))[0]
         if len(rows) > 1:
             raise _multiple(changeset, action)
+    return rows
+
+
+async def _update_then_read(
+    conn: AsyncConnection,
+    checkout: float,
+    r: AsyncRepo,
+    statement: Update,
+    changeset: Changeset[Any],
+) -> list[Any]:
+    """UPDATE one record, then read it back by its key: RETURNING where UPDATE has none (MariaDB).
+
+    In a transaction, so the row read is the row written: the UPDATE keeps
+    it locked until the end. The row count is the rows matched (the driver
+    asks for found rows), so an update that changes no value still finds its
+    row. Several rows matched: as ``_write_one_on`` does, the write is undone
+    (its own transaction rolled back, or the caller's marked failed).
+    """
+    data = changeset.data
+    info = schema_info(type(data))
+    dialect = r._dialect(conn)
+    plain = compile_statement(dataclasses.replace(statement, returning=None), dialect)
+    key = {f.name: changeset.changes.get(f.name, getattr(data, f.name)) for f in info.primary_key}
+    read = compile_statement(query(type(data)).where(**key), dialect)
+    if conn.in_transaction:
+        count = (await r._run(conn, plain, checkout))[1]
+        if count > 1:
+            conn._aborted = conn._depth > 0
+            raise _multiple(changeset, "update")
+        return (await r._run(conn, read, checkout))[0] if count else []
+    async with conn.transaction():
+        count = (await r._run(conn, plain, checkout))[1]
+        if count > 1:
+            raise _multiple(changeset, "update")
+        rows: list[Any] = (await r._run(conn, read, checkout))[0] if count else []
     return rows
 
 

@@ -184,6 +184,7 @@ class DriverModule(Protocol):
 DRIVERS: dict[str, str] = {
     "sqlite": "repodb.driver.sqlite",
     "postgresql": "repodb.driver.postgresql",
+    "mariadb": "repodb.driver.mariadb",
 }
 
 

@@ -73,5 +73,7 @@ ASYNC_DRIVERS: dict[str, str] = {
 
 def load_async_driver(name: str) -> AsyncDriverModule:
     """Import the asyncio driver module registered under ``name``."""
+    if name not in ASYNC_DRIVERS:
+        raise ValueError(f"there is no asyncio driver for {name} yet: use the sync API")
     module: Any = importlib.import_module(ASYNC_DRIVERS[name])
     return module  # type: ignore[no-any-return]

@@ -36,7 +36,6 @@ from ..errors import (
     ConnectError,
     ConnectionLost,
     DataError,
-    EncodeError,
     Error,
     ForeignKeyViolation,
     IntegrityError,
@@ -127,16 +126,6 @@ def _decode_bool_column(t: DbType[Any], c: Codecs) -> _codec.ColumnConvert:
     return decode_column
 
 
-def _encode_timedelta(t: DbType[Any], c: Codecs) -> Convert:
-    def encode(v: dt.timedelta) -> int:
-        micros = (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
-        if not _codec.INT64_MIN <= micros <= _codec.INT64_MAX:
-            raise EncodeError("timedelta too large for SQLite (about +/- 292,000 years)")
-        return micros
-
-    return encode
-
-
 def _encode_time(t: DbType[Any], c: Codecs) -> Convert:
     return lambda v: v.isoformat(timespec="microseconds")
 
@@ -155,36 +144,12 @@ def _encode_array(t: DbType[Any], c: Codecs) -> Convert:
     return _encode_json(t, c)
 
 
-def _decode_array(t: DbType[Any], c: Codecs) -> Convert:
-    assert t.item is not None
-    item = _codec.decoder(t.item, c)
-
-    def decode(v: str) -> list[Any]:
-        values = json.loads(v)
-        if not isinstance(values, list):
-            raise ValueError("not a JSON array")
-        return [item(x) for x in values] if item else values
-
-    return decode
-
-
 def _plain(convert: Convert) -> _codec.Builder:
     return lambda t, c: convert
 
 
 def _decode_float(t: DbType[Any], c: Codecs) -> Convert:
     return float
-
-
-def _decode_bool(t: DbType[Any], c: Codecs) -> Convert:
-    def decode(v: object) -> bool:
-        if v == 1:
-            return True
-        if v == 0:
-            return False
-        raise ValueError("not 0 or 1")
-
-    return decode
 
 
 CODECS = Codecs(
@@ -196,14 +161,14 @@ CODECS = Codecs(
         Kind.DATE: _codec.as_isoformat,
         Kind.DATETIME: _encode_datetime,
         Kind.TIME: _encode_time,
-        Kind.TIMEDELTA: _encode_timedelta,
+        Kind.TIMEDELTA: _codec.timedelta_micros,
         Kind.UUID: _plain(str),
         Kind.JSON: _encode_json,
         Kind.ENUM: _codec.enum_by_name,
         Kind.ARRAY: _encode_array,
     },
     decode={
-        Kind.BOOL: _decode_bool,
+        Kind.BOOL: _codec.bool_from_int,
         Kind.FLOAT: _decode_float,
         Kind.DECIMAL: _plain(lambda v: Decimal(v if isinstance(v, str) else str(v))),
         Kind.DATE: _plain(dt.date.fromisoformat),
@@ -213,7 +178,7 @@ CODECS = Codecs(
         Kind.UUID: _plain(lambda v: v if isinstance(v, uuid.UUID) else uuid.UUID(v)),
         Kind.JSON: _decode_json,
         Kind.ENUM: _codec.enum_from_name,
-        Kind.ARRAY: _decode_array,
+        Kind.ARRAY: _codec.json_array_decoder(json.loads),
     },
     uniform_columns=False,
     decode_column={
@@ -307,10 +272,7 @@ class SqliteConnection:
         rows: Iterable[Sequence[Any]],
         prefix: str | None = None,
     ) -> int:
-        marks = ", ".join("?" * len(columns))
-        names = ", ".join(map(SQLITE.quote, columns))
-        sql = f"INSERT INTO {SQLITE.quote_table(table, prefix)} ({names}) VALUES ({marks})"
-        return self.execute_many(sql, rows)
+        return self.execute_many(SQLITE.insert_sql(table, columns, prefix), rows)
 
     def begin(self, options: TransactionOptions) -> None:
         if options.read_only:

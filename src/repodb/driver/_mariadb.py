@@ -1,0 +1,299 @@
+"""What a MariaDB driver needs besides I/O: codecs, error mapping, session settings.
+
+Why apart from ``mariadb.py``: an asyncio driver on the same protocol
+(aiomysql and asyncmy raise PyMySQL's exception classes and error numbers)
+would share all of it; only the waiting differs.
+
+Storage forms: datetimes are ``DATETIME(6)`` in UTC (the session's time zone
+is UTC), times ``TIME(6)`` (which the client library hands over as a
+timedelta), timedeltas ``BIGINT`` microseconds (``TIME`` holds only +/- 838
+hours), UUIDs their text form, JSON and arrays JSON text, booleans ``0``/``1``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from .. import _codec
+from .._codec import Codecs, Convert, enum_by_name, enum_from_name, json_text
+from .._placeholders import parse
+from ..errors import (
+    CheckViolation,
+    ConnectionLost,
+    DataError,
+    DeadlockDetected,
+    EncodeError,
+    Error,
+    ForeignKeyViolation,
+    IntegrityError,
+    NotNullViolation,
+    ProgrammingError,
+    QueryError,
+    ReadOnlyError,
+    StatementTimeout,
+    UniqueViolation,
+)
+from ..types import DbType, Kind
+
+__all__ = ["CODECS", "SQL_MODE", "map_error", "pyformat", "timeout_seconds"]
+
+# Portable SQL means the same here as on PostgreSQL and SQLite: "x" is an
+# identifier, || concatenates, a backslash in a literal is a backslash; and
+# nothing is silently truncated or zeroed.
+SQL_MODE = (
+    "ANSI_QUOTES,PIPES_AS_CONCAT,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,"
+    "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+
+
+@functools.lru_cache(maxsize=2048)
+def pyformat(sql: str) -> str:
+    """``sql`` with its ``?`` markers written as PyMySQL's ``%s``, and literal ``%`` doubled.
+
+    Why: PyMySQL binds on the client, by ``%`` formatting; repodb's
+    requests reach the driver with ``?`` markers (the dialect's), found
+    outside literals and comments by the same parser the requests use.
+    Cached: a request's SQL text is the same on every call.
+    """
+    template = parse(sql)
+    pieces = [piece.replace("%", "%%") for piece in template.pieces]
+    return "%s".join(pieces)
+
+
+def _encode_datetime(t: DbType[Any], c: Codecs) -> Convert:
+    return lambda v: _codec.utc(v).replace(tzinfo=None)
+
+
+def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
+    def decode(v: dt.datetime | str) -> dt.datetime:
+        if isinstance(v, str):  # an array item, from JSON
+            v = dt.datetime.fromisoformat(v)
+        return v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v.astimezone(dt.UTC)
+
+    return decode
+
+
+def _decode_time(t: DbType[Any], c: Codecs) -> Convert:
+    # PyMySQL reads TIME as a timedelta (TIME is also a duration type there).
+    def decode(v: object) -> dt.time:
+        if isinstance(v, dt.time):
+            return v
+        if isinstance(v, str):  # an array item, from JSON
+            return dt.time.fromisoformat(v)
+        if isinstance(v, dt.timedelta) and dt.timedelta(0) <= v < dt.timedelta(days=1):
+            return (dt.datetime.min + v).time()
+        raise ValueError(f"not a time of day: {v!r}")
+
+    return decode
+
+
+def _load_json(v: str | bytes) -> Any:
+    return json.loads(v.decode() if isinstance(v, bytes) else v)
+
+
+def _decode_json(t: DbType[Any], c: Codecs) -> Convert:
+    return _load_json
+
+
+def _encode_array(t: DbType[Any], c: Codecs) -> Convert:
+    if t.item is not None and (t.item.item or t.item).kind is Kind.BYTES:
+        raise TypeError("arrays of bytes cannot be stored on MariaDB (arrays are JSON text there)")
+    return lambda items: json_text([_jsonable(v) for v in items])
+
+
+def _jsonable(v: object) -> object:
+    """An array item as JSON holds it: the values PyMySQL takes as they are, as text."""
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, (dt.date, dt.time)):  # a datetime is a date
+        return v.isoformat()
+    return v
+
+
+def _from_text(cls: type[dt.date] | type[dt.time]) -> _codec.Builder:
+    # An array item read back from JSON is text; a column value already the class.
+    return lambda t, c: lambda v: v if isinstance(v, cls) else cls.fromisoformat(v)
+
+
+def _plain(convert: Convert) -> _codec.Builder:
+    return lambda t, c: convert
+
+
+def _encode_float(t: DbType[Any], c: Codecs) -> Convert:
+    def encode(v: float) -> float:
+        if not math.isfinite(v):
+            raise EncodeError(f"MariaDB's DOUBLE cannot hold {v!r} (only finite numbers)")
+        return v
+
+    return encode
+
+
+CODECS = Codecs(
+    name="mariadb",
+    encode={
+        Kind.FLOAT: _encode_float,
+        Kind.DATETIME: _encode_datetime,
+        Kind.TIMEDELTA: _codec.timedelta_micros,
+        Kind.UUID: _plain(str),
+        Kind.JSON: _plain(json_text),
+        Kind.ENUM: enum_by_name,
+        Kind.ARRAY: _encode_array,
+    },
+    decode={
+        Kind.BOOL: _codec.bool_from_int,
+        Kind.FLOAT: _plain(float),
+        Kind.DECIMAL: _plain(lambda v: v if isinstance(v, Decimal) else Decimal(str(v))),
+        Kind.DATE: _from_text(dt.date),
+        Kind.DATETIME: _decode_datetime,
+        Kind.TIME: _decode_time,
+        Kind.TIMEDELTA: _plain(lambda v: dt.timedelta(microseconds=v)),
+        Kind.UUID: _plain(lambda v: v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))),
+        Kind.JSON: _decode_json,
+        Kind.ENUM: enum_from_name,
+        Kind.ARRAY: _codec.json_array_decoder(_load_json),
+    },
+)
+
+
+def timeout_seconds(seconds: float | None) -> str:
+    """``max_statement_time``'s value: seconds (0 is no limit), at least a millisecond."""
+    return "0" if seconds is None else f"{max(0.001, math.ceil(seconds * 1000) / 1000):g}"
+
+
+# Server error numbers (MariaDB's include/mysqld_error.h) and client ones (20xx).
+_BY_CODE: dict[int, type[QueryError]] = {
+    1062: UniqueViolation,  # ER_DUP_ENTRY
+    1586: UniqueViolation,  # ER_DUP_ENTRY_WITH_KEY_NAME
+    1451: ForeignKeyViolation,  # ER_ROW_IS_REFERENCED_2
+    1452: ForeignKeyViolation,  # ER_NO_REFERENCED_ROW_2
+    1216: ForeignKeyViolation,  # ER_NO_REFERENCED_ROW
+    1217: ForeignKeyViolation,  # ER_ROW_IS_REFERENCED
+    1048: NotNullViolation,  # ER_BAD_NULL_ERROR
+    1364: NotNullViolation,  # ER_NO_DEFAULT_FOR_FIELD: a NOT NULL column left out
+    4025: CheckViolation,  # ER_CONSTRAINT_FAILED (MariaDB)
+    3819: CheckViolation,  # ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+    1290: ReadOnlyError,  # ER_OPTION_PREVENTS_STATEMENT: --read-only
+    1836: ReadOnlyError,  # ER_READ_ONLY_MODE
+    1792: ReadOnlyError,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    1213: DeadlockDetected,  # ER_LOCK_DEADLOCK: the whole transaction is rolled back
+    1969: StatementTimeout,  # ER_STATEMENT_TIMEOUT: max_statement_time
+    3024: StatementTimeout,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
+    1317: StatementTimeout,  # ER_QUERY_INTERRUPTED: KILL QUERY
+    1064: ProgrammingError,  # ER_PARSE_ERROR
+    1146: ProgrammingError,  # ER_NO_SUCH_TABLE
+    1054: ProgrammingError,  # ER_BAD_FIELD_ERROR
+    1406: DataError,  # ER_DATA_TOO_LONG
+    1264: DataError,  # ER_WARN_DATA_OUT_OF_RANGE
+    1366: DataError,  # ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+    1292: DataError,  # ER_TRUNCATED_WRONG_VALUE
+    1365: DataError,  # ER_DIVISION_BY_ZERO
+    1690: DataError,  # ER_DATA_OUT_OF_RANGE
+    4038: DataError,  # ER_JSON_SYNTAX
+    2006: ConnectionLost,  # CR_SERVER_GONE_ERROR
+    2013: ConnectionLost,  # CR_SERVER_LOST
+    2003: ConnectionLost,  # CR_CONN_HOST_ERROR
+    2055: ConnectionLost,  # CR_SERVER_LOST_EXTENDED
+    1927: ConnectionLost,  # ER_CONNECTION_KILLED
+    1053: ConnectionLost,  # ER_SERVER_SHUTDOWN
+}
+_QUOTED = r"[`'\"]((?:[^`'\"]|``)+)[`'\"]"
+_DUP_KEY = re.compile(r"for key " + _QUOTED)
+# Names are quoted with backticks, or double quotes under ANSI_QUOTES.
+_NAME = r"[`\"]((?:[^`\"]|``|\"\")+)[`\"]"
+_FK = re.compile(rf"fails \({_NAME}\.{_NAME}, CONSTRAINT {_NAME} FOREIGN KEY \(([^)]*)\)")
+_COLUMN = re.compile(r"^(?:Column|Field) '((?:[^']|'')+)'")
+_CHECK = re.compile(rf"^CONSTRAINT {_NAME} failed for {_NAME}\.{_NAME}")
+
+
+# Messages that quote a value the statement sent: "Incorrect integer value:
+# 'abc' for column ...".
+_QUOTES_VALUE = {1366, 1292}
+_VALUE = re.compile(r"'(?:[^']|'')*'")
+# The table a write names: MariaDB's integrity errors name only their key or
+# column, so the table comes from the statement (one written table; a
+# multi-table statement names its first).
+_TARGET = re.compile(
+    r"\s*(?:INSERT(?:\s+IGNORE)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+"
+    r"((?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|\w+)(?:\.(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|\w+))?)",
+    re.IGNORECASE,
+)
+
+
+def _unquote(name: str) -> str:
+    return name.replace("``", "`").replace('""', '"')
+
+
+def _unquote_identifier(text: str) -> str:
+    """The last part of a possibly qualified, possibly quoted name."""
+    last: str = re.findall(r'`(?:[^`]|``)+`|"(?:[^"]|"")+"|\w+', text)[-1]
+    if last[0] == "`":
+        return last[1:-1].replace("``", "`")
+    if last[0] == '"':
+        return last[1:-1].replace('""', '"')
+    return last
+
+
+def map_error(exc: BaseException, sql: str | None) -> Error:
+    """The repodb error for a PyMySQL exception (``args``: error number, message)."""
+    args: tuple[Any, ...] = exc.args
+    code = args[0] if args and isinstance(args[0], int) else None
+    message = str(args[1]) if len(args) > 1 else str(exc)
+    known = _BY_CODE.get(code) if code is not None else None
+    cls = known if known is not None else _by_class(exc, code)
+    detail = None
+    constraint = table = None
+    columns: tuple[str, ...] = ()
+    if cls is UniqueViolation and (m := _DUP_KEY.search(message)):
+        # "Duplicate entry '<the row's values>' for key 'k'": the values stay
+        # in ``detail``, which is never printed.
+        constraint = _unquote(m.group(1))
+        detail, message = message, f"duplicate key value violates unique key '{constraint}'"
+    elif cls is ForeignKeyViolation and (m := _FK.search(message)):
+        table, constraint = _unquote(m.group(2)), _unquote(m.group(3))
+        columns = tuple(_unquote_identifier(c) for c in m.group(4).split(","))
+    elif cls is NotNullViolation and (m := _COLUMN.match(message)):
+        columns = (m.group(1).replace("''", "'"),)
+    elif cls is CheckViolation and (m := _CHECK.match(message)):
+        constraint, table = _unquote(m.group(1)), _unquote(m.group(3))
+    elif code in _QUOTES_VALUE:
+        detail, message = message, _VALUE.sub("'***'", message, count=1)
+    if cls is StatementTimeout and code == 1969:
+        message = "statement timeout: max_statement_time exceeded"
+    if table is None and issubclass(cls, IntegrityError) and sql and (m := _TARGET.match(sql)):
+        table = _unquote_identifier(m.group(1))
+    return cls(
+        message,
+        sql=sql,
+        code=None if code is None else str(code),
+        constraint=constraint,
+        table=table,
+        columns=columns,
+        detail=detail,
+    )
+
+
+def _by_class(exc: BaseException, code: int | None) -> type[QueryError]:
+    """The repodb class for an error without a known number: by its range, then its class."""
+    import pymysql
+
+    if code is not None and 2000 <= code < 3000:
+        return ConnectionLost  # the client library's own errors: the socket failed
+    if isinstance(exc, pymysql.err.InterfaceError) or (
+        # PyMySQL makes every server error it does not know an OperationalError.
+        isinstance(exc, pymysql.err.OperationalError) and not code
+    ):
+        return ConnectionLost
+    if isinstance(exc, pymysql.err.IntegrityError):
+        return IntegrityError
+    if isinstance(exc, pymysql.err.DataError):
+        return DataError
+    if isinstance(exc, (pymysql.err.ProgrammingError, pymysql.err.NotSupportedError)):
+        return ProgrammingError
+    return QueryError
