@@ -51,13 +51,21 @@ __all__ = [
     "Workload",
     "contenders",
     "new_item",
+    "through_asyncpg",
 ]
 
 Op = Callable[[int], object]
 AsyncOp = Callable[[int], Awaitable[object]]
 # The ratio's base first: what an async application writes by hand. asyncpg
 # runs on PostgreSQL only, measured as a candidate second async driver.
-NAMES = ["raw async", "raw asyncpg", "repodb async", "raw sync", "repodb sync"]
+NAMES = [
+    "raw async",
+    "raw asyncpg",
+    "repodb async",
+    "repodb async (asyncpg)",
+    "raw sync",
+    "repodb sync",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,8 +221,8 @@ async def contenders(db: Database, work: Workload) -> list[Contender]:
     repodb's of the same kind (async or sync): on a small machine the time of
     a round trip depends on where the scheduler puts each server process,
     which would otherwise blur the ratio (see ``bench_repo.RawContender``).
-    asyncpg cannot share it and runs on a connection of its own; it is left
-    out when not installed.
+    asyncpg cannot share it and runs on a connection of its own, as does
+    repodb on its asyncpg driver; both are left out when asyncpg is not installed.
     """
     ours = await repodb.connect_async(db.url)
     ours_sync = repodb.connect(db.url)
@@ -231,11 +239,20 @@ async def contenders(db: Database, work: Workload) -> list[Contender]:
         raw, raw_sync = _psycopg_async(driver._raw, work), _psycopg(driver_sync._raw, work)
     made = [raw, _repodb_async(ours, work), raw_sync, _repodb(ours_sync, work)]
     if db.kind == "postgresql" and importlib.util.find_spec("asyncpg") is not None:
+        on_asyncpg = await repodb.connect_async(through_asyncpg(db.url))
+        made[2:2] = [_repodb_async(on_asyncpg, work, "repodb async (asyncpg)")]
         made.insert(1, await _asyncpg(db, work))
     return made
 
 
-def _repodb_async(conn: repodb.AsyncConnection, work: Workload) -> Contender:
+def through_asyncpg(url: str) -> str:
+    """A ``postgresql://`` URL asking for repodb's asyncpg driver: ``postgresql+asyncpg://``."""
+    return "postgresql+asyncpg" + url[url.index(":") :]
+
+
+def _repodb_async(
+    conn: repodb.AsyncConnection, work: Workload, name: str = "repodb async"
+) -> Contender:
     ids, starts, new = work.ids, work.starts, work.new
     rows = new[: work.sizes.copy_rows]
     ops: dict[str, AsyncOp] = {
@@ -244,7 +261,7 @@ def _repodb_async(conn: repodb.AsyncConnection, work: Workload) -> Contender:
         "copy_in": lambda k: conn.copy_in("bench_new_items", COLUMNS, NEW_ITEM, rows),
         "insert": lambda k: conn.one(add_item, new[k]),
     }
-    return Contender("repodb async", conn.close, async_ops=ops)
+    return Contender(name, conn.close, async_ops=ops)
 
 
 def _repodb(conn: repodb.Connection, work: Workload) -> Contender:

@@ -4,10 +4,11 @@ Why these: the async Repo is what an asyncio application calls, so it is
 measured against what such an application would otherwise write: psycopg's
 ``AsyncConnection`` by hand (statements prepared on the server at once, the
 ratio's base), asyncpg by hand (the other async PostgreSQL driver, which
-prepares and caches every statement), and SQLAlchemy 2's async ORM on
-asyncpg. On SQLite the raw baseline is ``sqlite3`` through a single-thread
-executor, as an async application must run it, and SQLAlchemy runs on
-aiosqlite (a thread per connection too).
+prepares and caches every statement), the AsyncRepo on repodb's own asyncpg
+driver (``postgresql+asyncpg://``), and SQLAlchemy 2's async ORM on asyncpg.
+On SQLite the raw baseline is ``sqlite3`` through a single-thread executor,
+as an async application must run it, and SQLAlchemy runs on aiosqlite (a
+thread per connection too).
 
 The contenders keep ``bench_repo.py``'s contract (``name``, ``ops()``,
 ``close()``) on the same tables and inputs (``repo_kit``), each operation a
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from async_contenders import _dollars
+from async_contenders import _dollars, through_asyncpg
 from repo_contenders import GET, INSERT, LIST, BenchNewUser, BenchUser, RawContender
 from repo_kit import NEW_USER_COLUMNS, POST_COLUMNS, Contender, Database, NewRow, Op, Workload
 
@@ -77,7 +78,9 @@ class AsyncContender:
         self._run(self._close())
 
 
-def _repodb(run: Run, conn: repodb.AsyncConnection, work: Workload) -> AsyncContender:
+def _repodb(
+    run: Run, conn: repodb.AsyncConnection, work: Workload, name: str = "repodb async"
+) -> AsyncContender:
     repo = AsyncRepo(conn)
     size = work.sizes.preload_users
     rows = work.dicts[: work.sizes.insert_all]
@@ -97,7 +100,7 @@ def _repodb(run: Run, conn: repodb.AsyncConnection, work: Workload) -> AsyncCont
         "insert": lambda k: repo.insert(BenchNewUser(**work.dicts[k])),
         "preload": preload,
     }
-    return AsyncContender("repodb async", run, ops, conn.close)
+    return AsyncContender(name, run, ops, conn.close)
 
 
 def _psycopg(run: Run, raw: psycopg.AsyncConnection[Any], work: Workload) -> AsyncContender:
@@ -138,12 +141,11 @@ def _psycopg(run: Run, raw: psycopg.AsyncConnection[Any], work: Workload) -> Asy
     return AsyncContender("raw async", run, ops, _nothing)
 
 
-async def _asyncpg(run: Run, db: Database, work: Workload) -> AsyncContender:
-    """asyncpg as its docs show it: ``fetchrow``/``fetch`` (prepared and cached), ``COPY``."""
-    import asyncpg
+def _asyncpg(run: Run, conn: Any, work: Workload) -> AsyncContender:
+    """asyncpg as its docs show it: ``fetchrow``/``fetch`` (prepared and cached), ``COPY``.
 
-    schema = db.options.removeprefix("-c search_path=")
-    conn = await asyncpg.connect(db.conninfo, server_settings={"search_path": schema})
+    ``conn`` is the ``asyncpg.Connection`` under repodb's asyncpg driver (closed with it).
+    """
     get, page, insert = _dollars(GET), _dollars(LIST), _dollars(INSERT) + " RETURNING id"
     size = work.sizes.preload_users
     rows = work.rows[: work.sizes.insert_all]
@@ -161,7 +163,7 @@ async def _asyncpg(run: Run, db: Database, work: Workload) -> AsyncContender:
         "insert": lambda k: conn.fetchval(insert, *_stamped([work.rows[k]], json.dumps)[0]),
         "preload": preload,
     }
-    return AsyncContender("raw asyncpg", run, ops, conn.close)
+    return AsyncContender("raw asyncpg", run, ops, _nothing)
 
 
 async def _sqlite_on_thread(run: Run, db: Database, work: Workload) -> AsyncContender:
@@ -243,8 +245,8 @@ def contenders(run: Run, db: Database, work: Workload) -> list[Contender]:
 
     On PostgreSQL the raw psycopg baseline runs on the psycopg connection
     under repodb's, so that both run on one server process (see
-    ``repo_contenders.RawContender``); asyncpg cannot share it and runs on
-    its own connection.
+    ``repo_contenders.RawContender``); raw asyncpg runs likewise on the
+    asyncpg connection under the AsyncRepo on repodb's asyncpg driver.
     """
     conn: repodb.AsyncConnection = run(repodb.connect_async(db.url))
     ours = _repodb(run, conn, work)
@@ -256,7 +258,13 @@ def contenders(run: Run, db: Database, work: Workload) -> list[Contender]:
     assert isinstance(driver, AsyncPostgresConnection)
     made: list[Contender] = [_psycopg(run, driver._raw, work), ours]
     if importlib.util.find_spec("asyncpg") is not None:
-        made.insert(1, run(_asyncpg(run, db, work)))
+        from repodb.driver.asyncpg_async import AsyncpgConnection
+
+        on_asyncpg = run(repodb.connect_async(through_asyncpg(db.url)))
+        raw = on_asyncpg._driver
+        assert isinstance(raw, AsyncpgConnection)
+        made.insert(1, _asyncpg(run, raw._raw, work))
+        made.append(_repodb(run, on_asyncpg, work, "repodb async (asyncpg)"))
     return made
 
 

@@ -12,9 +12,11 @@ first.
 
 Contenders (see ``async_contenders.py``): ``raw async`` is psycopg's
 ``AsyncConnection`` on PostgreSQL and ``sqlite3`` through a single-thread
-executor on SQLite; ``repodb async`` is ``repodb.connect_async``; ``raw
-sync`` and ``repodb sync`` are the blocking driver and ``repodb.connect``,
-so that on SQLite the cost of the thread hop shows.
+executor on SQLite; ``repodb async`` is ``repodb.connect_async``, and
+``repodb async (asyncpg)`` the same on repodb's asyncpg driver
+(``postgresql+asyncpg://``, PostgreSQL only); ``raw asyncpg`` is asyncpg by
+hand; ``raw sync`` and ``repodb sync`` are the blocking driver and
+``repodb.connect``, so that on SQLite the cost of the thread hop shows.
 
 Scenarios: get by primary key (``await conn.one(request, key)``); a 100-row
 list decoded into typed rows; ``copy_in`` of 50,000 rows; 2,000 single

@@ -38,7 +38,13 @@ import async_repo_contenders
 from bench_repo import Factory, Slices, arguments, measure, versions
 from repo_kit import Contender, Database, Op, Workload
 
-NAMES = ["raw async", "raw asyncpg", "repodb async", "SQLAlchemy async ORM"]
+NAMES = [
+    "raw async",
+    "raw asyncpg",
+    "repodb async",
+    "repodb async (asyncpg)",
+    "SQLAlchemy async ORM",
+]
 TARGETS = {("get", "postgresql"): 1.2}
 # The optional libraries SQLAlchemy's async ORM needs, by database.
 SQLALCHEMY_NEEDS = {
@@ -78,6 +84,7 @@ def contender_factories(runner: asyncio.Runner) -> tuple[list[Factory], dict[str
     missing: dict[str, str] = {}
     if not _has("asyncpg"):
         missing["raw asyncpg"] = "not installed (asyncpg)"
+        missing["repodb async (asyncpg)"] = "not installed (asyncpg)"
 
     def sqlalchemy(db: Database, work: Workload) -> list[Contender]:
         absent = [m for m in SQLALCHEMY_NEEDS[db.kind] if not _has(m)]

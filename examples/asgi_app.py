@@ -21,7 +21,6 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Body, Cookie, Depends, FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict
 
 import repodb
 from repodb import AsyncRepo, InvalidChangesetError, NotFound
@@ -68,34 +67,6 @@ def post_changeset(author: Author, params: dict[str, Any]) -> Changeset[Post]:
         .put_change("author_id", author.id)
         .foreign_key_constraint("author_id")  # the author deleted meanwhile: a field error
     )
-
-
-# What JSON the API answers with: pydantic models read from the records' attributes.
-class AuthorOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-    email: str
-    inserted_at: dt.datetime
-    updated_at: dt.datetime
-
-
-class PostOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    author_id: int
-    title: str
-    body: str
-    inserted_at: dt.datetime
-    updated_at: dt.datetime
-
-
-class AuthorWithPosts(AuthorOut):
-    posts: list[PostOut]
-
-
-class PostWithAuthor(PostOut):
-    author: AuthorOut
 
 
 # The DDL differs only in how a key is generated and a time is stored. A real
@@ -185,34 +156,32 @@ async def not_found(request: Request, error: NotFound) -> JSONResponse:
 @app.post("/authors", status_code=status.HTTP_201_CREATED)
 async def create_author(
     params: JsonBody, repo: RepoDep, session: SessionDep, response: Response
-) -> AuthorOut:
+) -> Author:
     author = await repo.insert(author_changeset(Author, params))
     remember_writes(response, session)
-    return AuthorOut.model_validate(author)
+    return author
 
 
 @app.get("/authors")
-async def list_authors(repo: RepoDep) -> list[AuthorOut]:
-    authors = await repo.all(query(Author).order_by(Author.name, Author.id))
-    return [AuthorOut.model_validate(a) for a in authors]
+async def list_authors(repo: RepoDep) -> list[Author]:
+    return await repo.all(query(Author).order_by(Author.name, Author.id))
 
 
 @app.get("/authors/{author_id}")
-async def get_author(author_id: int, repo: RepoDep) -> AuthorWithPosts:
+async def get_author(author_id: int, repo: RepoDep) -> Author:
     author = await repo.get(Author, author_id)
-    author = await repo.preload(author, posts=query(Post).order_by(Post.id))
-    return AuthorWithPosts.model_validate(author)
+    return await repo.preload(author, posts=query(Post).order_by(Post.id))
 
 
 @app.patch("/authors/{author_id}")
 async def update_author(
     author_id: int, params: JsonBody, repo: RepoDep, session: SessionDep, response: Response
-) -> AuthorOut:
+) -> Author:
     # Read and write on one primary connection: the change applies to the current row.
     async with repo.transaction() as tx:
         author = await tx.update(author_changeset(await tx.get(Author, author_id), params))
     remember_writes(response, session)
-    return AuthorOut.model_validate(author)
+    return author
 
 
 @app.post("/authors/{author_id}/posts", status_code=status.HTTP_303_SEE_OTHER)
@@ -226,6 +195,5 @@ async def create_post(
 
 
 @app.get("/posts/{post_id}")
-async def get_post(post_id: int, repo: RepoDep) -> PostWithAuthor:
-    post = await repo.preload(await repo.get(Post, post_id), "author")
-    return PostWithAuthor.model_validate(post)
+async def get_post(post_id: int, repo: RepoDep) -> Post:
+    return await repo.preload(await repo.get(Post, post_id), "author")

@@ -19,6 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -136,8 +137,8 @@ def open_conn(url: str) -> repodb.Connection:
     return repodb.connect(url, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT)
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
+@contextmanager
+def fresh_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose tables land in a fresh schema, dropped afterwards."""
     base = pg_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -148,6 +149,44 @@ def pg_schema_url() -> Iterator[str]:
     finally:
         with open_conn(base) as admin:
             admin.exec(Request.exec(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose tables land in a fresh schema, dropped afterwards."""
+    with fresh_schema_url() as url:
+        yield url
+
+
+def through_asyncpg(url: str) -> str:
+    """``url`` (``postgresql://...``) asking for the asyncpg driver: ``postgresql+asyncpg://...``."""
+    return "postgresql+asyncpg" + url[url.index(":") :]
+
+
+def sync_twin(url: str) -> str:
+    """``url`` for the sync API, which has psycopg only: without ``+asyncpg``."""
+    return url.replace("postgresql+asyncpg:", "postgresql:", 1)
+
+
+# The async suites' PostgreSQL drivers: psycopg (the default) and asyncpg.
+ASYNC_PG_DRIVERS = ["postgresql", "asyncpg"]
+
+
+@pytest.fixture(params=ASYNC_PG_DRIVERS)
+def async_pg_schema_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``pg_schema_url`` once through each async PostgreSQL driver."""
+    with fresh_schema_url() as url:
+        yield through_asyncpg(url) if request.param == "asyncpg" else url
+
+
+@pytest.fixture(params=["sqlite", *ASYNC_PG_DRIVERS])
+def async_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """``db_url`` for the async suites: SQLite, then PostgreSQL through each async driver."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    with fresh_schema_url() as url:
+        yield through_asyncpg(url) if request.param == "asyncpg" else url
 
 
 def with_database(url: str, database: str) -> str:
@@ -179,7 +218,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     leaves the MariaDB case out (not skipped: not made), for a feature
     MariaDB lacks; docs/mariadb.md lists them.
     """
-    if "db_url" in metafunc.fixturenames:
+    # The async suites' ``db_url`` is their own (``async_db_url``: both async drivers).
+    if "db_url" in metafunc.fixturenames and "async_db_url" not in metafunc.fixturenames:
         kinds = ["sqlite", "postgresql"]
         marker = metafunc.definition.get_closest_marker("mariadb")
         if marker is not None and "absent" not in marker.kwargs:

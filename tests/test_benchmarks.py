@@ -80,7 +80,7 @@ def test_the_async_benchmark_runs_every_scenario_for_every_contender(
     assert set(measured) == {"get", "list", "copy_in", "insert"}
     names = {"raw async", "repodb async", "raw sync", "repodb sync"}
     if database == "postgresql" and importlib.util.find_spec("asyncpg"):
-        names.add("raw asyncpg")
+        names |= {"raw asyncpg", "repodb async (asyncpg)"}
     assert_every_one_timed(measured, names)
 
 
@@ -95,6 +95,7 @@ def test_the_async_repo_benchmark_runs_every_scenario_for_every_contender(
     peers = {"SQLAlchemy async ORM": ["sqlalchemy", "greenlet"]}
     if database == "postgresql":
         peers["raw asyncpg"] = ["asyncpg"]
+        peers["repodb async (asyncpg)"] = ["asyncpg"]
         peers["SQLAlchemy async ORM"].append("asyncpg")
     else:
         peers["SQLAlchemy async ORM"].append("aiosqlite")

@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from .repo import Repo, WriteResult
     from .repo_async import AsyncRepo
     from .request import Many, One, Request, Zero, ZeroOrOne
+    from .schema import is_loaded
+    from .serialize import to_dict
     from .types import DbType
     from .url import DatabaseUrl, parse_url
 
@@ -126,7 +128,9 @@ _LAZY: dict[str, str] = {
     "ZeroOrOne": "request",
     "connect": "connection",
     "connect_async": "connection_async",
+    "is_loaded": "schema",
     "parse_url": "url",
+    "to_dict": "serialize",
     "to_sql": "query",
 }
 
@@ -191,7 +195,9 @@ __all__ = [
     "ZeroOrOne",
     "connect",
     "connect_async",
+    "is_loaded",
     "parse_url",
+    "to_dict",
     "to_sql",
 ]
 

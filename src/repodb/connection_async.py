@@ -21,10 +21,12 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, TypeVarTuple, overload
 
+from . import _observe
 from ._acompat_async import asleep
 from ._connection_base import Rollback, aborted_error, unencodable
+from ._observe import Watch
 from .driver import (
     AsyncDriverConnection,
     ConnectSettings,
@@ -50,6 +52,7 @@ P = TypeVar("P")
 R = TypeVar("R")
 T = TypeVar("T")
 A = TypeVar("A")
+Ts = TypeVarTuple("Ts")
 
 
 async def connect_async(
@@ -62,7 +65,9 @@ async def connect_async(
 
     Options:
         url: ``sqlite:///file.db``, ``sqlite::memory:``,
-            ``postgresql://user:pw@host:port/db`` or a libpq conninfo string.
+            ``postgresql://user:pw@host:port/db`` or a libpq conninfo string
+            (psycopg); ``postgresql+asyncpg://user:pw@host:port/db`` for
+            asyncpg (asyncio only; see docs/async.md on choosing).
         statement_timeout: seconds after which a statement is cancelled
             (``StatementTimeout``); on PostgreSQL the server cancels it.
         connect_timeout: seconds to wait for a server to answer.
@@ -73,7 +78,9 @@ async def connect_async(
     """
     parsed = parse_url(url)
     settings = ConnectSettings(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
-    driver = await load_async_driver(parsed.driver).connect(parsed, settings)
+    driver = await load_async_driver(parsed.library or parsed.driver).connect(parsed, settings)
+    # Logging configured since the last connection counts from this one on.
+    _observe.refresh()
     return AsyncConnection(driver, parsed)
 
 
@@ -111,6 +118,13 @@ class AsyncConnection:
         # set it ("replica 1"); a connection on its own counts as the primary.
         self.label = "primary"
         self._held = _AsyncHeld(self)
+        # Telemetry (repodb._observe): set while a caller watches the statements
+        # itself (a Repo running a typed request), or for good on a health
+        # probe's connection; a pool checkout waiting to show on the next span;
+        # the span attributes naming the server, computed once.
+        self._quiet = False
+        self._checkout: tuple[int, str, float] | None = None
+        self._span_attributes: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -189,6 +203,8 @@ class AsyncConnection:
 
     async def _fetch(self, plan: Plan, params: object) -> list[tuple[Any, ...]]:
         args = plan.encode(params)
+        if _observe.active and not self._quiet:
+            return await self._watched(plan.sql, len, self._fetch_sql, plan.sql, args, plan.prepare)
         try:
             return await self._driver.fetch(plan.sql, args, plan.prepare)
         except self._native as e:
@@ -271,6 +287,10 @@ class AsyncConnection:
         """Run a request for its effect; return the affected row count (-1 if unknown)."""
         plan = self._plan(request)
         args = plan.encode(params)
+        if _observe.active and not self._quiet:
+            return await self._watched(
+                plan.sql, _count, self._execute_sql, plan.sql, args, plan.prepare
+            )
         try:
             return await self._driver.execute(plan.sql, args, plan.prepare)
         except self._native as e:
@@ -340,6 +360,8 @@ class AsyncConnection:
         plan = self._plan(request)
         args = plan.encode(params)
         rows = self._driver.stream(plan.sql, args, batch_size)
+        if _observe.active and not self._quiet:
+            return AsyncRowStream(rows, plan, self, Watch(self, plan.sql))
         return AsyncRowStream(rows, plan, self)
 
     @overload
@@ -371,7 +393,10 @@ class AsyncConnection:
         plan = self._plan(request)
         encode = plan.encode
         async with self.transaction():
-            return await self._execute_many_sql(plan.sql, (encode(p) for p in params))
+            rows = (encode(p) for p in params)
+            if _observe.active and not self._quiet:
+                return await self._watched(plan.sql, _count, self._execute_many_sql, plan.sql, rows)
+            return await self._execute_many_sql(plan.sql, rows)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def copy_in(
@@ -406,7 +431,12 @@ class AsyncConnection:
 
         encode = params_encoder(t, self._codecs)
         async with self.transaction():
-            return await self._copy_sql(table, columns, (encode(r) for r in rows), prefix)
+            encoded = (encode(r) for r in rows)
+            if _observe.active and not self._quiet:
+                return await self._watched(
+                    f"COPY {table}", _count, self._copy_sql, table, columns, encoded, prefix
+                )
+            return await self._copy_sql(table, columns, encoded, prefix)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # Transactions ---------------------------------------------------------
@@ -471,6 +501,12 @@ class AsyncConnection:
 
     async def _step(self, sql: str | None, step: Callable[[], Awaitable[object]]) -> None:
         """Run a driver call whose result does not matter (BEGIN, a ping, ...), as ``sql``."""
+        if sql is not None and _observe.active and not self._quiet:
+            await self._watched(sql, _none, self._unwatched_step, sql, step)
+            return
+        await self._unwatched_step(sql, step)
+
+    async def _unwatched_step(self, sql: str | None, step: Callable[[], Awaitable[object]]) -> None:
         try:
             await step()
             return
@@ -480,6 +516,29 @@ class AsyncConnection:
 
     async def _run(self, sql: str) -> None:
         await self._step(sql, lambda: self._driver.execute(sql, (), False))
+
+    async def _watched(
+        self,
+        sql: str,
+        size: Callable[[T], int],
+        run: Callable[[*Ts], Awaitable[T]],
+        *args: *Ts,
+    ) -> T:
+        """``await run(*args)``, one statement, watched: its span, its event, its log line.
+
+        Only called when ``repodb._observe.active``: the statement methods
+        test that first, so nothing here costs anything when nobody watches.
+        (Arguments, not a closure: a lambda in a statement method would make
+        its variables cells, a cost on every call, watched or not.)
+        """
+        watch = Watch(self, sql)
+        try:
+            result = await run(*args)
+        except BaseException as e:  # even interrupted, the span ends
+            watch.end(0, e)
+            raise
+        watch.end(size(result))
+        return result
 
     # Connection management -------------------------------------------------
 
@@ -614,7 +673,10 @@ class AsyncTransaction:
             await conn._run(f"RELEASE SAVEPOINT {self._savepoint}")
             return
         try:
-            await conn._driver.commit()
+            if _observe.active and not conn._quiet:
+                await conn._watched("COMMIT", _none, conn._driver.commit)
+            else:
+                await conn._driver.commit()
             return
         except conn._native as e:
             # SQLite keeps the transaction open when COMMIT fails (e.g. a
@@ -739,13 +801,21 @@ class AsyncRowStream(AsyncIterator[R]):
     """An iterator over decoded rows that releases its cursor when closed."""
 
     def __init__(
-        self, rows: AsyncIterator[tuple[Any, ...]], plan: Plan, conn: AsyncConnection
+        self,
+        rows: AsyncIterator[tuple[Any, ...]],
+        plan: Plan,
+        conn: AsyncConnection,
+        watch: Watch | None = None,
     ) -> None:
-        self._rows = rows
         self._decode = plan.decode
         self._sql = plan.sql
         self._conn = conn
         self._native = conn._native
+        # Watched: rows are counted on their way, and the span ends at the
+        # stream's end, its failure or its close, whichever comes first.
+        self._watch = watch
+        self._count = [0]
+        self._rows = rows if watch is None else _counted(rows, self._count)
 
     def __aiter__(self) -> Self:
         return self
@@ -755,20 +825,31 @@ class AsyncRowStream(AsyncIterator[R]):
             row = await anext(self._rows)
         except self._native as e:
             error = self._conn._error(e, self._sql)
+        except StopAsyncIteration:
+            self._finish(None)
+            raise
         else:
             result: R = self._decode(row)
             return result
+        self._finish(error)
         raise error
+
+    def _finish(self, error: BaseException | None) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.end(self._count[0], error)
 
     async def close(self) -> None:
         """Release the cursor; further iteration stops."""
         close = getattr(self._rows, "aclose", None)
+        error: Error | None = None
         if close is not None:
             try:
                 await close()
-                return
             except self._native as e:
                 error = self._conn._error(e, self._sql)
+        self._finish(error)
+        if error is not None:
             raise error
 
     async def __aenter__(self) -> Self:
@@ -781,3 +862,25 @@ class AsyncRowStream(AsyncIterator[R]):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _count(affected: int) -> int:
+    return affected
+
+
+def _none(result: object) -> int:
+    return 0
+
+
+async def _counted(
+    rows: AsyncIterator[tuple[Any, ...]], count: list[int]
+) -> AsyncIterator[tuple[Any, ...]]:
+    """``rows``, adding one to ``count[0]`` per row; closing it closes ``rows``."""
+    try:
+        async for row in rows:
+            count[0] += 1
+            yield row
+    finally:
+        close = getattr(rows, "aclose", None)
+        if close is not None:
+            await close()

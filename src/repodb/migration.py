@@ -55,6 +55,7 @@ from ._migration.ops import (
 from ._migration.runner import OnDone, OnStart, Runner
 from .connection import Connection, connect
 from .request import Request
+from .telemetry import logger as _logger
 from .types import tup
 
 __all__ = [
@@ -283,9 +284,25 @@ class Migrator:
         plans = [self._runner.prepare(file, direction) for file in todo]
         done = []
         for file, plan in zip(todo, plans, strict=True):
+            fields = {"event": "migration", "version": file.version, "migration": file.name}
+            _logger.debug(
+                "migration %s %s %s",
+                file.version,
+                file.name,
+                direction,
+                extra={**fields, "direction": direction},
+            )
             ran = self._runner.run(file, direction, plan, on_start, on_done)
             if ran is not None:
                 done.append(ran)
+                _logger.debug(
+                    "migration %s %s %s done in %.3f s",
+                    file.version,
+                    file.name,
+                    direction,
+                    ran.seconds,
+                    extra={**fields, "direction": direction, "seconds": ran.seconds},
+                )
         return done
 
 

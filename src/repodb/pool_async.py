@@ -37,6 +37,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
+from . import _observe
 from ._acompat_async import (
     AsyncEvent,
     AsyncWorker,
@@ -306,9 +307,14 @@ class AsyncPool:
                 claim = await self._await(claim, deadline, wait)
             if isinstance(claim, Slot):
                 if not claim.check or await self._usable(claim):
+                    if _observe.active:
+                        _observe.checked_out(claim.conn, self._label, _now() - deadline + wait)
                     return claim.conn
                 continue
-            return await self._open_for_caller(claim, stack)
+            conn = await self._open_for_caller(claim, stack)
+            if _observe.active:
+                _observe.checked_out(conn, self._label, _now() - deadline + wait)
+            return conn
 
     async def release(self, conn: AsyncConnection) -> None:
         """Give back a connection from ``acquire``: reset and reused, or closed."""

@@ -43,8 +43,9 @@ from typing import (
     overload,
 )
 
-from . import telemetry
+from . import _observe, telemetry
 from ._compile.cache import Compiled, compile_statement
+from ._observe import Watch
 from ._repo import write_async as _write
 from ._repo.explain import Explain, plan_text
 from ._repo.reads import aggregate_query, key_of, key_plan, load_record, unique_probe
@@ -53,14 +54,15 @@ from ._repo.stream_async import AsyncRepoStream
 from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
-from .expr import Column, Expr, Statement, Value, describe
+from .expr import Column, Expr, Statement, describe
+from .functions import fragment
 from .preload_async import preload as _preload
 from .preload_async import run_query as _run_query
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
 from .table import Table
-from .telemetry import EventHandler, QueryEvent
+from .telemetry import EventHandler
 from .write import Assignment, ConflictTarget, OnConflict
 
 if TYPE_CHECKING:
@@ -78,6 +80,11 @@ __all__ = [
     "Source",
     "WriteResult",
 ]
+
+# What an existence probe selects: the literal 1, not a bound 1, whose type
+# the server could not infer (asyncpg, which binds by the inferred type,
+# would take it for text).
+_ONE = fragment("1", type_=int)
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -192,23 +199,33 @@ class AsyncRepo:
     # -- running statements (shared by every operation) ----------------------------
 
     def _observing(self) -> bool:
-        return bool(self._handlers) or _logger.isEnabledFor(_DEBUG)
+        return bool(self._handlers) or _observe.active or _logger.isEnabledFor(_DEBUG)
 
-    def _emit(
+    def _end(
         self,
-        conn: AsyncConnection,
-        sql: str,
+        watch: Watch,
         params: Sequence[Any],
         hidden: Sequence[bool] | None,
-        times: tuple[float, float, float],
         rows: int,
         error: BaseException | None = None,
+        *,
+        checkout: float = 0.0,
+        fetched: float | None = None,
+        spent: tuple[float, float] | None = None,
     ) -> None:
+        """End a statement's watch with this AsyncRepo's hooks and, if asked, its parameters."""
         shown = None
         if self._log_params:
             shown = telemetry.redacted(params, hidden or [False] * len(params))
-        event = QueryEvent(sql, conn.label, times[0], times[1], times[2], rows, shown, error)
-        telemetry.emit(self._handlers, event)
+        watch.end(
+            rows,
+            error,
+            checkout=checkout,
+            fetched=fetched,
+            spent=spent,
+            params=shown,
+            handlers=self._handlers,
+        )
 
     async def _run(
         self, conn: AsyncConnection, compiled: Compiled, checkout: float = 0.0
@@ -224,24 +241,23 @@ class AsyncRepo:
                 return [], await conn._execute_sql(compiled.sql, args, prepare)
             rows = await conn._fetch_sql(compiled.sql, args, prepare)
             return compiled.decoder(codecs)(rows), len(rows)
-        started = _perf()
+        watch = Watch(conn, compiled.sql)
+        fetched = None
         try:
             if compiled.result is None:
                 count_ = await conn._execute_sql(compiled.sql, args, prepare)
                 results: list[Any] = []
-                fetched = _perf()
             else:
                 rows = await conn._fetch_sql(compiled.sql, args, prepare)
                 fetched = _perf()
                 results = compiled.decoder(codecs)(rows)
                 count_ = len(rows)
-        except Exception as e:  # the event reports any failure, which propagates
-            now = _perf()
-            times = (checkout, now - started, 0.0)
-            self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, 0, e)
+        except BaseException as e:  # the event reports any failure, which propagates
+            self._end(watch, compiled.params, compiled.hidden, 0, e, checkout=checkout)
             raise
-        times = (checkout, fetched - started, _perf() - fetched)
-        self._emit(conn, compiled.sql, compiled.params, compiled.hidden, times, count_)
+        self._end(
+            watch, compiled.params, compiled.hidden, count_, checkout=checkout, fetched=fetched
+        )
         return results, count_
 
     async def _execute(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
@@ -266,7 +282,12 @@ class AsyncRepo:
         try:
             return await once(*args)
         except _RETRYABLE_READ:
-            return await once(*args)
+            # Telemetry marks the second attempt's statements as retried.
+            again = _observe.retried.set(True)
+            try:
+                return await once(*args)
+            finally:
+                _observe.retried.reset(again)
 
     async def _on_connection(
         self,
@@ -314,16 +335,18 @@ class AsyncRepo:
     ) -> Any:
         if not self._observing():
             return await _REQUEST_CALLS[multiplicity](conn, request, params)
-        started = _perf()
+        watch = Watch(conn, request.sql)
+        # The AsyncRepo watches this statement: the connection must not watch it again.
+        quiet, conn._quiet = conn._quiet, True
         try:
             result = await _REQUEST_CALLS[multiplicity](conn, request, params)
-        except Exception as e:  # the event reports any failure, which propagates
-            times = (checkout, _perf() - started, 0.0)
-            self._emit(conn, request.sql, (), None, times, 0, e)
+        except BaseException as e:  # the event reports any failure, which propagates
+            self._end(watch, (), None, 0, e, checkout=checkout)
             raise
+        finally:
+            conn._quiet = quiet
         rows = result if isinstance(result, int) else len(result) if multiplicity == "all" else 1
-        times = (checkout, _perf() - started, 0.0)
-        self._emit(conn, request.sql, _request_params(params), None, times, rows)
+        self._end(watch, _request_params(params), None, rows, checkout=checkout)
         return result
 
     # -- reads ----------------------------------------------------------------------
@@ -446,17 +469,15 @@ class AsyncRepo:
             return found
         # Events show the key as given, like other statements' values.
         values = key if isinstance(key, tuple) else (key,)
-        started = _perf()
+        watch = Watch(conn, plan.sql)
         try:
             rows = await conn._fetch_sql(plan.sql, args, True)
-        except Exception as e:  # the event reports any failure, which propagates
-            times = (checkout, _perf() - started, 0.0)
-            self._emit(conn, plan.sql, values, plan.hidden, times, 0, e)
+            fetched = _perf()
+            results = plan.decode(rows)
+        except BaseException as e:  # the event reports any failure, which propagates
+            self._end(watch, values, plan.hidden, 0, e, checkout=checkout)
             raise
-        fetched = _perf()
-        results = plan.decode(rows)
-        times = (checkout, fetched - started, _perf() - fetched)
-        self._emit(conn, plan.sql, values, plan.hidden, times, len(rows))
+        self._end(watch, values, plan.hidden, len(rows), checkout=checkout, fetched=fetched)
         return results[0] if results else None
 
     async def get_by(self, schema: type[S], /, **fields: object) -> S:
@@ -473,7 +494,7 @@ class AsyncRepo:
     async def exists(self, q: Query[Any]) -> bool:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
         q = _query_for(q, "exists()", requests=False)
-        probe = q.exclude("select", "order_by", "preload").select(Value(1)).limit(1)
+        probe = q.exclude("select", "order_by", "preload").select(_ONE).limit(1)
         if (
             q.limit_by is not None
             or q.offset_by is not None
@@ -481,7 +502,7 @@ class AsyncRepo:
             or q.combinations
         ):
             # A union's members must keep their select lists, so the whole is a subquery.
-            probe = query(subquery(q.exclude("preload"))).select(Value(1)).limit(1)
+            probe = query(subquery(q.exclude("preload"))).select(_ONE).limit(1)
         return bool((await self._execute(probe, "read"))[0])
 
     # The result types are what both databases return: count an int; sum
@@ -812,7 +833,7 @@ class AsyncRepo:
         probe = unique_probe(changeset, names)
         if probe is None:
             return changeset
-        found = (await self._execute(probe.select(Value(1)).limit(1), "write"))[0]
+        found = (await self._execute(probe.select(_ONE).limit(1), "write"))[0]
         if not found:
             return changeset
         return changeset.add_error(

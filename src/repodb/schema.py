@@ -74,6 +74,7 @@ __all__ = [
     "has_many",
     "has_one",
     "index",
+    "is_loaded",
     "load_embedded",
     "many_to_many",
     "schema_info",
@@ -106,6 +107,24 @@ class NotLoaded:
 
 
 NOT_LOADED: Any = NotLoaded()
+
+
+def is_loaded(record: Schema, association: str) -> bool:
+    """Whether ``record``'s association ``association`` was preloaded (or set by a write).
+
+    Why: a not-loaded association is ``NOT_LOADED``, which refuses to be
+    iterated or tested for truth so that it can never pass for "no rows";
+    code that serialises or renders a record asks this instead.
+    ``ValueError`` when the schema declares no such association.
+
+    Example::
+
+        user = repo.get(User, 1, preload=["posts"])
+        assert is_loaded(user, "posts") and not is_loaded(user, "profile")
+    """
+    if association not in schema_info(type(record)).associations:
+        raise ValueError(f"{type(record).__name__} has no association {association!r}")
+    return record.__dict__.get(association, NOT_LOADED) is not NOT_LOADED
 
 
 class Col(Generic[T]):
@@ -600,6 +619,17 @@ class _Record:
     def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (the instance itself never changes)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """The record as a pydantic type (``TypeAdapter(User)``, FastAPI's ``response_model``).
+
+        Only pydantic calls this, so pydantic is imported only by an
+        application that uses it; see ``repodb._pydantic``.
+        """
+        from ._pydantic import record_schema
+
+        return record_schema(cls, handler)
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))

@@ -1,13 +1,19 @@
-"""Telemetry: one event per statement the Repo runs, to a callback and to ``logging``.
+"""Telemetry: one event per statement, to callbacks and to ``logging``, from every path.
 
 Why: slow queries, replica routing and pool waits are invisible without
-numbers. Every statement a ``Repo`` runs produces a ``QueryEvent`` with its
-SQL, the server that ran it (``primary``, ``replica 1``...), how long the
-connection checkout, the query and the decoding took, and the row count.
-Events go to the ``on_event`` callbacks given to the Repo and, at DEBUG level,
-to the standard logger ``repodb``. Parameters are included only when the Repo
-was made with ``log_params=True``, and values bound for fields declared
-``redact=True`` never are: they read ``**redacted**``.
+numbers. Every statement produces a ``QueryEvent`` with its SQL, the server
+that ran it (``primary``, ``replica 1``...), how long the connection
+checkout, the query and the decoding took, and the row count: statements of
+a ``Repo``, of a bare connection or a typed request, of a router's
+``with_read`` block, of the migrator. Events go to the hooks subscribed
+with ``on_event(fn)`` (every statement), to the ``on_event`` callbacks
+given to a Repo (its statements) and, at DEBUG level, to the standard
+logger ``repodb``, whose records carry each field as ``extra`` (``sql``,
+``source``, ``rows``, ``query_time``, ``error``, ``sqlstate``, ``code``...).
+Parameters are included only when the Repo was made with
+``log_params=True``, and values bound for fields declared ``redact=True``
+never are: they read ``**redacted**``. Statements outside a Repo never show
+their parameters. OpenTelemetry spans come from ``repodb.otel``.
 
 Nothing is measured or built when no callback is attached and the logger is
 not enabled for DEBUG, so telemetry costs nothing when unused.
@@ -18,6 +24,7 @@ Example::
     repo = Repo(conn, on_event=events.append)
     repo.all(query(User))
     events[-1].sql, events[-1].rows, events[-1].query_time
+    stop = on_event(print)  # every statement, whatever runs it
 """
 
 from __future__ import annotations
@@ -27,7 +34,16 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["REDACTED", "EventHandler", "QueryEvent", "emit", "logger", "redacted"]
+__all__ = [
+    "REDACTED",
+    "EventHandler",
+    "QueryEvent",
+    "emit",
+    "log_event",
+    "logger",
+    "on_event",
+    "redacted",
+]
 
 logger = logging.getLogger("repodb")
 
@@ -84,13 +100,58 @@ def emit(
     """Hand ``event`` to each handler and to the ``repodb`` logger."""
     for handler in handlers:
         handler(event)
-    if logger.isEnabledFor(logging.DEBUG):
-        ms = event.query_time * 1000
-        outcome = f"error {type(event.error).__name__}" if event.error else f"{event.rows} rows"
-        if event.params is None:
-            logger.debug("%s %.3f ms %s: %s", event.source, ms, outcome, event.sql)
-        else:
-            logger.debug("%s %.3f ms %s: %s %r", event.source, ms, outcome, event.sql, event.params)
+    log_event(event)
+
+
+def on_event(handler: EventHandler) -> Callable[[], None]:
+    """Send every statement's ``QueryEvent`` to ``handler``; return a function that stops it.
+
+    Why: a Repo's ``on_event`` sees the Repo's statements only; this hook
+    also sees those of bare connections, typed requests, router blocks and
+    migrations, as a metrics exporter needs.
+
+    Example::
+
+        stop = on_event(lambda e: histogram.record(e.query_time))
+        ...
+        stop()
+    """
+    from ._observe import subscribe
+
+    return subscribe(handler)
+
+
+def log_event(event: QueryEvent, *, retried: bool = False) -> None:
+    """Log ``event`` at DEBUG on ``repodb``: a readable line, and each field as ``extra``.
+
+    ``retried`` says the statement is a read run again on a fresh
+    connection after the first attempt failed.
+    """
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    error = event.error
+    fields = {
+        "event": "statement",
+        "sql": event.sql,
+        "source": event.source,
+        "checkout_time": event.checkout_time,
+        "query_time": event.query_time,
+        "decode_time": event.decode_time,
+        "rows": event.rows,
+        "params": event.params,
+        "error": None if error is None else type(error).__name__,
+        "sqlstate": getattr(error, "sqlstate", None),
+        "code": getattr(error, "code", None),
+        "retried": retried,
+    }
+    ms = event.query_time * 1000
+    outcome = f"error {type(error).__name__}" if error else f"{event.rows} rows"
+    if event.params is None:
+        logger.debug("%s %.3f ms %s: %s", event.source, ms, outcome, event.sql, extra=fields)
+    else:
+        logger.debug(
+            "%s %.3f ms %s: %s %r", event.source, ms, outcome, event.sql, event.params, extra=fields
+        )
 
 
 def redacted(params: Sequence[Any], hidden: Sequence[bool]) -> tuple[Any, ...]:

@@ -9,6 +9,9 @@ Accepted forms:
 - ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite::memory:``
   (query options: ``busy_timeout`` in milliseconds)
 - ``postgresql://user:password@host:port/dbname?option=value`` (or ``postgres://``)
+- ``postgresql+asyncpg://...``: the same server through asyncpg, for the asyncio
+  API only (``postgresql+psycopg://`` names the default, psycopg), the
+  spelling SQLAlchemy's URLs use for a driver
 - libpq conninfo: ``"host=primary dbname=myapp user=app password=secret"``
 - ``mariadb://user:password@host:port/dbname`` (or ``mysql://``; query options:
   ``connect_timeout``, ``read_timeout``, ``write_timeout`` in seconds)
@@ -35,6 +38,8 @@ _SCHEMES = {
     "mariadb": "mariadb",
     "mysql": "mariadb",
 }
+# ``+library`` after a PostgreSQL scheme: the client library, when it is not the default.
+_LIBRARIES = {"psycopg": None, "asyncpg": "asyncpg"}
 _CONNINFO_PAIR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)")
 
 
@@ -49,6 +54,8 @@ class DatabaseUrl:
         options: query-string options (SQLite, MariaDB) or conninfo keys
             (PostgreSQL).
         redacted: the address with any password replaced by ``***``.
+        library: the client library a ``+library`` scheme asks for
+            (``"asyncpg"``); None for the default one (psycopg, sqlite3).
     """
 
     driver: str
@@ -56,6 +63,7 @@ class DatabaseUrl:
     options: dict[str, str]
     redacted: str
     password: str | None = dataclasses.field(default=None, compare=False)
+    library: str | None = None
 
     def __repr__(self) -> str:
         return f"DatabaseUrl({self.redacted!r})"
@@ -98,8 +106,12 @@ def parse_url(url: str) -> DatabaseUrl:
     if url.startswith("sqlite:"):
         return _parse_sqlite(url)
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
-    if scheme in _SCHEMES:
-        return _parse_server_url(url, _SCHEMES[scheme])
+    base, plus, library = scheme.partition("+")
+    if base in _SCHEMES and (
+        not plus or (_SCHEMES[base] == "postgresql" and library in _LIBRARIES)
+    ):
+        suffix = len(scheme) - len(base)
+        return _parse_server_url(url, _SCHEMES[base], suffix, _LIBRARIES.get(library))
     if _CONNINFO_PAIR.match(url):
         return _parse_conninfo(url)
     shown = _redact_anything(url)
@@ -126,20 +138,28 @@ def _parse_sqlite(url: str) -> DatabaseUrl:
     return DatabaseUrl("sqlite", path, options, url)
 
 
-def _parse_server_url(url: str, driver: str) -> DatabaseUrl:
-    parts = urlsplit(url)
+def _parse_server_url(url: str, driver: str, suffix: int, library: str | None) -> DatabaseUrl:
+    """Parse a URL whose scheme ends with ``suffix`` characters of ``+library``.
+
+    The target drops the suffix: libpq and asyncpg read the URL without it.
+    """
+    scheme_end = url.index(":")
+    target = url[: scheme_end - suffix] + url[scheme_end:]
+    parts = urlsplit(target)
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     # libpq also takes the password as a query option (?password=...), and so
     # does the MariaDB driver.
     password = unquote(parts.password) if parts.password else options.get("password") or None
     redacted = url
     if parts.password is not None or "password" in options:
+        # Redacted from the URL as given, so that it still names its library.
+        parts = urlsplit(url)
         netloc = parts.netloc
         if parts.password is not None:
             netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
         query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
         redacted = parts._replace(netloc=netloc, query=query).geturl()
-    return DatabaseUrl(driver, url, options, redacted, password)
+    return DatabaseUrl(driver, target, options, redacted, password, library)
 
 
 def _parse_conninfo(conninfo: str) -> DatabaseUrl:

@@ -48,9 +48,16 @@ from repodb.pool_async import AsyncPool
 from repodb.query import query
 from repodb.repo_async import AsyncTransactionRepo
 from repodb.types import tup
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn, sync_twin
 from tests.integration.repo_models import Member, create_tables
 from tests.integration.test_async_pool import SELECT_ONE, SLOW
+
+
+# Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
+@pytest.fixture
+def db_url(async_db_url: str) -> str:
+    return async_db_url
+
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 60.0
@@ -240,7 +247,7 @@ async def cancel_at_each(works: Sequence[Work], points: set[str]) -> Counter[str
 
 def test_a_thousand_tasks_cancelled_at_random_points_leak_nothing(db_url: str) -> None:
     dialect = "postgresql" if db_url.startswith("postgresql") else "sqlite"
-    with open_conn(db_url) as conn:
+    with open_conn(sync_twin(db_url)) as conn:
         create_tables(conn)
         for i in range(SEED_ROWS):
             conn.exec(insert_member, (f"seed{i}@example.com", f"seed {i}"))

@@ -61,6 +61,18 @@ from tests.conftest import (
     ticker,
 )
 
+
+# Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
+@pytest.fixture
+def db_url(async_db_url: str) -> str:
+    return async_db_url
+
+
+@pytest.fixture
+def pg_schema_url(async_pg_schema_url: str) -> str:
+    return async_pg_schema_url
+
+
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 30.0
 
@@ -652,7 +664,9 @@ def test_execute_many_and_copy_in(db_url: str) -> None:
             rows = make_payments(1200)
             assert await conn.copy_in("payments", PAYMENT_COLUMNS, Payment, rows[:700]) == 700
             assert not conn.in_transaction
-            assert await conn.execute_many(insert_payment, rows[700:]) == 500
+            # asyncpg runs the batch as one pipeline and does not report its row count.
+            count = -1 if db_url.startswith("postgresql+asyncpg:") else 500
+            assert await conn.execute_many(insert_payment, rows[700:]) == count
             assert not conn.in_transaction
             assert await conn.all(all_payments) == rows
 

@@ -64,6 +64,17 @@ active_statements = Request.one(
 )
 
 
+# Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
+@pytest.fixture
+def db_url(async_db_url: str) -> str:
+    return async_db_url
+
+
+@pytest.fixture
+def pg_schema_url(async_pg_schema_url: str) -> str:
+    return async_pg_schema_url
+
+
 def new_pool(url: str, **options: Any) -> AsyncPool:
     options.setdefault("connect_timeout", CONNECT_TIMEOUT)
     options.setdefault("statement_timeout", STATEMENT_TIMEOUT)

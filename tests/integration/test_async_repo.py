@@ -32,8 +32,15 @@ from repodb.pool_async import AsyncPool
 from repodb.query import query
 from repodb.repo_async import AsyncRepoStream, AsyncTransactionRepo
 from repodb.telemetry import QueryEvent
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn, sync_twin
 from tests.integration.repo_models import Comment, Member, Post, create_tables
+
+
+# Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
+@pytest.fixture
+def db_url(async_db_url: str) -> str:
+    return async_db_url
+
 
 # Every test body is bounded by this, well under pytest-timeout's 120 s.
 BOUND = 30.0
@@ -58,7 +65,7 @@ async def async_repo(url: str, source: str, events: list[QueryEvent]) -> AsyncIt
 
 def run(url: str, source: str, body: Body) -> None:
     """Create the blog tables on ``url``, then run ``body`` on an AsyncRepo, bounded."""
-    with open_conn(url) as conn:
+    with open_conn(sync_twin(url)) as conn:
         create_tables(conn)
 
     async def bounded() -> None:

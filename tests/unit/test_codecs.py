@@ -445,13 +445,17 @@ def test_a_sqlite_decimal_stored_as_a_number_is_read_in_a_list() -> None:
     assert many([("1.5", 2), (3, None)]) == [(Decimal("1.5"), Decimal(2)), (Decimal(3), None)]
 
 
-def test_postgresql_aware_datetime_columns_keep_their_rows() -> None:
-    when = dt.datetime(2024, 5, 1, 12, tzinfo=PLUS_TWO)
+def test_postgresql_utc_datetime_columns_keep_their_rows() -> None:
+    when = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
     _, many = row_decoder(tup(int, dt.datetime), POSTGRESQL)
     rows = [(1, when), (2, when)]
     assert many(rows) is rows
+    # A naive value (timestamp) is UTC; another zone (a session's TimeZone) is moved to UTC.
     naive = dt.datetime(2024, 5, 1, 12)
-    assert many([(1, when), (2, naive)]) == [(1, when), (2, naive.replace(tzinfo=dt.UTC))]
+    elsewhere = dt.datetime(2024, 5, 1, 14, tzinfo=PLUS_TWO)
+    back = many([(1, when), (2, naive), (3, elsewhere)])
+    assert back == [(1, when), (2, when), (3, when)]
+    assert all(value.tzinfo is dt.UTC for _, value in back)
 
 
 # -- runs of one type, encoded at once ----------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+import repodb
 from repodb.url import DatabaseUrl, parse_url
 
 
@@ -208,6 +209,37 @@ def test_password_is_not_part_of_equality() -> None:
     a = parse_url("postgresql://app:one@db/x")
     b = DatabaseUrl(a.driver, a.target, a.options, a.redacted, password="other")
     assert a == b
+
+
+# +library: the client library ------------------------------------------------
+
+
+def test_asyncpg_scheme_selects_the_library_and_keeps_the_address() -> None:
+    url = parse_url("postgresql+asyncpg://app:s3cret@db:5432/x?sslmode=disable")
+    assert (url.driver, url.library) == ("postgresql", "asyncpg")
+    assert url.target == "postgresql://app:s3cret@db:5432/x?sslmode=disable"
+    assert url.redacted == "postgresql+asyncpg://app:***@db:5432/x?sslmode=disable"
+    assert url.options == {"sslmode": "disable"}
+    assert url.password == "s3cret"
+    assert parse_url("postgres+asyncpg://db/x").target == "postgres://db/x"
+
+
+def test_psycopg_scheme_names_the_default() -> None:
+    url = parse_url("postgresql+psycopg://db/x")
+    assert (url.driver, url.library, url.target) == ("postgresql", None, "postgresql://db/x")
+    assert parse_url("postgresql://db/x").library is None
+
+
+@pytest.mark.parametrize("url", ["postgresql+pg8000://db/x", "sqlite+asyncpg:///x.db"])
+def test_an_unknown_library_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="not a"):
+        parse_url(url)
+
+
+def test_the_sync_api_refuses_asyncpg_before_connecting() -> None:
+    # Port 9 (discard) is never a PostgreSQL server: the refusal comes first.
+    with pytest.raises(ValueError, match="asyncpg is an asyncio driver: use it through"):
+        repodb.connect("postgresql+asyncpg://127.0.0.1:9/x")
 
 
 # without: an option repodb reads, kept from libpq ---------------------------

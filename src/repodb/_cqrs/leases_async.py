@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .. import _observe
 from ..connection_async import AsyncConnection
 from ..errors import ConnectionLost, SerializationFailure
 
@@ -52,9 +53,15 @@ class AsyncReadLease:
             found = await replicas._acquire(router._accept, None, REPLICA_DOWN_ON)
             if found is not None:
                 self._index, self._conn = found
+                if _observe.active:
+                    _observe.routed(found[1], "read", "a replica")
                 return found[1]
-        self._index, self._conn = await router._acquire_read(self._session)
-        return self._conn
+        self._index, conn = await router._acquire_read(self._session)
+        self._conn = conn
+        if _observe.active:
+            why = "a replica" if self._index is not None else "the primary, no replica could serve"
+            _observe.routed(conn, "read", why)
+        return conn
 
     async def __aexit__(
         self,

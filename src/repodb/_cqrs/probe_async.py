@@ -218,6 +218,8 @@ class AsyncProber:
                 self.url, connect_timeout=self._connect_timeout, statement_timeout=self.timeout
             )
             conn.label = self.label
+            # Probes run every few seconds: their statements are not traced or logged.
+            conn._quiet = True
             held[0] = conn
         return await self._check(conn)
 

@@ -52,6 +52,7 @@ from typing import Any, Literal, TypeVar
 
 from .. import _codec, write
 from .._compile.cache import Compiled, compile_uncached
+from .._observe import Watch
 from ..connection_async import AsyncConnection
 from ..dialect import Dialect
 from ..errors import EncodeError
@@ -410,13 +411,13 @@ async def _traced(
     """Run ``work`` (one statement on ``conn``) and emit its telemetry event."""
     if not repo._observing():
         return await work()
-    started = _perf()
+    watch = Watch(conn, sql)
     try:
         result = await work()
-    except Exception as e:  # the event reports any failure, which propagates
-        repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), 0, e)
+    except BaseException as e:  # the event reports any failure, which propagates
+        repo._end(watch, args, hidden, 0, e)
         raise
-    repo._emit(conn, sql, args, hidden, (0.0, _perf() - started, 0.0), size(result))
+    repo._end(watch, args, hidden, size(result))
     return result
 
 

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .._compile.cache import compile_statement
+from .._observe import Watch
 from ..errors import Error
 from ..query import Query
 
@@ -63,15 +64,18 @@ class AsyncRepoStream(AsyncIterator[T]):
         self._hold = repo._source.checkout(intent)
         conn = await self._hold.__aenter__()
         self._conn = conn
-        # One telemetry event for the whole stream, emitted when it closes:
-        # checkout, fetch and decode times, and the rows it produced.
-        self._repo = repo if repo._observing() else None
+        # One telemetry event (and span) for the whole stream, ended when it
+        # closes: checkout, fetch and decode times, and the rows it produced.
+        self._repo = repo
+        self._watch: Watch | None = None
         self._times = [0.0 if repo._held else _perf() - started, 0.0, 0.0]
         self._count = 0
         self._failure: BaseException | None = None
         try:
             self._compiled = compiled = compile_statement(q, repo._dialect(conn))
             self._decode = compiled.decoder(conn.codecs)
+            if repo._observing():
+                self._watch = Watch(conn, compiled.sql)
             started = _perf()
             try:
                 self._rows = conn._stream_sql(
@@ -176,10 +180,18 @@ class AsyncRepoStream(AsyncIterator[T]):
             self._report(self._failure)
 
     def _report(self, error: BaseException | None) -> None:
-        if self._repo is not None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
             c, (checkout, fetch, decode) = self._compiled, self._times
-            times = (checkout, fetch, decode)
-            self._repo._emit(self._conn, c.sql, c.params, c.hidden, times, self._count, error)
+            self._repo._end(
+                watch,
+                c.params,
+                c.hidden,
+                self._count,
+                error,
+                checkout=checkout,
+                spent=(fetch, decode),
+            )
 
     async def __aenter__(self) -> Self:
         if True:  # ASYNC

@@ -189,7 +189,15 @@ DRIVERS: dict[str, str] = {
 
 
 def load_driver(name: str) -> DriverModule:
-    """Import the driver module registered under ``name``."""
+    """Import the driver module registered under ``name``.
+
+    ValueError for an asyncio-only driver (``postgresql+asyncpg://``).
+    """
+    if name not in DRIVERS:
+        raise ValueError(
+            f"{name} is an asyncio driver: use it through connect_async, AsyncPool,"
+            " AsyncCqrs or AsyncRepo, or drop '+asyncpg' from the URL for psycopg"
+        )
     module: Any = importlib.import_module(DRIVERS[name])
     return module  # type: ignore[no-any-return]
 

@@ -45,15 +45,13 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from ..dialect import POSTGRESQL
-from ..errors import Error, lookup_sqlstate
+from ..errors import Error
 from ..url import DatabaseUrl
 from . import ConnectSettings, TransactionOptions
 from ._postgresql import (
     _ADAPTERS,
-    _MAX_PARAMS,
     CODECS,
     _cursor_names,
-    _timeout_ms,
     _too_many,
     connect_error,
     connect_options,
@@ -61,6 +59,7 @@ from ._postgresql import (
     pooled,
     set_local_timeout,
 )
+from ._postgresql_base import MAX_PARAMS, aborted_commit, begin_sql, timeout_ms
 
 __all__ = ["CODECS", "AsyncPostgresConnection", "connect", "map_error"]
 
@@ -100,7 +99,7 @@ class AsyncPostgresConnection:
         return self._raw.closed
 
     async def _send(self, sql: str, params: Sequence[Any], prepare: bool) -> None:
-        if len(params) > _MAX_PARAMS:
+        if len(params) > MAX_PARAMS:
             _too_many(params)
         if self._local_timeout is None or self.in_transaction:
             await self._cursor.execute(sql, params, prepare=prepare and not self._pooler)
@@ -126,7 +125,7 @@ class AsyncPostgresConnection:
     async def stream(
         self, sql: str, params: Sequence[Any], batch_size: int
     ) -> AsyncIterator[tuple[Any, ...]]:
-        if len(params) > _MAX_PARAMS:
+        if len(params) > MAX_PARAMS:
             _too_many(params)
         # Outside a transaction a server-side cursor must be WITH HOLD to
         # outlive the implicit transaction of its DECLARE; through a pooler,
@@ -185,13 +184,7 @@ class AsyncPostgresConnection:
         return count
 
     async def begin(self, options: TransactionOptions) -> None:
-        sql = "BEGIN"
-        if options.isolation is not None:
-            sql += " ISOLATION LEVEL " + options.isolation.value
-        if options.read_only:
-            sql += " READ ONLY"
-        if options.deferrable:
-            sql += " DEFERRABLE"
+        sql = begin_sql(options)
         if self._local_timeout is not None:
             # One round trip: without parameters psycopg sends the simple
             # protocol, which takes several statements.
@@ -199,16 +192,10 @@ class AsyncPostgresConnection:
         await self._cursor.execute(sql, prepare=False)
 
     async def commit(self) -> None:
-        # PostgreSQL answers COMMIT of a transaction that an earlier error
-        # aborted by rolling it back without an error; report it as a failure.
         aborted = self._raw.info.transaction_status == TransactionStatus.INERROR
         await self._cursor.execute("COMMIT", prepare=False)
         if aborted:
-            raise lookup_sqlstate("25P02")(
-                "COMMIT rolled the transaction back: a statement in it failed",
-                sql="COMMIT",
-                sqlstate="25P02",
-            )
+            raise aborted_commit()
 
     async def rollback(self) -> None:
         if self.in_transaction and not self._raw.broken:
@@ -222,7 +209,7 @@ class AsyncPostgresConnection:
                 await self._cursor.execute(set_local_timeout(seconds), prepare=False)
             return
         await self._cursor.execute(
-            "SELECT set_config('statement_timeout', $1, false)", (_timeout_ms(seconds),)
+            "SELECT set_config('statement_timeout', $1, false)", (timeout_ms(seconds),)
         )
 
     async def ping(self) -> None:
