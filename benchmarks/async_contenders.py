@@ -280,12 +280,12 @@ def _repodb(conn: repodb.Connection, work: Workload) -> Contender:
 
 
 def _utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+    # repodb's storage form, "YYYY-MM-DD HH:MM:SS.ffffff+00:00", is aware as it is.
+    return dt.datetime.fromisoformat(text)
 
 
 def _utc_text(value: dt.datetime) -> str:
-    utc = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return utc.isoformat(sep=" ", timespec="microseconds")
+    return value.astimezone(dt.UTC).isoformat(" ", "microseconds")
 
 
 def _sqlite_item(row: tuple[Any, ...]) -> Item:

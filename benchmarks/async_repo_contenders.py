@@ -21,14 +21,16 @@ their records.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib.util
-from collections.abc import Awaitable, Callable, Coroutine
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from async_contenders import _dollars, through_asyncpg
 from repo_contenders import GET, INSERT, LIST, BenchNewUser, BenchUser, RawContender
-from repo_kit import Contender, Database, Op, Workload
+from repo_kit import NEW_USER_COLUMNS, POST_COLUMNS, Contender, Database, NewRow, Op, Workload
 
 import repodb
 from repodb import AsyncRepo
@@ -42,8 +44,14 @@ __all__ = ["contenders", "sqlalchemy_contender"]
 AsyncOp = Callable[[int], Awaitable[object]]
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
 Close = Callable[[], Coroutine[Any, Any, Any]]
-POSTS_ANY = "SELECT id, user_id, title, views FROM bench_posts WHERE user_id = ANY($1)"
-COPY_COLUMNS = ("name", "email", "age")
+POSTS_ANY = f"SELECT {POST_COLUMNS} FROM bench_posts WHERE user_id = ANY($1)"
+COPY_COLUMNS = tuple(NEW_USER_COLUMNS.split(", "))
+
+
+def _stamped(rows: Sequence[NewRow], document: Callable[[dict[str, Any]], object]) -> list[Any]:
+    """New rows with both timestamps the time of the call, the JSON as ``document`` makes it."""
+    now = dt.datetime.now(dt.UTC)
+    return [(n, e, a, s, b, t, document(p), f, now, now) for n, e, a, s, b, t, p, f in rows]
 
 
 def _grouped(users: list[Any], posts: list[Any]) -> list[tuple[Any, list[Any]]]:
@@ -98,6 +106,7 @@ def _repodb(
 def _psycopg(run: Run, raw: psycopg.AsyncConnection[Any], work: Workload) -> AsyncContender:
     """psycopg's ``AsyncConnection``: an ``AsyncRawCursor``, every statement prepared at once."""
     import psycopg
+    from psycopg.types.json import Jsonb
 
     cursor: psycopg.AsyncRawCursor[tuple[Any, ...]] = psycopg.AsyncRawCursor(raw)
     get, page, insert = _dollars(GET), _dollars(LIST), _dollars(INSERT) + " RETURNING id"
@@ -115,7 +124,7 @@ def _psycopg(run: Run, raw: psycopg.AsyncConnection[Any], work: Workload) -> Asy
     async def insert_all(k: int) -> None:
         columns = ", ".join(COPY_COLUMNS)
         async with cursor.copy(f"COPY bench_new_users ({columns}) FROM STDIN") as copy:
-            for row in rows:
+            for row in _stamped(rows, Jsonb):
                 await copy.write_row(row)
 
     async def preload(k: int) -> list[tuple[Any, list[Any]]]:
@@ -126,7 +135,7 @@ def _psycopg(run: Run, raw: psycopg.AsyncConnection[Any], work: Workload) -> Asy
         "get": lambda k: fetch_one(get, (work.ids[k],)),
         "list": lambda k: fetch(page, (work.starts[k], 100)),
         "insert_all": insert_all,
-        "insert": lambda k: fetch_one(insert, work.rows[k]),
+        "insert": lambda k: fetch_one(insert, _stamped([work.rows[k]], Jsonb)[0]),
         "preload": preload,
     }
     return AsyncContender("raw async", run, ops, _nothing)
@@ -149,9 +158,9 @@ def _asyncpg(run: Run, conn: Any, work: Workload) -> AsyncContender:
         "get": lambda k: conn.fetchrow(get, work.ids[k]),
         "list": lambda k: conn.fetch(page, work.starts[k], 100),
         "insert_all": lambda k: conn.copy_records_to_table(
-            "bench_new_users", records=rows, columns=COPY_COLUMNS
+            "bench_new_users", records=_stamped(rows, json.dumps), columns=COPY_COLUMNS
         ),
-        "insert": lambda k: conn.fetchval(insert, *work.rows[k]),
+        "insert": lambda k: conn.fetchval(insert, *_stamped([work.rows[k]], json.dumps)[0]),
         "preload": preload,
     }
     return AsyncContender("raw asyncpg", run, ops, _nothing)

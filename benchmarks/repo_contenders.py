@@ -8,11 +8,25 @@ transaction on SQLite), so the ratio to it is repodb's true overhead.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
+import uuid
 from collections.abc import Callable, Sequence
+from decimal import Decimal
+from json import dumps, loads
 from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
 
-from repo_kit import Contender, Database, Op, Workload
+from repo_kit import (
+    NEW_USER_COLUMNS,
+    POST_COLUMNS,
+    USER_COLUMNS,
+    Contender,
+    Database,
+    NewRow,
+    Op,
+    Workload,
+)
 
 import repodb
 from repodb import Repo
@@ -27,6 +41,8 @@ __all__ = [
     "BenchPost",
     "BenchUser",
     "RawContender",
+    "RawPost",
+    "RawUser",
     "RepodbContender",
     "raw_and_repodb",
 ]
@@ -37,6 +53,13 @@ class BenchUser(Schema, table="bench_users"):
     name: Col[str]
     email: Col[str]
     age: Col[int]
+    score: Col[int | None]
+    balance: Col[Decimal]
+    token: Col[uuid.UUID]
+    prefs: Col[dict[str, Any]]
+    active: Col[bool]
+    inserted_at: Col[dt.datetime | None] = field(default=None, timestamp="inserted")
+    updated_at: Col[dt.datetime | None] = field(default=None, timestamp="updated")
     posts: ClassVar[Assoc[list[BenchPost]]] = has_many(lambda: BenchPost, foreign_key="user_id")
 
 
@@ -45,6 +68,13 @@ class BenchPost(Schema, table="bench_posts"):
     user_id: Col[int]
     title: Col[str]
     views: Col[int]
+    rating: Col[int | None]
+    price: Col[Decimal]
+    token: Col[uuid.UUID]
+    meta: Col[dict[str, Any]]
+    published: Col[bool]
+    inserted_at: Col[dt.datetime | None] = field(default=None, timestamp="inserted")
+    updated_at: Col[dt.datetime | None] = field(default=None, timestamp="updated")
 
 
 class BenchNewUser(Schema, table="bench_new_users"):
@@ -52,15 +82,65 @@ class BenchNewUser(Schema, table="bench_new_users"):
     name: Col[str]
     email: Col[str]
     age: Col[int]
+    score: Col[int | None]
+    balance: Col[Decimal]
+    token: Col[uuid.UUID]
+    prefs: Col[dict[str, Any]]
+    active: Col[bool]
+    inserted_at: Col[dt.datetime | None] = field(default=None, timestamp="inserted")
+    updated_at: Col[dt.datetime | None] = field(default=None, timestamp="updated")
 
 
-GET = "SELECT id, name, email, age FROM bench_users WHERE id = ?"
-LIST = "SELECT id, name, email, age FROM bench_users WHERE id > ? ORDER BY id LIMIT ?"
-POSTS_OF = "SELECT id, user_id, title, views FROM bench_posts WHERE user_id = ?"
-POSTS_IN = "SELECT id, user_id, title, views FROM bench_posts WHERE user_id IN ({})"
-INSERT = "INSERT INTO bench_new_users (name, email, age) VALUES (?, ?, ?)"
+def _slotted(name: str, columns: str) -> type[Any]:
+    """A class with ``__slots__`` and a positional ``__init__``, as one writes it by hand.
+
+    Why generated: the raw users and posts have eleven fields each; written
+    out, the two classes would be the same twenty lines twice.
+    """
+    fields = columns.split(", ")
+    stores = "".join(f"\n    self.{f} = {f}" for f in fields)
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__(self, {', '.join(fields)}):{stores}", namespace)
+    doc = f"A row of {name[3:].lower()}s as a careful raw-driver user holds it: Python values."
+    return type(name, (), {"__slots__": fields, "__init__": namespace["__init__"], "__doc__": doc})
+
+
+RawUser = _slotted("RawUser", USER_COLUMNS)
+RawPost = _slotted("RawPost", POST_COLUMNS)
+
+
+GET = f"SELECT {USER_COLUMNS} FROM bench_users WHERE id = ?"
+LIST = f"SELECT {USER_COLUMNS} FROM bench_users WHERE id > ? ORDER BY id LIMIT ?"
+POSTS_OF = f"SELECT {POST_COLUMNS} FROM bench_posts WHERE user_id = ?"
+POSTS_IN = f"SELECT {POST_COLUMNS} FROM bench_posts WHERE user_id IN ({{}})"
+INSERT = f"INSERT INTO bench_new_users ({NEW_USER_COLUMNS}) VALUES ({', '.join('?' * 10)})"
 
 Rows = list[tuple[Any, ...]]
+_from_iso = dt.datetime.fromisoformat
+
+
+def _sqlite_users(rows: Rows) -> list[Any]:
+    """SQLite rows as users: the text columns parsed, as a raw user must."""
+    return [
+        RawUser(i, n, e, a, s, Decimal(b), UUID(t), loads(p), bool(f), _from_iso(c), _from_iso(u))
+        for i, n, e, a, s, b, t, p, f, c, u in rows
+    ]
+
+
+def _sqlite_posts(rows: Rows) -> list[Any]:
+    return [
+        RawPost(i, w, t, v, r, Decimal(p), UUID(k), loads(m), bool(f), _from_iso(c), _from_iso(u))
+        for i, w, t, v, r, p, k, m, f, c, u in rows
+    ]
+
+
+def _pg_users(rows: Rows) -> list[Any]:
+    """PostgreSQL rows as users: psycopg gives every column as its Python value."""
+    return [RawUser(*row) for row in rows]
+
+
+def _pg_posts(rows: Rows) -> list[Any]:
+    return [RawPost(*row) for row in rows]
 
 
 class RawContender:
@@ -71,6 +151,10 @@ class RawContender:
     preparation; ``insert_all`` is one ``COPY`` on PostgreSQL and one
     ``executemany`` between ``BEGIN`` and ``COMMIT`` on SQLite. Preloading is
     two queries, the second with ``user_id IN (...)``, grouped in a dict.
+    Rows become slotted objects (``RawUser``, ``RawPost``) holding Python
+    values; on SQLite the user parses the text columns (one C call per
+    datetime, in repodb's storage form) and encodes them on the way in,
+    filling the timestamps with one ``now``.
 
     ``session``: on PostgreSQL, the psycopg connection under repodb's, shared
     so that both run on one server process. On a small machine the time of a
@@ -98,6 +182,7 @@ class RawContender:
             self._fetch_one = lambda sql, args: lite.execute(sql, args).fetchone()
             self._close = lite.close
             self._mark = "?"
+            self._users, self._posts = _sqlite_users, _sqlite_posts
         else:
             import psycopg
 
@@ -120,47 +205,69 @@ class RawContender:
 
             self._fetch, self._fetch_one = fetch, fetch_one
             self._mark = "%s"
+            self._users, self._posts = _pg_users, _pg_posts
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self._mark)
 
     def ops(self) -> dict[str, Op]:
         work, fetch, fetch_one = self._work, self._fetch, self._fetch_one
+        users_of, posts_of_rows = self._users, self._posts
         get, page, insert = self._sql(GET), self._sql(LIST), self._sql(INSERT)
         returning = insert + " RETURNING id"
-        users, posts_of = self._sql(LIST), self._sql(POSTS_OF)
+        posts_of = self._sql(POSTS_OF)
         size = work.sizes.preload_users
 
-        def preload(k: int) -> list[tuple[Any, Rows]]:
-            found = fetch(users, (work.starts[k], size))
-            ids = [u[0] for u in found]
+        def preload(k: int) -> list[tuple[Any, list[Any]]]:
+            found = users_of(fetch(page, (work.starts[k], size)))
+            ids = [u.id for u in found]
             posts = fetch(POSTS_IN.format(", ".join([self._mark] * len(ids))), ids)
-            by_user: dict[int, Rows] = {i: [] for i in ids}
-            for post in posts:
-                by_user[post[1]].append(post)
-            return [(u, by_user[u[0]]) for u in found]
+            by_user: dict[int, list[Any]] = {i: [] for i in ids}
+            for post in posts_of_rows(posts):
+                by_user[post.user_id].append(post)
+            return [(u, by_user[u.id]) for u in found]
 
-        def preload_n1(k: int) -> list[tuple[Any, Rows]]:
-            found = fetch(users, (work.starts[k], size))
-            return [(u, fetch(posts_of, (u[0],))) for u in found]
+        def preload_n1(k: int) -> list[tuple[Any, list[Any]]]:
+            found = users_of(fetch(page, (work.starts[k], size)))
+            return [(u, posts_of_rows(fetch(posts_of, (u.id,)))) for u in found]
+
+        def get_one(k: int) -> Any:
+            return users_of([fetch_one(get, (work.ids[k],))])[0]
+
+        def insert_one(k: int) -> int:
+            found: int = fetch_one(returning, self._encoded([work.rows[k]])[0])[0]
+            return found
 
         return {
-            "get": lambda k: fetch_one(get, (work.ids[k],)),
-            "list": lambda k: fetch(page, (work.starts[k], 100)),
+            "get": get_one,
+            "list": lambda k: users_of(fetch(page, (work.starts[k], 100))),
             "insert_all": lambda k: self._insert_all(insert),
-            "insert": lambda k: fetch_one(returning, work.rows[k]),
+            "insert": insert_one,
             "preload": preload,
             "preload_n1": preload_n1,
         }
 
+    def _encoded(self, rows: Sequence[NewRow]) -> list[tuple[Any, ...]]:
+        """New rows as the driver takes them, both timestamps the time of the call."""
+        now = dt.datetime.now(dt.UTC)
+        if self._kind == "sqlite":
+            at = now.isoformat(" ", "microseconds")
+            return [
+                (n, e, a, s, str(b), str(t), dumps(p, separators=(",", ":")), int(f), at, at)
+                for n, e, a, s, b, t, p, f in rows
+            ]
+        from psycopg.types.json import Jsonb
+
+        return [(n, e, a, s, b, t, Jsonb(p), f, now, now) for n, e, a, s, b, t, p, f in rows]
+
     def _insert_all(self, insert: str) -> None:
-        rows = self._work.rows[: self._work.sizes.insert_all]
+        rows = self._encoded(self._work.rows[: self._work.sizes.insert_all])
         if self._kind == "sqlite":
             self._lite.execute("BEGIN")
             self._lite.executemany(insert, rows)
             self._lite.execute("COMMIT")
             return
-        with self._cursor.copy("COPY bench_new_users (name, email, age) FROM STDIN") as copy:
+        with self._cursor.copy(f"COPY bench_new_users ({NEW_USER_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 

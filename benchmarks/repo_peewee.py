@@ -9,14 +9,23 @@ preloading is ``prefetch``. On PostgreSQL it runs on psycopg 3.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
 from peewee import (
     AutoField,
+    BooleanField,
+    DecimalField,
+    Field,
     ForeignKeyField,
     IntegerField,
     Model,
     PostgresqlDatabase,
     SqliteDatabase,
     TextField,
+    UUIDField,
     chunked,
     prefetch,
 )
@@ -25,11 +34,61 @@ from repo_kit import Contender, Database, Op, Workload
 __all__ = ["contenders"]
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class JsonField(Field):
+    """JSON text on SQLite, ``jsonb`` on PostgreSQL (where psycopg gives the document)."""
+
+    field_type = "JSONB"
+
+    def db_value(self, value: Any) -> Any:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class AwareDateTimeField(Field):
+    """An aware datetime: ``timestamptz``, or repodb's UTC text on SQLite.
+
+    Why not peewee's ``DateTimeField``: it parses text with formats that
+    have no offset, and would hand repodb's stored form back as a string.
+    """
+
+    field_type = "TIMESTAMPTZ"
+
+    def db_value(self, value: Any) -> Any:
+        if isinstance(value, dt.datetime) and isinstance(self.model._meta.database, SqliteDatabase):
+            return value.astimezone(dt.UTC).isoformat(" ", "microseconds")
+        return value
+
+    def python_value(self, value: Any) -> Any:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+class TextUUIDField(UUIDField):
+    """A UUID as repodb stores it on SQLite (text with dashes); ``uuid`` on PostgreSQL."""
+
+    def db_value(self, value: Any) -> Any:
+        if isinstance(value, uuid.UUID) and isinstance(self.model._meta.database, SqliteDatabase):
+            return str(value)
+        return value
+
+
 class User(Model):
     id = AutoField()
     name = TextField()
     email = TextField()
     age = IntegerField()
+    score = IntegerField(null=True)
+    balance = DecimalField(max_digits=14, decimal_places=2)
+    token = TextUUIDField()
+    prefs = JsonField()
+    active = BooleanField()
+    inserted_at = AwareDateTimeField(default=_now)
+    updated_at = AwareDateTimeField(default=_now)
 
     class Meta:
         table_name = "bench_users"
@@ -40,17 +99,19 @@ class Post(Model):
     user = ForeignKeyField(User, backref="posts", column_name="user_id")
     title = TextField()
     views = IntegerField()
+    rating = IntegerField(null=True)
+    price = DecimalField(max_digits=14, decimal_places=2)
+    token = TextUUIDField()
+    meta = JsonField()
+    published = BooleanField()
+    inserted_at = AwareDateTimeField(default=_now)
+    updated_at = AwareDateTimeField(default=_now)
 
     class Meta:
         table_name = "bench_posts"
 
 
-class NewUser(Model):
-    id = AutoField()
-    name = TextField()
-    email = TextField()
-    age = IntegerField()
-
+class NewUser(User):
     class Meta:
         table_name = "bench_new_users"
 
@@ -76,8 +137,10 @@ class PeeweeContender:
         rows = work.dicts[: work.sizes.insert_all]
 
         def insert_all(k: int) -> None:
+            now = _now()
+            stamped = [{**row, "inserted_at": now, "updated_at": now} for row in rows]
             with database.atomic():
-                for batch in chunked(rows, 1000):
+                for batch in chunked(stamped, 1000):
                     NewUser.insert_many(batch).execute()
 
         def preload(k: int) -> list[User]:

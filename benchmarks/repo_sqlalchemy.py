@@ -11,23 +11,34 @@ harness drops every result, so each ``get`` does query the database.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from repo_kit import Contender, Database, Op, Workload
 from sqlalchemy import (
+    JSON,
+    Boolean,
     Column,
+    DateTime,
     Engine,
     ForeignKey,
     Integer,
     MetaData,
+    Numeric,
     Row,
     String,
     Table,
+    TypeDecorator,
+    Uuid,
+    bindparam,
     create_engine,
     event,
     insert,
     select,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -39,31 +50,85 @@ from sqlalchemy.orm import (
 
 __all__ = ["contenders"]
 
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _DecimalText(TypeDecorator[Decimal]):
+    """A Decimal stored as text on SQLite, as repodb stores it (SQLAlchemy's reads floats)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class _UtcText(TypeDecorator[dt.datetime]):
+    """An aware datetime as repodb's UTC text on SQLite (SQLAlchemy's own type drops the zone)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.astimezone(dt.UTC).isoformat(" ", "microseconds")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else dt.datetime.fromisoformat(value)
+
+
+DECIMAL = Numeric(14, 2).with_variant(_DecimalText(), "sqlite")
+AWARE = DateTime(timezone=True).with_variant(_UtcText(), "sqlite")
+
+
 metadata = MetaData()
-users = Table(
-    "bench_users",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String, nullable=False),
-    Column("email", String, nullable=False),
-    Column("age", Integer, nullable=False),
-)
+
+
+def _columns(*first: Column[Any], json_name: str, flag: str) -> list[Column[Any]]:
+    """The realistic columns after ``first`` (see ``repo_kit``)."""
+    return [
+        *first,
+        Column("token", Uuid, nullable=False),
+        Column(json_name, JSON, nullable=False),
+        Column(flag, Boolean, nullable=False),
+        Column("inserted_at", AWARE, nullable=False),
+        Column("updated_at", AWARE, nullable=False),
+    ]
+
+
+def _user_columns() -> list[Column[Any]]:
+    return _columns(
+        Column("id", Integer, primary_key=True),
+        Column("name", String, nullable=False),
+        Column("email", String, nullable=False),
+        Column("age", Integer, nullable=False),
+        Column("score", Integer),
+        Column("balance", DECIMAL, nullable=False),
+        json_name="prefs",
+        flag="active",
+    )
+
+
+users = Table("bench_users", metadata, *_user_columns())
 posts = Table(
     "bench_posts",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("user_id", Integer, ForeignKey("bench_users.id"), nullable=False),
-    Column("title", String, nullable=False),
-    Column("views", Integer, nullable=False),
+    *_columns(
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("bench_users.id"), nullable=False),
+        Column("title", String, nullable=False),
+        Column("views", Integer, nullable=False),
+        Column("rating", Integer),
+        Column("price", DECIMAL, nullable=False),
+        json_name="meta",
+        flag="published",
+    ),
 )
-new_users = Table(
-    "bench_new_users",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String, nullable=False),
-    Column("email", String, nullable=False),
-    Column("age", Integer, nullable=False),
-)
+new_users = Table("bench_new_users", metadata, *_user_columns())
 
 
 class Base(DeclarativeBase):
@@ -76,6 +141,13 @@ class User(Base):
     name: Mapped[str]
     email: Mapped[str]
     age: Mapped[int]
+    score: Mapped[int | None]
+    balance: Mapped[Decimal] = mapped_column(DECIMAL)
+    token: Mapped[uuid.UUID] = mapped_column(Uuid)
+    prefs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool]
+    inserted_at: Mapped[dt.datetime] = mapped_column(AWARE)
+    updated_at: Mapped[dt.datetime] = mapped_column(AWARE)
     posts: Mapped[list[Post]] = relationship()
 
 
@@ -85,14 +157,30 @@ class Post(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("bench_users.id"))
     title: Mapped[str]
     views: Mapped[int]
+    rating: Mapped[int | None]
+    price: Mapped[Decimal] = mapped_column(DECIMAL)
+    token: Mapped[uuid.UUID] = mapped_column(Uuid)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published: Mapped[bool]
+    inserted_at: Mapped[dt.datetime] = mapped_column(AWARE)
+    updated_at: Mapped[dt.datetime] = mapped_column(AWARE)
 
 
 class NewUser(Base):
+    """New users; the timestamps are filled as repodb fills them (one ``now`` per statement)."""
+
     __tablename__ = "bench_new_users"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str]
     email: Mapped[str]
     age: Mapped[int]
+    score: Mapped[int | None]
+    balance: Mapped[Decimal] = mapped_column(DECIMAL)
+    token: Mapped[uuid.UUID] = mapped_column(Uuid)
+    prefs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool]
+    inserted_at: Mapped[dt.datetime] = mapped_column(AWARE, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(AWARE, default=_now)
 
 
 def engine_for(db: Database) -> Engine:
@@ -109,7 +197,7 @@ def engine_for(db: Database) -> Engine:
 
 
 class CoreContender:
-    """SQLAlchemy Core: ``select()``/``insert()`` on tables, rows as ``Row``."""
+    """SQLAlchemy Core: ``select()``/``insert()`` built once, bound parameters, ``Row`` results."""
 
     name = "SQLAlchemy Core"
 
@@ -121,30 +209,34 @@ class CoreContender:
     def ops(self) -> dict[str, Op]:
         conn, work = self._conn, self._work
         size = work.sizes.preload_users
-        rows = work.dicts[: work.sizes.insert_all]
+        # Statements built once, as a user who measures writes them.
+        get = select(users).where(users.c.id == bindparam("id"))
+        page = select(users).where(users.c.id > bindparam("start")).order_by(users.c.id)
+        first_100, first_n = page.limit(100), page.limit(size)
+        posts_in = select(posts).where(posts.c.user_id.in_(bindparam("ids", expanding=True)))
+        add = insert(new_users).returning(new_users.c.id)
+
+        def stamped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            now = _now()
+            return [{**row, "inserted_at": now, "updated_at": now} for row in rows]
 
         def insert_all(k: int) -> None:
             with self._engine.begin() as tx:
-                tx.execute(insert(new_users), rows)
+                tx.execute(insert(new_users), stamped(work.dicts[: work.sizes.insert_all]))
 
         def preload(k: int) -> list[tuple[Row[Any], list[Row[Any]]]]:
-            q = select(users).where(users.c.id > work.starts[k]).order_by(users.c.id).limit(size)
-            found = conn.execute(q).all()
+            found = conn.execute(first_n, {"start": work.starts[k]}).all()
             ids = [u.id for u in found]
             by_user: dict[int, list[Row[Any]]] = {i: [] for i in ids}
-            for post in conn.execute(select(posts).where(posts.c.user_id.in_(ids))):
+            for post in conn.execute(posts_in, {"ids": ids}):
                 by_user[post.user_id].append(post)
             return [(u, by_user[u.id]) for u in found]
 
         return {
-            "get": lambda k: conn.execute(select(users).where(users.c.id == work.ids[k])).one(),
-            "list": lambda k: conn.execute(
-                select(users).where(users.c.id > work.starts[k]).order_by(users.c.id).limit(100)
-            ).all(),
+            "get": lambda k: conn.execute(get, {"id": work.ids[k]}).one(),
+            "list": lambda k: conn.execute(first_100, {"start": work.starts[k]}).all(),
             "insert_all": insert_all,
-            "insert": lambda k: conn.execute(
-                insert(new_users).returning(new_users.c.id), work.dicts[k]
-            ).scalar_one(),
+            "insert": lambda k: conn.execute(add, stamped([work.dicts[k]])[0]).scalar_one(),
             "preload": preload,
         }
 
@@ -169,8 +261,10 @@ class OrmContender:
         rows = work.dicts[: work.sizes.insert_all]
 
         def insert_all(k: int) -> None:
+            now = _now()
+            stamped = [{**row, "inserted_at": now, "updated_at": now} for row in rows]
             with Session(self._engine) as bulk, bulk.begin():
-                bulk.execute(insert(NewUser), rows)
+                bulk.execute(insert(NewUser), stamped)
 
         def insert_one(k: int) -> NewUser:
             user = NewUser(**work.dicts[k])

@@ -26,8 +26,11 @@ from .types import DbType, Kind
 
 __all__ = [
     "Codecs",
+    "ColumnBuilder",
+    "ColumnConvert",
     "Convert",
     "bool_from_int",
+    "column_decoder",
     "decoder",
     "encoder",
     "json_array_decoder",
@@ -44,6 +47,9 @@ Convert = Callable[[Any], Any]
 # driver takes or gives the Python value as it is.
 Builder = Callable[[DbType[Any], "Codecs"], Convert | None]
 
+ColumnConvert = Callable[[Sequence[Any]], Sequence[Any]]
+ColumnBuilder = Callable[[DbType[Any], "Codecs"], ColumnConvert]
+
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -58,6 +64,11 @@ class Codecs:
     # Whether every value of a result column has the column's type. True on
     # PostgreSQL; SQLite stores a type per value, so each row is checked.
     uniform_columns: bool = True
+    # Per kind, optionally, a conversion of a whole result column at once
+    # (a list of non-NULL driver values) that runs in C where ``decode``'s
+    # runs a Python call per value. It may raise anything on a value it
+    # cannot take: the rows are then decoded one by one, for the error.
+    decode_column: Mapping[Kind, ColumnBuilder] = dataclasses.field(default_factory=dict)
 
 
 def _fail(t: DbType[Any], value: object, why: str = "") -> EncodeError:
@@ -302,6 +313,50 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
     return decode
 
 
+def column_decoder(t: DbType[Any], codecs: Codecs) -> ColumnConvert | None:
+    """A function converting a whole result column of ``t``; None if the driver's values are final.
+
+    Why: converting value by value costs a Python call per value, and a row
+    with one such column would take every other column off the fast path
+    with it. A column is converted in one pass instead, by the driver's
+    column conversion where it has one (``Codecs.decode_column``, mostly a
+    ``map`` of a C function), else by ``map`` of the value decoder. The
+    function raises on any value it cannot take (a NULL where ``t`` is not
+    optional included): the caller then decodes row by row for the error.
+    """
+    optional = t.kind is Kind.OPTIONAL
+    base = t.item if optional and t.item is not None else t
+    each = decoder(base, codecs)
+    if each is None:
+        return None
+    # A document of a declared type (an embedded record) is loaded past the
+    # driver's parse: the value decoder does both.
+    build = codecs.decode_column.get(base.kind) if base.item is None else None
+    convert: ColumnConvert = (
+        build(base, codecs) if build else lambda column: list(map(each, column))
+    )
+    if not optional:
+
+        def convert_column(column: Sequence[Any]) -> Sequence[Any]:
+            if None in column:
+                raise DecodeError(f"got NULL for non-optional {t!r}")
+            return convert(column)
+
+        return convert_column
+
+    def convert_optional(column: Sequence[Any]) -> Sequence[Any]:
+        if None not in column:
+            return convert(column)
+        present = [i for i, v in enumerate(column) if v is not None]
+        values = convert([column[i] for i in present])
+        out: list[Any] = [None] * len(column)
+        for i, v in zip(present, values, strict=True):
+            out[i] = v
+        return out
+
+    return convert_optional
+
+
 RowDecoders = tuple[Callable[[tuple[Any, ...]], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]
 
 
@@ -431,8 +486,45 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
     else:
         finish = lambda rows: [row[0] for row in rows]  # noqa: E731
 
+    # Columns that need converting are converted a column at a time (see
+    # ``column_decoder``); the others are checked by class, as above.
+    by_column = [(i, column_decoder(columns[i], codecs)) for i, _ in steps]
+    checks = [
+        (i, ok, ok is None and not nullable[j])
+        for j, (i, ok) in enumerate(zip(direct, allowed, strict=True))
+    ]
+
+    def by_columns(rows: list[tuple[Any, ...]]) -> list[Any] | None:
+        """The results, decoded column by column; None when some value needs a closer look."""
+        if len(rows[0]) != width:
+            return None
+        values: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for i, ok, not_null in checks:
+            if not_null and None in values[i]:
+                return None
+            if ok is not None and not ok.issuperset(map(type, values[i])):
+                return None
+        changed = False
+        try:
+            for i, convert_column in by_column:
+                assert convert_column is not None
+                column = values[i]
+                converted = convert_column(column)
+                if converted is not column:
+                    values[i] = converted
+                    changed = True
+        except Exception:  # the row-by-row path raises the DecodeError
+            return None
+        return finish(list(zip(*values, strict=True)) if changed else rows)
+
     def many(rows: list[tuple[Any, ...]]) -> list[Any]:
-        if steps or not rows:
+        if not rows:
+            return []
+        if steps:
+            if len(rows) > 1:
+                done = by_columns(rows)
+                if done is not None:
+                    return done
             return [one(row) for row in rows]
         check_rows(rows)
         return finish(rows)
@@ -544,6 +636,11 @@ def json_array_decoder(load: Convert) -> Builder:
     return build
 
 
+# One encoder for every document: ``json.dumps`` with options builds a new
+# one per call, which costs as much as encoding a small document.
+_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def json_text(value: object) -> str:
     """The compact JSON text of a document; ``EncodeError`` for what no database stores.
 
@@ -552,7 +649,7 @@ def json_text(value: object) -> str:
     itself, and a string holding a lone surrogate (not Unicode text).
     """
     try:
-        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = _JSON.encode(value)
     except RecursionError:
         raise EncodeError("not valid JSON: nested too deeply") from None
     except (TypeError, ValueError) as e:

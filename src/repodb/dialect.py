@@ -299,13 +299,13 @@ _MISSING_HINTS = {
     ),
 }
 
-# Datetimes are text in their storage form ("YYYY-MM-DD HH:MM:SS.ffffff",
-# UTC) on SQLite. strftime keeps milliseconds only (and rounds them), so the
-# seconds move by strftime and the microseconds are carried here. Each
-# operand is read once, through a derived table, so that it binds once.
+# Datetimes are text in their storage form ("YYYY-MM-DD HH:MM:SS.ffffff+00:00",
+# UTC; older text has no offset) on SQLite. strftime keeps milliseconds only
+# (and rounds them), so the seconds move by strftime and the microseconds
+# are carried here. Each operand is read once, through a derived table, so that it binds once.
 _SQLITE_SHIFT_MICROS = (
     "(SELECT strftime('%Y-%m-%d %H:%M:%S', substr(\"_v\", 1, 19),"
-    ' (("_t" - "_f") / 1000000) || \' seconds\') || printf(\'.%06d\', "_f")'
+    ' (("_t" - "_f") / 1000000) || \' seconds\') || printf(\'.%06d+00:00\', "_f")'
     ' FROM (SELECT "_v", "_t", ("_t" % 1000000 + 1000000) % 1000000 AS "_f"'
     ' FROM (SELECT "_v", CAST(substr("_v", 21, 6) AS INTEGER) + "_n" * {factor} AS "_t"'
     ' FROM (SELECT {v} AS "_v", {n} AS "_n"))))'
@@ -344,7 +344,7 @@ SQLITE = Dialect(
     offset_without_limit="LIMIT -1 ",
     # The storage form of datetimes (UTC, microseconds, a space), so that
     # now() compares with stored values as text.
-    now_sql="strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+    now_sql="strftime('%Y-%m-%d %H:%M:%f000+00:00', 'now')",
     cast_types=(
         (Kind.BOOL, "INTEGER"),
         (Kind.INT, "INTEGER"),

@@ -209,9 +209,13 @@ A_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (
             dt.datetime,
             dt.datetime(2024, 5, 1, 12, 30, 15, 123, tzinfo=PLUS_TWO),
-            "2024-05-01 10:30:15.000123",
+            "2024-05-01 10:30:15.000123+00:00",
         ),
-        (dt.datetime, dt.datetime(2024, 1, 1, 1, 0, tzinfo=PLUS_TWO), "2023-12-31 23:00:00.000000"),
+        (
+            dt.datetime,
+            dt.datetime(2024, 1, 1, 1, 0, tzinfo=PLUS_TWO),
+            "2023-12-31 23:00:00.000000+00:00",
+        ),
         (dt.time, dt.time(8, 5, 3), "08:05:03.000000"),
         (dt.timedelta, dt.timedelta(days=1, seconds=2, microseconds=3), 86_402_000_003),
         (dt.timedelta, dt.timedelta(microseconds=-1), -1),
@@ -226,7 +230,7 @@ A_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (
             array(dt.datetime),
             [dt.datetime(2024, 1, 1, 2, tzinfo=PLUS_TWO)],
-            '["2024-01-01 00:00:00.000000"]',
+            '["2024-01-01 00:00:00.000000+00:00"]',
         ),
     ],
 )
@@ -397,6 +401,61 @@ def test_a_sqlite_list_is_checked_by_class_in_every_row() -> None:
         many([*rows, (5, "e", 5.5)])
     with pytest.raises(DecodeError, match="column 1 is declared"):
         many([(0, "a", 0), (5, b"e", 5), *rows])
+
+
+def test_sqlite_reads_datetimes_stored_without_an_offset() -> None:
+    # The form repodb wrote before it stored the offset, and CURRENT_TIMESTAMP's,
+    # read as UTC, alone and in a list beside the current form.
+    old, current = "2024-05-01 10:30:15.000123", "2024-05-01 10:30:15.000123+00:00"
+    want = dt.datetime(2024, 5, 1, 10, 30, 15, 123, tzinfo=dt.UTC)
+    assert decode(dt.datetime, old) == want
+    assert decode(dt.datetime, "2024-05-01 10:30:15") == want.replace(microsecond=0)
+    _, many = row_decoder(tup(int, dt.datetime), SQLITE)
+    back = many([(1, current), (2, old), (3, "2024-05-01 12:30:15.000123+02:00")])
+    assert back == [(1, want), (2, want), (3, want)]
+    assert all(when.tzinfo is dt.UTC for _, when in back)
+
+
+@pytest.mark.parametrize(
+    ("spec", "column", "bad", "match"),
+    [
+        (bool, [0, 1], 2, "not 0 or 1"),
+        (dict, ['{"a":1}', "[]"], "{not json", "cannot decode str as json"),
+        (uuid.UUID, [str(A_UUID)] * 2, "not-a-uuid", "cannot decode str as uuid"),
+        (Decimal, ["1.5", "2"], "abc", "cannot decode str as decimal"),
+        (dt.datetime, ["2024-05-01 10:30:15.000123+00:00"] * 2, "soon", "as datetime"),
+        (dt.datetime, ["2024-05-01 10:30:15.000123+00:00"] * 2, None, "got NULL"),
+    ],
+)
+def test_a_column_converted_at_once_fails_as_its_value_would(
+    spec: Any, column: list[Any], bad: object, match: str
+) -> None:
+    # A list converts each such column in one pass; a value it cannot take
+    # gives the error the row-by-row path gives, and the other rows are right.
+    one, many = row_decoder(tup(int, spec, optional(spec)), SQLITE)
+    rows = [(i, v, None if i % 2 else v) for i, v in enumerate(column)]
+    assert many(rows) == [one(row) for row in rows]
+    with pytest.raises(DecodeError, match=match):
+        many([*rows, (9, bad, None), *rows])
+
+
+def test_a_sqlite_decimal_stored_as_a_number_is_read_in_a_list() -> None:
+    # A NUMERIC-affinity column gives ints and floats; they take the value decoder.
+    _, many = row_decoder(tup(Decimal, optional(Decimal)), SQLITE)
+    assert many([("1.5", 2), (3, None)]) == [(Decimal("1.5"), Decimal(2)), (Decimal(3), None)]
+
+
+def test_postgresql_utc_datetime_columns_keep_their_rows() -> None:
+    when = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    _, many = row_decoder(tup(int, dt.datetime), POSTGRESQL)
+    rows = [(1, when), (2, when)]
+    assert many(rows) is rows
+    # A naive value (timestamp) is UTC; another zone (a session's TimeZone) is moved to UTC.
+    naive = dt.datetime(2024, 5, 1, 12)
+    elsewhere = dt.datetime(2024, 5, 1, 14, tzinfo=PLUS_TWO)
+    back = many([(1, when), (2, naive), (3, elsewhere)])
+    assert back == [(1, when), (2, when), (3, when)]
+    assert all(value.tzinfo is dt.UTC for _, value in back)
 
 
 # -- runs of one type, encoded at once ----------------------------------------------

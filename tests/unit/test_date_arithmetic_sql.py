@@ -38,7 +38,7 @@ AT = '"s0"."at"'
 
 SQLITE_MICROS = (
     "(SELECT strftime('%Y-%m-%d %H:%M:%S', substr(\"_v\", 1, 19),"
-    ' (("_t" - "_f") / 1000000) || \' seconds\') || printf(\'.%06d\', "_f")'
+    ' (("_t" - "_f") / 1000000) || \' seconds\') || printf(\'.%06d+00:00\', "_f")'
     ' FROM (SELECT "_v", "_t", ("_t" % 1000000 + 1000000) % 1000000 AS "_f"'
     ' FROM (SELECT "_v", CAST(substr("_v", 21, 6) AS INTEGER) + "_n" * {factor} AS "_t"'
     ' FROM (SELECT {v} AS "_v", {n} AS "_n"))))'
@@ -114,7 +114,7 @@ def test_the_amount_may_be_an_expression() -> None:
 
 
 def test_ago_and_from_now_move_the_current_time() -> None:
-    now_sqlite = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    now_sqlite = "strftime('%Y-%m-%d %H:%M:%f000+00:00', 'now')"
     selected(
         ago(7, "day"),
         SQLITE_MICROS.format(v=now_sqlite, n="?", factor=86_400_000_000),

@@ -305,7 +305,7 @@ def test_text_functions() -> None:
 
 
 def test_now_is_in_the_storage_form_of_each_dialect() -> None:
-    assert selected(now(), SQLITE) == ("strftime('%Y-%m-%d %H:%M:%f000', 'now')", [])
+    assert selected(now(), SQLITE) == ("strftime('%Y-%m-%d %H:%M:%f000+00:00', 'now')", [])
     assert selected(now(), POSTGRESQL) == ("now()", [])
     assert dbtype(now()) == to_dbtype(dt.datetime)
 

@@ -178,8 +178,8 @@ def test_tup_parameters() -> None:
     encode = sqlite_plan(
         Request.exec("SELECT ?, ?, ?", params=tup(int, optional(str), dt.datetime))
     ).encode
-    assert tuple(encode((1, None, when))) == (1, None, "2024-01-01 00:00:00.000000")
-    assert tuple(encode([1, "x", when])) == (1, "x", "2024-01-01 00:00:00.000000")
+    assert tuple(encode((1, None, when))) == (1, None, "2024-01-01 00:00:00.000000+00:00")
+    assert tuple(encode([1, "x", when])) == (1, "x", "2024-01-01 00:00:00.000000+00:00")
 
 
 @pytest.mark.parametrize("value", [(1, "x"), (1, "x", None, 2), 5, "abc", None])

@@ -30,6 +30,7 @@ from ..url import DatabaseUrl
 from . import ConnectSettings
 from ._postgresql_base import (
     DECODE,
+    DECODE_COLUMN,
     ENCODE,
     BigintList,
     JsonbText,
@@ -62,7 +63,7 @@ def _adapters() -> psycopg.adapt.AdaptersMap:
 _ADAPTERS = _adapters()
 
 
-CODECS = Codecs(name="postgresql", encode=ENCODE, decode=DECODE)
+CODECS = Codecs(name="postgresql", encode=ENCODE, decode=DECODE, decode_column=DECODE_COLUMN)
 _cursor_names = itertools.count(1)
 
 

@@ -14,10 +14,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
-from .._codec import Builder, Codecs, Convert, enum_by_name, enum_from_name, json_text
+from .._codec import (
+    Builder,
+    Codecs,
+    ColumnBuilder,
+    ColumnConvert,
+    Convert,
+    enum_by_name,
+    enum_from_name,
+    json_text,
+)
 from ..dialect import POSTGRESQL
 from ..errors import EncodeError, Error, QueryError, lookup_sqlstate
 from ..types import DbType, Kind
@@ -25,6 +35,7 @@ from . import TransactionOptions
 
 __all__ = [
     "DECODE",
+    "DECODE_COLUMN",
     "ENCODE",
     "MAX_PARAMS",
     "BigintList",
@@ -98,6 +109,22 @@ def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
     return decode
 
 
+def _decode_datetime_column(t: DbType[Any], c: Codecs) -> ColumnConvert:
+    from datetime import UTC
+
+    decode = _decode_datetime(t, c)
+    tzinfo = attrgetter("tzinfo")
+
+    # A ``timestamptz`` column read in a UTC session (the usual case) is
+    # final: it stays as it is, and its rows too.
+    def decode_column(column: Sequence[Any]) -> Sequence[Any]:
+        if set(map(tzinfo, column)) != {UTC}:
+            return list(map(decode, column))
+        return column
+
+    return decode_column
+
+
 def _decode_array(t: DbType[Any], c: Codecs) -> Convert:
     from .._codec import decoder
 
@@ -120,6 +147,8 @@ DECODE: Mapping[Kind, Builder] = {
     Kind.ENUM: enum_from_name,
     Kind.ARRAY: _decode_array,
 }
+# Whole result columns converted at once (``Codecs.decode_column``).
+DECODE_COLUMN: Mapping[Kind, ColumnBuilder] = {Kind.DATETIME: _decode_datetime_column}
 
 # The protocol counts a statement's parameters in 16 bits.
 MAX_PARAMS = POSTGRESQL.max_params

@@ -66,6 +66,7 @@ from ..url import DatabaseUrl
 from . import ConnectSettings, TransactionOptions
 from ._postgresql_base import (
     DECODE,
+    DECODE_COLUMN,
     ENCODE,
     MAX_PARAMS,
     aborted_commit,
@@ -93,6 +94,7 @@ CODECS = Codecs(
     name="asyncpg",
     encode=ENCODE,
     decode={**DECODE, Kind.JSON: _decode_json, Kind.UUID: _decode_uuid},
+    decode_column=DECODE_COLUMN,
 )
 
 # Query options of a URL that are repodb's or libpq's, not server settings

@@ -7,7 +7,9 @@ on the busy timeout instead of one failing with "database is locked" when it
 upgrades its lock; WAL lets readers run beside the writer; foreign keys are
 enforced, as on every other database.
 
-Storage forms (SQLite has five storage classes): Decimal, date, datetime (UTC),
+Storage forms (SQLite has five storage classes): Decimal, date, datetime (UTC,
+``YYYY-MM-DD HH:MM:SS.ffffff+00:00``; text without the offset, the form
+earlier versions wrote and SQLite's ``CURRENT_TIMESTAMP`` writes, reads as UTC),
 time, UUID, Enum (member name) and JSON are text; bool is 0/1; timedelta is an
 integer count of microseconds; arrays are JSON text.
 """
@@ -21,8 +23,9 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from .. import _codec
@@ -53,22 +56,74 @@ __all__ = ["CODECS", "SqliteConnection", "connect"]
 _MICROS_PER_DAY = 86_400_000_000
 
 
+_UTC = dt.UTC
+_from_iso = dt.datetime.fromisoformat
+
+
 def _encode_datetime(t: DbType[Any], c: Codecs) -> Convert:
-    # Fixed-width UTC text sorts and compares like the instants it names.
+    # Fixed-width UTC text with its offset: it sorts and compares like the
+    # instants it names, and reads back in one C call (``_decode_datetime``).
     def encode(v: dt.datetime) -> str:
-        return _codec.utc(v).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        if v.tzinfo is not _UTC:
+            v = _codec.utc(v)
+        return v.isoformat(" ", "microseconds")
 
     return encode
 
 
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
+    # Text without an offset (written before repodb stored one, or by SQLite's
+    # own CURRENT_TIMESTAMP) is UTC.
     def decode(v: str) -> dt.datetime:
-        value = dt.datetime.fromisoformat(v)
+        value = _from_iso(v)
+        if value.tzinfo is _UTC:
+            return value
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+            return value.replace(tzinfo=_UTC)
+        return value.astimezone(_UTC)
 
     return decode
+
+
+def _decode_datetime_column(t: DbType[Any], c: Codecs) -> _codec.ColumnConvert:
+    decode = _decode_datetime(t, c)
+
+    def decode_column(column: Sequence[str]) -> Sequence[dt.datetime]:
+        values = list(map(_from_iso, column))
+        if set(map(_TZINFO, values)) != {_UTC}:
+            return list(map(decode, column))
+        return values
+
+    return decode_column
+
+
+_TZINFO = attrgetter("tzinfo")
+
+
+def _decode_text_column(convert: Callable[[str], Any]) -> _codec.ColumnBuilder:
+    """Text columns converted by ``convert`` alone (a C call); numbers there take ``decode``."""
+
+    def build(t: DbType[Any], c: Codecs) -> _codec.ColumnConvert:
+        each = c.decode[t.kind](t, c)
+        assert each is not None
+
+        def decode_column(column: Sequence[Any]) -> Sequence[Any]:
+            if set(map(type, column)) == {str}:
+                return list(map(convert, column))
+            return list(map(each, column))
+
+        return decode_column
+
+    return build
+
+
+def _decode_bool_column(t: DbType[Any], c: Codecs) -> _codec.ColumnConvert:
+    def decode_column(column: Sequence[Any]) -> Sequence[bool]:
+        if not set(map(type, column)) == {int} or not set(column) <= {0, 1}:
+            raise ValueError("not 0 or 1")
+        return list(map(bool, column))
+
+    return decode_column
 
 
 def _encode_time(t: DbType[Any], c: Codecs) -> Convert:
@@ -126,6 +181,13 @@ CODECS = Codecs(
         Kind.ARRAY: _codec.json_array_decoder(json.loads),
     },
     uniform_columns=False,
+    decode_column={
+        Kind.BOOL: _decode_bool_column,
+        Kind.DECIMAL: _decode_text_column(Decimal),
+        Kind.DATETIME: _decode_datetime_column,
+        Kind.UUID: _decode_text_column(uuid.UUID),
+        Kind.JSON: _decode_text_column(json.loads),
+    },
 )
 
 # Extended result codes (https://sqlite.org/rescode.html).
