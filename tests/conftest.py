@@ -257,7 +257,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec is not None else ()
         fixtures = getattr(item, "fixturenames", ())
-        if "postgresql" in params or "pg_schema_url" in fixtures:
+        on_postgresql = any(
+            isinstance(p, str) and p in ("postgresql", "asyncpg") for p in params
+        ) or any(f in ("pg_schema_url", "async_pg_schema_url") for f in fixtures)
+        if on_postgresql or item.path.name == "test_pgbouncer.py":
             item.add_marker(pytest.mark.postgresql)
         if "mariadb" in params or "mariadb_db_url" in fixtures:
             item.add_marker(pytest.mark.mariadb_server)

@@ -201,6 +201,7 @@ def test_unknown_address_is_a_value_error() -> None:
     assert PASSWORD not in str(info.value)
 
 
+@pytest.mark.mariadb_server  # needs PyMySQL, which the other Python versions' runs lack
 def test_a_refused_mariadb_login_hides_the_password() -> None:
     with pytest.raises(repodb.ConnectError) as info:
         repodb.connect(f"mysql://app:{PASSWORD}@127.0.0.1:1/app", connect_timeout=CONNECT_TIMEOUT)
