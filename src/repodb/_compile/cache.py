@@ -165,11 +165,8 @@ def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
     """Rows -> results for ``result``; a statement without results must return no rows."""
     if result is None:
         return _no_rows
-    _, decode_all = _codec.row_decoder(result.row_type, codecs)
-    build = result.rows_maker()
-    if build is None:
-        return decode_all
-    return lambda rows: build(decode_all(rows))
+    _, decode_all = _codec.row_decoder(result.row_type, codecs, result.rows_maker())
+    return decode_all
 
 
 def _one_by_one(encode: _codec.Convert) -> Callable[[Sequence[Any]], list[Any]]:
