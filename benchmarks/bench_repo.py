@@ -38,8 +38,8 @@ after the run, since ratios of one-round-trip operations move with it.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -167,8 +167,8 @@ class Admin:
             marks = ", ".join(["%s"] * len(users[0]))
             cursor = self._maria.cursor()
             for table, rows in (("bench_users", users), ("bench_posts", posts)):
-                stored = [tuple(mariadb_value(v) for v in row) for row in rows]
-                cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", stored)
+                values = [tuple(map(mariadb_value, row)) for row in rows]
+                cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
             self._run("ANALYZE TABLE bench_users, bench_posts")
             return
         if self.kind == "sqlite":

@@ -294,9 +294,9 @@ class RawContender:
                 for n, e, a, s, b, t, p, f in rows
             ]
         if self._kind == "mariadb":
-            at = now.replace(tzinfo=None)
+            naive = now.replace(tzinfo=None)
             return [
-                (n, e, a, s, b, str(t), dumps(p, separators=(",", ":")), f, at, at)
+                (n, e, a, s, b, str(t), dumps(p, separators=(",", ":")), f, naive, naive)
                 for n, e, a, s, b, t, p, f in rows
             ]
         from psycopg.types.json import Jsonb
