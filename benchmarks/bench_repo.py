@@ -494,7 +494,9 @@ def versions(
         with pymysql.connect(**mariadb_options(mariadb_url)) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT VERSION()")
             server = cursor.fetchone()
-        found.append(f"PyMySQL {pymysql.__version__}, MariaDB {server[0] if server else '?'}")
+        # (pymysql.__version__ is the mysqlclient version it stands in for.)
+        pymysql_version = importlib.metadata.version("pymysql")
+        found.append(f"PyMySQL {pymysql_version}, MariaDB {server[0] if server else '?'}")
     for module in modules:
         try:
             found.append(f"{module} {importlib.metadata.version(module)}")
