@@ -1,8 +1,8 @@
 """The Repo against the raw drivers, SQLAlchemy 2 (Core and ORM) and peewee.
 
 Why: repodb promises to stay close to the driver it wraps and ahead of the
-usual Python database layers. Each scenario runs on a SQLite file and on
-PostgreSQL in the same process, for every contender, on the same tables and
+usual Python database layers. Each scenario runs on a SQLite file, on
+PostgreSQL and on MariaDB in the same process, for every contender, on the same tables and
 inputs; each result is checked (rows read back, rows counted after writes).
 Per operation, the median time of several rounds is reported with its ratio
 to the raw driver (1.00x = no overhead). Within a round the contenders take
@@ -29,8 +29,10 @@ Usage::
                                                          # REPODB_TEST_PG_URL is set
     python benchmarks/bench_repo.py --pg-url postgresql://postgres@127.0.0.1:55432/repodb_test
     python benchmarks/bench_repo.py --quick --json out.json   # the smoke test's run
+    python benchmarks/bench_repo.py --no-sqlite --pg-url "" --mariadb-url mariadb://repodb@127.0.0.1:53306/repodb_test
 
-On PostgreSQL the tables live in a schema of their own, dropped at the end;
+On PostgreSQL the tables live in a schema of their own, dropped at the end
+(on MariaDB a database of their own, ``REPODB_TEST_MARIADB_URL`` by default);
 the table's title gives the server's ``SELECT 1`` round trip before and
 after the run, since ratios of one-round-trip operations move with it.
 """
@@ -581,7 +583,7 @@ def measure(
     targets: dict[tuple[str, str], float] = TARGETS,
     slices: Slices = SYNC,
 ) -> None:
-    """Every scenario on SQLite and PostgreSQL as ``args`` say: tables printed, JSON written."""
+    """Every scenario on each database ``args`` name: tables printed, JSON written."""
     sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds)
     work = Workload.draw(sizes)
     results: dict[str, Results] = {}
@@ -591,27 +593,22 @@ def measure(
             results["sqlite"] = run_database(db, work, factories, args.only, slices)
         lite = table("sqlite", results["sqlite"], missing, sizes, names, targets)
         print("\nSQLite (file, WAL)\n" + "\n".join(lite))
-    if args.pg_url:
-        before = round_trip(args.pg_url)
-        with postgresql_database(args.pg_url) as db:
-            results["postgresql"] = run_database(db, work, factories, args.only, slices)
-        after = round_trip(args.pg_url)
-        pg = table("postgresql", results["postgresql"], missing, sizes, names, targets)
+    servers = [
+        ("postgresql", "PostgreSQL", args.pg_url, postgresql_database),
+        ("mariadb", "MariaDB", args.mariadb_url, mariadb_database),
+    ]
+    for kind, label, url, database in servers:
+        if not url:
+            print(f"\n{label} skipped: no URL given or in the environment", file=sys.stderr)
+            continue
+        before = round_trip(url)
+        with database(url) as db:
+            results[kind] = run_database(db, work, factories, args.only, slices)
+        after = round_trip(url)
+        lines = table(kind, results[kind], missing, sizes, names, targets)
         print(
-            f"\nPostgreSQL (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
-            f" {duration(after)} after)\n" + "\n".join(pg)
-        )
-    else:
-        print("\nPostgreSQL skipped: pass --pg-url or set REPODB_TEST_PG_URL", file=sys.stderr)
-    if args.mariadb_url:
-        before = round_trip(args.mariadb_url)
-        with mariadb_database(args.mariadb_url) as db:
-            results["mariadb"] = run_database(db, work, factories, args.only, slices)
-        after = round_trip(args.mariadb_url)
-        maria = table("mariadb", results["mariadb"], missing, sizes, names, targets)
-        print(
-            f"\nMariaDB (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
-            f" {duration(after)} after)\n" + "\n".join(maria)
+            f"\n{label} (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
+            f" {duration(after)} after)\n" + "\n".join(lines)
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
