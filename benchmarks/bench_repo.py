@@ -565,6 +565,9 @@ def arguments(description: str | None, names: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-sqlite", action="store_true", help="the servers only")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="times the operations (0.1 on a loaded machine)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here (seconds per op)")
     parser.add_argument(
         "--only", type=lambda text: set(text.split(",")), help=f"a comma list of {names}"
@@ -584,7 +587,7 @@ def measure(
     slices: Slices = SYNC,
 ) -> None:
     """Every scenario on each database ``args`` name: tables printed, JSON written."""
-    sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds)
+    sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds).scaled(args.scale)
     work = Workload.draw(sizes)
     results: dict[str, Results] = {}
     if not args.no_sqlite:

@@ -212,6 +212,28 @@ class Sizes:
             preload_ops={"sqlite": 2, "postgresql": 2, "mariadb": 2},
         )
 
+    def scaled(self, factor: float) -> Sizes:
+        """The same tables, ``factor`` times the operations and rows written (at least one).
+
+        Why: on a loaded machine a round trip can take milliseconds, and a
+        full run hours; the ratios come from interleaved slices either way.
+        """
+
+        def times(n: int) -> int:
+            return max(1, round(n * factor))
+
+        def each(ops: Mapping[str, int]) -> dict[str, int]:
+            return {kind: times(n) for kind, n in ops.items()}
+
+        return dataclasses.replace(
+            self,
+            insert_all=times(self.insert_all),
+            inserts=times(self.inserts),
+            get_ops=each(self.get_ops),
+            list_ops=each(self.list_ops),
+            preload_ops=each(self.preload_ops),
+        )
+
     def parts(self, scenario: str, kind: str) -> list[range]:
         """The operation numbers of one round of ``scenario``, in slices."""
         ops = self.ops(scenario, kind)
