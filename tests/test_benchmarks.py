@@ -205,3 +205,19 @@ def test_the_pgbouncer_benchmark_runs_without_an_error(tmp_path: Path) -> None:
         "PgBouncer, statement_timeout",
     }
     assert set(results["timeout"]) == {"outside a transaction", "in a transaction"}
+
+
+@pytest.mark.mariadb_server
+def test_the_mariadb_bulk_benchmark_loads_every_way(tmp_path: Path) -> None:
+    script = BENCH.parent / "bench_mariadb_bulk.py"
+    results = run_bench(tmp_path, "--mariadb-url", mariadb_url(), script=script)
+    assert set(results) == {
+        "raw multi-row INSERT (PyMySQL)",
+        "raw LOAD DATA LOCAL (PyMySQL)",
+        "repodb insert_all",
+        "raw multi-row INSERT (asyncmy)",
+        "repodb async insert_all",
+    }
+    for name, figures in results.items():
+        assert len(figures) == 1, name
+        assert figures[0] > 0, name
