@@ -53,9 +53,14 @@ def tsv_field(value: object) -> str:
 
 def ways(db: Database, work: Workload, count: int, runner: asyncio.Runner) -> dict[str, Any]:
     """The five ways to load ``count`` rows, by name, and what they hold open (to close)."""
-    now = dt.datetime.now(dt.UTC)
-    rows = [tuple(map(mariadb_value, (*row, now, now))) for row in work.rows[:count]]
     dicts = work.dicts[:count]
+
+    def encoded() -> list[tuple[Any, ...]]:
+        # Inside each raw load, as the Repo encodes inside its own: the
+        # values in their storage forms, both timestamps the time of the call.
+        now = dt.datetime.now(dt.UTC)
+        return [tuple(map(mariadb_value, (*row, now, now))) for row in work.rows[:count]]
+
     # LOAD DATA LOCAL needs the client's consent (a server may ask a client for any
     # file it can read): given here, on this raw connection only.
     raw = pymysql.connect(**mariadb_options(db.url), local_infile=True)
@@ -69,6 +74,7 @@ def ways(db: Database, work: Workload, count: int, runner: asyncio.Runner) -> di
     acursor = driver._raw.cursor()
 
     def multi_row() -> None:
+        rows = encoded()
         cursor.execute("START TRANSACTION")
         cursor.executemany(INSERT, rows)
         cursor.execute("COMMIT")
@@ -76,7 +82,7 @@ def ways(db: Database, work: Workload, count: int, runner: asyncio.Runner) -> di
     def load_data() -> None:
         # As a raw user writes it: the rows to a temporary file, then LOAD DATA.
         with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
-            f.writelines("\t".join(map(tsv_field, row)) + "\n" for row in rows)
+            f.writelines("\t".join(map(tsv_field, row)) + "\n" for row in encoded())
         try:
             cursor.execute("START TRANSACTION")
             cursor.execute(LOAD, (f.name,))
@@ -85,6 +91,7 @@ def ways(db: Database, work: Workload, count: int, runner: asyncio.Runner) -> di
             os.unlink(f.name)
 
     async def asyncmy_multi_row() -> None:
+        rows = encoded()
         await acursor.execute("START TRANSACTION")
         await acursor.executemany(INSERT, rows)
         await acursor.execute("COMMIT")
