@@ -158,6 +158,7 @@ def diff(
 _CURRENT_SCHEMA: dict[str, Request[None, str | None, One]] = {
     "sqlite": Request.one("SELECT 'main'", row=optional(str), oneshot=True),
     "postgresql": Request.one("SELECT current_schema()", row=optional(str), oneshot=True),
+    "mariadb": Request.one("SELECT DATABASE()", row=optional(str), oneshot=True),
 }
 
 
@@ -471,7 +472,40 @@ _POSTGRESQL_TYPES: dict[str, tuple[Kind, ...]] = {
     "jsonb": (Kind.JSON, Kind.RECORD),
     "json": (Kind.JSON, Kind.RECORD),
 }
-_TYPE_NAMES = {"sqlite": _SQLITE_TYPES, "postgresql": _POSTGRESQL_TYPES}
+# MariaDB's names as information_schema writes them (lower case, sizes
+# dropped here); TINYINT(1) is reported as boolean. BIGINT also holds
+# timedeltas (microseconds), CHAR(36) UUIDs, LONGTEXT (which JSON is) text
+# of every kind.
+_MARIADB_TYPES: dict[str, tuple[Kind, ...]] = {
+    "boolean": (Kind.BOOL,),
+    "bigint": (Kind.INT, Kind.TIMEDELTA),
+    "int": (Kind.INT,),
+    "mediumint": (Kind.INT,),
+    "smallint": (Kind.INT,),
+    "tinyint": (Kind.INT,),
+    "double": (Kind.FLOAT,),
+    "float": (Kind.FLOAT,),
+    "decimal": (Kind.DECIMAL,),
+    "longtext": _TEXT_KINDS,
+    "mediumtext": _TEXT_KINDS,
+    "text": _TEXT_KINDS,
+    "tinytext": _TEXT_KINDS,
+    "varchar": (Kind.STR, Kind.ENUM, Kind.UUID),
+    "char": (Kind.STR, Kind.UUID, Kind.ENUM),
+    "json": (Kind.JSON, Kind.ARRAY, Kind.RECORD),
+    "longblob": (Kind.BYTES,),
+    "mediumblob": (Kind.BYTES,),
+    "blob": (Kind.BYTES,),
+    "tinyblob": (Kind.BYTES,),
+    "varbinary": (Kind.BYTES,),
+    "binary": (Kind.BYTES,),
+    "date": (Kind.DATE,),
+    "datetime": (Kind.DATETIME,),
+    "timestamp": (Kind.DATETIME,),
+    "time": (Kind.TIME,),
+    "uuid": (Kind.UUID,),
+}
+_TYPE_NAMES = {"sqlite": _SQLITE_TYPES, "postgresql": _POSTGRESQL_TYPES, "mariadb": _MARIADB_TYPES}
 
 # SQLite's own rules for a type name it does not know (its "affinity"),
 # in its order: https://www.sqlite.org/datatype3.html#determination_of_column_affinity
