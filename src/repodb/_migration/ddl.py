@@ -304,6 +304,12 @@ class DdlRules:
         drop_index_on_table: ``DROP INDEX`` names the table (MariaDB's
             index names are per table, not per schema).
         table_options: written after ``CREATE TABLE``'s column list.
+        foreign_key_index: a foreign key's columns get an index of their own,
+            named as the key's (or after its first column). Why: InnoDB makes
+            one when there is none, and silently drops it for any later index
+            that could serve the key, which then cannot be dropped (error
+            1553): a migration's ``create_index`` on a referencing column
+            could not be rolled back.
     """
 
     identity_key: str
@@ -323,6 +329,7 @@ class DdlRules:
     partial_indexes: bool = True
     drop_index_on_table: bool = False
     table_options: str = ""
+    foreign_key_index: bool = False
 
     def drop_constraint(self, suffix: str, quoted_name: str) -> str:
         """The ``ALTER TABLE`` action dropping a column's constraint of this kind."""
@@ -371,6 +378,7 @@ _RULES: dict[str, DdlRules] = {
         # unique by code point, case-sensitively, as on PostgreSQL and SQLite
         # (utf8mb4's default collation would call "a" and "A" one key).
         table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        foreign_key_index=True,
     ),
 }
 
@@ -524,9 +532,26 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     items += [f"UNIQUE ({_names(dialect, names)})" for names in op.unique]
     items += [f"CONSTRAINT {dialect.quote(name)} CHECK ({sql})" for name, sql in op.checks]
     items += [_foreign_key_sql(dialect, fk) for fk in op.foreign_keys]
+    items += _foreign_key_indexes(dialect, op, key)
     exists = "IF NOT EXISTS " if op.if_not_exists else ""
     options = rules(dialect).table_options
     return f"CREATE TABLE {exists}{_table(dialect, op)} ({', '.join(items)}){options}"
+
+
+def _foreign_key_indexes(dialect: Dialect, op: CreateTable, key: tuple[str, ...]) -> list[str]:
+    """``KEY name (columns)`` for each foreign key no key of the table serves (see ``DdlRules``)."""
+    if not rules(dialect).foreign_key_index:
+        return []
+    served = {key[:1], *((c.name,) for c in op.columns if c.unique), *(u[:1] for u in op.unique)}
+    found: list[tuple[str, tuple[str, ...]]] = [
+        (c.references.name or c.name, (c.name,)) for c in op.columns if c.references is not None
+    ]
+    found += [(fk.name or fk.columns[0], fk.columns) for fk in op.foreign_keys]
+    return [
+        f"KEY {dialect.quote(name)} ({_names(dialect, columns)})"
+        for name, columns in found
+        if columns[:1] not in served
+    ]
 
 
 # PostgreSQL type changes without a direct cast, and the types to cast through.
@@ -620,7 +645,7 @@ def _modify_column_sql(
     # statement ("duplicate key"): the drops go first, on their own.
     table = _table(dialect, op)
     statements = [f"ALTER TABLE {table} {', '.join(drops)}"] if drops else []
-    return statements + [f"ALTER TABLE {table} {', '.join(changes)}"]
+    return [*statements, f"ALTER TABLE {table} {', '.join(changes)}"]
 
 
 def _constraint_changes(
@@ -790,7 +815,12 @@ def operation_sql(
             return [f"ALTER TABLE {_table(dialect, op)} RENAME TO {new_name}"]
         case AddColumn():
             column = column_sql(dialect, op.column)
-            return [f"ALTER TABLE {_table(dialect, op)} ADD COLUMN {column}"]
+            index = ""
+            ref = op.column.references
+            if ref is not None and rules(dialect).foreign_key_index and not op.column.unique:
+                name = dialect.quote(ref.name or op.column.name)
+                index = f", ADD KEY {name} ({dialect.quote(op.column.name)})"
+            return [f"ALTER TABLE {_table(dialect, op)} ADD COLUMN {column}{index}"]
         case DropColumn():
             name = dialect.quote(op.name)
             return [f"ALTER TABLE {_table(dialect, op)} DROP COLUMN {name}"]

@@ -50,7 +50,7 @@ from ..request import One, Request
 from ..schema import IndexDef, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind, array, optional, to_dbtype
 from . import introspect
-from .ddl import literal
+from .ddl import create_index_sql, literal
 from .introspect import LiveColumn, LiveIndex, LiveTable
 from .ops import (
     NO_DEFAULT,
@@ -118,6 +118,12 @@ def diff(
     """
     schemas = list(schemas)
     _check_prefixes(conn, schemas)
+    declared = _declared(schemas)
+    for _, table_indexes in declared:
+        for index in table_indexes:
+            # An index the database cannot make (a partial one on MariaDB) is
+            # refused now, not by the migration diff would write.
+            create_index_sql(conn.dialect, index)
     skipped = set(ignore)
     live = {name: t for name, t in introspect.tables(conn).items() if name not in skipped}
     dialect = conn.dialect
@@ -127,7 +133,6 @@ def diff(
     dropped_columns: list[Operation] = []
     indexes: list[Operation] = []
     dropped_tables: list[Operation] = []
-    declared = _declared(schemas)
     defaults = _defaults(schemas)
     for table, table_indexes in declared:
         current = live.get(table.table)

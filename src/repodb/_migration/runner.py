@@ -100,6 +100,10 @@ class _SessionRules:
         transactional_ddl: DDL runs inside a transaction and is undone by
             its rollback; else (MariaDB) each statement commits on its own,
             and the history records how far a migration got.
+        column_check: the SQL of a column's own CHECK, given the table and
+            the column, where altering a column rewrites its whole definition
+            (MariaDB's ``MODIFY COLUMN``): an ``alter_column`` without
+            ``previous`` keeps it, as PostgreSQL's ``ALTER COLUMN`` does.
         current_schema: the schema (database) the migrations run in, and
             ``no_schema`` the error when there is none.
         busy_timeout: the pragma bounding how long a write transaction
@@ -131,6 +135,7 @@ class _SessionRules:
     exists_quoted: bool
     column_constraints: Request[tuple[str, str], tuple[str, str], Many] | None
     transactional_ddl: bool = True
+    column_check: Request[tuple[str, str], str, Many] | None = None
     current_schema: Request[None, str | None, One] | None = None
     no_schema: str = (
         "no schema to migrate: none of the search_path's schemas exists"
@@ -272,6 +277,13 @@ _SESSION_RULES: dict[str, _SessionRules] = {
             row=tup(str, str),
         ),
         transactional_ddl=False,
+        column_check=Request.many(
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS"
+            " WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = ? AND LEVEL = 'Column'"
+            " AND CONSTRAINT_NAME = ?",
+            params=tup(str, str),
+            row=str,
+        ),
         current_schema=Request.one("SELECT DATABASE()", row=optional(str), oneshot=True),
         no_schema="no database to migrate: the URL names none (add /dbname to it)",
     ),
@@ -646,8 +658,8 @@ class Runner:
                 what += f" {failure.context}"
             if not self.rules.transactional_ddl:
                 what += (
-                    f" after {count_operations(failure.steps)}"
-                    f" ({self.conn.dialect.name} has no transactional DDL: what ran stays;"
+                    f" after {count_operations(failure.steps)} (it ran without a transaction:"
+                    f" {self.conn.dialect.name} has no transactional DDL, so what ran stays;"
                     f" the history records it as {failure.state!r}, and running the"
                     f" {'migrations' if direction == 'up' else 'rollback'} again resumes"
                     " after the operations that completed)"
@@ -656,9 +668,14 @@ class Runner:
                 what += " (it ran without a transaction: what ran before the failure stays)"
             cause = failure.cause
             waited = self.rules.lock_not_available
-            if isinstance(cause, Error) and waited is not None and waited in (
-                cause.sqlstate,
-                cause.code,
+            if (
+                isinstance(cause, Error)
+                and waited is not None
+                and waited
+                in (
+                    cause.sqlstate,
+                    cause.code,
+                )
             ):
                 what += (
                     f" (a table it changes stayed locked by other sessions for longer than"
@@ -900,7 +917,20 @@ class Runner:
             assert isinstance(op, (AlterColumn, DropColumn))
             yield from self._rebuild(op)
         else:
+            op = self._keeping_check(op)
             yield from operation_sql(dialect, op, constraint_names=self._constraint_names(op))
+
+    def _keeping_check(self, op: Operation) -> Operation:
+        """An ``AlterColumn`` without ``previous``, given its column's live CHECK if it has one."""
+        query = self.rules.column_check
+        if query is None or not isinstance(op, AlterColumn) or op.previous is not None:
+            return op
+        if op.column.check is not None:
+            return op
+        found = self.conn.all(query, (op.table, op.column.name))
+        if not found:
+            return op
+        return dataclasses.replace(op, column=dataclasses.replace(op.column, check=found[0]))
 
     def _constraint_names(self, op: Operation) -> dict[str, str] | None:
         """The live names of the constraints an ``AlterColumn`` may drop, by name suffix.
