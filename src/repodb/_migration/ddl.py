@@ -136,11 +136,19 @@ _TYPE_NAMES: dict[str, dict[Kind, str]] = {
 }
 
 
-def column_type(dialect: Dialect, t: DbType[Any]) -> str:
-    """The SQL type name of a column holding ``t`` (nullability aside)."""
+def column_type(dialect: Dialect, t: DbType[Any], *, key: bool = False) -> str:
+    """The SQL type name of a column holding ``t`` (nullability aside).
+
+    ``key``: the column is (part of) a primary key or a foreign key, whose
+    type may differ (``DdlRules.key_types``).
+    """
     if t.kind is Kind.OPTIONAL:
         assert t.item is not None
-        return column_type(dialect, t.item)
+        return column_type(dialect, t.item, key=key)
+    if key and dialect.name in _RULES:
+        for kind, name in _RULES[dialect.name].key_types:
+            if kind is t.kind:
+                return name
     names = _TYPE_NAMES[dialect.name]
     if t.kind is Kind.ARRAY and Kind.ARRAY not in names:
         assert t.item is not None
@@ -310,6 +318,9 @@ class DdlRules:
             that could serve the key, which then cannot be dropped (error
             1553): a migration's ``create_index`` on a referencing column
             could not be rolled back.
+        key_types: the type of a key column (a primary key's, or one a
+            foreign key names), per kind, where it differs: MariaDB keys no
+            LONGTEXT, so a ``str`` key is a ``VARCHAR(255)`` there.
     """
 
     identity_key: str
@@ -330,6 +341,7 @@ class DdlRules:
     drop_index_on_table: bool = False
     table_options: str = ""
     foreign_key_index: bool = False
+    key_types: tuple[tuple[Kind, str], ...] = ()
 
     def drop_constraint(self, suffix: str, quoted_name: str) -> str:
         """The ``ALTER TABLE`` action dropping a column's constraint of this kind."""
@@ -379,6 +391,9 @@ _RULES: dict[str, DdlRules] = {
         # (utf8mb4's default collation would call "a" and "A" one key).
         table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         foreign_key_index=True,
+        # 255 characters of utf8mb4 are 1,020 bytes: three fit in InnoDB's
+        # 3,072-byte key, and a key and the columns referencing it must agree.
+        key_types=((Kind.STR, "VARCHAR(255)"),),
     ),
 }
 
@@ -450,8 +465,10 @@ def _actions_sql(on_delete: OnAction, on_update: OnAction) -> list[str]:
     return parts
 
 
-def column_sql(dialect: Dialect, col: ColumnDef) -> str:
+def column_sql(dialect: Dialect, col: ColumnDef, *, key: bool = False) -> str:
     """One column's definition, as in ``CREATE TABLE`` or ``ADD COLUMN``.
+
+    ``key``: the column is in a key of the table's (see ``column_type``).
 
     An ``autogenerate`` key is the dialect's identity form: exactly
     ``INTEGER PRIMARY KEY`` on SQLite (the rowid alias), an identity column
@@ -470,7 +487,8 @@ def column_sql(dialect: Dialect, col: ColumnDef) -> str:
             )
         parts = [name, rules(dialect).identity_key]
     else:
-        parts = [name, column_type(dialect, col.type)]
+        keyed = key or col.primary_key or col.references is not None
+        parts = [name, column_type(dialect, col.type, key=keyed)]
         if col.primary_key:
             parts.append("PRIMARY KEY")
         if not col.nullable:
@@ -526,7 +544,8 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     ]
     if composite and any(c.autogenerate for c in op.columns):
         raise ValueError(f"table {op.table!r}: an autogenerate column must be the whole key")
-    items = [column_sql(dialect, c) for c in columns]
+    keyed = set(key) | {name for fk in op.foreign_keys for name in fk.columns}
+    items = [column_sql(dialect, c, key=c.name in keyed) for c in columns]
     if composite:
         items.append(f"PRIMARY KEY ({_names(dialect, key)})")
     items += [f"UNIQUE ({_names(dialect, names)})" for names in op.unique]
@@ -622,7 +641,9 @@ def _modify_column_sql(
     """
     col, previous = op.column, op.previous
     r = rules(dialect)
-    parts = [dialect.quote(col.name), column_type(dialect, col.type)]
+    was_key = previous is not None and (previous.primary_key or previous.references is not None)
+    keyed = col.primary_key or col.references is not None or was_key
+    parts = [dialect.quote(col.name), column_type(dialect, col.type, key=keyed)]
     if col.autogenerate:
         parts.append(r.modify_identity)
     elif not col.nullable:

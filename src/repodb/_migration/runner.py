@@ -81,12 +81,13 @@ class _SessionLock:
 
     ``key`` makes the lock's key from the current schema and the history
     table; ``take(conn, key, timeout)`` waits up to ``timeout`` seconds
-    (None: as long as it takes) and says whether it got the lock.
+    (None: as long as it takes) and says whether it got the lock;
+    ``release(conn, key)`` lets it go.
     """
 
     key: Callable[[str, str], int | str]
     take: Callable[[Connection, int | str, float | None], bool]
-    release: Request[int | str, None, None]  # type: ignore[type-var]
+    release: Callable[[Connection, int | str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +176,7 @@ def named_lock_key(schema: str, table: str) -> str:
 
 
 def _take_advisory_lock(conn: Connection, key: int | str, timeout: float | None) -> bool:
+    assert isinstance(key, int)
     if timeout is None:
         conn.exec(_wait_lock, key)
         return True
@@ -184,6 +186,15 @@ def _take_advisory_lock(conn: Connection, key: int | str, timeout: float | None)
             return False
         time.sleep(_POLL_SECONDS)
     return True
+
+
+def _release_advisory_lock(conn: Connection, key: int | str) -> None:
+    assert isinstance(key, int)
+    conn.exec(_unlock, key)
+
+
+def _release_named_lock(conn: Connection, key: int | str) -> None:
+    conn.exec(_release_lock, str(key))
 
 
 def _take_named_lock(conn: Connection, key: int | str, timeout: float | None) -> bool:
@@ -212,7 +223,7 @@ _SESSION_RULES: dict[str, _SessionRules] = {
         session_lock=_SessionLock(
             key=advisory_key,
             take=_take_advisory_lock,
-            release=_unlock,  # type: ignore[arg-type]
+            release=_release_advisory_lock,
         ),
         busy_timeout=None,
         foreign_keys=None,
@@ -242,7 +253,7 @@ _SESSION_RULES: dict[str, _SessionRules] = {
         session_lock=_SessionLock(
             key=named_lock_key,
             take=_take_named_lock,
-            release=_release_lock,  # type: ignore[arg-type]
+            release=_release_named_lock,
         ),
         busy_timeout=None,
         foreign_keys=None,
@@ -332,7 +343,7 @@ def lock(conn: Connection, table: str, timeout: float | None) -> Iterator[None]:
             # the error that got us here matters more.
             if not conn.closed and not conn.broken:
                 with contextlib.suppress(QueryError):
-                    conn.exec(session_lock.release, key)
+                    session_lock.release(conn, key)
         return
     assert rules.busy_timeout is not None
     before = _pragma_value(conn, rules.busy_timeout)
