@@ -318,6 +318,9 @@ class DdlRules:
             that could serve the key, which then cannot be dropped (error
             1553): a migration's ``create_index`` on a referencing column
             could not be rolled back.
+        names_unique: a table's UNIQUE constraint is named
+            ``<table>_<columns>_key`` (PostgreSQL's own choice) rather than
+            after its first column, which a foreign key's index may hold.
         key_types: the type of a key column (a primary key's, or one a
             foreign key names), per kind, where it differs: MariaDB keys no
             LONGTEXT, so a ``str`` key is a ``VARCHAR(255)`` there.
@@ -341,6 +344,7 @@ class DdlRules:
     drop_index_on_table: bool = False
     table_options: str = ""
     foreign_key_index: bool = False
+    names_unique: bool = False
     key_types: tuple[tuple[Kind, str], ...] = ()
 
     def drop_constraint(self, suffix: str, quoted_name: str) -> str:
@@ -391,6 +395,7 @@ _RULES: dict[str, DdlRules] = {
         # (utf8mb4's default collation would call "a" and "A" one key).
         table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         foreign_key_index=True,
+        names_unique=True,
         # 255 characters of utf8mb4 are 1,020 bytes: three fit in InnoDB's
         # 3,072-byte key, and a key and the columns referencing it must agree.
         key_types=((Kind.STR, "VARCHAR(255)"),),
@@ -548,7 +553,7 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     items = [column_sql(dialect, c, key=c.name in keyed) for c in columns]
     if composite:
         items.append(f"PRIMARY KEY ({_names(dialect, key)})")
-    items += [f"UNIQUE ({_names(dialect, names)})" for names in op.unique]
+    items += [_unique_sql(dialect, op.table, names) for names in op.unique]
     items += [f"CONSTRAINT {dialect.quote(name)} CHECK ({sql})" for name, sql in op.checks]
     items += [_foreign_key_sql(dialect, fk) for fk in op.foreign_keys]
     items += _foreign_key_indexes(dialect, op, key)
@@ -557,11 +562,20 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     return f"CREATE TABLE {exists}{_table(dialect, op)} ({', '.join(items)}){options}"
 
 
+def _unique_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
+    """A table's UNIQUE constraint, named as PostgreSQL would where ``DdlRules.names_unique``."""
+    unique = f"UNIQUE ({_names(dialect, columns)})"
+    if not rules(dialect).names_unique:
+        return unique
+    return f"CONSTRAINT {dialect.quote('_'.join((table, *columns, 'key')))} {unique}"
+
+
 def _foreign_key_indexes(dialect: Dialect, op: CreateTable, key: tuple[str, ...]) -> list[str]:
     """``KEY name (columns)`` for each foreign key no key of the table serves (see ``DdlRules``)."""
     if not rules(dialect).foreign_key_index:
         return []
-    served = {key[:1], *((c.name,) for c in op.columns if c.unique), *(u[:1] for u in op.unique)}
+    # (A UNIQUE of several columns may be a hash key, which serves no foreign key.)
+    served = {key[:1], *((c.name,) for c in op.columns if c.unique)}
     found: list[tuple[str, tuple[str, ...]]] = [
         (c.references.name or c.name, (c.name,)) for c in op.columns if c.references is not None
     ]

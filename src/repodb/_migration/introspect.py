@@ -400,7 +400,9 @@ _MARIADB = _Catalog(
         str,
         str,
     ),
-    actions=_SQLITE_ACTIONS,
+    # InnoDB checks RESTRICT and NO ACTION alike, at once, and reports an
+    # action left out as RESTRICT: both are repodb's default, no_action.
+    actions={**_SQLITE_ACTIONS, "RESTRICT": "no_action"},
     rowid_alias=False,
 )
 
