@@ -318,9 +318,10 @@ class DdlRules:
             that could serve the key, which then cannot be dropped (error
             1553): a migration's ``create_index`` on a referencing column
             could not be rolled back.
-        names_unique: a table's UNIQUE constraint is named
-            ``<table>_<columns>_key`` (PostgreSQL's own choice) rather than
-            after its first column, which a foreign key's index may hold.
+        names_unique: a UNIQUE constraint (a column's too) is written as a
+            table constraint named ``<table>_<columns>_key``, the name
+            PostgreSQL gives it (a changeset's ``unique_constraint`` names
+            it), rather than after its first column, as MariaDB would.
         key_types: the type of a key column (a primary key's, or one a
             foreign key names), per kind, where it differs: MariaDB keys no
             LONGTEXT, so a ``str`` key is a ``VARCHAR(255)`` there.
@@ -550,16 +551,35 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     if composite and any(c.autogenerate for c in op.columns):
         raise ValueError(f"table {op.table!r}: an autogenerate column must be the whole key")
     keyed = set(key) | {name for fk in op.foreign_keys for name in fk.columns}
+    unique = list(op.unique)
+    if rules(dialect).names_unique:
+        # A column's UNIQUE as a named table constraint (inline, it would be unnamed).
+        unique = [(c.name,) for c in columns if c.unique] + unique
+        columns = [dataclasses.replace(c, unique=False) for c in columns]
     items = [column_sql(dialect, c, key=c.name in keyed) for c in columns]
     if composite:
         items.append(f"PRIMARY KEY ({_names(dialect, key)})")
-    items += [_unique_sql(dialect, op.table, names) for names in op.unique]
+    items += [_unique_sql(dialect, op.table, tuple(names)) for names in unique]
     items += [f"CONSTRAINT {dialect.quote(name)} CHECK ({sql})" for name, sql in op.checks]
     items += [_foreign_key_sql(dialect, fk) for fk in op.foreign_keys]
     items += _foreign_key_indexes(dialect, op, key)
     exists = "IF NOT EXISTS " if op.if_not_exists else ""
     options = rules(dialect).table_options
     return f"CREATE TABLE {exists}{_table(dialect, op)} ({', '.join(items)}){options}"
+
+
+def _add_column_sql(dialect: Dialect, op: AddColumn) -> str:
+    """``ADD COLUMN``, with a named UNIQUE and a foreign key's index where the rules say."""
+    r, col = rules(dialect), op.column
+    extra = []
+    if col.unique and r.names_unique:
+        extra.append(f"ADD {_unique_sql(dialect, op.table, (col.name,))}")
+        col = dataclasses.replace(col, unique=False)
+    elif col.references is not None and r.foreign_key_index:
+        name = dialect.quote(col.references.name or col.name)
+        extra.append(f"ADD KEY {name} ({dialect.quote(col.name)})")
+    added = ", ".join([f"ADD COLUMN {column_sql(dialect, col)}", *extra])
+    return f"ALTER TABLE {_table(dialect, op)} {added}"
 
 
 def _unique_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
@@ -575,7 +595,11 @@ def _foreign_key_indexes(dialect: Dialect, op: CreateTable, key: tuple[str, ...]
     if not rules(dialect).foreign_key_index:
         return []
     # (A UNIQUE of several columns may be a hash key, which serves no foreign key.)
-    served = {key[:1], *((c.name,) for c in op.columns if c.unique)}
+    served = {
+        key[:1],
+        *((c.name,) for c in op.columns if c.unique),
+        *(u for u in op.unique if len(u) == 1),
+    }
     found: list[tuple[str, tuple[str, ...]]] = [
         (c.references.name or c.name, (c.name,)) for c in op.columns if c.references is not None
     ]
@@ -849,13 +873,7 @@ def operation_sql(
             new_name = dialect.quote(op.new_name)
             return [f"ALTER TABLE {_table(dialect, op)} RENAME TO {new_name}"]
         case AddColumn():
-            column = column_sql(dialect, op.column)
-            index = ""
-            ref = op.column.references
-            if ref is not None and rules(dialect).foreign_key_index and not op.column.unique:
-                name = dialect.quote(ref.name or op.column.name)
-                index = f", ADD KEY {name} ({dialect.quote(op.column.name)})"
-            return [f"ALTER TABLE {_table(dialect, op)} ADD COLUMN {column}{index}"]
+            return [_add_column_sql(dialect, op)]
         case DropColumn():
             name = dialect.quote(op.name)
             return [f"ALTER TABLE {_table(dialect, op)} DROP COLUMN {name}"]
