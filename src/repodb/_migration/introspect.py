@@ -306,11 +306,14 @@ _POSTGRESQL = _Catalog(
 # one) are the constraints, the others created by CREATE UNIQUE INDEX. A
 # foreign key's own index (named after the key, or its first column) is
 # the key's, not an index of its own. A BOOLEAN is TINYINT(1).
+# Every information_schema table is filtered by constants (the database and
+# the table's name), never by another's columns: only then does MariaDB open
+# the one table's definition instead of every table of every database.
 _MARIADB_TABLE: LiteralString = "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?"
 _MARIADB_IS_CONSTRAINT: LiteralString = (
     "(s.NON_UNIQUE = 0 AND (s.INDEX_NAME = f.COLUMN_NAME OR s.INDEX_NAME LIKE '%|_key' ESCAPE '|'))"
     " OR (s.NON_UNIQUE = 1 AND EXISTS (SELECT 1 FROM information_schema.KEY_COLUMN_USAGE AS k"
-    " WHERE k.TABLE_SCHEMA = s.TABLE_SCHEMA AND k.TABLE_NAME = s.TABLE_NAME"
+    " WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = $1"
     " AND k.REFERENCED_TABLE_NAME IS NOT NULL AND k.ORDINAL_POSITION = 1"
     " AND k.COLUMN_NAME = f.COLUMN_NAME"
     " AND s.INDEX_NAME IN (k.CONSTRAINT_NAME, k.COLUMN_NAME)))"
@@ -320,9 +323,9 @@ _MARIADB_INDEXES: LiteralString = (
     "SELECT s.INDEX_NAME AS name, s.NON_UNIQUE = 0 AS is_unique, "
     + _MARIADB_IS_CONSTRAINT
     + " AS is_constraint FROM information_schema.STATISTICS AS s"
-    " JOIN information_schema.STATISTICS AS f ON f.TABLE_SCHEMA = s.TABLE_SCHEMA"
-    " AND f.TABLE_NAME = s.TABLE_NAME AND f.INDEX_NAME = s.INDEX_NAME AND f.SEQ_IN_INDEX = 1"
-    " WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = ? AND s.INDEX_NAME <> 'PRIMARY'"
+    " JOIN information_schema.STATISTICS AS f ON f.TABLE_SCHEMA = DATABASE()"
+    " AND f.TABLE_NAME = $1 AND f.INDEX_NAME = s.INDEX_NAME AND f.SEQ_IN_INDEX = 1"
+    " WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = $1 AND s.INDEX_NAME <> 'PRIMARY'"
     " AND s.SEQ_IN_INDEX = 1"
 )
 
@@ -345,13 +348,12 @@ _MARIADB = _Catalog(
         "SELECT c.COLUMN_NAME,"
         " CASE WHEN c.COLUMN_TYPE = 'tinyint(1)' THEN 'boolean' ELSE c.COLUMN_TYPE END,"
         " c.IS_NULLABLE = 'YES', NULLIF(c.COLUMN_DEFAULT, 'NULL'),"
-        " COALESCE((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE AS k"
-        " WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME"
-        " AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME), 0),"
+        " COALESCE(k.ORDINAL_POSITION, 0),"
         " c.EXTRA LIKE '%auto_increment%', c.IS_GENERATED = 'ALWAYS'"
-        " FROM information_schema.COLUMNS AS c WHERE c."
-        + _MARIADB_TABLE
-        + " ORDER BY c.ORDINAL_POSITION",
+        " FROM information_schema.COLUMNS AS c"
+        " LEFT JOIN information_schema.KEY_COLUMN_USAGE AS k ON k.TABLE_SCHEMA = DATABASE()"
+        " AND k.TABLE_NAME = $1 AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME"
+        " WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = $1 ORDER BY c.ORDINAL_POSITION",
         str,
         _column_row,
     ),
@@ -373,7 +375,7 @@ _MARIADB = _Catalog(
         "SELECT i.name, (SELECT JSON_ARRAYAGG(c.COLUMN_NAME ORDER BY c.SEQ_IN_INDEX)"
         " FROM information_schema.STATISTICS AS c WHERE c.TABLE_SCHEMA = DATABASE()"
         " AND c.TABLE_NAME = $1 AND c.INDEX_NAME = i.name) FROM ("
-        + _MARIADB_INDEXES.replace("?", "$1")
+        + _MARIADB_INDEXES
         + ") AS i WHERE i.is_unique AND i.is_constraint ORDER BY i.name",
         str,
         tup(str, array(str)),
@@ -385,9 +387,9 @@ _MARIADB = _Catalog(
         " max(r.DELETE_RULE), max(r.UPDATE_RULE)"
         " FROM information_schema.KEY_COLUMN_USAGE AS k"
         " JOIN information_schema.REFERENTIAL_CONSTRAINTS AS r"
-        " ON r.CONSTRAINT_SCHEMA = k.TABLE_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME"
+        " ON r.CONSTRAINT_SCHEMA = DATABASE() AND r.TABLE_NAME = $1"
         " AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME"
-        " WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ?"
+        " WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = $1"
         " GROUP BY k.CONSTRAINT_NAME ORDER BY k.CONSTRAINT_NAME",
         str,
         _fk_row,
