@@ -407,13 +407,13 @@ def test_a_migrator_that_cannot_get_the_lock_in_time_says_so(db_url: str, folder
             from repodb._migration.runner import named_lock_key
 
             database = conn.one(Request.one("SELECT DATABASE()", row=str))
-            key = named_lock_key(database, "schema_migrations")
-            assert conn.one(Request.one("SELECT GET_LOCK(?, 0)", params=str, row=int), key) == 1
+            name = named_lock_key(database, "schema_migrations")
+            assert conn.one(Request.one("SELECT GET_LOCK(?, 0)", params=str, row=int), name) == 1
             try:
                 with pytest.raises(MigrationLocked, match="another migrator"):
                     late.migrate()
             finally:
-                conn.exec(Request.exec("SELECT RELEASE_LOCK(?)", params=str), key)
+                conn.exec(Request.exec("SELECT RELEASE_LOCK(?)", params=str), name)
         else:
             late.status()
             # BEGIN IMMEDIATE: the holder has the write lock.
