@@ -12,7 +12,9 @@ information_schema in the shape of the other databases (a foreign key's
 own index and inline UNIQUE keys apart from indexes); a migration
 ``diff`` wrote round-trips (diff empty after it, after its rollback and
 rerun). Text keys (VARCHAR(255)) and text (LONGTEXT) keep 4-byte
-characters and compare by code point.
+characters and compare by code point. ``ddl_lock_timeout`` (the session's
+``lock_wait_timeout`` for the migration) fails a migration stuck behind a
+busy table, and the session's setting is given back.
 """
 
 from __future__ import annotations
@@ -332,3 +334,49 @@ def test_text_keeps_every_code_point_and_compares_by_it(mariadb_db_url: str, fol
             Request.many("SELECT word, note FROM words ORDER BY word", row=tup(str, str))
         )
         assert rows == [("A", "\U0001f600 X"), ("a", "\U0001f600 x")]
+
+
+def test_ddl_lock_timeout_bounds_the_wait_for_a_busy_table(
+    mariadb_db_url: str, folder: Path
+) -> None:
+    write(
+        folder,
+        V1,
+        "t",
+        """
+        from repodb.migration import Ops, column
+
+        def change(ops: Ops) -> None:
+            ops.create_table("t", [column("id", int, primary_key=True)])
+        """,
+    )
+    write(
+        folder,
+        V2,
+        "note",
+        """
+        from repodb.migration import Ops, column
+        from repodb.types import optional
+
+        def change(ops: Ops) -> None:
+            ops.add_column("t", column("note", optional(str)))
+        """,
+    )
+    # MariaDB's lock_wait_timeout is whole seconds: 0.2 waits one second.
+    with Migrator(mariadb_db_url, folder, ddl_lock_timeout=0.2) as migrator:
+        migrator.migrate(to=V1)
+        conn = migrator.connection
+        default = conn.one(Request.one("SELECT @@SESSION.lock_wait_timeout", row=int))
+        with open_conn(mariadb_db_url) as app:
+            # A transaction that read the table holds the metadata lock ALTER waits for.
+            with app.transaction():
+                app.all(Request.many("SELECT id FROM t", row=int))
+                with pytest.raises(MigrationError, match=r"ddl_lock_timeout=0\.2 s") as failure:
+                    migrator.migrate()
+            assert failure.value.version == V2
+            assert "ALTER TABLE" in (failure.value.statement or "")
+            [_, row] = migrator.status()
+            assert (row.incomplete, row.steps) == ("failed", 0)
+            # The limit was the migration's: the session's own setting is back.
+            assert conn.one(Request.one("SELECT @@SESSION.lock_wait_timeout", row=int)) == default
+        assert [r.version for r in migrator.migrate()] == [V2]
