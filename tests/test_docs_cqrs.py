@@ -1,11 +1,14 @@
-"""docs/cqrs.md's examples against a real PostgreSQL primary and two streaming replicas.
+"""docs/cqrs.md's examples against a real primary and two replicas: PostgreSQL, then MariaDB.
 
 ``tests/test_docs.py`` runs the page on SQLite files. Here the page's first
 python block, which only names the servers (``primary_url`` and
 ``replica_urls``), is replaced by the cluster's URLs with a fresh schema on
-their search path, and the other blocks run unchanged, in order, in one
-namespace. After each block the test waits (bounded) until both replicas
-have replayed everything the primary wrote, as replicas do between a user's
+their search path (a fresh database on MariaDB), and the other blocks run
+unchanged, in order, in one namespace. On MariaDB the asyncio block is left
+out while repodb has no asyncio MariaDB driver (``connect_async`` refuses
+``mariadb://``, docs/mariadb.md); it runs as soon as one is registered.
+After each block the test waits (bounded) until both replicas have replayed
+everything the primary wrote, as replicas do between a user's
 requests; within a block the page reads its own writes only through the
 primary or a session, so no example depends on replication being fast.
 """
@@ -16,15 +19,25 @@ import ast
 import sys
 import types
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from repodb import Request
+from repodb import Connection, Request
 from repodb.cqrs import Cqrs
+from repodb.driver._async import ASYNC_DRIVERS
 from repodb.multipool import MultiPool
-from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
+from tests.conftest import (
+    mariadb_replica_urls,
+    mariadb_url,
+    open_conn,
+    pg_url,
+    replica_urls,
+    with_database,
+    with_search_path,
+)
+from tests.cqrs.rig import wait_applied
 from tests.cqrs.test_replicas import wait_replayed
 from tests.test_docs import Block, python_blocks
 
@@ -58,28 +71,70 @@ def schema() -> Iterator[str]:
         admin.exec(Request.exec(f"DROP SCHEMA {name} CASCADE"))
 
 
+@pytest.fixture
+def database() -> Iterator[str]:
+    name = f"d_{uuid.uuid4().hex[:12]}"
+    with open_conn(mariadb_url()) as admin:
+        admin.exec(
+            Request.exec(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        )
+    yield name
+    with open_conn(mariadb_url()) as admin:
+        admin.exec(Request.exec(f"DROP DATABASE {name}"))
+
+
 def test_the_page_runs_against_the_primary_and_replicas(
     schema: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    primary = with_search_path(pg_url(), schema)
+    replicas = [with_search_path(u, schema) for u in replica_urls()]
+    ran = run_page(primary, replicas, wait_replayed, "postgresql", monkeypatch, tmp_path)
+    assert ran == len(page_blocks()) - 1
+
+
+@pytest.mark.mariadb_server
+def test_the_page_runs_against_a_mariadb_primary_and_replicas(
+    database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    primary = with_database(mariadb_url(), database)
+    replicas = [with_database(u, database) for u in mariadb_replica_urls()]
+    ran = run_page(primary, replicas, wait_applied, "mariadb", monkeypatch, tmp_path)
+    assert ran == len(page_blocks()) - 1 - ("mariadb" not in ASYNC_DRIVERS)
+
+
+def run_page(
+    primary_url: str,
+    replica_list: list[str],
+    wait: Callable[[Connection, str], None],
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> int:
+    """Run the page's blocks after the first against these servers; how many ran."""
     monkeypatch.chdir(tmp_path)
-    module = types.ModuleType("repodb_docs_cqrs_pg")
+    module = types.ModuleType(f"repodb_docs_cqrs_{kind}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
-    namespace["primary_url"] = with_search_path(pg_url(), schema)
-    namespace["replica_urls"] = [with_search_path(u, schema) for u in replica_urls()]
+    namespace["primary_url"] = primary_url
+    namespace["replica_urls"] = replica_list
     count = Request.one("SELECT count(*) FROM products", row=int)
+    ran = 0
     try:
-        with open_conn(namespace["primary_url"]) as primary:
+        with open_conn(primary_url) as primary:
             for block in page_blocks()[1:]:
+                if "AsyncCqrs" in block.code and kind not in ASYNC_DRIVERS:
+                    continue
                 code = compile("\n" * (block.line - 1) + block.code, str(PAGE), "exec")
                 exec(code, namespace)
-                for url in replica_urls():
-                    wait_replayed(primary, url)
+                ran += 1
+                for url in replica_list:
+                    wait(primary, url)
             assert primary.one(count) == 4
-        for url in namespace["replica_urls"]:
+        for url in replica_list:
             with open_conn(url) as replica:
                 assert replica.one(count) == 4
     finally:
         for value in list(namespace.values()):
             if isinstance(value, Cqrs | MultiPool):
                 value.shutdown()
+    return ran

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["MARIA_SCRIPT", "SCRIPT", "cluster", "maria_cluster", "wait_until"]
+from repodb import Connection, Request
+from tests.conftest import open_conn
+
+__all__ = ["MARIA_SCRIPT", "SCRIPT", "cluster", "maria_cluster", "wait_applied", "wait_until"]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
 MARIA_SCRIPT = SCRIPT.with_name("mariadb-cluster")
@@ -44,3 +47,14 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> f
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
     return time.monotonic() - started
+
+
+_GTID_POSITION = Request.one("SELECT @@gtid_binlog_pos", row=str)
+_GTID_WAIT = Request.one("SELECT MASTER_GTID_WAIT(?, 30)", params=str, row=int)
+
+
+def wait_applied(primary: Connection, url: str) -> None:
+    """Wait (30 s at most) until the MariaDB replica at ``url`` has what the primary logged."""
+    position = primary.one(_GTID_POSITION)
+    with open_conn(url) as replica:
+        assert replica.one(_GTID_WAIT, position) == 0, f"{url} did not apply {position}"
