@@ -9,12 +9,13 @@ stays on one replica (E3); role checks (a read_only server is never the
 primary, a writable one never a replica); lag from GTID positions: an idle
 primary makes no lag (D4), a replica held with ``pause-replay`` (``STOP SLAVE
 SQL_THREAD``) gets no reads over ``max_replica_lag_transactions`` and gets them
-back once caught up (D1), all replicas behind send reads to the primary
-(D2); read-your-writes by ``@@last_gtid`` in a session and across sessions by
-token, with 0 stale reads (D3); a replica SIGKILLed under 8 reader threads
-(C1, C2); a SIGSTOPped replica (C4); a primary restart with stale pooled
-connections, first good write (B1); a primary SIGKILLed under a writer, no
-acknowledged commit lost (B4).
+back once caught up (D1), also on a replica that follows the primary by
+binlog file and position (``MASTER_USE_GTID = no``), all replicas behind
+send reads to the primary (D2); read-your-writes by ``@@last_gtid`` in a
+session and across sessions by token, with 0 stale reads (D3); a replica
+SIGKILLed under 8 reader threads (C1, C2); a SIGSTOPped replica (C4); a
+primary restart with stale pooled connections, first good write (B1); a
+primary SIGKILLed under a writer, no acknowledged commit lost (B4).
 
 Figures are printed (run with ``-s``); times are asserted only as generous
 bounds that tell "handled" from "hung". Every node is put back in a
@@ -23,6 +24,7 @@ bounds that tell "handled" from "hung". Every node is put back in a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -270,6 +272,55 @@ def test_when_every_replica_lags_reads_go_to_the_primary(database: str) -> None:
         wait_until(lambda: cqrs.stats().healthy_replica_count == 2, "the replicas to catch up")
 
 
+@contextlib.contextmanager
+def replicating_by_file_and_position(url: str) -> Iterator[None]:
+    """The replica at ``url`` follows the primary by binlog file and position, for the block."""
+
+    def use_gtid(mode: str) -> None:
+        with open_conn(url) as replica:
+            replica.exec(Request.exec("STOP SLAVE"))
+            replica.exec(Request.exec(f"CHANGE MASTER TO MASTER_USE_GTID = {mode}"))
+            replica.exec(Request.exec("START SLAVE"))
+
+    use_gtid("no")
+    try:
+        yield
+    finally:
+        use_gtid("slave_pos")
+
+
+def test_lag_is_counted_by_gtids_on_a_replica_that_does_not_replicate_by_gtid(
+    database: str,
+) -> None:
+    """D1 where GTIDs are "off" (``MASTER_USE_GTID = no``): ``@@gtid_slave_pos`` still moves.
+
+    Why no ``Seconds_Behind_Master`` fall-back: a MariaDB primary logs a GTID
+    for every transaction whatever its replicas use to follow it, and the
+    replica's SQL thread records each one it applies.
+    """
+    _, (first, second) = ports()
+    with (
+        replicating_by_file_and_position(mariadb_replica_urls()[1]),
+        Cqrs(config(database, max_replica_lag_transactions=2)) as cqrs,
+    ):
+        wait_until(
+            lambda: all(r.lag_transactions == 0 for r in cqrs.stats().replicas),
+            "both replicas measured, caught up",
+        )
+        maria_cluster("pause-replay", "2")
+        try:
+            write_transactions(cqrs, 6)
+            wait_until(lambda: cqrs.stats().replicas[1].lagging, "replica 2 to lag")
+            lag = cqrs.stats().replicas[1].lag_transactions
+            assert lag is not None
+            assert lag >= 6
+            assert set(read_ports(Repo(cqrs), 4)) == {first}
+        finally:
+            maria_cluster("resume-replay", "2")
+        wait_until(lambda: not cqrs.stats().replicas[1].lagging, "replica 2 to catch up")
+        assert second in read_ports(Repo(cqrs), 4)
+
+
 # Read-your-writes (D3) --------------------------------------------------------------------
 
 
@@ -479,7 +530,9 @@ def test_first_good_write_after_a_primary_restart_with_stale_connections(databas
                     t.join(JOIN)
             maria_cluster("start-primary")
         assert not any(t.is_alive() for t in [*threads, watcher])
-    first_ok = min(t for t, r in outcomes if r == "ok" and t > back[0] - 1.0)
+    # The writers started with the primary down: every success came after the restart
+    # (possibly a moment before the watcher's own connect saw it).
+    first_ok = min(t for t, r in outcomes if r == "ok")
     errors = [r for _, r in outcomes if r != "ok"]
     print(
         f"\nB1 MariaDB: first good write {(first_ok - back[0]) * 1000:.0f} ms after the server "
