@@ -18,27 +18,16 @@ from __future__ import annotations
 import ast
 import sys
 import types
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from repodb import Connection, Request
+from repodb import Request
 from repodb.cqrs import Cqrs
 from repodb.driver._async import ASYNC_DRIVERS
 from repodb.multipool import MultiPool
-from tests.conftest import (
-    mariadb_replica_urls,
-    mariadb_url,
-    open_conn,
-    pg_url,
-    replica_urls,
-    with_database,
-    with_search_path,
-)
-from tests.cqrs.rig import wait_applied
-from tests.cqrs.test_replicas import wait_replayed
+from tests.conftest import open_conn
+from tests.cqrs.topology import Topology, make_topology
 from tests.test_docs import Block, python_blocks
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "cqrs.md"
@@ -61,57 +50,22 @@ def test_the_first_block_only_names_the_servers() -> None:
     assert assigned == SERVER_NAMES
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"d_{uuid.uuid4().hex[:12]}"
-    with open_conn(pg_url()) as admin:
-        admin.exec(Request.exec(f"CREATE SCHEMA {name}"))
-    yield name
-    with open_conn(pg_url()) as admin:
-        admin.exec(Request.exec(f"DROP SCHEMA {name} CASCADE"))
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"d_{uuid.uuid4().hex[:12]}"
-    with open_conn(mariadb_url()) as admin:
-        admin.exec(
-            Request.exec(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        )
-    yield name
-    with open_conn(mariadb_url()) as admin:
-        admin.exec(Request.exec(f"DROP DATABASE {name}"))
-
-
+@pytest.mark.parametrize(
+    "kind", ["postgresql", pytest.param("mariadb", marks=pytest.mark.mariadb_server)]
+)
 def test_the_page_runs_against_the_primary_and_replicas(
-    schema: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    primary = with_search_path(pg_url(), schema)
-    replicas = [with_search_path(u, schema) for u in replica_urls()]
-    ran = run_page(primary, replicas, wait_replayed, "postgresql", monkeypatch, tmp_path)
-    assert ran == len(page_blocks()) - 1
+    """Every block after the first; on MariaDB the asyncio one only with an asyncio driver."""
+    with make_topology(kind) as topology:
+        ran = run_page(topology, monkeypatch, tmp_path)
+    assert ran == len(page_blocks()) - 1 - (kind not in ASYNC_DRIVERS)
 
 
-@pytest.mark.mariadb_server
-def test_the_page_runs_against_a_mariadb_primary_and_replicas(
-    database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    primary = with_database(mariadb_url(), database)
-    replicas = [with_database(u, database) for u in mariadb_replica_urls()]
-    ran = run_page(primary, replicas, wait_applied, "mariadb", monkeypatch, tmp_path)
-    assert ran == len(page_blocks()) - 1 - ("mariadb" not in ASYNC_DRIVERS)
-
-
-def run_page(
-    primary_url: str,
-    replica_list: list[str],
-    wait: Callable[[Connection, str], None],
-    kind: str,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> int:
+def run_page(topology: Topology, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> int:
     """Run the page's blocks after the first against these servers; how many ran."""
     monkeypatch.chdir(tmp_path)
+    kind, primary_url, replica_list = topology.kind, topology.primary_url, topology.replica_urls
     module = types.ModuleType(f"repodb_docs_cqrs_{kind}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
@@ -128,7 +82,7 @@ def run_page(
                 exec(code, namespace)
                 ran += 1
                 for url in replica_list:
-                    wait(primary, url)
+                    topology.wait_replica(primary, url)
             assert primary.one(count) == 4
         for url in replica_list:
             with open_conn(url) as replica:

@@ -567,11 +567,12 @@ class AsyncCqrsSession(_AsyncRoutes):
     def last_write_lsn(self) -> str | None:
         """The WAL position (``"0/3000148"``) reads must see; None before any write.
 
-        PostgreSQL's only (None elsewhere). For logs and diagnostics; to
-        carry a write to the next request, use ``token()``.
+        PostgreSQL's only (None elsewhere: a MariaDB position is a GTID list).
+        For logs and diagnostics; to carry a write to the next request, use
+        ``token()``.
         """
         position = self._position
-        if self._cqrs._kind != "postgresql" or not isinstance(position, int):
+        if not isinstance(position, int):
             return None
         return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
 

@@ -12,4 +12,5 @@ from tests.cqrs.topology import Topology, make_topology
 @pytest.fixture(params=["postgresql", pytest.param("mariadb", marks=pytest.mark.mariadb_server)])
 def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     """A primary and two replicas of each kind, on a fresh schema (see tests/cqrs/topology.py)."""
-    yield from make_topology(request.param)
+    with make_topology(request.param) as topology:
+        yield topology

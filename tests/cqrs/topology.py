@@ -13,15 +13,13 @@ fresh schema (PostgreSQL) or database (MariaDB) holding ``items`` (one row,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-
-import pytest
 
 from repodb import Connection, Repo, Request
 from repodb.cqrs import Cqrs, CqrsConfig, ReplicaStats
@@ -40,6 +38,7 @@ from tests.conftest import (
     with_search_path,
 )
 from tests.cqrs.rig import cluster, maria_cluster, wait_applied
+from tests.cqrs.test_replicas import wait_replayed
 
 __all__ = [
     "CHECK_INTERVAL",
@@ -55,7 +54,6 @@ __all__ = [
 CHECK_INTERVAL = 0.2
 PROBE_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 2.0
-SYNC_TIMEOUT = 30.0
 
 
 class RoutedItem(Schema, table="items"):
@@ -152,20 +150,6 @@ class Topology:
                 self.wait_replica(primary, self.replica_urls[i])
 
 
-_PG_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=str)
-_PG_REPLAYED = Request.one("SELECT pg_last_wal_replay_lsn() >= ?::pg_lsn", params=str, row=bool)
-
-
-def _pg_wait(primary: Connection, url: str) -> None:
-    position = primary.one(_PG_POSITION)
-    deadline = time.monotonic() + SYNC_TIMEOUT
-    with open_conn(url) as replica:
-        while not replica.one(_PG_REPLAYED, position):
-            if time.monotonic() > deadline:
-                pytest.fail(f"replica did not replay {position} within {SYNC_TIMEOUT} s")
-            time.sleep(0.05)
-
-
 def _write_wal(cqrs: Cqrs, size: int) -> None:
     """Commit at least ``size`` bytes of WAL on the primary."""
     rows = [(f"{i:08d}" + "x" * 100,) for i in range(size // 100 + 1)]
@@ -214,7 +198,7 @@ _KINDS = {
             "port": fragment("inet_server_port()", type_=int),
             "lag_unit": "bytes",
             "lag_step": 64 * 1024,
-            "wait_replica": _pg_wait,
+            "wait_replica": wait_replayed,
             "write_behind": _write_wal,
         },
     ),
@@ -243,6 +227,7 @@ _KINDS = {
 }
 
 
+@contextlib.contextmanager
 def make_topology(kind: str) -> Iterator[Topology]:
     """A topology of ``kind`` on a fresh schema or database, on both replicas; dropped after."""
     spec = _KINDS[kind]
@@ -259,7 +244,9 @@ def make_topology(kind: str) -> Iterator[Topology]:
         replica_urls=[spec.on(u, name) for u in spec.replica_urls()],
         **spec.topology,
     )
-    topology.wait_replicas()
-    yield topology
-    with open_conn(spec.url()) as primary:
-        primary.exec(Request.exec(spec.drop.format(name=name)))
+    try:
+        topology.wait_replicas()
+        yield topology
+    finally:
+        with open_conn(spec.url()) as primary:
+            primary.exec(Request.exec(spec.drop.format(name=name)))
