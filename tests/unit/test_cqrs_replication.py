@@ -8,12 +8,15 @@ logic reads only the record, so these cases pin down each database's rules.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from repodb._cqrs.replication import (
     MARIADB_REPLICATION,
     POSTGRESQL_REPLICATION,
     REPLICATION,
+    Replication,
     parse_gtids,
 )
 from repodb._cqrs.token import make_token, read_token
@@ -65,7 +68,12 @@ def test_the_distance_counts_transactions_on_mariadb_and_bytes_on_postgresql() -
 
 
 def test_positions_round_trip_through_tokens() -> None:
-    for record, text in [(maria, "0-1-100,1-2-5"), (maria, ""), (pg, "16/B374D848")]:
+    cases: list[tuple[Replication[Any], str]] = [
+        (maria, "0-1-100,1-2-5"),
+        (maria, ""),
+        (pg, "16/B374D848"),
+    ]
+    for record, text in cases:
         position = record.parse(text)
         token = make_token(record.kind, record.token_position(position))
         found = read_token(token, record.kind)
