@@ -8,9 +8,10 @@ replicas, writes, locking queries, typed requests and transactions on the
 primary (E1); a write that reaches a replica raises ``ReadOnlyError``, 1290
 (E2); a read-only transaction stays on one replica (E3); role checks by
 ``@@read_only`` (a read_only server is never the primary, a writable one
-never a replica); the lag unit (transactions, not bytes); lag counted by
+never a replica); lag counted by
 GTIDs on a replica that follows the primary by binlog file and position
-(``MASTER_USE_GTID = no``); a primary SIGKILLed under a writer, no
+(``MASTER_USE_GTID = no``); read-your-writes after a transaction block;
+a primary SIGKILLed under a writer, no
 acknowledged commit lost, on the primary and on both replicas (B4). B1, the
 first good checkout after a primary restart, is test_pool_failures.py's.
 
@@ -115,13 +116,7 @@ def test_a_read_only_server_is_never_the_primary_and_a_writable_one_never_a_repl
         assert set(maria.read_ports(Repo(cqrs), 4)) == {port_of(replica)}
 
 
-def test_lag_limits_are_in_the_database_s_own_unit(maria: Topology) -> None:
-    """MariaDB counts lag in transactions: a limit in WAL bytes is refused, not ignored."""
-    with pytest.raises(ValueError, match="max_replica_lag_bytes does not apply to mariadb"):
-        maria.cqrs(max_replica_lag_bytes=1024)
-
-
-# Lag (D1, D2, D4) -----------------------------------------------------------------------
+# Lag and read-your-writes (D1, D3) --------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -171,6 +166,31 @@ def test_lag_is_counted_by_gtids_on_a_replica_that_does_not_replicate_by_gtid(
             maria.cluster("resume-replay", "2")
         wait_until(lambda: not cqrs.stats().replicas[1].lagging, "replica 2 to catch up")
         assert second in maria.read_ports(Repo(cqrs), 4)
+
+
+def test_a_session_transaction_is_read_where_its_gtid_has_been_applied(maria: Topology) -> None:
+    """D3 for a transaction block: the session keeps ``@@last_gtid`` read after its COMMIT."""
+    first, second = maria.replica_ports
+    position = Request.one("SELECT @@gtid_binlog_pos", row=str)
+    with maria.cqrs() as cqrs:
+        maria.cluster("pause-replay", "1")
+        try:
+            with cqrs.session() as session:
+                with session.transaction() as conn:
+                    repo = Repo(conn)
+                    item = repo.insert(cast(RoutedItem, {"name": "in a tx"}, ["name"]))
+                    repo.insert(cast(RoutedItem, {"name": "and another"}, ["name"]))
+                assert item.id is not None
+                logged = cqrs.with_primary(lambda conn: conn.one(position))
+                # One transaction, one GTID: the token names the primary's last.
+                assert session.token() == f"rw1.mariadb.{logged}"
+                ports = [maria.found_on(Repo(session), item.id) for _ in range(6)]
+                assert first not in ports
+                assert None not in ports
+                maria.wait_replicas([1])
+                assert set(maria.read_ports(Repo(session), 4, item.id)) == {second}
+        finally:
+            maria.cluster("resume-replay", "1")
 
 
 # The primary killed (B4) ------------------------------------------------------------------

@@ -8,6 +8,7 @@ logic reads only the record, so these cases pin down each database's rules.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from repodb._cqrs.replication import (
     parse_gtids,
 )
 from repodb._cqrs.token import make_token, read_token
+from repodb.cqrs import Cqrs, CqrsConfig
 
 maria = MARIADB_REPLICATION
 pg = POSTGRESQL_REPLICATION
@@ -97,3 +99,40 @@ def test_a_token_position_of_the_wrong_shape_is_a_value_error() -> None:
 def test_only_databases_whose_replicas_lag_have_a_record() -> None:
     assert sorted(REPLICATION) == ["mariadb", "postgresql"]
     assert REPLICATION["mariadb"] is maria
+
+
+@pytest.mark.parametrize(
+    ("config", "refused"),
+    [
+        (
+            CqrsConfig(
+                "mariadb://app@db1/shop",
+                replica_conninfos=["mariadb://app@db2/shop"],
+                max_replica_lag_bytes=1024,
+            ),
+            "max_replica_lag_bytes does not apply to mariadb.*counted in transactions",
+        ),
+        (
+            CqrsConfig(
+                "postgresql://app@db1/shop",
+                replica_conninfos=["postgresql://app@db2/shop"],
+                max_replica_lag_transactions=5,
+            ),
+            "max_replica_lag_transactions does not apply to postgresql.*counted in bytes",
+        ),
+    ],
+)
+def test_a_lag_limit_in_another_unit_is_refused(config: CqrsConfig, refused: str) -> None:
+    """Not ignored: a limit the router cannot check would leave lagging replicas serving."""
+    with pytest.raises(ValueError, match=refused):
+        Cqrs(config)
+
+
+def test_sqlite_replicas_never_lag_so_any_limit_is_accepted(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    for config in (
+        CqrsConfig(url, replica_conninfos=[url], max_replica_lag_bytes=0),
+        CqrsConfig(url, replica_conninfos=[url], max_replica_lag_transactions=0),
+    ):
+        with Cqrs(config) as cqrs:
+            assert [r.lagging for r in cqrs.stats().replicas] == [False]
