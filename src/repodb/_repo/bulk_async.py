@@ -18,7 +18,9 @@ Everything runs in one transaction (a savepoint inside another), so a failure
 in the last batch leaves nothing behind.
 
 Upserts say what they did. On PostgreSQL ``RETURNING (xmax = 0)`` is true for
-a row the statement inserted. SQLite has no such column: the conflict keys
+a row the statement inserted; on MariaDB a session variable that the ``ON
+DUPLICATE KEY UPDATE`` of a found row sets and its RETURNING reads (the
+dialect's ``inserted_flag_sql``). SQLite has no such column: the conflict keys
 that already exist are read first, in the same write transaction (which SQLite
 holds alone); a row whose key existed, or came earlier in the same call, was
 updated. ``on_conflict="nothing"`` reports ``inserted`` as the rows written
@@ -56,8 +58,7 @@ from .._observe import Watch
 from ..connection_async import AsyncConnection
 from ..dialect import Dialect
 from ..errors import EncodeError
-from ..expr import Column, Expr
-from ..functions import fragment
+from ..expr import Column, Expr, InsertedFlag
 from ..query import Query, Selection
 from ..repo_async import AsyncRepo, AsyncTransactionRepo, WriteResult
 from ..schema import FieldInfo, Schema, SchemaInfo, schema_info
@@ -77,7 +78,6 @@ _perf = time.perf_counter
 # The databases that load rows with COPY, and the column telling an inserted
 # row from an updated one in an upsert's RETURNING.
 _COPY_DIALECTS = frozenset({"postgresql"})
-_INSERTED_FLAG: dict[str, Expr[bool]] = {"postgresql": fragment("(xmax = 0)", type_=bool)}
 
 
 async def insert_all(
@@ -134,15 +134,18 @@ async def _insert(tx: AsyncTransactionRepo, template: Insert, table: _Table) -> 
     plain = template.on_conflict == "raise" and template.returning is None
     if plain and table.fields and conn.dialect.name in _COPY_DIALECTS:
         return WriteResult(await _copy(tx, conn, template.schema, table, columns))
-    if template.on_conflict != "update":
+    dialect = tx._dialect(conn)
+    # MariaDB counts (and returns) a row that on_conflict="nothing" found as
+    # written: its flag tells them apart.
+    found_counts = template.on_conflict == "nothing" and dialect.update_on_duplicate
+    if template.on_conflict != "update" and not found_counts:
         results, count = await _values(tx, conn, template, columns, table.count)
         actions: tuple[Action, ...] | None = None
         if template.on_conflict == "nothing":
             actions = _INSERTED * count
         return _result(template, count, results, actions)
-    flag = _INSERTED_FLAG.get(conn.dialect.name)
-    if flag is not None:
-        return await _upsert_flagged(tx, conn, template, columns, table.count, flag)
+    if dialect.inserted_flag_sql is not None:
+        return await _upsert_flagged(tx, conn, template, columns, table.count)
     return await _upsert_probed(tx, conn, template, table, columns)
 
 
@@ -509,22 +512,29 @@ def _chunk_statement(
 
 
 async def _upsert_flagged(
-    repo: AsyncRepo,
-    conn: AsyncConnection,
-    template: Insert,
-    columns: list[Any],
-    count: int,
-    flag: Expr[bool],
+    repo: AsyncRepo, conn: AsyncConnection, template: Insert, columns: list[Any], count: int
 ) -> WriteResult[Any]:
-    """An upsert whose RETURNING also says, per row, whether it was inserted."""
+    """An upsert whose RETURNING also says, per row, whether it was inserted.
+
+    A row that ``on_conflict="nothing"`` found is left out (MariaDB returns
+    it too), as PostgreSQL and SQLite leave it out.
+    """
     wanted = template.returning
+    reset = repo._dialect(conn).inserted_flag_reset
+    if reset is not None:
+        await conn._execute_sql(reset, [], False)
+    nothing = template.on_conflict == "nothing"
     if wanted is None:
-        flagged = dataclasses.replace(template, returning=Selection("scalar", (flag,)))
+        flagged = dataclasses.replace(template, returning=Selection("scalar", (InsertedFlag(),)))
         flags, _ = await _values(repo, conn, flagged, columns, count)
+        if nothing:
+            flags = [f for f in flags if f]
         return _result(template, len(flags), [], [_action(f) for f in flags])
-    selection = Selection("tuple", (*wanted.items, flag))
+    selection = Selection("tuple", (*wanted.items, InsertedFlag()))
     statement = dataclasses.replace(template, returning=selection)
     results, _ = await _values(repo, conn, statement, columns, count)
+    if nothing:
+        results = [r for r in results if r[-1]]
     actions = [_action(r[-1]) for r in results]
     return _result(template, len(results), _returned(wanted, results, 1), actions)
 

@@ -40,12 +40,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from .._compile.cache import Compiled, compile_statement
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, MultipleResults, QueryError, StaleEntryError
-from ..expr import Column, Expr, Statement, Value, describe
-from ..query import Query, query
+from ..expr import Column, Expr, InsertedFlag, Statement, Value, describe
+from ..query import Query, Selection, query
 from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
 from ..write import (
     ConflictTarget,
     Delete,
+    Insert,
     OnConflict,
     Update,
     delete_all,
@@ -215,7 +216,7 @@ async def _insert_row(
         update_where=update_where,
     )
     try:
-        rows = (await r._execute(statement, "write"))[0]
+        rows = await r._on_connection("write", _upsert_on, r, statement)
     except IntegrityError as e:
         raise_constraint_error(e, changeset or Changeset(record), "insert")
     if not rows and statement.on_conflict == "nothing":  # met a conflict
@@ -224,6 +225,30 @@ async def _insert_row(
         raise _stale(changeset or Changeset(record), "insert", stale)
     stored: S = rows[0]
     return _with_virtual(stored, record, info)
+
+
+async def _upsert_on(
+    conn: AsyncConnection, checkout: float, r: AsyncRepo, statement: Insert
+) -> list[Any]:
+    """The rows an upsert of one record returns: none when ``"nothing"`` met a conflict.
+
+    Where RETURNING also returns a row ``"nothing"`` found (MariaDB), the
+    dialect's inserted flag tells it apart, and it is left out.
+    """
+    dialect = r._dialect(conn)
+    if not (statement.on_conflict == "nothing" and dialect.update_on_duplicate):
+        return (await r._run(conn, compile_statement(statement, dialect), checkout))[0]
+    assert statement.returning is not None
+    flagged = dataclasses.replace(
+        statement, returning=Selection("tuple", (*statement.returning.items, InsertedFlag()))
+    )
+    if dialect.inserted_flag_reset is not None:
+        await conn._execute_sql(dialect.inserted_flag_reset, [], False)
+    rows = (await r._run(conn, compile_statement(flagged, dialect), checkout))[0]
+    wanted = statement.returning
+    if wanted.kind == "dict":
+        return [dict(zip(wanted.keys, row[:-1], strict=True)) for row in rows if row[-1]]
+    return [row[0] for row in rows if row[-1]]
 
 
 async def _insert_on(
