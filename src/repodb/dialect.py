@@ -77,6 +77,10 @@ class Dialect:
             FROM`` joins a table with a column of the same name.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
+        ilike_template: the case-insensitive ``LIKE`` as a template of the
+            operand ``{x}`` and the pattern ``{p}``, where no operator is
+            case-insensitive whatever the collation (MariaDB's ``LIKE``
+            follows it), or None.
         offset_without_limit: what must precede ``OFFSET`` when a query has
             no limit (SQLite's grammar wants a ``LIMIT``).
         now_sql: the current time in the form datetimes are stored in.
@@ -231,6 +235,7 @@ class Dialect:
     update_on_duplicate: bool = False
     excluded_sql: str | None = None
     inserted_flag_sql: str | None = None
+    ilike_template: str | None = None
     upsert_marker: str | None = None
     inserted_flag_reset: str | None = None
 
@@ -633,8 +638,9 @@ MARIADB = Dialect(
     groups_by_outer_columns=False,
     # LIKE follows the collation: case-insensitive under MariaDB's default
     # utf8mb4_general_ci, case-sensitive under utf8mb4_bin (the test
-    # databases'), where ilike is therefore case-sensitive too.
+    # databases'); ilike lowers both sides, so it ignores case under either.
     ilike_operator="LIKE",
+    ilike_template="(LOWER({x}) LIKE LOWER({p}))",
     offset_without_limit="LIMIT 18446744073709551615 ",
     now_sql="CURRENT_TIMESTAMP(6)",
     cast_types=(

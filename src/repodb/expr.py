@@ -780,6 +780,10 @@ class Like(Expr[bool]):
         return _truth(self.operand, self.pattern)
 
     def emit(self, w: Writer) -> None:
+        lowered = w.dialect.ilike_template if self.insensitive else None
+        if lowered is not None:
+            emit_template(w, lowered, {"x": self.operand, "p": self.pattern})
+            return
         w.write("(")
         self.operand.emit(w)
         w.write(f" {w.dialect.ilike_operator} " if self.insensitive else " LIKE ")

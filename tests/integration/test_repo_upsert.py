@@ -1,14 +1,17 @@
 """Conditional upserts, ``replace_all_except``, upserts without a target or with associations.
 
-On SQLite and PostgreSQL: ``repo.insert`` with ``update_where`` updating a
+On SQLite and PostgreSQL (MariaDB refuses ``update_where``: its ON
+DUPLICATE KEY UPDATE has no WHERE, and a test here shows the refusal; the
+rest runs on it too): ``repo.insert`` with ``update_where`` updating a
 newer version and refusing an older one (``StaleEntryError``, or the
 ``stale_error_field`` error, nothing written); ``stale_error_field`` on an
 optimistic-locked ``update`` and ``delete``; ``insert_all`` with
 ``update_where`` counting inserted and updated rows right (PostgreSQL's
 flag, SQLite's probe) with and without ``returning``; ``replace_all_except``
 keeping ``inserted_at``; ``on_conflict="nothing"`` without a target on
-both, an update without one where the dialect allows it and the reason
-where it does not; an upsert of a member with new posts, the posts
+every database, an update without one where the dialect allows it (MariaDB
+telling inserted from updated rows by its flag) and the reason where it
+does not; an upsert of a member with new posts, the posts
 pointing at the stored member. Table contents are read back with SQL.
 """
 
@@ -26,8 +29,11 @@ from repodb.errors import StaleEntryError
 from repodb.repo import Repo
 from repodb.types import optional, tup
 from repodb.write import excluded, replace_all_except
+from tests.conftest import open_conn
 
 from .repo_models import Member, create_tables
+
+pytestmark = pytest.mark.mariadb
 
 MEMBERS = Request.many(
     "SELECT email, name, version FROM members ORDER BY id", row=tup(str, str, int)
@@ -60,6 +66,18 @@ def versioned(name: str, version: int, email: str = "ada@example.com") -> Member
     return Member(email=email, name=name, version=version)
 
 
+def test_mariadb_refuses_a_conditional_upsert_and_writes_nothing(mariadb_db_url: str) -> None:
+    with open_conn(mariadb_db_url) as conn:
+        create_tables(conn)
+        repo = Repo(conn)
+        with pytest.raises(ValueError, match="cannot upsert with update_where: its ON DUPLICATE"):
+            upsert(repo, versioned("Ada", 1))
+        with pytest.raises(ValueError, match="cannot upsert with update_where"):
+            repo.insert_all(Member, [versioned("Ada", 1)], on_conflict=["name"], update_where=NEWER)
+        assert conn.all(MEMBERS) == []
+
+
+@pytest.mark.mariadb(absent="no update_where on MariaDB: refused, see the test above")
 def test_a_conditional_upsert_updates_newer_and_refuses_older(
     repo: Repo, conn: repodb.Connection
 ) -> None:
@@ -91,6 +109,7 @@ def test_stale_error_field_on_update_and_delete(repo: Repo, conn: repodb.Connect
     assert conn.all(MEMBERS) == [("ada@example.com", "Ada L.", 2)]
 
 
+@pytest.mark.mariadb(absent="no update_where on MariaDB: refused, see the test above")
 def test_insert_all_with_update_where_counts_what_it_wrote(
     repo: Repo, conn: repodb.Connection
 ) -> None:
@@ -147,7 +166,9 @@ def test_on_conflict_without_a_target(repo: Repo, conn: repodb.Connection) -> No
         stored = repo.insert(versioned("Ada L.", 2), on_conflict=update)
         assert (stored.name, stored.version) == ("Ada L.", 2)
         result = repo.insert_all(Member, [versioned("Ada M.", 3)], on_conflict=update)
-        assert (result.count, result.inserted, result.updated) == (1, None, None)
+        # Without a target SQLite cannot tell which row it updated; MariaDB's flag can.
+        known = (0, 1) if conn.dialect.inserted_flag_sql else (None, None)
+        assert (result.count, result.inserted, result.updated) == (1, *known)
         assert conn.all(MEMBERS) == [("ada@example.com", "Ada M.", 3)]
 
 

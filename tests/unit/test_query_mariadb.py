@@ -131,7 +131,7 @@ def test_share_locks_are_lock_in_share_mode() -> None:
     assert sql.endswith(" FOR UPDATE NOWAIT")
 
 
-MARKER = "`{0}` = IF((@repodb_found := 1), `{0}`, `{0}`)"
+MARKER = "`members`.`{0}` = IF((@repodb_found := 1), `members`.`{0}`, `members`.`{0}`)"
 
 
 def test_upserts_are_on_duplicate_key_update() -> None:
@@ -147,7 +147,7 @@ def test_upserts_are_on_duplicate_key_update() -> None:
     )
     assert sql.endswith(
         f"ON DUPLICATE KEY UPDATE {MARKER.format('email')},"
-        " `name` = VALUES(`name`), `visits` = VALUES(`visits`)"
+        " `members`.`name` = VALUES(`name`), `members`.`visits` = VALUES(`visits`)"
     )
     counted = insert_all(
         Member,
@@ -158,7 +158,7 @@ def test_upserts_are_on_duplicate_key_update() -> None:
     sql, params = to_sql(counted, MARIADB)
     assert sql.endswith(
         f"ON DUPLICATE KEY UPDATE {MARKER.format('email')},"
-        " `visits` = ((`visits` + VALUES(`visits`)) + ?) RETURNING `visits`"
+        " `members`.`visits` = ((`members`.`visits` + VALUES(`visits`)) + ?) RETURNING `visits`"
     )
     assert params == ["a@x", "Ada", 0, 1]
 

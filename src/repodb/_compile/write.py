@@ -56,9 +56,10 @@ def emit_insert(w: Writer, ins: Insert) -> None:
         w.write("INSERT INTO ")
         w.table(info.prefix, info.table)
         if duplicate:
-            # ON DUPLICATE KEY UPDATE names the stored row's columns bare
-            # (MariaDB's INSERT takes no alias), the new row's by a template.
-            w.aliases[ins.schema] = None
+            # ON DUPLICATE KEY UPDATE names the stored row's columns by the
+            # table (MariaDB's INSERT takes no alias; a bare name would be
+            # ambiguous with an INSERT ... SELECT's), the new row's by a template.
+            w.aliases[ins.schema] = w.dialect.quote_table(info.table, info.prefix)
             w.column_templates[ins.excluded_key] = w.dialect.excluded_sql or "{column}"
         elif ins.updates:
             # The existing row is named in DO UPDATE SET expressions.
@@ -206,11 +207,12 @@ def _emit_on_duplicate(w: Writer, ins: Insert) -> None:
         )
     _check_assignment_order(name, ins)
     w.write(" ON DUPLICATE KEY UPDATE ")
+    table = d.quote_table(ins.info.table, ins.info.prefix)
     marker = d.upsert_marker or "{column} = {column}"
-    w.write(marker.format(column=d.quote(ins.columns[0].source)))
+    w.write(marker.format(column=f"{table}.{d.quote(ins.columns[0].source)}"))
     if ins.updates:
         w.write(", ")
-        _emit_assignments(w, ins.updates, ins.schema)
+        _emit_assignments(w, ins.updates, ins.schema, table)
 
 
 def _check_duplicate_target(name: str, ins: Insert) -> None:
@@ -440,12 +442,17 @@ def _emit_where(w: Writer, q: Any) -> None:
         condition.emit(w)
 
 
-def _emit_assignments(w: Writer, assignments: tuple[Assignment, ...], schema: type[Schema]) -> None:
+def _emit_assignments(
+    w: Writer, assignments: tuple[Assignment, ...], schema: type[Schema], table: str = ""
+) -> None:
+    """``col = value, ...``; targets qualified by ``table`` when given (MariaDB's upserts)."""
     # A value set on a redact=True field is bound hidden: logs never show it.
     redacted = {f.source for f in schema_info(schema).fields if f.redact}
     for i, a in enumerate(assignments):
         w.write(", " if i else "")
-        # SET targets are bare column names on every database.
+        # SET targets are bare column names, except in ON DUPLICATE KEY UPDATE.
+        if table:
+            w.write(table + ".")
         w.identifier(a.column.name)
         w.write(" = ")
         if isinstance(a.value, Value) and a.column.name in redacted:

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._compile.cache import Compiled, compile_statement
+from .._observe import Watch
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, MultipleResults, QueryError, StaleEntryError
 from ..expr import Column, Expr, InsertedFlag, Statement, Value, describe
@@ -62,9 +64,10 @@ if TYPE_CHECKING:
     from ..dialect import Dialect
     from ..repo_async import AsyncRepo
 
-__all__ = ["delete", "insert", "insert_or_update", "update"]
+__all__ = ["delete", "insert", "insert_or_update", "reset_inserted_flag", "traced", "update"]
 
 S = TypeVar("S", bound=Schema)
+R = TypeVar("R")
 
 
 # -- the operations ---------------------------------------------------------------------
@@ -242,13 +245,42 @@ async def _upsert_on(
     flagged = dataclasses.replace(
         statement, returning=Selection("tuple", (*statement.returning.items, InsertedFlag()))
     )
-    if dialect.inserted_flag_reset is not None:
-        await conn._execute_sql(dialect.inserted_flag_reset, [], False)
+    await reset_inserted_flag(r, conn)
     rows = (await r._run(conn, compile_statement(flagged, dialect), checkout))[0]
     wanted = statement.returning
     if wanted.kind == "dict":
         return [dict(zip(wanted.keys, row[:-1], strict=True)) for row in rows if row[-1]]
     return [row[0] for row in rows if row[-1]]
+
+
+async def reset_inserted_flag(repo: AsyncRepo, conn: AsyncConnection) -> None:
+    """Run the dialect's ``inserted_flag_reset``, if it has one, before an upsert reads its flag."""
+    sql = repo._dialect(conn).inserted_flag_reset
+    if sql is not None:
+        run = functools.partial(conn._execute_sql, sql, [], False)
+        await traced(repo, conn, sql, (), None, run, int)
+
+
+async def traced(
+    repo: AsyncRepo,
+    conn: AsyncConnection,
+    sql: str,
+    args: Sequence[Any],
+    hidden: Sequence[bool] | None,
+    work: Callable[[], Awaitable[R]],
+    size: Callable[[R], int],
+) -> R:
+    """Run ``work`` (one statement on ``conn``) and emit its telemetry event."""
+    if not repo._observing():
+        return await work()
+    watch = Watch(conn, sql)
+    try:
+        result = await work()
+    except BaseException as e:  # the event reports any failure, which propagates
+        repo._end(watch, args, hidden, 0, e)
+        raise
+    repo._end(watch, args, hidden, size(result))
+    return result
 
 
 async def _insert_on(
