@@ -10,8 +10,8 @@ errors name the field and row and write nothing; upserts report inserted
 and updated counts, and per returned row with ``returning`` (records or
 tuples; MariaDB's by the session variable its ``ON DUPLICATE KEY UPDATE``
 sets, cleared by a statement of its own first), for fields,
-``replace_all`` on a composite key, ``set_`` with ``excluded`` and a dict, ``on_conflict="nothing"``; a key repeated in one
-call (updated on SQLite and MariaDB, refused on PostgreSQL); ``update_all`` and
+``replace_all`` on a composite key, ``set_`` with ``excluded`` and a dict,
+``on_conflict="nothing"``; a key repeated in one call (updated on SQLite and MariaDB, refused on PostgreSQL); ``update_all`` and
 ``delete_all`` with and without ``returning``; telemetry for every
 statement, with redacted values hidden; (not on MariaDB: ``update_all``'s
 ``returning``, which it lacks, and migrations) a table name containing a dot is one
