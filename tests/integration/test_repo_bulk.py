@@ -1,24 +1,22 @@
 """The Repo's bulk writes, on SQLite, PostgreSQL and MariaDB.
 
-Covered: ``insert_all`` of dicts and of records fills timestamps (one
-``now`` for every row), client-side defaults and default factories, and
-leaves database-assigned keys to the database; 50,000 rows by the fast path
-(``COPY`` on PostgreSQL, multi-row ``VALUES`` on SQLite) and 50,000 by multi-row
-``VALUES`` batches that cross the parameter limit; a failure in the last
-batch (or in a savepoint) leaves nothing behind; encoding and row-shape
-errors name the field and row and write nothing; upserts report inserted
-and updated counts, and per returned row with ``returning`` (records or
-tuples; MariaDB's by the session variable its ``ON DUPLICATE KEY UPDATE``
-sets, cleared by a statement of its own first), for fields,
-``replace_all`` on a composite key, ``set_`` with ``excluded`` and a dict,
-``on_conflict="nothing"``; a key repeated in one call (updated on SQLite and MariaDB, refused on PostgreSQL); ``update_all`` and
-``delete_all`` with and without ``returning``; telemetry for every
-statement, with redacted values hidden; (not on MariaDB: ``update_all``'s
-``returning``, which it lacks, and migrations) a table name containing a dot is one
-table on every path (created by a migration ``diff`` writes, then written by
-``insert``, ``insert_all`` by COPY, VALUES and an upsert, ``update_all``,
-``delete_all``), with and without a ``prefix``. Table contents are read back
-with separate SQL.
+Covered: ``insert_all`` of dicts and of records fills timestamps (one ``now`` for every
+row), client-side defaults and default factories, and leaves database-assigned keys to
+the database; 50,000 rows by the fast path (``COPY`` on PostgreSQL, multi-row ``VALUES``
+on SQLite) and 50,000 by multi-row ``VALUES`` batches that cross the parameter limit; a
+failure in the last batch (or in a savepoint) leaves nothing behind; encoding and row-
+shape errors name the field and row and write nothing; upserts report inserted and
+updated counts, and per returned row with ``returning`` (records or tuples; MariaDB's by
+the session variable its ``ON DUPLICATE KEY UPDATE`` sets, cleared by a statement of its
+own first), for fields, ``replace_all`` on a composite key, ``set_`` with ``excluded``
+and a dict, ``on_conflict="nothing"``; a key repeated in one call (updated on SQLite and
+MariaDB, refused on PostgreSQL); ``update_all`` and ``delete_all`` with and without
+``returning``; telemetry for every statement, with redacted values hidden; (not on
+MariaDB: ``update_all``'s ``returning``, which it lacks, and migrations) a table name
+containing a dot is one table on every path (created by a migration ``diff`` writes,
+then written by ``insert``, ``insert_all`` by COPY, VALUES and an upsert,
+``update_all``, ``delete_all``), with and without a ``prefix``. Table contents are read
+back with separate SQL.
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ rewrite leaves literals alone and doubles a literal ``%``.
 
 from __future__ import annotations
 
-import pytest
-
 import dataclasses
 from typing import Any
+
+import pytest
 
 from repodb import functions as fn
 from repodb.dialect import MARIADB
