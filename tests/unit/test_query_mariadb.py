@@ -238,7 +238,7 @@ def test_the_inserted_flag_may_return_the_rows_of_nothing() -> None:
             lambda: (
                 query(Person)
                 .select(Person.age)
-                .union(query(Entry).select(Entry.author_id))
+                .union(query(Person).select(Person.age))
                 .order_by(Person.age.desc().nulls_first())
             ),
             "a union's order_by names its columns by position",
