@@ -28,6 +28,8 @@ from repodb.schema import Col, Embedded, Schema, field
 from .blog_seed import seeded_repo
 from .repo_models import Comment, Member, Post
 
+pytestmark = pytest.mark.mariadb
+
 
 class Spot(Embedded):
     city: str

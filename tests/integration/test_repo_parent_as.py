@@ -16,6 +16,8 @@ from repodb.repo import Repo
 from .blog_seed import seeded_repo
 from .repo_models import Comment, Member, Post
 
+pytestmark = pytest.mark.mariadb
+
 
 @pytest.fixture
 def repo(conn: repodb.Connection) -> Repo:

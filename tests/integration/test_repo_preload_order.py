@@ -20,6 +20,8 @@ from repodb.schema import Assoc, Col, Schema, field, has_many, many_to_many
 from .blog_seed import seeded_repo
 from .repo_models import Member, Post, Tag
 
+pytestmark = pytest.mark.mariadb
+
 
 class Ranked(Schema, table="members"):
     id: Col[int | None] = field(primary_key=True, default=None)

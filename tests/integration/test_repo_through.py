@@ -24,6 +24,8 @@ from repodb.telemetry import QueryEvent
 from .blog_seed import seeded_repo
 from .repo_models import Comment, Member, Post, Tag
 
+pytestmark = pytest.mark.mariadb
+
 
 class Blogger(Schema, table="members"):
     id: Col[int | None] = field(primary_key=True, default=None)
