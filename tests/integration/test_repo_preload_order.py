@@ -1,4 +1,4 @@
-"""``preload_order`` on associations, and preloads with a custom select, on SQLite, PostgreSQL and MariaDB.
+"""``preload_order`` on associations, and preloads with a custom select, on every database.
 
 The seeded blog of ``test_repo_preload`` (Ada's posts 10-13 with scores 5,
 9, 9, 1; Bob's 14; tags on posts 10, 11 and 14), seen through schemas whose
