@@ -155,7 +155,6 @@ def test_writes_with_changesets_and_children(db_url: str, source: str) -> None:
 
 
 @SOURCES
-@pytest.mark.mariadb(absent="upserts are not written for MariaDB yet")
 def test_bulk_writes_and_upsert(db_url: str, source: str) -> None:
     async def body(repo: AsyncRepo, events: list[QueryEvent]) -> None:
         rows = [{"email": f"m{i}@example.com", "name": f"m{i}"} for i in range(50)]
