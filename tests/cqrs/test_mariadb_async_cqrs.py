@@ -11,7 +11,6 @@ sent to a replica raises ``ReadOnlyError``. Every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,24 +18,20 @@ import repodb
 from repodb import AsyncRepo, ReadOnlyError, Request
 from repodb.changeset import cast
 from repodb.cqrs_async import AsyncCqrs
-from repodb.types import tup
+from tests.cqrs.test_mariadb_cqrs import SERVER
 from tests.cqrs.topology import RoutedItem, Topology, make_topology
 
 pytestmark = pytest.mark.mariadb_server
 
 BOUND = 30.0
-SERVER = Request.one("SELECT @@port, @@read_only <> 0", row=tup(int, bool))
 
 
-@pytest.fixture
-def maria() -> Iterator[Topology]:
-    with make_topology("mariadb") as topology:
-        yield topology
+def test_async_reads_on_replicas_writes_on_the_primary_and_a_session_reads_its_write() -> None:
+    with make_topology("mariadb") as maria:
+        run_on(maria)
 
 
-def test_async_reads_on_replicas_writes_on_the_primary_and_a_session_reads_its_write(
-    maria: Topology,
-) -> None:
+def run_on(maria: Topology) -> None:
     async def body() -> None:
         cqrs = AsyncCqrs(maria.config())
         try:
