@@ -96,10 +96,11 @@ busy_backends = Request.many(
 )
 # MariaDB: a connection's id, and every thread running a statement or holding a transaction.
 connection_id = Request.one("SELECT CONNECTION_ID()", row=int)
+# (Cast: the union of the two unsigned columns is a DECIMAL.)
 busy_threads = Request.many(
-    "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'"
+    "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'"
     " AND ID <> CONNECTION_ID()"
-    " UNION SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX",
+    " UNION SELECT CAST(trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_TRX",
     row=int,
 )
 
