@@ -85,7 +85,7 @@ class AsyncMariadbConnection:
         if self._streams:
             streams, self._streams = self._streams, []
             for stream in streams:
-                await stream.buffer_rest()
+                await self._run(stream.buffer_rest())
         return self._plain
 
     @property
