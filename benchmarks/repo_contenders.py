@@ -203,38 +203,28 @@ class RawContender:
             self._close = lite.close
             self._mark = "?"
             self._users, self._posts = _sqlite_users, _sqlite_posts
-        elif db.kind == "mariadb":
-            assert session is not None, "the PyMySQL connection under repodb's"
-            maria = session.cursor()
-            self._maria = maria
-            self._close = _nothing  # repodb's connection closes it
-
-            def fetch_maria(sql: str, args: Sequence[Any]) -> Rows:
-                maria.execute(sql, args)
-                return list(maria.fetchall())
-
-            def fetch_one_maria(sql: str, args: Sequence[Any]) -> Any:
-                maria.execute(sql, args)
-                return maria.fetchone()
-
-            self._fetch, self._fetch_one = fetch_maria, fetch_one_maria
-            self._mark = "%s"
-            self._users, self._posts = _mariadb_users, _mariadb_posts
         else:
-            import psycopg
-
-            if session is None:
-                pg = psycopg.connect(db.conninfo, autocommit=True, options=db.options)
-                self._close = pg.close
+            if db.kind == "mariadb":
+                assert session is not None, "the PyMySQL connection under repodb's"
+                cursor: Any = session.cursor()
+                self._maria = cursor
+                self._users, self._posts = _mariadb_users, _mariadb_posts
             else:
+                import psycopg
+
                 pg = session
-                self._close = _nothing  # repodb's connection closes it
-            cursor = psycopg.Cursor(pg)
-            self._cursor = cursor
+                if pg is None:
+                    pg = psycopg.connect(db.conninfo, autocommit=True, options=db.options)
+                cursor = psycopg.Cursor(pg)
+                self._cursor = cursor
+                self._users, self._posts = _pg_users, _pg_posts
+            # repodb's connection closes the one under it; one of the raw's own, this.
+            self._close = _nothing if session is not None else cursor.connection.close
 
             def fetch(sql: str, args: Sequence[Any]) -> Rows:
                 cursor.execute(sql, args)
-                return cursor.fetchall()
+                rows: Rows = cursor.fetchall()  # a tuple from PyMySQL: only iterated
+                return rows
 
             def fetch_one(sql: str, args: Sequence[Any]) -> Any:
                 cursor.execute(sql, args)
@@ -242,7 +232,6 @@ class RawContender:
 
             self._fetch, self._fetch_one = fetch, fetch_one
             self._mark = "%s"
-            self._users, self._posts = _pg_users, _pg_posts
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self._mark)
