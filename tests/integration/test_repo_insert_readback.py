@@ -1,4 +1,4 @@
-"""``repo.insert`` returns exactly what ``repo.get`` of the row gives, reading back only what it must.
+"""``repo.insert`` returns what ``repo.get`` of the row gives, reading back only what it must.
 
 An insert reads back (``RETURNING``) only what the database decides: the
 assigned key, ``read_after_writes`` fields (left out of the INSERT while
