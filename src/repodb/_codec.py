@@ -377,21 +377,6 @@ def _json_as_read(convert: Convert) -> Convert:
 
 _FLAT_JSON = frozenset({str, int, float, bool, type(None)})
 
-# Per kind, the class a read gives, where a value of that class reads back
-# as itself. Not datetime (it also needs UTC), JSON (a tuple reads as a
-# list), time (its ``fold`` is not stored) or arrays.
-_AS_READ: dict[Kind, type[Any]] = {
-    Kind.BOOL: bool,
-    Kind.INT: int,
-    Kind.FLOAT: float,
-    Kind.DECIMAL: Decimal,
-    Kind.STR: str,
-    Kind.BYTES: bytes,
-    Kind.DATE: dt.date,
-    Kind.TIMEDELTA: dt.timedelta,
-    Kind.UUID: uuid.UUID,
-}
-
 
 def _reads_back(t: DbType[Any], kinds: frozenset[Kind]) -> bool:
     if t.kind in kinds:
@@ -462,6 +447,13 @@ PY_CLASS: dict[Kind, type[Any]] = {
     Kind.TIME: dt.time,
     Kind.TIMEDELTA: dt.timedelta,
     Kind.UUID: uuid.UUID,
+}
+
+# Per kind, the class a read gives, where a value of that class reads back
+# as itself (``written``). Not datetime (it also needs UTC) nor time (its
+# ``fold`` is not stored).
+_AS_READ: dict[Kind, type[Any]] = {
+    k: cls for k, cls in PY_CLASS.items() if k not in (Kind.DATETIME, Kind.TIME)
 }
 
 
