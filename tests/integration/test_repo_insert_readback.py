@@ -242,3 +242,32 @@ def test_the_async_drivers_return_what_get_gives(async_db_url: str) -> None:
             assert shown(inserted) == shown(stored.replace(note="virtual"))
 
     asyncio.run(body())
+
+
+class Checked(Schema, table="checked"):
+    id: Col[int | None] = field(primary_key=True, default=None)
+    code: Col[str]
+
+    def __post_init__(self) -> None:
+        if not self.code.isupper():
+            raise ValueError("code must be upper case")
+
+
+def test_a_schemas_post_init_runs_on_the_record_returned(
+    repo: Repo, conn: repodb.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn.exec(Request.exec("CREATE TABLE checked (id " + KEY[conn.dialect.name] + ", code TEXT)"))
+    stored = repo.insert(Checked(code="AB"))
+    assert repo.get(Checked, stored.id) == stored
+    # As a read builds its records: through the constructor, its check included.
+    calls: list[str] = []
+    monkeypatch.setattr(Checked, "__post_init__", lambda self: calls.append(self.code))
+    repo.insert(Checked(code="CD"))
+    assert calls == ["CD", "CD"]  # the record given, and the record returned
+
+
+KEY: dict[str, LiteralString] = {
+    "sqlite": "INTEGER PRIMARY KEY",
+    "postgresql": "BIGSERIAL PRIMARY KEY",
+    "mariadb": "BIGINT AUTO_INCREMENT PRIMARY KEY",
+}

@@ -321,7 +321,7 @@ def _rebuild(
     """
     fields = vars(given)
     schema = type(given)
-    constructed = _constructed(schema)
+    constructed, checked = _constructed(schema)
     if len(fields) == len(constructed):
         fields = fields.copy()
     else:
@@ -333,20 +333,25 @@ def _rebuild(
         fields[name] = value if value is None or type(value) is cls else convert(value)
     if returned:
         fields.update(zip(returned, row, strict=True))
+    if checked:
+        # A __post_init__ of the schema's own runs on every record read: here too.
+        built: S = schema(**fields)
+        return built
     record = object.__new__(schema)
     record.__dict__.update(fields)
     return record
 
 
-def _constructed(schema: type[Schema]) -> tuple[str, ...]:
-    """The schema's stored and virtual fields, in the order its constructor sets them."""
+def _constructed(schema: type[Schema]) -> tuple[tuple[str, ...], bool]:
+    """The schema's stored and virtual fields in constructor order; whether it has __post_init__."""
     found = _CONSTRUCTED.get(schema)
     if found is None:
-        found = _CONSTRUCTED[schema] = tuple(f.name for f in dataclasses.fields(schema))  # type: ignore[arg-type]
+        names = tuple(f.name for f in dataclasses.fields(schema))  # type: ignore[arg-type]
+        found = _CONSTRUCTED[schema] = (names, hasattr(schema, "__post_init__"))
     return found
 
 
-_CONSTRUCTED: dict[type[Any], tuple[str, ...]] = {}
+_CONSTRUCTED: dict[type[Any], tuple[tuple[str, ...], bool]] = {}
 
 
 def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
