@@ -87,7 +87,11 @@ def main() -> None:
     parser.add_argument("runs", type=Path, nargs="+", help="JSON files of bench_repo.py --json")
     args = parser.parse_args()
     runs: list[Run] = [json.loads(path.read_text()) for path in args.runs]
-    labels = {"sqlite": "SQLite (file, WAL)", "postgresql": "PostgreSQL (loopback TCP)"}
+    labels = {
+        "sqlite": "SQLite (file, WAL)",
+        "postgresql": "PostgreSQL (loopback TCP)",
+        "mariadb": "MariaDB (loopback TCP)",
+    }
     for kind, label in labels.items():
         # A run may cover one database (``--no-sqlite``, ``--pg-url ""``).
         covering = [run for run in runs if kind in run]
