@@ -25,12 +25,16 @@ import pytest
 
 from repodb import DecodeError, EncodeError
 from repodb._codec import SLICE, Codecs, decoder, encoder, row_decoder, run_encoder, written
+from repodb.driver import _mariadb as mariadb
 from repodb.driver import postgresql, sqlite
 from repodb.types import DbType, array, json, optional, to_dbtype, tup
 
 SQLITE = sqlite.CODECS
 POSTGRESQL = postgresql.CODECS
 BOTH = pytest.mark.parametrize("codecs", [SQLITE, POSTGRESQL], ids=["sqlite", "postgresql"])
+EVERY = pytest.mark.parametrize(
+    "codecs", [SQLITE, POSTGRESQL, mariadb.CODECS], ids=["sqlite", "postgresql", "mariadb"]
+)
 
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 
@@ -442,12 +446,16 @@ def test_a_column_converted_at_once_fails_as_its_value_would(
         many([*rows, (9, bad, None), *rows])
 
 
-@BOTH
+@EVERY
 def test_a_long_list_is_decoded_in_slices_as_a_short_one_would_be(codecs: Codecs) -> None:
     # Past SLICE rows the columns are converted a slice at a time; a bad value
     # in any slice but the first still gives the row-by-row path's error.
     when = dt.datetime(2024, 5, 1, 10, 30, 15, 123, tzinfo=dt.UTC)
-    stored = "2024-05-01 10:30:15.000123+00:00" if codecs is SQLITE else when
+    stored: object = {
+        "sqlite": "2024-05-01 10:30:15.000123+00:00",
+        "postgresql": when,
+        "mariadb": when.replace(tzinfo=None),  # DATETIME(6) holds UTC, naive
+    }[codecs.name]
     one, many = row_decoder(tup(int, dt.datetime, optional(int)), codecs)
     rows = [(i, stored, None if i % 3 else i) for i in range(2 * SLICE + 7)]
     back = many(rows)
@@ -458,7 +466,7 @@ def test_a_long_list_is_decoded_in_slices_as_a_short_one_would_be(codecs: Codecs
         many(bad)
 
 
-@BOTH
+@EVERY
 def test_build_gets_the_decoded_rows_of_every_path(codecs: Codecs) -> None:
     # A statement's records are built from the rows as they are decoded:
     # converted column by column (sliced or not), kept as the driver gave
