@@ -275,6 +275,7 @@ def run_database(
     factories: list[Factory],
     only: set[str] | None = None,
     slices: Slices = SYNC,
+    scenarios: set[str] | None = None,
 ) -> Results:
     admin = Admin(db)
     admin.seed(work)
@@ -287,7 +288,11 @@ def run_database(
     gc.collect()
     gc.freeze()
     try:
-        return {key: run_scenario(key, db, work, admin, contenders, slices) for key in SCENARIOS}
+        return {
+            key: run_scenario(key, db, work, admin, contenders, slices)
+            for key in SCENARIOS
+            if scenarios is None or key in scenarios
+        }
     finally:
         gc.unfreeze()
         for c in made:
@@ -482,9 +487,16 @@ def arguments(description: str | None, names: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only", type=lambda text: set(text.split(",")), help=f"a comma list of {names}"
     )
+    parser.add_argument(
+        "--scenarios",
+        type=lambda text: set(text.split(",")),
+        help=f"a comma list of {list(SCENARIOS)} (all by default)",
+    )
     args = parser.parse_args()
     if args.only and not args.only <= set(names):
         parser.error(f"--only: unknown {sorted(args.only - set(names))}; choose among {names}")
+    if args.scenarios and not args.scenarios <= set(SCENARIOS):
+        parser.error(f"--scenarios: unknown {sorted(args.scenarios - set(SCENARIOS))}")
     return args
 
 
@@ -503,13 +515,17 @@ def measure(
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             db = sqlite_database(tmp)
-            results["sqlite"] = run_database(db, work, factories, args.only, slices)
+            results["sqlite"] = run_database(
+                db, work, factories, args.only, slices, args.scenarios
+            )
         lite = table("sqlite", results["sqlite"], missing, sizes, names, targets)
         print("\nSQLite (file, WAL)\n" + "\n".join(lite))
     if args.pg_url:
         before = round_trip(args.pg_url)
         with postgresql_database(args.pg_url) as db:
-            results["postgresql"] = run_database(db, work, factories, args.only, slices)
+            results["postgresql"] = run_database(
+                db, work, factories, args.only, slices, args.scenarios
+            )
         after = round_trip(args.pg_url)
         pg = table("postgresql", results["postgresql"], missing, sizes, names, targets)
         print(
