@@ -69,6 +69,10 @@ class Codecs:
     # runs a Python call per value. It may raise anything on a value it
     # cannot take: the rows are then decoded one by one, for the error.
     decode_column: Mapping[Kind, ColumnBuilder] = dataclasses.field(default_factory=dict)
+    # Per kind, optionally, the class the driver most often gives and a C
+    # function converting exactly that class (SQLite's Decimal text:
+    # ``(str, Decimal)``), so a single row converts without a Python call.
+    decode_exact: Mapping[Kind, tuple[type[Any], Convert]] = dataclasses.field(default_factory=dict)
 
 
 def _fail(t: DbType[Any], value: object, why: str = "") -> EncodeError:
@@ -591,11 +595,16 @@ def _fast_convert(
             values.append(name)
             continue
         namespace[f"f{i}"] = convert
+        call = f"f{i}({name})"
+        exact = codecs.decode_exact.get(base.kind) if base.item is None else None
+        if exact is not None:
+            namespace[f"t{i}"], namespace[f"e{i}"] = exact
+            call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
         if optional:
-            values.append(f"None if {name} is None else f{i}({name})")
+            values.append(f"None if {name} is None else {call}")
         else:
             tests.append(f"{name} is None")
-            values.append(f"f{i}({name})")
+            values.append(call)
     unpack = ", ".join(names) + ","
     test = " or ".join(tests) or "False"
     source = f"""\

@@ -48,7 +48,7 @@ class Prepared(Generic[T]):
         names: the names of its parameters.
     """
 
-    __slots__ = ("_fixed", "_plans", "_slots", "names", "query", "read_only")
+    __slots__ = ("_fixed", "_plans", "_slots", "last", "names", "query", "read_only")
 
     def __init__(self, q: Query[T]) -> None:
         if not isinstance(q, Query):
@@ -79,6 +79,9 @@ class Prepared(Generic[T]):
         self._slots = tuple(slots)
         # Per dialect (by name and tenant prefix) and codec table.
         self._plans: dict[tuple[str, str | None, str], Plan] = {}
+        # The plan ``plan`` returned last: a Repo on one kind of connection
+        # finds it here without building a key.
+        self.last: Plan | None = None
 
     def __repr__(self) -> str:
         return f"<repodb.Prepared {sorted(self.names)} of {self.query!r}>"
@@ -114,16 +117,18 @@ class Prepared(Generic[T]):
         # The name stands for the dialect in the key, as in the compiled-SQL cache.
         if found is None or not (found.dialect is dialect or found.dialect == dialect):
             found = self._plans[key] = Plan(dialect, compile_prepared(self.query, dialect), codecs)
+        self.last = found
         return found
 
 
 class Plan:
     """A prepared query ready to run on one kind of connection: SQL, encoder, decoder."""
 
-    __slots__ = ("decode", "dialect", "encode", "hidden", "sql")
+    __slots__ = ("codecs", "decode", "dialect", "encode", "hidden", "sql")
 
     def __init__(self, dialect: Dialect, compiled: Compiled, codecs: Codecs) -> None:
         self.dialect = dialect
+        self.codecs = codecs
         self.sql = compiled.sql
         self.hidden = compiled.hidden
         self.encode = compiled.encoder(codecs)

@@ -484,7 +484,12 @@ class AsyncRepo:
         prepared: Prepared[Any],
         values: tuple[Any, ...],
     ) -> list[Any]:
-        plan = prepared.plan(self._dialect(conn), conn.codecs)
+        dialect = conn.dialect if self._prefix is None else self._dialect(conn)
+        codecs = conn.codecs
+        # The plan of the last run, when it fits: no key to build and look up.
+        plan = prepared.last
+        if plan is None or plan.dialect is not dialect or plan.codecs is not codecs:
+            plan = prepared.plan(dialect, codecs)
         args = plan.encode(values)
         return (
             await self._run_sql(conn, plan.sql, args, plan.decode, values, plan.hidden, checkout)
@@ -543,7 +548,10 @@ class AsyncRepo:
         """
         plan = KEY_QUERIES.get(schema) or key_query(schema)
         values = (key,) if plan.width == 1 else plan.values(key)
-        rows: list[S] = await self._prepared_values(plan.prepared, values, prefix)
+        repo = self if prefix is None else self.with_prefix(prefix)
+        rows: list[S] = await repo._read(
+            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
+        )
         if not rows:
             raise NotFound(f"no {schema.__name__} with primary key {key!r}")
         return rows[0]
@@ -554,7 +562,10 @@ class AsyncRepo:
         """The record with primary key ``key``, or None (in ``prefix``'s table, given one)."""
         plan = KEY_QUERIES.get(schema) or key_query(schema)
         values = (key,) if plan.width == 1 else plan.values(key)
-        rows: list[S] = await self._prepared_values(plan.prepared, values, prefix)
+        repo = self if prefix is None else self.with_prefix(prefix)
+        rows: list[S] = await repo._read(
+            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
+        )
         return rows[0] if rows else None
 
     async def get_by(self, schema: type[S], /, **fields: object) -> S:

@@ -188,6 +188,11 @@ CODECS = Codecs(
         Kind.UUID: _decode_text_column(uuid.UUID),
         Kind.JSON: _decode_text_column(json.loads),
     },
+    decode_exact={
+        Kind.BOOL: (int, {0: False, 1: True}.__getitem__),
+        Kind.DECIMAL: (str, Decimal),
+        Kind.UUID: (str, uuid.UUID),
+    },
 )
 
 # Extended result codes (https://sqlite.org/rescode.html).
