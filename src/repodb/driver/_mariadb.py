@@ -33,6 +33,7 @@ from ..errors import (
     Error,
     ForeignKeyViolation,
     IntegrityError,
+    LockTimeout,
     NotNullViolation,
     ProgrammingError,
     QueryError,
@@ -183,6 +184,7 @@ _BY_CODE: dict[int, type[QueryError]] = {
     1836: ReadOnlyError,  # ER_READ_ONLY_MODE
     1792: ReadOnlyError,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
     1213: DeadlockDetected,  # ER_LOCK_DEADLOCK: the whole transaction is rolled back
+    1205: LockTimeout,  # ER_LOCK_WAIT_TIMEOUT (and NOWAIT): only the statement is rolled back
     1969: StatementTimeout,  # ER_STATEMENT_TIMEOUT: max_statement_time
     3024: StatementTimeout,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
     1317: StatementTimeout,  # ER_QUERY_INTERRUPTED: KILL QUERY
