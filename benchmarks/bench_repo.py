@@ -515,9 +515,7 @@ def measure(
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             db = sqlite_database(tmp)
-            results["sqlite"] = run_database(
-                db, work, factories, args.only, slices, args.scenarios
-            )
+            results["sqlite"] = run_database(db, work, factories, args.only, slices, args.scenarios)
         lite = table("sqlite", results["sqlite"], missing, sizes, names, targets)
         print("\nSQLite (file, WAL)\n" + "\n".join(lite))
     if args.pg_url:

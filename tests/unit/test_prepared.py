@@ -31,7 +31,8 @@ def test_a_param_takes_the_type_of_what_it_is_compared_with() -> None:
     assert param("n", int).type_ == to_dbtype(int)
     # limit and offset take ints.
     limited = query(Person).limit(param("n"))
-    assert isinstance(limited.limit_by, Param) and limited.limit_by.type_ == to_dbtype(int)
+    assert isinstance(limited.limit_by, Param)
+    assert limited.limit_by.type_ == to_dbtype(int)
 
 
 def test_the_sql_is_the_query_s_with_placeholders_where_the_params_go() -> None:
