@@ -210,7 +210,6 @@ def test_get_get_by_and_all_by_run_prepared_queries(conn: repodb.Connection) -> 
     assert repo.get_by(Member, age=Member.age, name="ada") == ada
 
 
-@pytest.mark.mariadb(absent="repodb has no asyncio MariaDB driver yet")
 def test_the_async_repo_runs_prepared_queries(db_url: str) -> None:
     async def main() -> None:
         async with await repodb.connect_async(
