@@ -464,11 +464,7 @@ class AsyncRepo:
         self, prepared: Prepared[Any], params: object, prefix: str | None
     ) -> list[Any]:
         """The results of a prepared query run with ``params``, routed as its query would be."""
-        return await self._prepared_values(prepared, prepared.values(params), prefix)
-
-    async def _prepared_values(
-        self, prepared: Prepared[Any], values: tuple[Any, ...], prefix: str | None
-    ) -> list[Any]:
+        values = prepared.values(params)
         repo = self if prefix is None else self.with_prefix(prefix)
         if prepared.read_only:
             rows: list[Any] = await repo._read(
