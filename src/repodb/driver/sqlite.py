@@ -193,6 +193,10 @@ CODECS = Codecs(
         Kind.DECIMAL: (str, Decimal),
         Kind.UUID: (str, uuid.UUID),
     },
+    # A Decimal is stored as text, but a column of NUMERIC affinity (a
+    # hand-written ``price NUMERIC(10, 2)``) turns that text into a number;
+    # a REAL column keeps a whole float as an integer, so -0.0 reads as 0.0.
+    readback=frozenset({Kind.DECIMAL, Kind.FLOAT}),
 )
 
 # Extended result codes (https://sqlite.org/rescode.html).
