@@ -41,7 +41,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_async_pool import TABLE
 from bench_cqrs import prepare
 
 from repodb import Request
@@ -50,6 +49,7 @@ from repodb.repo_async import AsyncRepo
 from repodb.types import tup
 
 CONTENDERS = ("pool", "router")
+TABLE = "bench_callgrind_router_items"
 # read_only: the Repo checks it out for reading, which the router sends to the replica.
 by_key = Request.one(
     f"SELECT id, name FROM {TABLE} WHERE id = ?", params=int, row=tup(int, str), read_only=True
