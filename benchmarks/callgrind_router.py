@@ -25,8 +25,10 @@ Usage (valgrind's ``callgrind_control`` on the PATH)::
         --replica-url postgresql://postgres@127.0.0.1:55433/repodb_test [--tasks 10] [--bare]
 
 The URLs may also come from ``REPODB_TEST_PG_URL`` and the first of
-``REPODB_TEST_PG_REPLICA_URLS``. ``--child`` (internal) is one measured
-process; ``--no-toggle`` runs it without valgrind, as a smoke test does.
+``REPODB_TEST_PG_REPLICA_URLS``. ``--quick`` runs each contender a few
+times without valgrind and counts nothing (``tests/test_benchmarks.py`` runs
+it); ``--keep DIR`` keeps callgrind's files for ``callgrind_annotate``.
+``--child`` (internal) is one measured process.
 """
 
 from __future__ import annotations
@@ -171,20 +173,25 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--reads", type=int, nargs=2, default=[1000, 3000], metavar="N")
     parser.add_argument("--bare", action="store_true", help="checkout and return, no statement")
+    parser.add_argument("--quick", action="store_true", help="run once, no valgrind: a smoke test")
     parser.add_argument("--keep", type=Path, help="keep callgrind's output files in this folder")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
-    parser.add_argument("--no-toggle", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.pg_url or not args.replica_url:
         parser.error("a primary and a replica URL are needed (or REPODB_TEST_PG_*)")
     if args.child:
         reads = args.reads[0]
-        toggle = not args.no_toggle
         asyncio.run(
-            child(args.pg_url, args.replica_url, args.child, reads, args.tasks, args.bare, toggle)
+            child(args.pg_url, args.replica_url, args.child, reads, args.tasks, args.bare, True)
         )
         return
     prepare(args.pg_url, [args.replica_url], TABLE)
+    if args.quick:
+        for contender in CONTENDERS:
+            for bare in (False, True):
+                asyncio.run(child(args.pg_url, args.replica_url, contender, 40, 2, bare, False))
+        print("every contender ran, reads and bare checkouts (nothing counted)")
+        return
     low, high = args.reads
     what = "checkout + return" if args.bare else "repo.one by key"
     print(f"{what}, {args.tasks} tasks: client instructions per operation")

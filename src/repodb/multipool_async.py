@@ -432,13 +432,13 @@ class AsyncMultiPool:
         if not orders:
             return ()
         pools, size = self._pools, self._size
-        order = orders[next(self._turn) % len(orders)]
+        order: Sequence[int]
         if self._selection is Selection.RANDOM:
-            shuffled = list(order)
-            random.shuffle(shuffled)
-            order = tuple(shuffled)
-        elif self._selection is Selection.LEAST_CONNECTIONS:
-            order = tuple(sorted(order, key=lambda i: pools[i]._in_use()))
+            order = random.sample(orders[0], len(orders[0]))
+        else:
+            order = orders[next(self._turn) % len(orders)]
+            if self._selection is Selection.LEAST_CONNECTIONS:
+                order = sorted(order, key=lambda i: pools[i]._in_use())
         for i in order:
             if pools[i]._in_use() >= size:
                 return sorted(order, key=lambda i: pools[i]._in_use() >= size)
