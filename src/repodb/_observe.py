@@ -26,7 +26,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -192,14 +194,19 @@ def _start(tracing: Tracing, conn: Connection | AsyncConnection, sql: str) -> An
     attributes = conn._span_attributes
     if attributes is None:
         attributes = conn._span_attributes = _server_attributes(conn)
-    operation = _operation(sql)
+    operation, collection = _summary(sql)
     label = conn.label
     span = tracing.start(
-        operation or attributes["db.system.name"],
+        # The semantic conventions' span name: "{operation} {collection}" when
+        # both are known, else the operation, else the database system.
+        (f"{operation} {collection}" if collection else operation)
+        if operation
+        else attributes["db.system.name"],
         {
             **attributes,
             "db.query.text": sql,
             **({"db.operation.name": operation} if operation else {}),
+            **({"db.collection.name": collection} if collection else {}),
             "repodb.server": label,
             "repodb.route": "replica" if label.startswith("replica") else "primary",
             "repodb.retried": retried.get(),
@@ -244,32 +251,78 @@ _OPERATIONS = frozenset(
 )
 
 
-def _operation(sql: str) -> str | None:
-    """The statement's leading keyword (``SELECT``), when it is a known one."""
+# The first table a statement names: after INSERT INTO, UPDATE, DELETE FROM
+# or a SELECT's first FROM. A quoted name may hold anything but its quote;
+# a schema-qualified one keeps its schema, as the conventions ask.
+_NAME = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_$]*)'
+_COLLECTION = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|SELECT\b.*?\bFROM)\s+"
+    rf"({_NAME}(?:\.{_NAME})?)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _summary(sql: str) -> tuple[str | None, str | None]:
+    """The statement's leading keyword (``SELECT``) when it is a known one, and its first table.
+
+    Cached: the Repo and typed requests send the same few SQL texts again and
+    again, and a traced statement should not pay a regular expression each time.
+    """
     word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-    return word if word in _OPERATIONS else None
+    if word not in _OPERATIONS:
+        return None, None
+    found = _COLLECTION.match(sql) if word in ("SELECT", "INSERT", "UPDATE", "DELETE") else None
+    if found is None:
+        return word, None
+    # A SELECT's FROM that calls a function (generate_series(...)) names no table.
+    name = found.group(1)
+    if word == "SELECT" and sql[found.end() :].startswith("("):
+        return word, None
+    parts = re.findall(_NAME, name)
+    return word, ".".join(_unquote(part) for part in parts)
+
+
+def _unquote(name: str) -> str:
+    if name[0] in '"`':
+        quote = name[0]
+        return name[1:-1].replace(quote + quote, quote)
+    return name
 
 
 def _server_attributes(conn: Connection | AsyncConnection) -> dict[str, Any]:
     """The span attributes that name the connection's database and server."""
     url = conn._url
+    # The dialect's name is the conventions' db.system.name for all three.
+    system = conn.dialect.name
     if url.driver == "sqlite":
-        return {"db.system.name": "sqlite", "db.namespace": url.target}
-    found: dict[str, Any] = {"db.system.name": "postgresql"}
+        return {"db.system.name": system, "db.namespace": url.target}
+    found: dict[str, Any] = {"db.system.name": system}
     host: str | None
     port: int | None
     database: str | None
     if "://" in url.target:
         parts = urllib.parse.urlsplit(url.target)
-        host, port, database = parts.hostname, parts.port, parts.path.lstrip("/")
+        host, database = parts.hostname, parts.path.lstrip("/")
+        try:
+            port = parts.port
+        except ValueError:
+            # Several hosts (h1:5432,h2:5433): the attributes name the first.
+            first = parts.netloc.rpartition("@")[2].split(",", 1)[0]
+            host, _, number = first.partition(":")
+            port = int(number) if number.isdigit() else None
     else:
         options = url.options
-        host = options.get("host") or options.get("hostaddr")
-        port = int(options["port"]) if options.get("port", "").isdigit() else None
+        host = (options.get("host") or options.get("hostaddr") or "").split(",")[0] or None
+        number = options.get("port", "").split(",")[0]
+        port = int(number) if number.isdigit() else None
         database = options.get("dbname")
     if database:
         found["db.namespace"] = database
     if host:
         found["server.address"] = host
-        found["server.port"] = port or 5432
+        # The conventions ask for the port only when it is not the database's
+        # default; one the URL names is kept, one it leaves out is the default.
+        if port is not None:
+            found["server.port"] = port
     return found

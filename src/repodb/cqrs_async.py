@@ -13,16 +13,23 @@ What it adds to a plain split (see docs/cqrs.md for the details):
 - Health: a replica that refuses, resets, hangs or shuts down is out of
   rotation from its first failure, and back when a background probe gets an
   answer. A read that failed on it is retried once elsewhere by the Repo.
-- Lag: with ``max_replica_lag_bytes``/``max_replica_lag_seconds``, a replica
+- Lag: with ``max_replica_lag_seconds`` (or ``max_replica_lag_bytes`` on
+  PostgreSQL, ``max_replica_lag_transactions`` on MariaDB), a replica
   further behind the primary gets no reads until it catches up.
 - Fallback: when no replica can serve, reads go to the primary, never to
   an error; when the primary is down too, to a lagging replica.
 - Failover: the primary's address may list several hosts; the router
   connects to the one that takes writes. Every new connection's role is
-  checked (``pg_is_in_recovery()``): a standby is never used as the
-  primary, and a promoted replica gets no more reads as a replica.
+  checked (``pg_is_in_recovery()``; MariaDB's ``@@read_only``): a replica is
+  never used as the primary, and a promoted replica gets no more reads as
+  a replica.
 - Read-your-writes: inside ``async with cqrs.session() as s``, a read after a
-  write goes to a replica only once that replica has replayed the write.
+  write goes to a replica only once that replica has replayed the write
+  (its WAL position on PostgreSQL, its GTID on MariaDB).
+
+What differs between PostgreSQL and MariaDB replication (the queries, and
+the positions: WAL bytes or GTID lists) is data, a ``Replication`` record of
+``repodb._cqrs.replication``.
 
 SQLite works too: replicas are read-only connections to the primary's file,
 so an application can be written for CQRS and run without a server.
@@ -43,7 +50,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import warnings
@@ -51,20 +57,20 @@ import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Literal, Self, TypeVar, overload
+from typing import Any, Literal, Self, TypeVar, overload
 
 from ._cause_log import CauseLog
 from ._cqrs.config import CqrsConfig, CqrsStats, ReplicaStats, Selection, writable_target
-from ._cqrs.lag import Lag, WalHistory, parse_lsn
+from ._cqrs.lag import Lag, WalHistory
 from ._cqrs.leases_async import REPLICA_DOWN_ON, AsyncReadLease, AsyncWriteLease
 from ._cqrs.probe_async import AsyncProber
+from ._cqrs.replication import REPLICATION, Replication
 from ._cqrs.token import UNKNOWN_POSITION, make_token, read_token
 from .connection_async import AsyncConnection, AsyncLeasedTransaction
 from .errors import ConnectError, Error
 from .multipool_async import AsyncMultiPool
 from .pool_async import AsyncPool
 from .request import Request
-from .types import optional
 from .url import parse_url
 
 __all__ = [
@@ -86,21 +92,7 @@ _now = time.monotonic
 
 _Use = Literal["read", "write", "primary", "transaction"]
 
-_WAL_POSITION = Request.one("SELECT pg_current_wal_lsn()::text", row=str)
-# NULL once out of recovery: pg_last_wal_replay_lsn() alone keeps its last value after a promotion.
-_REPLAY_POSITION = Request.one(
-    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END",
-    row=optional(str),
-)
-_IN_RECOVERY = Request.one("SELECT pg_is_in_recovery()", row=bool)
-# The insert position, not the write position: a commit record can sit
-# unwritten in WAL buffers for a moment after COMMIT returns.
-_INSERT_POSITION = Request.one("SELECT pg_current_wal_insert_lsn()::text", row=str)
 _QUERY_ONLY = Request.exec("PRAGMA query_only = ON")
-# A WAL position as pg_current_wal_lsn() prints it: two 32-bit halves in hex.
-_LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
-# The same position in a token: one 64-bit number.
-_HEX = re.compile(r"[0-9A-F]{1,16}")
 
 
 class _AsyncRoutes:
@@ -206,17 +198,17 @@ class AsyncCqrs(_AsyncRoutes):
                 raise ValueError("the primary and the replicas must be the same kind of database")
         if config.replica_conninfos and primary_url.target == ":memory:":
             raise ValueError("an in-memory SQLite database cannot have replicas; use a file")
-        tracks_wal = primary_url.driver == "postgresql"
+        replication = REPLICATION.get(primary_url.driver)
         primary_target = writable_target(config.primary_conninfo)
         self._config = config
         self._kind = primary_url.driver
-        self._tracks_wal = tracks_wal
+        self._replication: Replication[Any] | None = replication
         self._lag_lock = threading.Lock()
         self._wal_read_failures = CauseLog(_logger)
         count = len(config.replica_conninfos)
         self._lags: list[Lag | None] = [None] * count
         self._lagging = [False] * count
-        self._limits = (config.max_replica_lag_bytes, config.max_replica_lag_seconds)
+        self._limits = (_distance_limit(config, replication), config.max_replica_lag_seconds)
         limited = self._limits != (None, None)
         self._accept = self._fresh_enough if limited else None
         # Enough history to tell any lag over the limit, and a minute for stats.
@@ -227,7 +219,7 @@ class AsyncCqrs(_AsyncRoutes):
             max_size=config.primary_max_size,
             timeout=config.timeout,
             validate=config.validate,
-            configure=_writable if tracks_wal else None,
+            configure=None if replication is None else _writable(replication),
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             session_reset=config.session_reset,
@@ -238,13 +230,13 @@ class AsyncCqrs(_AsyncRoutes):
         self._wal_probe: AsyncProber | None = None
         if not count:
             return
-        listener = _listener(self) if tracks_wal else None
-        if listener is not None:
+        listener = None if replication is None else _listener(self)
+        if replication is not None:
             # Probed first: a replica's lag needs a primary sample taken before it.
             self._wal_probe = AsyncProber(
                 primary_target,
                 "primary",
-                _wal_position,
+                _primary_position(replication),
                 interval=config.check_interval,
                 timeout=config.probe_timeout,
                 connect_timeout=config.connect_timeout,
@@ -259,14 +251,14 @@ class AsyncCqrs(_AsyncRoutes):
             labels=[f"replica {i + 1}" for i in range(count)],
             timeout=config.timeout,
             validate=config.validate,
-            configure=_standby if tracks_wal else _read_only,
+            configure=_read_only if replication is None else _replica(replication),
             session_reset=config.session_reset,
             reset=config.reset,
             connect_timeout=config.connect_timeout,
             statement_timeout=config.statement_timeout,
             check_interval=config.check_interval,
             probe_timeout=config.probe_timeout,
-            probe=_replay_position if tracks_wal else None,
+            probe=None if replication is None else _replica_position(replication),
             on_probe=None if listener is None else lambda i: listener(),
         )
 
@@ -330,6 +322,7 @@ class AsyncCqrs(_AsyncRoutes):
             # Probe threads update them together, under this lock.
             lags, lagging_flags = list(self._lags), list(self._lagging)
         replicas = []
+        unit = None if self._replication is None else self._replication.distance_unit
         for server in self._replicas.stats().servers:
             i = server.index
             lag, lagging = lags[i], lagging_flags[i]
@@ -341,8 +334,9 @@ class AsyncCqrs(_AsyncRoutes):
                     down=server.down,
                     marked_unhealthy=server.marked_down,
                     lagging=lagging,
-                    lag_bytes=None if lag is None else lag.bytes,
+                    lag_bytes=_distance(lag, unit, "bytes"),
                     lag_seconds=None if lag is None else lag.seconds,
+                    lag_transactions=_distance(lag, unit, "transactions"),
                     last_error=server.last_error,
                     pool=server.pool,
                 )
@@ -386,7 +380,7 @@ class AsyncCqrs(_AsyncRoutes):
     ) -> AbstractAsyncContextManager[AsyncConnection]:
         if use == "read":
             return AsyncReadLease(self, session)
-        if session is not None and use != "primary" and self._tracks_wal:
+        if session is not None and use != "primary" and self._replication is not None:
             return AsyncWriteLease(self._primary, session)
         return self._primary.connection()
 
@@ -400,8 +394,8 @@ class AsyncCqrs(_AsyncRoutes):
             floor = session._position
             if isinstance(floor, _Unknown):
                 return None, await self._primary.acquire()
-            if floor is not None and replicas is not None:
-                fits = _has_replayed(replicas, floor)
+            if floor is not None and replicas is not None and self._replication is not None:
+                fits = _has_replayed(replicas, self._replication, floor)
         if replicas is not None:
             found = await replicas._acquire(self._accept, fits, REPLICA_DOWN_ON)
             if found is not None:
@@ -430,18 +424,21 @@ class AsyncCqrs(_AsyncRoutes):
         wal_probe = self._wal_probe
         if wal_probe is None:
             return
+        replication = self._replication
+        assert replication is not None  # the position probe exists only with it
         changes = []
         with self._lag_lock:
             at = wal_probe.measured_at
+            # The primary's probe gives a distance (an int), None before the first.
             if at is not None and isinstance(wal_probe.result, int):
                 self._history.add(at, wal_probe.result)
             replicas = self._replicas
             for i, prober in enumerate(() if replicas is None else replicas._probers):
                 measured = prober.measured_at
                 result = prober.result
-                if measured is None or not isinstance(result, int):
+                if measured is None or result is None:
                     continue
-                lag = self._history.lag(result, measured)
+                lag = self._history.lag(replication.distance(result), measured)
                 if lag is None:
                     continue
                 self._lags[i] = lag
@@ -454,22 +451,23 @@ class AsyncCqrs(_AsyncRoutes):
             replicas._changed()
         for label, lag, lagging in changes:
             _logger.info(
-                "%s is %d bytes / %.1f s behind the primary: %s",
+                "%s is %d %s / %.1f s behind the primary: %s",
                 label,
-                lag.bytes,
+                lag.distance,
+                replication.distance_unit,
                 lag.seconds,
                 "no reads until it catches up" if lagging else "back in rotation",
             )
 
     def _over_limit(self, lag: Lag) -> bool:
-        max_bytes, max_seconds = self._limits
-        return (max_bytes is not None and lag.bytes > max_bytes) or (
+        max_distance, max_seconds = self._limits
+        return (max_distance is not None and lag.distance > max_distance) or (
             max_seconds is not None and lag.seconds > max_seconds
         )
 
 
 class _Unknown:
-    """The WAL position of a session's last write could not be read."""
+    """The position of a session's last write could not be read."""
 
 
 _UNKNOWN = _Unknown()
@@ -480,7 +478,8 @@ class AsyncCqrsSession(_AsyncRoutes):
 
     Use one per unit of work (a web request, a job), from one thread or task
     at a time. A write through the session (``write()``, ``transaction()``,
-    ``Repo`` writes) records the primary's WAL position when its block ends.
+    ``Repo`` writes) records the primary's WAL position when its block ends
+    (on MariaDB, the GTID of the block's last commit, ``@@last_gtid``).
     A later read goes to a replica only if that replica has replayed up to
     that position, checked on the replica that serves the read (its last
     health probe, else a query on the very connection); otherwise it goes to
@@ -501,7 +500,8 @@ class AsyncCqrsSession(_AsyncRoutes):
     def __init__(self, cqrs: AsyncCqrs, after: str | None = None) -> None:
         self._cqrs = cqrs
         self._lock = threading.Lock()
-        self._position: int | _Unknown | None = None
+        # The database's position (see repodb._cqrs.replication), or _UNKNOWN.
+        self._position: object = None
         # A write happened (or was carried in): SQLite's token says so.
         self._has_written = False
         self._closed = False
@@ -512,11 +512,13 @@ class AsyncCqrsSession(_AsyncRoutes):
         """Start at the position of ``after``, a token (or a bare WAL position)."""
         # Often a client's cookie: checked as strictly as the server writes it.
         kind = self._cqrs._kind
+        replication = self._cqrs._replication
         position = read_token(after, kind)
+        bare = None if replication is None else replication.bare_position
         if position is None:
-            if not _LSN.fullmatch(after):
+            if bare is None or not bare.fullmatch(after):
                 raise ValueError(
-                    f"not a read-your-writes token like rw1.{kind}.16B374D848: {after[:40]!r}"
+                    f"not a read-your-writes token like rw1.{kind}.<position>: {after[:40]!r}"
                 )
             warnings.warn(
                 "cqrs.session(after=) with a bare WAL position is deprecated: "
@@ -524,16 +526,20 @@ class AsyncCqrsSession(_AsyncRoutes):
                 DeprecationWarning,
                 stacklevel=4,
             )
-            position = f"{parse_lsn(after):X}"
         self._has_written = True
-        if not self._cqrs._tracks_wal:
+        if replication is None:
             return
-        if position == UNKNOWN_POSITION:
+        if position is None:
+            self._position = replication.parse(after)
+        elif position == UNKNOWN_POSITION:
             self._position = _UNKNOWN
-        elif _HEX.fullmatch(position):
-            self._position = int(position, 16)
         else:
-            raise ValueError(f"not a WAL position in a read-your-writes token: {after[:40]!r}")
+            try:
+                self._position = replication.read_token_position(position)
+            except ValueError:
+                raise ValueError(
+                    f"not a {kind} position in a read-your-writes token: {after[:40]!r}"
+                ) from None
 
     def token(self) -> str | None:
         """What the next unit of work passes to ``cqrs.session(after=)``; None before any write.
@@ -550,12 +556,13 @@ class AsyncCqrsSession(_AsyncRoutes):
             response.set_cookie("rw", s.token())  # after a write
         """
         kind = self._cqrs._kind
+        replication = self._cqrs._replication
         position = self._position
-        if isinstance(position, int):
-            return make_token(kind, f"{position:X}")
         if isinstance(position, _Unknown):
             return make_token(kind, UNKNOWN_POSITION)
-        if self._has_written and not self._cqrs._tracks_wal:
+        if position is not None and replication is not None:
+            return make_token(kind, replication.token_position(position))
+        if self._has_written and replication is None:
             return make_token(kind, "0")
         return None
 
@@ -563,7 +570,9 @@ class AsyncCqrsSession(_AsyncRoutes):
     def last_write_lsn(self) -> str | None:
         """The WAL position (``"0/3000148"``) reads must see; None before any write.
 
-        For logs and diagnostics; to carry a write to the next request, use ``token()``.
+        PostgreSQL's only (None elsewhere: a MariaDB position is a GTID list).
+        For logs and diagnostics; to carry a write to the next request, use
+        ``token()``.
         """
         position = self._position
         if not isinstance(position, int):
@@ -578,16 +587,18 @@ class AsyncCqrsSession(_AsyncRoutes):
         return self._cqrs._lease(use, self)
 
     async def _wrote(self, conn: AsyncConnection) -> None:
-        """A write block on ``conn`` ended: remember where the primary's WAL is now."""
+        """A write block on ``conn`` ended: remember a position that covers its writes."""
+        replication = self._cqrs._replication
+        assert replication is not None  # only routers with one track writes
         try:
-            position = parse_lsn(await conn.one(_INSERT_POSITION))
+            position = replication.parse(await conn.one(replication.write_position))
         except (Error, ValueError) as e:
             # Reads cannot tell which replica has the write: the primary serves
             # them until a later write records a position. Every session would
             # fail alike (a server that refuses the function), so say it once.
             self._cqrs._wal_read_failures.warning(
                 e,
-                "a session could not read the WAL position after a write; "
+                "a session could not read the WAL position (the GTID on MariaDB) after a write; "
                 "its reads go to the primary until its next write",
             )
             with self._lock:
@@ -595,8 +606,11 @@ class AsyncCqrsSession(_AsyncRoutes):
             return
         with self._lock:
             current = self._position
-            if not isinstance(current, int) or position > current:
+            # A later write's position covers what an unknown one needed.
+            if current is None or isinstance(current, _Unknown):
                 self._position = position
+            else:
+                self._position = replication.merge(current, position)
 
     async def __aenter__(self) -> Self:
         return self
@@ -620,7 +634,7 @@ async def _call_in(
 
 
 def _has_replayed(
-    replicas: AsyncMultiPool, floor: int
+    replicas: AsyncMultiPool, replication: Replication[Any], floor: object
 ) -> Callable[[int, AsyncConnection], Awaitable[bool]]:
     """``await fits(index, conn)``: whether that replica has replayed up to ``floor``."""
 
@@ -628,11 +642,11 @@ def _has_replayed(
         prober = replicas._probers[index]
         if prober.measured_at is not None:
             known = prober.result
-            if isinstance(known, int) and known >= floor:
+            if known is not None and replication.covers(known, floor):
                 return True
-        replayed = await conn.one(_REPLAY_POSITION)
+        applied = await conn.one(replication.replica_position)
         # None: promoted since the last probe; no longer a replica.
-        return replayed is not None and parse_lsn(replayed) >= floor
+        return applied is not None and replication.covers(replication.parse(applied), floor)
 
     return fits
 
@@ -649,39 +663,90 @@ def _listener(cqrs: AsyncCqrs) -> Callable[[], None]:
     return measured
 
 
-async def _wal_position(conn: AsyncConnection) -> int:
-    return parse_lsn(await conn.one(_WAL_POSITION))
+def _primary_position(replication: Replication[Any]) -> Callable[[AsyncConnection], Awaitable[int]]:
+    """The primary's probe: its position, as a distance for the lag history."""
 
-
-async def _replay_position(conn: AsyncConnection) -> int:
-    """A replica's replay position; ConnectError once it is out of recovery (promoted)."""
-    replayed = await conn.one(_REPLAY_POSITION)
-    if replayed is None:
-        raise _not_a_standby(conn)
-    return parse_lsn(replayed)
-
-
-async def _writable(conn: AsyncConnection) -> None:
-    """Each new primary connection: a standby (a demoted old primary, say) is refused."""
-    if await conn.one(_IN_RECOVERY):
-        raise ConnectError(
-            f"{conn.label}: the server is in recovery (a standby), so it cannot be the primary; "
-            "list the promoted server among the primary's hosts"
+    async def position(conn: AsyncConnection) -> int:
+        distance: int = replication.distance(
+            replication.parse(await conn.one(replication.primary_position))
         )
+        return distance
+
+    return position
 
 
-async def _standby(conn: AsyncConnection) -> None:
-    """Each new replica connection: a server out of recovery (promoted) reads no more as one."""
-    if not await conn.one(_IN_RECOVERY):
-        raise _not_a_standby(conn)
+def _replica_position(
+    replication: Replication[Any],
+) -> Callable[[AsyncConnection], Awaitable[object]]:
+    """A replica's probe: its applied position; ConnectError once it is no replica (promoted)."""
+
+    async def position(conn: AsyncConnection) -> object:
+        applied = await conn.one(replication.replica_position)
+        if applied is None:
+            raise _not_a_replica(conn, replication)
+        parsed: object = replication.parse(applied)
+        return parsed
+
+    return position
 
 
-def _not_a_standby(conn: AsyncConnection) -> ConnectError:
+def _writable(replication: Replication[Any]) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """Each new primary connection: a replica (a demoted old primary, say) is refused."""
+
+    async def check(conn: AsyncConnection) -> None:
+        if await conn.one(replication.is_replica):
+            raise ConnectError(
+                f"{conn.label}: the server is a replica (in recovery, or read_only), so it "
+                "cannot be the primary; list the promoted server among the primary's hosts"
+            )
+
+    return check
+
+
+def _replica(replication: Replication[Any]) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """Each new replica connection: a server out of the replica role reads no more as one."""
+
+    async def check(conn: AsyncConnection) -> None:
+        if not await conn.one(replication.is_replica):
+            raise _not_a_replica(conn, replication)
+
+    return check
+
+
+def _not_a_replica(conn: AsyncConnection, replication: Replication[Any]) -> ConnectError:
     return ConnectError(
-        f"{conn.label}: the server is not in recovery (it was promoted, or is a primary), "
-        "so it gets no reads as a replica"
+        f"{conn.label}: {replication.not_replica_hint}, so it gets no reads as a replica"
     )
 
 
 async def _read_only(conn: AsyncConnection) -> None:
     await conn.exec(_QUERY_ONLY)
+
+
+def _distance_limit(config: CqrsConfig, replication: Replication[Any] | None) -> int | None:
+    """The lag limit in the database's unit; ValueError for a limit in another unit.
+
+    PostgreSQL counts lag in WAL bytes, MariaDB in transactions (GTIDs): a
+    limit in the other unit could not be checked, so it is refused rather
+    than ignored.
+    """
+    if replication is None:
+        return None  # SQLite: its replicas read the primary's file and never lag
+    unit = replication.distance_unit
+    for other in _DISTANCE_UNITS:
+        if other != unit and getattr(config, f"max_replica_lag_{other}") is not None:
+            raise ValueError(
+                f"max_replica_lag_{other} does not apply to {replication.kind}, whose replicas' "
+                f"lag is counted in {unit}: use max_replica_lag_{unit} or max_replica_lag_seconds"
+            )
+    limit: int | None = getattr(config, f"max_replica_lag_{unit}")
+    return limit
+
+
+def _distance(lag: Lag | None, unit: str | None, wanted: str) -> int | None:
+    """A measured lag's distance for the ``lag_<wanted>`` statistic: None in another unit."""
+    return lag.distance if lag is not None and unit == wanted else None
+
+
+# The units of max_replica_lag_<unit> (CqrsConfig) and lag_<unit> (ReplicaStats).
+_DISTANCE_UNITS = ("bytes", "transactions")

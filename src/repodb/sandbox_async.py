@@ -347,7 +347,9 @@ class AsyncSandboxRouter(AsyncCqrs):
         # without replicas.
         self._sandbox = sandbox
         self._config = CqrsConfig(primary_conninfo=sandbox._url.redacted)
-        self._tracks_wal = False
+        self._kind = sandbox._url.driver
+        # One connection, no replicas: nothing lags, so sessions track no positions.
+        self._replication = None
         self._replicas = None
         self._wal_probe = None
 

@@ -1,7 +1,8 @@
 """Driving the test cluster from the replica, pool and CQRS failure tests.
 
-The cluster is the one ``scripts/test`` started (its settings come from the
-environment); ``cluster(...)`` runs a ``scripts/pg-cluster`` subcommand on it.
+The clusters are the ones ``scripts/test`` started (their settings come from
+the environment); ``cluster(...)`` runs a ``scripts/pg-cluster`` subcommand,
+``maria_cluster(...)`` a ``scripts/mariadb-cluster`` one.
 Every wait here is bounded: a test fails rather than hangs.
 """
 
@@ -15,9 +16,13 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SCRIPT", "cluster", "wait_until"]
+from repodb import Connection, Request
+from tests.conftest import open_conn
+
+__all__ = ["MARIA_SCRIPT", "SCRIPT", "cluster", "maria_cluster", "wait_applied", "wait_until"]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-cluster"
+MARIA_SCRIPT = SCRIPT.with_name("mariadb-cluster")
 
 
 def cluster(*args: str) -> None:
@@ -25,6 +30,13 @@ def cluster(*args: str) -> None:
     if not os.environ.get("PGREPL_BASE"):
         pytest.fail("PGREPL_BASE is not set: run the suite with scripts/test")
     subprocess.run([str(SCRIPT), *args], check=True, timeout=120, capture_output=True)
+
+
+def maria_cluster(*args: str) -> None:
+    """Run a mariadb-cluster subcommand with the suite's MariaDB cluster settings."""
+    if not os.environ.get("MARIAREPL_BASE"):
+        pytest.fail("MARIAREPL_BASE is not set: run the suite with scripts/test")
+    subprocess.run([str(MARIA_SCRIPT), *args], check=True, timeout=120, capture_output=True)
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
@@ -35,3 +47,14 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> f
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
     return time.monotonic() - started
+
+
+_GTID_POSITION = Request.one("SELECT @@gtid_binlog_pos", row=str)
+_GTID_WAIT = Request.one("SELECT MASTER_GTID_WAIT(?, 30)", params=str, row=int)
+
+
+def wait_applied(primary: Connection, url: str) -> None:
+    """Wait (30 s at most) until the MariaDB replica at ``url`` has what the primary logged."""
+    position = primary.one(_GTID_POSITION)
+    with open_conn(url) as replica:
+        assert replica.one(_GTID_WAIT, position) == 0, f"{url} did not apply {position}"

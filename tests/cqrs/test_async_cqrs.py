@@ -39,7 +39,7 @@ from tests.conftest import pg_url, replica_urls, with_search_path
 from tests.cqrs import test_cqrs_failures
 from tests.cqrs.rig import cluster
 from tests.cqrs.test_cqrs_routing import PORT as PORT_OF_SERVER
-from tests.cqrs.test_cqrs_routing import RoutedItem
+from tests.cqrs.topology import RoutedItem
 
 WAIT = 30.0
 CHECK_INTERVAL = 0.2

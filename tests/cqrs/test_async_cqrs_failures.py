@@ -74,8 +74,8 @@ from tests.cqrs.test_cqrs_failures import (
     slow_on_replica_1,
 )
 from tests.cqrs.test_cqrs_routing import PORT as SERVER_PORT
-from tests.cqrs.test_cqrs_routing import RoutedItem
 from tests.cqrs.test_replicas import wait_replayed
+from tests.cqrs.topology import RoutedItem
 from tests.integration.test_async_cancellation import cancel_at_each, cancel_at_random
 
 __all__ = ["schema"]  # the fixture, shared with test_async_cqrs

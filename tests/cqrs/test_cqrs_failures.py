@@ -2,7 +2,8 @@
 
 Covered: a replica SIGKILLed under an 8-thread read load (C1) and started
 again (C2); a replica SIGSTOPped under the same load, whose reads in flight
-are aborted and retried elsewhere while it is still stopped (C4); each way a
+are aborted and retried elsewhere while it is still stopped (C4), both on
+PostgreSQL and on MariaDB (the ``topology`` fixture); each way a
 replica can fail (refused, reset, connect timeout, admin shutdown 57P01)
 ends in the same "down" state with no error for the reader (C5); a read
 cancelled by a recovery conflict (40001) on a replica is retried elsewhere
@@ -41,8 +42,9 @@ from repodb.query import query
 from repodb.telemetry import QueryEvent
 from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
 from tests.cqrs.rig import cluster, wait_until
-from tests.cqrs.test_cqrs_routing import PORT, RoutedItem
+from tests.cqrs.test_cqrs_routing import PORT
 from tests.cqrs.test_replicas import wait_replayed
+from tests.cqrs.topology import RoutedItem, Topology
 
 WAIT = 30.0
 JOIN = 30.0
@@ -188,21 +190,21 @@ class ReadLoad:
         return sum(s is not None and now - s > longer_than for s in list(self.busy_since))
 
 
-def test_a_replica_killed_under_read_load_costs_no_read(schema: str) -> None:
+def test_a_replica_killed_under_read_load_costs_no_read(topology: Topology) -> None:
     """C1, then C2: SIGKILL replica 1 under 8 reader threads, then start it again."""
-    first, second = (port_of(u) for u in replica_urls())
-    with make_cqrs(schema) as cqrs, ReadLoad(partial(served_by, Repo(cqrs))) as load:
+    first, second = topology.replica_ports
+    with topology.cqrs() as cqrs, ReadLoad(partial(topology.served_by, Repo(cqrs))) as load:
         time.sleep(1.5)
         down = Watch(lambda: cqrs.stats().replicas[0].down)
         killed = time.monotonic()
-        cluster("kill-replica", "1")
+        topology.cluster("kill-replica", "1")
         try:
             detected = down.wait("replica 1 to be down")
             detect = detected - killed
             time.sleep(2.0)
             outage_end = time.monotonic()
         finally:
-            cluster("start-replica", "1")
+            topology.cluster("start-replica", "1")
         started = time.monotonic()
         back = wait_until(
             lambda: first in load.ports(started, time.monotonic()), "reads on replica 1 again"
@@ -212,7 +214,7 @@ def test_a_replica_killed_under_read_load_costs_no_read(schema: str) -> None:
     steady = load.rate(killed - 1.0, killed)
     during = load.rate(detected, outage_end)
     print(
-        f"\nC1 kill-replica: errors={len(load.errors)} detected={detect:.3f}s "
+        f"\nC1 {topology.kind} kill-replica: errors={len(load.errors)} detected={detect:.3f}s "
         f"steady={steady:.0f}/s during={during:.0f}/s ({during / steady:.0%}) "
         f"p99 during={load.p99(detected, outage_end) * 1000:.1f}ms "
         f"C2 back in rotation {back:.2f}s after start-replica returned; reads per second "
@@ -250,18 +252,18 @@ def test_a_replica_killed_under_with_read_costs_no_read(schema: str) -> None:
     assert load.ports(detected + 0.1, outage_end) == {second}
 
 
-def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> None:
+def test_a_hung_replica_is_detected_within_the_probe_timeout(topology: Topology) -> None:
     """C4: SIGSTOP replica 1 under 8 reader threads, then resume it.
 
     The reads caught on it when the probe sees it hung are aborted and run
     again on replica 2 or the primary: no reader waits for the resume.
     """
-    first, second = (port_of(u) for u in replica_urls())
-    with make_cqrs(schema) as cqrs, ReadLoad(partial(served_by, Repo(cqrs))) as load:
+    first, second = topology.replica_ports
+    with topology.cqrs() as cqrs, ReadLoad(partial(topology.served_by, Repo(cqrs))) as load:
         time.sleep(1.5)
         down = Watch(lambda: cqrs.stats().replicas[0].down)
         paused = time.monotonic()
-        cluster("pause-replica", "1")
+        topology.cluster("pause-replica", "1")
         try:
             detected = down.wait("replica 1 to be down")
             detect = detected - paused
@@ -274,7 +276,7 @@ def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> Non
                 lat for t, _, lat in list(load.reads) if paused <= t < outage_end and lat > 0.2
             ]
         finally:
-            cluster("resume-replica", "1")
+            topology.cluster("resume-replica", "1")
         resumed = time.monotonic()
         back = wait_until(
             lambda: first in load.ports(resumed, time.monotonic()), "reads on replica 1 again"
@@ -282,7 +284,7 @@ def test_a_hung_replica_is_detected_within_the_probe_timeout(schema: str) -> Non
     steady = load.rate(paused - 1.0, paused)
     during = load.rate(detected, outage_end)
     print(
-        f"\nC4 pause-replica: errors={len(load.errors)} detected={detect:.3f}s "
+        f"\nC4 {topology.kind} pause-replica: errors={len(load.errors)} detected={detect:.3f}s "
         f"steady={steady:.0f}/s during={during:.0f}/s ({during / steady:.0%}) "
         f"reads freed from the hung replica={len(freed)} (waited up to "
         f"{max(freed, default=0.0):.2f}s) readers still waiting={stuck}/{THREADS} "

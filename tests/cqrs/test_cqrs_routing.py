@@ -10,7 +10,9 @@ transaction stays on one replica; a replica held behind with
 after it catches up; with every replica behind, reads go to the primary; an
 idle primary does not make replicas look behind; in a session, a read after
 a write sees it, served by a replica that has replayed it or by the primary;
-replicas marked unhealthy by hand stay out whatever the probes see.
+replicas marked unhealthy by hand stay out whatever the probes see. The lag
+and read-your-writes tests run on MariaDB's GTID replicas too (the
+``topology`` fixture); tests/cqrs/test_mariadb_cqrs.py has the rest there.
 
 The cluster is the one ``scripts/test`` started; ``pause-replay`` is always
 undone in a ``finally``. Every wait is bounded.
@@ -22,7 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -32,29 +34,17 @@ from repodb.changeset import cast, change
 from repodb.cqrs import Cqrs, CqrsConfig, ReplicaSelection
 from repodb.functions import fragment
 from repodb.query import query
-from repodb.schema import Assoc, Col, Schema, field, has_many
 from repodb.telemetry import QueryEvent
 from repodb.types import tup
 from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
-from tests.cqrs.rig import cluster, wait_until
+from tests.cqrs.rig import wait_until
 from tests.cqrs.test_replicas import wait_replayed
+from tests.cqrs.topology import RoutedItem, RoutedTag, Topology
 
 CHECK_INTERVAL = 0.2
 
 PORT = fragment("inet_server_port()", type_=int)
 SERVER = Request.one("SELECT inet_server_port(), pg_is_in_recovery()", row=tup(int, bool))
-
-
-class RoutedItem(Schema, table="items"):
-    id: Col[int | None] = field(primary_key=True, default=None)
-    name: Col[str]
-    tags: ClassVar[Assoc[list[RoutedTag]]] = has_many(lambda: RoutedTag, foreign_key="item_id")
-
-
-class RoutedTag(Schema, table="tags"):
-    id: Col[int | None] = field(primary_key=True, default=None)
-    item_id: Col[int]
-    label: Col[str]
 
 
 def port_of(url: str) -> int:
@@ -248,10 +238,9 @@ def test_manual_marks_win_over_probes(cqrs: Cqrs) -> None:
     assert sorted(read_ports(repo, 4)) == sorted([first, second] * 2)
 
 
-def test_an_idle_primary_does_not_make_replicas_look_behind(schema: str) -> None:
-    """D4: lag is measured in WAL positions, so idleness adds nothing."""
-    _, replica_ports = ports()
-    with Cqrs(config(schema, max_replica_lag_seconds=0.5, max_replica_lag_bytes=0)) as cqrs:
+def test_an_idle_primary_does_not_make_replicas_look_behind(topology: Topology) -> None:
+    """D4: lag is measured in WAL positions (GTIDs on MariaDB), so idleness adds nothing."""
+    with topology.lag_limit(0, max_replica_lag_seconds=0.5) as cqrs:
         wait_until(
             lambda: all(r.lag_seconds is not None for r in cqrs.stats().replicas),
             "a first lag measurement",
@@ -259,106 +248,105 @@ def test_an_idle_primary_does_not_make_replicas_look_behind(schema: str) -> None
         # Idle for many check intervals, longer than the 0.5 s limit.
         time.sleep(max(1.5, 6 * CHECK_INTERVAL))
         stats = cqrs.stats()
-        assert [(r.lag_bytes, r.lag_seconds, r.lagging) for r in stats.replicas] == [
+        assert [(topology.lag(r), r.lag_seconds, r.lagging) for r in stats.replicas] == [
             (0, 0.0, False),
             (0, 0.0, False),
         ]
         assert stats.healthy_replica_count == 2
-        assert sorted(read_ports(Repo(cqrs), 4)) == sorted(replica_ports * 2)
+        replica_ports = topology.replica_ports
+        assert sorted(topology.read_ports(Repo(cqrs), 4)) == sorted(replica_ports * 2)
 
 
-def test_a_replica_over_the_lag_limit_gets_no_reads_until_it_catches_up(schema: str) -> None:
+def test_a_replica_over_the_lag_limit_gets_no_reads_until_it_catches_up(
+    topology: Topology,
+) -> None:
     """D1 (and C2's "only once its lag is under the threshold")."""
-    _, (first, second) = ports()
-    limit = 64 * 1024
-    with Cqrs(config(schema, max_replica_lag_bytes=limit)) as cqrs:
+    first, second = topology.replica_ports
+    limit = topology.lag_step
+    with topology.lag_limit(limit) as cqrs:
         repo = Repo(cqrs)
-        cluster("pause-replay", "1")
+        topology.cluster("pause-replay", "1")
         try:
-            write_wal(cqrs, 4 * limit)
+            topology.write_behind(cqrs, 4 * limit)
             detect = wait_until(lambda: cqrs.stats().replicas[0].lagging, "replica 1 to lag")
             lagging = cqrs.stats().replicas[0]
-            assert lagging.lag_bytes is not None
-            assert lagging.lag_bytes > limit
+            lag = topology.lag(lagging)
+            assert lag is not None
+            assert lag > limit
             assert not lagging.healthy
-            assert set(read_ports(repo, 6)) == {second}
+            assert set(topology.read_ports(repo, 6)) == {second}
         finally:
-            cluster("resume-replay", "1")
+            topology.cluster("resume-replay", "1")
         back = wait_until(lambda: not cqrs.stats().replicas[0].lagging, "replica 1 to catch up")
-        assert first in read_ports(repo, 4)
+        assert first in topology.read_ports(repo, 4)
     print(
-        f"\nD1: lag over {limit} bytes detected in {detect:.2f} s; back {back:.2f} s after resume"
+        f"\nD1 {topology.kind}: lag over {limit} {topology.lag_unit} detected in {detect:.2f} s; "
+        f"back {back:.2f} s after resume"
     )
     # A measurement needs a probe of the primary, then one of the replica.
     assert detect < 2 * CHECK_INTERVAL + 2.0
 
 
-def test_when_every_replica_lags_reads_go_to_the_primary(schema: str) -> None:
+def test_when_every_replica_lags_reads_go_to_the_primary(topology: Topology) -> None:
     """D2."""
-    primary_port, _ = ports()
-    with Cqrs(config(schema, max_replica_lag_bytes=1024)) as cqrs:
+    with topology.lag_limit(topology.lag_step // 64) as cqrs:
         repo = Repo(cqrs)
-        cluster("pause-replay", "1")
+        topology.cluster("pause-replay", "1")
         try:
-            cluster("pause-replay", "2")
+            topology.cluster("pause-replay", "2")
             try:
-                write_wal(cqrs, 64 * 1024)
+                topology.write_behind(cqrs, topology.lag_step)
                 wait_until(lambda: cqrs.stats().healthy_replica_count == 0, "both replicas to lag")
-                assert set(read_ports(repo, 4)) == {primary_port}
+                assert set(topology.read_ports(repo, 4)) == {topology.primary_port}
             finally:
-                cluster("resume-replay", "2")
+                topology.cluster("resume-replay", "2")
         finally:
-            cluster("resume-replay", "1")
+            topology.cluster("resume-replay", "1")
         wait_until(lambda: cqrs.stats().healthy_replica_count == 2, "the replicas to catch up")
 
 
-def test_a_session_reads_its_writes_even_from_a_stalled_replica_pair(schema: str) -> None:
+def test_a_session_reads_its_writes_even_from_a_stalled_replica_pair(topology: Topology) -> None:
     """D3: after a write, a session's reads go only where the write has been replayed."""
-    primary_port, (_, second) = ports()
-    with Cqrs(config(schema)) as cqrs:
+    primary_port, (_, second) = topology.primary_port, topology.replica_ports
+    with topology.cqrs() as cqrs:
         plain = Repo(cqrs)
-        cluster("pause-replay", "1")
+        topology.cluster("pause-replay", "1")
         try:
             with cqrs.session() as session:
                 repo = Repo(session)
                 item = repo.insert(cast(RoutedItem, {"name": "mine"}, ["name"]))
                 assert item.id is not None
-                assert session.last_write_lsn is not None
+                assert session.token() is not None
                 for _ in range(6):
                     # Served by replica 2 once it has the row, else the primary;
                     # never by replica 1, which stopped replaying before the write.
-                    assert served_by(repo, item.id) in (second, primary_port)
-                with open_conn(pg_url()) as primary:
-                    wait_replayed(primary, replica_urls()[1])
-                assert set(read_ports_of(repo, item.id, 4)) == {second}
+                    assert topology.served_by(repo, item.id) in (second, primary_port)
+                topology.wait_replicas([1])
+                assert set(topology.read_ports(repo, 4, item.id)) == {second}
                 # Outside the session, replica 1 still serves reads, without the row.
-                stale = [
-                    plain.one_or_none(
-                        query(RoutedItem).where(RoutedItem.id == item.id).select(PORT)
-                    )
-                    for _ in range(4)
-                ]
+                stale = [topology.found_on(plain, item.id) for _ in range(4)]
                 assert stale.count(None) == 2
                 assert set(stale) == {None, second}
-                cluster("pause-replay", "2")
+                topology.cluster("pause-replay", "2")
                 try:
                     newer = repo.insert(cast(RoutedItem, {"name": "mine too"}, ["name"]))
                     assert newer.id is not None
-                    assert set(read_ports_of(repo, newer.id, 4)) == {primary_port}
+                    assert set(topology.read_ports(repo, 4, newer.id)) == {primary_port}
                 finally:
-                    cluster("resume-replay", "2")
+                    topology.cluster("resume-replay", "2")
         finally:
-            cluster("resume-replay", "1")
+            topology.cluster("resume-replay", "1")
 
 
-def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(schema: str) -> None:
+def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(
+    topology: Topology,
+) -> None:
     """Part 3: POST in one session, GET in another after its token; replica 1 replays nothing."""
-    primary_port, (_, second) = ports()
-    by_id = query(RoutedItem).select(PORT)
-    with Cqrs(config(schema)) as cqrs:
-        cluster("pause-replay", "1")
+    primary_port, (_, second) = topology.primary_port, topology.replica_ports
+    with topology.cqrs() as cqrs:
+        topology.cluster("pause-replay", "1")
         try:
-            reads, stale, last = 0, 0, 0
+            reads, stale, last, token = 0, 0, 0, None
             for n in range(20):
                 with cqrs.session() as post:
                     item = Repo(post).insert(cast(RoutedItem, {"name": f"post {n}"}, ["name"]))
@@ -366,27 +354,28 @@ def test_a_token_carries_a_write_to_a_separate_session_with_no_stale_read(schema
                 assert item.id is not None
                 last = item.id
                 assert token is not None
-                assert token.startswith("rw1.postgresql.")
+                assert token.startswith(f"rw1.{topology.kind}.")
                 with cqrs.session(after=token) as get:
                     assert get.token() == token
                     repo = Repo(get)
                     for _ in range(3):
-                        port = repo.one_or_none(by_id.where(RoutedItem.id == last))
+                        port = topology.found_on(repo, last)
                         reads += 1
                         stale += port is None
                         assert port in (None, second, primary_port)
             assert (reads, stale) == (60, 0)
             # Without the token, replica 1 answers every other read, without the row.
             plain = Repo(cqrs)
-            missing = [plain.one_or_none(by_id.where(RoutedItem.id == last)) for _ in range(4)]
+            missing = [topology.found_on(plain, last) for _ in range(4)]
             assert missing.count(None) == 2
             # Once replica 2 has replayed it, a session after the token reads there.
-            with open_conn(pg_url()) as primary:
-                wait_replayed(primary, replica_urls()[1])
+            topology.wait_replicas([1])
+            assert token is not None
             with cqrs.session(after=token) as get:
-                assert set(read_ports_of(Repo(get), last, 4)) == {second}
+                assert set(topology.read_ports(Repo(get), 4, last)) == {second}
         finally:
-            cluster("resume-replay", "1")
+            topology.cluster("resume-replay", "1")
+    print(f"\nD3 {topology.kind} tokens: {reads} reads after 20 POSTs, {stale} stale; last {token}")
 
 
 def test_a_session_that_cannot_read_the_wal_position_warns_once_and_reads_the_primary(
@@ -411,16 +400,6 @@ def test_a_session_that_cannot_read_the_wal_position_warns_once_and_reads_the_pr
     assert [r.levelno for r in failures] == [logging.WARNING]
     assert failures[0].exc_info is not None
     assert isinstance(failures[0].exc_info[1], ConnectionLost)
-
-
-def read_ports_of(repo: Repo, item_id: int, n: int) -> list[int]:
-    return [served_by(repo, item_id) for _ in range(n)]
-
-
-def write_wal(cqrs: Cqrs, size: int) -> None:
-    """Commit at least ``size`` bytes of WAL on the primary."""
-    rows = [(f"{i:08d}" + "x" * 100,) for i in range(size // 100)]
-    cqrs.with_write(lambda conn: conn.copy_in("items", ["name"], tup(str), rows))
 
 
 def test_stats_report_health_lag_and_pools(cqrs: Cqrs) -> None:

@@ -1,5 +1,7 @@
 """The pool while its PostgreSQL server stops and comes back (checklist A2, B1, B2, B3).
 
+B1 runs on the MariaDB primary too (the ``topology`` fixture).
+
 Covered: checkouts fail fast with the connect error while the server is
 down, a waiter is failed as soon as room frees instead of waiting out its
 timeout, and the error is not the pool-exhausted one (A2); the first good
@@ -30,6 +32,7 @@ from repodb import ConnectError, ConnectionLost, Request
 from repodb.pool import Pool, PoolTimeout
 from tests.conftest import pg_url
 from tests.cqrs.rig import cluster, wait_until
+from tests.cqrs.topology import Topology
 
 SELECT_ONE = Request.one("SELECT 1", row=int)
 JOIN_TIMEOUT = 30.0
@@ -130,9 +133,10 @@ def test_a_down_server_fails_checkouts_fast_with_the_connect_error(
 
 @pytest.mark.parametrize("checked", [False, True], ids=["no validator", "validator"])
 def test_first_good_checkout_after_a_primary_restart_with_stale_connections(
-    checked: bool, primary_down: Callable[[], None]
+    checked: bool, topology: Topology
 ) -> None:
-    url = pg_url()
+    """B1, on PostgreSQL and on MariaDB."""
+    url = topology.primary_url
 
     def validate(conn: repodb.Connection) -> bool:
         conn.ping()
@@ -168,16 +172,19 @@ def test_first_good_checkout_after_a_primary_restart_with_stale_connections(
                 continue
             back.append(time.monotonic())
 
+    stopped = False
     try:
         stale = [pool.acquire() for _ in range(6)]
         for conn in stale:
             pool.release(conn)
         assert pool.stats().available == 6
-        primary_down()
+        stopped = True
+        topology.cluster("stop-primary", "fast")
         threads = [start(load) for _ in range(4)]
         time.sleep(1.5)  # an outage long enough for the backoff to reach its cap
         watcher = start(watch_server)
-        cluster("start-primary")
+        topology.cluster("start-primary")
+        stopped = False
         wait_until(lambda: bool(back), "the primary to accept connections")
         wait_until(
             lambda: any(r == "ok" and t > back[0] for t, r in list(outcomes)), "a good checkout"
@@ -185,6 +192,8 @@ def test_first_good_checkout_after_a_primary_restart_with_stale_connections(
         time.sleep(0.2)
     finally:
         stop.set()
+        if stopped:
+            topology.cluster("start-primary")
     for thread in [*threads, watcher]:
         thread.join(JOIN_TIMEOUT)
         assert not thread.is_alive()
@@ -202,7 +211,7 @@ def test_first_good_checkout_after_a_primary_restart_with_stale_connections(
         assert lost <= 6
     assert all(r == "ok" for t, r in outcomes if t > first_ok + 0.1)
     print(
-        f"\nB1 ({'validator' if checked else 'no validator'}): first good checkout "
+        f"\nB1 {topology.kind} ({'validator' if checked else 'no validator'}): first good checkout "
         f"{(first_ok - back[0]) * 1000:.0f} ms after the server was back; "
         f"caller errors: {lost} ConnectionLost, {errors.count('ConnectError')} ConnectError "
         f"(fail fast while down) of {len(outcomes)} checkouts"

@@ -89,14 +89,14 @@ def test_a_connection_traces_each_statement(conn: repodb.Connection, spans: Any)
 
     found = statement_spans(spans)
     assert [s.name for s in found] == [
-        "INSERT",
+        "INSERT members",
         "BEGIN",
-        "INSERT",
+        "INSERT members",
         "COMMIT",
-        "SELECT",
-        "SELECT",
-        "SELECT",
-        "INSERT",
+        "SELECT members",
+        "SELECT members",
+        "SELECT members",
+        "INSERT members",
     ]
     assert_no_values(found)
     system = conn.dialect.name
@@ -119,6 +119,8 @@ def test_a_connection_traces_each_statement(conn: repodb.Connection, spans: Any)
     first = attributes(found[0])
     assert first["db.query.text"].startswith("INSERT INTO members (email, name) VALUES (")
     assert first["db.operation.name"] == "INSERT"
+    assert first["db.collection.name"] == "members"
+    assert "db.collection.name" not in attributes(found[1])  # BEGIN names no table
     assert attributes(found[4])["db.response.returned_rows"] == 1
     assert attributes(found[6])["db.response.returned_rows"] == 2  # the stream's rows
     failed = found[-1]
@@ -143,7 +145,9 @@ def test_a_repo_over_a_pool_traces_statements_and_checkouts(db_url: str, spans: 
         assert repo.get(Member, ada.id) == ada
         assert repo.one(count) == 1
     found = statement_spans(spans)
-    assert [s.name for s in found] == ["INSERT", "SELECT", "SELECT", "SELECT"]
+    assert [s.name for s in found] == [
+        f"{op} members" for op in ("INSERT", "SELECT", "SELECT", "SELECT")
+    ]
     assert_no_values(found)
     for span in found:
         (checkout,) = [e for e in span.events if e.name == "repodb.pool.checkout"]
@@ -285,7 +289,9 @@ def test_the_async_side_traces_the_same(db_url: str, spans: Any) -> None:
     spans.clear()
     asyncio.run(asyncio.wait_for(body(), 60))
     found = statement_spans(spans)
-    assert [s.name for s in found] == ["INSERT", "SELECT", "SELECT", "SELECT"]
+    assert [s.name for s in found] == [
+        f"{op} members" for op in ("INSERT", "SELECT", "SELECT", "SELECT")
+    ]
     assert [attributes(s).get("db.response.returned_rows") for s in found] == [1, 1, 1, 1]
     # A checkout shows on the first statement after it: the insert's, the block's, the stream's.
     checked = [any(e.name == "repodb.pool.checkout" for e in s.events) for s in found]

@@ -44,6 +44,7 @@ from repodb import (
 from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.sandbox import Sandbox
 from repodb.types import tup
+from repodb.url import parse_url
 
 from ..conftest import (
     CONNECT_TIMEOUT,
@@ -366,6 +367,15 @@ def test_the_router_sends_every_route_to_the_sandbox(items_url: str) -> None:
         with cqrs.session() as session:
             assert Repo(session).all(_NAMES) == ["written"]
             assert session.last_write_lsn is None
+        with cqrs.session() as session:
+            with session.write() as conn:
+                conn.exec(_INSERT, (2, "in a session"))
+            token = session.token()
+        # Nothing lags in a sandbox: the token only says that a write happened.
+        assert token == f"rw1.{parse_url(items_url).driver}.0"
+        with cqrs.session(after=token) as later:
+            assert later.token() == token
+            assert len(Repo(later).all(_NAMES)) == 2
         assert cqrs.config.primary_conninfo.startswith(items_url.split(":", 1)[0])
         cqrs.shutdown()
         assert cqrs.stats().replicas == ()
@@ -454,6 +464,7 @@ import threading
 
 from repodb import Request
 from repodb.types import tup
+from repodb.url import parse_url
 
 INSERT = Request.exec("INSERT INTO items (id, name) VALUES (?, ?)", params=tup(int, str))
 COUNT = Request.one("SELECT count(*) FROM items", row=int)

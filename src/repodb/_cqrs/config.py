@@ -151,8 +151,13 @@ class CqrsConfig:
         replica_selection: a ``ReplicaSelection``.
         validate: ``validate(conn) -> bool`` before a pooled connection is
             reused (for an ``AsyncCqrs`` it may be an async function).
-        max_replica_lag_bytes: a replica more WAL bytes behind gets no reads.
+        max_replica_lag_bytes: a replica more WAL bytes behind gets no reads
+            (PostgreSQL).
         max_replica_lag_seconds: a replica missing writes older than this gets no reads.
+        max_replica_lag_transactions: a replica more transactions behind
+            (by GTID sequence numbers) gets no reads (MariaDB, whose
+            positions count transactions, not bytes). A limit in the other
+            database's unit is a ValueError when the router is made.
         check_interval: seconds between health and lag probes of each server.
         probe_timeout: seconds after which an unanswered probe marks a replica down.
         timeout: seconds a checkout waits for a busy pool (``PoolTimeout``).
@@ -170,6 +175,7 @@ class CqrsConfig:
     validate: Callable[[Any], Any] | None = None
     max_replica_lag_bytes: int | None = None
     max_replica_lag_seconds: float | None = None
+    max_replica_lag_transactions: int | None = None
     check_interval: float = 0.5
     probe_timeout: float = 1.5
     timeout: float = 30.0
@@ -184,7 +190,11 @@ class CqrsConfig:
         object.__setattr__(self, "replica_conninfos", tuple(self.replica_conninfos))
         if self.replica_conninfos and self.replica_max_size_each < 1:
             raise ValueError("replica_max_size_each must be at least 1 when there are replicas")
-        for name in ("max_replica_lag_bytes", "max_replica_lag_seconds"):
+        for name in (
+            "max_replica_lag_bytes",
+            "max_replica_lag_seconds",
+            "max_replica_lag_transactions",
+        ):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} cannot be negative, got {value}")
@@ -201,9 +211,12 @@ class ReplicaStats:
             is within the lag limits.
         down: it failed and has not answered a probe since (or a probe hangs).
         marked_unhealthy: taken out by ``mark_replica_unhealthy``.
-        lagging: over ``max_replica_lag_bytes`` or ``max_replica_lag_seconds``.
-        lag_bytes, lag_seconds: the last measured lag (None: not measured,
-            or not PostgreSQL).
+        lagging: over ``max_replica_lag_seconds``, ``max_replica_lag_bytes``
+            or ``max_replica_lag_transactions``.
+        lag_bytes, lag_seconds: the last measured lag (None: not measured;
+            ``lag_bytes`` is PostgreSQL's, None elsewhere).
+        lag_transactions: the last measured lag in transactions (MariaDB's,
+            None elsewhere).
         last_error: why it is down, if it is.
         pool: its pool's statistics.
     """
@@ -218,6 +231,7 @@ class ReplicaStats:
     lag_seconds: float | None
     last_error: str | None
     pool: PoolStats
+    lag_transactions: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -10,6 +10,12 @@ the primary first went past the replica's position. A replica that has
 replayed everything is 0 bytes and 0 seconds behind, however idle the
 primary. The primary sample used is the last one taken no later than the
 replica's, so the figures are lower bounds, exact to one check interval.
+
+The same history serves MariaDB, whose positions are GTID lists: there a
+position is counted as the sum of its sequence numbers (one per
+transaction), and the distance is in transactions, not bytes (see
+``repodb._cqrs.replication``). MariaDB's ``Seconds_Behind_Master`` has the
+same flaw as the replay timestamp: NULL while replay is stopped, 0 when idle.
 """
 
 from __future__ import annotations
@@ -35,9 +41,13 @@ def parse_lsn(text: str) -> int:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Lag:
-    """How far a replica was behind the primary when last measured."""
+    """How far a replica was behind the primary when last measured.
 
-    bytes: int
+    ``distance`` is in the unit of the database's positions: WAL bytes on
+    PostgreSQL, transactions (GTID sequence numbers) on MariaDB.
+    """
+
+    distance: int
     seconds: float
 
 
