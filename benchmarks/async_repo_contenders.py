@@ -8,7 +8,9 @@ prepares and caches every statement), the AsyncRepo on repodb's own asyncpg
 driver (``postgresql+asyncpg://``), and SQLAlchemy 2's async ORM on asyncpg.
 On SQLite the raw baseline is ``sqlite3`` through a single-thread executor,
 as an async application must run it, and SQLAlchemy runs on aiosqlite (a
-thread per connection too).
+thread per connection too). On MariaDB the raw baseline is asyncmy by hand
+(the client under repodb's async MariaDB driver), and SQLAlchemy's async
+ORM runs on asyncmy too.
 
 The contenders keep ``bench_repo.py``'s contract (``name``, ``ops()``,
 ``close()``) on the same tables and inputs (``repo_kit``), each operation a
@@ -29,8 +31,27 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from async_contenders import _dollars, through_asyncpg
-from repo_contenders import GET, INSERT, LIST, BenchNewUser, BenchUser, RawContender
-from repo_kit import NEW_USER_COLUMNS, POST_COLUMNS, Contender, Database, NewRow, Op, Workload
+from repo_contenders import (
+    GET,
+    INSERT,
+    LIST,
+    POSTS_IN,
+    BenchNewUser,
+    BenchUser,
+    RawContender,
+    _mariadb_posts,
+    _mariadb_users,
+)
+from repo_kit import (
+    NEW_USER_COLUMNS,
+    POST_COLUMNS,
+    Contender,
+    Database,
+    NewRow,
+    Op,
+    Workload,
+    mariadb_value,
+)
 
 import repodb
 from repodb import AsyncRepo
@@ -166,6 +187,65 @@ def _asyncpg(run: Run, conn: Any, work: Workload) -> AsyncContender:
     return AsyncContender("raw asyncpg", run, ops, _nothing)
 
 
+def _asyncmy(run: Run, raw: Any, work: Workload) -> AsyncContender:
+    """asyncmy by hand: one reused cursor, ``%s`` marks, ``insert_all`` as multi-row INSERTs.
+
+    ``raw`` is the ``asyncmy.Connection`` under repodb's async MariaDB driver
+    (closed with it); ``executemany`` of an ``INSERT ... VALUES`` sends
+    multi-row statements of up to ``max_allowed_packet``, in one transaction.
+    Rows become the sync baseline's objects (``repo_contenders``), converted
+    as there: asyncmy gives the UUIDs and JSON as text and the datetimes
+    naive, where psycopg gives Python values, so returning its tuples would
+    leave the raw side less work than the Repo's for the same result.
+    """
+    cursor = raw.cursor()
+    get_sql, page_sql, insert = (sql.replace("?", "%s") for sql in (GET, LIST, INSERT))
+    size = work.sizes.preload_users
+
+    def stored(rows: Sequence[NewRow]) -> list[tuple[Any, ...]]:
+        return [tuple(map(mariadb_value, row)) for row in _stamped(rows, dict)]
+
+    async def fetch(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        await cursor.execute(sql, args)
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+        return rows
+
+    async def fetch_one(sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
+        await cursor.execute(sql, args)
+        row: tuple[Any, ...] | None = await cursor.fetchone()
+        return row
+
+    async def get(k: int) -> Any:
+        return _mariadb_users(await fetch(get_sql, (work.ids[k],)))[0]
+
+    async def page(k: int) -> list[Any]:
+        return _mariadb_users(await fetch(page_sql, (work.starts[k], 100)))
+
+    async def insert_all(k: int) -> None:
+        rows = stored(work.rows[: work.sizes.insert_all])
+        await cursor.execute("START TRANSACTION")
+        await cursor.executemany(insert, rows)
+        await cursor.execute("COMMIT")
+
+    async def preload(k: int) -> list[tuple[Any, list[Any]]]:
+        users = _mariadb_users(await fetch(page_sql, (work.starts[k], size)))
+        ids = [u.id for u in users]
+        posts = _mariadb_posts(await fetch(POSTS_IN.format(", ".join(["%s"] * len(ids))), ids))
+        by_user: dict[int, list[Any]] = {i: [] for i in ids}
+        for post in posts:
+            by_user[post.user_id].append(post)
+        return [(u, by_user[u.id]) for u in users]
+
+    ops: dict[str, AsyncOp] = {
+        "get": get,
+        "list": page,
+        "insert_all": insert_all,
+        "insert": lambda k: fetch_one(insert + " RETURNING id", stored([work.rows[k]])[0]),
+        "preload": preload,
+    }
+    return AsyncContender("raw async", run, ops, _nothing)
+
+
 async def _sqlite_on_thread(run: Run, db: Database, work: Workload) -> AsyncContender:
     """``bench_repo``'s raw sqlite3 operations, each run by ``run_in_executor`` on one thread."""
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-sqlite")
@@ -198,6 +278,11 @@ def sqlalchemy_contender(run: Run, db: Database, work: Workload) -> Contender:
 
     if db.kind == "sqlite":
         engine = create_async_engine(f"sqlite+aiosqlite:///{db.path}")
+    elif db.kind == "mariadb":
+        engine = create_async_engine(
+            "mysql+asyncmy://" + db.conninfo.split("://", 1)[1],
+            connect_args={"init_command": "SET time_zone = '+00:00'"},
+        )
     else:
         schema = db.options.removeprefix("-c search_path=")
         engine = create_async_engine(
@@ -245,13 +330,20 @@ def contenders(run: Run, db: Database, work: Workload) -> list[Contender]:
 
     On PostgreSQL the raw psycopg baseline runs on the psycopg connection
     under repodb's, so that both run on one server process (see
-    ``repo_contenders.RawContender``); raw asyncpg runs likewise on the
+    ``repo_contenders.RawContender``; on MariaDB raw asyncmy runs on the
+    asyncmy connection under repodb's); raw asyncpg runs likewise on the
     asyncpg connection under the AsyncRepo on repodb's asyncpg driver.
     """
     conn: repodb.AsyncConnection = run(repodb.connect_async(db.url))
     ours = _repodb(run, conn, work)
     if db.kind == "sqlite":
         return [run(_sqlite_on_thread(run, db, work)), ours]
+    if db.kind == "mariadb":
+        from repodb.driver.mariadb_async import AsyncMariadbConnection
+
+        maria = conn._driver
+        assert isinstance(maria, AsyncMariadbConnection)
+        return [_asyncmy(run, maria._raw, work), ours]
     from repodb.driver.postgresql_async import AsyncPostgresConnection
 
     driver = conn._driver

@@ -8,11 +8,13 @@ run, rounds of interleaved slices in a rotated order, medians, results
 checked, rows counted after writes); only the contenders differ, each
 operation awaited on one event loop (see ``async_repo_contenders.py``).
 The ratio's base is raw psycopg async (``AsyncRawCursor``, prepared); on
-SQLite it is ``sqlite3`` through a single-thread executor.
+SQLite it is ``sqlite3`` through a single-thread executor, on MariaDB
+asyncmy by hand.
 
 Targets (issue 12): get by key at most 1.2x raw psycopg async on
 PostgreSQL, and the async Repo faster than SQLAlchemy's async ORM in every
-scenario. asyncpg is measured as a candidate second driver.
+scenario; (issue 16) on MariaDB get by key at most 1.2x raw asyncmy and
+``insert_all`` at most 1.3x its multi-row INSERTs. asyncpg is measured as a candidate second driver.
 
 SQLAlchemy (with greenlet), asyncpg and aiosqlite come with the ``bench``
 extra; without them their columns say "not installed".
@@ -45,11 +47,12 @@ NAMES = [
     "repodb async (asyncpg)",
     "SQLAlchemy async ORM",
 ]
-TARGETS = {("get", "postgresql"): 1.2}
+TARGETS = {("get", "postgresql"): 1.2, ("get", "mariadb"): 1.2, ("insert_all", "mariadb"): 1.3}
 # The optional libraries SQLAlchemy's async ORM needs, by database.
 SQLALCHEMY_NEEDS = {
     "sqlite": ("sqlalchemy", "greenlet", "aiosqlite"),
     "postgresql": ("sqlalchemy", "greenlet", "asyncpg"),
+    "mariadb": ("sqlalchemy", "greenlet", "asyncmy"),
 }
 
 
@@ -103,7 +106,8 @@ def _has(module: str) -> bool:
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0] if __doc__ else None, NAMES)
-    print("\n".join(versions(args.pg_url, ("asyncpg", "sqlalchemy", "aiosqlite"))))
+    modules = ("asyncpg", "asyncmy", "sqlalchemy", "aiosqlite")
+    print("\n".join(versions(args.pg_url, modules, args.mariadb_url)))
     with asyncio.Runner() as runner:
         factories, missing = contender_factories(runner)
         measure(args, factories, missing, NAMES, TARGETS, AsyncSlices(runner))

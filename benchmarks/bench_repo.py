@@ -1,8 +1,8 @@
 """The Repo against the raw drivers, SQLAlchemy 2 (Core and ORM) and peewee.
 
 Why: repodb promises to stay close to the driver it wraps and ahead of the
-usual Python database layers. Each scenario runs on a SQLite file and on
-PostgreSQL in the same process, for every contender, on the same tables and
+usual Python database layers. Each scenario runs on a SQLite file, on
+PostgreSQL and on MariaDB in the same process, for every contender, on the same tables and
 inputs; each result is checked (rows read back, rows counted after writes).
 Per operation, the median time of several rounds is reported with its ratio
 to the raw driver (1.00x = no overhead). Within a round the contenders take
@@ -29,8 +29,10 @@ Usage::
                                                          # REPODB_TEST_PG_URL is set
     python benchmarks/bench_repo.py --pg-url postgresql://postgres@127.0.0.1:55432/repodb_test
     python benchmarks/bench_repo.py --quick --json out.json   # the smoke test's run
+    python benchmarks/bench_repo.py --no-sqlite --pg-url "" --mariadb-url mariadb://repodb@127.0.0.1:53306/repodb_test
 
-On PostgreSQL the tables live in a schema of their own, dropped at the end;
+On PostgreSQL the tables live in a schema of their own, dropped at the end
+(on MariaDB a database of their own, ``REPODB_TEST_MARIADB_URL`` by default);
 the table's title gives the server's ``SELECT 1`` round trip before and
 after the run, since ratios of one-round-trip operations move with it.
 """
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -56,6 +59,7 @@ from urllib.parse import quote
 
 from repo_contenders import raw_and_repodb
 from repo_kit import (
+    MARIADB_DDL,
     POSTGRESQL_DDL,
     SCENARIOS,
     SQLITE_DDL,
@@ -64,6 +68,7 @@ from repo_kit import (
     Op,
     Sizes,
     Workload,
+    mariadb_value,
     sqlite_value,
 )
 
@@ -80,7 +85,11 @@ TARGETS: dict[tuple[str, str], float] = {
     ("insert", "postgresql"): 1.1,
     ("preload", "sqlite"): 1.3,
     ("preload", "postgresql"): 1.3,
+    # Issue 16: get by key, and insert_all against the fastest raw bulk path.
+    ("get", "mariadb"): 1.2,
+    ("insert_all", "mariadb"): 1.3,
 }
+DDL = {"sqlite": SQLITE_DDL, "postgresql": POSTGRESQL_DDL, "mariadb": MARIADB_DDL}
 # What an unfinished or missing part of a contender raises when first called.
 UNAVAILABLE = (NotImplementedError, ImportError, AttributeError)
 
@@ -123,6 +132,20 @@ class Admin:
             self._lite = lite
             self._run = lambda sql: lite.execute(sql).fetchall()
             self.close: Callable[[], None] = lite.close
+        elif db.kind == "mariadb":
+            import pymysql
+
+            maria = pymysql.connect(**mariadb_options(db.url))
+            cursor = maria.cursor()
+            self._maria = maria
+
+            def run_maria(sql: str) -> list[tuple[Any, ...]]:
+                cursor.execute(sql)
+                return list(cursor.fetchall())
+
+            self._run = run_maria
+            self.close = maria.close
+            self._run("SET SESSION innodb_lock_wait_timeout = 10")
         else:
             import psycopg
 
@@ -139,9 +162,17 @@ class Admin:
             self._run("SET lock_timeout = '10s'")
 
     def seed(self, work: Workload) -> None:
-        for statement in SQLITE_DDL if self.kind == "sqlite" else POSTGRESQL_DDL:
+        for statement in DDL[self.kind]:
             self._run(statement)
         users, posts = work.user_rows(), work.post_rows()
+        if self.kind == "mariadb":
+            marks = ", ".join(["%s"] * len(users[0]))
+            cursor = self._maria.cursor()
+            for table, rows in (("bench_users", users), ("bench_posts", posts)):
+                values = [tuple(map(mariadb_value, row)) for row in rows]
+                cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
+            self._run("ANALYZE TABLE bench_users, bench_posts")
+            return
         if self.kind == "sqlite":
             marks = ", ".join("?" * len(users[0]))
             self._lite.execute("BEGIN")
@@ -164,6 +195,8 @@ class Admin:
         """Empty the table the write scenarios fill."""
         if self.kind == "sqlite":
             self._run("DELETE FROM bench_new_users")
+        elif self.kind == "mariadb":
+            self._run("TRUNCATE bench_new_users")
         else:
             self._run("TRUNCATE bench_new_users RESTART IDENTITY")
 
@@ -198,6 +231,35 @@ def postgresql_database(url: str) -> Iterator[Database]:
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def mariadb_options(url: str) -> dict[str, Any]:
+    """PyMySQL's (and asyncmy's) connection options for ``url``, with repodb's session settings.
+
+    Why repodb's: a raw user of MariaDB needs the same UTC session and
+    ``sql_mode`` for the same values and SQL, and the settings are data there.
+    """
+    from repodb.driver import ConnectSettings
+    from repodb.driver._mariadb import connect_options
+    from repodb.url import parse_url
+
+    return connect_options(parse_url(url), ConnectSettings())
+
+
+@contextmanager
+def mariadb_database(url: str) -> Iterator[Database]:
+    """A fresh database on the MariaDB server at ``url``, dropped afterwards."""
+    import pymysql
+
+    name = f"bench_repo_{uuid.uuid4().hex[:10]}"
+    with pymysql.connect(**mariadb_options(url)) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    own = url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield Database("mariadb", own, conninfo=own)
+    finally:
+        with pymysql.connect(**mariadb_options(url)) as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE {name}")
 
 
 def contender_factories() -> tuple[list[Factory], dict[str, str]]:
@@ -422,12 +484,25 @@ def table(
     return lines
 
 
-def versions(pg_url: str | None, modules: tuple[str, ...] = ("sqlalchemy", "peewee")) -> list[str]:
+def versions(
+    pg_url: str | None,
+    modules: tuple[str, ...] = ("sqlalchemy", "peewee"),
+    mariadb_url: str | None = None,
+) -> list[str]:
     found = platform_versions(pg_url)
+    if mariadb_url:
+        import pymysql
+
+        with pymysql.connect(**mariadb_options(mariadb_url)) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT VERSION()")
+            server = cursor.fetchone()
+        # (pymysql.__version__ is the mysqlclient version it stands in for.)
+        pymysql_version = importlib.metadata.version("pymysql")
+        found.append(f"PyMySQL {pymysql_version}, MariaDB {server[0] if server else '?'}")
     for module in modules:
         try:
-            found.append(f"{module} {__import__(module).__version__}")
-        except ImportError:
+            found.append(f"{module} {importlib.metadata.version(module)}")
+        except (ImportError, importlib.metadata.PackageNotFoundError):
             found.append(f"{module} not installed")
     return found
 
@@ -456,8 +531,19 @@ def round_trip(url: str, count: int = 2000) -> float:
     Why: on a small machine the round trip changes over minutes (where the
     scheduler puts the server process), and ratios of one-round-trip
     operations move with it; printed with the table, it says which kind of
-    run the table is.
+    run the table is. On MariaDB, PyMySQL's ``SELECT 1`` (it prepares nothing).
     """
+    if url.startswith(("mariadb:", "mysql:")):
+        import pymysql
+
+        with pymysql.connect(**mariadb_options(url)) as maria, maria.cursor() as cursor:
+            times = []
+            for _ in range(count):
+                started = time.perf_counter()
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+                times.append(time.perf_counter() - started)
+        return statistics.median(times)
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -475,9 +561,13 @@ def arguments(description: str | None, names: list[str]) -> argparse.Namespace:
     """The command line shared with ``bench_async_repo.py``; ``--only`` picks among ``names``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--pg-url", default=os.environ.get("REPODB_TEST_PG_URL"))
-    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--mariadb-url", default=os.environ.get("REPODB_TEST_MARIADB_URL"))
+    parser.add_argument("--no-sqlite", action="store_true", help="the servers only")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="times the operations (0.1 on a loaded machine)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here (seconds per op)")
     parser.add_argument(
         "--only", type=lambda text: set(text.split(",")), help=f"a comma list of {names}"
@@ -496,8 +586,8 @@ def measure(
     targets: dict[tuple[str, str], float] = TARGETS,
     slices: Slices = SYNC,
 ) -> None:
-    """Every scenario on SQLite and PostgreSQL as ``args`` say: tables printed, JSON written."""
-    sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds)
+    """Every scenario on each database ``args`` name: tables printed, JSON written."""
+    sizes = Sizes.quick() if args.quick else Sizes(rounds=args.rounds).scaled(args.scale)
     work = Workload.draw(sizes)
     results: dict[str, Results] = {}
     if not args.no_sqlite:
@@ -506,18 +596,23 @@ def measure(
             results["sqlite"] = run_database(db, work, factories, args.only, slices)
         lite = table("sqlite", results["sqlite"], missing, sizes, names, targets)
         print("\nSQLite (file, WAL)\n" + "\n".join(lite))
-    if args.pg_url:
-        before = round_trip(args.pg_url)
-        with postgresql_database(args.pg_url) as db:
-            results["postgresql"] = run_database(db, work, factories, args.only, slices)
-        after = round_trip(args.pg_url)
-        pg = table("postgresql", results["postgresql"], missing, sizes, names, targets)
+    servers = [
+        ("postgresql", "PostgreSQL", args.pg_url, postgresql_database),
+        ("mariadb", "MariaDB", args.mariadb_url, mariadb_database),
+    ]
+    for kind, label, url, database in servers:
+        if not url:
+            print(f"\n{label} skipped: no URL given or in the environment", file=sys.stderr)
+            continue
+        before = round_trip(url)
+        with database(url) as db:
+            results[kind] = run_database(db, work, factories, args.only, slices)
+        after = round_trip(url)
+        lines = table(kind, results[kind], missing, sizes, names, targets)
         print(
-            f"\nPostgreSQL (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
-            f" {duration(after)} after)\n" + "\n".join(pg)
+            f"\n{label} (loopback TCP; a SELECT 1 took {duration(before)} before the run,"
+            f" {duration(after)} after)\n" + "\n".join(lines)
         )
-    else:
-        print("\nPostgreSQL skipped: pass --pg-url or set REPODB_TEST_PG_URL", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
@@ -525,7 +620,7 @@ def measure(
 def main() -> None:
     args = arguments(__doc__.splitlines()[0] if __doc__ else None, NAMES)
     factories, missing = contender_factories()
-    print("\n".join(versions(args.pg_url)))
+    print("\n".join(versions(args.pg_url, mariadb_url=args.mariadb_url)))
     measure(args, factories, missing)
 
 

@@ -34,7 +34,7 @@ from repodb.query import query
 from repodb.schema import Assoc, Col, Schema, field, has_many
 
 if TYPE_CHECKING:
-    import psycopg
+    pass
 
 __all__ = [
     "BenchNewUser",
@@ -134,6 +134,25 @@ def _sqlite_posts(rows: Rows) -> list[Any]:
     ]
 
 
+def _utc(at: dt.datetime) -> dt.datetime:
+    return at.replace(tzinfo=dt.UTC)
+
+
+def _mariadb_users(rows: Rows) -> list[Any]:
+    """MariaDB rows as users: PyMySQL gives Decimals and naive UTC datetimes, the rest as text."""
+    return [
+        RawUser(i, n, e, a, s, b, UUID(t), loads(p), bool(f), _utc(c), _utc(u))
+        for i, n, e, a, s, b, t, p, f, c, u in rows
+    ]
+
+
+def _mariadb_posts(rows: Rows) -> list[Any]:
+    return [
+        RawPost(i, w, t, v, r, p, UUID(k), loads(m), bool(f), _utc(c), _utc(u))
+        for i, w, t, v, r, p, k, m, f, c, u in rows
+    ]
+
+
 def _pg_users(rows: Rows) -> list[Any]:
     """PostgreSQL rows as users: psycopg gives every column as its Python value."""
     return [RawUser(*row) for row in rows]
@@ -144,12 +163,14 @@ def _pg_posts(rows: Rows) -> list[Any]:
 
 
 class RawContender:
-    """sqlite3 or psycopg 3, as a careful user writes each operation.
+    """sqlite3, psycopg 3 or PyMySQL, as a careful user writes each operation.
 
-    Both run in autocommit mode, so a single statement is its own
+    All run in autocommit mode, so a single statement is its own
     transaction. psycopg uses one reused cursor and its default automatic
     preparation; ``insert_all`` is one ``COPY`` on PostgreSQL and one
-    ``executemany`` between ``BEGIN`` and ``COMMIT`` on SQLite. Preloading is
+    ``executemany`` between ``BEGIN`` and ``COMMIT`` on SQLite and MariaDB
+    (PyMySQL sends it as multi-row ``INSERT`` statements of up to
+    ``max_allowed_packet``). Preloading is
     two queries, the second with ``user_id IN (...)``, grouped in a dict.
     Rows become slotted objects (``RawUser``, ``RawPost``) holding Python
     values; on SQLite the user parses the text columns (one C call per
@@ -157,7 +178,8 @@ class RawContender:
     filling the timestamps with one ``now``.
 
     ``session``: on PostgreSQL, the psycopg connection under repodb's, shared
-    so that both run on one server process. On a small machine the time of a
+    so that both run on one server process (on MariaDB, the PyMySQL one: one
+    server thread). On a small machine the time of a
     round trip depends on where the scheduler puts the server process of each
     connection (two connections running the same statement differ by up to
     15 µs here), which would otherwise blur the ratio. The cursor is a plain
@@ -166,9 +188,7 @@ class RawContender:
 
     name = "raw"
 
-    def __init__(
-        self, db: Database, work: Workload, session: psycopg.Connection[Any] | None = None
-    ) -> None:
+    def __init__(self, db: Database, work: Workload, session: Any = None) -> None:
         self._work = work
         self._kind = db.kind
         self._close: Callable[[], None]
@@ -184,20 +204,27 @@ class RawContender:
             self._mark = "?"
             self._users, self._posts = _sqlite_users, _sqlite_posts
         else:
-            import psycopg
-
-            if session is None:
-                pg = psycopg.connect(db.conninfo, autocommit=True, options=db.options)
-                self._close = pg.close
+            if db.kind == "mariadb":
+                assert session is not None, "the PyMySQL connection under repodb's"
+                cursor: Any = session.cursor()
+                self._maria = cursor
+                self._users, self._posts = _mariadb_users, _mariadb_posts
             else:
+                import psycopg
+
                 pg = session
-                self._close = _nothing  # repodb's connection closes it
-            cursor = psycopg.Cursor(pg)
-            self._cursor = cursor
+                if pg is None:
+                    pg = psycopg.connect(db.conninfo, autocommit=True, options=db.options)
+                cursor = psycopg.Cursor(pg)
+                self._cursor = cursor
+                self._users, self._posts = _pg_users, _pg_posts
+            # repodb's connection closes the one under it; one of the raw's own, this.
+            self._close = _nothing if session is not None else cursor.connection.close
 
             def fetch(sql: str, args: Sequence[Any]) -> Rows:
                 cursor.execute(sql, args)
-                return cursor.fetchall()
+                rows: Rows = cursor.fetchall()  # a tuple from PyMySQL: only iterated
+                return rows
 
             def fetch_one(sql: str, args: Sequence[Any]) -> Any:
                 cursor.execute(sql, args)
@@ -205,7 +232,6 @@ class RawContender:
 
             self._fetch, self._fetch_one = fetch, fetch_one
             self._mark = "%s"
-            self._users, self._posts = _pg_users, _pg_posts
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self._mark)
@@ -256,6 +282,12 @@ class RawContender:
                 (n, e, a, s, str(b), str(t), dumps(p, separators=(",", ":")), int(f), at, at)
                 for n, e, a, s, b, t, p, f in rows
             ]
+        if self._kind == "mariadb":
+            naive = now.replace(tzinfo=None)
+            return [
+                (n, e, a, s, b, str(t), dumps(p, separators=(",", ":")), f, naive, naive)
+                for n, e, a, s, b, t, p, f in rows
+            ]
         from psycopg.types.json import Jsonb
 
         return [(n, e, a, s, b, t, Jsonb(p), f, now, now) for n, e, a, s, b, t, p, f in rows]
@@ -266,6 +298,11 @@ class RawContender:
             self._lite.execute("BEGIN")
             self._lite.executemany(insert, rows)
             self._lite.execute("COMMIT")
+            return
+        if self._kind == "mariadb":
+            self._maria.execute("START TRANSACTION")
+            self._maria.executemany(insert, rows)
+            self._maria.execute("COMMIT")
             return
         with self._cursor.copy(f"COPY bench_new_users ({NEW_USER_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
@@ -285,13 +322,18 @@ class RepodbContender:
         self._conn = repodb.connect(db.url)
         self._repo = Repo(self._conn)
 
-    def session(self) -> psycopg.Connection[Any] | None:
-        """The psycopg connection under repodb's on PostgreSQL (None on SQLite)."""
+    def session(self) -> Any:
+        """The psycopg or PyMySQL connection under repodb's (None on SQLite)."""
+        driver = self._conn._driver
+        if self._conn.dialect.name == "mariadb":
+            from repodb.driver.mariadb import MariadbConnection
+
+            assert isinstance(driver, MariadbConnection)
+            return driver._raw
         if self._conn.dialect.name != "postgresql":
             return None
         from repodb.driver.postgresql import PostgresConnection
 
-        driver = self._conn._driver
         assert isinstance(driver, PostgresConnection)
         return driver._raw
 
@@ -325,7 +367,7 @@ class RepodbContender:
 
 
 def raw_and_repodb(db: Database, work: Workload) -> list[Contender]:
-    """The raw driver and repodb, sharing one PostgreSQL session (see ``RawContender``)."""
+    """The raw driver and repodb, sharing one server session (see ``RawContender``)."""
     ours = RepodbContender(db, work)
     return [RawContender(db, work, ours.session()), ours]
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "MARIADB_DDL",
     "NEW_FIELDS",
     "NEW_USER_COLUMNS",
     "POSTGRESQL_DDL",
@@ -35,6 +36,7 @@ __all__ = [
     "Op",
     "Sizes",
     "Workload",
+    "mariadb_value",
     "sqlite_value",
 ]
 
@@ -98,12 +100,43 @@ POSTGRESQL_DDL = [
     "CREATE TABLE bench_new_users " + _PG_USERS,
 ]
 
+_MARIADB_REST = (
+    "token CHAR(36) NOT NULL, {json} JSON NOT NULL, {flag} BOOLEAN NOT NULL, "
+    "inserted_at DATETIME(6) NOT NULL, updated_at DATETIME(6) NOT NULL)"
+)
+_MARIADB_USERS = (
+    "(id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
+    "email VARCHAR(200) NOT NULL, age BIGINT NOT NULL, score BIGINT, "
+    "balance DECIMAL(14, 2) NOT NULL, " + _MARIADB_REST.format(json="prefs", flag="active")
+)
+# Storage forms as docs/mariadb.md gives them: UUIDs as text, aware times as UTC DATETIME(6).
+MARIADB_DDL = [
+    "CREATE TABLE bench_users " + _MARIADB_USERS,
+    "CREATE TABLE bench_posts (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+    "user_id BIGINT NOT NULL REFERENCES bench_users (id), title VARCHAR(200) NOT NULL, "
+    "views BIGINT NOT NULL, rating BIGINT, price DECIMAL(14, 2) NOT NULL, "
+    + _MARIADB_REST.format(json="meta", flag="published"),
+    "CREATE INDEX bench_posts_user_id ON bench_posts (user_id)",
+    "CREATE TABLE bench_new_users " + _MARIADB_USERS,
+]
+
 # When the seeded rows were written (they are all alike in that).
 SEEDED_AT = dt.datetime(2026, 11, 2, 9, 30, 15, 250_000, tzinfo=dt.UTC)
 # A new user, as the contenders get it: (name, email, age, score, balance,
 # token, prefs, active); the timestamps are each contender's to fill.
 NewRow = tuple[str, str, int, int | None, Decimal, uuid.UUID, dict[str, Any], bool]
 NEW_FIELDS = ("name", "email", "age", "score", "balance", "token", "prefs", "active")
+
+
+def mariadb_value(value: object) -> object:
+    """``value`` in the storage form repodb gives it on MariaDB (for seeding and raw writes)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def sqlite_value(value: object) -> object:
@@ -124,15 +157,16 @@ class Database:
     """Where the contenders connect.
 
     Attributes:
-        kind: ``sqlite`` or ``postgresql``.
+        kind: ``sqlite``, ``postgresql`` or ``mariadb``.
         url: a repodb URL (``sqlite:///path``; a PostgreSQL URL whose
-            ``options`` put the tables in the benchmark's own schema).
-        path: the SQLite file; empty for PostgreSQL.
-        conninfo: the PostgreSQL URL without the schema option; empty for SQLite.
+            ``options`` put the tables in the benchmark's own schema; a
+            MariaDB URL naming the benchmark's own database).
+        path: the SQLite file; empty for the servers.
+        conninfo: the PostgreSQL URL without the schema option; MariaDB's URL; empty for SQLite.
         options: the libpq ``options`` selecting the schema (``-c search_path=...``).
     """
 
-    kind: Literal["sqlite", "postgresql"]
+    kind: Literal["sqlite", "postgresql", "mariadb"]
     url: str
     path: str = ""
     conninfo: str = ""
@@ -154,19 +188,19 @@ class Sizes:
     slices: int = 10
     # Operations per timed round, per database: reads are short on SQLite.
     get_ops: Mapping[str, int] = dataclasses.field(
-        default_factory=lambda: {"sqlite": 20_000, "postgresql": 3_000}
+        default_factory=lambda: {"sqlite": 20_000, "postgresql": 3_000, "mariadb": 3_000}
     )
     list_ops: Mapping[str, int] = dataclasses.field(
-        default_factory=lambda: {"sqlite": 2_000, "postgresql": 1_000}
+        default_factory=lambda: {"sqlite": 2_000, "postgresql": 1_000, "mariadb": 1_000}
     )
     preload_ops: Mapping[str, int] = dataclasses.field(
-        default_factory=lambda: {"sqlite": 100, "postgresql": 100}
+        default_factory=lambda: {"sqlite": 100, "postgresql": 100, "mariadb": 100}
     )
 
     @classmethod
     def quick(cls) -> Sizes:
         """A few operations of each kind: proves the script runs, measures nothing."""
-        few = {"sqlite": 5, "postgresql": 5}
+        few = {"sqlite": 5, "postgresql": 5, "mariadb": 5}
         return cls(
             users=400,
             posts_per_user=2,
@@ -175,7 +209,29 @@ class Sizes:
             rounds=1,
             get_ops=few,
             list_ops=few,
-            preload_ops={"sqlite": 2, "postgresql": 2},
+            preload_ops={"sqlite": 2, "postgresql": 2, "mariadb": 2},
+        )
+
+    def scaled(self, factor: float) -> Sizes:
+        """The same tables, ``factor`` times the operations and rows written (at least one).
+
+        Why: on a loaded machine a round trip can take milliseconds, and a
+        full run hours; the ratios come from interleaved slices either way.
+        """
+
+        def times(n: int) -> int:
+            return max(1, round(n * factor))
+
+        def each(ops: Mapping[str, int]) -> dict[str, int]:
+            return {kind: times(n) for kind, n in ops.items()}
+
+        return dataclasses.replace(
+            self,
+            insert_all=times(self.insert_all),
+            inserts=times(self.inserts),
+            get_ops=each(self.get_ops),
+            list_ops=each(self.list_ops),
+            preload_ops=each(self.preload_ops),
         )
 
     def parts(self, scenario: str, kind: str) -> list[range]:

@@ -193,6 +193,11 @@ def engine_for(db: Database) -> Engine:
 
         return engine
     target = db.conninfo.split("://", 1)[1]
+    if db.kind == "mariadb":
+        # On PyMySQL, in UTC as repodb's sessions (SQLAlchemy reads DATETIME back naive).
+        return create_engine(
+            f"mysql+pymysql://{target}", connect_args={"init_command": "SET time_zone = '+00:00'"}
+        )
     return create_engine(f"postgresql+psycopg://{target}", connect_args={"options": db.options})
 
 

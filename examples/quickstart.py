@@ -3,7 +3,8 @@
 Runs on SQLite with no server (a file in a temporary directory). Pass
 ``--url postgresql://user@host:port/db`` to run the same steps on PostgreSQL
 (it creates its tables in a schema named ``repodb_quickstart`` and drops it
-at the end).
+at the end), or ``--url mariadb://user@host:port/db`` on MariaDB (in a
+database of that name, likewise).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import datetime as dt
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, LiteralString
 
 import repodb
 from repodb import Multi, MultiError, Repo, Request
@@ -187,7 +188,10 @@ def cqrs_demo(url: str, replicas: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", help="a PostgreSQL URL (default: a SQLite file in a temp dir)")
+    parser.add_argument(
+        "--url",
+        help="a PostgreSQL or MariaDB URL (default: a SQLite file in a temp dir)",
+    )
     parser.add_argument(
         "--replica",
         action="append",
@@ -201,22 +205,43 @@ def main() -> None:
         print(f"1. Connecting to {where} and migrating it with examples/migrations/")
         with repodb.connect(url) as conn:
             kind = conn.dialect.name
-            if kind == "postgresql":
-                conn.exec(Request.exec("DROP SCHEMA IF EXISTS repodb_quickstart CASCADE"))
-                conn.exec(Request.exec("CREATE SCHEMA repodb_quickstart"))
-                conn.exec(Request.exec("SET search_path TO repodb_quickstart"))
+            setup, teardown = SCRATCH.get(kind, ((), None))
+            for sql in setup:
+                conn.exec(Request.exec(sql))
             try:
                 migrate(conn)
                 run(Repo(conn))
                 if kind == "sqlite":
                     # Replicas of a SQLite file: read-only connections to it.
                     cqrs_demo(url, args.replica or [url, url])
-                elif args.replica:
+                elif args.replica and kind == "postgresql":
                     cqrs_demo(_in_schema(url), [_in_schema(r) for r in args.replica])
             finally:
-                if kind == "postgresql":
-                    conn.exec(Request.exec("DROP SCHEMA repodb_quickstart CASCADE"))
+                if teardown is not None:
+                    conn.exec(Request.exec(teardown))
     print("Done.")
+
+
+# A server's scratch space for the quickstart, made first and dropped at the end:
+# a schema on PostgreSQL, a database on MariaDB (its schemas are databases).
+SCRATCH: dict[str, tuple[tuple[LiteralString, ...], LiteralString]] = {
+    "postgresql": (
+        (
+            "DROP SCHEMA IF EXISTS repodb_quickstart CASCADE",
+            "CREATE SCHEMA repodb_quickstart",
+            "SET search_path TO repodb_quickstart",
+        ),
+        "DROP SCHEMA repodb_quickstart CASCADE",
+    ),
+    "mariadb": (
+        (
+            "DROP DATABASE IF EXISTS repodb_quickstart",
+            "CREATE DATABASE repodb_quickstart CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            "USE repodb_quickstart",
+        ),
+        "DROP DATABASE repodb_quickstart",
+    ),
+}
 
 
 def _in_schema(url: str) -> str:

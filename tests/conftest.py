@@ -163,6 +163,12 @@ def through_asyncpg(url: str) -> str:
     return "postgresql+asyncpg" + url[url.index(":") :]
 
 
+def dialect_of(url: str) -> str:
+    """The dialect of a test URL: ``postgresql`` (either driver), ``mariadb`` or ``sqlite``."""
+    scheme = url.partition(":")[0]
+    return {"postgresql+asyncpg": "postgresql", "mysql": "mariadb"}.get(scheme, scheme)
+
+
 def sync_twin(url: str) -> str:
     """``url`` for the sync API, which has psycopg only: without ``+asyncpg``."""
     return url.replace("postgresql+asyncpg:", "postgresql:", 1)
@@ -179,11 +185,17 @@ def async_pg_schema_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield through_asyncpg(url) if request.param == "asyncpg" else url
 
 
-@pytest.fixture(params=["sqlite", *ASYNC_PG_DRIVERS])
+@pytest.fixture
 def async_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """``db_url`` for the async suites: SQLite, then PostgreSQL through each async driver."""
+    """``db_url`` for the async suites: SQLite, PostgreSQL through each async driver, MariaDB.
+
+    MariaDB where marked ``mariadb``, as for ``db_url`` (``pytest_generate_tests``).
+    """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if request.param == "mariadb":
+        yield request.getfixturevalue("mariadb_db_url")
         return
     with fresh_schema_url() as url:
         yield through_asyncpg(url) if request.param == "asyncpg" else url
@@ -218,13 +230,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     leaves the MariaDB case out (not skipped: not made), for a feature
     MariaDB lacks; docs/mariadb.md lists them.
     """
-    # The async suites' ``db_url`` is their own (``async_db_url``: both async drivers).
-    if "db_url" in metafunc.fixturenames and "async_db_url" not in metafunc.fixturenames:
-        kinds = ["sqlite", "postgresql"]
-        marker = metafunc.definition.get_closest_marker("mariadb")
-        if marker is not None and "absent" not in marker.kwargs:
-            kinds.append("mariadb")
-        metafunc.parametrize("db_url", kinds, indirect=True)
+    marker = metafunc.definition.get_closest_marker("mariadb")
+    on_mariadb = ["mariadb"] if marker is not None and "absent" not in marker.kwargs else []
+    # The async suites' ``db_url`` is their own (``async_db_url``: both async PostgreSQL drivers).
+    if "async_db_url" in metafunc.fixturenames:
+        kinds = ["sqlite", *ASYNC_PG_DRIVERS, *on_mariadb]
+        metafunc.parametrize("async_db_url", kinds, indirect=True)
+    elif "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("db_url", ["sqlite", "postgresql", *on_mariadb], indirect=True)
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
 """The benchmarks run, as a user runs them, with tiny sizes: they cannot rot unnoticed.
 
 In the Repo and async benchmarks every scenario runs for every contender on
-SQLite and on PostgreSQL; the script itself checks each result (rows read
-back, rows counted after writes). Times are never asserted: this machine's
-speed proves nothing.
+SQLite and on PostgreSQL (the Repo benchmarks on MariaDB too); the script
+itself checks each result (rows read back, rows counted after writes). Times
+are never asserted: this machine's speed proves nothing.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PGBOUNCER_URL, pg_url, replica_urls, require
+from tests.conftest import PGBOUNCER_URL, mariadb_url, pg_url, replica_urls, require
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_repo.py"
 SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
@@ -28,6 +29,9 @@ def measured_on(database: str, tmp_path: Path, script: Path = BENCH) -> dict[str
     """``script``'s results on ``database`` alone: scenario -> contender -> seconds."""
     if database == "sqlite":
         results = run_bench(tmp_path, "--pg-url", "", script=script)
+    elif database == "mariadb":
+        where = ["--no-sqlite", "--pg-url", "", "--mariadb-url", mariadb_url()]
+        results = run_bench(tmp_path, *where, script=script)
     else:
         results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url(), script=script)
     assert list(results) == [database]
@@ -46,23 +50,28 @@ def assert_every_one_timed(measured: dict[str, Any], names: set[str]) -> None:
 
 def run_bench(tmp_path: Path, *args: str, script: Path = BENCH) -> dict[str, Any]:
     out = tmp_path / "results.json"
+    # MariaDB only where asked for with --mariadb-url, not from the test cluster's environment.
+    env = {k: v for k, v in os.environ.items() if k != "REPODB_TEST_MARIADB_URL"}
     done = subprocess.run(
         [sys.executable, str(script), "--quick", "--json", str(out), *args],
         capture_output=True,
         text=True,
         timeout=110,
         check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     results: dict[str, Any] = json.loads(out.read_text())
     return results
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "mariadb"])
 def test_every_scenario_runs_for_every_contender(database: str, tmp_path: Path) -> None:
     measured = measured_on(database, tmp_path)
     assert set(measured) == SCENARIOS
-    installed = [name for name, module in PEERS.items() if importlib.util.find_spec(module)]
+    # peewee is not measured on MariaDB (SQLAlchemy is the peer there).
+    peers = {n: m for n, m in PEERS.items() if not (database == "mariadb" and n == "peewee")}
+    installed = [name for name, module in peers.items() if importlib.util.find_spec(module)]
     for scenario, outcome in measured.items():
         runs = ["raw"] if scenario == "preload_n1" else ["raw", "repodb", *installed]
         assert set(outcome) == set(runs), scenario
@@ -84,7 +93,7 @@ def test_the_async_benchmark_runs_every_scenario_for_every_contender(
     assert_every_one_timed(measured, names)
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "mariadb"])
 def test_the_async_repo_benchmark_runs_every_scenario_for_every_contender(
     database: str, tmp_path: Path
 ) -> None:
@@ -97,6 +106,8 @@ def test_the_async_repo_benchmark_runs_every_scenario_for_every_contender(
         peers["raw asyncpg"] = ["asyncpg"]
         peers["repodb async (asyncpg)"] = ["asyncpg"]
         peers["SQLAlchemy async ORM"].append("asyncpg")
+    elif database == "mariadb":
+        peers["SQLAlchemy async ORM"].append("asyncmy")
     else:
         peers["SQLAlchemy async ORM"].append("aiosqlite")
     installed = [n for n, needs in peers.items() if all(map(importlib.util.find_spec, needs))]
@@ -209,3 +220,19 @@ def test_the_pgbouncer_benchmark_runs_without_an_error(tmp_path: Path) -> None:
         "PgBouncer, statement_timeout",
     }
     assert set(results["timeout"]) == {"outside a transaction", "in a transaction"}
+
+
+@pytest.mark.mariadb_server
+def test_the_mariadb_bulk_benchmark_loads_every_way(tmp_path: Path) -> None:
+    script = BENCH.parent / "bench_mariadb_bulk.py"
+    results = run_bench(tmp_path, "--mariadb-url", mariadb_url(), script=script)
+    assert set(results) == {
+        "raw multi-row INSERT (PyMySQL)",
+        "raw LOAD DATA LOCAL (PyMySQL)",
+        "repodb insert_all",
+        "raw multi-row INSERT (asyncmy)",
+        "repodb async insert_all",
+    }
+    for name, figures in results.items():
+        assert len(figures) == 1, name
+        assert figures[0] > 0, name

@@ -474,8 +474,13 @@ class AsyncConnection:
     ) -> T | None:
         """Run ``fn(conn)`` in a transaction, retrying on serialization failure or deadlock.
 
-        Waits a random time up to ``base_delay * 2**attempt`` (capped at
-        ``max_delay``) between attempts, so conflicting clients spread out;
+        Any ``TransactionRollback`` is retried: ``SerializationFailure``,
+        ``DeadlockDetected``, and MariaDB's ``LockTimeout`` (1205), after
+        which the server has undone only the statement that waited: every
+        retry follows a ROLLBACK of the whole transaction and runs ``fn``
+        from the start in a new one. Waits a random time up to
+        ``base_delay * 2**attempt`` (capped at ``max_delay``) between
+        attempts, so conflicting clients spread out;
         the last failure propagates. ``raise Rollback()`` in ``fn`` rolls back
         without retrying and returns None. It must not be called inside a
         transaction: a retry needs a fresh one.

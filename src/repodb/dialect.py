@@ -77,6 +77,10 @@ class Dialect:
             FROM`` joins a table with a column of the same name.
         ilike_operator: the case-insensitive ``LIKE``; SQLite's ``LIKE``
             already ignores ASCII case.
+        ilike_template: the case-insensitive ``LIKE`` as a template of the
+            operand ``{x}`` and the pattern ``{p}``, where no operator is
+            case-insensitive whatever the collation (MariaDB's ``LIKE``
+            follows it), or None.
         offset_without_limit: what must precede ``OFFSET`` when a query has
             no limit (SQLite's grammar wants a ``LIMIT``).
         now_sql: the current time in the form datetimes are stored in.
@@ -130,6 +134,42 @@ class Dialect:
             prefix=...)`` compiles with a copy of the dialect that carries it
             (``with_prefix``), so that the prefix is part of every cache key
             the dialect is, and of every table name the dialect quotes.
+        supports_nulls_order: ``ORDER BY x NULLS FIRST/LAST``. Without it, an
+            ordering asking for NULLs where the database does not put them
+            (``nulls_sort_first``) is written ``(x IS NULL) ASC|DESC, x``: the
+            same order, with ``x`` written twice (so an ``x`` that binds a
+            value is refused).
+        nulls_sort_first: whether NULLs come first in ascending order (and
+            so last in descending order) when an ordering says nothing.
+        supports_full_join: ``FULL [OUTER] JOIN``.
+        aggregate_filter: the template of an aggregate's argument that keeps
+            only the rows of its ``filter()``, where the database has no
+            ``FILTER (WHERE ...)``: ``{x}`` the argument, then ``{c}`` the
+            condition (in this order, the order they bind in everywhere).
+        int_division: the operator dividing two integers to an integer
+            (truncating toward zero, as PostgreSQL's and SQLite's ``/``).
+        lock_clauses: ``(strength, clause)``: the row-lock clause per
+            strength (``UPDATE``, ``SHARE``, ...), where it is not ``FOR
+            strength``; with any, a strength left out is refused.
+        update_on_duplicate: the upsert is ``ON DUPLICATE KEY UPDATE``
+            (MariaDB, MySQL) rather than ``ON CONFLICT``: it fires on a
+            conflict with any unique key, has no conflict target, no ``DO
+            NOTHING`` and no ``WHERE``; the new row's value is
+            ``excluded_sql`` (with ``{column}``).
+        excluded_sql: how an upsert's assignment names the new row's value
+            of ``{column}`` (a quoted name) where the dialect has no
+            ``excluded`` row.
+        inserted_flag_sql: an expression of an upsert's RETURNING that is
+            true for a row the statement inserted, false for one it found
+            (PostgreSQL's ``xmax = 0``), or None.
+        upsert_marker: with ``update_on_duplicate``, the first assignment of
+            every ``ON DUPLICATE KEY UPDATE`` (``{column}``: the first inserted
+            column, set to itself): it records that the row was found, for
+            ``inserted_flag_sql`` to read, and is the whole update of
+            ``on_conflict="nothing"``.
+        inserted_flag_reset: the statement run before an upsert whose
+            ``inserted_flag_sql`` is read, so that a failed statement's record
+            cannot leak into the next one.
         search_ops: ``(form, template)``: full-text search: ``vector``
             (``{config}``, ``{document}``), ``query_plain``, ``query_raw``,
             ``query_phrase``, ``query_web`` (``{config}``, ``{q}``),
@@ -137,6 +177,11 @@ class Dialect:
             ``document_part`` (``{d}``) and ``document_join`` that make one
             document of several columns; none on SQLite (FTS5 is a virtual
             table, not a function of a column).
+
+        The JSON access of ``json_get``/``json_text`` (and ``->``, ``->>``)
+        is a template too, where ``json_ops`` has ``get`` and ``text``
+        (``{j}``, then ``{path}``: a JSON path built from ``json_key`` and
+        ``json_index`` parts); else the ``->``/``->>`` operators.
     """
 
     name: str
@@ -181,6 +226,18 @@ class Dialect:
     json_ops: tuple[tuple[str, str], ...] = ()
     search_ops: tuple[tuple[str, str], ...] = ()
     default_prefix: str | None = None
+    supports_nulls_order: bool = True
+    nulls_sort_first: bool = False
+    supports_full_join: bool = True
+    aggregate_filter: str | None = None
+    int_division: str = "/"
+    lock_clauses: tuple[tuple[str, str], ...] = ()
+    update_on_duplicate: bool = False
+    excluded_sql: str | None = None
+    inserted_flag_sql: str | None = None
+    ilike_template: str | None = None
+    upsert_marker: str | None = None
+    inserted_flag_reset: str | None = None
 
     def ordered_placeholder(self, n: int) -> str:
         """The marker of the n-th parameter (from 1) of a statement binding each once, in order."""
@@ -265,7 +322,8 @@ class Dialect:
         for known, template in self.array_ops:
             if known == form:
                 return template
-        raise ValueError(f"{self.name} has no array operation {form!r}")
+        hint = _MISSING_HINTS.get((self.name, "array"), "")
+        raise ValueError(f"{self.name} has no array operation {form!r}{hint}")
 
     def template(self, family: str, form: str) -> str:
         """The template of ``form`` among the ``json_ops`` or ``search_ops`` (``family``)."""
@@ -275,6 +333,29 @@ class Dialect:
         what = "full-text search" if family == "search" else f"JSON operation {form!r}"
         hint = _MISSING_HINTS.get((self.name, family), "")
         raise ValueError(f"{self.name} has no {what}{hint}")
+
+    def has_template(self, family: str, form: str) -> bool:
+        """Whether ``form`` is among the ``json_ops`` or ``search_ops`` (``family``)."""
+        ops = self.json_ops if family == "json" else self.search_ops
+        return any(known == form for known, _ in ops)
+
+    def lock_clause(self, strength: str) -> str:
+        """The row-lock clause of ``strength``: ``FOR UPDATE``, MariaDB's ``LOCK IN SHARE MODE``."""
+        if not self.supports_row_locks:
+            raise ValueError(
+                f"{self.name} has no row locks (FOR UPDATE/FOR SHARE); "
+                "remove .lock() for it (a write transaction already excludes other writers)"
+            )
+        if not self.lock_clauses:
+            return f"FOR {strength}"
+        for known, clause in self.lock_clauses:
+            if known == strength:
+                return clause
+        have = ", ".join(repr(k.lower().replace(" ", "_")) for k, _ in self.lock_clauses)
+        raise ValueError(
+            f"{self.name} has no FOR {strength} lock (PostgreSQL's); its row locks are {have}:"
+            " lock(strength='update') excludes the same writers and more"
+        )
 
     def time_shift(self, form: str) -> str:
         """The template moving a date or datetime in ``form`` (see ``time_shifts``)."""
@@ -296,6 +377,14 @@ _MISSING_HINTS = {
     ("sqlite", "search"): (
         " (to_tsvector and its siblings are PostgreSQL's; on SQLite use an FTS5 virtual table"
         " through fragment())"
+    ),
+    ("mariadb", "search"): (
+        " (to_tsvector and its siblings are PostgreSQL's; MariaDB searches a FULLTEXT index"
+        " with MATCH (columns) AGAINST (?): write it with fragment())"
+    ),
+    ("mariadb", "array"): (
+        ": arrays are JSON text on mariadb, stored and read back whole; test their elements"
+        " in SQL with fragment() (JSON_CONTAINS, JSON_SEARCH), or keep them in a table of their own"
     ),
 }
 
@@ -489,6 +578,7 @@ POSTGRESQL = Dialect(
         ("append", "array_append({a}, {x})"),
         ("remove", "array_remove({a}, {x})"),
     ),
+    inserted_flag_sql="(xmax = 0)",
     json_ops=(
         ("contains", "({j} @> CAST({x} AS jsonb))"),
         ("has_key", "({j} ? CAST({k} AS text))"),
@@ -526,12 +616,19 @@ MARIADB = Dialect(
     supports_row_locks=True,
     supports_date_trunc=False,
     supports_conflict_constraint=False,
-    # ON DUPLICATE KEY UPDATE fires on any unique key and names the new row
-    # by VALUES(col), not a target and ``excluded``: not written yet.
+    # ON DUPLICATE KEY UPDATE: fires on any unique key (no target), names the
+    # new row by VALUES(col) (10.3.3+; MariaDB has no INSERT ... AS alias).
     supports_on_conflict=False,
+    update_on_duplicate=True,
+    excluded_sql="VALUES({column})",
+    # A session variable: set to 1 by the update of a found row, read and set
+    # back to 0 by that row's RETURNING (rows are returned one by one, as
+    # written); set to 0 before each statement that reads it.
+    upsert_marker="{column} = IF((@repodb_found := 1), {column}, {column})",
+    inserted_flag_sql="IF(@repodb_found, (@repodb_found := 0), TRUE)",
+    inserted_flag_reset="SET @repodb_found = 0",
     supports_writable_cte=False,
-    # (No ON CONFLICT at all: supports_on_conflict is False.)
-    upsert_update_needs_target=True,
+    upsert_update_needs_target=False,
     upsert_select_wrap=None,
     supports_delete_using=False,
     supports_update_from=False,
@@ -541,8 +638,9 @@ MARIADB = Dialect(
     groups_by_outer_columns=False,
     # LIKE follows the collation: case-insensitive under MariaDB's default
     # utf8mb4_general_ci, case-sensitive under utf8mb4_bin (the test
-    # databases'), where ilike is therefore case-sensitive too.
+    # databases'); ilike lowers both sides, so it ignores case under either.
     ilike_operator="LIKE",
+    ilike_template="(LOWER({x}) LIKE LOWER({p}))",
     offset_without_limit="LIMIT 18446744073709551615 ",
     now_sql="CURRENT_TIMESTAMP(6)",
     cast_types=(
@@ -565,9 +663,10 @@ MARIADB = Dialect(
         ("sum", Kind.INT, "SIGNED"),
         ("avg", Kind.INT, "DOUBLE"),
     ),
-    json_key=("CONCAT('$.\"', ", ", '\"')"),
-    json_index=("CONCAT('$[', ", ", ']')"),
-    json_text_cast="CHAR",
+    # Parts of a JSON path: CONCAT('$', '."', ?, '"', '[', ?, ']').
+    json_key=("'.\"', ", ", '\"'"),
+    json_index=("'[', ", ", ']'"),
+    json_text_cast=None,
     casts_via=(),
     decimal_compare_as=None,
     max_identifier_bytes=64,
@@ -584,6 +683,25 @@ MARIADB = Dialect(
         ("date_months", "({v} + INTERVAL ({n} * {factor}) MONTH)"),
     ),
     identifier_quote="`",
+    # NULLs sort first ascending, last descending; no NULLS FIRST/LAST.
+    supports_nulls_order=False,
+    nulls_sort_first=True,
+    supports_full_join=False,
+    # A scalar subquery without FROM: the argument where the condition holds,
+    # else NULL, which every aggregate skips (count(*) counts the 1s). Not
+    # CASE WHEN {c} THEN {x}: that names the condition first, and values bind
+    # in the order of the text.
+    aggregate_filter="(SELECT {x} FROM DUAL WHERE {c})",
+    int_division="DIV",
+    lock_clauses=(("UPDATE", "FOR UPDATE"), ("SHARE", "LOCK IN SHARE MODE")),
+    json_ops=(
+        ("get", "JSON_EXTRACT({j}, {path})"),
+        # JSON null is SQL NULL, as with PostgreSQL's ->> (CONCAT makes the
+        # JSON text plain text, so the string "null" stays a string).
+        ("text", "JSON_UNQUOTE(NULLIF(CONCAT(JSON_EXTRACT({j}, {path})), 'null'))"),
+        ("contains", "JSON_CONTAINS({j}, {x})"),
+        ("has_key", "JSON_CONTAINS_PATH({j}, 'one', CONCAT('$.\"', {k}, '\"'))"),
+    ),
 )
 
 PORTABLE_IDENTIFIER_BYTES = min(

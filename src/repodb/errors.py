@@ -37,6 +37,7 @@ __all__ = [
     "ForeignKeyViolation",
     "InFailedTransaction",
     "IntegrityError",
+    "LockTimeout",
     "MultipleResults",
     "NotFound",
     "NotNullViolation",
@@ -224,7 +225,20 @@ class SerializationFailure(TransactionRollback):
 
 
 class DeadlockDetected(TransactionRollback):
-    """Two transactions waited on each other (SQLSTATE 40P01)."""
+    """Two transactions waited on each other (SQLSTATE 40P01, MariaDB's 1213)."""
+
+
+class LockTimeout(TransactionRollback):
+    """A statement waited for a row lock longer than the server allows (MariaDB's 1205).
+
+    Why a ``TransactionRollback``: ``run_transaction`` retries it. MariaDB
+    rolls back only the statement that waited (unless the server runs with
+    ``innodb_rollback_on_timeout``), so the transaction's earlier writes
+    would survive; repodb treats the transaction as failed whatever the
+    server kept (a further statement is refused with ``InFailedTransaction``)
+    and rolls it back whole, and a retry starts it again from the beginning.
+    MariaDB's ``NOWAIT`` reports a locked row with the same error.
+    """
 
 
 class StatementTimeout(QueryError):

@@ -30,13 +30,14 @@ import dataclasses
 import datetime as dt
 import string
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from .types import DbType, Kind, json, optional, to_dbtype
 
 if TYPE_CHECKING:
     from ._compile.writer import Writer
+    from .dialect import Dialect
     from .query import Query
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "InList",
     "InQuery",
     "InValues",
+    "InsertedFlag",
     "JsonAccess",
     "Label",
     "Like",
@@ -541,7 +543,10 @@ class Binary(Expr[Any]):
             emit_ordered(self.right, w)
         else:
             self.left.emit(w)
-            w.write(f" {self.op} ")
+            op = self.op
+            if op == "/" and _integers(self.left, self.right):
+                op = w.dialect.int_division
+            w.write(f" {op} ")
             self.right.emit(w)
         w.write(")")
 
@@ -556,6 +561,12 @@ class Binary(Expr[Any]):
             return _truth(self.left, self.right)
         left = self.left.dbtype
         return nullable_type(base_type(left)) if _maybe_null(self.right.dbtype) else left
+
+
+def _integers(left: Expr[Any], right: Expr[Any]) -> bool:
+    """Whether both operands are integers (their quotient is an integer, truncated)."""
+    a, b = base_type(left.dbtype), base_type(right.dbtype)
+    return a is not None and b is not None and a.kind is Kind.INT and b.kind is Kind.INT
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -769,6 +780,10 @@ class Like(Expr[bool]):
         return _truth(self.operand, self.pattern)
 
     def emit(self, w: Writer) -> None:
+        lowered = w.dialect.ilike_template if self.insensitive else None
+        if lowered is not None:
+            emit_template(w, lowered, {"x": self.operand, "p": self.pattern})
+            return
         w.write("(")
         self.operand.emit(w)
         w.write(f" {w.dialect.ilike_operator} " if self.insensitive else " LIKE ")
@@ -816,10 +831,35 @@ class Ordering:
         return dataclasses.replace(self, nulls="LAST")
 
     def emit(self, w: Writer) -> None:
+        clause = w.dialect.supports_nulls_order
+        if not clause and self.needs_nulls_term(w.dialect):
+            # (x IS NULL) sorts false (0) before true (1).
+            values: list[object] = []
+            self.expr.walk([], values)
+            if values:
+                raise ValueError(
+                    f"{w.dialect.name} has no NULLS {self.nulls}: repodb writes it as"
+                    " ORDER BY (x IS NULL), x, which would bind this expression's values twice;"
+                    " order by a column or a label of the select list instead"
+                )
+            w.write("(")
+            self.expr.emit(w)
+            w.write(" IS NULL) DESC, " if self.nulls == "FIRST" else " IS NULL) ASC, ")
         emit_ordered(self.expr, w)
         w.write(" DESC" if self.descending else " ASC")
-        if self.nulls:
+        if self.nulls and clause:
             w.write(f" NULLS {self.nulls}")
+
+    def needs_nulls_term(self, dialect: Dialect) -> bool:
+        """Whether, without NULLS FIRST/LAST, NULLs need a sort term of their own.
+
+        Only when asked for where the dialect does not put them anyway
+        (MariaDB: first ascending, last descending).
+        """
+        if self.nulls is None:
+            return False
+        first_by_default = dialect.nulls_sort_first != self.descending
+        return first_by_default != (self.nulls == "FIRST")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
         shape.append((Ordering, self.descending, self.nulls))
@@ -953,17 +993,28 @@ class Func(Expr[T]):
         w.write(f"{self.name}(")
         if self.distinct:
             w.write("DISTINCT ")
+        filtered = w.dialect.aggregate_filter if self.filter_by is not None else None
+        if filtered is not None:
+            # count(*) counts the rows where the argument, 1, is not NULL.
+            argument = "1" if self.star else self._emit_arguments
+            assert self.filter_by is not None
+            emit_template(w, filtered, {"x": argument, "c": self.filter_by})
+            w.write(")")
+            return
         if self.star:
             w.write("*")
-        if self.name in ("min", "max"):
-            emit_ordered(self.args[0], w)
-        else:
-            _emit_list(w, self.args)
+        self._emit_arguments(w)
         w.write(")")
         if self.filter_by is not None:
             w.write(" FILTER (WHERE ")
             self.filter_by.emit(w)
             w.write(")")
+
+    def _emit_arguments(self, w: Writer) -> None:
+        if self.name in ("min", "max"):
+            emit_ordered(self.args[0], w)
+        else:
+            _emit_list(w, self.args)
 
     def emit_cast(self, w: Writer, body: Callable[[Writer], None]) -> None:
         """Write ``body``, cast back to the argument's type where the dialect needs it."""
@@ -1153,6 +1204,10 @@ class JsonAccess(Expr[T]):
 
     def emit(self, w: Writer) -> None:
         d = w.dialect
+        form = "text" if self.text else "get"
+        if d.has_template("json", form):
+            emit_template(w, d.template("json", form), {"j": self.operand, "path": self._emit_path})
+            return
         cast = self.text and d.json_text_cast
         w.write("CAST(" if cast else "")
         w.write("(" * len(self.path))
@@ -1166,6 +1221,17 @@ class JsonAccess(Expr[T]):
             w.write(after + ")")
         if cast:
             w.write(f" AS {cast})")
+
+    def _emit_path(self, w: Writer) -> None:
+        """The keys as one JSON path, ``CONCAT('$', '."', ?, '"', '[', ?, ']')``."""
+        w.write("CONCAT('$'")
+        d = w.dialect
+        for key in self.path:
+            before, after = d.json_index if isinstance(key.value, int) else d.json_key
+            w.write(", " + before)
+            key.emit(w)
+            w.write(after)
+        w.write(")")
 
     def walk(self, shape: list[object], values: list[object]) -> None:
         shape.append((JsonAccess, self.text, len(self.path)))
@@ -1305,8 +1371,10 @@ class TimeShift(Expr[T]):
 _TEMPLATE = string.Formatter()
 
 
-def emit_template(w: Writer, template: str, slots: dict[str, Expr[Any] | str]) -> None:
-    """Write a dialect's template: ``{name}`` is that slot's expression (emitted) or text.
+def emit_template(
+    w: Writer, template: str, slots: Mapping[str, Expr[Any] | str | Callable[[Writer], None]]
+) -> None:
+    """Write a dialect's template: ``{name}`` is that slot's expression (emitted), text, or writer.
 
     The templates are the dialect's own text; only expressions bind values,
     in the order the template names them.
@@ -1320,8 +1388,10 @@ def emit_template(w: Writer, template: str, slots: dict[str, Expr[Any] | str]) -
             raise ValueError(f"unknown field {{{name}}} in a {w.dialect.name} template")
         if isinstance(slot, str):
             w.write(slot)
-        else:
+        elif isinstance(slot, Expr):
             slot.emit(w)
+        else:
+            slot(w)
 
 
 def time_shift(value: Expr[Any], other: object, negate: bool) -> Expr[Any] | None:
@@ -1422,6 +1492,28 @@ def emit_window_body(
     if frame is not None:
         w.write(gap)
         frame.emit(w)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class InsertedFlag(Expr[bool]):
+    """In an upsert's RETURNING: true for a row it inserted, false for one it found.
+
+    The dialect's ``inserted_flag_sql`` (PostgreSQL's ``xmax = 0``); the
+    Repo adds it to tell inserted from updated rows.
+    """
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return to_dbtype(bool)
+
+    def emit(self, w: Writer) -> None:
+        sql = w.dialect.inserted_flag_sql
+        if sql is None:
+            raise ValueError(f"{w.dialect.name} has no flag of the rows an upsert inserted")
+        w.write(sql)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append(InsertedFlag)
 
 
 # -- arrays ------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ the schemas declare; ``new_migration(..., operations=...)`` writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -54,9 +55,9 @@ from ._migration.ops import (
 )
 from ._migration.runner import OnDone, OnStart, Runner
 from .connection import Connection, connect
-from .request import Request
+from .request import One, Request
 from .telemetry import logger as _logger
-from .types import tup
+from .types import optional, tup
 
 __all__ = [
     "NO_DEFAULT",
@@ -84,7 +85,55 @@ __all__ = [
 
 _SEARCH_PATH = Request.one("SELECT current_setting('search_path')", row=str)
 _SET_SEARCH_PATH = Request.one("SELECT set_config('search_path', $1, false)", params=str, row=str)
+_DATABASE = Request.one("SELECT DATABASE()", row=optional(str))
 _SQLITE_DATABASES = Request.many("SELECT name, file FROM pragma_database_list", row=tup(str, str))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tenants:
+    """What a tenant ``prefix`` is on one database, and how a migrator moves into it.
+
+    Options:
+        create: the statement creating it when missing (``{}``: its quoted
+            name), or None where it is a database file of its own (SQLite:
+            then migrated through a connection of its own).
+        saved: the connection's setting to give back in ``close()``.
+        enter: points the connection at the prefix (the name, unquoted).
+        restore: gives back the setting ``saved`` read.
+    """
+
+    create: str | None
+    saved: Request[None, str | None, One] | None = None
+    enter: Callable[[Connection, str], None] | None = None
+    restore: Callable[[Connection, str], None] | None = None
+
+
+def _set_search_path(conn: Connection, value: str) -> None:
+    conn.one(_SET_SEARCH_PATH, value)
+
+
+def _use(conn: Connection, database: str) -> None:
+    conn._run(f"USE {conn.dialect.quote(database)}")
+
+
+_TENANTS: dict[str, _Tenants] = {
+    # A schema, which the search_path is set to.
+    "postgresql": _Tenants(
+        create="CREATE SCHEMA IF NOT EXISTS {}",
+        saved=_SEARCH_PATH,
+        enter=lambda conn, prefix: _set_search_path(conn, conn.dialect.quote(prefix)),
+        restore=_set_search_path,
+    ),
+    # A database (MariaDB's schemas are databases), which the session USEs.
+    "mariadb": _Tenants(
+        create="CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        saved=_DATABASE,
+        enter=_use,
+        restore=_use,
+    ),
+    # A database file: attached as the prefix, else <prefix>.db beside the main one.
+    "sqlite": _Tenants(create=None),
+}
 
 
 class Migrator:
@@ -111,10 +160,18 @@ class Migrator:
         prefix: migrate one tenant (``Repo(source, prefix=...)``): on
             PostgreSQL the schema ``prefix``, created if missing, which the
             connection's ``search_path`` is set to until ``close()`` (so the
-            tenant's tables and its own history table are there); on SQLite
-            the database file attached as ``prefix`` on ``source``, else
-            ``<prefix>.db`` beside the main database file, migrated as a
-            database of its own.
+            tenant's tables and its own history table are there); on
+            MariaDB the database ``prefix`` (its schemas are databases),
+            created if missing (utf8mb4), which the session ``USE``s until
+            ``close()``; on SQLite the database file attached as ``prefix``
+            on ``source``, else ``<prefix>.db`` beside the main database
+            file, migrated as a database of its own.
+
+    MariaDB has no transactional DDL (each statement commits on its own):
+    there no migration runs in a transaction, and the history table records
+    how far each got (``status()``'s ``incomplete``); a migration that failed
+    midway keeps what it did, and running it again resumes after its last
+    completed operation. ``transactional`` says which kind of database this is.
 
     Example::
 
@@ -143,8 +200,8 @@ class Migrator:
         self.directory = Path(directory)
         self._owned = isinstance(source, str)
         self.connection = connect(source) if isinstance(source, str) else source
-        # The search_path to give back to a connection the migrator was lent.
-        self._search_path: str | None = None
+        # The search_path (database) to give back to a connection the migrator was lent.
+        self._saved: str | None = None
         if prefix is not None:
             self._enter_prefix(prefix)
         self._runner = Runner(self.connection, table, lock_timeout, ddl_lock_timeout)
@@ -164,21 +221,25 @@ class Migrator:
         """Close the connection, if the migrator opened it (else restore its search_path)."""
         if self._owned:
             self.connection.close()
-        elif self._search_path is not None:
-            self.connection.one(_SET_SEARCH_PATH, self._search_path)
-            self._search_path = None
+        elif self._saved is not None:
+            restore = _TENANTS[self.connection.dialect.name].restore
+            assert restore is not None
+            restore(self.connection, self._saved)
+            self._saved = None
 
     def _enter_prefix(self, prefix: str) -> None:
         """Point the migrator at the tenant ``prefix`` (see the class's ``prefix``)."""
         conn = self.connection
-        if not prefix or conn.dialect.name not in ("postgresql", "sqlite"):
+        tenants = _TENANTS.get(conn.dialect.name)
+        if not prefix or tenants is None:
             raise MigrationError(f"no tenant prefix {prefix!r} on {conn.dialect.name}")
-        if conn.dialect.name == "postgresql":
-            quoted = conn.dialect.quote(prefix)
-            conn._run(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+        if tenants.create is not None:
+            assert tenants.enter is not None
+            assert tenants.saved is not None
+            conn._run(tenants.create.format(conn.dialect.quote(prefix)))
             if not self._owned:
-                self._search_path = conn.one(_SEARCH_PATH)
-            conn.one(_SET_SEARCH_PATH, quoted)
+                self._saved = conn.one(tenants.saved)
+            tenants.enter(conn, prefix)
             return
         files = dict(conn.all(_SQLITE_DATABASES))
         path = files.get(prefix)
@@ -195,6 +256,11 @@ class Migrator:
             conn.close()
         self.connection, self._owned = tenant, True
 
+    @property
+    def transactional(self) -> bool:
+        """Whether each migration runs in a transaction of its own (False on MariaDB)."""
+        return self._runner.rules.transactional_ddl
+
     def files(self) -> list[MigrationFile]:
         """The migration files, sorted by version (``MigrationError`` for a misnamed one)."""
         return discover(self.directory)
@@ -202,11 +268,14 @@ class Migrator:
     def status(self) -> list[MigrationStatus]:
         """Every version: files applied or pending, and applied versions whose file is gone."""
         files = {f.version: f for f in self.files()}
-        applied = self._runner.history.applied()
+        history = self._runner.history
+        applied = history.applied()
+        incomplete = history.incomplete() if history.tracked else {}
         rows = []
-        for version in sorted(files.keys() | applied.keys()):
+        for version in sorted(files.keys() | applied.keys() | incomplete.keys()):
             file = files.get(version)
             name, at = applied.get(version, (None, None))
+            under_way = incomplete.get(version)
             rows.append(
                 MigrationStatus(
                     version=version,
@@ -214,6 +283,8 @@ class Migrator:
                     applied=version in applied,
                     applied_at=at,
                     file_missing=file is None,
+                    incomplete=None if under_way is None else under_way.state,
+                    steps=0 if under_way is None else under_way.steps,
                 )
             )
         return rows

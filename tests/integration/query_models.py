@@ -26,6 +26,7 @@ from repodb.schema import (
     belongs_to,
     field,
     has_many,
+    index,
     many_to_many,
 )
 
@@ -48,7 +49,9 @@ class Hometown(Embedded):
     city: str
 
 
-class Author(Schema, table="authors"):
+# The unique name is declared: MariaDB upserts take a conflict target only
+# when it is the one declared unique key the insert can collide on.
+class Author(Schema, table="authors", indexes=(index("name", unique=True),)):
     id: Col[int] = field(primary_key=True, default=None)
     name: Col[str]
     email: Col[str | None] = field(default=None, source="email_address")

@@ -25,6 +25,7 @@ from repodb.schema import (
     field,
     has_many,
     has_one,
+    index,
     many_to_many,
 )
 
@@ -41,7 +42,9 @@ __all__ = [
 ]
 
 
-class Member(Schema, table="members"):
+# The unique keys are declared: MariaDB upserts take a conflict target only
+# when it is the one declared unique key the insert can collide on.
+class Member(Schema, table="members", indexes=(index("email", unique=True),)):
     id: Col[int | None] = field(primary_key=True, default=None)
     email: Col[str]
     name: Col[str]
@@ -80,7 +83,7 @@ class Comment(Schema, table="comments"):
     post: ClassVar[Assoc[Post | None]] = belongs_to(lambda: Post, foreign_key="post_id")
 
 
-class Tag(Schema, table="tags"):
+class Tag(Schema, table="tags", indexes=(index("name", unique=True),)):
     id: Col[int | None] = field(primary_key=True, default=None)
     name: Col[str]
 

@@ -15,9 +15,12 @@ test checks that every point was hit.
 
 Afterwards the pool is idle (no connection borrowed, none waiting, every
 connection it holds is available and out of any transaction), every
-connection it holds answers, and, on PostgreSQL, no backend the pool ever
-opened is still ``active`` or ``idle in transaction`` 2 s later
-(``pg_stat_activity``): cancelled statements were cancelled on the server.
+connection it holds answers, and no backend the pool ever opened is still
+``active`` or ``idle in transaction`` 2 s later (PostgreSQL's
+``pg_stat_activity``; MariaDB's ``PROCESSLIST`` and ``INNODB_TRX``):
+cancelled statements were cancelled on the server. On MariaDB an
+interrupted statement closes its connection and the driver KILLs its
+server thread, so the pool discards and replaces it.
 Two smaller tests check one ``asyncio.timeout()`` around a query (the
 statement is stopped on the server, the connection comes back clean) and
 around a checkout that waits in line (nothing leaks).
@@ -48,12 +51,15 @@ from repodb.pool_async import AsyncPool
 from repodb.query import query
 from repodb.repo_async import AsyncTransactionRepo
 from repodb.types import tup
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn, sync_twin
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, dialect_of, open_conn, sync_twin
 from tests.integration.repo_models import Member, create_tables
 from tests.integration.test_async_pool import SELECT_ONE, SLOW
 
-
 # Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
+# MariaDB too (asyncmy), as the sync suites marked so.
+pytestmark = pytest.mark.mariadb
+
+
 @pytest.fixture
 def db_url(async_db_url: str) -> str:
     return async_db_url
@@ -69,9 +75,10 @@ POOL_SIZE = 4
 LATEST_CANCEL = 0.05
 SEED_ROWS = 60
 
-# A statement that runs long enough to be caught: about 10 ms on either database.
+# A statement that runs long enough to be caught: about 10 ms on each database.
 SHORT = {
     "postgresql": "SELECT pg_sleep(0.01)",
+    "mariadb": "SELECT SLEEP(0.01)",
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)"
     " SELECT count(*) FROM c",
 }
@@ -85,6 +92,15 @@ busy_backends = Request.many(
     "SELECT pid FROM pg_stat_activity WHERE pid = ANY(?)"
     " AND (state = 'active' OR state LIKE 'idle in transaction%')",
     params=list[int],
+    row=int,
+)
+# MariaDB: a connection's id, and every thread running a statement or holding a transaction.
+connection_id = Request.one("SELECT CONNECTION_ID()", row=int)
+# (Cast: the union of the two unsigned columns is a DECIMAL.)
+busy_threads = Request.many(
+    "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query'"
+    " AND ID <> CONNECTION_ID()"
+    " UNION SELECT CAST(trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_TRX",
     row=int,
 )
 
@@ -246,7 +262,7 @@ async def cancel_at_each(works: Sequence[Work], points: set[str]) -> Counter[str
 
 
 def test_a_thousand_tasks_cancelled_at_random_points_leak_nothing(db_url: str) -> None:
-    dialect = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    dialect = dialect_of(db_url)
     with open_conn(sync_twin(db_url)) as conn:
         create_tables(conn)
         for i in range(SEED_ROWS):
@@ -256,6 +272,8 @@ def test_a_thousand_tasks_cancelled_at_random_points_leak_nothing(db_url: str) -
     async def remember_backend(conn: AsyncConnection) -> None:
         if conn.dialect.name == "postgresql":
             pids.append(await conn.one(backend_pid))
+        elif conn.dialect.name == "mariadb":
+            pids.append(await conn.one(connection_id))
 
     async def body() -> None:
         rng = random.Random(12)
@@ -301,12 +319,18 @@ def test_a_thousand_tasks_cancelled_at_random_points_leak_nothing(db_url: str) -
 
 
 async def server_side_leftovers(url: str, pids: list[int]) -> list[int]:
-    """The pool's backends still running a statement or in a transaction after 2 s."""
+    """The pool's backends (threads) still running a statement or in a transaction after 2 s."""
     async with await connect_async(
         url, connect_timeout=CONNECT_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT
     ) as observer:
+
+        async def busy_now() -> list[int]:
+            if observer.dialect.name == "mariadb":
+                return sorted(set(await observer.all(busy_threads)) & set(pids))
+            return await observer.all(busy_backends, pids)
+
         deadline = time.monotonic() + 2.0
-        while (busy := await observer.all(busy_backends, pids)) and time.monotonic() < deadline:
+        while (busy := await busy_now()) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return busy
 
@@ -322,12 +346,14 @@ def run(body: Coroutine[Any, Any, None]) -> None:
 def test_asyncio_timeout_around_a_query_stops_it_and_returns_the_connection_clean(
     db_url: str,
 ) -> None:
-    dialect = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    dialect = dialect_of(db_url)
     pids: list[int] = []
 
     async def remember_backend(conn: AsyncConnection) -> None:
         if conn.dialect.name == "postgresql":
             pids.append(await conn.one(backend_pid))
+        elif conn.dialect.name == "mariadb":
+            pids.append(await conn.one(connection_id))
 
     async def body() -> None:
         async with new_pool(db_url, max_size=1, configure=remember_backend) as pool:

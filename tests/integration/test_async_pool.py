@@ -50,6 +50,7 @@ BOUND = 30.0
 SELECT_ONE = Request.one("SELECT 1", row=int)
 SLOW = {
     "postgresql": "SELECT pg_sleep(5)",
+    "mariadb": "SELECT SLEEP(5)",
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)"
     " SELECT count(*) FROM c",
 }
@@ -65,6 +66,10 @@ active_statements = Request.one(
 
 
 # Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
+# MariaDB too (asyncmy), as the sync suites marked so.
+pytestmark = pytest.mark.mariadb
+
+
 @pytest.fixture
 def db_url(async_db_url: str) -> str:
     return async_db_url

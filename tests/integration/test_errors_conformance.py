@@ -1,23 +1,26 @@
 """The same violation gives the same repodb error on every database.
 
-Covered: unique (single column, composite, primary key), foreign key (insert
-and delete), not null and named CHECK violations run as identical SQL on
-SQLite and PostgreSQL, each raising the same class with the same table,
-columns and constraint name where both databases report them; every error
-carries its SQL, its SQLSTATE (PostgreSQL) or SQLite code, and never a row
-value: not in ``str()``/``repr()``, not in its whole formatted traceback, and
-not in any exception reachable from it (the driver's exception, whose text
-quotes the row on PostgreSQL, is not chained). On
-PostgreSQL also exclusion constraints, division by zero and out-of-range
-values (DataError). Syntax errors and unknown tables or columns are
-ProgrammingError everywhere; NULL or an unknown Enum name read into a
-non-optional column is DecodeError; the connection keeps working after each.
+Covered: unique (single column, composite, primary key), foreign key (insert and delete),
+not null and named CHECK violations run as identical SQL on SQLite, PostgreSQL and MariaDB
+(1062, 1452/1451, 1048, 4025), each raising the same class with the same table, columns and
+constraint name where both databases report them; every error carries its SQL, its SQLSTATE
+(PostgreSQL) or SQLite code, and never a row value: not in ``str()``/``repr()``, not in its
+whole formatted traceback, and not in any exception reachable from it (the driver's
+exception, whose text quotes the row on PostgreSQL, is not chained). On PostgreSQL also
+exclusion constraints, division by zero and out-of-range values (DataError). A write in a
+read-only transaction (MariaDB 1792) and on a read-only server (a PostgreSQL hot standby, a
+MariaDB replica with ``read_only``: 1290; SQLite with ``query_only``) is ReadOnlyError; a
+session the server ends (``pg_terminate_backend``, ``KILL CONNECTION``: MariaDB's 2013/2006)
+is ConnectionLost on the next statement. Syntax errors and unknown tables or columns are
+ProgrammingError everywhere; NULL or an unknown Enum name read into a non-optional column is
+DecodeError; the connection keeps working after each.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -336,6 +339,90 @@ def test_division_by_zero_postgresql(pg_schema_url: str) -> None:
         check_error(
             conn, range_info.value, sqlstate="22003", code="", sql_start="INSERT INTO small"
         )
+
+
+def test_write_in_a_read_only_transaction(db: repodb.Connection) -> None:
+    def write_in_read_only() -> None:
+        with db.transaction(read_only=True):
+            db.exec(insert_user, (2, OTHER_EMAIL, "Grace"))
+
+    with pytest.raises(repodb.ReadOnlyError) as info:
+        write_in_read_only()
+    check_error(
+        db,
+        info.value,
+        sqlstate="25006",
+        code="SQLITE_READONLY",
+        mariadb="1792",
+        sql_start="INSERT INTO users",
+        hidden=(OTHER_EMAIL,),
+    )
+    assert db.one(count_users) == 1
+
+
+CREATE_PROBE = Request.exec("CREATE TABLE read_only_probe (id INTEGER)")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_write_on_a_read_only_server(kind: str, tmp_path: Path) -> None:
+    """A replica refuses writes: PostgreSQL's hot standby, MariaDB's read_only (1290).
+
+    SQLite's counterpart is a connection with ``query_only`` on, as the CQRS
+    router opens its replicas.
+    """
+    from tests.conftest import mariadb_replica_urls, open_conn, replica_urls
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'replica.db'}"
+    else:
+        url = (replica_urls() if kind == "postgresql" else mariadb_replica_urls())[0]
+    with open_conn(url) as conn:
+        if kind == "sqlite":
+            conn.exec(Request.exec("PRAGMA query_only = ON"))
+        with pytest.raises(repodb.ReadOnlyError) as info:
+            conn.exec(CREATE_PROBE)
+        check_error(
+            conn,
+            info.value,
+            sqlstate="25006",
+            code="SQLITE_READONLY",
+            mariadb="1290",
+            sql_start="CREATE TABLE read_only_probe",
+            has_params=False,
+        )
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_a_killed_session_is_connection_lost(kind: str, request: pytest.FixtureRequest) -> None:
+    """The server ends the session (a restart, an admin's kill): the next statement fails.
+
+    PostgreSQL's ``pg_terminate_backend``, MariaDB's ``KILL CONNECTION``
+    (2013 when the statement's read finds the socket closed, 2006 when the
+    write does). SQLite has no server to lose.
+    """
+    from tests.conftest import open_conn
+
+    url: str = request.getfixturevalue(
+        "pg_schema_url" if kind == "postgresql" else "mariadb_db_url"
+    )
+    own_id, kill = {
+        "postgresql": ("SELECT pg_backend_pid()", "SELECT pg_terminate_backend(?)"),
+        "mariadb": ("SELECT CONNECTION_ID()", "KILL CONNECTION ?"),
+    }[kind]
+    with open_conn(url) as victim, open_conn(url) as admin:
+        session = victim.one(Request.one(own_id, row=int))
+        admin.exec(Request.exec(kill, params=int), session)
+        with pytest.raises(repodb.ConnectionLost) as info:
+            victim.one(Request.one("SELECT 1", row=int))
+        error = info.value
+        assert error.sql == "SELECT 1"
+        if kind == "mariadb":
+            assert error.code in ("2006", "2013")
+        else:
+            # The server's "terminating connection" (57P01), or a closed socket.
+            assert (error.sqlstate or "08")[:2] in ("57", "08")
+        assert (error.__cause__, error.__context__) == (None, None)
+        assert admin.one(Request.one("SELECT 1", row=int)) == 1
 
 
 def test_error_inside_transaction_rolls_it_back(db: repodb.Connection) -> None:

@@ -1,6 +1,6 @@
 """Records as JSON: pydantic's TypeAdapter, FastAPI's response_model and ``repodb.to_dict``.
 
-Records come from the seeded blog through the Repo, on SQLite and PostgreSQL, so
+Records come from the seeded blog through the Repo, on SQLite, PostgreSQL and MariaDB, so
 what is written is what the drivers decoded (aware datetimes, the ids the
 database assigned), with associations preloaded to several depths.
 """
@@ -27,6 +27,8 @@ from repodb.schema import Col, Embedded, Schema, field
 
 from .blog_seed import seeded_repo
 from .repo_models import Comment, Member, Post
+
+pytestmark = pytest.mark.mariadb
 
 
 class Spot(Embedded):

@@ -23,6 +23,8 @@ from repodb.write import excluded, set_
 
 from .repo_models import Member, Post, Tag, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 POSTS = Request.many("SELECT member_id, title FROM posts ORDER BY id", row=tup(optional(int), str))
 TAGS = Request.many("SELECT name FROM tags ORDER BY name", row=str)
 UNSTAMPED = Request.one("SELECT count(*) FROM posts WHERE inserted_at IS NULL", row=int)

@@ -1,4 +1,4 @@
-"""``parent_as``: correlated subqueries naming an outer binding, on SQLite and PostgreSQL.
+"""``parent_as``: correlated subqueries naming an outer binding, on SQLite, PostgreSQL and MariaDB.
 
 The seeded blog of ``test_repo_preload``: Ada's posts 10-13 (scores 5, 9,
 9, 1), Bob's 14 (3), an orphan 15 (0); comments on posts 10 (two) and 14.
@@ -15,6 +15,8 @@ from repodb.repo import Repo
 
 from .blog_seed import seeded_repo
 from .repo_models import Comment, Member, Post
+
+pytestmark = pytest.mark.mariadb
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``preload_order`` on associations, and preloads with a custom select, on SQLite and PostgreSQL.
+"""``preload_order`` on associations, and preloads with a custom select, on every database.
 
 The seeded blog of ``test_repo_preload`` (Ada's posts 10-13 with scores 5,
 9, 9, 1; Bob's 14; tags on posts 10, 11 and 14), seen through schemas whose
@@ -19,6 +19,8 @@ from repodb.schema import Assoc, Col, Schema, field, has_many, many_to_many
 
 from .blog_seed import seeded_repo
 from .repo_models import Member, Post, Tag
+
+pytestmark = pytest.mark.mariadb
 
 
 class Ranked(Schema, table="members"):

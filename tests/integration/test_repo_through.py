@@ -1,4 +1,4 @@
-"""``has_many``/``has_one`` through associations, run on SQLite and PostgreSQL.
+"""``has_many``/``has_one`` through associations, run on SQLite, PostgreSQL and MariaDB.
 
 The seeded blog of ``test_repo_preload``, seen through schemas that add
 through associations: a member's comments (through posts), a member's tags
@@ -23,6 +23,8 @@ from repodb.telemetry import QueryEvent
 
 from .blog_seed import seeded_repo
 from .repo_models import Comment, Member, Post, Tag
+
+pytestmark = pytest.mark.mariadb
 
 
 class Blogger(Schema, table="members"):

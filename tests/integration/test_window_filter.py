@@ -1,4 +1,4 @@
-"""Aggregate filters, window frames and named windows on SQLite and PostgreSQL.
+"""Aggregate filters, window frames and named windows on SQLite, PostgreSQL and MariaDB.
 
 Each result is compared with the same computation in Python, so both
 databases agree with it and with each other.
@@ -58,7 +58,6 @@ def repo(conn: repodb.Connection) -> Repo:
     return repo
 
 
-@pytest.mark.mariadb(absent="MariaDB has no aggregate FILTER (WHERE ...)")
 def test_filtered_aggregates_per_group(repo: Repo) -> None:
     q = (
         query(Reading)
@@ -98,7 +97,6 @@ def test_frames_count_rows_or_reach_over_values(repo: Repo) -> None:
     assert repo.all(q) == want
 
 
-@pytest.mark.mariadb(absent="MariaDB has no aggregate FILTER (WHERE ...)")
 def test_named_windows_are_shared_and_refined(repo: Repo) -> None:
     q = (
         query(Reading)

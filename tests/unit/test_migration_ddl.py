@@ -38,7 +38,7 @@ from repodb._migration.ops import (
     RenameTable,
     inverse,
 )
-from repodb.dialect import POSTGRESQL, SQLITE, Dialect
+from repodb.dialect import MARIADB, POSTGRESQL, SQLITE, Dialect
 from repodb.errors import EncodeError
 from repodb.migration import ForeignKey, IrreversibleError, Raw, column, references
 from repodb.types import array, json, optional, to_dbtype
@@ -78,7 +78,8 @@ def test_autogenerate_needs_an_int_primary_key() -> None:
         column_sql(POSTGRESQL, column("id", int, autogenerate=True))
 
 
-def test_a_column_lists_key_nullability_default_unique_references_and_check_in_order() -> None:
+def test_a_column_lists_key_nullability_default_unique_check_and_references_in_order() -> None:
+    # CHECK before REFERENCES: MariaDB's grammar wants the reference last.
     col = column(
         "author_id",
         int,
@@ -88,11 +89,12 @@ def test_a_column_lists_key_nullability_default_unique_references_and_check_in_o
         check="author_id > 0",
     )
     tail = (
-        ' DEFAULT 1 UNIQUE CONSTRAINT "fk_a" REFERENCES "users" ("id")'
-        " ON DELETE CASCADE ON UPDATE SET NULL CHECK (author_id > 0)"
+        ' DEFAULT 1 UNIQUE CHECK (author_id > 0) CONSTRAINT "fk_a" REFERENCES "users" ("id")'
+        " ON DELETE CASCADE ON UPDATE SET NULL"
     )
     assert column_sql(SQLITE, col) == '"author_id" INTEGER NOT NULL' + tail
     assert column_sql(POSTGRESQL, col) == '"author_id" bigint NOT NULL' + tail
+    assert column_sql(MARIADB, col) == ("`author_id` BIGINT NOT NULL" + tail.replace('"', "`"))
 
 
 def test_an_optional_column_is_nullable_and_a_plain_key_is_not_null() -> None:
@@ -477,3 +479,64 @@ def test_a_dotted_table_name_is_one_identifier_and_a_schema_is_its_prefix(dialec
         'CREATE INDEX "b_id_index" ON "a"."b" ("id")'
     ]
     assert sql(dialect, DropIndex("b", "b_id_index", prefix="a")) == ['DROP INDEX "a"."b_id_index"']
+
+
+# MariaDB ----------------------------------------------------------------------
+
+
+def test_mariadb_types_keys_and_table_options() -> None:
+    op = CreateTable(
+        "posts",
+        (
+            column("id", int, primary_key=True, autogenerate=True),
+            column("author", str, references=references("users", "name")),
+            column("title", str),
+            column("at", dt.datetime),
+            column("price", Decimal),
+            column("key", uuid.UUID),
+            column("doc", dict),
+            column("tags", array(str)),
+        ),
+        unique=(("author", "title"),),
+    )
+    assert operation_sql(MARIADB, op) == [
+        "CREATE TABLE `posts` (`id` BIGINT AUTO_INCREMENT PRIMARY KEY,"
+        " `author` VARCHAR(255) NOT NULL REFERENCES `users` (`name`),"
+        " `title` LONGTEXT NOT NULL, `at` DATETIME(6) NOT NULL,"
+        " `price` DECIMAL(65, 30) NOT NULL, `key` CHAR(36) NOT NULL, `doc` JSON NOT NULL,"
+        " `tags` JSON NOT NULL,"
+        " CONSTRAINT `posts_author_title_key` UNIQUE (`author`, `title`),"
+        " KEY `author` (`author`))"
+        " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    ]
+
+
+def test_mariadb_literals_are_the_storage_forms() -> None:
+    at = dt.datetime(2026, 1, 2, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert literal(MARIADB, to_dbtype(dt.datetime), at) == "'2026-01-02 03:05:06.000007'"
+    assert literal(MARIADB, to_dbtype(bool), True) == "TRUE"
+    assert literal(MARIADB, to_dbtype(Decimal), Decimal("1.10")) == "1.10"
+    assert literal(MARIADB, to_dbtype(bytes), b"\x00'") == "X'0027'"
+    assert literal(MARIADB, to_dbtype(dt.timedelta), dt.timedelta(seconds=1)) == "1000000"
+    assert literal(MARIADB, to_dbtype(dict), {"a": "it's"}) == """'{"a":"it''s"}'"""
+
+
+def test_mariadb_alters_by_modify_and_drops_keys_by_their_own_words() -> None:
+    before = column("owner_id", int, unique=True, references="users", check="owner_id > 0")
+    after = column("owner_id", optional(int), default=Raw("1"), references="users")
+    assert operation_sql(MARIADB, AlterColumn("pets", after, previous=before)) == [
+        "ALTER TABLE `pets` DROP INDEX `pets_owner_id_key`",
+        "ALTER TABLE `pets` MODIFY COLUMN `owner_id` BIGINT DEFAULT (1)",
+    ]
+    identity = column("id", int, primary_key=True, autogenerate=True)
+    assert operation_sql(MARIADB, AlterColumn("pets", identity)) == [
+        "ALTER TABLE `pets` MODIFY COLUMN `id` BIGINT NOT NULL AUTO_INCREMENT"
+    ]
+    assert operation_sql(MARIADB, DropIndex("pets", "pets_name_index")) == [
+        "DROP INDEX `pets_name_index` ON `pets`"
+    ]
+
+
+def test_mariadb_refuses_a_partial_index() -> None:
+    with pytest.raises(ValueError, match="mariadb has no partial indexes"):
+        operation_sql(MARIADB, CreateIndex("pets", ("name",), where="name <> ''"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from .._migration.runner import count_operations
 from ..migration import MigrationLocked, Migrator, Ran, new_migration
 from .context import CommandError, Context, missing_sqlite_file
 from .output import Progress, count, say, say_table, timestamp
@@ -74,6 +75,12 @@ def _run_migrations(
             ddl_lock_timeout=args.ddl_lock_timeout,
             prefix=args.prefix,
         ) as migrator:
+            if not migrator.transactional:
+                progress.note = (
+                    f"repodb: note: {migrator.connection.dialect.name} has no transactional"
+                    " DDL: a migration that fails midway keeps what it ran; `repodb status`"
+                    " shows how far it got, and running again resumes it"
+                )
             ran = run(migrator, progress)
     except MigrationLocked as e:
         # The library's message names the Python option; here it is a flag.
@@ -108,13 +115,32 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     table = [("version", "name", "state", "applied at")]
     for row in rows:
         state = "applied" if row.applied else "pending"
+        if row.incomplete is not None:
+            state += f", {_incomplete(row.incomplete, row.steps)}"
         if row.file_missing:
             state += ", file missing"
         table.append((str(row.version), row.name, state, timestamp(row.applied_at)))
     say_table(table)
     applied = sum(row.applied for row in rows)
-    say(f"{applied} applied, {len(rows) - applied} pending")
+    summary = f"{applied} applied, {len(rows) - applied} pending"
+    stopped = sum(row.incomplete is not None for row in rows)
+    if stopped:
+        summary += f", {stopped} stopped midway (their DDL is not transactional)"
+    say(summary)
     return 0
+
+
+# What an incomplete migration's state means to whoever reads ``status``.
+_RESUMES = {
+    "migrating": "migrating: under way, or interrupted, after {} (migrate resumes it)",
+    "failed": "failed after {} (migrate resumes it)",
+    "rolling back": "rolling back: under way, or interrupted, after {} (rollback resumes it)",
+    "rollback failed": "rollback failed after {} (rollback resumes it)",
+}
+
+
+def _incomplete(state: str, steps: int) -> str:
+    return _RESUMES.get(state, state + " after {}").format(count_operations(steps))
 
 
 def new(ctx: Context, args: argparse.Namespace) -> int:

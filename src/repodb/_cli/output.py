@@ -19,12 +19,20 @@ __all__ = ["Progress", "count", "duration", "say", "say_table", "timestamp"]
 
 
 class Progress:
-    """Prints ``== VERSION NAME ... up (12.3 ms)`` as each migration starts and ends."""
+    """Prints ``== VERSION NAME ... up (12.3 ms)`` as each migration starts and ends.
+
+    ``note`` is printed once on stderr, before the first migration starts.
+    """
 
     def __init__(self) -> None:
         self.open = False
+        self.note: str | None = None
 
     def start(self, migration: MigrationFile, direction: str) -> None:
+        if self.note is not None:
+            # On stderr: a warning, apart from the progress lines scripts read.
+            print(self.note, file=sys.stderr)
+            self.note = None
         say(f"== {migration.version} {migration.name} ... ", end="")
         self.open = True
 

@@ -1,8 +1,9 @@
-"""The ``create`` and ``drop`` commands: PostgreSQL databases and SQLite files.
+"""The ``create`` and ``drop`` commands: PostgreSQL and MariaDB databases, SQLite files.
 
 Why: each kind of database is looked for, created and dropped its own way
-(a PostgreSQL database through the server's ``postgres`` database, a SQLite
-database as its file and the files of its log), while the commands' rules
+(a PostgreSQL database through the server's ``postgres`` database, a MariaDB
+one through a session of the server with no database, a SQLite database as
+its file and the files of its log), while the commands' rules
 (``--if-not-exists``, ``--if-exists``, the messages) are written once.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from .. import Request, connect
@@ -21,7 +23,8 @@ from .output import say
 
 __all__ = ["create", "database_and_maintenance_url", "drop"]
 
-_MAINTENANCE_DATABASE = "postgres"
+# The database CREATE and DROP DATABASE run in, per server kind.
+_MAINTENANCE_DATABASES = {"postgresql": "postgres", "mariadb": ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,19 +83,27 @@ def _drop_sqlite(url: DatabaseUrl) -> None:
         Path(f"{_sqlite_file(url)}{suffix}").unlink(missing_ok=True)
 
 
-_DATABASE_EXISTS = Request.one_or_none(
+_PG_DATABASE_EXISTS = Request.one_or_none(
     "SELECT 1 FROM pg_database WHERE datname = ?", params=str, row=int
+)
+_MARIADB_DATABASE_EXISTS = Request.one_or_none(
+    "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", params=str, row=int
 )
 
 
-def _pg_exists(url: DatabaseUrl) -> bool:
-    name, maintenance = database_and_maintenance_url(url)
-    with connect(maintenance, connect_timeout=CONNECT_TIMEOUT) as admin:
-        return admin.one_or_none(_DATABASE_EXISTS, name) is not None
+def _exists(query: Request[str, int, Any]) -> Callable[[DatabaseUrl], bool]:
+    """Whether the database exists, asked on the maintenance connection."""
+
+    def exists(url: DatabaseUrl) -> bool:
+        name, maintenance = database_and_maintenance_url(url)
+        with connect(maintenance, connect_timeout=CONNECT_TIMEOUT) as admin:
+            return admin.one_or_none(query, name) is not None
+
+    return exists
 
 
-def _pg_run(statement: str) -> Callable[[DatabaseUrl], None]:
-    """Run ``statement`` (``{}`` is the quoted database name) on the maintenance database."""
+def _run_on_server(statement: str) -> Callable[[DatabaseUrl], None]:
+    """Run ``statement`` (``{}`` is the quoted database name) on the maintenance connection."""
 
     def run(url: DatabaseUrl) -> None:
         name, maintenance = database_and_maintenance_url(url)
@@ -103,23 +114,25 @@ def _pg_run(statement: str) -> Callable[[DatabaseUrl], None]:
 
 
 def database_and_maintenance_url(url: DatabaseUrl) -> tuple[str, str]:
-    """The database a PostgreSQL address names, and the same server's ``postgres`` database.
+    """The database an address names, and an address of the same server to create it from.
 
     CREATE and DROP DATABASE run on a connection to another database of the
-    server; ``postgres`` exists on every cluster for this purpose.
+    server: PostgreSQL's ``postgres``, which exists on every cluster for
+    this purpose; on MariaDB a session with no database at all.
     """
+    maintenance_database = _MAINTENANCE_DATABASES[url.driver]
     if "://" not in url.target:  # a conninfo string: a later key overrides an earlier one
         name = url.options.get("dbname", "")
-        maintenance = f"{url.target} dbname={_MAINTENANCE_DATABASE}"
+        maintenance = f"{url.target} dbname={maintenance_database}"
     else:
         parts = urlsplit(url.target)
         query = parse_qsl(parts.query, keep_blank_values=True)
         name = url.options.get("dbname") or unquote(parts.path.lstrip("/"))
         kept = urlencode([(k, v) for k, v in query if k != "dbname"])
-        maintenance = parts._replace(path=f"/{_MAINTENANCE_DATABASE}", query=kept).geturl()
+        maintenance = parts._replace(path=f"/{maintenance_database}", query=kept).geturl()
     if not name:
         raise CommandError(f"{url.redacted} names no database (add /dbname to the URL)")
-    if name == _MAINTENANCE_DATABASE:
+    if name == maintenance_database:
         raise CommandError(f"refusing to create or drop the maintenance database {name}")
     return name, maintenance
 
@@ -144,8 +157,15 @@ _STORAGE: dict[str, _Storage] = {
     ),
     "postgresql": _Storage(
         name=lambda url: f"database {database_and_maintenance_url(url)[0]}",
-        exists=_pg_exists,
-        create=_pg_run("CREATE DATABASE {}"),
-        drop=_pg_run("DROP DATABASE {}"),
+        exists=_exists(_PG_DATABASE_EXISTS),
+        create=_run_on_server("CREATE DATABASE {}"),
+        drop=_run_on_server("DROP DATABASE {}"),
+    ),
+    # utf8mb4 with its binary collation, as the tables migrations create.
+    "mariadb": _Storage(
+        name=lambda url: f"database {database_and_maintenance_url(url)[0]}",
+        exists=_exists(_MARIADB_DATABASE_EXISTS),
+        create=_run_on_server("CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
+        drop=_run_on_server("DROP DATABASE {}"),
     ),
 }

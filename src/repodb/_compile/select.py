@@ -371,6 +371,12 @@ _JOINS = {
 
 
 def _emit_join(w: Writer, join: Join, through_alias: str | None, alias: str) -> None:
+    if join.kind == "full" and not w.dialect.supports_full_join:
+        raise ValueError(
+            f"{w.dialect.name} has no FULL JOIN: union_all a left_join with the right_join's"
+            " rows that have no match on the left (a right_join(...) whose where() says"
+            " the left side's key is_null())"
+        )
     keyword = _JOINS[join.kind]
     if join.through is not None:
         assert through_alias is not None
@@ -447,12 +453,7 @@ def _emit_tail(w: Writer, q: Query[Any], selection: Selection) -> None:
         w.write("OFFSET ")
         q.offset_by.emit(w)
     if q.locking is not None:
-        if not w.dialect.supports_row_locks:
-            raise ValueError(
-                f"{w.dialect.name} has no row locks (FOR UPDATE/FOR SHARE); "
-                "remove .lock() for it (a write transaction already excludes other writers)"
-            )
-        w.write(f" FOR {q.locking.strength}")
+        w.write(" " + w.dialect.lock_clause(q.locking.strength))
         if q.locking.wait:
             w.write(f" {q.locking.wait}")
 
@@ -493,9 +494,15 @@ def _emit_ordinals(w: Writer, orders: tuple[Ordering, ...], selection: Selection
                 "a union's order_by must name selected columns or labels"
                 " (select a label and order by it)"
             ) from None
+        if not w.dialect.supports_nulls_order and o.needs_nulls_term(w.dialect):
+            raise ValueError(
+                f"{w.dialect.name} has no NULLS {o.nulls}, and a union's order_by names its"
+                " columns by position, which (x IS NULL) cannot take: select the union as a"
+                " subquery and order that"
+            )
         w.write(str(position))
         w.write(" DESC" if o.descending else " ASC")
-        if o.nulls:
+        if o.nulls and w.dialect.supports_nulls_order:
             w.write(f" NULLS {o.nulls}")
 
 

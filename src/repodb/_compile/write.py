@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..expr import Binary, Expr, Value
+from ..expr import Binary, Column, Expr, InsertedFlag, Value
 from ..schema import Schema, schema_info
 from .select import (
     _bind,
@@ -51,15 +51,23 @@ def emit_insert(w: Writer, ins: Insert) -> None:
             f"{len(ins.rows)} rows of {width} values exceed {w.dialect.name}'s "
             f"{w.dialect.max_params} parameters; insert at most {per_batch} rows at a time"
         )
+    duplicate = w.dialect.update_on_duplicate and ins.on_conflict != "raise"
     with w.scope(), w.nested():
         w.write("INSERT INTO ")
         w.table(info.prefix, info.table)
-        if ins.updates:
+        if duplicate:
+            # ON DUPLICATE KEY UPDATE names the stored row's columns by the
+            # table (MariaDB's INSERT takes no alias; a bare name would be
+            # ambiguous with an INSERT ... SELECT's), the new row's by a template.
+            w.aliases[ins.schema] = w.dialect.quote_table(info.table, info.prefix)
+            w.column_templates[ins.excluded_key] = w.dialect.excluded_sql or "{column}"
+        elif ins.updates:
             # The existing row is named in DO UPDATE SET expressions.
             alias = w.new_alias(ins.letter)
             w.aliases[ins.schema] = alias
             w.write(f" AS {alias}")
-        w.aliases[ins.excluded_key] = w.dialect.quote("excluded")
+        if not duplicate:
+            w.aliases[ins.excluded_key] = w.dialect.quote("excluded")
         if ins.source is not None:
             _emit_insert_select(w, ins, ins.source)
         elif width:
@@ -126,6 +134,9 @@ def _emit_insert_select(w: Writer, ins: Insert, source: Query[Any]) -> None:
 
 
 def _emit_conflict(w: Writer, ins: Insert) -> None:
+    if w.dialect.update_on_duplicate:
+        _emit_on_duplicate(w, ins)
+        return
     if not w.dialect.supports_on_conflict:
         raise ValueError(
             f"{w.dialect.name} upserts (on_conflict) are not supported yet: its ON DUPLICATE"
@@ -161,6 +172,116 @@ def _emit_conflict(w: Writer, ins: Insert) -> None:
             ins.update_where.emit(w)
     else:
         w.write(" DO NOTHING")
+
+
+def _emit_on_duplicate(w: Writer, ins: Insert) -> None:
+    """MariaDB's upsert: ``ON DUPLICATE KEY UPDATE marker, assignments``, where it is exact.
+
+    It fires on a duplicate in any unique key, so a conflict target is taken
+    only when it is the one unique key (as the schema declares them) that the
+    inserted columns can collide on. It has no WHERE, and it assigns left to
+    right, each value seeing the columns already assigned (PostgreSQL's see
+    the stored row): an assignment reading a column set before it is refused.
+    A RETURNING of ``on_conflict="nothing"`` would also return the rows found,
+    so it is refused unless it carries the inserted flag (the Repo's).
+    """
+    d = w.dialect
+    name = d.name
+    if ins.update_where is not None:
+        raise ValueError(
+            f"{name} cannot upsert with update_where: its ON DUPLICATE KEY UPDATE has no WHERE"
+            " (update only where a condition holds with set_(col, case(...)) values, or read"
+            " and write in a transaction)"
+        )
+    _check_duplicate_target(name, ins)
+    if not ins.columns:
+        raise ValueError(f"{name} cannot upsert a row of defaults: name at least one column")
+    returning = ins.returning
+    flagged = returning is not None and any(isinstance(i, InsertedFlag) for i in returning.items)
+    if ins.on_conflict == "nothing" and returning is not None and not flagged:
+        raise ValueError(
+            f"{name} cannot return the rows of on_conflict='nothing': its RETURNING also"
+            " returns each conflicting row as it is stored, where PostgreSQL and SQLite"
+            " return only the rows inserted (repo.insert and repo.insert_all tell them"
+            " apart themselves); drop returning, or read the rows afterwards"
+        )
+    _check_assignment_order(name, ins)
+    w.write(" ON DUPLICATE KEY UPDATE ")
+    table = d.quote_table(ins.info.table, ins.info.prefix)
+    marker = d.upsert_marker or "{column} = {column}"
+    w.write(marker.format(column=f"{table}.{d.quote(ins.columns[0].source)}"))
+    if ins.updates:
+        w.write(", ")
+        _emit_assignments(w, ins.updates, ins.schema, table)
+
+
+def _check_duplicate_target(name: str, ins: Insert) -> None:
+    """Refuse a conflict target unless it is the only unique key the insert can collide on."""
+    target = ins.conflict_target
+    if target is None:
+        return
+    why = (
+        f"{name}'s ON DUPLICATE KEY UPDATE has no conflict target: it acts on a duplicate in"
+        " any unique key"
+    )
+    if isinstance(target, str):
+        raise ValueError(f"{why}, and cannot name a constraint; leave conflict_target out")
+    info = ins.info
+    given = {f.source for f in ins.columns}
+    sources = {f.name: f.source for f in info.fields}
+    keys: list[frozenset[str]] = []
+    if info.primary_key:
+        keys.append(frozenset(f.source for f in info.primary_key))
+    keys.extend(
+        frozenset(sources.get(c, c) for c in declared.columns)
+        for declared in info.indexes
+        if declared.unique and declared.where is None
+    )
+    # A key with a column the statement does not give (a database-assigned
+    # id) cannot collide: that column gets a new value.
+    reachable = [k for k in dict.fromkeys(keys) if k <= given]
+    wanted = frozenset(target)
+    if wanted not in reachable:
+        raise ValueError(
+            f"{why}, so repodb takes conflict_target={list(target)} on {name} only when it is"
+            f" the one unique key {ins.schema.__name__} declares among the inserted columns;"
+            " it is not a declared key: declare it (indexes=(index(..., unique=True),) or the"
+            " primary key), or leave conflict_target out to act on any unique key"
+        )
+    others = [sorted(k) for k in reachable if k != wanted]
+    if others:
+        raise ValueError(
+            f"{why}: {ins.schema.__name__} also declares the unique key(s) {others} among the"
+            f" inserted columns, where a duplicate would update the row too, not raise as"
+            f" with conflict_target={list(target)}; leave conflict_target out to act on any"
+            " unique key, or insert without those columns"
+        )
+
+
+def _check_assignment_order(name: str, ins: Insert) -> None:
+    """Refuse an assignment that reads a column an earlier one sets (MariaDB assigns in order)."""
+    assigned: set[str] = set()
+    for a in ins.updates:
+        shape: list[object] = []
+        a.value.walk(shape, [])
+        # A column walks as (Column, binding, name, type).
+        read = {
+            part[2]
+            for part in shape
+            if isinstance(part, tuple)
+            and len(part) == 4
+            and part[0] is Column
+            and part[1] is ins.schema
+        }
+        stale = sorted(read & assigned)
+        if stale:
+            raise ValueError(
+                f"{name}'s ON DUPLICATE KEY UPDATE assigns left to right: the value of"
+                f" {a.column.name} reads {', '.join(stale)}, already changed by an earlier"
+                " assignment (PostgreSQL and SQLite read the stored row); put that assignment"
+                " first, or compute it from excluded(...) values"
+            )
+        assigned.add(a.column.name)
 
 
 def emit_update(w: Writer, upd: Update) -> None:
@@ -321,12 +442,17 @@ def _emit_where(w: Writer, q: Any) -> None:
         condition.emit(w)
 
 
-def _emit_assignments(w: Writer, assignments: tuple[Assignment, ...], schema: type[Schema]) -> None:
+def _emit_assignments(
+    w: Writer, assignments: tuple[Assignment, ...], schema: type[Schema], table: str = ""
+) -> None:
+    """``col = value, ...``; targets qualified by ``table`` when given (MariaDB's upserts)."""
     # A value set on a redact=True field is bound hidden: logs never show it.
     redacted = {f.source for f in schema_info(schema).fields if f.redact}
     for i, a in enumerate(assignments):
         w.write(", " if i else "")
-        # SET targets are bare column names on every database.
+        # SET targets are bare column names, except in ON DUPLICATE KEY UPDATE.
+        if table:
+            w.write(table + ".")
         w.identifier(a.column.name)
         w.write(" = ")
         if isinstance(a.value, Value) and a.column.name in redacted:

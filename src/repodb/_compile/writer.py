@@ -61,6 +61,9 @@ class Writer:
         self.enclosing: list[dict[object, str | None]] = []
         self.result: Result | None = None
         self._aliases_made = 0
+        # Bindings written by a template instead of an alias (``{column}``:
+        # the quoted name): MariaDB's VALUES(col) for an upsert's new row.
+        self.column_templates: dict[object, str] = {}
 
     def write(self, text: str) -> None:
         """Append SQL text (never a value)."""
@@ -90,6 +93,10 @@ class Writer:
         try:
             alias = self.aliases[binding]
         except KeyError:
+            template = self.column_templates.get(binding)
+            if template is not None:
+                self.parts.append(template.format(column=self.dialect.quote(name)))
+                return
             raise ValueError(
                 f"{describe_binding(binding)} is not part of this query: "
                 "select from it or join it first"

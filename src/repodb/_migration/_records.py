@@ -31,13 +31,22 @@ class MigrationFile:
 
 @dataclasses.dataclass(frozen=True)
 class MigrationStatus:
-    """One version: applied or pending, and whether its file still exists."""
+    """One version: applied or pending, and whether its file still exists.
+
+    ``incomplete`` is the state of a migration that started and did not
+    finish where DDL is not transactional (MariaDB): ``"migrating"`` (under
+    way, or stopped by a crash), ``"failed"``, ``"rolling back"`` or
+    ``"rollback failed"``; ``steps`` the operations it completed, which
+    running it again skips. None everywhere else.
+    """
 
     version: int
     name: str
     applied: bool
     applied_at: dt.datetime | None
     file_missing: bool
+    incomplete: str | None = None
+    steps: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

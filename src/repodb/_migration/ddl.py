@@ -35,6 +35,7 @@ from typing import Any
 
 from .._codec import Codecs, encoder
 from ..dialect import POSTGRESQL, Dialect, check_identifier
+from ..driver._mariadb import CODECS as MARIADB_CODECS
 from ..driver.sqlite import CODECS as SQLITE_CODECS
 from ..types import DbType, Kind
 from .ops import (
@@ -107,14 +108,47 @@ _TYPE_NAMES: dict[str, dict[Kind, str]] = {
         Kind.ENUM: "text",
         Kind.RECORD: "jsonb",
     },
+    # The storage forms of driver/_mariadb.py: datetimes in UTC with
+    # microseconds, timedeltas as microseconds, UUIDs as text (MariaDB
+    # 10.11's UUID type reorders and refuses some valid ones), arrays and
+    # records as JSON (LONGTEXT with a json_valid CHECK). Text is LONGTEXT,
+    # unbounded as PostgreSQL's: MariaDB indexes it by a 768-character prefix
+    # and makes a UNIQUE one a hash key. DECIMAL keeps 35 digits before the
+    # point and 30 after (its default, DECIMAL(10, 0), would round away every
+    # fraction).
+    "mariadb": {
+        Kind.BOOL: "BOOLEAN",
+        Kind.INT: "BIGINT",
+        Kind.FLOAT: "DOUBLE",
+        Kind.DECIMAL: "DECIMAL(65, 30)",
+        Kind.STR: "LONGTEXT",
+        Kind.BYTES: "LONGBLOB",
+        Kind.DATE: "DATE",
+        Kind.DATETIME: "DATETIME(6)",
+        Kind.TIME: "TIME(6)",
+        Kind.TIMEDELTA: "BIGINT",
+        Kind.UUID: "CHAR(36)",
+        Kind.JSON: "JSON",
+        Kind.ENUM: "VARCHAR(255)",
+        Kind.ARRAY: "JSON",
+        Kind.RECORD: "JSON",
+    },
 }
 
 
-def column_type(dialect: Dialect, t: DbType[Any]) -> str:
-    """The SQL type name of a column holding ``t`` (nullability aside)."""
+def column_type(dialect: Dialect, t: DbType[Any], *, key: bool = False) -> str:
+    """The SQL type name of a column holding ``t`` (nullability aside).
+
+    ``key``: the column is (part of) a primary key or a foreign key, whose
+    type may differ (``DdlRules.key_types``).
+    """
     if t.kind is Kind.OPTIONAL:
         assert t.item is not None
-        return column_type(dialect, t.item)
+        return column_type(dialect, t.item, key=key)
+    if key and dialect.name in _RULES:
+        for kind, name in _RULES[dialect.name].key_types:
+            if kind is t.kind:
+                return name
     names = _TYPE_NAMES[dialect.name]
     if t.kind is Kind.ARRAY and Kind.ARRAY not in names:
         assert t.item is not None
@@ -159,6 +193,29 @@ def _sqlite_literal(t: DbType[Any], value: object) -> str:
         case bytes():
             return f"X'{stored.hex()}'"
     raise TypeError(f"no SQLite literal for {stored!r}")  # pragma: no cover
+
+
+def _mariadb_literal(t: DbType[Any], value: object) -> str:
+    """A MariaDB literal of the value's storage form, the one its codec writes (UTC datetimes)."""
+    stored = encoder(t, MARIADB_CODECS)(value)
+    match stored:
+        case None:
+            return "NULL"
+        case bool():
+            return "TRUE" if stored else "FALSE"
+        case int() | Decimal():
+            return str(stored)
+        case float():
+            return repr(stored)
+        case str():
+            return _quote_text(stored)
+        case bytes():
+            return f"X'{stored.hex()}'"
+        case dt.datetime():
+            return _quote_text(stored.isoformat(sep=" "))
+        case dt.date() | dt.time():
+            return _quote_text(stored.isoformat())
+    raise TypeError(f"no MariaDB literal for {stored!r}")  # pragma: no cover
 
 
 def _pg_scalar(t: DbType[Any], value: object) -> str:
@@ -240,6 +297,34 @@ class DdlRules:
         index_methods: ``CREATE INDEX ... USING method`` exists (``gin``,
             ``gist``, ...); SQLite has one kind of index, so an index asked
             for ``using="gin"`` is a plain one there.
+        modify_column: a column is altered by ``MODIFY COLUMN`` with its
+            whole definition (type, nullability, default, CHECK, given by
+            ``modify_identity``), not by PostgreSQL's ``ALTER COLUMN``
+            actions; its UNIQUE and foreign key change by name.
+        modify_identity: the words after the type of a key the database
+            assigns, in ``MODIFY COLUMN``.
+        drop_constraints: how a column's constraint is dropped, by the
+            suffix of its name (``key``, ``check``, ``fkey``): MariaDB drops
+            a UNIQUE key as an index and a foreign key by its own words.
+        partial_indexes: ``CREATE INDEX ... WHERE`` exists; else such an
+            index is refused (a plain index would not be what was asked:
+            a unique one would refuse rows the predicate leaves out).
+        drop_index_on_table: ``DROP INDEX`` names the table (MariaDB's
+            index names are per table, not per schema).
+        table_options: written after ``CREATE TABLE``'s column list.
+        foreign_key_index: a foreign key's columns get an index of their own,
+            named as the key's (or after its first column). Why: InnoDB makes
+            one when there is none, and silently drops it for any later index
+            that could serve the key, which then cannot be dropped (error
+            1553): a migration's ``create_index`` on a referencing column
+            could not be rolled back.
+        names_unique: a UNIQUE constraint (a column's too) is written as a
+            table constraint named ``<table>_<columns>_key``, the name
+            PostgreSQL gives it (a changeset's ``unique_constraint`` names
+            it), rather than after its first column, as MariaDB would.
+        key_types: the type of a key column (a primary key's, or one a
+            foreign key names), per kind, where it differs: MariaDB keys no
+            LONGTEXT, so a ``str`` key is a ``VARCHAR(255)`` there.
     """
 
     identity_key: str
@@ -249,6 +334,23 @@ class DdlRules:
     native_drop_column: bool
     full_add_column: bool
     index_methods: bool = False
+    modify_column: bool = False
+    modify_identity: str = ""
+    drop_constraints: tuple[tuple[str, str], ...] = (
+        ("key", "DROP CONSTRAINT {}"),
+        ("check", "DROP CONSTRAINT {}"),
+        ("fkey", "DROP CONSTRAINT {}"),
+    )
+    partial_indexes: bool = True
+    drop_index_on_table: bool = False
+    table_options: str = ""
+    foreign_key_index: bool = False
+    names_unique: bool = False
+    key_types: tuple[tuple[Kind, str], ...] = ()
+
+    def drop_constraint(self, suffix: str, quoted_name: str) -> str:
+        """The ``ALTER TABLE`` action dropping a column's constraint of this kind."""
+        return dict(self.drop_constraints)[suffix].format(quoted_name)
 
 
 _RULES: dict[str, DdlRules] = {
@@ -268,6 +370,36 @@ _RULES: dict[str, DdlRules] = {
         native_drop_column=True,
         full_add_column=True,
         index_methods=True,
+    ),
+    # No transactional DDL: every statement commits on its own (the runner
+    # records how far a migration got instead; see runner.py).
+    "mariadb": DdlRules(
+        identity_key="BIGINT AUTO_INCREMENT PRIMARY KEY",
+        literal=_mariadb_literal,
+        # InnoDB builds and drops indexes online (ALGORITHM=INPLACE,
+        # LOCK=NONE) whenever it can, without being asked.
+        concurrent_index=None,
+        native_alter_column=True,
+        native_drop_column=True,
+        full_add_column=True,
+        modify_column=True,
+        modify_identity="NOT NULL AUTO_INCREMENT",
+        drop_constraints=(
+            ("key", "DROP INDEX {}"),
+            ("check", "DROP CONSTRAINT {}"),
+            ("fkey", "DROP FOREIGN KEY {}"),
+        ),
+        partial_indexes=False,
+        drop_index_on_table=True,
+        # utf8mb4: every code point; utf8mb4_bin: text compares, sorts and is
+        # unique by code point, case-sensitively, as on PostgreSQL and SQLite
+        # (utf8mb4's default collation would call "a" and "A" one key).
+        table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        foreign_key_index=True,
+        names_unique=True,
+        # 255 characters of utf8mb4 are 1,020 bytes: three fit in InnoDB's
+        # 3,072-byte key, and a key and the columns referencing it must agree.
+        key_types=((Kind.STR, "VARCHAR(255)"),),
     ),
 }
 
@@ -339,8 +471,10 @@ def _actions_sql(on_delete: OnAction, on_update: OnAction) -> list[str]:
     return parts
 
 
-def column_sql(dialect: Dialect, col: ColumnDef) -> str:
+def column_sql(dialect: Dialect, col: ColumnDef, *, key: bool = False) -> str:
     """One column's definition, as in ``CREATE TABLE`` or ``ADD COLUMN``.
+
+    ``key``: the column is in a key of the table's (see ``column_type``).
 
     An ``autogenerate`` key is the dialect's identity form: exactly
     ``INTEGER PRIMARY KEY`` on SQLite (the rowid alias), an identity column
@@ -359,7 +493,8 @@ def column_sql(dialect: Dialect, col: ColumnDef) -> str:
             )
         parts = [name, rules(dialect).identity_key]
     else:
-        parts = [name, column_type(dialect, col.type)]
+        keyed = key or col.primary_key or col.references is not None
+        parts = [name, column_type(dialect, col.type, key=keyed)]
         if col.primary_key:
             parts.append("PRIMARY KEY")
         if not col.nullable:
@@ -371,12 +506,13 @@ def column_sql(dialect: Dialect, col: ColumnDef) -> str:
         )
     if col.unique:
         parts.append("UNIQUE")
+    # CHECK first: MariaDB's grammar wants the reference last.
+    if col.check is not None:
+        parts.append(f"CHECK ({col.check})")
     if col.references is not None:
         if col.references.name:
             parts.append(f"CONSTRAINT {dialect.quote(col.references.name)}")
         parts.append(references_sql(dialect, col.references))
-    if col.check is not None:
-        parts.append(f"CHECK ({col.check})")
     return " ".join(parts)
 
 
@@ -414,14 +550,65 @@ def create_table_sql(dialect: Dialect, op: CreateTable) -> str:
     ]
     if composite and any(c.autogenerate for c in op.columns):
         raise ValueError(f"table {op.table!r}: an autogenerate column must be the whole key")
-    items = [column_sql(dialect, c) for c in columns]
+    keyed = set(key) | {name for fk in op.foreign_keys for name in fk.columns}
+    unique = list(op.unique)
+    if rules(dialect).names_unique:
+        # A column's UNIQUE as a named table constraint (inline, it would be unnamed).
+        unique = [(c.name,) for c in columns if c.unique] + unique
+        columns = [dataclasses.replace(c, unique=False) for c in columns]
+    items = [column_sql(dialect, c, key=c.name in keyed) for c in columns]
     if composite:
         items.append(f"PRIMARY KEY ({_names(dialect, key)})")
-    items += [f"UNIQUE ({_names(dialect, names)})" for names in op.unique]
+    items += [_unique_sql(dialect, op.table, tuple(names)) for names in unique]
     items += [f"CONSTRAINT {dialect.quote(name)} CHECK ({sql})" for name, sql in op.checks]
     items += [_foreign_key_sql(dialect, fk) for fk in op.foreign_keys]
+    items += _foreign_key_indexes(dialect, op, key)
     exists = "IF NOT EXISTS " if op.if_not_exists else ""
-    return f"CREATE TABLE {exists}{_table(dialect, op)} ({', '.join(items)})"
+    options = rules(dialect).table_options
+    return f"CREATE TABLE {exists}{_table(dialect, op)} ({', '.join(items)}){options}"
+
+
+def _add_column_sql(dialect: Dialect, op: AddColumn) -> str:
+    """``ADD COLUMN``, with a named UNIQUE and a foreign key's index where the rules say."""
+    r, col = rules(dialect), op.column
+    extra = []
+    if col.unique and r.names_unique:
+        extra.append(f"ADD {_unique_sql(dialect, op.table, (col.name,))}")
+        col = dataclasses.replace(col, unique=False)
+    elif col.references is not None and r.foreign_key_index:
+        name = dialect.quote(col.references.name or col.name)
+        extra.append(f"ADD KEY {name} ({dialect.quote(col.name)})")
+    added = ", ".join([f"ADD COLUMN {column_sql(dialect, col)}", *extra])
+    return f"ALTER TABLE {_table(dialect, op)} {added}"
+
+
+def _unique_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
+    """A table's UNIQUE constraint, named as PostgreSQL would where ``DdlRules.names_unique``."""
+    unique = f"UNIQUE ({_names(dialect, columns)})"
+    if not rules(dialect).names_unique:
+        return unique
+    return f"CONSTRAINT {dialect.quote('_'.join((table, *columns, 'key')))} {unique}"
+
+
+def _foreign_key_indexes(dialect: Dialect, op: CreateTable, key: tuple[str, ...]) -> list[str]:
+    """``KEY name (columns)`` for each foreign key no key of the table serves (see ``DdlRules``)."""
+    if not rules(dialect).foreign_key_index:
+        return []
+    # (A UNIQUE of several columns may be a hash key, which serves no foreign key.)
+    served = {
+        key[:1],
+        *((c.name,) for c in op.columns if c.unique),
+        *(u for u in op.unique if len(u) == 1),
+    }
+    found: list[tuple[str, tuple[str, ...]]] = [
+        (c.references.name or c.name, (c.name,)) for c in op.columns if c.references is not None
+    ]
+    found += [(fk.name or fk.columns[0], fk.columns) for fk in op.foreign_keys]
+    return [
+        f"KEY {dialect.quote(name)} ({_names(dialect, columns)})"
+        for name, columns in found
+        if columns[:1] not in served
+    ]
 
 
 # PostgreSQL type changes without a direct cast, and the types to cast through.
@@ -440,6 +627,8 @@ def _alter_column_sql(
     UNIQUE, CHECK and REFERENCES constraints follow too (by the names
     PostgreSQL gives them); without it, type, nullability and default are set.
     """
+    if rules(dialect).modify_column:
+        return _modify_column_sql(dialect, op, live_names)
     col, previous = op.column, op.previous
     name = dialect.quote(col.name)
     actions = []
@@ -477,6 +666,47 @@ def _alter_column_sql(
     return [f"ALTER TABLE {_table(dialect, op)} {', '.join(changes)}"]
 
 
+def _modify_column_sql(
+    dialect: Dialect, op: AlterColumn, live_names: Mapping[str, str]
+) -> list[str]:
+    """MariaDB's ``MODIFY COLUMN``: the column's whole definition at once.
+
+    Type, nullability, default and the column's CHECK are all in the
+    definition (what it leaves out is dropped); values are converted by the
+    server's casts. UNIQUE and the foreign key are keys of the table, which
+    ``MODIFY`` keeps: with ``previous`` known, those that differ are dropped
+    and added by name, as on PostgreSQL.
+    """
+    col, previous = op.column, op.previous
+    r = rules(dialect)
+    was_key = previous is not None and (previous.primary_key or previous.references is not None)
+    keyed = col.primary_key or col.references is not None or was_key
+    parts = [dialect.quote(col.name), column_type(dialect, col.type, key=keyed)]
+    if col.autogenerate:
+        parts.append(r.modify_identity)
+    elif not col.nullable:
+        parts.append("NOT NULL")
+    if col.default is not NO_DEFAULT and not col.autogenerate:
+        default = default_sql(dialect, col)
+        parts.append(
+            f"DEFAULT ({default})" if isinstance(col.default, Raw) else f"DEFAULT {default}"
+        )
+    if col.check is not None:
+        parts.append(f"CHECK ({col.check})")
+    changes = [f"MODIFY COLUMN {' '.join(parts)}"]
+    drops: list[str] = []
+    if previous is not None:
+        unchecked = dataclasses.replace(previous, check=col.check)
+        found = _constraint_changes(dialect, op.table, unchecked, col, live_names)
+        drops = [c for c in found if c.startswith("DROP ")]
+        changes = [c for c in found if not c.startswith("DROP ")] + changes
+    # InnoDB refuses to drop and re-add a foreign key of one name in one
+    # statement ("duplicate key"): the drops go first, on their own.
+    table = _table(dialect, op)
+    statements = [f"ALTER TABLE {table} {', '.join(drops)}"] if drops else []
+    return [*statements, f"ALTER TABLE {table} {', '.join(changes)}"]
+
+
 def _constraint_changes(
     dialect: Dialect,
     table: str,
@@ -497,24 +727,28 @@ def _constraint_changes(
         return q(live_names.get(suffix) or given or f"{base}_{suffix}")
 
     old_fk, new_fk = previous.references, col.references
-    drops, adds = [], []
+    drops: list[tuple[str, str]] = []
+    adds: list[str] = []
     if previous.unique and not col.unique:
-        drops.append(dropped("key"))
+        drops.append(("key", dropped("key")))
     if col.unique and not previous.unique:
         adds.append(f"CONSTRAINT {q(base + '_key')} UNIQUE ({q(col.name)})")
     if previous.check != col.check:
         if previous.check is not None:
-            drops.append(dropped("check"))
+            drops.append(("check", dropped("check")))
         if col.check is not None:
             adds.append(f"CONSTRAINT {q(base + '_check')} CHECK ({col.check})")
     if old_fk != new_fk:
         if old_fk is not None:
-            drops.append(dropped("fkey", old_fk.name))
+            drops.append(("fkey", dropped("fkey", old_fk.name)))
         if new_fk is not None:
             fk_name = q(new_fk.name or f"{base}_fkey")
             fk = f"FOREIGN KEY ({q(col.name)}) {references_sql(dialect, new_fk)}"
             adds.append(f"CONSTRAINT {fk_name} {fk}")
-    return [f"DROP CONSTRAINT {name}" for name in drops] + [f"ADD {add}" for add in adds]
+    r = rules(dialect)
+    return [r.drop_constraint(suffix, name) for suffix, name in drops] + [
+        f"ADD {add}" for add in adds
+    ]
 
 
 def create_index_sql(dialect: Dialect, op: CreateIndex) -> str:
@@ -534,6 +768,12 @@ def create_index_sql(dialect: Dialect, op: CreateIndex) -> str:
     else:
         parts.append(f"({search_vector_sql(dialect, op.search, op.columns)})")
     if op.where is not None:
+        if not rules(dialect).partial_indexes:
+            raise ValueError(
+                f"index {op.index_name!r}: {dialect.name} has no partial indexes"
+                " (CREATE INDEX ... WHERE); index every row, or keep the rows apart in a table"
+                " of their own"
+            )
         parts.append(f"WHERE {op.where}")
     return " ".join(parts)
 
@@ -559,8 +799,11 @@ def _drop_index_sql(dialect: Dialect, op: DropIndex) -> str:
         parts.append(concurrent)
     if op.if_exists:
         parts.append("IF EXISTS")
-    # An index is in its table's schema.
-    parts.append(dialect.quote_table(op.name, op.prefix))
+    if rules(dialect).drop_index_on_table:
+        parts += [dialect.quote(op.name), "ON", _table(dialect, op)]
+    else:
+        # An index is in its table's schema.
+        parts.append(dialect.quote_table(op.name, op.prefix))
     return " ".join(parts)
 
 
@@ -630,8 +873,7 @@ def operation_sql(
             new_name = dialect.quote(op.new_name)
             return [f"ALTER TABLE {_table(dialect, op)} RENAME TO {new_name}"]
         case AddColumn():
-            column = column_sql(dialect, op.column)
-            return [f"ALTER TABLE {_table(dialect, op)} ADD COLUMN {column}"]
+            return [_add_column_sql(dialect, op)]
         case DropColumn():
             name = dialect.quote(op.name)
             return [f"ALTER TABLE {_table(dialect, op)} DROP COLUMN {name}"]

@@ -50,7 +50,7 @@ from ..request import One, Request
 from ..schema import IndexDef, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind, array, optional, to_dbtype
 from . import introspect
-from .ddl import literal
+from .ddl import create_index_sql, literal
 from .introspect import LiveColumn, LiveIndex, LiveTable
 from .ops import (
     NO_DEFAULT,
@@ -118,6 +118,12 @@ def diff(
     """
     schemas = list(schemas)
     _check_prefixes(conn, schemas)
+    declared = _declared(schemas)
+    for _, table_indexes in declared:
+        for index in table_indexes:
+            # An index the database cannot make (a partial one on MariaDB) is
+            # refused now, not by the migration diff would write.
+            create_index_sql(conn.dialect, index)
     skipped = set(ignore)
     live = {name: t for name, t in introspect.tables(conn).items() if name not in skipped}
     dialect = conn.dialect
@@ -127,7 +133,6 @@ def diff(
     dropped_columns: list[Operation] = []
     indexes: list[Operation] = []
     dropped_tables: list[Operation] = []
-    declared = _declared(schemas)
     defaults = _defaults(schemas)
     for table, table_indexes in declared:
         current = live.get(table.table)
@@ -158,6 +163,7 @@ def diff(
 _CURRENT_SCHEMA: dict[str, Request[None, str | None, One]] = {
     "sqlite": Request.one("SELECT 'main'", row=optional(str), oneshot=True),
     "postgresql": Request.one("SELECT current_schema()", row=optional(str), oneshot=True),
+    "mariadb": Request.one("SELECT DATABASE()", row=optional(str), oneshot=True),
 }
 
 
@@ -471,7 +477,40 @@ _POSTGRESQL_TYPES: dict[str, tuple[Kind, ...]] = {
     "jsonb": (Kind.JSON, Kind.RECORD),
     "json": (Kind.JSON, Kind.RECORD),
 }
-_TYPE_NAMES = {"sqlite": _SQLITE_TYPES, "postgresql": _POSTGRESQL_TYPES}
+# MariaDB's names as information_schema writes them (lower case, sizes
+# dropped here); TINYINT(1) is reported as boolean. BIGINT also holds
+# timedeltas (microseconds), CHAR(36) UUIDs, LONGTEXT (which JSON is) text
+# of every kind.
+_MARIADB_TYPES: dict[str, tuple[Kind, ...]] = {
+    "boolean": (Kind.BOOL,),
+    "bigint": (Kind.INT, Kind.TIMEDELTA),
+    "int": (Kind.INT,),
+    "mediumint": (Kind.INT,),
+    "smallint": (Kind.INT,),
+    "tinyint": (Kind.INT,),
+    "double": (Kind.FLOAT,),
+    "float": (Kind.FLOAT,),
+    "decimal": (Kind.DECIMAL,),
+    "longtext": _TEXT_KINDS,
+    "mediumtext": _TEXT_KINDS,
+    "text": _TEXT_KINDS,
+    "tinytext": _TEXT_KINDS,
+    "varchar": (Kind.STR, Kind.ENUM, Kind.UUID),
+    "char": (Kind.STR, Kind.UUID, Kind.ENUM),
+    "json": (Kind.JSON, Kind.ARRAY, Kind.RECORD),
+    "longblob": (Kind.BYTES,),
+    "mediumblob": (Kind.BYTES,),
+    "blob": (Kind.BYTES,),
+    "tinyblob": (Kind.BYTES,),
+    "varbinary": (Kind.BYTES,),
+    "binary": (Kind.BYTES,),
+    "date": (Kind.DATE,),
+    "datetime": (Kind.DATETIME,),
+    "timestamp": (Kind.DATETIME,),
+    "time": (Kind.TIME,),
+    "uuid": (Kind.UUID,),
+}
+_TYPE_NAMES = {"sqlite": _SQLITE_TYPES, "postgresql": _POSTGRESQL_TYPES, "mariadb": _MARIADB_TYPES}
 
 # SQLite's own rules for a type name it does not know (its "affinity"),
 # in its order: https://www.sqlite.org/datatype3.html#determination_of_column_affinity

@@ -118,7 +118,7 @@ _fk_row = tup(str, array(str), str, array(optional(str)), str, str)
 class _Catalog:
     """One database's catalog queries; each takes the table name and reads the current schema.
 
-    ``index_columns`` takes an index name instead. ``actions`` maps the database's
+    ``index_columns`` takes the table's and an index's name. ``actions`` maps the database's
     spelling of a foreign key action to ``OnAction``. ``rowid_alias``: an
     ``INTEGER`` single-column key is assigned by the database (SQLite).
     """
@@ -127,7 +127,7 @@ class _Catalog:
     table_sql: Request[str, str | None, Many]
     columns: Request[str, _ColumnRow, Many]
     indexes: Request[str, _IndexRow, Many]
-    index_columns: Request[str, str | None, Many]
+    index_columns: Request[tuple[str, str], str | None, Many]
     unique_columns: Request[str, tuple[str, list[str]], Many]
     foreign_keys: Request[str, _ForeignKeyRow, Many]
     triggers: Request[str, str, Many]
@@ -175,8 +175,9 @@ _SQLITE = _Catalog(
         _index_row,
     ),
     index_columns=_many(
-        "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
-        str,
+        "SELECT i.name FROM pragma_index_list(?) AS l, pragma_index_info(l.name) AS i"
+        " WHERE l.name = ? ORDER BY i.seqno",
+        tup(str, str),
         optional(str),
     ),
     unique_columns=_many(
@@ -254,11 +255,11 @@ _POSTGRESQL = _Catalog(
     index_columns=_many(
         "SELECT a.attname::text FROM pg_index AS ix"
         " JOIN pg_class AS i ON i.oid = ix.indexrelid"
-        " JOIN pg_namespace AS ns ON ns.oid = i.relnamespace"
         " CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)"
-        " LEFT JOIN pg_attribute AS a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum"
-        " WHERE ns.nspname = current_schema() AND i.relname = $1 ORDER BY k.n",
-        str,
+        " LEFT JOIN pg_attribute AS a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum "
+        + _PG_TABLE.format(rel="ix.indrelid")
+        + " AND i.relname = $2 ORDER BY k.n",
+        tup(str, str),
         optional(str),
     ),
     unique_columns=_many(
@@ -299,7 +300,115 @@ _POSTGRESQL = _Catalog(
     rowid_alias=False,
 )
 
-_CATALOGS = {"sqlite": _SQLITE, "postgresql": _POSTGRESQL}
+# MariaDB: information_schema, in the current database. Its UNIQUE
+# constraints are unique indexes; those named after their first column
+# (what an unnamed UNIQUE gets) or ``..._key`` (what ``alter_column`` names
+# one) are the constraints, the others created by CREATE UNIQUE INDEX. A
+# foreign key's own index (named after the key, or its first column) is
+# the key's, not an index of its own. A BOOLEAN is TINYINT(1).
+# Every information_schema table is filtered by constants (the database and
+# the table's name), never by another's columns: only then does MariaDB open
+# the one table's definition instead of every table of every database.
+_MARIADB_TABLE: LiteralString = "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?"
+_MARIADB_IS_CONSTRAINT: LiteralString = (
+    "(s.NON_UNIQUE = 0 AND (s.INDEX_NAME = f.COLUMN_NAME OR s.INDEX_NAME LIKE '%|_key' ESCAPE '|'))"
+    " OR (s.NON_UNIQUE = 1 AND EXISTS (SELECT 1 FROM information_schema.KEY_COLUMN_USAGE AS k"
+    " WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = $1"
+    " AND k.REFERENCED_TABLE_NAME IS NOT NULL AND k.ORDINAL_POSITION = 1"
+    " AND k.COLUMN_NAME = f.COLUMN_NAME"
+    " AND s.INDEX_NAME IN (k.CONSTRAINT_NAME, k.COLUMN_NAME)))"
+)
+# Each index with its first column (f) and whether it is a constraint's.
+_MARIADB_INDEXES: LiteralString = (
+    "SELECT s.INDEX_NAME AS name, s.NON_UNIQUE = 0 AS is_unique, "
+    + _MARIADB_IS_CONSTRAINT
+    + " AS is_constraint FROM information_schema.STATISTICS AS s"
+    " JOIN information_schema.STATISTICS AS f ON f.TABLE_SCHEMA = DATABASE()"
+    " AND f.TABLE_NAME = $1 AND f.INDEX_NAME = s.INDEX_NAME AND f.SEQ_IN_INDEX = 1"
+    " WHERE s.TABLE_SCHEMA = DATABASE() AND s.TABLE_NAME = $1 AND s.INDEX_NAME <> 'PRIMARY'"
+    " AND s.SEQ_IN_INDEX = 1"
+)
+
+_MARIADB = _Catalog(
+    table_names=Request.many(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        " AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+        row=str,
+        read_only=True,
+    ),
+    table_sql=_many(
+        "SELECT CAST(NULL AS CHAR) FROM information_schema.TABLES WHERE "
+        + _MARIADB_TABLE
+        + " AND TABLE_TYPE = 'BASE TABLE'",
+        str,
+        optional(str),
+    ),
+    # A nullable column's default is 'NULL' there: no default.
+    columns=_many(
+        "SELECT c.COLUMN_NAME,"
+        " CASE WHEN c.COLUMN_TYPE = 'tinyint(1)' THEN 'boolean' ELSE c.COLUMN_TYPE END,"
+        " c.IS_NULLABLE = 'YES', NULLIF(c.COLUMN_DEFAULT, 'NULL'),"
+        " COALESCE(k.ORDINAL_POSITION, 0),"
+        " c.EXTRA LIKE '%auto_increment%', c.IS_GENERATED = 'ALWAYS'"
+        " FROM information_schema.COLUMNS AS c"
+        " LEFT JOIN information_schema.KEY_COLUMN_USAGE AS k ON k.TABLE_SCHEMA = DATABASE()"
+        " AND k.TABLE_NAME = $1 AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME"
+        " WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = $1 ORDER BY c.ORDINAL_POSITION",
+        str,
+        _column_row,
+    ),
+    indexes=_many(
+        "SELECT name, is_unique, is_constraint, CAST(NULL AS CHAR), CAST(NULL AS CHAR) FROM ("
+        + _MARIADB_INDEXES
+        + ") AS i ORDER BY name",
+        str,
+        _index_row,
+    ),
+    index_columns=_many(
+        "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE "
+        + _MARIADB_TABLE
+        + " AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX",
+        tup(str, str),
+        optional(str),
+    ),
+    unique_columns=_many(
+        "SELECT i.name, (SELECT JSON_ARRAYAGG(c.COLUMN_NAME ORDER BY c.SEQ_IN_INDEX)"
+        " FROM information_schema.STATISTICS AS c WHERE c.TABLE_SCHEMA = DATABASE()"
+        " AND c.TABLE_NAME = $1 AND c.INDEX_NAME = i.name) FROM ("
+        + _MARIADB_INDEXES
+        + ") AS i WHERE i.is_unique AND i.is_constraint ORDER BY i.name",
+        str,
+        tup(str, array(str)),
+    ),
+    foreign_keys=_many(
+        "SELECT k.CONSTRAINT_NAME, JSON_ARRAYAGG(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION),"
+        " max(k.REFERENCED_TABLE_NAME),"
+        " JSON_ARRAYAGG(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION),"
+        " max(r.DELETE_RULE), max(r.UPDATE_RULE)"
+        " FROM information_schema.KEY_COLUMN_USAGE AS k"
+        " JOIN information_schema.REFERENTIAL_CONSTRAINTS AS r"
+        " ON r.CONSTRAINT_SCHEMA = DATABASE() AND r.TABLE_NAME = $1"
+        " AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME"
+        " WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = $1"
+        " GROUP BY k.CONSTRAINT_NAME ORDER BY k.CONSTRAINT_NAME",
+        str,
+        _fk_row,
+    ),
+    triggers=_many(
+        "SELECT CONCAT('CREATE TRIGGER `', TRIGGER_NAME, '` ', ACTION_TIMING, ' ',"
+        " EVENT_MANIPULATION, ' ON `', EVENT_OBJECT_TABLE, '` FOR EACH ROW ', ACTION_STATEMENT)"
+        " FROM information_schema.TRIGGERS"
+        " WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME",
+        str,
+        str,
+    ),
+    # InnoDB checks RESTRICT and NO ACTION alike, at once, and reports an
+    # action left out as RESTRICT: both are repodb's default, no_action.
+    actions={**_SQLITE_ACTIONS, "RESTRICT": "no_action"},
+    rowid_alias=False,
+)
+
+_CATALOGS = {"sqlite": _SQLITE, "postgresql": _POSTGRESQL, "mariadb": _MARIADB}
 
 
 def _catalog(conn: Connection) -> _Catalog:
@@ -345,7 +454,9 @@ def table(conn: Connection, name: str) -> LiveTable | None:
     indexes = tuple(
         LiveIndex(
             name=index_name,
-            columns=tuple(c for c in conn.all(catalog.index_columns, index_name) if c is not None),
+            columns=tuple(
+                c for c in conn.all(catalog.index_columns, (name, index_name)) if c is not None
+            ),
             unique=unique,
             where=where if where is not None else _sqlite_index_where(sql),
             sql=sql,

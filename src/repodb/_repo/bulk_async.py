@@ -18,7 +18,9 @@ Everything runs in one transaction (a savepoint inside another), so a failure
 in the last batch leaves nothing behind.
 
 Upserts say what they did. On PostgreSQL ``RETURNING (xmax = 0)`` is true for
-a row the statement inserted. SQLite has no such column: the conflict keys
+a row the statement inserted; on MariaDB a session variable that the ``ON
+DUPLICATE KEY UPDATE`` of a found row sets and its RETURNING reads (the
+dialect's ``inserted_flag_sql``). SQLite has no such column: the conflict keys
 that already exist are read first, in the same write transaction (which SQLite
 holds alone); a row whose key existed, or came earlier in the same call, was
 updated. ``on_conflict="nothing"`` reports ``inserted`` as the rows written
@@ -46,24 +48,23 @@ import itertools
 import threading
 import time
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter, is_not, itemgetter
 from typing import Any, Literal, TypeVar
 
 from .. import _codec, write
-from .._compile.cache import Compiled, compile_uncached
-from .._observe import Watch
+from .._compile.cache import Compiled, compile_statement, compile_uncached
 from ..connection_async import AsyncConnection
 from ..dialect import Dialect
 from ..errors import EncodeError
-from ..expr import Column, Expr
-from ..functions import fragment
+from ..expr import Column, Expr, InsertedFlag
 from ..query import Query, Selection
 from ..repo_async import AsyncRepo, AsyncTransactionRepo, WriteResult
 from ..schema import FieldInfo, Schema, SchemaInfo, schema_info
 from ..table import Table, record_class
 from ..types import DbType, Kind
 from ..write import Assignment, ConflictTarget, Insert, OnConflict
+from .write_async import reset_inserted_flag, traced
 
 __all__ = ["delete_all", "insert_all", "update_all"]
 
@@ -77,7 +78,6 @@ _perf = time.perf_counter
 # The databases that load rows with COPY, and the column telling an inserted
 # row from an updated one in an upsert's RETURNING.
 _COPY_DIALECTS = frozenset({"postgresql"})
-_INSERTED_FLAG: dict[str, Expr[bool]] = {"postgresql": fragment("(xmax = 0)", type_=bool)}
 
 
 async def insert_all(
@@ -102,7 +102,7 @@ async def insert_all(
             returning=returning,
             update_where=update_where,
         )
-        return _evaluated(statement, *await repo._execute(statement, "write"))
+        return await repo._on_connection("write", _evaluated_on, repo, statement)
     table = _gather(schema, rows)
     # A one-row statement checks the options and is the SQL's pattern.
     template = write.insert_all(
@@ -130,19 +130,22 @@ async def _insert(tx: AsyncTransactionRepo, template: Insert, table: _Table) -> 
             raise
         given = write.insert_all(template.schema, _dicts(table))
         statement = dataclasses.replace(template, columns=given.columns, rows=given.rows)
-        return _evaluated(statement, *await tx._execute(statement, "write"))
+        return await _evaluated_on(conn, 0.0, tx, statement)
     plain = template.on_conflict == "raise" and template.returning is None
     if plain and table.fields and conn.dialect.name in _COPY_DIALECTS:
         return WriteResult(await _copy(tx, conn, template.schema, table, columns))
-    if template.on_conflict != "update":
+    dialect = tx._dialect(conn)
+    # MariaDB counts (and returns) a row that on_conflict="nothing" found as
+    # written: its flag tells them apart.
+    found_counts = template.on_conflict == "nothing" and dialect.update_on_duplicate
+    if template.on_conflict != "update" and not found_counts:
         results, count = await _values(tx, conn, template, columns, table.count)
         actions: tuple[Action, ...] | None = None
         if template.on_conflict == "nothing":
             actions = _INSERTED * count
         return _result(template, count, results, actions)
-    flag = _INSERTED_FLAG.get(conn.dialect.name)
-    if flag is not None:
-        return await _upsert_flagged(tx, conn, template, columns, table.count, flag)
+    if dialect.inserted_flag_sql is not None:
+        return await _upsert_flagged(tx, conn, template, columns, table.count)
     return await _upsert_probed(tx, conn, template, table, columns)
 
 
@@ -177,6 +180,34 @@ def _holds_expressions(table: _Table) -> bool:
 def _dicts(table: _Table) -> list[dict[str, Any]]:
     names = [f.name for f in table.fields]
     return [dict(zip(names, row, strict=True)) for row in zip(*table.columns, strict=True)]
+
+
+async def _evaluated_on(
+    conn: AsyncConnection, checkout: float, repo: AsyncRepo, statement: Insert
+) -> WriteResult[Any]:
+    """Run one INSERT whose rows the database computes; its result (see ``_evaluated``).
+
+    Where ``on_conflict="nothing"`` counts and returns the rows it found
+    (MariaDB), the inserted flag leaves them out.
+    """
+    dialect = repo._dialect(conn)
+    if not (statement.on_conflict == "nothing" and dialect.update_on_duplicate):
+        return _evaluated(statement, *await repo._run(conn, compile_statement(statement, dialect)))
+    wanted = statement.returning
+    flag = InsertedFlag()
+    selection = (
+        Selection("scalar", (flag,))
+        if wanted is None
+        else Selection("tuple", (*wanted.items, flag))
+    )
+    await reset_inserted_flag(repo, conn)
+    flagged = dataclasses.replace(statement, returning=selection)
+    rows, _ = await repo._run(conn, compile_statement(flagged, dialect), checkout)
+    if wanted is None:
+        inserted = sum(1 for f in rows if f)
+        return WriteResult(inserted, [], inserted, 0)
+    kept = [r for r in rows if r[-1]]
+    return WriteResult(len(kept), _returned(wanted, kept, 1), len(kept), 0)
 
 
 def _evaluated(statement: Insert, rows: list[Any], count: int) -> WriteResult[Any]:
@@ -399,28 +430,6 @@ def _encode(table: _Table, codecs: _codec.Codecs) -> list[Sequence[Any]]:
 # -- running: COPY, multi-row VALUES --------------------------------------------------
 
 
-async def _traced(
-    repo: AsyncRepo,
-    conn: AsyncConnection,
-    sql: str,
-    args: Sequence[Any],
-    hidden: Sequence[bool] | None,
-    work: Callable[[], Awaitable[R]],
-    size: Callable[[R], int],
-) -> R:
-    """Run ``work`` (one statement on ``conn``) and emit its telemetry event."""
-    if not repo._observing():
-        return await work()
-    watch = Watch(conn, sql)
-    try:
-        result = await work()
-    except BaseException as e:  # the event reports any failure, which propagates
-        repo._end(watch, args, hidden, 0, e)
-        raise
-    repo._end(watch, args, hidden, size(result))
-    return result
-
-
 async def _copy(
     repo: AsyncRepo, conn: AsyncConnection, schema: type[Schema], table: _Table, columns: list[Any]
 ) -> int:
@@ -433,7 +442,7 @@ async def _copy(
     rows = zip(*columns, strict=True)
     prefix = info.prefix or dialect.default_prefix
     work = functools.partial(conn._copy_sql, info.table, sources, rows, prefix)
-    return await _traced(repo, conn, sql, (), None, work, int)
+    return await traced(repo, conn, sql, (), None, work, int)
 
 
 async def _values(
@@ -461,10 +470,10 @@ async def _values(
         sql, hidden = compiled.sql, compiled.hidden
         if compiled.result is None:
             work = functools.partial(conn._execute_sql, sql, args, False)
-            written += await _traced(repo, conn, sql, args, hidden, work, int)
+            written += await traced(repo, conn, sql, args, hidden, work, int)
             continue
         fetch = functools.partial(conn._fetch_sql, sql, args, False)
-        fetched = await _traced(repo, conn, sql, args, hidden, fetch, len)
+        fetched = await traced(repo, conn, sql, args, hidden, fetch, len)
         results.extend(compiled.decoder(conn.codecs)(fetched))
         written += len(fetched)
     return results, written
@@ -509,22 +518,27 @@ def _chunk_statement(
 
 
 async def _upsert_flagged(
-    repo: AsyncRepo,
-    conn: AsyncConnection,
-    template: Insert,
-    columns: list[Any],
-    count: int,
-    flag: Expr[bool],
+    repo: AsyncRepo, conn: AsyncConnection, template: Insert, columns: list[Any], count: int
 ) -> WriteResult[Any]:
-    """An upsert whose RETURNING also says, per row, whether it was inserted."""
+    """An upsert whose RETURNING also says, per row, whether it was inserted.
+
+    A row that ``on_conflict="nothing"`` found is left out (MariaDB returns
+    it too), as PostgreSQL and SQLite leave it out.
+    """
     wanted = template.returning
+    await reset_inserted_flag(repo, conn)
+    nothing = template.on_conflict == "nothing"
     if wanted is None:
-        flagged = dataclasses.replace(template, returning=Selection("scalar", (flag,)))
+        flagged = dataclasses.replace(template, returning=Selection("scalar", (InsertedFlag(),)))
         flags, _ = await _values(repo, conn, flagged, columns, count)
+        if nothing:
+            flags = [f for f in flags if f]
         return _result(template, len(flags), [], [_action(f) for f in flags])
-    selection = Selection("tuple", (*wanted.items, flag))
+    selection = Selection("tuple", (*wanted.items, InsertedFlag()))
     statement = dataclasses.replace(template, returning=selection)
     results, _ = await _values(repo, conn, statement, columns, count)
+    if nothing:
+        results = [r for r in results if r[-1]]
     actions = [_action(r[-1]) for r in results]
     return _result(template, len(results), _returned(wanted, results, 1), actions)
 
@@ -638,6 +652,6 @@ async def _existing_keys(
         )
         args = list(itertools.chain.from_iterable(chunk))
         fetch = functools.partial(conn._fetch_sql, sql, args, False)
-        fetched = await _traced(repo, conn, sql, args, None, fetch, len)
+        fetched = await traced(repo, conn, sql, args, None, fetch, len)
         found.update(map(tuple, fetched))
     return found

@@ -33,19 +33,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._compile.cache import Compiled, compile_statement
+from .._observe import Watch
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, MultipleResults, QueryError, StaleEntryError
-from ..expr import Column, Expr, Statement, Value, describe
-from ..query import Query, query
+from ..expr import Column, Expr, InsertedFlag, Statement, Value, describe
+from ..query import Query, Selection, query
 from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
 from ..write import (
     ConflictTarget,
     Delete,
+    Insert,
     OnConflict,
     Update,
     delete_all,
@@ -61,9 +64,10 @@ if TYPE_CHECKING:
     from ..dialect import Dialect
     from ..repo_async import AsyncRepo
 
-__all__ = ["delete", "insert", "insert_or_update", "update"]
+__all__ = ["delete", "insert", "insert_or_update", "reset_inserted_flag", "traced", "update"]
 
 S = TypeVar("S", bound=Schema)
+R = TypeVar("R")
 
 
 # -- the operations ---------------------------------------------------------------------
@@ -215,7 +219,7 @@ async def _insert_row(
         update_where=update_where,
     )
     try:
-        rows = (await r._execute(statement, "write"))[0]
+        rows = await r._on_connection("write", _upsert_on, r, statement)
     except IntegrityError as e:
         raise_constraint_error(e, changeset or Changeset(record), "insert")
     if not rows and statement.on_conflict == "nothing":  # met a conflict
@@ -224,6 +228,59 @@ async def _insert_row(
         raise _stale(changeset or Changeset(record), "insert", stale)
     stored: S = rows[0]
     return _with_virtual(stored, record, info)
+
+
+async def _upsert_on(
+    conn: AsyncConnection, checkout: float, r: AsyncRepo, statement: Insert
+) -> list[Any]:
+    """The rows an upsert of one record returns: none when ``"nothing"`` met a conflict.
+
+    Where RETURNING also returns a row ``"nothing"`` found (MariaDB), the
+    dialect's inserted flag tells it apart, and it is left out.
+    """
+    dialect = r._dialect(conn)
+    if not (statement.on_conflict == "nothing" and dialect.update_on_duplicate):
+        return (await r._run(conn, compile_statement(statement, dialect), checkout))[0]
+    assert statement.returning is not None
+    flagged = dataclasses.replace(
+        statement, returning=Selection("tuple", (*statement.returning.items, InsertedFlag()))
+    )
+    await reset_inserted_flag(r, conn)
+    rows = (await r._run(conn, compile_statement(flagged, dialect), checkout))[0]
+    wanted = statement.returning
+    if wanted.kind == "dict":
+        return [dict(zip(wanted.keys, row[:-1], strict=True)) for row in rows if row[-1]]
+    return [row[0] for row in rows if row[-1]]
+
+
+async def reset_inserted_flag(repo: AsyncRepo, conn: AsyncConnection) -> None:
+    """Run the dialect's ``inserted_flag_reset``, if it has one, before an upsert reads its flag."""
+    sql = repo._dialect(conn).inserted_flag_reset
+    if sql is not None:
+        run = functools.partial(conn._execute_sql, sql, [], False)
+        await traced(repo, conn, sql, (), None, run, int)
+
+
+async def traced(
+    repo: AsyncRepo,
+    conn: AsyncConnection,
+    sql: str,
+    args: Sequence[Any],
+    hidden: Sequence[bool] | None,
+    work: Callable[[], Awaitable[R]],
+    size: Callable[[R], int],
+) -> R:
+    """Run ``work`` (one statement on ``conn``) and emit its telemetry event."""
+    if not repo._observing():
+        return await work()
+    watch = Watch(conn, sql)
+    try:
+        result = await work()
+    except BaseException as e:  # the event reports any failure, which propagates
+        repo._end(watch, args, hidden, 0, e)
+        raise
+    repo._end(watch, args, hidden, size(result))
+    return result
 
 
 async def _insert_on(

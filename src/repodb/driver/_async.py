@@ -68,6 +68,7 @@ class AsyncDriverModule(Protocol):
 ASYNC_DRIVERS: dict[str, str] = {
     "sqlite": "repodb.driver.sqlite_async",
     "postgresql": "repodb.driver.postgresql_async",
+    "mariadb": "repodb.driver.mariadb_async",
     # Asked for by a postgresql+asyncpg:// URL; there is no sync twin.
     "asyncpg": "repodb.driver.asyncpg_async",
 }

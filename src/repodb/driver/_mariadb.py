@@ -20,12 +20,14 @@ import re
 import uuid
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .. import _codec
 from .._codec import Codecs, Convert, enum_by_name, enum_from_name, json_text
 from .._placeholders import parse
 from ..errors import (
     CheckViolation,
+    ConnectError,
     ConnectionLost,
     DataError,
     DeadlockDetected,
@@ -33,6 +35,7 @@ from ..errors import (
     Error,
     ForeignKeyViolation,
     IntegrityError,
+    LockTimeout,
     NotNullViolation,
     ProgrammingError,
     QueryError,
@@ -41,8 +44,20 @@ from ..errors import (
     UniqueViolation,
 )
 from ..types import DbType, Kind
+from ..url import DatabaseUrl
+from . import ConnectSettings, TransactionOptions
 
-__all__ = ["CODECS", "SQL_MODE", "map_error", "pyformat", "timeout_seconds"]
+__all__ = [
+    "CODECS",
+    "KEY_COLUMNS",
+    "SQL_MODE",
+    "begin_statements",
+    "connect_error",
+    "connect_options",
+    "map_error",
+    "pyformat",
+    "timeout_seconds",
+]
 
 # Portable SQL means the same here as on PostgreSQL and SQLite: "x" is an
 # identifier, || concatenates, a backslash in a literal is a backslash; and
@@ -162,6 +177,63 @@ CODECS = Codecs(
 )
 
 
+# The columns of a unique key, which MariaDB's duplicate-key error names only by key.
+KEY_COLUMNS = (
+    "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+    " AND TABLE_NAME = %s AND INDEX_NAME = %s ORDER BY SEQ_IN_INDEX"
+)
+_OPTIONS = {"connect_timeout", "read_timeout", "write_timeout", "password", "charset"}
+# CLIENT_FOUND_ROWS: an UPDATE's row count is the rows it matched, as elsewhere.
+FOUND_ROWS = 2
+
+
+def begin_statements(options: TransactionOptions) -> list[str]:
+    """The statements that start a transaction (``SET TRANSACTION`` sets the next one only)."""
+    start = "START TRANSACTION READ ONLY" if options.read_only else "START TRANSACTION"
+    if options.isolation is None:
+        return [start]
+    return ["SET TRANSACTION ISOLATION LEVEL " + options.isolation.value, start]
+
+
+def connect_options(url: DatabaseUrl, settings: ConnectSettings) -> dict[str, Any]:
+    """The client's connection options from a ``mariadb://`` URL and the settings.
+
+    PyMySQL's and asyncmy's, which take the same names (asyncmy has no
+    ``write_timeout``: an asyncio write does not block).
+    """
+    unknown = set(url.options) - _OPTIONS
+    if unknown:
+        raise ValueError(f"unknown MariaDB URL option(s): {', '.join(sorted(unknown))}")
+    parts = urlsplit(url.target)
+    database = unquote(parts.path.lstrip("/"))
+    options: dict[str, Any] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username) if parts.username else None,
+        "password": url.password or "",
+        "database": database or None,
+        "charset": url.options.get("charset", "utf8mb4"),
+        "autocommit": True,
+        "client_flag": FOUND_ROWS,
+        # One statement, so one round trip (the clients' own sql_mode option
+        # would be another; asyncmy's does not quote the value either).
+        "init_command": (
+            f"SET sql_mode = '{SQL_MODE}', time_zone = '+00:00', max_statement_time = "
+            + timeout_seconds(settings.statement_timeout)
+        ),
+        "connect_timeout": float(url.options.get("connect_timeout", settings.connect_timeout)),
+    }
+    for key in ("read_timeout", "write_timeout"):
+        if key in url.options:
+            options[key] = float(url.options[key])
+    return options
+
+
+def connect_error(url: DatabaseUrl, exc: BaseException) -> ConnectError:
+    """The error for a failed connect: the URL without its password, the client's reason."""
+    return ConnectError(f"cannot connect to {url.redacted}: {url.scrub(str(exc).strip())}")
+
+
 def timeout_seconds(seconds: float | None) -> str:
     """``max_statement_time``'s value: seconds (0 is no limit), at least a millisecond."""
     return "0" if seconds is None else f"{max(0.001, math.ceil(seconds * 1000) / 1000):g}"
@@ -183,6 +255,7 @@ _BY_CODE: dict[int, type[QueryError]] = {
     1836: ReadOnlyError,  # ER_READ_ONLY_MODE
     1792: ReadOnlyError,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
     1213: DeadlockDetected,  # ER_LOCK_DEADLOCK: the whole transaction is rolled back
+    1205: LockTimeout,  # ER_LOCK_WAIT_TIMEOUT (and NOWAIT): only the statement is rolled back
     1969: StatementTimeout,  # ER_STATEMENT_TIMEOUT: max_statement_time
     3024: StatementTimeout,  # ER_QUERY_TIMEOUT (MySQL's max_execution_time)
     1317: StatementTimeout,  # ER_QUERY_INTERRUPTED: KILL QUERY
@@ -279,21 +352,24 @@ def map_error(exc: BaseException, sql: str | None) -> Error:
     )
 
 
+# PEP 249's exception classes, by name: PyMySQL and asyncmy (the async
+# driver's client) define the same tree, each its own classes.
+_BY_CLASS_NAME: dict[str, type[QueryError]] = {
+    "InterfaceError": ConnectionLost,
+    "IntegrityError": IntegrityError,
+    "DataError": DataError,
+    "ProgrammingError": ProgrammingError,
+    "NotSupportedError": ProgrammingError,
+}
+
+
 def _by_class(exc: BaseException, code: int | None) -> type[QueryError]:
     """The repodb class for an error without a known number: by its range, then its class."""
-    import pymysql
-
     if code is not None and 2000 <= code < 3000:
         return ConnectionLost  # the client library's own errors: the socket failed
-    if isinstance(exc, pymysql.err.InterfaceError) or (
-        # PyMySQL makes every server error it does not know an OperationalError.
-        isinstance(exc, pymysql.err.OperationalError) and not code
-    ):
+    names = [klass.__name__ for klass in type(exc).__mro__]
+    # Both clients make every server error they do not know an OperationalError,
+    # and raise their base Error itself for a closed connection ("Already closed").
+    if not code and (names[0] == "Error" or "OperationalError" in names):
         return ConnectionLost
-    if isinstance(exc, pymysql.err.IntegrityError):
-        return IntegrityError
-    if isinstance(exc, pymysql.err.DataError):
-        return DataError
-    if isinstance(exc, (pymysql.err.ProgrammingError, pymysql.err.NotSupportedError)):
-        return ProgrammingError
-    return QueryError
+    return next((_BY_CLASS_NAME[n] for n in names if n in _BY_CLASS_NAME), QueryError)

@@ -15,8 +15,8 @@ UTC with ``ANSI_QUOTES`` and ``PIPES_AS_CONCAT`` (``_mariadb.SQL_MODE``);
 elsewhere, not the rows it changed; a statement timeout is the server's
 ``max_statement_time``; ``stream`` reads with an unbuffered cursor.
 
-There is no asyncio MariaDB driver yet: ``repodb.connect_async`` refuses a
-``mariadb://`` URL with a message saying so.
+The asyncio driver (``mariadb_async.py``) is on asyncmy, a client of the
+same API; what the two share besides I/O is in ``_mariadb.py``.
 
 Requires the ``mariadb`` extra: ``pip install pyrepodb[mariadb]``.
 """
@@ -27,27 +27,29 @@ import contextlib
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 try:
     import pymysql
-    from pymysql.constants import CLIENT, SERVER_STATUS
+    from pymysql.constants import SERVER_STATUS
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError("MariaDB support needs PyMySQL: pip install 'pyrepodb[mariadb]'") from e
 
 from ..dialect import MARIADB
-from ..errors import ConnectError, Error, UniqueViolation
+from ..errors import Error, UniqueViolation
 from ..url import DatabaseUrl
 from . import ConnectSettings, TransactionOptions
-from ._mariadb import CODECS, SQL_MODE, map_error, pyformat, timeout_seconds
+from ._mariadb import (
+    CODECS,
+    KEY_COLUMNS,
+    begin_statements,
+    connect_error,
+    connect_options,
+    map_error,
+    pyformat,
+    timeout_seconds,
+)
 
 __all__ = ["CODECS", "MariadbConnection", "connect", "map_error"]
-
-_KEY_COLUMNS = (
-    "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
-    " AND TABLE_NAME = %s AND INDEX_NAME = %s ORDER BY SEQ_IN_INDEX"
-)
-_OPTIONS = {"connect_timeout", "read_timeout", "write_timeout", "password", "charset"}
 
 
 class MariadbConnection:
@@ -125,11 +127,8 @@ class MariadbConnection:
 
     def begin(self, options: TransactionOptions) -> None:
         # SET TRANSACTION applies to the next transaction only.
-        if options.isolation is not None:
-            self._cursor.execute("SET TRANSACTION ISOLATION LEVEL " + options.isolation.value)
-        self._cursor.execute(
-            "START TRANSACTION READ ONLY" if options.read_only else "START TRANSACTION"
-        )
+        for sql in begin_statements(options):
+            self._cursor.execute(sql)
 
     def commit(self) -> None:
         self._cursor.execute("COMMIT")
@@ -173,7 +172,7 @@ class MariadbConnection:
         found = self._keys.get((table, key))
         if found is None and self._raw.open:
             with contextlib.suppress(pymysql.err.Error, OSError):
-                self._cursor.execute(_KEY_COLUMNS, (table, key))
+                self._cursor.execute(KEY_COLUMNS, (table, key))
                 found = self._keys[table, key] = tuple(row[0] for row in self._plain.fetchall())
         return found or ()
 
@@ -197,35 +196,6 @@ class _Stream:
         self.buffered = list(self.cursor.fetchall())
 
 
-def connect_options(url: DatabaseUrl, settings: ConnectSettings) -> dict[str, Any]:
-    """PyMySQL's connection options from a ``mariadb://`` URL and the settings."""
-    unknown = set(url.options) - _OPTIONS
-    if unknown:
-        raise ValueError(f"unknown MariaDB URL option(s): {', '.join(sorted(unknown))}")
-    parts = urlsplit(url.target)
-    database = unquote(parts.path.lstrip("/"))
-    options: dict[str, Any] = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username) if parts.username else None,
-        "password": url.password or "",
-        "database": database or None,
-        "charset": url.options.get("charset", "utf8mb4"),
-        "autocommit": True,
-        "client_flag": CLIENT.FOUND_ROWS,
-        "sql_mode": SQL_MODE,
-        "init_command": (
-            "SET time_zone = '+00:00', max_statement_time = "
-            + timeout_seconds(settings.statement_timeout)
-        ),
-        "connect_timeout": float(url.options.get("connect_timeout", settings.connect_timeout)),
-    }
-    for key in ("read_timeout", "write_timeout"):
-        if key in url.options:
-            options[key] = float(url.options[key])
-    return options
-
-
 def connect(url: DatabaseUrl, settings: ConnectSettings) -> MariadbConnection:
     """Open a connection: UTC, portable SQL mode, the requested statement timeout."""
     options = connect_options(url, settings)
@@ -233,7 +203,7 @@ def connect(url: DatabaseUrl, settings: ConnectSettings) -> MariadbConnection:
         raw = pymysql.connect(**options)
     except (pymysql.err.Error, OSError) as e:
         # Unchained, as every repodb error (errors.py says why).
-        error = ConnectError(f"cannot connect to {url.redacted}: {url.scrub(str(e).strip())}")
+        error = connect_error(url, e)
     else:
         return MariadbConnection(raw)
     raise error
