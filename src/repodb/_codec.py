@@ -39,6 +39,7 @@ __all__ = [
     "run_encoder",
     "timedelta_micros",
     "utc",
+    "written",
 ]
 
 Convert = Callable[[Any], Any]
@@ -69,6 +70,11 @@ class Codecs:
     # runs a Python call per value. It may raise anything on a value it
     # cannot take: the rows are then decoded one by one, for the error.
     decode_column: Mapping[Kind, ColumnBuilder] = dataclasses.field(default_factory=dict)
+    # Kinds whose stored value may differ from the value written, beyond
+    # what ``decode(encode(v))`` shows: a column's scale (``numeric(14, 2)``
+    # keeps 1.50 for 1.5), jsonb's key order and number forms. A write
+    # reads them back (``written``); the others it rebuilds from the values sent.
+    readback: frozenset[Kind] = frozenset()
 
 
 def _fail(t: DbType[Any], value: object, why: str = "") -> EncodeError:
@@ -313,6 +319,74 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
     return decode
 
 
+def written(t: DbType[Any], codecs: Codecs) -> tuple[type[Any] | None, Convert] | None:
+    """How the value a read returns after ``v`` was written is found; None: read it back.
+
+    Why: a write that reads its whole row back (``RETURNING *``) decodes
+    every column again; for most kinds the stored value is exactly the one
+    sent, so the value a read gives is ``decode(encode(v))``, computed here
+    without the database (a UUID as text comes back a UUID, an aware
+    datetime in UTC, a JSON tuple as a list). Kinds in ``codecs.readback``,
+    alone or inside an array, may be stored otherwise: None.
+
+    Returns ``(cls, convert)``: a value of exactly ``cls`` (every decoder
+    gives that class), or None, is its own read form, kept without a call;
+    any other goes through ``convert``. The value was checked when it was
+    sent, and None is only sent for an optional type.
+    """
+    if _reads_back(t, codecs.readback):
+        return None
+    encode = encoder(t, codecs)
+    decode = decoder(t, codecs)
+    convert: Convert = encode if decode is None else lambda v: decode(encode(v))
+    base = t.item if t.kind is Kind.OPTIONAL and t.item is not None else t
+    if base.kind is Kind.JSON and base.item is None:
+        return None, _json_as_read(convert)
+    if base.kind is Kind.DATETIME:
+
+        def as_read_datetime(v: Any) -> Any:
+            if v is None or (type(v) is dt.datetime and v.tzinfo is dt.UTC and not v.fold):
+                return v
+            return convert(v)
+
+        return None, as_read_datetime
+    return (base.cls if base.kind is Kind.ENUM else _AS_READ.get(base.kind)), convert
+
+
+def _json_as_read(convert: Convert) -> Convert:
+    """``convert`` of a JSON document, with a shortcut for a flat one.
+
+    JSON a write does not read back is stored as its text and read with
+    ``json.loads`` (SQLite, MariaDB): a flat object of text keys, or a flat
+    array, of text, numbers, booleans and nulls reads back as an equal copy
+    (floats print exactly; NaN was refused when sent), without the text.
+    """
+
+    def as_read_json(v: Any) -> Any:
+        if v is None:
+            return v
+        if type(v) is dict:
+            if all(type(k) is str and type(x) in _FLAT_JSON for k, x in v.items()):
+                return dict(v)
+        elif type(v) is list and all(type(x) in _FLAT_JSON for x in v):
+            return list(v)
+        return convert(v)
+
+    return as_read_json
+
+
+_FLAT_JSON = frozenset({str, int, float, bool, type(None)})
+
+
+def _reads_back(t: DbType[Any], kinds: frozenset[Kind]) -> bool:
+    if t.kind in kinds:
+        return True
+    if t.kind is Kind.OPTIONAL or t.kind is Kind.ARRAY:
+        assert t.item is not None
+        return _reads_back(t.item, kinds)
+    return False
+
+
 def column_decoder(t: DbType[Any], codecs: Codecs) -> ColumnConvert | None:
     """A function converting a whole result column of ``t``; None if the driver's values are final.
 
@@ -373,6 +447,13 @@ PY_CLASS: dict[Kind, type[Any]] = {
     Kind.TIME: dt.time,
     Kind.TIMEDELTA: dt.timedelta,
     Kind.UUID: uuid.UUID,
+}
+
+# Per kind, the class a read gives, where a value of that class reads back
+# as itself (``written``). Not datetime (it also needs UTC) nor time (its
+# ``fold`` is not stored).
+_AS_READ: dict[Kind, type[Any]] = {
+    k: cls for k, cls in PY_CLASS.items() if k not in (Kind.DATETIME, Kind.TIME)
 }
 
 

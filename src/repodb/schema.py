@@ -14,7 +14,9 @@ them; they are not constructor arguments). Field options go through
 defaulting to None is assigned by the database), ``default`` /
 ``default_factory``, ``source`` (the column name when it differs),
 ``virtual`` (never stored), ``redact`` (hidden in reprs and logs),
-``timestamp`` (``"inserted"``/``"updated"``, filled by the Repo). A field
+``timestamp`` (``"inserted"``/``"updated"``, filled by the Repo),
+``read_after_writes`` (the database sets or changes it: read back after
+every write). A field
 whose type is an ``Embedded`` record, or a list of them, is stored as JSON
 (Ecto's ``embeds_one`` / ``embeds_many``).
 
@@ -169,6 +171,7 @@ class _FieldOptions:
     redact: bool = False
     autogenerate: bool = False
     timestamp: Literal["inserted", "updated"] | None = None
+    read_after_writes: bool = False
 
 
 AssocKind = Literal["belongs_to", "has_one", "has_many", "many_to_many"]
@@ -234,6 +237,7 @@ class FieldInfo:
     redact: bool = False
     embed: type[Embedded] | None = None
     embed_many: bool = False
+    read_after_writes: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +313,7 @@ def field(
     virtual: bool = False,
     redact: bool = False,
     timestamp: Literal["inserted", "updated"] | None = None,
+    read_after_writes: bool = False,
 ) -> Any:
     """Options of one field.
 
@@ -323,9 +328,20 @@ def field(
         timestamp: ``"inserted"`` (set by the Repo at insert) or ``"updated"``
             (set at insert and at every update); declare it
             ``Col[datetime | None] = field(default=None, timestamp="inserted")``.
+        read_after_writes: the database sets or changes the column (a
+            default, a trigger, a generated column, a type that rounds what
+            it stores): an insert leaves it out while it is None, so the
+            column's default applies, and every insert and update reads it
+            back into the record returned (Ecto's ``read_after_writes``).
+            Other fields are not read back: the record returned holds the
+            values written, as a read would give them.
     """
+    if read_after_writes and virtual:
+        raise TypeError("a virtual field is never stored, so it cannot be read_after_writes")
     autogenerate = primary_key and default is None
-    options = _FieldOptions(primary_key, source, virtual, redact, autogenerate, timestamp)
+    options = _FieldOptions(
+        primary_key, source, virtual, redact, autogenerate, timestamp, read_after_writes
+    )
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata={"repodb": options})
     return dataclasses.field(default=default, metadata={"repodb": options})
@@ -762,6 +778,7 @@ def _build_info(cls: type[Schema]) -> SchemaInfo:
                 redact=opts.redact,
                 embed=embed,
                 embed_many=many,
+                read_after_writes=opts.read_after_writes,
             )
         )
     associations = {

@@ -5,7 +5,9 @@ and PostgreSQL codec tables, without a database: every wrong Python value
 raises ``EncodeError``; valid values take the documented SQLite storage form
 (UTC text, microseconds, names, 0/1, JSON text) and decode back; PostgreSQL
 keeps native values; rows with NULLs, wrong widths or unknown enum names raise
-``DecodeError``; records (dataclass, NamedTuple) are built.
+``DecodeError``; records (dataclass, NamedTuple) are built. ``written``
+gives a value's read form without a database (a value already in it is
+returned as it is), or None for the kinds a write reads back.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from repodb import DecodeError, EncodeError
-from repodb._codec import Codecs, decoder, encoder, row_decoder, run_encoder
+from repodb._codec import Codecs, decoder, encoder, row_decoder, run_encoder, written
 from repodb.driver import postgresql, sqlite
 from repodb.types import DbType, array, json, optional, to_dbtype, tup
 
@@ -503,3 +505,46 @@ def test_a_run_the_driver_converts_goes_value_by_value() -> None:
     stamps = [dt.datetime(2024, 1, 1, tzinfo=PLUS_TWO)] * 40
     each = encoder(to_dbtype(dt.datetime), SQLITE)
     assert run_encoder(to_dbtype(dt.datetime), SQLITE)(stamps) == [each(v) for v in stamps]
+
+
+# -- written: the value a read gives after a write -----------------------------------------
+
+
+def as_read(t: DbType[Any], codecs: Codecs) -> Any:
+    """The read form ``written`` gives for values of ``t``, as a function."""
+    how = written(t, codecs)
+    assert how is not None
+    cls, convert = how
+    return lambda v: v if v is None or type(v) is cls else convert(v)
+
+
+@BOTH
+def test_written_gives_the_read_form_of_a_value(codecs: Codecs) -> None:
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=PLUS_TWO)
+    by_datetime = as_read(to_dbtype(dt.datetime), codecs)
+    utc = by_datetime(at)
+    assert (utc, utc.tzinfo) == (at, dt.UTC)
+    assert by_datetime(utc) is utc  # already its read form: kept as it is
+    assert type(as_read(to_dbtype(bytes), codecs)(bytearray(b"x"))) is bytes
+    token = uuid.uuid4()
+    by_uuid = as_read(optional(uuid.UUID), codecs)
+    assert (by_uuid(token), by_uuid(None)) == (token, None)
+    assert as_read(to_dbtype(Color), codecs)(Color.RED) is Color.RED
+    how = written(to_dbtype(Color), codecs)
+    assert how is not None
+    assert how[0] is Color
+
+
+def test_written_reads_back_what_a_database_may_store_otherwise() -> None:
+    # A column's scale, jsonb's forms, and -0.0 stored as 0 where REAL keeps whole floats.
+    for t in (to_dbtype(Decimal), optional(Decimal), array(Decimal)):
+        assert written(t, SQLITE) is None
+        assert written(t, POSTGRESQL) is None
+    assert written(to_dbtype(float), SQLITE) is None
+    assert written(json(), POSTGRESQL) is None
+    by_json = as_read(json(), SQLITE)
+    flat = {"b": 1, "a": None}
+    assert by_json(flat) == flat
+    assert by_json(flat) is not flat  # a copy, as a read gives
+    assert by_json({"b": (1, 2), 3: "x"}) == {"b": [1, 2], "3": "x"}
+    assert type(as_read(to_dbtype(float), POSTGRESQL)(3)) is float

@@ -358,3 +358,14 @@ def test_names_resolve_in_the_owners_module_first() -> None:
 
     assert Account.posts.related is globals()["Article"]
     assert Account.posts.related is not Article
+
+
+def test_read_after_writes_is_a_stored_fields_option() -> None:
+    class Stamped(Schema, table="stamped"):
+        id: Col[int | None] = field(primary_key=True, default=None)
+        status: Col[str | None] = field(default=None, read_after_writes=True)
+
+    info = schema_info(Stamped)
+    assert [f.read_after_writes for f in info.fields] == [False, True]
+    with pytest.raises(TypeError, match="virtual field is never stored"):
+        field(default=None, virtual=True, read_after_writes=True)

@@ -4,9 +4,14 @@ Why: this is where a changeset meets the database, as in Ecto's AsyncRepo. An
 invalid changeset never reaches the database; a constraint the changeset
 declared comes back as a field error in ``InvalidChangesetError``; an
 undeclared one raises the typed ``IntegrityError`` with a note naming the
-declaration that would handle it. Every write reads the row back with
-``RETURNING``, so the record returned is what the database stored
-(assigned keys, defaults, timestamps).
+declaration that would handle it. The record returned holds what a read of
+the row would give. An insert reads back (``RETURNING``) only what the
+database decides: assigned keys, ``read_after_writes`` fields, and kinds
+the database may store otherwise (``Codecs.readback``: a numeric column's
+scale, jsonb); the rest is built from the values it sent, as the driver
+would decode them (Ecto's ``read_after_writes``). An update and a delete
+read the whole row back: an update returns the row as the database now
+holds it, other writers' changes to other columns included.
 
 Associations are written with their record, in one transaction: a
 ``belongs_to`` parent first (its key goes in the foreign key), then the
@@ -38,6 +43,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .._codec import Convert, written
 from .._compile.cache import Compiled, compile_statement
 from .._observe import Watch
 from ..changeset import Changeset, InvalidChangesetError
@@ -59,6 +65,7 @@ from .constraints import raise_constraint_error
 from .results import StaleField
 
 if TYPE_CHECKING:
+    from .._codec import Codecs
     from .._compile.writer import Writer
     from ..connection_async import AsyncConnection
     from ..dialect import Dialect
@@ -201,13 +208,11 @@ async def _insert_row(
         absent = tuple(name for name in _assigned(schema) if fields[name] is None)
         values = {**fields, **stamps} if stamps else fields
         try:
-            rows = await r._on_connection("write", _insert_on, r, schema, absent, values)
+            inserted: S = await r._on_connection("write", _insert_on, r, record, absent, values)
         except IntegrityError as e:
             stamped = record.replace(**stamps) if stamps else record
             raise_constraint_error(e, changeset or Changeset(stamped), "insert")
-        # Timestamps are stored fields, never virtual: the given record serves.
-        inserted: S = rows[0]
-        return _with_virtual(inserted, record, info)
+        return inserted
     if stamps:
         record = record.replace(**stamps)
     statement = insert_all(
@@ -287,13 +292,14 @@ async def _insert_on(
     conn: AsyncConnection,
     checkout: float,
     r: AsyncRepo,
-    schema: type[Schema],
+    record: S,
     absent: tuple[str, ...],
     values: dict[str, Any],
-) -> list[Any]:
-    """The prebuilt INSERT of ``schema`` for this connection's dialect, run with ``values``."""
-    plan = _insert_plan(schema, absent, conn, r._dialect(conn))
-    return (await r._run(conn, plan.bind(values), checkout))[0]
+) -> S:
+    """The prebuilt INSERT of ``record``'s schema for this connection, run with ``values``."""
+    plan = _insert_plan(type(record), absent, conn, r._dialect(conn))
+    rows = (await r._run(conn, plan.bind(values), checkout))[0]
+    return _rebuild(record, plan.sent, values, plan.returned, rows[0] if rows else ())
 
 
 class _InsertPlan:
@@ -304,14 +310,22 @@ class _InsertPlan:
     about as much as the database call on SQLite. The statement is compiled
     once (from a row of Nones: the SQL and the parameter types depend only
     on the columns); each insert binds the record's values in column order.
+    It returns only the columns the database decides (``_written``); the
+    record is rebuilt from the values sent (``_rebuild``).
     """
 
-    __slots__ = ("compiled", "dialect", "pick")
+    __slots__ = ("compiled", "dialect", "pick", "returned", "sent")
 
-    def __init__(self, schema: type[Schema], absent: tuple[str, ...], dialect: Dialect) -> None:
+    def __init__(
+        self, schema: type[Schema], absent: tuple[str, ...], dialect: Dialect, codecs: Codecs
+    ) -> None:
         info = schema_info(schema)
         columns = [f for f in info.fields if f.name not in absent]
-        model = insert_all(schema, [dict.fromkeys(f.name for f in columns)], returning=True)
+        self.sent, read = _written(schema, [f.name for f in columns], codecs)
+        self.returned = tuple(f.name for f in info.fields if f.name in absent or f.name in read)
+        model = insert_all(
+            schema, [dict.fromkeys(f.name for f in columns)], returning=list(self.returned) or False
+        )
         self.compiled = compile_statement(model, dialect)
         self.dialect = dialect
         names = [f.name for f in columns]
@@ -322,6 +336,79 @@ class _InsertPlan:
     def bind(self, values: Mapping[str, Any]) -> Compiled:
         """The statement inserting a record whose fields hold ``values``."""
         return self.compiled.with_params(self.pick(values))
+
+
+_Sent = tuple[tuple[str, type[Any] | None, Convert], ...]
+
+
+def _written(
+    schema: type[Schema], names: list[str], codecs: Codecs
+) -> tuple[_Sent, frozenset[str]]:
+    """Of the fields ``names`` a write sends: how each reads back, and those to read back.
+
+    Read back: ``read_after_writes`` fields, and fields of a kind the
+    database may store otherwise (``Codecs.readback``); every other field's
+    stored value is ``decode(encode(v))`` of the value sent.
+    """
+    info = schema_info(schema)
+    sent: list[tuple[str, type[Any] | None, Convert]] = []
+    read: set[str] = set()
+    for name in names:
+        f = info.field(name)
+        how = None if f.read_after_writes else written(f.dbtype, codecs)
+        if how is None:
+            read.add(name)
+        else:
+            sent.append((name, *how))
+    return tuple(sent), frozenset(read)
+
+
+def _rebuild(
+    given: S,
+    sent: _Sent,
+    values: Mapping[str, Any],
+    returned: tuple[str, ...],
+    row: tuple[Any, ...],
+) -> S:
+    """What a read gives after a write: ``given``'s fields, ``values`` as sent, ``row`` read.
+
+    Why: reading the whole row back (``RETURNING *``) and decoding every
+    column again costs more than keeping what was sent: most values are
+    already their read form. Virtual fields are ``given``'s.
+    """
+    fields = vars(given)
+    schema = type(given)
+    constructed, checked = _constructed(schema)
+    if len(fields) == len(constructed):
+        fields = fields.copy()
+    else:
+        # A fresh instance: associations are NOT_LOADED, as on a record read.
+        fields = {name: fields[name] for name in constructed}
+    for name, cls, convert in sent:
+        value = values[name]
+        # A value of the class a read gives is its own read form (``written``).
+        fields[name] = value if value is None or type(value) is cls else convert(value)
+    if returned:
+        fields.update(zip(returned, row, strict=True))
+    if checked:
+        # A __post_init__ of the schema's own runs on every record read: here too.
+        built: S = schema(**fields)
+        return built
+    record = object.__new__(schema)
+    record.__dict__.update(fields)
+    return record
+
+
+def _constructed(schema: type[Schema]) -> tuple[tuple[str, ...], bool]:
+    """The schema's stored and virtual fields in constructor order; whether it has __post_init__."""
+    found = _CONSTRUCTED.get(schema)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(schema))  # type: ignore[arg-type]
+        found = _CONSTRUCTED[schema] = (names, hasattr(schema, "__post_init__"))
+    return found
+
+
+_CONSTRUCTED: dict[type[Any], tuple[tuple[str, ...], bool]] = {}
 
 
 def _pick(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -346,16 +433,16 @@ def _insert_plan(
         if len(_INSERT_PLANS) >= _MAX_INSERT_PLANS:
             # Starting over costs a few compilations; an LRU would cost every insert.
             _INSERT_PLANS.clear()
-        plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, dialect)
+        plan = _INSERT_PLANS[key] = _InsertPlan(schema, absent, dialect, conn.codecs)
     return plan
 
 
 def _assigned(schema: type[Schema]) -> tuple[str, ...]:
-    """The schema's database-assigned key fields (left out of an insert while None)."""
+    """The fields the database assigns while None: keys, ``read_after_writes`` (left out)."""
     found = _ASSIGNED.get(schema)
     if found is None:
         found = _ASSIGNED[schema] = tuple(
-            f.name for f in schema_info(schema).fields if f.autogenerate
+            f.name for f in schema_info(schema).fields if f.autogenerate or f.read_after_writes
         )
     return found
 

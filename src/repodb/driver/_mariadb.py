@@ -174,6 +174,9 @@ CODECS = Codecs(
         Kind.ENUM: enum_from_name,
         Kind.ARRAY: _codec.json_array_decoder(_load_json),
     },
+    # DECIMAL columns have a scale: DECIMAL(65, 30) keeps 1.5 as 1.500...0;
+    # a DOUBLE keeps -0.0 as 0.
+    readback=frozenset({Kind.DECIMAL, Kind.FLOAT}),
 )
 
 

@@ -32,6 +32,7 @@ from ._postgresql_base import (
     DECODE,
     DECODE_COLUMN,
     ENCODE,
+    READBACK,
     BigintList,
     JsonbText,
     server_error,
@@ -63,7 +64,13 @@ def _adapters() -> psycopg.adapt.AdaptersMap:
 _ADAPTERS = _adapters()
 
 
-CODECS = Codecs(name="postgresql", encode=ENCODE, decode=DECODE, decode_column=DECODE_COLUMN)
+CODECS = Codecs(
+    name="postgresql",
+    encode=ENCODE,
+    decode=DECODE,
+    decode_column=DECODE_COLUMN,
+    readback=READBACK,
+)
 _cursor_names = itertools.count(1)
 
 

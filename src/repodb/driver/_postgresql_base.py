@@ -38,6 +38,7 @@ __all__ = [
     "DECODE_COLUMN",
     "ENCODE",
     "MAX_PARAMS",
+    "READBACK",
     "BigintList",
     "JsonbText",
     "aborted_commit",
@@ -147,6 +148,10 @@ DECODE: Mapping[Kind, Builder] = {
     Kind.ENUM: enum_from_name,
     Kind.ARRAY: _decode_array,
 }
+# What a write reads back (``Codecs.readback``): a numeric column's scale
+# (``numeric(14, 2)`` keeps 1.5 as 1.50), and jsonb's own forms (keys
+# sorted, duplicates dropped, 1e+16 printed as an integer).
+READBACK = frozenset({Kind.DECIMAL, Kind.JSON})
 # Whole result columns converted at once (``Codecs.decode_column``).
 DECODE_COLUMN: Mapping[Kind, ColumnBuilder] = {Kind.DATETIME: _decode_datetime_column}
 

@@ -69,6 +69,7 @@ from ._postgresql_base import (
     DECODE_COLUMN,
     ENCODE,
     MAX_PARAMS,
+    READBACK,
     aborted_commit,
     begin_sql,
     server_error,
@@ -95,6 +96,7 @@ CODECS = Codecs(
     encode=ENCODE,
     decode={**DECODE, Kind.JSON: _decode_json, Kind.UUID: _decode_uuid},
     decode_column=DECODE_COLUMN,
+    readback=READBACK,
 )
 
 # Query options of a URL that are repodb's or libpq's, not server settings

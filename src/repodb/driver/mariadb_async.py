@@ -34,6 +34,7 @@ from typing import Any, TypeVar, cast
 
 try:
     import asyncmy
+    from asyncmy import converters
     from asyncmy.constants import SERVER_STATUS
     from asyncmy.cursors import Cursor, SSCursor
 except ImportError as e:  # pragma: no cover - exercised only without the extra
@@ -57,6 +58,43 @@ from ._mariadb import (
 )
 
 __all__ = ["CODECS", "AsyncMariadbConnection", "connect", "map_error"]
+
+
+class _Binary:
+    """A bytes value on its way into a statement, written as a hex literal.
+
+    Why: asyncmy 0.2 writes ``bytes`` with backslash escapes whatever the
+    session's ``sql_mode``, and repodb's sessions run with
+    ``NO_BACKSLASH_ESCAPES`` (the portable mode, as PyMySQL honours it): a
+    quote or backslash in the value then ended the literal early, so bytes
+    could be stored wrong, fail as a syntax error, or carry SQL of their own.
+    ``X'..'`` holds no quote or backslash at all.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bytes | bytearray | memoryview) -> None:
+        self.value = bytes(value)
+
+
+def _hex_literal(value: _Binary, mapping: object = None) -> str:
+    return "X'" + value.value.hex() + "'"
+
+
+def _quoted(value: object, mapping: object = None) -> str:
+    # asyncmy's fallback for a value of a type it has no encoder for, and for
+    # a str inside a sequence: written as NO_BACKSLASH_ESCAPES reads it.
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+_CONVERSIONS = {**converters.conversions, _Binary: _hex_literal, str: _quoted}
+_BINARY = (bytes, bytearray, memoryview)
+
+
+def _safe(params: Sequence[Any]) -> tuple[Any, ...]:
+    """``params`` as a tuple, bytes values wrapped so that asyncmy writes them as hex."""
+    return tuple(_Binary(v) if isinstance(v, _BINARY) else v for v in params)
+
 
 T = TypeVar("T")
 # How long a cancelled statement's KILL may take (a hung server never answers).
@@ -141,11 +179,11 @@ class AsyncMariadbConnection:
 
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         cursor = await self._cursor()
-        return await self._run(cursor.execute(pyformat(sql), tuple(params)), sql)
+        return await self._run(cursor.execute(pyformat(sql), _safe(params)), sql)
 
     async def fetch(self, sql: str, params: Sequence[Any], prepare: bool) -> list[tuple[Any, ...]]:
         cursor = await self._cursor()
-        await self._run(cursor.execute(pyformat(sql), tuple(params)), sql)
+        await self._run(cursor.execute(pyformat(sql), _safe(params)), sql)
         rows: list[tuple[Any, ...]] = await self._run(cursor.fetchall())
         return rows
 
@@ -157,7 +195,7 @@ class AsyncMariadbConnection:
         cursor = cast(SSCursor, self._raw.cursor(SSCursor))
         stream = _Stream(cursor)
         try:
-            await self._run(cursor.execute(formatted, tuple(params)), sql)
+            await self._run(cursor.execute(formatted, _safe(params)), sql)
             self._streams.append(stream)
             while batch := await self._run(stream.fetch(batch_size)):
                 for row in batch:
@@ -174,7 +212,7 @@ class AsyncMariadbConnection:
         # asyncmy sends an INSERT ... VALUES as multi-row INSERTs of up to
         # max_allowed_packet bytes, every other statement once per row.
         cursor = await self._cursor()
-        rows = [tuple(p) for p in params]
+        rows = [_safe(p) for p in params]
         count: int | None = await self._run(cursor.executemany(pyformat(sql), rows), sql)
         return count or 0
 
@@ -272,6 +310,7 @@ async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncMariadbCo
     """
     options = connect_options(url, settings)
     options.pop("write_timeout", None)
+    options["conv"] = _CONVERSIONS
     try:
         async with asyncio.timeout(options["connect_timeout"]):
             raw = await asyncmy.connect(**options)
