@@ -194,6 +194,21 @@ def test_the_async_pool_benchmark_runs_the_pools_and_the_routing(tmp_path: Path)
         assert outcome["AsyncPool"] > 0
 
 
+def test_the_callgrind_routing_script_runs_both_contenders() -> None:
+    script = BENCH.parent / "callgrind_router.py"
+    urls = ["--pg-url", pg_url(), "--replica-url", replica_urls()[0]]
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", *urls],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    # The script checks each read's row, and that none went to the primary.
+    assert done.returncode == 0, done.stderr
+    assert "every contender ran" in done.stdout
+
+
 def test_the_pool_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "pool.json"
     done = subprocess.run(

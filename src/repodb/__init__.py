@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from .multi_async import AsyncMulti
     from .pool import Pool, PoolClosed, PoolError, PoolStats, PoolTimeout, PoolTooManyWaiters
     from .pool_async import AsyncPool
+    from .prepared import Prepared, param, prepare
     from .query import Query, to_sql
     from .repo import Repo, WriteResult
     from .repo_async import AsyncRepo
@@ -111,6 +112,7 @@ _LAZY: dict[str, str] = {
     "PoolStats": "pool",
     "PoolTimeout": "pool",
     "PoolTooManyWaiters": "pool",
+    "Prepared": "prepared",
     "ProgrammingError": "errors",
     "Query": "query",
     "QueryError": "errors",
@@ -131,7 +133,9 @@ _LAZY: dict[str, str] = {
     "connect": "connection",
     "connect_async": "connection_async",
     "is_loaded": "schema",
+    "param": "prepared",
     "parse_url": "url",
+    "prepare": "prepared",
     "to_dict": "serialize",
     "to_sql": "query",
 }
@@ -179,6 +183,7 @@ __all__ = [
     "PoolStats",
     "PoolTimeout",
     "PoolTooManyWaiters",
+    "Prepared",
     "ProgrammingError",
     "Query",
     "QueryError",
@@ -199,7 +204,9 @@ __all__ = [
     "connect",
     "connect_async",
     "is_loaded",
+    "param",
     "parse_url",
+    "prepare",
     "to_dict",
     "to_sql",
 ]

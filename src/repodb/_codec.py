@@ -70,6 +70,10 @@ class Codecs:
     # runs a Python call per value. It may raise anything on a value it
     # cannot take: the rows are then decoded one by one, for the error.
     decode_column: Mapping[Kind, ColumnBuilder] = dataclasses.field(default_factory=dict)
+    # Per kind, optionally, the class the driver most often gives and a C
+    # function converting exactly that class (SQLite's Decimal text:
+    # ``(str, Decimal)``), so a single row converts without a Python call.
+    decode_exact: Mapping[Kind, tuple[type[Any], Convert]] = dataclasses.field(default_factory=dict)
     # Kinds whose stored value may differ from the value written, beyond
     # what ``decode(encode(v))`` shows: a column's scale (``numeric(14, 2)``
     # keeps 1.50 for 1.5), jsonb's key order and number forms. A write
@@ -193,6 +197,17 @@ def encoder(t: DbType[Any], codecs: Codecs) -> Convert:
     if t.kind is Kind.OPTIONAL:
         assert t.item is not None
         inner = encoder(t.item, codecs)
+        exact = _PASS_THROUGH.get(t.item.kind)
+        if exact is not None and codecs.encode.get(t.item.kind) is None:
+            # As ``encode_exact`` below, with None let through in the same test.
+            def encode_optional_exact(v: object) -> object:
+                if v is None or (
+                    type(v) is exact and (exact is not int or INT64_MIN <= v <= INT64_MAX)  # type: ignore[operator]
+                ):
+                    return v
+                return inner(v)
+
+            return encode_optional_exact
 
         def encode_optional(v: object) -> object:
             return None if v is None else inner(v)
@@ -294,14 +309,7 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
             return None if v is None else present(v)
 
         return decode_optional
-    build = codecs.decode.get(t.kind)
-    convert = build(t, codecs) if build else None
-    if t.kind is Kind.JSON and t.item is not None:
-        from ._jsonform import loader  # it builds on this module
-
-        load = loader(t.item)
-        parse = convert
-        convert = load if parse is None else lambda v: load(parse(v))
+    convert = _conversion(t, codecs)
     if convert is None:
         return None
     known = convert
@@ -317,6 +325,19 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
             raise DecodeError(f"cannot decode {type(v).__name__} as {t!r}: {e}") from e
 
     return decode
+
+
+def _conversion(t: DbType[Any], codecs: Codecs) -> Convert | None:
+    """The driver's conversion of a non-NULL value of ``t`` (not optional), without checks."""
+    build = codecs.decode.get(t.kind)
+    convert = build(t, codecs) if build else None
+    if t.kind is Kind.JSON and t.item is not None:
+        from ._jsonform import loader  # it builds on this module
+
+        load = loader(t.item)
+        parse = convert
+        convert = load if parse is None else lambda v: load(parse(v))
+    return convert
 
 
 def written(t: DbType[Any], codecs: Codecs) -> tuple[type[Any] | None, Convert] | None:
@@ -515,7 +536,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs, build: RowsBuilder | None = None
                     "(e.g. sum(x)::bigint) or declare the matching type"
                 )
 
-    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    def checked(row: tuple[Any, ...]) -> tuple[Any, ...]:
         if len(row) != width:
             check_width(row)
         if tuple(map(type, pick(row))) != expected:
@@ -526,6 +547,8 @@ def row_decoder(t: DbType[Any], codecs: Codecs, build: RowsBuilder | None = None
         for i, c in steps:
             values[i] = c(values[i])
         return tuple(values)
+
+    convert = _fast_convert(columns, expected, codecs, checked)
 
     one: Callable[[tuple[Any, ...]], Any]
     if t.kind is Kind.RECORD:
@@ -640,6 +663,73 @@ def row_decoder(t: DbType[Any], codecs: Codecs, build: RowsBuilder | None = None
         return finish(rows)
 
     return one, many
+
+
+def _fast_convert(
+    columns: Sequence[DbType[Any]],
+    expected: tuple[type[Any], ...],
+    codecs: Codecs,
+    checked: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``checked`` for one row, without a Python call per check: generated for ``columns``.
+
+    Why: a ``get`` decodes one row, where the column passes do not pay off;
+    calling a checking wrapper per converted value cost more than the
+    conversions. The generated function unpacks the row, tests each plain
+    column's class and calls each conversion directly; any surprise (a
+    width, a class, a NULL, a conversion raising) hands the row to
+    ``checked``, which raises the DecodeError it always did.
+    """
+    if not any(_conversion(c.item or c, codecs) for c in columns):
+        return checked
+    names = [f"c{i}" for i in range(len(columns))]
+    namespace: dict[str, Any] = {"checked": checked}
+    tests: list[str] = []
+    values: list[str] = []
+    classes = iter(expected)
+    for i, column in enumerate(columns):
+        name = names[i]
+        optional = column.kind is Kind.OPTIONAL
+        base = column.item if optional and column.item is not None else column
+        convert = _conversion(base, codecs)
+        if convert is None:
+            cls = next(classes)
+            namespace[f"k{i}"] = cls
+            if cls is object:
+                if not optional:
+                    tests.append(f"{name} is None")
+            elif optional:
+                tests.append(f"({name} is not None and type({name}) is not k{i})")
+            else:
+                tests.append(f"type({name}) is not k{i}")
+            values.append(name)
+            continue
+        namespace[f"f{i}"] = convert
+        call = f"f{i}({name})"
+        exact = codecs.decode_exact.get(base.kind) if base.item is None else None
+        if exact is not None:
+            namespace[f"t{i}"], namespace[f"e{i}"] = exact
+            call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
+        if optional:
+            values.append(f"None if {name} is None else {call}")
+        else:
+            tests.append(f"{name} is None")
+            values.append(call)
+    unpack = ", ".join(names) + ","
+    test = " or ".join(tests) or "False"
+    source = f"""\
+def convert(row):
+    try:
+        {unpack} = row
+        if not ({test}):
+            return ({", ".join(values)},)
+    except Exception:
+        pass
+    return checked(row)
+"""
+    exec(compile(source, "<repodb row decoder>", "exec"), namespace)
+    fast: Callable[[tuple[Any, ...]], tuple[Any, ...]] = namespace["convert"]
+    return fast
 
 
 def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:

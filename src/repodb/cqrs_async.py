@@ -446,6 +446,9 @@ class AsyncCqrs(_AsyncRoutes):
                 if lagging != self._lagging[i]:
                     self._lagging[i] = lagging
                     changes.append((prober.label, lag, lagging))
+        if changes and replicas is not None:
+            # Which replicas a read may use has changed (its accept filter, _fresh_enough).
+            replicas._changed()
         for label, lag, lagging in changes:
             _logger.info(
                 "%s is %d %s / %.1f s behind the primary: %s",

@@ -60,6 +60,7 @@ __all__ = [
     "Label",
     "Like",
     "Ordering",
+    "Param",
     "Row",
     "SearchDocument",
     "Statement",
@@ -76,6 +77,7 @@ __all__ = [
     "infer_dbtype",
     "lift",
     "ordering",
+    "param",
 ]
 
 T = TypeVar("T")
@@ -350,6 +352,8 @@ def lift(value: object, like: Expr[Any] | None = None) -> Expr[Any]:
     hidden, so telemetry never shows it.
     """
     if isinstance(value, Expr):
+        if type(value) is Param and value.type_ is None and like is not None:
+            return value.typed(like.dbtype, _redacted(like))
         return value
     dbtype = like.dbtype if like is not None else None
     return Value(value, dbtype if dbtype is not None else infer_dbtype(value), _redacted(like))
@@ -364,6 +368,11 @@ def _in_list(operand: Expr[Any], items: Iterable[object], negated: bool) -> Expr
     more still. A list holding expressions, or compared with an untyped
     operand (each value then has its own type), keeps a node per item.
     """
+    if isinstance(items, Param):
+        raise TypeError(
+            f"in_() takes a list of values, not the parameter {items.name!r}: a prepared"
+            " query's IN list has a fixed length, so give one param() per item"
+        )
     values = tuple(items)
     dbtype = operand.dbtype
     if dbtype is None or any(issubclass(cls, Expr) for cls in set(map(type, values))):
@@ -480,6 +489,56 @@ class Value(Expr[T]):
         # statement carries both.
         shape.append((Value, self.type_, self.hidden))
         values.append(self.value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Param(Expr[T]):
+    """A named parameter, given its value when a prepared query runs (``repodb.prepared``).
+
+    Its type comes from what it is compared with (``User.email ==
+    param("email")`` binds a ``str`` with the column's codec), or from
+    ``param(name, type_)``; a parameter compared with a ``redact=True``
+    field is hidden from telemetry like any value bound for it.
+    """
+
+    name: str
+    type_: DbType[Any] | None = None
+    hidden: bool = False
+
+    @property
+    def dbtype(self) -> DbType[Any] | None:
+        return self.type_
+
+    def typed(self, dbtype: DbType[Any] | None, hidden: bool = False) -> Param[T]:
+        """This parameter taking ``dbtype`` (the type of what it is compared with)."""
+        return Param(self.name, dbtype, hidden)
+
+    def emit(self, w: Writer) -> None:
+        # The parameter stands in for its value until the query runs.
+        w.bind(self, self.type_, self.hidden)
+
+    def walk(self, shape: list[object], values: list[object]) -> None:
+        shape.append((Param, self.type_, self.hidden))
+        values.append(self)
+
+
+@overload
+def param(name: str, type_: None = None) -> Param[Any]: ...
+@overload
+def param(name: str, type_: type[T] | DbType[T]) -> Param[T]: ...
+def param(name: str, type_: type[Any] | DbType[Any] | None = None) -> Param[Any]:
+    """A named parameter of a prepared query (SQLAlchemy's ``bindparam``).
+
+    Why: a query prepared once (``repodb.prepared.prepare``) runs again with
+    new values and is never rebuilt or compiled again; ``param`` marks where
+    those values go. Without ``type_`` the parameter takes the type of what
+    it is compared with; give one where nothing says it (``param("n", int)``).
+
+    Example: ``prepare(query(User).where(User.email == param("email")))``.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a parameter's name is an identifier, not {name!r}")
+    return Param(name, None if type_ is None else to_dbtype(type_))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)

@@ -35,7 +35,6 @@ import itertools
 import logging
 import math
 import random
-import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,6 +58,9 @@ _logger = logging.getLogger("repodb.cqrs")
 
 _now = time.monotonic
 _INTENTS = frozenset(("read", "write", "transaction"))
+
+# AsyncMultiPool._cached: (version, accept filter, the orders of the usable servers).
+_Usable = tuple[int, Callable[[int], bool] | None, tuple[tuple[int, ...], ...]]
 
 
 class AsyncMultiPool:
@@ -151,12 +153,17 @@ class AsyncMultiPool:
             for url, label in zip(urls, names, strict=True)
         )
         self._marked = [False] * len(urls)
-        self._lock = threading.Lock()
-        # The connections lent out per server: a hung server's are aborted.
-        self._lent: tuple[set[AsyncConnection], ...] = tuple(set() for _ in urls)
         # The servers behind a transaction pooler: a lost one's are aborted too.
         self._pooled = tuple("pooler" in parse_url(url).options for url in urls)
         self._turn = itertools.count()
+        # Which servers a checkout may use, kept between checkouts: (the
+        # version it was computed at, the accept filter, its orders). Every
+        # change that can alter it (a probe's result, a hang, a failure, a
+        # mark, a router's lag verdict) takes a new version from _versions
+        # (_changed), and the next checkout computes it again (_usable).
+        self._versions = itertools.count(1)
+        self._version = 0
+        self._cached: _Usable = (-1, None, ())
         check = probe if probe is not None else AsyncConnection.ping
         self._probers = tuple(
             AsyncProber(
@@ -168,7 +175,7 @@ class AsyncMultiPool:
                 connect_timeout=connect_timeout,
                 backoff_min=backoff_min,
                 backoff_max=backoff_max,
-                on_result=None if on_probe is None else _bind(on_probe, i),
+                on_result=_probed(weakref.ref(self), on_probe, i),
                 on_hung=_abort_lent(weakref.ref(self), i),
             )
             for i, (url, label) in enumerate(zip(urls, names, strict=True))
@@ -211,11 +218,13 @@ class AsyncMultiPool:
         """Take server ``index`` out of rotation until ``mark_up``, whatever probes see."""
         self._check_index(index)
         self._marked[index] = True
+        self._changed()
 
     def mark_up(self, index: int) -> None:
         """Undo ``mark_down``; the server gets work again if it answers."""
         self._check_index(index)
         self._marked[index] = False
+        self._changed()
 
     def is_healthy(self, index: int) -> bool:
         """Whether server ``index`` gets checkouts now."""
@@ -298,32 +307,24 @@ class AsyncMultiPool:
         nothing more: pinging every checkout for a while instead halved the
         surviving replicas' throughput while a failed one was declared down.
         """
-        now = _now()
-        order = self._order(accept, now)
-        if len(order) > 1:
-            lent, size = self._lent, self._size
-            for i in order:
-                if len(lent[i]) >= size:
-                    order.sort(key=lambda i: len(lent[i]) >= size)
-                    break
-        pools, probers, back_seen = self._pools, self._probers, self._back_seen
+        cached = self._cached
+        if cached[0] != self._version or cached[1] is not accept:
+            cached = self._usable(accept)
+        orders = cached[2]
+        # One usable server, the common case, has one order: no more work.
+        order = orders[0] if len(orders) == 1 else self._order(orders)
+        pools, probers = self._pools, self._probers
         for i in order:
             # The borrowing is inlined here, not a method: it runs on every
             # checkout, and each coroutine layer costs about as much as the
             # rest of this loop.
             pool = pools[i]
-            prober = probers[i]
-            back = prober.back_at
-            if back > back_seen[i]:
-                back_seen[i] = back
-                pool._suspect(back)
             try:
                 conn = await pool.acquire()
             except ConnectError as e:
                 self._failed(i, e)
                 continue
-            with self._lock:
-                self._lent[i].add(conn)
+            prober = probers[i]
             # started is None but while a probe is in flight: skip the clock then.
             if prober.started is not None and prober.hung_for(_now()) is not None:
                 # It hung while this checkout chose it, maybe after its lent
@@ -353,8 +354,6 @@ class AsyncMultiPool:
         down_on: tuple[type[BaseException], ...] = (ConnectionLost,),
     ) -> None:
         """Give a connection back; a failure of the server marks it down first."""
-        with self._lock:
-            self._lent[index].discard(conn)
         if error is not None or conn._broken:
             try:
                 if isinstance(error, down_on):
@@ -368,8 +367,8 @@ class AsyncMultiPool:
 
     def _abort(self, index: int, why: str = "hangs") -> None:
         """Server ``index`` hangs: fail the statements on its lent connections, and its waiters."""
-        with self._lock:
-            lent = list(self._lent[index])
+        self._changed()
+        lent = self._pools[index]._lent()
         if lent:
             _logger.warning(
                 "%s %s: aborting the %d connection(s) lent out on it",
@@ -387,29 +386,63 @@ class AsyncMultiPool:
         for pool in self._pools:
             pool._suspect(now)
         self._probers[index].report(error)
+        self._changed()
         if self._pooled[index] and isinstance(error, ConnectionLost):
             self._abort(index, "was lost behind its pooler")
 
-    def _order(self, accept: Callable[[int], bool] | None, now: float) -> list[int]:
-        """The healthy servers that ``accept`` allows, in the order to try them."""
-        marked, probers = self._marked, self._probers
-        # A loop, not a comprehension: this runs on every checkout, and before
-        # Python 3.12 a comprehension is a function call of its own.
+    def _changed(self) -> None:
+        """What decides which servers are usable changed: the next checkout looks again."""
+        self._version = next(self._versions)
+
+    def _usable(self, accept: Callable[[int], bool] | None) -> _Usable:
+        """The healthy servers that ``accept`` allows, as the orders to try them in; kept.
+
+        With two servers or more, one order per round-robin turn (each a
+        rotation of the first), so that a checkout only picks one. It is
+        also where a server's return from an outage is seen (a probe's
+        result changed the version): its pool will check the connections
+        idle since then before lending them.
+        """
+        # The version first: a change made while this runs gets a newer one,
+        # so what is computed here is never kept past it.
+        version = self._version
+        now = _now()
+        marked, back_seen = self._marked, self._back_seen
         usable = []
-        for i, prober in enumerate(probers):
+        for i, prober in enumerate(self._probers):
+            back = prober.back_at
+            if back > back_seen[i]:
+                back_seen[i] = back
+                self._pools[i]._suspect(back)
             if not marked[i] and prober.up(now) and (accept is None or accept(i)):
                 usable.append(i)
-        if len(usable) < 2:
-            return usable
+        orders = tuple(tuple(usable[turn:] + usable[:turn]) for turn in range(len(usable)))
+        cached = self._cached = (version, accept, orders)
+        return cached
+
+    def _order(self, orders: tuple[tuple[int, ...], ...]) -> Sequence[int]:
+        """With two usable servers or more (or none), the order to try them in for a checkout.
+
+        Round robin takes the next turn's order; least connections sorts
+        that order by connections lent (so that ties rotate); random
+        shuffles. Then servers whose pools are all lent out go last, so that
+        a checkout does not queue behind a busy (or hung) server while
+        another has room.
+        """
+        if not orders:
+            return ()
+        pools, size = self._pools, self._size
+        order: Sequence[int]
         if self._selection is Selection.RANDOM:
-            random.shuffle(usable)
-            return usable
-        turn = next(self._turn) % len(usable)
-        usable = usable[turn:] + usable[:turn]
-        if self._selection is Selection.LEAST_CONNECTIONS:
-            lent = self._lent
-            usable.sort(key=lambda i: len(lent[i]))
-        return usable
+            order = random.sample(orders[0], len(orders[0]))
+        else:
+            order = orders[next(self._turn) % len(orders)]
+            if self._selection is Selection.LEAST_CONNECTIONS:
+                order = sorted(order, key=lambda i: pools[i]._in_use())
+        for i in order:
+            if pools[i]._in_use() >= size:
+                return sorted(order, key=lambda i: pools[i]._in_use() >= size)
+        return order
 
     def _unavailable(self) -> ConnectError:
         """The error of a checkout that found no server to use."""
@@ -442,8 +475,25 @@ class AsyncMultiPool:
             raise IndexError(f"no server {index}: indexes go from 0 to {len(self._pools) - 1}")
 
 
-def _bind(on_probe: Callable[[int], object], index: int) -> Callable[[], object]:
-    return lambda: on_probe(index)
+def _probed(
+    ref: weakref.ref[AsyncMultiPool], on_probe: Callable[[int], object] | None, index: int
+) -> Callable[[], None]:
+    """The probers' ``on_result``: the owner's listener, then a new version of the usable servers.
+
+    After the listener: a router's listener decides the replica's lag, which
+    the next checkout must see.
+    """
+
+    def probed() -> None:
+        try:
+            if on_probe is not None:
+                on_probe(index)
+        finally:
+            pools = ref()
+            if pools is not None:
+                pools._changed()
+
+    return probed
 
 
 def _abort_lent(ref: weakref.ref[AsyncMultiPool], index: int) -> Callable[[], None]:

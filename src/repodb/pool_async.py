@@ -428,6 +428,15 @@ class AsyncPool:
         self._finalizer.detach()
         self._respawn = True
 
+    def _lent(self) -> list[AsyncConnection]:
+        """The connections lent out now (a multi-server pool aborts a hung server's)."""
+        with self._lock:
+            return [slot.conn for slot in self._borrowed.values()]
+
+    def _in_use(self) -> int:
+        """How many connections are lent out (a multi-server pool's balance reads it)."""
+        return len(self._borrowed)
+
     def _fail_waiters(self, error: Exception) -> None:
         """Serve every checkout waiting in line with ``error``; never blocks.
 

@@ -50,6 +50,7 @@ from .expr import (
     Frame,
     Label,
     Ordering,
+    Param,
     Row,
     Statement,
     Subquery,
@@ -1274,6 +1275,8 @@ def _expect_query(q: object, where: str) -> None:
 
 def _count(count: int | Expr[int], clause: str) -> Expr[int]:
     if isinstance(count, Expr):
+        if isinstance(count, Param) and count.type_ is None:
+            return count.typed(_INT)
         return count
     if isinstance(count, bool) or not isinstance(count, int):
         raise TypeError(f"{clause}() takes an int or an expression, not {describe(count)}")

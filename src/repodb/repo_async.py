@@ -44,11 +44,19 @@ from typing import (
 )
 
 from . import _observe, telemetry
-from ._compile.cache import Compiled, compile_statement
+from ._compile.cache import Compiled, RowsDecoder, compile_statement
 from ._observe import Watch
 from ._repo import write_async as _write
 from ._repo.explain import Explain, plan_text
-from ._repo.reads import aggregate_query, key_of, key_plan, load_record, unique_probe
+from ._repo.reads import (
+    KEY_QUERIES,
+    aggregate_query,
+    fields_query,
+    key_of,
+    key_query,
+    load_record,
+    unique_probe,
+)
 from ._repo.results import Intent, StaleField, WriteResult
 from ._repo.stream_async import AsyncRepoStream
 from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTransaction, Rollback
@@ -58,6 +66,7 @@ from .expr import Column, Expr, Statement, describe
 from .functions import fragment
 from .preload_async import preload as _preload
 from .preload_async import run_query as _run_query
+from .prepared import Prepared
 from .query import Query, query, subquery
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
@@ -232,32 +241,54 @@ class AsyncRepo:
     ) -> tuple[list[Any], int]:
         """Run a compiled statement on ``conn``: its decoded results and its row count."""
         codecs = conn.codecs
-        args = compiled.encode(codecs)
+        decode = compiled.decoder(codecs) if compiled.result is not None else None
+        return await self._run_sql(
+            conn,
+            compiled.sql,
+            compiled.encode(codecs),
+            decode,
+            compiled.params,
+            compiled.hidden,
+            checkout,
+        )
+
+    async def _run_sql(
+        self,
+        conn: AsyncConnection,
+        sql: str,
+        args: list[Any],
+        decode: RowsDecoder | None,
+        params: Sequence[Any],
+        hidden: Sequence[bool],
+        checkout: float,
+    ) -> tuple[list[Any], int]:
+        """Run ``sql`` with the encoded ``args``; ``decode`` its rows (None: it returns none).
+
+        ``params`` are the values as given, for the events.
+        """
         # Prepare the statement shapes that recur; a huge one-off (a bulk
         # VALUES list) would only crowd the server's prepared statements.
         prepare = len(args) <= 64
         if not self._observing():
-            if compiled.result is None:
-                return [], await conn._execute_sql(compiled.sql, args, prepare)
-            rows = await conn._fetch_sql(compiled.sql, args, prepare)
-            return compiled.decoder(codecs)(rows), len(rows)
-        watch = Watch(conn, compiled.sql)
+            if decode is None:
+                return [], await conn._execute_sql(sql, args, prepare)
+            rows = await conn._fetch_sql(sql, args, prepare)
+            return decode(rows), len(rows)
+        watch = Watch(conn, sql)
         fetched = None
         try:
-            if compiled.result is None:
-                count_ = await conn._execute_sql(compiled.sql, args, prepare)
+            if decode is None:
+                count_ = await conn._execute_sql(sql, args, prepare)
                 results: list[Any] = []
             else:
-                rows = await conn._fetch_sql(compiled.sql, args, prepare)
+                rows = await conn._fetch_sql(sql, args, prepare)
                 fetched = _perf()
-                results = compiled.decoder(codecs)(rows)
+                results = decode(rows)
                 count_ = len(rows)
         except BaseException as e:  # the event reports any failure, which propagates
-            self._end(watch, compiled.params, compiled.hidden, 0, e, checkout=checkout)
+            self._end(watch, params, hidden, 0, e, checkout=checkout)
             raise
-        self._end(
-            watch, compiled.params, compiled.hidden, count_, checkout=checkout, fetched=fetched
-        )
+        self._end(watch, params, hidden, count_, checkout=checkout, fetched=fetched)
         return results, count_
 
     async def _execute(self, statement: Statement, intent: Intent) -> tuple[list[Any], int]:
@@ -354,23 +385,36 @@ class AsyncRepo:
     @overload
     async def all(self, q: Query[T], /, *, prefix: str | None = None) -> list[T]: ...
     @overload
+    async def all(
+        self,
+        q: Prepared[T],
+        params: Mapping[str, object] | None = None,
+        /,
+        *,
+        prefix: str | None = None,
+    ) -> list[T]: ...
+    @overload
     async def all(self, q: Request[None, R, Many], /) -> list[R]: ...
     @overload
     async def all(self, q: Request[P, R, Many], params: P, /) -> list[R]: ...
     async def all(
         self,
-        q: Query[Any] | Request[Any, Any, Any],
+        q: Query[Any] | Prepared[Any] | Request[Any, Any, Any],
         params: object = None,
         /,
         *,
         prefix: str | None = None,
     ) -> list[Any]:
-        """Every result of a query (preloads included) or of a typed request.
+        """Every result of a query (preloads included), a prepared query or a typed request.
 
-        ``prefix`` reads a tenant's tables (see ``AsyncRepo``), for this call.
+        A prepared query (``repodb.prepared``) takes its parameters' values
+        as a mapping. ``prefix`` reads a tenant's tables (see ``AsyncRepo``),
+        for this call.
 
         Example: ``await repo.all(query(User).where(User.age > 30))`` is ``list[User]``.
         """
+        if type(q) is Prepared:
+            return await self._prepared_rows(q, params, prefix)
         if prefix is not None:
             return await self.with_prefix(prefix).all(_query_for(q, "all(prefix=...)", False))
         if isinstance(q, Request):
@@ -381,50 +425,105 @@ class AsyncRepo:
     @overload
     async def one(self, q: Query[T], /, *, prefix: str | None = None) -> T: ...
     @overload
+    async def one(
+        self,
+        q: Prepared[T],
+        params: Mapping[str, object] | None = None,
+        /,
+        *,
+        prefix: str | None = None,
+    ) -> T: ...
+    @overload
     async def one(self, q: Request[None, R, One], /) -> R: ...
     @overload
     async def one(self, q: Request[P, R, One], params: P, /) -> R: ...
     async def one(
         self,
-        q: Query[Any] | Request[Any, Any, Any],
+        q: Query[Any] | Prepared[Any] | Request[Any, Any, Any],
         params: object = None,
         /,
         *,
         prefix: str | None = None,
     ) -> Any:
         """The one result: ``NotFound`` when there is none, ``MultipleResults`` for more."""
-        if prefix is not None:
+        if type(q) is Prepared:
+            rows = await self._prepared_rows(q, params, prefix)
+        elif prefix is not None:
             return await self.with_prefix(prefix).one(_query_for(q, "one(prefix=...)", False))
-        if isinstance(q, Request):
+        elif isinstance(q, Request):
             return await self._run_request(q, params, "one")
-        rows = await self._query_rows(_query_for(q, "one()"))
+        else:
+            rows = await self._query_rows(_query_for(q, "one()"))
         if len(rows) == 1:
             return rows[0]
         if rows:
             raise MultipleResults(f"expected one row, got {len(rows)}")
         raise NotFound(f"expected one row from {_describe(q)}, got none")
 
+    async def _prepared_rows(
+        self, prepared: Prepared[Any], params: object, prefix: str | None
+    ) -> list[Any]:
+        """The results of a prepared query run with ``params``, routed as its query would be."""
+        values = prepared.values(params)
+        repo = self if prefix is None else self.with_prefix(prefix)
+        if prepared.read_only:
+            rows: list[Any] = await repo._read(
+                repo._on_connection, "read", repo._prepared_on, prepared, values
+            )
+            return rows
+        return await repo._on_connection("write", repo._prepared_on, prepared, values)
+
+    async def _prepared_on(
+        self,
+        conn: AsyncConnection,
+        checkout: float,
+        prepared: Prepared[Any],
+        values: tuple[Any, ...],
+    ) -> list[Any]:
+        dialect = conn.dialect if self._prefix is None else self._dialect(conn)
+        codecs = conn.codecs
+        # The plan of the last run, when it fits: no key to build and look up.
+        plan = prepared.last
+        if plan is None or plan.dialect is not dialect or plan.codecs is not codecs:
+            plan = prepared.plan(dialect, codecs)
+        args = plan.encode(values)
+        return (
+            await self._run_sql(conn, plan.sql, args, plan.decode, values, plan.hidden, checkout)
+        )[0]
+
     @overload
     async def one_or_none(self, q: Query[T], /, *, prefix: str | None = None) -> T | None: ...
+    @overload
+    async def one_or_none(
+        self,
+        q: Prepared[T],
+        params: Mapping[str, object] | None = None,
+        /,
+        *,
+        prefix: str | None = None,
+    ) -> T | None: ...
     @overload
     async def one_or_none(self, q: Request[None, R, ZeroOrOne], /) -> R | None: ...
     @overload
     async def one_or_none(self, q: Request[P, R, ZeroOrOne], params: P, /) -> R | None: ...
     async def one_or_none(
         self,
-        q: Query[Any] | Request[Any, Any, Any],
+        q: Query[Any] | Prepared[Any] | Request[Any, Any, Any],
         params: object = None,
         /,
         *,
         prefix: str | None = None,
     ) -> Any:
         """The result, or None when there is none; ``MultipleResults`` for more."""
-        if prefix is not None:
+        if type(q) is Prepared:
+            rows = await self._prepared_rows(q, params, prefix)
+        elif prefix is not None:
             where = "one_or_none(prefix=...)"
             return await self.with_prefix(prefix).one_or_none(_query_for(q, where, False))
-        if isinstance(q, Request):
+        elif isinstance(q, Request):
             return await self._run_request(q, params, "one_or_none")
-        rows = await self._query_rows(_query_for(q, "one_or_none()"))
+        else:
+            rows = await self._query_rows(_query_for(q, "one_or_none()"))
         if len(rows) > 1:
             raise MultipleResults(f"expected at most one row, got {len(rows)}")
         return rows[0] if rows else None
@@ -443,53 +542,44 @@ class AsyncRepo:
 
         A composite key is a tuple in field order. Example: ``await repo.get(User, 1)``.
         """
-        found = await self.get_or_none(schema, key, prefix=prefix)
-        if found is None:
+        plan = KEY_QUERIES.get(schema) or key_query(schema)
+        values = (key,) if plan.width == 1 else plan.values(key)
+        repo = self if prefix is None else self.with_prefix(prefix)
+        rows: list[S] = await repo._read(
+            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
+        )
+        if not rows:
             raise NotFound(f"no {schema.__name__} with primary key {key!r}")
-        return found
+        return rows[0]
 
     async def get_or_none(
         self, schema: type[S], key: object, *, prefix: str | None = None
     ) -> S | None:
         """The record with primary key ``key``, or None (in ``prefix``'s table, given one)."""
+        plan = KEY_QUERIES.get(schema) or key_query(schema)
+        values = (key,) if plan.width == 1 else plan.values(key)
         repo = self if prefix is None else self.with_prefix(prefix)
-        found: S | None = await repo._read(repo._on_connection, "read", repo._get_on, schema, key)
-        return found
-
-    async def _get_on(
-        self, conn: AsyncConnection, checkout: float, schema: type[S], key: object
-    ) -> S | None:
-        plan = key_plan(schema, conn, self._dialect(conn))
-        args = plan.encode(key)
-        if not self._observing():
-            rows = await conn._fetch_sql(plan.sql, args, True)
-            if not rows:
-                return None
-            found: S = plan.decode(rows)[0]
-            return found
-        # Events show the key as given, like other statements' values.
-        values = key if isinstance(key, tuple) else (key,)
-        watch = Watch(conn, plan.sql)
-        try:
-            rows = await conn._fetch_sql(plan.sql, args, True)
-            fetched = _perf()
-            results = plan.decode(rows)
-        except BaseException as e:  # the event reports any failure, which propagates
-            self._end(watch, values, plan.hidden, 0, e, checkout=checkout)
-            raise
-        self._end(watch, values, plan.hidden, len(rows), checkout=checkout, fetched=fetched)
-        return results[0] if results else None
+        rows: list[S] = await repo._read(
+            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
+        )
+        return rows[0] if rows else None
 
     async def get_by(self, schema: type[S], /, **fields: object) -> S:
         """The one record whose fields equal ``fields``: ``await repo.get_by(User, email=...)``.
 
         ``NotFound`` when none matches, ``MultipleResults`` for more.
         """
-        return await self.one(query(schema).where(**fields))
+        found = fields_query(schema, fields)
+        if found is None:
+            return await self.one(query(schema).where(**fields))
+        return await self.one(*found)
 
     async def get_by_or_none(self, schema: type[S], /, **fields: object) -> S | None:
         """The one record whose fields equal ``fields``, or None."""
-        return await self.one_or_none(query(schema).where(**fields))
+        found = fields_query(schema, fields)
+        if found is None:
+            return await self.one_or_none(query(schema).where(**fields))
+        return await self.one_or_none(*found)
 
     async def exists(self, q: Query[Any]) -> bool:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
@@ -574,7 +664,10 @@ class AsyncRepo:
 
         Example: ``await repo.all_by(Post, member_id=1)``; ``None`` matches NULL.
         """
-        return await self.all(query(schema).where(**fields))
+        found = fields_query(schema, fields)
+        if found is None:
+            return await self.all(query(schema).where(**fields))
+        return await self.all(*found)
 
     async def page(
         self, q: Query[T], limit: int, *, after: object = None, before: object = None
@@ -1168,7 +1261,9 @@ def _query_for(q: object, where: str, requests: bool = True) -> Query[Any]:
     """``q`` if it is a query; else a TypeError saying what ``where`` takes."""
     if isinstance(q, Query):
         return q
-    takes = "a query (query(User)...)" + (" or a typed Request" if requests else "")
+    takes = "a query (query(User)...)" + (
+        ", a prepared query or a typed Request" if requests else ""
+    )
     raise TypeError(f"{where} takes {takes}, not {describe(q)}")
 
 
@@ -1183,6 +1278,6 @@ def _request_params(params: object) -> tuple[Any, ...]:
     return tuple(params) if isinstance(params, tuple) else (params,)
 
 
-def _describe(q: Query[Any]) -> str:
-    schema = q.source.schema
+def _describe(q: Query[Any] | Prepared[Any]) -> str:
+    schema = (q.query if isinstance(q, Prepared) else q).source.schema
     return f"query({schema.__name__})" if schema is not None else "the query"

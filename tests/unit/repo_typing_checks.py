@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, assert_type
 
-from repodb import Request
+from repodb import Prepared, Request, param, prepare
 from repodb.functions import count
 from repodb.multi import Key, Multi, Results
 from repodb.query import query
@@ -35,6 +35,13 @@ def reads(repo: Repo) -> None:
     assert_type(repo.get_by(Member, email="x"), Member)
     assert_type(repo.get_by_or_none(Member, email="x"), Member | None)
     assert_type(repo.exists(query(Member)), bool)
+    by_email = prepare(query(Member).where(Member.email == param("email")))
+    assert_type(by_email, Prepared[Member])
+    assert_type(repo.all(by_email, {"email": "x"}), list[Member])
+    assert_type(repo.one(by_email, {"email": "x"}), Member)
+    assert_type(repo.one_or_none(by_email, {"email": "x"}), Member | None)
+    names = prepare(query(Member).where(Member.age > param("age")).select(Member.name))
+    assert_type(repo.all(names, {"age": 1}, prefix="t"), list[str])
     assert_type(repo.aggregate(query(Member), "count"), int)
     assert_type(repo.stream(query(Member)), RepoStream[Member])
     assert_type(repo.reload(Member(email="x", name="x")), Member)

@@ -18,7 +18,8 @@ from typing import Any
 
 from .. import _codec
 from ..dialect import Dialect
-from ..expr import Statement
+from ..errors import EncodeError
+from ..expr import Param, Statement
 from ..types import DbType
 from .result import Result
 from .writer import Writer
@@ -29,6 +30,7 @@ __all__ = [
     "Shape",
     "cache_info",
     "clear_cache",
+    "compile_prepared",
     "compile_statement",
     "compile_uncached",
 ]
@@ -43,6 +45,9 @@ class _Entry:
     types: tuple[DbType[Any] | None, ...]
     result: Result | None
     hidden: tuple[bool, ...]
+    # A prepared statement's parameter names, per placeholder (None for a
+    # value the query holds): an encoding error names the parameter.
+    names: tuple[str | None, ...] = ()
     # Parameter encoders and row decoders per codec table, built on first use.
     encoders: dict[str, ParamsEncoder] = dataclasses.field(default_factory=dict)
     decoders: dict[str, RowsDecoder] = dataclasses.field(default_factory=dict)
@@ -91,10 +96,16 @@ class Compiled:
 
         Parameters without a known type go to the driver as they are.
         """
+        return self.encoder(codecs)(self.params)
+
+    def encoder(self, codecs: _codec.Codecs) -> ParamsEncoder:
+        """A function from the statement's values to the driver's (``encode`` of other values)."""
         encode = self._entry.encoders.get(codecs.name)
         if encode is None:
-            encode = self._entry.encoders[codecs.name] = params_encoder(self.types, codecs)
-        return encode(self.params)
+            encode = self._entry.encoders[codecs.name] = params_encoder(
+                self.types, codecs, self._entry.names
+            )
+        return encode
 
     def with_params(self, params: tuple[Any, ...]) -> Compiled:
         """The same statement with other values, one per parameter, of the same types.
@@ -127,12 +138,17 @@ ParamsEncoder = Callable[[tuple[Any, ...]], list[Any]]
 LONG_RUN = 32
 
 
-def params_encoder(types: tuple[DbType[Any] | None, ...], codecs: _codec.Codecs) -> ParamsEncoder:
+def params_encoder(
+    types: tuple[DbType[Any] | None, ...],
+    codecs: _codec.Codecs,
+    names: tuple[str | None, ...] = (),
+) -> ParamsEncoder:
     """A function encoding a statement's parameters, whose types are ``types``, for a driver.
 
     Each parameter goes through its type's encoder, called from C; a long
     run of one type is encoded at once (``_codec.run_encoder``). Parameters
-    without a known type go to the driver as they are.
+    without a known type go to the driver as they are. With ``names`` (a
+    prepared statement's), an EncodeError names the parameter that failed.
     """
     spans: list[tuple[int, int, DbType[Any] | None]] = []
     for i, t in enumerate(types):
@@ -142,7 +158,16 @@ def params_encoder(types: tuple[DbType[Any] | None, ...], codecs: _codec.Codecs)
             spans.append((i, i + 1, t))
     if all(end - start < LONG_RUN or t is None for start, end, t in spans):
         encoders = [_codec.encoder(t, codecs) if t is not None else _same for t in types]
-        return lambda params: list(map(_call, encoders, params))
+        if not names:
+            return lambda params: list(map(_call, encoders, params))
+
+        def encode_named(params: tuple[Any, ...]) -> list[Any]:
+            try:
+                return list(map(_call, encoders, params))
+            except EncodeError as e:
+                raise _named(e, encoders, params, names) from None
+
+        return encode_named
     parts: list[tuple[int, int, Callable[[Sequence[Any]], list[Any]]]] = []
     for start, end, t in spans:
         if t is None:
@@ -158,15 +183,51 @@ def params_encoder(types: tuple[DbType[Any] | None, ...], codecs: _codec.Codecs)
             out += run(params[start:end])
         return out
 
-    return encode
+    if not names:
+        return encode
+    each = [_codec.encoder(t, codecs) if t is not None else _same for t in types]
+
+    def encode_all_named(params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return encode(params)
+        except EncodeError as e:
+            raise _named(e, each, params, names) from None
+
+    return encode_all_named
+
+
+def _named(
+    error: EncodeError,
+    encoders: Sequence[_codec.Convert],
+    params: tuple[Any, ...],
+    names: tuple[str | None, ...],
+) -> EncodeError:
+    """``error`` naming the prepared statement's parameter whose value failed."""
+    for encode, value, name in zip(encoders, params, names, strict=True):
+        try:
+            encode(value)
+        except EncodeError as each:
+            where = f"parameter {name!r}" if name else "a value of the query"
+            return EncodeError(f"{where}: {each.message}")
+    return error
 
 
 def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
     """Rows -> results for ``result``; a statement without results must return no rows."""
     if result is None:
         return _no_rows
-    _, decode_all = _codec.row_decoder(result.row_type, codecs, result.rows_maker())
-    return decode_all
+    build = result.rows_maker()
+    one, decode_all = _codec.row_decoder(result.row_type, codecs, build)
+    if build is None:
+        return decode_all
+
+    def decode(rows: list[tuple[Any, ...]]) -> list[Any]:
+        # One row (a get) skips the list's column passes.
+        if len(rows) == 1:
+            return build([one(rows[0])])
+        return decode_all(rows)
+
+    return decode
 
 
 def _one_by_one(encode: _codec.Convert) -> Callable[[Sequence[Any]], list[Any]]:
@@ -240,7 +301,27 @@ def _build(statement: Statement, dialect: Dialect, expected: int) -> _Entry:
         raise AssertionError(
             f"{type(statement).__name__}: emit bound {len(w.params)} values, walk found {expected}"
         )
+    named = [p.name for p in w.params if isinstance(p, Param)]
+    if named:
+        raise EncodeError(
+            f"this query has parameters ({', '.join(dict.fromkeys(named))}): run it prepared,"
+            " prepare(q), with their values"
+        )
     return _Entry(dialect, w.sql, tuple(w.types), w.result, tuple(w.hidden))
+
+
+def compile_prepared(statement: Statement, dialect: Dialect) -> Compiled:
+    """``statement`` compiled for ``dialect`` with its ``Param`` placeholders, never cached.
+
+    The result's ``params`` hold the query's own values and, where a
+    parameter goes, its ``Param``; ``with_params`` gives it the values to run.
+    Its encoding errors name the parameter that failed.
+    """
+    w = Writer(dialect)
+    statement.emit(w)
+    names = tuple(p.name if isinstance(p, Param) else None for p in w.params)
+    entry = _Entry(dialect, w.sql, tuple(w.types), w.result, tuple(w.hidden), names)
+    return Compiled(w.sql, tuple(w.params), entry.types, entry.result, entry)
 
 
 def compile_uncached(statement: Statement, dialect: Dialect) -> Compiled:

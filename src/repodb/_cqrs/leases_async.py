@@ -44,19 +44,7 @@ class AsyncReadLease:
     async def __aenter__(self) -> AsyncConnection:
         if self._conn is not None:
             raise RuntimeError("this connection block is already in use")
-        router = self._router
-        replicas = router._replicas
-        if self._session is None and replicas is not None:
-            # The common read, without the coroutine layer of _acquire_read
-            # (a tenth of the router's cost per checkout); the rest (sessions,
-            # the fallback to the primary) is there.
-            found = await replicas._acquire(router._accept, None, REPLICA_DOWN_ON)
-            if found is not None:
-                self._index, self._conn = found
-                if _observe.active:
-                    _observe.routed(found[1], "read", "a replica")
-                return found[1]
-        self._index, conn = await router._acquire_read(self._session)
+        self._index, conn = await self._router._acquire_read(self._session)
         self._conn = conn
         if _observe.active:
             why = "a replica" if self._index is not None else "the primary, no replica could serve"

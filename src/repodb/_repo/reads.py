@@ -1,8 +1,8 @@
 """Ready-made reads for the Repo: get by primary key, aggregates, records from raw rows.
 
 Why: ``get`` is the hottest read, and building plus compiling its query on
-every call would cost more than the database call on SQLite; a plan per
-schema and kind of connection is built once. ``aggregate`` has Ecto's rule
+every call would cost more than the database call on SQLite; ``get`` and
+``get_by`` run prepared queries (``repodb.prepared``), built once. ``aggregate`` has Ecto's rule
 for limited or distinct queries (aggregate over a subquery), kept here so
 repo.py stays the API.
 """
@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _codec
-from .._compile.cache import compile_statement
 from .._compile.result import RecordShape
-from ..expr import Column, Expr, Value, describe
+from ..expr import Column, Expr, Value, describe, param
 from ..functions import and_, avg, count, max_, min_, not_, sum_
+from ..prepared import Prepared, prepare
 from ..query import Query, query, subquery
 from ..query import column as column_of
 from ..schema import Schema, schema_info
@@ -25,11 +25,17 @@ from ..types import tup
 if TYPE_CHECKING:
     from .._codec import Codecs
     from ..changeset import Changeset
-    from ..connection import Connection
-    from ..connection_async import AsyncConnection
-    from ..dialect import Dialect
 
-__all__ = ["aggregate_query", "key_of", "key_plan", "load_record", "unique_probe"]
+__all__ = [
+    "KEY_QUERIES",
+    "KeyQuery",
+    "aggregate_query",
+    "fields_query",
+    "key_of",
+    "key_query",
+    "load_record",
+    "unique_probe",
+]
 
 S = TypeVar("S", bound=Schema)
 
@@ -44,58 +50,74 @@ def key_of(record: Schema) -> object:
     return values[0] if len(values) == 1 else values
 
 
-class _KeyPlan:
-    """``SELECT ... WHERE pk = ?`` for one schema on one kind of connection, ready to run.
+class KeyQuery:
+    """``get``'s prepared query for one schema: ``WHERE pk = :key``, and how a key binds.
 
     Why: ``get`` is the hottest read; building and compiling its query each
     time would cost more than the database call on SQLite.
     """
 
-    __slots__ = ("decode", "dialect", "encode", "hidden", "sql")
+    __slots__ = ("prepared", "schema", "width")
 
-    def __init__(
-        self, schema: type[Schema], conn: Connection | AsyncConnection, dialect: Dialect
-    ) -> None:
+    def __init__(self, schema: type[Schema]) -> None:
         key = schema_info(schema).primary_key
         if not key:
             raise ValueError(f"{schema.__name__} has no primary key: use get_by")
-        columns = [getattr(schema, f.name) for f in key]
-        q = query(schema).where(*[c == Value(None, c.dbtype) for c in columns])
-        compiled = compile_statement(q, dialect)
-        self.dialect = dialect
-        self.sql = compiled.sql
-        self.hidden = compiled.hidden
-        self.decode = compiled.decoder(conn.codecs)
-        encoders = [_codec.encoder(c.dbtype, conn.codecs) for c in columns if c.dbtype]
-        width = len(columns)
-        name = schema.__name__
-        self.encode: Callable[[object], list[Any]]
-        if width == 1:
-            only = encoders[0]
-            self.encode = lambda value: [only(value)]
-            return
+        self.schema = schema
+        self.width = len(key)
+        # Its values are the key's, in field order: the order of the conditions.
+        self.prepared = prepare(
+            query(schema).where(*[getattr(schema, f.name) == param(f.name) for f in key])
+        )
 
-        def encode(value: object) -> list[Any]:
-            if not isinstance(value, tuple) or len(value) != width:
-                raise TypeError(f"{name} has a {width}-field primary key: give a tuple")
-            return [e(v) for e, v in zip(encoders, value, strict=True)]
-
-        self.encode = encode
+    def values(self, key: object) -> tuple[Any, ...]:
+        """The prepared query's values for ``key`` (a tuple for a composite key)."""
+        if self.width == 1:
+            return (key,)
+        if not isinstance(key, tuple) or len(key) != self.width:
+            raise TypeError(
+                f"{self.schema.__name__} has a {self.width}-field primary key: give a tuple"
+            )
+        return key
 
 
-_KEY_PLANS: dict[tuple[type[Any], str, str | None, str], _KeyPlan] = {}
+# schema -> its get query, filled by ``key_query``.
+KEY_QUERIES: dict[type[Any], KeyQuery] = {}
 
 
-def key_plan(
-    schema: type[Schema], conn: Connection | AsyncConnection, dialect: Dialect
-) -> _KeyPlan:
-    """The ``get`` plan of ``schema`` on ``conn``, compiled for ``dialect`` (a tenant's, maybe)."""
-    key = (schema, dialect.name, dialect.default_prefix, conn.codecs.name)
-    plan = _KEY_PLANS.get(key)
-    # The name stands for the dialect in the key, as in the compiled-SQL cache.
-    if plan is None or not (plan.dialect is dialect or plan.dialect == dialect):
-        plan = _KEY_PLANS[key] = _KeyPlan(schema, conn, dialect)
-    return plan
+def key_query(schema: type[Schema]) -> KeyQuery:
+    """The ``get`` query of ``schema``, prepared on first use."""
+    found = KEY_QUERIES.get(schema)
+    if found is None:
+        found = KEY_QUERIES[schema] = KeyQuery(schema)
+    return found
+
+
+# (schema, field names, which are None) -> the prepared query of get_by/all_by.
+_BY_FIELDS: dict[tuple[type[Any], tuple[tuple[str, bool], ...]], Prepared[Any]] = {}
+_MAX_BY_FIELDS = 1024
+
+
+def fields_query(
+    schema: type[S], fields: Mapping[str, object]
+) -> tuple[Prepared[S], dict[str, object]] | None:
+    """``query(schema).where(**fields)`` prepared, and its parameters; None for expressions.
+
+    A field given None is ``IS NULL`` in the query itself; a value that is an
+    expression (another column) is left to the plain query.
+    """
+    shape = tuple((name, value is None) for name, value in fields.items())
+    key = (schema, shape)
+    found = _BY_FIELDS.get(key)
+    if found is None:
+        if any(isinstance(v, Expr) for v in fields.values()):
+            return None
+        where = {name: None if empty else param(name) for name, empty in shape}
+        found = prepare(query(schema).where(**where))
+        if len(_BY_FIELDS) >= _MAX_BY_FIELDS:
+            _BY_FIELDS.clear()
+        _BY_FIELDS[key] = found
+    return found, {name: value for name, value in fields.items() if value is not None}
 
 
 _AGGREGATES: dict[str, Callable[[Expr[Any]], Expr[Any]]] = {

@@ -188,6 +188,11 @@ CODECS = Codecs(
         Kind.UUID: _decode_text_column(uuid.UUID),
         Kind.JSON: _decode_text_column(json.loads),
     },
+    decode_exact={
+        Kind.BOOL: (int, {0: False, 1: True}.__getitem__),
+        Kind.DECIMAL: (str, Decimal),
+        Kind.UUID: (str, uuid.UUID),
+    },
     # A Decimal is stored as text, but a column of NUMERIC affinity (a
     # hand-written ``price NUMERIC(10, 2)``) turns that text into a number;
     # a REAL column keeps a whole float as an integer, so -0.0 reads as 0.0.
