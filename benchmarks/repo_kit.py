@@ -38,6 +38,7 @@ __all__ = [
     "Workload",
     "mariadb_value",
     "sqlite_value",
+    "user_row",
 ]
 
 Op = Callable[[int], object]
@@ -296,22 +297,7 @@ class Workload:
 
     def user_rows(self) -> list[tuple[Any, ...]]:
         """The seeded users, as Python values in ``USER_COLUMNS`` order."""
-        return [
-            (
-                i,
-                f"user {i}",
-                f"user{i}@example.com",
-                20 + i % 50,
-                None if i % 4 == 0 else i % 500,
-                Decimal(i * 37 % 1_000_000) / 100,
-                uuid.UUID(int=i * 7919, version=4),
-                {"theme": "dark", "langs": ["en", "fr"], "n": i},
-                i % 3 != 0,
-                SEEDED_AT,
-                SEEDED_AT,
-            )
-            for i in range(1, self.sizes.users + 1)
-        ]
+        return [user_row(i) for i in range(1, self.sizes.users + 1)]
 
     def post_rows(self) -> list[tuple[Any, ...]]:
         """The seeded posts, ``posts_per_user`` per user, in ``POST_COLUMNS`` order."""
@@ -333,6 +319,27 @@ class Workload:
             for u in range(self.sizes.users)
             for p in range(each)
         ]
+
+
+def user_row(i: int) -> tuple[Any, ...]:
+    """Seeded user ``i`` (from 1), as Python values in ``USER_COLUMNS`` order.
+
+    Why a function of its own: ``bench_memory.py`` seeds a million of them
+    in batches, never holding them all.
+    """
+    return (
+        i,
+        f"user {i}",
+        f"user{i}@example.com",
+        20 + i % 50,
+        None if i % 4 == 0 else i % 500,
+        Decimal(i * 37 % 1_000_000) / 100,
+        uuid.UUID(int=i * 7919, version=4),
+        {"theme": "dark", "langs": ["en", "fr"], "n": i},
+        i % 3 != 0,
+        SEEDED_AT,
+        SEEDED_AT,
+    )
 
 
 class Contender(Protocol):

@@ -25,15 +25,21 @@ SCENARIOS = {"get", "list", "insert_all", "insert", "preload", "preload_n1"}
 PEERS = {"SQLAlchemy Core": "sqlalchemy", "SQLAlchemy ORM": "sqlalchemy", "peewee": "peewee"}
 
 
-def measured_on(database: str, tmp_path: Path, script: Path = BENCH) -> dict[str, Any]:
-    """``script``'s results on ``database`` alone: scenario -> contender -> seconds."""
+def measured_on(
+    database: str, tmp_path: Path, script: Path = BENCH, study: str | None = None
+) -> dict[str, Any]:
+    """``script``'s results on ``database`` alone: scenario -> contender -> seconds.
+
+    ``study``: what ``bench_memory.py`` measures (``records`` or ``stream``).
+    """
+    first = [study] if study else []
     if database == "sqlite":
-        results = run_bench(tmp_path, "--pg-url", "", script=script)
+        results = run_bench(tmp_path, *first, "--pg-url", "", script=script)
     elif database == "mariadb":
         where = ["--no-sqlite", "--pg-url", "", "--mariadb-url", mariadb_url()]
-        results = run_bench(tmp_path, *where, script=script)
+        results = run_bench(tmp_path, *first, *where, script=script)
     else:
-        results = run_bench(tmp_path, "--no-sqlite", "--pg-url", pg_url(), script=script)
+        results = run_bench(tmp_path, *first, "--no-sqlite", "--pg-url", pg_url(), script=script)
     assert list(results) == [database]
     measured: dict[str, Any] = results[database]
     return measured
@@ -112,6 +118,63 @@ def test_the_async_repo_benchmark_runs_every_scenario_for_every_contender(
         peers["SQLAlchemy async ORM"].append("aiosqlite")
     installed = [n for n, needs in peers.items() if all(map(importlib.util.find_spec, needs))]
     assert_every_one_timed(measured, {"raw async", "repodb async", *installed})
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("study", ["records", "stream"])
+def test_the_memory_benchmark_measures_every_case(
+    study: str, database: str, tmp_path: Path
+) -> None:
+    script = BENCH.parent / "bench_memory.py"
+    measured = measured_on(database, tmp_path, script=script, study=study)
+    if study == "records":
+        peers = [n for n, module in PEERS.items() if importlib.util.find_spec(module)]
+        names = {"raw", "repodb", *peers}
+    else:
+        names = {"sync", "async"}
+        if database == "postgresql" and importlib.util.find_spec("asyncpg"):
+            names.add("async (asyncpg)")
+    assert set(measured) == names
+    for name, by_rows in measured.items():
+        assert list(by_rows) == ["300"], name
+        m = by_rows["300"]
+        assert set(m) == {"peak", "held", "seconds", "rss"}, name
+        assert m["peak"] >= m["held"], (name, m)
+        assert m["peak"] > 0, (name, m)
+        assert m["seconds"] > 0, (name, m)
+
+
+def test_the_summary_gives_ranges_over_runs(tmp_path: Path) -> None:
+    # Two quick runs of the Repo benchmark on SQLite, summed up as the docs' table.
+    runs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        out.mkdir()
+        runs.append(run_bench(out, "--pg-url", "", "--only", "raw,repodb"))
+        (tmp_path / f"run{i}.json").write_text(json.dumps(runs[-1]))
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "bench_summary.py"), "run0.json", "run1.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert "SQLite (file, WAL), 2 runs:" in lines
+    head = "| scenario | raw | repodb | repodb target | met |"
+    assert head in lines
+    rows = lines[lines.index(head) + 2 :]
+    assert len(rows) == len(SCENARIOS)
+    get = next(row for row in rows if row.startswith("| get by primary key |"))
+    ratios = [runs[i]["sqlite"]["get"]["repodb"] / runs[i]["sqlite"]["get"]["raw"] for i in (0, 1)]
+    low, high = f"{min(ratios):.2f}", f"{max(ratios):.2f}"
+    assert (f"({low}-{high}x)" if low != high else f"({low}x)") in get
+    assert get.endswith(
+        "| ≤ 1.3x | "
+        + ("yes" if max(ratios) <= 1.3 else "no" if min(ratios) > 1.3 else "in 1 of 2 runs")
+        + " |"
+    )
 
 
 def test_the_async_pool_benchmark_runs_the_pools_and_the_routing(tmp_path: Path) -> None:

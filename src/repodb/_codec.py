@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -453,6 +453,13 @@ def column_decoder(t: DbType[Any], codecs: Codecs) -> ColumnConvert | None:
 
 
 RowDecoders = tuple[Callable[[tuple[Any, ...]], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]
+# What decoded rows become (records, ...): given the rows as they are decoded.
+RowsBuilder = Callable[[Iterable[tuple[Any, ...]]], list[Any]]
+
+# A long result is decoded column by column in slices of this many rows, so
+# that its transposed and converted columns are never held whole beside the
+# driver's rows (a slice's columns take about 100 KiB).
+SLICE = 1000
 
 
 # The Python class a driver must hand over for a kind it does not convert.
@@ -478,7 +485,7 @@ _AS_READ: dict[Kind, type[Any]] = {
 }
 
 
-def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
+def row_decoder(t: DbType[Any], codecs: Codecs, build: RowsBuilder | None = None) -> RowDecoders:
     """Functions building result values of type ``t``: from one driver row, and from a list.
 
     Columns the driver already gives as Python values are checked by class,
@@ -487,6 +494,11 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
     one type per result (``Codecs.uniform_columns``), a list is checked by
     class on its first row and for NULLs on every row; otherwise (or when
     there are NULLs) column by column.
+
+    Options: ``build`` turns the decoded rows of a tuple type ``t`` into the
+    list's results (a statement's records): it gets them as they are
+    decoded, so a list of converted rows is never held beside the driver's
+    (for 100,000 rows about 14 MiB less at the peak).
     """
     columns = t.fields if t.kind in (Kind.TUPLE, Kind.RECORD) else (t,)
     convs = [decoder(c, codecs) for c in columns]
@@ -581,14 +593,20 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
         for row in rows:
             check_classes(row)
 
+    # ``finish`` makes the results of rows in a list (kept as they are when
+    # they are the results), ``results`` of rows as they are decoded, and
+    # ``each_row`` of what ``one`` made of each row.
     finish: Callable[[list[tuple[Any, ...]]], list[Any]]
+    results: RowsBuilder
+    each_row: RowsBuilder = list
     if t.kind is Kind.TUPLE:
-        finish = _same_rows
+        finish, results = (build, build) if build is not None else (_same_rows, list)
+        each_row = results
     elif t.kind is Kind.RECORD:
         record = _record_builder(t)
-        finish = lambda rows: [record(*row) for row in rows]  # noqa: E731
+        finish = results = lambda rows: [record(*row) for row in rows]
     else:
-        finish = lambda rows: [row[0] for row in rows]  # noqa: E731
+        finish = results = lambda rows: [row[0] for row in rows]
 
     # Columns that need converting are converted a column at a time (see
     # ``column_decoder``); the others are checked by class, as above.
@@ -602,6 +620,17 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
         """The results, decoded column by column; None when some value needs a closer look."""
         if len(rows[0]) != width:
             return None
+        if len(rows) <= SLICE:
+            return by_columns_of(rows)
+        out: list[Any] = []
+        for start in range(0, len(rows), SLICE):
+            done = by_columns_of(rows[start : start + SLICE])
+            if done is None:
+                return None
+            out += done
+        return out
+
+    def by_columns_of(rows: list[tuple[Any, ...]]) -> list[Any] | None:
         values: list[Sequence[Any]] = list(zip(*rows, strict=True))
         for i, ok, not_null in checks:
             if not_null and None in values[i]:
@@ -619,7 +648,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
                     changed = True
         except Exception:  # the row-by-row path raises the DecodeError
             return None
-        return finish(list(zip(*values, strict=True)) if changed else rows)
+        return results(zip(*values, strict=True)) if changed else finish(rows)
 
     def many(rows: list[tuple[Any, ...]]) -> list[Any]:
         if not rows:
@@ -629,7 +658,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs) -> RowDecoders:
                 done = by_columns(rows)
                 if done is not None:
                     return done
-            return [one(row) for row in rows]
+            return each_row(map(one, rows))
         check_rows(rows)
         return finish(rows)
 

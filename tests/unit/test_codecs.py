@@ -17,19 +17,24 @@ import datetime as dt
 import enum
 import math
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 import pytest
 
 from repodb import DecodeError, EncodeError
-from repodb._codec import Codecs, decoder, encoder, row_decoder, run_encoder, written
+from repodb._codec import SLICE, Codecs, decoder, encoder, row_decoder, run_encoder, written
+from repodb.driver import _mariadb as mariadb
 from repodb.driver import postgresql, sqlite
 from repodb.types import DbType, array, json, optional, to_dbtype, tup
 
 SQLITE = sqlite.CODECS
 POSTGRESQL = postgresql.CODECS
 BOTH = pytest.mark.parametrize("codecs", [SQLITE, POSTGRESQL], ids=["sqlite", "postgresql"])
+EVERY = pytest.mark.parametrize(
+    "codecs", [SQLITE, POSTGRESQL, mariadb.CODECS], ids=["sqlite", "postgresql", "mariadb"]
+)
 
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 
@@ -439,6 +444,49 @@ def test_a_column_converted_at_once_fails_as_its_value_would(
     assert many(rows) == [one(row) for row in rows]
     with pytest.raises(DecodeError, match=match):
         many([*rows, (9, bad, None), *rows])
+
+
+@EVERY
+def test_a_long_list_is_decoded_in_slices_as_a_short_one_would_be(codecs: Codecs) -> None:
+    # Past SLICE rows the columns are converted a slice at a time; a bad value
+    # in any slice but the first still gives the row-by-row path's error.
+    when = dt.datetime(2024, 5, 1, 10, 30, 15, 123, tzinfo=dt.UTC)
+    stored: object = {
+        "sqlite": "2024-05-01 10:30:15.000123+00:00",
+        "postgresql": when,
+        "mariadb": when.replace(tzinfo=None),  # DATETIME(6) holds UTC, naive
+    }[codecs.name]
+    one, many = row_decoder(tup(int, dt.datetime, optional(int)), codecs)
+    rows = [(i, stored, None if i % 3 else i) for i in range(2 * SLICE + 7)]
+    back = many(rows)
+    assert back == [(i, when, None if i % 3 else i) for i in range(len(rows))]
+    assert back == [one(row) for row in rows]
+    bad = [*rows[: SLICE + 5], (-1, None, 1), *rows[SLICE + 5 :]]
+    with pytest.raises(DecodeError, match=r"got NULL|column 1 is NULL"):
+        many(bad)
+
+
+@EVERY
+def test_build_gets_the_decoded_rows_of_every_path(codecs: Codecs) -> None:
+    # A statement's records are built from the rows as they are decoded:
+    # converted column by column (sliced or not), kept as the driver gave
+    # them, or decoded row by row; each way ``build`` sees the same rows.
+    stored = "1.5" if codecs is SQLITE else Decimal("1.5")
+    seen: list[list[tuple[Any, ...]]] = []
+
+    def build(rows: Iterable[tuple[Any, ...]]) -> list[Any]:
+        got = [tuple(row) for row in rows]
+        seen.append(got)
+        return [row[0] for row in got]
+
+    _, many = row_decoder(tup(int, Decimal), codecs, build)
+    for count in (1, 3, SLICE + 2):
+        assert many([(i, stored) for i in range(count)]) == list(range(count))
+        assert [row for rows in seen for row in rows] == [(i, Decimal("1.5")) for i in range(count)]
+        seen.clear()
+    _, plain = row_decoder(tup(int, str), codecs, build)
+    assert plain([(1, "a"), (2, "b")]) == [1, 2]
+    assert seen == [[(1, "a"), (2, "b")]]
 
 
 def test_a_sqlite_decimal_stored_as_a_number_is_read_in_a_list() -> None:

@@ -216,8 +216,8 @@ def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
     """Rows -> results for ``result``; a statement without results must return no rows."""
     if result is None:
         return _no_rows
-    one, decode_all = _codec.row_decoder(result.row_type, codecs)
     build = result.rows_maker()
+    one, decode_all = _codec.row_decoder(result.row_type, codecs, build)
     if build is None:
         return decode_all
 
@@ -225,7 +225,7 @@ def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
         # One row (a get) skips the list's column passes.
         if len(rows) == 1:
             return build([one(rows[0])])
-        return build(decode_all(rows))
+        return decode_all(rows)
 
     return decode
 

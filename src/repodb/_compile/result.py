@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from ..types import DbType, tup
@@ -29,7 +29,7 @@ class RecordShape:
     names: tuple[str, ...]
     optional: bool = False
     _make: Callable[[Sequence[Any]], Any] = dataclasses.field(init=False, repr=False, compare=False)
-    _make_all: Callable[[list[Sequence[Any]]], list[Any]] = dataclasses.field(
+    _make_all: Callable[[Iterable[Sequence[Any]]], list[Any]] = dataclasses.field(
         init=False, repr=False, compare=False
     )
 
@@ -52,7 +52,7 @@ class RecordShape:
 
 def _record_makers(
     cls: type[Any], names: tuple[str, ...]
-) -> tuple[Callable[[Sequence[Any]], Any], Callable[[list[Sequence[Any]]], list[Any]]]:
+) -> tuple[Callable[[Sequence[Any]], Any], Callable[[Iterable[Sequence[Any]]], list[Any]]]:
     """Functions from column values to records of ``cls``: for one row, and for a list.
 
     Why: building records is the Repo's per-row cost. A frozen dataclass's
@@ -69,7 +69,7 @@ def _record_makers(
     def slow(values: Sequence[Any]) -> Any:
         return cls(**dict(zip(names, values, strict=True)))
 
-    def slow_all(rows: list[Sequence[Any]]) -> list[Any]:
+    def slow_all(rows: Iterable[Sequence[Any]]) -> list[Any]:
         return list(map(slow, rows))
 
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
@@ -186,7 +186,7 @@ class Result:
 
         return make
 
-    def rows_maker(self) -> Callable[[list[Sequence[Any]]], list[Any]] | None:
+    def rows_maker(self) -> Callable[[Iterable[Sequence[Any]]], list[Any]] | None:
         """A function from decoded rows to their result values; None when the rows are the values.
 
         Records that are never None are built in one generated loop, so a list of
