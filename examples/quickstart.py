@@ -4,7 +4,8 @@ Runs on SQLite with no server (a file in a temporary directory). Pass
 ``--url postgresql://user@host:port/db`` to run the same steps on PostgreSQL
 (it creates its tables in a schema named ``repodb_quickstart`` and drops it
 at the end), or ``--url mariadb://user@host:port/db`` on MariaDB (in a
-database of that name, likewise).
+database of that name, likewise). Add ``--replica URL`` once per replica to
+run step 10 (CQRS) on the server's real replicas.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, LiteralString
+from urllib.parse import urlsplit, urlunsplit
 
 import repodb
 from repodb import Multi, MultiError, Repo, Request
@@ -214,8 +217,9 @@ def main() -> None:
                 if kind == "sqlite":
                     # Replicas of a SQLite file: read-only connections to it.
                     cqrs_demo(url, args.replica or [url, url])
-                elif args.replica and kind == "postgresql":
-                    cqrs_demo(_in_schema(url), [_in_schema(r) for r in args.replica])
+                elif args.replica:
+                    scoped = SCOPED[kind]
+                    cqrs_demo(scoped(url), [scoped(r) for r in args.replica])
             finally:
                 if teardown is not None:
                     conn.exec(Request.exec(teardown))
@@ -248,6 +252,15 @@ def _in_schema(url: str) -> str:
     """``url`` with its tables looked up in the quickstart's schema."""
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}options=-csearch_path%3Drepodb_quickstart"
+
+
+def _in_database(url: str) -> str:
+    """``url`` naming the quickstart's database (MariaDB replicates it with the rest)."""
+    return urlunsplit(urlsplit(url)._replace(path="/repodb_quickstart"))
+
+
+# How step 10's URLs find the scratch space of each server kind.
+SCOPED: dict[str, Callable[[str], str]] = {"postgresql": _in_schema, "mariadb": _in_database}
 
 
 if __name__ == "__main__":
