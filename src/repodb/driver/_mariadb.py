@@ -220,9 +220,13 @@ def connect_options(url: DatabaseUrl, settings: ConnectSettings) -> dict[str, An
         "client_flag": FOUND_ROWS,
         # One statement, so one round trip (the clients' own sql_mode option
         # would be another; asyncmy's does not quote the value either).
+        # sql_notes = 0: a Note (DROP TABLE IF EXISTS of a missing table, a
+        # Decimal rounded to its column's scale) is not counted as a warning,
+        # so asyncmy does not answer it with a SHOW WARNINGS round trip and a
+        # log line of its own; real warnings still count.
         "init_command": (
-            f"SET sql_mode = '{SQL_MODE}', time_zone = '+00:00', max_statement_time = "
-            + timeout_seconds(settings.statement_timeout)
+            f"SET sql_mode = '{SQL_MODE}', time_zone = '+00:00', sql_notes = 0,"
+            " max_statement_time = " + timeout_seconds(settings.statement_timeout)
         ),
         "connect_timeout": float(url.options.get("connect_timeout", settings.connect_timeout)),
     }
