@@ -133,9 +133,18 @@ async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncSqliteCon
     """Open the database on a new thread that will run every call of the connection."""
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repodb-sqlite")
     loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(worker, sqlite.connect, url, settings)
     try:
-        sync = await loop.run_in_executor(worker, sqlite.connect, url, settings)
+        sync = await asyncio.shield(future)
     except BaseException:
-        worker.shutdown(wait=False)
+        # Cancelled while the thread opens the file: the thread still opens
+        # it, and nothing else would close what it opens.
+        future.add_done_callback(lambda done: _discard(done, worker))
         raise
     return AsyncSqliteConnection(sync, worker)
+
+
+def _discard(done: asyncio.Future[sqlite.SqliteConnection], worker: ThreadPoolExecutor) -> None:
+    if not done.cancelled() and done.exception() is None:
+        worker.submit(done.result().close)
+    worker.shutdown(wait=False)
