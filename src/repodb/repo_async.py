@@ -171,6 +171,9 @@ class AsyncRepo:
         self._log_params = log_params
         # Whether the connection is pinned (a transaction's): no checkout to time.
         self._held = False
+        # The source itself when it is a bare connection: a read needs no
+        # checkout block (it gives that connection back and times nothing).
+        self._direct = source if type(source) is AsyncConnection else None
         self._prefix = _checked_prefix(prefix)
 
     @property
@@ -313,12 +316,37 @@ class AsyncRepo:
         try:
             return await once(*args)
         except _RETRYABLE_READ:
-            # Telemetry marks the second attempt's statements as retried.
-            again = _observe.retried.set(True)
-            try:
-                return await once(*args)
-            finally:
-                _observe.retried.reset(again)
+            return await self._again(once, *args)
+
+    async def _again(self, once: Callable[..., Awaitable[R]], *args: Any) -> R:
+        """The second attempt of a read that failed: ``once(*args)``, marked as retried."""
+        # Telemetry marks the second attempt's statements as retried.
+        again = _observe.retried.set(True)
+        try:
+            return await once(*args)
+        finally:
+            _observe.retried.reset(again)
+
+    async def _read_prepared(self, prepared: Prepared[Any], values: tuple[Any, ...]) -> list[Any]:
+        """The results of a prepared read (``get``), run as ``_read`` runs reads.
+
+        Why its own path: on a bare connection the checkout block and its
+        timing are a fixed cost as large as a SQLite row's decoding; the
+        statement runs on the connection itself. A failure a read is
+        repeated for goes to the general path (``_again``), as ``_read``
+        sends it; inside a transaction nothing is repeated.
+        """
+        conn = self._direct
+        if conn is None:
+            return await self._read(self._on_connection, "read", self._prepared_on, prepared, values)
+        if self._held:
+            return await self._prepared_on(conn, 0.0, prepared, values)
+        try:
+            return await self._prepared_on(conn, 0.0, prepared, values)
+        except _RETRYABLE_READ:
+            return await self._again(
+                self._on_connection, "read", self._prepared_on, prepared, values
+            )
 
     async def _on_connection(
         self,
@@ -467,10 +495,7 @@ class AsyncRepo:
         values = prepared.values(params)
         repo = self if prefix is None else self.with_prefix(prefix)
         if prepared.read_only:
-            rows: list[Any] = await repo._read(
-                repo._on_connection, "read", repo._prepared_on, prepared, values
-            )
-            return rows
+            return await repo._read_prepared(prepared, values)
         return await repo._on_connection("write", repo._prepared_on, prepared, values)
 
     async def _prepared_on(
@@ -545,9 +570,7 @@ class AsyncRepo:
         plan = KEY_QUERIES.get(schema) or key_query(schema)
         values = (key,) if plan.width == 1 else plan.values(key)
         repo = self if prefix is None else self.with_prefix(prefix)
-        rows: list[S] = await repo._read(
-            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
-        )
+        rows: list[S] = await repo._read_prepared(plan.prepared, values)
         if not rows:
             raise NotFound(f"no {schema.__name__} with primary key {key!r}")
         return rows[0]
@@ -559,9 +582,7 @@ class AsyncRepo:
         plan = KEY_QUERIES.get(schema) or key_query(schema)
         values = (key,) if plan.width == 1 else plan.values(key)
         repo = self if prefix is None else self.with_prefix(prefix)
-        rows: list[S] = await repo._read(
-            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
-        )
+        rows: list[S] = await repo._read_prepared(plan.prepared, values)
         return rows[0] if rows else None
 
     async def get_by(self, schema: type[S], /, **fields: object) -> S:
