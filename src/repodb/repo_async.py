@@ -108,6 +108,11 @@ Aggregate = Literal["count", "sum", "avg", "min", "max"]
 _perf = time.perf_counter
 _logger = telemetry.logger
 _DEBUG = 10
+# The logger's memo of whether it is enabled, per level: ``logging`` empties
+# it in place whenever a level changes (``setLevel``, ``disable``), so a
+# level found in it is current, and asking the logger only fills it. A
+# logging without one (an empty dict here) has the logger asked every time.
+_LEVELS: dict[int, bool] = getattr(_logger, "_cache", {})
 # Failures after which a read is run once more on a fresh checkout.
 _RETRYABLE_READ = (ConnectionLost, SerializationFailure)
 
@@ -211,7 +216,10 @@ class AsyncRepo:
     # -- running statements (shared by every operation) ----------------------------
 
     def _observing(self) -> bool:
-        return bool(self._handlers) or _observe.active or _logger.isEnabledFor(_DEBUG)
+        if self._handlers or _observe.active:
+            return True
+        known = _LEVELS.get(_DEBUG)
+        return _logger.isEnabledFor(_DEBUG) if known is None else known
 
     def _end(
         self,
