@@ -77,6 +77,13 @@ class Codecs:
     # function converting exactly that class (SQLite's Decimal text:
     # ``(str, Decimal)``), so a single row converts without a Python call.
     decode_exact: Mapping[Kind, tuple[type[Any], Convert]] = dataclasses.field(default_factory=dict)
+    # Per kind of ``decode_exact``, optionally, what its result must show to
+    # be kept: ``(get, expected)``, kept when ``get(result) is expected``
+    # (SQLite's datetime text parsed by ``fromisoformat``: kept when its
+    # tzinfo is UTC); any other result is converted again by ``decode``.
+    decode_exact_keep: Mapping[Kind, tuple[Convert, object]] = dataclasses.field(
+        default_factory=dict
+    )
     # Kinds whose stored value may differ from the value written, beyond
     # what ``decode(encode(v))`` shows: a column's scale (``numeric(14, 2)``
     # keeps 1.50 for 1.5), jsonb's key order and number forms. A write
@@ -757,8 +764,8 @@ def _fast_parts(
     Returns the namespace the code needs, the row's unpacking target
     (``c0, c1,``), the test that is true when some value needs the checking
     path, and per column the expression of its decoded value. Only
-    generated names reach the source (``c0``, ``k0``, ``f0``, ...): the
-    classes and conversions are bound in the namespace.
+    generated names reach the source (``c0``, ``k0``, ``f0``, ``v0``, ...):
+    the classes and conversions are bound in the namespace.
     """
     names = [f"c{i}" for i in range(len(columns))]
     namespace: dict[str, Any] = {}
@@ -785,9 +792,15 @@ def _fast_parts(
         namespace[f"f{i}"] = convert
         call = f"f{i}({name})"
         exact = codecs.decode_exact.get(base.kind) if base.item is None else None
+        keep = codecs.decode_exact_keep.get(base.kind)
         if exact is not None:
             namespace[f"t{i}"], namespace[f"e{i}"] = exact
-            call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
+            if keep is None:
+                call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
+            else:
+                namespace[f"g{i}"], namespace[f"z{i}"] = keep
+                kept = f"type({name}) is t{i} and g{i}(v{i} := e{i}({name})) is z{i}"
+                call = f"(v{i} if {kept} else {call})"
         if optional:
             values.append(f"None if {name} is None else {call}")
         else:

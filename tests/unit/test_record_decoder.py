@@ -110,9 +110,11 @@ def test_one_row_gives_the_record_two_rows_give() -> None:
     # Optional columns holding values, and the text SQLite gives for UTC without an offset.
     other = RECORD.replace(maybe=5, maybe_at=RECORD.at, maybe_price=None, maybe_token=None)
     assert PLAN.decode([stored(other)]) == [other]
-    no_offset = list(row)
-    no_offset[FIELDS.index(next(f for f in FIELDS if f.name == "at"))] = "2026-05-01 10:30:15"
-    assert PLAN.decode([tuple(no_offset)])[0].at == dt.datetime(2026, 5, 1, 10, 30, 15, tzinfo=dt.UTC)
+    # Text without an offset is UTC; with another offset, the same instant in UTC.
+    for text in ("2026-05-01 10:30:15", "2026-05-01 15:30:15+05:00"):
+        at = PLAN.decode([_with("at", text)])[0].at
+        assert at == dt.datetime(2026, 5, 1, 10, 30, 15, tzinfo=dt.UTC)
+        assert at.tzinfo is dt.UTC
     assert PLAN.decode([]) == []
 
 
@@ -162,7 +164,7 @@ def test_a_value_the_fast_path_refuses_fails_as_a_list_does(
     assert str(one.value) == str(many.value)
 
 
-GENERATED = re.compile(r"[ckftex][0-9]+")
+GENERATED = re.compile(r"[ckftegvxz][0-9]+")
 
 
 def test_the_generated_code_holds_only_generated_names() -> None:
