@@ -113,6 +113,8 @@ _DEBUG = 10
 # level found in it is current, and asking the logger only fills it. A
 # logging without one (an empty dict here) has the logger asked every time.
 _LEVELS: dict[int, bool] = getattr(_logger, "_cache", {})
+# Statements with at most this many values are prepared on the server.
+_PREPARE_MAX = 64
 # Failures after which a read is run once more on a fresh checkout.
 _RETRYABLE_READ = (ConnectionLost, SerializationFailure)
 
@@ -279,7 +281,7 @@ class AsyncRepo:
         """
         # Prepare the statement shapes that recur; a huge one-off (a bulk
         # VALUES list) would only crowd the server's prepared statements.
-        prepare = len(args) <= 64
+        prepare = len(args) <= _PREPARE_MAX
         if not self._observing():
             if decode is None:
                 return [], await conn._execute_sql(sql, args, prepare)
@@ -520,6 +522,9 @@ class AsyncRepo:
         if plan is None or plan.dialect is not dialect or plan.codecs is not codecs:
             plan = prepared.plan(dialect, codecs)
         args = plan.encode(values)
+        if not self._observing():
+            # ``_run_sql``'s first branch, without its call and its tuple (a get's fixed cost).
+            return plan.decode(await conn._fetch_sql(plan.sql, args, len(args) <= _PREPARE_MAX))
         return (
             await self._run_sql(conn, plan.sql, args, plan.decode, values, plan.hidden, checkout)
         )[0]
