@@ -77,10 +77,13 @@ class Codecs:
     # function converting exactly that class (SQLite's Decimal text:
     # ``(str, Decimal)``), so a single row converts without a Python call.
     decode_exact: Mapping[Kind, tuple[type[Any], Convert]] = dataclasses.field(default_factory=dict)
-    # Per kind of ``decode_exact``, optionally, what its result must show to
-    # be kept: ``(get, expected)``, kept when ``get(result) is expected``
-    # (SQLite's datetime text parsed by ``fromisoformat``: kept when its
-    # tzinfo is UTC); any other result is converted again by ``decode``.
+    # Per kind, optionally, what a single row's value must show to be kept
+    # without ``decode``'s Python call: ``(get, expected)``, kept when
+    # ``get(value) is expected``. The value is ``decode_exact``'s result
+    # (SQLite's datetime text parsed by ``fromisoformat``, kept when its
+    # tzinfo is UTC), or without one the driver's value when it has the
+    # kind's Python class (psycopg's aware datetime, kept when in UTC); any
+    # other goes through ``decode``.
     decode_exact_keep: Mapping[Kind, tuple[Convert, object]] = dataclasses.field(
         default_factory=dict
     )
@@ -331,7 +334,9 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
             return known(v)
         except DecodeError:
             raise
-        except (ValueError, TypeError, KeyError, ArithmeticError) as e:
+        except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError) as e:
+            # AttributeError: a value of another class where a conversion reads
+            # an attribute (PostgreSQL's datetime ``tzinfo``, given text).
             raise DecodeError(f"cannot decode {type(v).__name__} as {t!r}: {e}") from e
 
     return decode
@@ -750,9 +755,7 @@ def decode_one(rows):
 def _direct_classes(columns: Sequence[DbType[Any]], codecs: Codecs) -> tuple[type[Any], ...]:
     """The class a driver must hand over, per column it gives as is (``object``: any)."""
     return tuple(
-        PY_CLASS.get((c.item or c).kind, object)
-        for c in columns
-        if decoder(c, codecs) is None
+        PY_CLASS.get((c.item or c).kind, object) for c in columns if decoder(c, codecs) is None
     )
 
 
@@ -792,15 +795,19 @@ def _fast_parts(
         namespace[f"f{i}"] = convert
         call = f"f{i}({name})"
         exact = codecs.decode_exact.get(base.kind) if base.item is None else None
-        keep = codecs.decode_exact_keep.get(base.kind)
+        keep = codecs.decode_exact_keep.get(base.kind) if base.item is None else None
+        if keep is not None:
+            namespace[f"g{i}"], namespace[f"z{i}"] = keep
         if exact is not None:
             namespace[f"t{i}"], namespace[f"e{i}"] = exact
             if keep is None:
                 call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
             else:
-                namespace[f"g{i}"], namespace[f"z{i}"] = keep
                 kept = f"type({name}) is t{i} and g{i}(v{i} := e{i}({name})) is z{i}"
                 call = f"(v{i} if {kept} else {call})"
+        elif keep is not None:
+            namespace[f"t{i}"] = PY_CLASS[base.kind]
+            call = f"({name} if type({name}) is t{i} and g{i}({name}) is z{i} else {call})"
         if optional:
             values.append(f"None if {name} is None else {call}")
         else:

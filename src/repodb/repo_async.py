@@ -348,7 +348,9 @@ class AsyncRepo:
         """
         conn = self._direct
         if conn is None:
-            return await self._read(self._on_connection, "read", self._prepared_on, prepared, values)
+            return await self._read(
+                self._on_connection, "read", self._prepared_on, prepared, values
+            )
         if self._held:
             return await self._prepared_on(conn, 0.0, prepared, values)
         try:

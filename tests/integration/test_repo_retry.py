@@ -108,8 +108,13 @@ def test_a_get_on_a_bare_connection_runs_again_and_not_in_a_transaction(
     with open_conn(pg_schema_url) as conn:
         repo = Repo(conn, on_event=events.append)
         events.clear()
-        with pytest.raises(repodb.ConnectionLost), repo.transaction() as tx:
-            with open_conn(pg_schema_url) as admin:
-                admin.one(terminate, tx.connection.one(backend_pid))
-            tx.get(Member, ada.id)
+
+        def get_after_kill() -> None:
+            with repo.transaction() as tx:
+                with open_conn(pg_schema_url) as admin:
+                    admin.one(terminate, tx.connection.one(backend_pid))
+                tx.get(Member, ada.id)
+
+        with pytest.raises(repodb.ConnectionLost):
+            get_after_kill()
         assert [type(e.error) for e in events] == [repodb.ConnectionLost]

@@ -17,6 +17,7 @@ import re
 import uuid
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -87,7 +88,7 @@ RECORD = Everything(
 )
 
 PLAN = prepare(query(Everything).where(Everything.id == param("id"))).plan(SQLITE, CODECS)
-FIELDS = [f for f in schema_info(Everything).fields]
+FIELDS = list(schema_info(Everything).fields)
 
 
 def stored(record: Everything) -> tuple[Any, ...]:
@@ -177,3 +178,51 @@ def test_the_generated_code_holds_only_generated_names() -> None:
     texts = {c for c in code.co_consts if isinstance(c, str)}
     assert texts <= {f.name for f in FIELDS} | {"note"}
     assert all(text.isidentifier() for text in texts)
+
+
+class Stamped(Schema, table="stamped"):
+    id: Col[int] = field(primary_key=True)
+    at: Col[dt.datetime]
+    maybe_at: Col[dt.datetime | None]
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "asyncpg"])
+def test_postgresql_datetimes_in_utc_are_kept_and_others_converted(
+    driver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # psycopg and asyncpg give a timestamptz as an aware datetime: one in
+    # UTC is kept as it is; a naive one (timestamp) is UTC; another zone is
+    # converted; each as the list path does it.
+    if driver == "psycopg":
+        from repodb.driver._postgresql import CODECS as PG
+    else:
+        pytest.importorskip("asyncpg")
+        from repodb.driver.asyncpg_async import CODECS as PG
+    from repodb.dialect import POSTGRESQL
+
+    plan = prepare(query(Stamped).where(Stamped.id == param("id"))).plan(POSTGRESQL, PG)
+    utc = dt.datetime(2026, 5, 1, 10, 30, tzinfo=dt.UTC)
+    for given in (
+        utc,
+        utc.replace(tzinfo=None),
+        utc.astimezone(dt.timezone(dt.timedelta(hours=5))),
+        utc.astimezone(ZoneInfo("UTC")),
+    ):
+        row = (1, given, given)
+        [one] = plan.decode([row])
+        assert one == Stamped(id=1, at=utc, maybe_at=utc)
+        assert one.at.tzinfo is dt.UTC
+        assert one.maybe_at is not None
+        assert one.maybe_at.tzinfo is dt.UTC
+        assert plan.decode([row, row]) == [one, one]
+    assert plan.decode([(1, utc, None)]) == [Stamped(id=1, at=utc, maybe_at=None)]
+    with monkeypatch.context() as patched:
+        patched.setitem(plan.decode.__globals__, "decode", None)  # the checking path: unused
+        assert plan.decode([(1, utc, utc)]) == [Stamped(id=1, at=utc, maybe_at=utc)]
+    # A value of another class fails as the list path fails.
+    for bad in ((1, "2026-05-01", None), (1, None, None), (1, utc, 5)):
+        with pytest.raises(DecodeError) as one_error:
+            plan.decode([bad])
+        with pytest.raises(DecodeError) as many_error:
+            plan.decode([bad, bad])
+        assert str(one_error.value) == str(many_error.value)

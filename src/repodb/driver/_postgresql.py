@@ -31,6 +31,7 @@ from . import ConnectSettings
 from ._postgresql_base import (
     DECODE,
     DECODE_COLUMN,
+    DECODE_KEEP,
     ENCODE,
     READBACK,
     BigintList,
@@ -69,6 +70,7 @@ CODECS = Codecs(
     encode=ENCODE,
     decode=DECODE,
     decode_column=DECODE_COLUMN,
+    decode_exact_keep=DECODE_KEEP,
     readback=READBACK,
 )
 _cursor_names = itertools.count(1)
