@@ -49,7 +49,7 @@ from typing import Any, cast
 
 from bench_repo import Admin, check, postgresql_database, sqlite_database
 from callgrind_router import collect, instructions
-from repo_kit import Database, Op, Sizes, Workload
+from repo_kit import Database, Sizes, Workload
 
 CONTENDERS = ("raw", "repodb")
 # The users bench_repo seeds; the inserts are not needed here.
@@ -58,22 +58,27 @@ CHILD_ENV = {"PYTHONHASHSEED": "0"}
 WARM_UP = 100
 
 
+Run = Callable[[range], list[object]]
+
+
 @contextmanager
-def _sync_op(db: Database, contender: str) -> Iterator[Op]:
+def _sync_run(db: Database, contender: str) -> Iterator[Run]:
+    """The contender's get run for each number of a range; the results."""
     from repo_contenders import raw_and_repodb
 
     work = Workload.draw(SIZES)
     made = raw_and_repodb(db, work)
     try:
-        yield next(c for c in made if c.name == contender).ops()["get"]
+        op = next(c for c in made if c.name == contender).ops()["get"]
+        yield lambda part: [op(k) for k in part]
     finally:
         for c in made:
             c.close()
 
 
 @contextmanager
-def _async_op(db: Database, contender: str) -> Iterator[Op]:
-    """The async contender's get, each call run to completion on one event loop."""
+def _async_run(db: Database, contender: str) -> Iterator[Run]:
+    """The async contender's gets, a range of them awaited in one run of the event loop."""
     import async_repo_contenders as contenders
 
     import repodb
@@ -94,12 +99,11 @@ def _async_op(db: Database, contender: str) -> Iterator[Op]:
         chosen = ours if contender == "repodb" else theirs
         get = cast(Callable[[int], Awaitable[object]], chosen.ops()["get"])
 
-        async def loop(part: range) -> None:
-            for k in part:
-                await get(k)
+        async def loop(part: range) -> list[object]:
+            return [await get(k) for k in part]
 
         try:
-            # One call runs a whole loop, so the event loop's start is paid once.
+            # One call runs a whole range, so the event loop's start is paid once.
             yield lambda part: runner.run(loop(part))
         finally:
             theirs.close()
@@ -108,15 +112,11 @@ def _async_op(db: Database, contender: str) -> Iterator[Op]:
 
 def child(db: Database, contender: str, gets: int, is_async: bool, toggle: bool) -> None:
     """One measured process: ``gets`` gets by ``contender``, collected by callgrind."""
-    opened = _async_op if is_async else _sync_op
+    opened = _async_run if is_async else _sync_run
     work = Workload.draw(SIZES)
-    with opened(db, contender) as op:
-        if is_async:
-            op(range(WARM_UP))
-        else:
-            for k in range(WARM_UP):
-                check("get", op(k), k, work)
-        run = op if is_async else (lambda part: [op(k) for k in part])
+    with opened(db, contender) as run:
+        for k, result in enumerate(run(range(WARM_UP))):
+            check("get", result, k, work)
         gc.collect()
         gc.freeze()
         if toggle:

@@ -106,7 +106,7 @@ def test_one_row_gives_the_record_two_rows_give() -> None:
     assert list(vars(one)) == list(vars(RECORD))
     assert one.note == "virtual"
     with pytest.raises(AttributeError):
-        one.n = 1  # type: ignore[misc]
+        one.n = 1
     assert one.replace(n=4).n == 4
     # Optional columns holding values, and the text SQLite gives for UTC without an offset.
     other = RECORD.replace(maybe=5, maybe_at=RECORD.at, maybe_price=None, maybe_token=None)
