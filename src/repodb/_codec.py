@@ -77,16 +77,6 @@ class Codecs:
     # function converting exactly that class (SQLite's Decimal text:
     # ``(str, Decimal)``), so a single row converts without a Python call.
     decode_exact: Mapping[Kind, tuple[type[Any], Convert]] = dataclasses.field(default_factory=dict)
-    # Per kind, optionally, what a single row's value must show to be kept
-    # without ``decode``'s Python call: ``(get, expected)``, kept when
-    # ``get(value) is expected``. The value is ``decode_exact``'s result
-    # (SQLite's datetime text parsed by ``fromisoformat``, kept when its
-    # tzinfo is UTC), or without one the driver's value when it has the
-    # kind's Python class (psycopg's aware datetime, kept when in UTC); any
-    # other goes through ``decode``.
-    decode_exact_keep: Mapping[Kind, tuple[Convert, object]] = dataclasses.field(
-        default_factory=dict
-    )
     # Kinds whose stored value may differ from the value written, beyond
     # what ``decode(encode(v))`` shows: a column's scale (``numeric(14, 2)``
     # keeps 1.50 for 1.5), jsonb's key order and number forms. A write
@@ -767,8 +757,8 @@ def _fast_parts(
     Returns the namespace the code needs, the row's unpacking target
     (``c0, c1,``), the test that is true when some value needs the checking
     path, and per column the expression of its decoded value. Only
-    generated names reach the source (``c0``, ``k0``, ``f0``, ``v0``, ...):
-    the classes and conversions are bound in the namespace.
+    generated names reach the source (``c0``, ``k0``, ``f0``, ...): the
+    classes and conversions are bound in the namespace.
     """
     names = [f"c{i}" for i in range(len(columns))]
     namespace: dict[str, Any] = {}
@@ -795,19 +785,9 @@ def _fast_parts(
         namespace[f"f{i}"] = convert
         call = f"f{i}({name})"
         exact = codecs.decode_exact.get(base.kind) if base.item is None else None
-        keep = codecs.decode_exact_keep.get(base.kind) if base.item is None else None
-        if keep is not None:
-            namespace[f"g{i}"], namespace[f"z{i}"] = keep
         if exact is not None:
             namespace[f"t{i}"], namespace[f"e{i}"] = exact
-            if keep is None:
-                call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
-            else:
-                kept = f"type({name}) is t{i} and g{i}(v{i} := e{i}({name})) is z{i}"
-                call = f"(v{i} if {kept} else {call})"
-        elif keep is not None:
-            namespace[f"t{i}"] = PY_CLASS[base.kind]
-            call = f"({name} if type({name}) is t{i} and g{i}({name}) is z{i} else {call})"
+            call = f"(e{i}({name}) if type({name}) is t{i} else {call})"
         if optional:
             values.append(f"None if {name} is None else {call}")
         else:

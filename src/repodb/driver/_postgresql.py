@@ -31,7 +31,6 @@ from . import ConnectSettings
 from ._postgresql_base import (
     DECODE,
     DECODE_COLUMN,
-    DECODE_KEEP,
     ENCODE,
     READBACK,
     BigintList,
@@ -70,7 +69,6 @@ CODECS = Codecs(
     encode=ENCODE,
     decode=DECODE,
     decode_column=DECODE_COLUMN,
-    decode_exact_keep=DECODE_KEEP,
     readback=READBACK,
 )
 _cursor_names = itertools.count(1)

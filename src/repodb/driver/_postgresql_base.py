@@ -12,7 +12,6 @@ library names those fields.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -37,7 +36,6 @@ from . import TransactionOptions
 __all__ = [
     "DECODE",
     "DECODE_COLUMN",
-    "DECODE_KEEP",
     "ENCODE",
     "MAX_PARAMS",
     "READBACK",
@@ -156,8 +154,6 @@ DECODE: Mapping[Kind, Builder] = {
 READBACK = frozenset({Kind.DECIMAL, Kind.JSON})
 # Whole result columns converted at once (``Codecs.decode_column``).
 DECODE_COLUMN: Mapping[Kind, ColumnBuilder] = {Kind.DATETIME: _decode_datetime_column}
-# A single row's timestamptz in UTC (a UTC session's) is kept as the driver gives it.
-DECODE_KEEP: Mapping[Kind, tuple[Convert, object]] = {Kind.DATETIME: (attrgetter("tzinfo"), dt.UTC)}
 
 # The protocol counts a statement's parameters in 16 bits.
 MAX_PARAMS = POSTGRESQL.max_params

@@ -67,7 +67,6 @@ from . import ConnectSettings, TransactionOptions
 from ._postgresql_base import (
     DECODE,
     DECODE_COLUMN,
-    DECODE_KEEP,
     ENCODE,
     MAX_PARAMS,
     READBACK,
@@ -97,7 +96,6 @@ CODECS = Codecs(
     encode=ENCODE,
     decode={**DECODE, Kind.JSON: _decode_json, Kind.UUID: _decode_uuid},
     decode_column=DECODE_COLUMN,
-    decode_exact_keep=DECODE_KEEP,
     readback=READBACK,
 )
 

@@ -192,10 +192,7 @@ CODECS = Codecs(
         Kind.BOOL: (int, {0: False, 1: True}.__getitem__),
         Kind.DECIMAL: (str, Decimal),
         Kind.UUID: (str, uuid.UUID),
-        Kind.DATETIME: (str, _from_iso),
     },
-    # What repodb writes reads back in UTC; other text goes to ``_decode_datetime``.
-    decode_exact_keep={Kind.DATETIME: (_TZINFO, _UTC)},
     # A Decimal is stored as text, but a column of NUMERIC affinity (a
     # hand-written ``price NUMERIC(10, 2)``) turns that text into a number;
     # a REAL column keeps a whole float as an integer, so -0.0 reads as 0.0.
