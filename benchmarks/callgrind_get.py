@@ -39,8 +39,6 @@ import asyncio
 import gc
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -48,7 +46,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench_repo import Admin, check, postgresql_database, sqlite_database
-from callgrind_router import collect, instructions
+from callgrind_router import collect, counted
 from repo_kit import Database, Sizes, Workload
 
 CONTENDERS = ("raw", "repodb")
@@ -128,32 +126,13 @@ def child(db: Database, contender: str, gets: int, is_async: bool, toggle: bool)
 
 
 def measure(args: argparse.Namespace, db: Database, contender: str, gets: int, where: Path) -> int:
+    """The instructions of ``gets`` gets by ``contender``, in a child process under callgrind."""
     mode = "async" if args.is_async else "sync"
+    child = ["--child", contender, "--database", json.dumps(db.__dict__), "--gets", str(gets)]
+    child += [str(gets), *(["--async"] if args.is_async else [])]
+    env = {**CHILD_ENV, **({"PYTHONMALLOC": "malloc"} if args.malloc else {})}
     out = where / f"callgrind.{db.kind}.{mode}.{contender}.{gets}.out"
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        __file__,
-        "--child",
-        contender,
-        "--database",
-        json.dumps(db.__dict__),
-        "--gets",
-        str(gets),
-        str(gets),
-        *(["--async"] if args.is_async else []),
-    ]
-    subprocess.run(
-        command,
-        check=True,
-        timeout=1800,
-        env={**os.environ, **CHILD_ENV, **({"PYTHONMALLOC": "malloc"} if args.malloc else {})},
-        stderr=subprocess.DEVNULL,
-    )
-    return instructions(out)
+    return counted(out, __file__, child, env)
 
 
 def main() -> None:

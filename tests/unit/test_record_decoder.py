@@ -42,13 +42,13 @@ class Spot(Embedded):
 
 class Everything(Schema, table="everything"):
     id: Col[int] = field(primary_key=True)
-    flag: Col[bool]
-    n: Col[int]
-    maybe: Col[int | None]
-    ratio: Col[float]
-    price: Col[Decimal]
-    maybe_price: Col[Decimal | None]
     name: Col[str]
+    n: Col[int]
+    flag: Col[bool]
+    maybe: Col[int | None]
+    price: Col[Decimal]
+    ratio: Col[float]
+    maybe_price: Col[Decimal | None]
     blob: Col[bytes]
     day: Col[dt.date]
     at: Col[dt.datetime]
