@@ -173,8 +173,14 @@ def test_wrong_parameters_are_named_and_nothing_is_sent(repo: Repo) -> None:
 
 
 def test_a_query_with_parameters_runs_only_prepared(repo: Repo) -> None:
-    with pytest.raises(EncodeError, match=r"has parameters \(qty\): run it prepared"):
+    with pytest.raises(EncodeError, match=r"has parameters \(qty\): a query with param"):
         repo.all(query(Item).where(Item.qty == param("qty")))
+    # Writes take no prepared query, and say what to do instead.
+    with pytest.raises(TypeError, match="not a prepared query: a write is built"):
+        repo.delete_all(prepare(query(Item).where(Item.qty == param("qty"))))  # type: ignore[call-overload]
+    with pytest.raises(EncodeError, match="a write takes values, not param"):
+        repo.update_all(query(Item).where(Item.qty == param("qty")), set={"qty": 1})
+    assert repo.aggregate(query(Item), "count") == 6
 
 
 def test_a_prepared_query_is_a_value_shared_by_repos_and_tenants(

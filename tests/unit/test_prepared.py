@@ -75,7 +75,7 @@ def test_to_sql_shows_where_the_parameters_go_or_the_values_a_run_sends() -> Non
     with pytest.raises(TypeError, match="with a query or a prepared query, not"):
         to_sql(Person.age == param("age"), SQLITE, {"age": 1})  # type: ignore[arg-type]
     # Running the unprepared query is what fails, and says how.
-    with pytest.raises(EncodeError, match=r"has parameters \(age, n\): run it prepared"):
+    with pytest.raises(EncodeError, match=r"has parameters \(age, n\): a query with param"):
         compile_statement(q, SQLITE)
 
 
