@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from ._compile.cache import Compiled, compile_prepared
 from .errors import EncodeError
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from ._codec import Codecs
     from .dialect import Dialect
 
-__all__ = ["Plan", "Prepared", "param", "prepare"]
+__all__ = ["Params", "Plan", "Prepared", "param", "prepare"]
 
 T = TypeVar("T")
+# A prepared query's parameters' values, by name (None: it takes none).
+Params: TypeAlias = Mapping[str, object] | None
 
 
 class Prepared(Generic[T]):

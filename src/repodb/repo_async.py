@@ -68,7 +68,7 @@ from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFail
 from .expr import Column, Expr, Statement, describe
 from .preload_async import preload as _preload
 from .preload_async import run_query as _run_query
-from .prepared import Prepared
+from .prepared import Params, Prepared
 from .query import Query, query
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
@@ -101,6 +101,10 @@ N = TypeVar("N", bound=int | float | Decimal)
 
 Ts = TypeVarTuple("Ts")
 Aggregate = Literal["count", "sum", "avg", "min", "max"]
+# What the aggregates' overloads take: an avg of a Decimal column is a Decimal, of others a float.
+_DecimalColumn = Column[Decimal] | Column[Decimal | None]
+_FloatColumn = Column[int] | Column[int | None] | Column[float] | Column[float | None]
+_MinMax = Literal["min", "max"]
 
 _perf = time.perf_counter
 _logger = telemetry.logger
@@ -385,7 +389,7 @@ class AsyncRepo:
     async def all(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         prefix: str | None = None,
@@ -425,7 +429,7 @@ class AsyncRepo:
     async def one(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         prefix: str | None = None,
@@ -494,7 +498,7 @@ class AsyncRepo:
     async def one_or_none(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         prefix: str | None = None,
@@ -581,12 +585,8 @@ class AsyncRepo:
     @overload
     async def exists(self, q: Query[Any], /) -> bool: ...
     @overload
-    async def exists(
-        self, q: Prepared[Any], params: Mapping[str, object] | None = None, /
-    ) -> bool: ...
-    async def exists(
-        self, q: Query[Any] | Prepared[Any], params: Mapping[str, object] | None = None, /
-    ) -> bool:
+    async def exists(self, q: Prepared[Any], params: Params = None, /) -> bool: ...
+    async def exists(self, q: Query[Any] | Prepared[Any], params: Params = None, /) -> bool:
         """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read).
 
         A prepared query takes its parameters' values; its probe is prepared
@@ -608,17 +608,11 @@ class AsyncRepo:
     ) -> int: ...
     @overload
     async def aggregate(  # type: ignore[overload-overlap]
-        self,
-        q: Query[Any],
-        function: Literal["avg"],
-        field: Column[Decimal] | Column[Decimal | None],
+        self, q: Query[Any], function: Literal["avg"], field: _DecimalColumn
     ) -> Decimal | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Query[Any],
-        function: Literal["avg"],
-        field: Column[int] | Column[int | None] | Column[float] | Column[float | None],
+        self, q: Query[Any], function: Literal["avg"], field: _FloatColumn
     ) -> float | None: ...
     @overload
     async def aggregate(
@@ -630,73 +624,47 @@ class AsyncRepo:
     ) -> N | None: ...
     @overload
     async def aggregate(
-        self, q: Query[Any], function: Literal["min", "max"], field: Column[T | None]
+        self, q: Query[Any], function: _MinMax, field: Column[T | None]
     ) -> T | None: ...
     @overload
-    async def aggregate(
-        self, q: Query[Any], function: Literal["min", "max"], field: Column[T]
-    ) -> T | None: ...
+    async def aggregate(self, q: Query[Any], function: _MinMax, field: Column[T]) -> T | None: ...
     @overload
     async def aggregate(self, q: Query[Any], function: Aggregate, field: str) -> object: ...
     @overload
     async def aggregate(
         self,
         q: Prepared[Any],
-        params: Mapping[str, object] | None,
+        params: Params,
         function: Literal["count"],
         field: Column[Any] | str | None = None,
     ) -> int: ...
     @overload
     async def aggregate(  # type: ignore[overload-overlap]
-        self,
-        q: Prepared[Any],
-        params: Mapping[str, object] | None,
-        function: Literal["avg"],
-        field: Column[Decimal] | Column[Decimal | None],
+        self, q: Prepared[Any], params: Params, function: Literal["avg"], field: _DecimalColumn
     ) -> Decimal | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Prepared[Any],
-        params: Mapping[str, object] | None,
-        function: Literal["avg"],
-        field: Column[int] | Column[int | None] | Column[float] | Column[float | None],
+        self, q: Prepared[Any], params: Params, function: Literal["avg"], field: _FloatColumn
     ) -> float | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Prepared[Any],
-        params: Mapping[str, object] | None,
-        function: Literal["sum"],
-        field: Column[N],
+        self, q: Prepared[Any], params: Params, function: Literal["sum"], field: Column[N]
     ) -> N | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Prepared[Any],
-        params: Mapping[str, object] | None,
-        function: Literal["sum"],
-        field: Column[N | None],
+        self, q: Prepared[Any], params: Params, function: Literal["sum"], field: Column[N | None]
     ) -> N | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Prepared[Any],
-        params: Mapping[str, object] | None,
-        function: Literal["min", "max"],
-        field: Column[T | None],
+        self, q: Prepared[Any], params: Params, function: _MinMax, field: Column[T | None]
     ) -> T | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Prepared[Any],
-        params: Mapping[str, object] | None,
-        function: Literal["min", "max"],
-        field: Column[T],
+        self, q: Prepared[Any], params: Params, function: _MinMax, field: Column[T]
     ) -> T | None: ...
     @overload
     async def aggregate(
-        self, q: Prepared[Any], params: Mapping[str, object] | None, function: Aggregate, field: str
+        self, q: Prepared[Any], params: Params, function: Aggregate, field: str
     ) -> object: ...
     async def aggregate(self, q: Query[Any] | Prepared[Any], *args: Any, **named: Any) -> Any:
         """``count``/``sum``/``avg``/``min``/``max`` over a query's rows.
@@ -728,7 +696,7 @@ class AsyncRepo:
     async def _prepared_aggregate(
         self,
         prepared: Prepared[Any],
-        params: Mapping[str, object] | None,
+        params: Params,
         function: Aggregate,
         field: Column[Any] | str | None = None,
     ) -> Any:
@@ -801,7 +769,7 @@ class AsyncRepo:
     async def explain(
         self,
         q: Prepared[Any],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         analyze: bool = False,
@@ -809,7 +777,7 @@ class AsyncRepo:
     async def explain(
         self,
         q: Query[Any] | Prepared[Any],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         analyze: bool = False,
@@ -861,7 +829,7 @@ class AsyncRepo:
     def stream(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         batch_size: int = 500,
@@ -869,7 +837,7 @@ class AsyncRepo:
     def stream(
         self,
         q: Query[T] | Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         batch_size: int = 500,
