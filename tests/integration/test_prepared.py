@@ -288,6 +288,12 @@ def test_get_get_by_and_all_by_run_prepared_queries(conn: repodb.Connection) -> 
     # A redact=True field's value never shows, even prepared.
     assert repo.get_by(Member, password="s3cret") == ada
     assert [str(v) for v in seen[-1][1] or ()] == ["**redacted**"]
+    # Nor streamed: the stream's one event hides it too.
+    with repo.stream(
+        prepare(query(Member).where(Member.password == param("pw"))), {"pw": "s3cret"}
+    ) as rows:
+        assert [m.name for m in rows] == ["ada"]
+    assert [str(v) for v in seen[-1][1] or ()] == ["**redacted**"]
     assert seen[0][1] == (ada.id,)
     with pytest.raises(NotFound):
         repo.get(Member, 999)
