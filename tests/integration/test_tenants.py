@@ -2,10 +2,11 @@
 
 Each tenant's tables are made by ``Migrator(prefix=...)`` (on PostgreSQL a
 schema per tenant; on MariaDB a database per tenant; on SQLite a database
-file per tenant, attached under the prefix's name), and read and written through ``Repo(source, prefix=...)`` or
-a call's ``prefix=``: queries, preloads, inserts, updates, deletes,
-``insert_all`` (COPY on PostgreSQL), ``update_all`` and ``delete_all``. A
-schema with a ``prefix`` of its own stays where it says.
+file per tenant, attached under the prefix's name), and read and written
+through ``Repo(source, prefix=...)`` or a call's ``prefix=``: queries,
+preloads, inserts, updates, deletes, ``insert_all`` (COPY on PostgreSQL),
+``update_all`` and ``delete_all``. A schema with a ``prefix`` of its own
+stays where it says.
 """
 
 from __future__ import annotations
