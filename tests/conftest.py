@@ -28,6 +28,7 @@ from hypothesis import settings
 
 import repodb
 from repodb import Request
+from repodb.dialect import MARIADB, POSTGRESQL, SQLITE, Dialect
 
 # No per-example time limit: these machines are shared, and a property test
 # must fail on what it checks, never on how long an example took.
@@ -167,6 +168,11 @@ def dialect_of(url: str) -> str:
     """The dialect of a test URL: ``postgresql`` (either driver), ``mariadb`` or ``sqlite``."""
     scheme = url.partition(":")[0]
     return {"postgresql+asyncpg": "postgresql", "mysql": "mariadb"}.get(scheme, scheme)
+
+
+def dialect_record(url: str) -> Dialect:
+    """The ``Dialect`` record of a test URL's database: its flags say what differs there."""
+    return {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mariadb": MARIADB}[dialect_of(url)]
 
 
 def sync_twin(url: str) -> str:
