@@ -249,9 +249,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database, once per database kind."""
-    if request.param == "sqlite":
+    return empty_database_url(request.param, request, tmp_path)
+
+
+def empty_database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """``db_url`` of one ``kind`` (sqlite, postgresql, mariadb), for a test parametrised itself."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    name = "pg_schema_url" if request.param == "postgresql" else "mariadb_db_url"
+    name = "pg_schema_url" if kind == "postgresql" else "mariadb_db_url"
     url: str = request.getfixturevalue(name)
     return url
 
