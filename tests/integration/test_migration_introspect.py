@@ -6,9 +6,9 @@ order with the database's type names, nullability, defaults, keys (single
 and composite) and database-assigned keys; indexes (unique, partial with
 their predicate, multi-column in key order) apart from primary keys and
 UNIQUE constraints, which are listed as constraints (MariaDB: no partial
-indexes, no index SQL); foreign keys with
-their actions and referenced columns (SQLite's implicit reference to the
-parent's key resolved); triggers; None for a missing table.
+indexes, no index SQL); foreign keys with their actions and referenced
+columns (SQLite's implicit reference to the parent's key resolved);
+triggers; None for a missing table.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import repodb
 from repodb import Request
 from repodb._migration import introspect
 from repodb._migration.introspect import LiveColumn
-from repodb._migration.ops import ForeignKey
+from repodb._migration.ops import ForeignKey, OnAction
 
 pytestmark = pytest.mark.mariadb
 
@@ -69,7 +69,11 @@ _TYPES = {
     "mariadb": {"identity": "bigint(20)", "int": "bigint(20)", "text": "text"},
 }
 # How ON UPDATE RESTRICT reads back; whether an index carries its CREATE statement.
-_RESTRICT = {"sqlite": "restrict", "postgresql": "restrict", "mariadb": "no_action"}
+_RESTRICT: dict[str, OnAction] = {
+    "sqlite": "restrict",
+    "postgresql": "restrict",
+    "mariadb": "no_action",
+}
 _INDEX_SQL = {"sqlite": True, "postgresql": True, "mariadb": False}
 
 
