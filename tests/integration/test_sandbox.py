@@ -452,6 +452,20 @@ def test_real_replicas_never_see_the_sandboxs_writes(
         assert production.with_primary(lambda conn: conn.all(_NAMES)) == []
 
 
+def test_ddl_on_mariadb_commits_first_and_fails_at_once(mariadb_db_url: str) -> None:
+    # MariaDB commits the open transaction before any CREATE, ALTER or DROP: the sandbox
+    # says so at once, as for a COMMIT sent as SQL, and keeps nothing written after it.
+    with open_conn(mariadb_db_url) as conn:
+        conn.exec(_CREATE_ITEMS)
+    with _sandbox(mariadb_db_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "before"))
+        with pytest.raises(RuntimeError, match="DDL on a database that commits before it"):
+            conn.exec(Request.exec("CREATE TABLE other (id INT)"))
+        conn.exec(_INSERT, (2, "after"))
+    assert _names(mariadb_db_url) == ["before"]
+
+
 @pytest.mark.parametrize("statement", ["COMMIT", "ROLLBACK"])
 def test_a_commit_run_as_sql_fails_at_once_and_nothing_after_it_is_kept(
     items_url: str, statement: str
