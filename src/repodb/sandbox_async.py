@@ -438,9 +438,10 @@ class _AsyncSandboxDriver:
         """Fail loudly when a statement ended the sandbox's own transaction.
 
         A ``COMMIT`` (or ``ROLLBACK``, ``END``) run as SQL on the sandbox's
-        connection, or on MariaDB any DDL (it commits first), ends the transaction everything is rolled back with: what
-        the test wrote before it is committed for good, and every later
-        statement would commit on its own. A new transaction begins at once,
+        connection, or on MariaDB any DDL (it commits first), ends the
+        transaction everything is rolled back with: what the test wrote before
+        it is committed for good, and every later statement would commit on
+        its own. A new transaction begins at once,
         so nothing after it is kept, and the test fails here, not in the
         next test that finds rows it did not write.
         """
