@@ -25,12 +25,14 @@ import asyncio
 import dataclasses
 import datetime as dt
 import importlib.util
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -41,7 +43,6 @@ from repodb.cqrs_async import AsyncCqrs, AsyncCqrsSession
 from repodb.telemetry import QueryEvent
 from tests.conftest import (
     mariadb_replica_urls,
-    mariadb_url,
     open_conn,
     pg_url,
     replica_urls,
@@ -160,23 +161,13 @@ def replicas_caught_up() -> None:
 
 
 @pytest.fixture
-def mariadb_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The MariaDB primary and both replicas, on a fresh database (dropped afterwards)."""
-    primary, replicas = mariadb_url(), mariadb_replica_urls()
-    database = f"asgi_{uuid.uuid4().hex[:12]}"
-    with open_conn(primary) as admin:
-        admin.exec(
-            Request.exec(f"CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        )
-    monkeypatch.setenv("REPODB_URL", with_database(primary, database))
-    monkeypatch.setenv(
-        "REPODB_REPLICA_URLS", " ".join(with_database(u, database) for u in replicas)
-    )
-    try:
-        yield database
-    finally:
-        with open_conn(primary) as admin:
-            admin.exec(Request.exec(f"DROP DATABASE {database}"))
+def mariadb_env(mariadb_db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The MariaDB primary and both replicas, on a fresh database; the primary's URL."""
+    database = urlsplit(mariadb_db_url).path[1:]
+    monkeypatch.setenv("REPODB_URL", mariadb_db_url)
+    replicas = [with_database(u, database) for u in mariadb_replica_urls()]
+    monkeypatch.setenv("REPODB_REPLICA_URLS", " ".join(replicas))
+    return mariadb_db_url
 
 
 GTID_POSITION = Request.one("SELECT @@gtid_binlog_pos", row=str)
@@ -186,7 +177,7 @@ GTID_WAIT = Request.one("SELECT MASTER_GTID_WAIT(?, 20)", params=str, row=int)
 
 def mariadb_replicas_caught_up() -> None:
     """Wait (bounded) until both MariaDB replicas have applied all the primary has logged."""
-    with open_conn(mariadb_url()) as primary:
+    with open_conn(os.environ["REPODB_URL"]) as primary:
         position = primary.one(GTID_POSITION)
     for url in mariadb_replica_urls():
         with open_conn(url) as replica:

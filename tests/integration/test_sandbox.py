@@ -50,6 +50,7 @@ from repodb.url import parse_url
 from ..conftest import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
+    empty_database_url,
     mariadb_replica_urls,
     open_conn,
     replica_urls,
@@ -152,11 +153,9 @@ def _replicas_of(server: str, url: str) -> list[str]:
 @pytest.mark.replicas
 @pytest.mark.parametrize("server", ["postgresql", "mariadb"])
 def test_app_suite_on_a_server_leaves_primary_and_replicas_empty(
-    server: str, request: pytest.FixtureRequest
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url: str = request.getfixturevalue(
-        "pg_schema_url" if server == "postgresql" else "mariadb_db_url"
-    )
+    url = empty_database_url(server, request, tmp_path)
     # Twice on the same schema: the second run finds what the first found.
     for _ in range(2):
         run_app_suite("--repodb-url", url)
@@ -431,11 +430,9 @@ def test_a_failed_transaction_on_postgresql_is_rolled_back_and_the_next_sandbox_
 @pytest.mark.replicas
 @pytest.mark.parametrize("server", ["postgresql", "mariadb"])
 def test_real_replicas_never_see_the_sandboxs_writes(
-    server: str, request: pytest.FixtureRequest
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url: str = request.getfixturevalue(
-        "pg_schema_url" if server == "postgresql" else "mariadb_db_url"
-    )
+    url = empty_database_url(server, request, tmp_path)
     with open_conn(url) as conn:
         conn.exec(_CREATE_ITEMS)
         created = conn.one(_POSITION[server])
