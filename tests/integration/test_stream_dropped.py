@@ -3,8 +3,9 @@
 Covered, on SQLite, PostgreSQL and MariaDB, sync and async, for a query's
 stream and a prepared query's: with a one-connection pool, a stream
 abandoned after its first row (never closed, never exhausted) is collected,
-its cursor closed (no cursor left on the PostgreSQL session) and its
-connection given back, with one WARNING on the
+its cursor closed (no cursor left on the PostgreSQL session; MariaDB's
+unbuffered result read off, the protocol in step for the next statement)
+and its connection given back, with one WARNING on the
 ``repodb.pool`` logger; the next read gets the connection instead of waiting
 out the pool's timeout. A stream closed properly warns nothing.
 """
@@ -31,6 +32,12 @@ from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
 pytestmark = pytest.mark.mariadb
 
 BOUND = 10.0
+# Each database's database-assigned key.
+KEY = {
+    "sqlite": "INTEGER PRIMARY KEY",
+    "postgresql": "bigserial PRIMARY KEY",
+    "mariadb": "BIGINT AUTO_INCREMENT PRIMARY KEY",
+}
 CURSORS = Request.one("SELECT count(*) FROM pg_cursors WHERE name LIKE 'repodb%'", row=int)
 
 
@@ -58,11 +65,7 @@ def open_async_stream(repo: AsyncRepo, kind: str, batch_size: int) -> AsyncRepoS
 
 def seed(url: str) -> None:
     with open_conn(url) as conn:
-        key = {
-            "sqlite": "INTEGER PRIMARY KEY",
-            "postgresql": "bigserial PRIMARY KEY",
-            "mariadb": "BIGINT AUTO_INCREMENT PRIMARY KEY",
-        }[conn.dialect.name]
+        key = KEY[conn.dialect.name]
         conn.exec(Request.exec(f"CREATE TABLE readings (id {key}, value INTEGER NOT NULL)"))
         conn.exec(Request.exec("INSERT INTO readings (value) VALUES (1), (2), (3), (4), (5)"))
 
