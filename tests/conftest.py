@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,6 +92,22 @@ async def ticker(stop: asyncio.Event, lags: list[float]) -> None:
         before = time.monotonic()
         await asyncio.sleep(TICK)
         lags.append(time.monotonic() - before - TICK)
+
+
+@contextmanager
+def write_locked(path: Path) -> Iterator[None]:
+    """A SQLite file at ``path`` whose write lock another connection holds for the block.
+
+    A connect's switch to WAL retries while it is held (in Python: it can be
+    interrupted or cancelled meanwhile); SQLite calls no busy handler there.
+    """
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (n INTEGER)")
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        holder.close()
 
 
 def held_open(path: Path) -> bool:

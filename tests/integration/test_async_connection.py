@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -63,6 +62,7 @@ from tests.conftest import (
     held_open,
     pg_url,
     ticker,
+    write_locked,
 )
 
 # Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
@@ -966,11 +966,7 @@ def test_sqlite_a_connect_cancelled_while_opening_closes_what_it_opens(tmp_path:
     # of a program), so the connection stayed open until the garbage
     # collector found it (Python 3.13: "ResourceWarning: unclosed database").
     path = tmp_path / "busy.db"
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
-        holder.execute("CREATE TABLE t (n INTEGER)")
-        # A write lock keeps the connect's switch to WAL retrying (in Python: interruptible).
-        holder.execute("BEGIN IMMEDIATE")
+    with write_locked(path):
 
         async def body() -> None:
             task = asyncio.create_task(aopen(f"sqlite:///{path}"))
@@ -980,9 +976,6 @@ def test_sqlite_a_connect_cancelled_while_opening_closes_what_it_opens(tmp_path:
                 await task
 
         asyncio.run(body())
-        holder.rollback()
-    finally:
-        holder.close()
 
     # Now the thread opens the file; then it must close it, not the garbage
     # collector (which would find the connection much later, if at all).

@@ -14,7 +14,6 @@ TypeError saying what is expected, at every entry point taking one.
 from __future__ import annotations
 
 import _thread
-import sqlite3
 import threading
 import time
 import traceback
@@ -28,7 +27,7 @@ import pytest
 import repodb
 from repodb import Request
 from repodb.types import tup
-from tests.conftest import CONNECT_TIMEOUT, held_open, open_conn, pg_url
+from tests.conftest import CONNECT_TIMEOUT, held_open, open_conn, pg_url, write_locked
 
 pytestmark = pytest.mark.mariadb
 
@@ -98,11 +97,7 @@ def test_sqlite_a_connect_interrupted_while_it_waits_for_the_file_closes_it(tmp_
     # retries for busy_timeout): the file it had opened is closed, not left
     # for the garbage collector.
     path = tmp_path / "busy.db"
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
-        holder.execute("CREATE TABLE t (n INTEGER)")
-        # A write lock keeps the connect's switch to WAL retrying (in Python: interruptible).
-        holder.execute("BEGIN IMMEDIATE")
+    with write_locked(path):
         ctrl_c = threading.Timer(0.2, _thread.interrupt_main)
         ctrl_c.start()
         try:
@@ -111,8 +106,6 @@ def test_sqlite_a_connect_interrupted_while_it_waits_for_the_file_closes_it(tmp_
         finally:
             ctrl_c.cancel()
             ctrl_c.join()
-    finally:
-        holder.close()
     # Kept, the traceback keeps the connect's frames (as a REPL's last
     # traceback does): only a close frees the file.
     assert interrupted.traceback
