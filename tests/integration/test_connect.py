@@ -14,6 +14,7 @@ TypeError saying what is expected, at every entry point taking one.
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 import traceback
@@ -97,15 +98,22 @@ def test_sqlite_a_connect_interrupted_while_it_waits_for_the_file_closes_it(tmp_
     # retries for busy_timeout): the file it had opened is closed, not left
     # for the garbage collector.
     path = tmp_path / "busy.db"
-    with write_locked(path):
-        ctrl_c = threading.Timer(0.2, _thread.interrupt_main)
-        ctrl_c.start()
-        try:
-            with pytest.raises(KeyboardInterrupt) as interrupted:
-                repodb.connect(f"sqlite:///{path}?busy_timeout=60000")
-        finally:
-            ctrl_c.cancel()
-            ctrl_c.join()
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal: a process started in
+    # the background (scripts/test's other versions) starts with SIGINT
+    # ignored, and interrupt_main then does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with write_locked(path):
+            ctrl_c = threading.Timer(0.2, _thread.interrupt_main)
+            ctrl_c.start()
+            try:
+                with pytest.raises(KeyboardInterrupt) as interrupted:
+                    repodb.connect(f"sqlite:///{path}?busy_timeout=30000")
+            finally:
+                ctrl_c.cancel()
+                ctrl_c.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # Kept, the traceback keeps the connect's frames (as a REPL's last
     # traceback does): only a close frees the file.
     assert interrupted.traceback
