@@ -406,6 +406,10 @@ def _configured(
     except sqlite3.Error as e:
         raw.close()
         error = ConnectError(f"cannot open SQLite database {url.redacted}: {e}")
+    except BaseException:
+        # Interrupted (Ctrl-C) while waiting for a busy file: nobody else holds it.
+        raw.close()
+        raise
     else:
         return SqliteConnection(raw, settings)
     raise error
