@@ -299,7 +299,11 @@ async def _insert_on(
     absent: tuple[str, ...],
     values: dict[str, Any],
 ) -> S:
-    """The prebuilt INSERT of ``record``'s schema for this connection, run with ``values``."""
+    """The prebuilt INSERT of ``record``'s schema for this connection, run with ``values``.
+
+    ``values`` are ``record``'s fields, its timestamp fields filled in (what
+    ``_rebuilder``'s function takes for granted).
+    """
     plan = _insert_plan(type(record), absent, conn, r._dialect(conn))
     params = plan.pick(values)
     args = plan.encode(params)
@@ -427,14 +431,16 @@ def _rebuilder(
 ) -> Callable[[Any, tuple[Any, ...], tuple[Any, ...]], Any]:
     """``_rebuild`` for one insert plan, generated: ``rebuild(given, params, row)``.
 
-    ``params`` are the values sent, one per field of ``names``; ``row`` the
-    columns ``returned``. The generated function unpacks both and builds the
-    record's fields in one ``update``: a sent value already of its read
-    class as it is, any other through its ``written`` conversion. A record
-    whose fields are not the plain constructed ones (loaded associations),
-    or a schema with a ``__post_init__`` of its own, takes ``_rebuild``. The
-    source holds only generated names (``c0``, ``k0``); field names, classes
-    and functions are in its namespace.
+    ``params`` are the values sent, one per field of ``names``: ``given``'s
+    own values but for its timestamp fields (which the Repo fills); ``row``
+    the columns ``returned``. The generated function copies ``given``'s
+    fields and replaces only what a read would give otherwise: a sent value
+    not of its read class (through its ``written`` conversion), the
+    timestamps, and the columns returned. A record whose fields are not the
+    plain constructed ones (loaded associations), or a schema with a
+    ``__post_init__`` of its own, takes ``_rebuild``. The source holds only
+    generated names (``c0``, ``k0``); field names, classes and functions are
+    in its namespace.
     """
 
     def slow(given: Any, params: tuple[Any, ...], row: tuple[Any, ...]) -> Any:
@@ -446,28 +452,39 @@ def _rebuilder(
     namespace: dict[str, Any] = {
         "slow": slow,
         "new": object.__new__,
+        "set_dict": object.__setattr__,
         "schema": schema,
         "WIDTH": len(constructed),
-        "NAMES": (*(name for name, _, _ in sent), *returned),
+        "DATETIME": dt.datetime,
+        "UTC": dt.UTC,
     }
     index = {name: i for i, name in enumerate(names)}
-    values: list[str] = []
+    stamped = set(_stamped(schema))
     kinds = {f.name: _base(f.dbtype).kind for f in schema_info(schema).fields}
+    lines: list[str] = []
     for name, cls, convert in sent:
         i = index[name]
-        namespace[f"f{i}"] = convert
+        c = f"c{i}"
+        namespace[f"f{i}"], namespace[f"n{i}"] = convert, name
         if kinds[name] is Kind.DATETIME:
             # ``written``'s own shortcut for a datetime, without its call.
-            namespace["DATETIME"], namespace["UTC"] = dt.datetime, dt.UTC
-            usual = f"type(c{i}) is DATETIME and c{i}.tzinfo is UTC and not c{i}.fold"
-            values.append(f"(c{i} if c{i} is None or ({usual}) else f{i}(c{i}))")
+            usual = f"{c} is None or (type({c}) is DATETIME and {c}.tzinfo is UTC and not {c}.fold)"
         elif cls is None:
-            values.append(f"f{i}(c{i})")
+            usual = "False"
         else:
             namespace[f"k{i}"] = cls
-            values.append(f"(c{i} if c{i} is None or type(c{i}) is k{i} else f{i}(c{i}))")
-    values += [f"r{j}" for j in range(len(returned))]
+            usual = f"{c} is None or type({c}) is k{i}"
+        if name in stamped:  # given holds None: the value sent is set in any case
+            lines.append(f"built[n{i}] = {c} if {usual} else f{i}({c})")
+        elif usual == "False":
+            lines.append(f"built[n{i}] = f{i}({c})")
+        else:
+            lines.append(f"if not ({usual}):\n        built[n{i}] = f{i}({c})")
+    for j, name in enumerate(returned):
+        namespace[f"m{j}"] = name
+        lines.append(f"built[m{j}] = r{j}")
     unpack_row = f"{', '.join(f'r{j}' for j in range(len(returned)))}, = row" if returned else ""
+    body = "\n    ".join(lines)
     source = f"""\
 def rebuild(given, params, row):
     fields = given.__dict__
@@ -475,10 +492,10 @@ def rebuild(given, params, row):
         return slow(given, params, row)
     {", ".join(f"c{i}" for i in range(len(names)))}, = params
     {unpack_row}
+    built = fields.copy()
+    {body}
     record = new(schema)
-    built = record.__dict__
-    built.update(fields)
-    built.update(zip(NAMES, ({", ".join(values)},)))
+    set_dict(record, "__dict__", built)
     return record
 """
     exec(compile(source, "<repodb insert rebuilder>", "exec"), namespace)
