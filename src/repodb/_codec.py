@@ -388,7 +388,9 @@ def _exact_expression(i: int, t: DbType[Any], codecs: Codecs, namespace: dict[st
     datetime in UTC), then the driver's conversion runs (``g{i}``).
     """
     c, slow = f"c{i}", f"e{i}(c{i})"
-    exact: type[Any] | None = _EXACT_CLASS.get(t.kind)
+    # The class whose values the kind's check passes unchanged (JSON: a dict,
+    # or a list, tested apart).
+    exact: type[Any] | None = dict if t.kind is Kind.JSON else PY_CLASS.get(t.kind)
     if t.kind is Kind.ENUM:
         exact = t.cls
     if exact is None or (t.kind is Kind.JSON and t.item is not None):
@@ -412,24 +414,6 @@ def _exact_expression(i: int, t: DbType[Any], codecs: Codecs, namespace: dict[st
         namespace[f"g{i}"] = convert
         fast = f"g{i}({c})"
     return f"({fast} if {test} else {slow})"
-
-
-# Per kind, the class whose values ``encoder``'s check passes unchanged (JSON:
-# a dict, or a list, tested apart).
-_EXACT_CLASS: dict[Kind, type[Any]] = {
-    Kind.BOOL: bool,
-    Kind.INT: int,
-    Kind.FLOAT: float,
-    Kind.DECIMAL: Decimal,
-    Kind.STR: str,
-    Kind.BYTES: bytes,
-    Kind.DATE: dt.date,
-    Kind.DATETIME: dt.datetime,
-    Kind.TIME: dt.time,
-    Kind.TIMEDELTA: dt.timedelta,
-    Kind.UUID: uuid.UUID,
-    Kind.JSON: dict,
-}
 
 
 def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
