@@ -15,7 +15,9 @@ every test passes there. docs/mariadb.md lists what does not work yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from hypothesis import settings
 
 import repodb
 from repodb import Request
+from repodb.dialect import MARIADB, POSTGRESQL, SQLITE, Dialect
 
 # No per-example time limit: these machines are shared, and a property test
 # must fail on what it checks, never on how long an example took.
@@ -90,6 +93,36 @@ async def ticker(stop: asyncio.Event, lags: list[float]) -> None:
         before = time.monotonic()
         await asyncio.sleep(TICK)
         lags.append(time.monotonic() - before - TICK)
+
+
+@contextmanager
+def write_locked(path: Path) -> Iterator[None]:
+    """A SQLite file at ``path`` whose write lock another connection holds for the block.
+
+    A connect's switch to WAL retries while it is held (in Python: it can be
+    interrupted or cancelled meanwhile); SQLite calls no busy handler there.
+    """
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (n INTEGER)")
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        holder.close()
+
+
+def held_open(path: Path) -> bool:
+    """Whether this process has the file ``path`` open (Linux's ``/proc/self/fd``).
+
+    Where a connection is closed is proved by its file: closed, not left
+    for the garbage collector to find (Python 3.13 warns when it does).
+    """
+    target = path.resolve()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            if Path(os.readlink(fd)) == target:
+                return True
+    return False
 
 
 def pg_url() -> str:
@@ -169,6 +202,11 @@ def dialect_of(url: str) -> str:
     return {"postgresql+asyncpg": "postgresql", "mysql": "mariadb"}.get(scheme, scheme)
 
 
+def dialect_record(url: str) -> Dialect:
+    """The ``Dialect`` record of a test URL's database: its flags say what differs there."""
+    return {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mariadb": MARIADB}[dialect_of(url)]
+
+
 def sync_twin(url: str) -> str:
     """``url`` for the sync API, which has psycopg only: without ``+asyncpg``."""
     return url.replace("postgresql+asyncpg:", "postgresql:", 1)
@@ -243,9 +281,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database, once per database kind."""
-    if request.param == "sqlite":
+    return empty_database_url(request.param, request, tmp_path)
+
+
+def empty_database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """``db_url`` of one ``kind`` (sqlite, postgresql, mariadb), for a test parametrised itself."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    name = "pg_schema_url" if request.param == "postgresql" else "mariadb_db_url"
+    name = "pg_schema_url" if kind == "postgresql" else "mariadb_db_url"
     url: str = request.getfixturevalue(name)
     return url
 

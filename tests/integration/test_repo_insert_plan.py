@@ -1,4 +1,4 @@
-"""``repo.insert`` of a record through its prebuilt statement, on SQLite and PostgreSQL.
+"""``repo.insert`` of a record through its prebuilt statement, on SQLite, PostgreSQL, MariaDB.
 
 The Repo compiles the INSERT of a schema once per set of columns (a
 database-assigned key left None is not a column) and binds each record's
@@ -22,12 +22,14 @@ from repodb import Request
 from repodb._compile import cache
 from repodb._repo import write
 from repodb.changeset import InvalidChangesetError, cast
-from repodb.errors import UniqueViolation
+from repodb.errors import EncodeError, UniqueViolation
 from repodb.query import query
 from repodb.repo import Repo
 from repodb.schema import Col, Embedded, Schema, field
 from repodb.telemetry import QueryEvent
 from repodb.types import json, optional, tup
+
+pytestmark = pytest.mark.mariadb
 
 
 class Destination(Embedded):
@@ -60,6 +62,12 @@ DDL: dict[str, list[LiteralString]] = {
         " CONSTRAINT parcels_code_key UNIQUE, destination JSONB, weight BIGINT NOT NULL,"
         " sent_at TIMESTAMPTZ)",
         "CREATE TABLE ticks (id BIGSERIAL PRIMARY KEY)",
+    ],
+    "mariadb": [
+        "CREATE TABLE parcels (id BIGINT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(100) NOT NULL,"
+        " destination JSON, weight BIGINT NOT NULL, sent_at DATETIME(6),"
+        " CONSTRAINT parcels_code_key UNIQUE (code))",
+        "CREATE TABLE ticks (id BIGINT AUTO_INCREMENT PRIMARY KEY)",
     ],
 }
 
@@ -140,12 +148,15 @@ def test_the_plans_are_bounded(
     assert len(conn.all(TICKS)) == 1
 
 
-def test_events_carry_the_sql_and_the_values(repo: Repo, events: list[QueryEvent]) -> None:
+def test_events_carry_the_sql_and_the_values(
+    repo: Repo, conn: repodb.Connection, events: list[QueryEvent]
+) -> None:
     stored = repo.insert(Parcel(code="a", destination=PARIS))
     (event,) = events
-    assert event.sql.startswith(
-        'INSERT INTO "parcels" ("code", "destination", "weight", "sent_at") VALUES'
-    )
+    expected = 'INSERT INTO "parcels" ("code", "destination", "weight", "sent_at") VALUES'
+    if conn.dialect.name == "mariadb":
+        expected = expected.replace('"', "`")
+    assert event.sql.startswith(expected)
     assert event.rows == 1
     assert event.error is None
     assert event.params == ("a", PARIS, 0, stored.sent_at)
@@ -165,3 +176,21 @@ def test_a_duplicate_is_a_field_error_or_a_noted_integrity_error(
     assert 'add .unique_constraint("code")' in "\n".join(undeclared.value.__notes__)
     assert [e.error is not None for e in events] == [False, True, True]
     assert [row[1:] for row in conn.all(PARCELS)] == [("a", None, 1)]
+
+
+def test_a_value_that_does_not_fit_names_its_field_and_sends_nothing(
+    repo: Repo, conn: repodb.Connection, events: list[QueryEvent]
+) -> None:
+    with pytest.raises(EncodeError) as none:
+        repo.insert(Parcel(code=None))  # type: ignore[arg-type]
+    assert str(none.value) == (
+        "Parcel.code: expected str, got None; None is only allowed for optional(...) types"
+    )
+    with pytest.raises(EncodeError, match=r"^Parcel\.weight: expected int, got str$"):
+        repo.insert(Parcel(code="a", weight="3"))  # type: ignore[arg-type]
+    with pytest.raises(EncodeError, match=r"^Parcel\.sent_at: datetime: a naive datetime"):
+        repo.insert(Parcel(code="a", sent_at=dt.datetime(2024, 1, 1)))
+    with pytest.raises(EncodeError, match=r"^Parcel\.destination: expected Destination, got"):
+        repo.insert(Parcel(code="a", destination={"city": "Paris"}))  # type: ignore[arg-type]
+    assert events == []
+    assert conn.all(PARCELS) == []
