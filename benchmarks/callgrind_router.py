@@ -132,16 +132,31 @@ def instructions(out: Path) -> int:
     return int(found.group(1))
 
 
-def measure(args: argparse.Namespace, contender: str, reads: int, where: Path) -> int:
-    """The instructions collected in one child process under callgrind."""
-    out = where / f"callgrind.{contender}.{reads}.out"
+def counted(out: Path, script: str, child: list[str], env: dict[str, str]) -> int:
+    """The instructions ``script`` collects, run with ``child`` arguments under callgrind.
+
+    Collection starts switched off: the script switches it on around what
+    it measures (``collect``). ``env`` is added to this process's
+    environment; the child's stderr (valgrind's report) is dropped.
+    """
     command = [
         "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",
         f"--callgrind-out-file={out}",
         sys.executable,
-        __file__,
+        script,
+        *child,
+    ]
+    subprocess.run(
+        command, check=True, timeout=1800, env={**os.environ, **env}, stderr=subprocess.DEVNULL
+    )
+    return instructions(out)
+
+
+def measure(args: argparse.Namespace, contender: str, reads: int, where: Path) -> int:
+    """The instructions collected in one child process under callgrind."""
+    child = [
         "--child",
         contender,
         "--reads",
@@ -155,14 +170,7 @@ def measure(args: argparse.Namespace, contender: str, reads: int, where: Path) -
         args.replica_url,
         *(["--bare"] if args.bare else []),
     ]
-    subprocess.run(
-        command,
-        check=True,
-        timeout=1800,
-        env={**os.environ, **CHILD_ENV},
-        stderr=subprocess.DEVNULL,
-    )
-    return instructions(out)
+    return counted(where / f"callgrind.{contender}.{reads}.out", __file__, child, CHILD_ENV)
 
 
 def main() -> None:

@@ -209,6 +209,21 @@ def test_the_callgrind_routing_script_runs_both_contenders() -> None:
     assert "every contender ran" in done.stdout
 
 
+@pytest.mark.parametrize("mode", [[], ["--async"]], ids=["sync", "async"])
+def test_the_callgrind_get_script_runs_both_contenders(mode: list[str]) -> None:
+    script = BENCH.parent / "callgrind_get.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--pg-url", pg_url(), *mode],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    # The sync run checks each warm-up get's record.
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("every contender ran") == 2
+
+
 def test_the_pool_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "pool.json"
     done = subprocess.run(

@@ -20,10 +20,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DecodeError, EncodeError
 from .types import DbType, Kind
+
+if TYPE_CHECKING:
+    from ._compile.result import RecordFill
 
 __all__ = [
     "Codecs",
@@ -441,7 +444,9 @@ def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
             return known(v)
         except DecodeError:
             raise
-        except (ValueError, TypeError, KeyError, ArithmeticError) as e:
+        except (ValueError, TypeError, KeyError, ArithmeticError, AttributeError) as e:
+            # AttributeError: a value of another class where a conversion reads
+            # an attribute (PostgreSQL's datetime ``tzinfo``, given text).
             raise DecodeError(f"cannot decode {type(v).__name__} as {t!r}: {e}") from e
 
     return decode
@@ -630,7 +635,7 @@ def row_decoder(t: DbType[Any], codecs: Codecs, build: RowsBuilder | None = None
     width = len(columns)
     steps = [(i, c) for i, c in enumerate(convs) if c is not None]
     direct = [i for i, c in enumerate(convs) if c is None]
-    expected = tuple(PY_CLASS.get((columns[i].item or columns[i]).kind, object) for i in direct)
+    expected = _direct_classes(columns, codecs)
     nullable = [columns[i].kind is Kind.OPTIONAL for i in direct]
     pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     if len(direct) == width:
@@ -807,8 +812,81 @@ def _fast_convert(
     """
     if not any(_conversion(c.item or c, codecs) for c in columns):
         return checked
+    namespace, unpack, test, values = _fast_parts(columns, expected, codecs)
+    namespace["checked"] = checked
+    source = f"""\
+def convert(row):
+    try:
+        {unpack} = row
+        if not ({test}):
+            return ({", ".join(values)},)
+    except Exception:
+        pass
+    return checked(row)
+"""
+    exec(compile(source, "<repodb row decoder>", "exec"), namespace)
+    fast: Callable[[tuple[Any, ...]], tuple[Any, ...]] = namespace["convert"]
+    return fast
+
+
+def one_record_decoder(
+    t: DbType[Any],
+    codecs: Codecs,
+    fill: RecordFill,
+    decode: Callable[[list[tuple[Any, ...]]], list[Any]],
+) -> Callable[[list[tuple[Any, ...]]], list[Any]]:
+    """``decode`` (rows to records), a single row taking a path generated for ``t`` and ``fill``.
+
+    Why: a ``get`` reads one row; decoding it into a tuple and building the
+    record from that tuple (two generated functions, a tuple and a list
+    between them) cost more than the raw driver's conversions and slotted
+    object. The generated function unpacks the row, tests its plain
+    columns' classes, converts the others with direct calls (as
+    ``_fast_convert`` does) and stores each value straight into the new
+    record's ``__dict__`` (as ``RecordFill`` describes). Any surprise (a
+    width, a class, a NULL, a conversion raising), and any other number of
+    rows, goes to ``decode``, which raises the DecodeError it always did.
+    """
+    columns = t.fields
+    namespace, unpack, test, values = _fast_parts(columns, _direct_classes(columns, codecs), codecs)
+    namespace.update(fill.constants, new=object.__new__, cls=fill.cls, decode=decode)
+    lines = "".join(f"\n                {line}" for line in fill.lines(values.__getitem__))
+    source = f"""\
+def decode_one(rows):
+    if len(rows) == 1:
+        try:
+            {unpack} = rows[0]
+            if not ({test}):{lines}
+                return [r]
+        except Exception:
+            pass
+    return decode(rows)
+"""
+    exec(compile(source, "<repodb record decoder>", "exec"), namespace)
+    fast: Callable[[list[tuple[Any, ...]]], list[Any]] = namespace["decode_one"]
+    return fast
+
+
+def _direct_classes(columns: Sequence[DbType[Any]], codecs: Codecs) -> tuple[type[Any], ...]:
+    """The class a driver must hand over, per column it gives as is (``object``: any)."""
+    return tuple(
+        PY_CLASS.get((c.item or c).kind, object) for c in columns if decoder(c, codecs) is None
+    )
+
+
+def _fast_parts(
+    columns: Sequence[DbType[Any]], expected: tuple[type[Any], ...], codecs: Codecs
+) -> tuple[dict[str, Any], str, str, list[str]]:
+    """The pieces of generated code decoding a row of ``columns`` without checking calls.
+
+    Returns the namespace the code needs, the row's unpacking target
+    (``c0, c1,``), the test that is true when some value needs the checking
+    path, and per column the expression of its decoded value. Only
+    generated names reach the source (``c0``, ``k0``, ``f0``, ...): the
+    classes and conversions are bound in the namespace.
+    """
     names = [f"c{i}" for i in range(len(columns))]
-    namespace: dict[str, Any] = {"checked": checked}
+    namespace: dict[str, Any] = {}
     tests: list[str] = []
     values: list[str] = []
     classes = iter(expected)
@@ -841,20 +919,7 @@ def _fast_convert(
             tests.append(f"{name} is None")
             values.append(call)
     unpack = ", ".join(names) + ","
-    test = " or ".join(tests) or "False"
-    source = f"""\
-def convert(row):
-    try:
-        {unpack} = row
-        if not ({test}):
-            return ({", ".join(values)},)
-    except Exception:
-        pass
-    return checked(row)
-"""
-    exec(compile(source, "<repodb row decoder>", "exec"), namespace)
-    fast: Callable[[tuple[Any, ...]], tuple[Any, ...]] = namespace["convert"]
-    return fast
+    return namespace, unpack, " or ".join(tests) or "False", values
 
 
 def _same(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -109,6 +109,13 @@ _MinMax = Literal["min", "max"]
 _perf = time.perf_counter
 _logger = telemetry.logger
 _DEBUG = 10
+# The logger's memo of whether it is enabled, per level: ``logging`` empties
+# it in place whenever a level changes (``setLevel``, ``disable``), so a
+# level found in it is current, and asking the logger only fills it. A
+# logging without one (an empty dict here) has the logger asked every time.
+_LEVELS: dict[int, bool] = getattr(_logger, "_cache", {})
+# Statements with at most this many values are prepared on the server.
+_PREPARE_MAX = 64
 # Failures after which a read is run once more on a fresh checkout.
 _RETRYABLE_READ = (ConnectionLost, SerializationFailure)
 
@@ -172,6 +179,9 @@ class AsyncRepo:
         self._log_params = log_params
         # Whether the connection is pinned (a transaction's): no checkout to time.
         self._held = False
+        # The source itself when it is a bare connection: a read needs no
+        # checkout block (it gives that connection back and times nothing).
+        self._direct = source if type(source) is AsyncConnection else None
         self._prefix = _checked_prefix(prefix)
 
     @property
@@ -209,7 +219,10 @@ class AsyncRepo:
     # -- running statements (shared by every operation) ----------------------------
 
     def _observing(self) -> bool:
-        return bool(self._handlers) or _observe.active or _logger.isEnabledFor(_DEBUG)
+        if self._handlers or _observe.active:
+            return True
+        known = _LEVELS.get(_DEBUG)
+        return _logger.isEnabledFor(_DEBUG) if known is None else known
 
     def _end(
         self,
@@ -269,7 +282,7 @@ class AsyncRepo:
         """
         # Prepare the statement shapes that recur; a huge one-off (a bulk
         # VALUES list) would only crowd the server's prepared statements.
-        prepare = len(args) <= 64
+        prepare = len(args) <= _PREPARE_MAX
         if not self._observing():
             if decode is None:
                 return [], await conn._execute_sql(sql, args, prepare)
@@ -314,12 +327,39 @@ class AsyncRepo:
         try:
             return await once(*args)
         except _RETRYABLE_READ:
-            # Telemetry marks the second attempt's statements as retried.
-            again = _observe.retried.set(True)
-            try:
-                return await once(*args)
-            finally:
-                _observe.retried.reset(again)
+            return await self._again(once, *args)
+
+    async def _again(self, once: Callable[..., Awaitable[R]], *args: Any) -> R:
+        """The second attempt of a read that failed: ``once(*args)``, marked as retried."""
+        # Telemetry marks the second attempt's statements as retried.
+        again = _observe.retried.set(True)
+        try:
+            return await once(*args)
+        finally:
+            _observe.retried.reset(again)
+
+    async def _read_prepared(self, prepared: Prepared[Any], values: tuple[Any, ...]) -> list[Any]:
+        """The results of a prepared read (``get``), run as ``_read`` runs reads.
+
+        Why its own path: on a bare connection the checkout block and its
+        timing are a fixed cost as large as a SQLite row's decoding; the
+        statement runs on the connection itself. A failure a read is
+        repeated for goes to the general path (``_again``), as ``_read``
+        sends it; inside a transaction nothing is repeated.
+        """
+        conn = self._direct
+        if conn is None:
+            return await self._read(
+                self._on_connection, "read", self._prepared_on, prepared, values
+            )
+        if self._held:
+            return await self._prepared_on(conn, 0.0, prepared, values)
+        try:
+            return await self._prepared_on(conn, 0.0, prepared, values)
+        except _RETRYABLE_READ:
+            return await self._again(
+                self._on_connection, "read", self._prepared_on, prepared, values
+            )
 
     async def _on_connection(
         self,
@@ -468,10 +508,7 @@ class AsyncRepo:
         values = prepared.values(params)
         repo = self if prefix is None else self.with_prefix(prefix)
         if prepared.read_only:
-            rows: list[Any] = await repo._read(
-                repo._on_connection, "read", repo._prepared_on, prepared, values
-            )
-            return rows
+            return await repo._read_prepared(prepared, values)
         return await repo._on_connection("write", repo._prepared_on, prepared, values)
 
     async def _prepared_on(
@@ -488,6 +525,9 @@ class AsyncRepo:
         if plan is None or plan.dialect is not dialect or plan.codecs is not codecs:
             plan = prepared.plan(dialect, codecs)
         args = plan.encode(values)
+        if not self._observing():
+            # ``_run_sql``'s first branch, without its call and its tuple (a get's fixed cost).
+            return plan.decode(await conn._fetch_sql(plan.sql, args, len(args) <= _PREPARE_MAX))
         return (
             await self._run_sql(conn, plan.sql, args, plan.decode, values, plan.hidden, checkout)
         )[0]
@@ -546,9 +586,7 @@ class AsyncRepo:
         plan = KEY_QUERIES.get(schema) or key_query(schema)
         values = (key,) if plan.width == 1 else plan.values(key)
         repo = self if prefix is None else self.with_prefix(prefix)
-        rows: list[S] = await repo._read(
-            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
-        )
+        rows: list[S] = await repo._read_prepared(plan.prepared, values)
         if not rows:
             raise NotFound(f"no {schema.__name__} with primary key {key!r}")
         return rows[0]
@@ -560,9 +598,7 @@ class AsyncRepo:
         plan = KEY_QUERIES.get(schema) or key_query(schema)
         values = (key,) if plan.width == 1 else plan.values(key)
         repo = self if prefix is None else self.with_prefix(prefix)
-        rows: list[S] = await repo._read(
-            repo._on_connection, "read", repo._prepared_on, plan.prepared, values
-        )
+        rows: list[S] = await repo._read_prepared(plan.prepared, values)
         return rows[0] if rows else None
 
     async def get_by(self, schema: type[S], /, **fields: object) -> S:

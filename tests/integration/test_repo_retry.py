@@ -86,3 +86,35 @@ def test_a_read_inside_a_transaction_is_not_repeated(pool: Pool, pg_schema_url: 
     with pytest.raises(repodb.ConnectionLost):
         read_after_kill()
     assert repo.aggregate(query(Member), "count") == 1
+
+
+def test_a_get_on_a_bare_connection_runs_again_and_not_in_a_transaction(
+    pg_schema_url: str,
+) -> None:
+    # A Repo on a bare connection runs a get on it without a checkout; a
+    # read it must repeat still goes through the checkout path, once: the
+    # same connection, dead, fails again.
+    events: list[repodb.telemetry.QueryEvent] = []
+    with open_conn(pg_schema_url) as conn:
+        create_tables(conn)
+        repo = Repo(conn, on_event=events.append)
+        ada = repo.insert(Member(email="a@x", name="ada"))
+        with open_conn(pg_schema_url) as admin:
+            assert admin.one(terminate, conn.one(backend_pid))
+        events.clear()
+        with pytest.raises(repodb.ConnectionLost):
+            repo.get(Member, ada.id)
+        assert [type(e.error) for e in events] == [repodb.ConnectionLost] * 2
+    with open_conn(pg_schema_url) as conn:
+        repo = Repo(conn, on_event=events.append)
+        events.clear()
+
+        def get_after_kill() -> None:
+            with repo.transaction() as tx:
+                with open_conn(pg_schema_url) as admin:
+                    admin.one(terminate, tx.connection.one(backend_pid))
+                tx.get(Member, ada.id)
+
+        with pytest.raises(repodb.ConnectionLost):
+            get_after_kill()
+        assert [type(e.error) for e in events] == [repodb.ConnectionLost]

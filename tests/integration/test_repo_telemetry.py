@@ -320,3 +320,45 @@ def test_a_get_shows_its_key_on_success_and_failure(
         logged.get(Member, ada.id)
     assert events[-1].error is not None
     assert events[-1].params == (ada.id,)
+
+
+def test_a_get_on_a_bare_connection_is_watched_once_anyone_listens(
+    seeded: repodb.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Repo on a bare connection runs a get on the connection itself,
+    # without a checkout block: a hook subscribed, or the logger switched
+    # to DEBUG, after the Repo was made and had run gets still sees the next.
+    repo = Repo(seeded)
+    caplog.set_level(logging.INFO, logger="repodb")
+    ada = repo.get_by(Member, name="ada")
+    assert ada.id is not None
+    assert repo.get(Member, ada.id) == ada
+    assert caplog.records == []
+    late: list[QueryEvent] = []
+    unsubscribe = repodb.telemetry.on_event(late.append)
+    try:
+        assert repo.get(Member, ada.id) == ada
+        assert repo.get_or_none(Member, -1) is None
+    finally:
+        unsubscribe()
+    assert [(e.rows, e.error, e.checkout_time) for e in late] == [(1, None, 0.0), (0, None, 0.0)]
+    assert all(e.sql.startswith("SELECT ") for e in late)
+    repo.get(Member, ada.id)
+    assert len(late) == 2
+    caplog.set_level(logging.DEBUG, logger="repodb")
+    assert repo.get(Member, ada.id) == ada
+    assert [r.levelno for r in caplog.records if r.name == "repodb"] == [logging.DEBUG]
+    # Logging switched off for DEBUG and back on, the level itself unchanged.
+    caplog.clear()
+    logging.disable(logging.DEBUG)
+    try:
+        repo.get(Member, ada.id)
+        assert caplog.records == []
+    finally:
+        logging.disable(logging.NOTSET)
+    repo.get(Member, ada.id)
+    assert [r.levelno for r in caplog.records if r.name == "repodb"] == [logging.DEBUG]
+    caplog.set_level(logging.INFO, logger="repodb")
+    caplog.clear()
+    repo.get(Member, ada.id)
+    assert caplog.records == []

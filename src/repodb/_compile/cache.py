@@ -227,6 +227,10 @@ def rows_decoder(result: Result | None, codecs: _codec.Codecs) -> RowsDecoder:
             return build([one(rows[0])])
         return decode_all(rows)
 
+    fill = result.fill()
+    if fill is not None:
+        # One record from one row: built as the row is decoded (a get).
+        return _codec.one_record_decoder(result.row_type, codecs, fill, decode)
     return decode
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ..types import DbType, tup
 
-__all__ = ["RecordShape", "Result", "ResultKind"]
+__all__ = ["RecordFill", "RecordShape", "Result", "ResultKind", "record_fill"]
 
 ResultKind = Literal["scalar", "tuple", "dict", "record"]
 
@@ -50,20 +50,82 @@ class RecordShape:
         return not self.optional
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordFill:
+    """How generated code fills a record's ``__dict__`` without its constructor.
+
+    Attributes:
+        cls: the record class (made with ``object.__new__``).
+        stores: per field, in the class's field order (which keeps its
+            shared dict keys), the field's name and where its value comes
+            from: the index of the row value holding it, or the name of a
+            default bound in ``constants`` (``x0``, ...), called when
+            ``calls`` says it is a default factory.
+        constants: the defaults, by their generated names.
+    """
+
+    cls: type[Any]
+    stores: tuple[tuple[str, int | str, bool], ...]
+    constants: dict[str, Any]
+
+    def lines(self, value: Callable[[int], str], record: str = "r") -> list[str]:
+        """The statements building the record as ``record``, row value ``i`` being ``value(i)``.
+
+        Only generated names and ``repr()`` of field names (identifiers)
+        reach the source; defaults are bound in ``constants``.
+        """
+        out = [f"{record} = new(cls)", "d = " + record + ".__dict__"]
+        for name, source, call in self.stores:
+            got = value(source) if isinstance(source, int) else source + ("()" if call else "")
+            out.append(f"d[{name!r}] = {got}")
+        return out
+
+
+def record_fill(cls: type[Any], names: tuple[str, ...]) -> RecordFill | None:
+    """How to build records of ``cls`` from values for ``names``; None: take the constructor.
+
+    Why: building records is the Repo's per-row cost. A frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``; a record read
+    from the database needs no checks, so its ``__dict__`` is filled directly,
+    in field order, by code generated for the class as ``dataclasses`` does
+    for ``__init__``: one store per field. Fields the row does not hold
+    (virtual ones) get their defaults. A class with its own
+    ``__post_init__`` or ``__init__`` logic, or a row that misses a field
+    without a default, takes the constructor.
+    """
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        return None
+    if "__init__" in vars(cls) and not _dataclass_init(cls):
+        return None
+    fields = dataclasses.fields(cls)
+    if not names or not {f.name for f in fields}.issuperset(names):
+        return None  # the constructor says what does not fit
+    constants: dict[str, Any] = {}
+    position = {name: i for i, name in enumerate(names)}
+    stores: list[tuple[str, int | str, bool]] = []
+    for f in fields:
+        if f.name in position:
+            stores.append((f.name, position[f.name], False))
+        elif not f.init:
+            continue
+        elif f.default is not dataclasses.MISSING:
+            constants[f"x{len(constants)}"] = f.default
+            stores.append((f.name, f"x{len(constants) - 1}", False))
+        elif f.default_factory is not dataclasses.MISSING:
+            constants[f"x{len(constants)}"] = f.default_factory
+            stores.append((f.name, f"x{len(constants) - 1}", True))
+        else:
+            return None
+    return RecordFill(cls, tuple(stores), constants)
+
+
 def _record_makers(
     cls: type[Any], names: tuple[str, ...]
 ) -> tuple[Callable[[Sequence[Any]], Any], Callable[[Iterable[Sequence[Any]]], list[Any]]]:
     """Functions from column values to records of ``cls``: for one row, and for a list.
 
-    Why: building records is the Repo's per-row cost. A frozen dataclass's
-    ``__init__`` sets each field through ``object.__setattr__``; a record read
-    from the database needs no checks, so its ``__dict__`` is filled directly,
-    in field order (which keeps the class's shared dict keys), by code
-    generated for the class as ``dataclasses`` does for ``__init__``: one
-    store per field, and for a list one loop without a call per row. Fields
-    the row does not hold (virtual ones) get their defaults. A class with its
-    own ``__post_init__`` or ``__init__`` logic, or a row that misses a field
-    without a default, takes the constructor.
+    The records are built as ``record_fill`` describes; for a list, in one
+    loop without a call per row.
     """
 
     def slow(values: Sequence[Any]) -> Any:
@@ -72,48 +134,24 @@ def _record_makers(
     def slow_all(rows: Iterable[Sequence[Any]]) -> list[Any]:
         return list(map(slow, rows))
 
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+    fill = record_fill(cls, names)
+    if fill is None:
         return slow, slow_all
-    if "__init__" in vars(cls) and not _dataclass_init(cls):
-        return slow, slow_all
-    fields = dataclasses.fields(cls)
-    if not names or not {f.name for f in fields}.issuperset(names):
-        return slow, slow_all  # the constructor says what does not fit
-    # Only names built here and repr() of field names (identifiers) reach the
-    # generated source; default values are bound in its namespace.
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    position = {name: i for i, name in enumerate(names)}
-    stores: list[str] = []
-    for f in fields:
-        if f.name in position:
-            stores.append(f"d[{f.name!r}] = v{position[f.name]}")
-        elif not f.init:
-            continue
-        elif f.default is not dataclasses.MISSING:
-            namespace[f"c{len(stores)}"] = f.default
-            stores.append(f"d[{f.name!r}] = c{len(stores)}")
-        elif f.default_factory is not dataclasses.MISSING:
-            namespace[f"c{len(stores)}"] = f.default_factory
-            stores.append(f"d[{f.name!r}] = c{len(stores)}()")
-        else:
-            return slow, slow_all
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, **fill.constants}
     values = "".join(f"v{i}, " for i in range(len(names)))
-    one = "".join(f"\n    {store}" for store in stores)
-    each = "".join(f"\n        {store}" for store in stores)
+    lines = fill.lines(lambda i: f"v{i}")
+    one = "".join(f"\n    {line}" for line in lines)
+    each = "".join(f"\n        {line}" for line in lines)
     # A row of another width fails to unpack (ValueError).
     source = f"""
 def make(row):
-    {values}= row
-    r = new(cls)
-    d = r.__dict__{one}
+    {values}= row{one}
     return r
 
 def make_all(rows):
     out = []
     append = out.append
-    for {values}in rows:
-        r = new(cls)
-        d = r.__dict__{each}
+    for {values}in rows:{each}
         append(r)
     return out
 """
@@ -203,6 +241,17 @@ class Result:
         if make is tuple:
             return None
         return lambda rows: list(map(make, rows))
+
+    def fill(self) -> RecordFill | None:
+        """How a result's record is built in generated code; None unless it is one plain record.
+
+        A record that may be None (an outer join's empty side) or that takes
+        its constructor has none.
+        """
+        record = self.items[0] if self.kind == "record" else None
+        if record is None or not record.plain:
+            return None
+        return record_fill(record.cls, record.names)
 
     def make(self, row: Sequence[Any]) -> Any:
         """The result value of one decoded row."""
