@@ -30,7 +30,9 @@ from DECLARE to CLOSE; the server itself cancelled a timed-out statement
 (``pg_stat_activity``); ``run_transaction`` retries a real serialization
 failure; cancelling a task running ``pg_sleep(10)`` returns promptly and
 leaves no statement of ours running on the server, outside and inside a
-transaction (rolled back), the connection usable.
+transaction (rolled back), the connection usable; on psycopg, a statement
+cancelled twice (the second time while psycopg's cancel request is on its
+way) is cancelled on the server by the driver's own cancel request.
 """
 
 from __future__ import annotations
@@ -51,12 +53,14 @@ import pytest
 
 import repodb
 from repodb import AsyncConnection, IsolationLevel, Request, connect_async
+from repodb.driver.postgresql_async import AsyncPostgresConnection
 from repodb.request import One
 from repodb.types import optional, tup
 from tests.conftest import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
     assert_loop_ran,
+    fresh_schema_url,
     pg_url,
     ticker,
 )
@@ -856,6 +860,44 @@ def test_postgresql_cancelling_a_task_cancels_its_statement(pg_schema_url: str) 
                 assert await names(conn) == ["later"]
 
     asyncio.run(body())
+
+
+def test_postgresql_a_statement_cancelled_twice_is_cancelled_on_the_server() -> None:
+    # psycopg, cancelled while its statement runs, sends a cancel request and
+    # waits for the statement to end; cancelled again meanwhile, it closes the
+    # connection, and a cancel request still on its way is dropped. Here that
+    # request never leaves (a cancel_safe that sleeps), so only the driver's
+    # own cancel request can stop pg_sleep. psycopg's driver only: asyncpg's
+    # cancel requests are its own tasks (see docs/async.md).
+    async def slow_cancel(*, timeout: float = 0.0) -> None:
+        cancelling.set()
+        await asyncio.sleep(BOUND)
+
+    cancelling = asyncio.Event()
+
+    async def body() -> None:
+        async with (
+            asyncio.timeout(BOUND),
+            await aopen(url) as conn,
+            await aopen(url) as observer,
+        ):
+            driver = conn._driver
+            assert isinstance(driver, AsyncPostgresConnection)
+            driver._raw.cancel_safe = slow_cancel  # type: ignore[method-assign]
+            pid = await conn.one(backend_pid)
+            task = asyncio.create_task(conn.exec(Request.exec(SLEEP_10)))
+            async with asyncio.timeout(5):
+                await wait_until_active(observer, pid)
+            task.cancel()
+            await cancelling.wait()  # psycopg waits for its cancel request
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert conn.closed or conn.broken
+            assert await active_after_a_while(observer, pid) == 0, "pg_sleep still runs"
+
+    with fresh_schema_url() as url:
+        asyncio.run(body())
 
 
 connection_id = Request.one("SELECT CONNECTION_ID()", row=int)

@@ -33,12 +33,18 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+if True:  # ASYNC
+    import asyncio
 
 try:
     import psycopg
+    from psycopg.abc import PQGen
     from psycopg.pq import ExecStatus, TransactionStatus
+    from psycopg.pq.abc import PGcancel
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "PostgreSQL support needs psycopg 3: pip install 'pyrepodb[postgresql]'"
@@ -63,6 +69,56 @@ from ._postgresql_base import MAX_PARAMS, aborted_commit, begin_sql, timeout_ms
 
 __all__ = ["CODECS", "AsyncPostgresConnection", "connect", "map_error"]
 
+RV = TypeVar("RV")
+# How long a statement psycopg gave up on waits for repodb's cancel request to be sent.
+_CANCEL_WAIT = 5.0
+
+
+class _Raw(psycopg.AsyncConnection[tuple[Any, ...]]):
+    """psycopg's connection, which cancels on the server a statement psycopg abandoned.
+
+    Why: a task cancelled while its statement runs makes psycopg send the
+    server a cancel request and wait for the statement to end. Interrupted
+    again meanwhile (a task cancelled twice, an ``asyncio.timeout`` then a
+    cancel), or waiting in vain, psycopg closes the connection, whose state
+    it cannot know, and the interruption goes on; the statement, whose
+    cancel request may never have left, runs on in the server until it
+    ends (holding its locks and a CPU): a closed connection does not stop
+    it, the server notices a client gone only when it next writes. So
+    before the interruption goes on, this sends a cancel request of its own:
+    from a handle taken when the connection opened (``cancel_safe`` needs
+    the connection psycopg has just closed), on a thread (libpq's
+    ``PQcancel`` blocks), waited for ``_CANCEL_WAIT`` at most (a hung server
+    never answers; the daemon thread ends when it does).
+    """
+
+    # Set by connect(); None once used.
+    cancel_handle: PGcancel | None = None
+
+    async def wait(self, gen: PQGen[RV], *args: Any, **kwargs: Any) -> RV:
+        try:
+            return await super().wait(gen, *args, **kwargs)
+        except BaseException as e:
+            handle = self.cancel_handle
+            # Not an Exception: an interruption, after which psycopg closes
+            # the connection only when it gave up on cancelling a statement.
+            if handle is not None and not isinstance(e, Exception) and self.closed:
+                self.cancel_handle = None
+                thread = threading.Thread(
+                    target=_send_cancel, args=(handle,), name="repodb-pg-cancel", daemon=True
+                )
+                thread.start()
+                if True:  # ASYNC
+                    await asyncio.to_thread(thread.join, _CANCEL_WAIT)
+                else:
+                    thread.join(_CANCEL_WAIT)
+            raise
+
+
+def _send_cancel(handle: PGcancel) -> None:
+    with contextlib.suppress(psycopg.Error):
+        handle.cancel()
+
 
 class AsyncPostgresConnection:
     """An ``AsyncDriverConnection`` over one psycopg ``AsyncConnection``."""
@@ -73,7 +129,7 @@ class AsyncPostgresConnection:
 
     def __init__(
         self,
-        raw: psycopg.AsyncConnection[tuple[Any, ...]],
+        raw: _Raw,
         pooler: bool = False,
         statement_timeout: float | None = None,
     ) -> None:
@@ -243,7 +299,7 @@ async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncPostgresC
         # Requests say whether to prepare (prepare=True/False on each
         # execute); connect_options' prepare_threshold=None (a pooler)
         # disables preparing altogether.
-        raw = await psycopg.AsyncConnection.connect(
+        raw = await _Raw.connect(
             url.without("pooler") if pooler else url.target,
             autocommit=True,
             cursor_factory=psycopg.AsyncRawCursor,
@@ -256,5 +312,8 @@ async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncPostgresC
         # formatted traceback would show the chained exception's text.
         error = connect_error(url, e)
     else:
+        # Without a handle (libpq could not make one) only psycopg's own cancel runs.
+        with contextlib.suppress(psycopg.Error):
+            raw.cancel_handle = raw.pgconn.get_cancel()
         return AsyncPostgresConnection(raw, pooler, settings.statement_timeout)
     raise error
