@@ -62,6 +62,7 @@ from tests.conftest import (
     assert_loop_ran,
     fresh_schema_url,
     pg_url,
+    through_asyncpg,
     ticker,
 )
 
@@ -862,42 +863,68 @@ def test_postgresql_cancelling_a_task_cancels_its_statement(pg_schema_url: str) 
     asyncio.run(body())
 
 
+async def cancel_twice(url: str, cancelling: asyncio.Event, slow: Callable[[Any], None]) -> None:
+    """Cancel a task's ``pg_sleep`` twice, the second time while the first's cancel request
+    is held back (``slow`` holds the driver's client library); expect the statement stopped."""
+    async with (
+        asyncio.timeout(BOUND),
+        await aopen(url) as conn,
+        await aopen(url) as observer,
+    ):
+        slow(conn._driver)
+        pid = await conn.one(backend_pid)
+        task = asyncio.create_task(conn.exec(Request.exec(SLEEP_10)))
+        async with asyncio.timeout(5):
+            await wait_until_active(observer, pid)
+        task.cancel()
+        await cancelling.wait()  # the first cancel request is on its way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert conn.closed or conn.broken
+        assert await active_after_a_while(observer, pid) == 0, "pg_sleep still runs"
+
+
 def test_postgresql_a_statement_cancelled_twice_is_cancelled_on_the_server() -> None:
     # psycopg, cancelled while its statement runs, sends a cancel request and
     # waits for the statement to end; cancelled again meanwhile, it closes the
     # connection, and a cancel request still on its way is dropped. Here that
     # request never leaves (a cancel_safe that sleeps), so only the driver's
-    # own cancel request can stop pg_sleep. psycopg's driver only: asyncpg's
-    # cancel requests are its own tasks (see docs/async.md).
-    async def slow_cancel(*, timeout: float = 0.0) -> None:
+    # own cancel request can stop pg_sleep.
+    cancelling = asyncio.Event()
+
+    async def never(*, timeout: float = 0.0) -> None:
         cancelling.set()
         await asyncio.sleep(BOUND)
 
-    cancelling = asyncio.Event()
-
-    async def body() -> None:
-        async with (
-            asyncio.timeout(BOUND),
-            await aopen(url) as conn,
-            await aopen(url) as observer,
-        ):
-            driver = conn._driver
-            assert isinstance(driver, AsyncPostgresConnection)
-            driver._raw.cancel_safe = slow_cancel  # type: ignore[method-assign]
-            pid = await conn.one(backend_pid)
-            task = asyncio.create_task(conn.exec(Request.exec(SLEEP_10)))
-            async with asyncio.timeout(5):
-                await wait_until_active(observer, pid)
-            task.cancel()
-            await cancelling.wait()  # psycopg waits for its cancel request
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert conn.closed or conn.broken
-            assert await active_after_a_while(observer, pid) == 0, "pg_sleep still runs"
+    def slow(driver: Any) -> None:
+        assert isinstance(driver, AsyncPostgresConnection)
+        driver._raw.cancel_safe = never  # type: ignore[method-assign]
 
     with fresh_schema_url() as url:
-        asyncio.run(body())
+        asyncio.run(cancel_twice(url, cancelling, slow))
+
+
+def test_asyncpg_a_statement_cancelled_twice_is_cancelled_on_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # asyncpg sends its cancel request from a task of its own, which
+    # terminate() cancels; here the request waits 0.3 s before it leaves, and
+    # the second cancellation comes meanwhile: the driver lets it leave
+    # before it drops the connection.
+    import asyncpg.connect_utils
+
+    cancelling = asyncio.Event()
+    send = asyncpg.connect_utils._cancel
+
+    async def late(**kwargs: Any) -> None:
+        cancelling.set()
+        await asyncio.sleep(0.3)
+        await send(**kwargs)
+
+    monkeypatch.setattr(asyncpg.connect_utils, "_cancel", late)
+    with fresh_schema_url() as url:
+        asyncio.run(cancel_twice(through_asyncpg(url), cancelling, lambda driver: None))
 
 
 connection_id = Request.one("SELECT CONNECTION_ID()", row=int)
