@@ -28,6 +28,7 @@ from hypothesis import settings
 
 import repodb
 from repodb import Request
+from repodb.dialect import MARIADB, POSTGRESQL, SQLITE, Dialect
 
 # No per-example time limit: these machines are shared, and a property test
 # must fail on what it checks, never on how long an example took.
@@ -169,6 +170,11 @@ def dialect_of(url: str) -> str:
     return {"postgresql+asyncpg": "postgresql", "mysql": "mariadb"}.get(scheme, scheme)
 
 
+def dialect_record(url: str) -> Dialect:
+    """The ``Dialect`` record of a test URL's database: its flags say what differs there."""
+    return {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mariadb": MARIADB}[dialect_of(url)]
+
+
 def sync_twin(url: str) -> str:
     """``url`` for the sync API, which has psycopg only: without ``+asyncpg``."""
     return url.replace("postgresql+asyncpg:", "postgresql:", 1)
@@ -243,9 +249,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database, once per database kind."""
-    if request.param == "sqlite":
+    return empty_database_url(request.param, request, tmp_path)
+
+
+def empty_database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """``db_url`` of one ``kind`` (sqlite, postgresql, mariadb), for a test parametrised itself."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    name = "pg_schema_url" if request.param == "postgresql" else "mariadb_db_url"
+    name = "pg_schema_url" if kind == "postgresql" else "mariadb_db_url"
     url: str = request.getfixturevalue(name)
     return url
 

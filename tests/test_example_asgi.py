@@ -8,8 +8,9 @@ deployment sets them. The ``get_repo`` dependency is overridden (FastAPI's
 the same Repo with a telemetry callback, so a test sees which server ran
 each statement; the router's stats show that no connection stays lent out.
 
-Checked on SQLite (a file and two read-only connections to it) and on the
-PostgreSQL primary with its two streaming replicas: create, list, get with
+Checked on SQLite (a file and two read-only connections to it), on the
+PostgreSQL primary with its two streaming replicas and on the MariaDB primary
+with its two GTID replicas: create, list, get with
 a preload, update, the POST-redirect-GET of a new post; bad input answered
 422 with the changeset's field errors and nothing written; a missing row
 404; writes on the primary and, in requests that do not write, reads on the
@@ -24,12 +25,14 @@ import asyncio
 import dataclasses
 import datetime as dt
 import importlib.util
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -38,7 +41,14 @@ from fastapi import Depends, FastAPI
 from repodb import AsyncRepo, InvalidChangesetError, Request
 from repodb.cqrs_async import AsyncCqrs, AsyncCqrsSession
 from repodb.telemetry import QueryEvent
-from tests.conftest import open_conn, pg_url, replica_urls, with_search_path
+from tests.conftest import (
+    mariadb_replica_urls,
+    open_conn,
+    pg_url,
+    replica_urls,
+    with_database,
+    with_search_path,
+)
 from tests.cqrs.test_async_cqrs import run as run_bounded
 from tests.cqrs.test_replicas import wait_replayed
 from tests.test_docs import python_blocks
@@ -150,6 +160,30 @@ def replicas_caught_up() -> None:
             wait_replayed(primary, url)
 
 
+@pytest.fixture
+def mariadb_env(mariadb_db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The MariaDB primary and both replicas, on a fresh database; the primary's URL."""
+    database = urlsplit(mariadb_db_url).path[1:]
+    monkeypatch.setenv("REPODB_URL", mariadb_db_url)
+    replicas = [with_database(u, database) for u in mariadb_replica_urls()]
+    monkeypatch.setenv("REPODB_REPLICA_URLS", " ".join(replicas))
+    return mariadb_db_url
+
+
+GTID_POSITION = Request.one("SELECT @@gtid_binlog_pos", row=str)
+# 0 once the replica has applied the position, -1 after 20 s without.
+GTID_WAIT = Request.one("SELECT MASTER_GTID_WAIT(?, 20)", params=str, row=int)
+
+
+def mariadb_replicas_caught_up() -> None:
+    """Wait (bounded) until both MariaDB replicas have applied all the primary has logged."""
+    with open_conn(os.environ["REPODB_URL"]) as primary:
+        position = primary.one(GTID_POSITION)
+    for url in mariadb_replica_urls():
+        with open_conn(url) as replica:
+            assert replica.one(GTID_WAIT, position) == 0, f"{url} did not apply {position}"
+
+
 def at(timestamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(timestamp)
 
@@ -253,11 +287,14 @@ def test_the_api_on_sqlite(sqlite_env: None) -> None:
     run(main)
 
 
-@pytest.mark.postgresql
 @pytest.mark.replicas
-def test_the_api_on_the_primary_and_replicas(pg_env: str) -> None:
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_the_api_on_the_primary_and_replicas(server: str, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("pg_env" if server == "postgresql" else "mariadb_env")
+    caught_up = replicas_caught_up if server == "postgresql" else mariadb_replicas_caught_up
+
     async def sync_replicas() -> None:
-        await asyncio.to_thread(replicas_caught_up)
+        await asyncio.to_thread(caught_up)
 
     async def main() -> None:
         async with serve() as served:
@@ -265,7 +302,7 @@ def test_the_api_on_the_primary_and_replicas(pg_env: str) -> None:
             # The last write's position, for the next request of this client.
             token = served.client.cookies.get(example.RW_COOKIE)
             assert token is not None
-            assert token.startswith("rw1.postgresql.")
+            assert token.startswith(f"rw1.{server}.")
 
     run(main)
 

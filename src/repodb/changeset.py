@@ -658,27 +658,29 @@ class Changeset(Generic[S]):
 
         The Repo calls it when a write fails with an ``IntegrityError``; None
         means no declaration covers the error, which the Repo then raises. A
-        reported constraint name (PostgreSQL; SQLite CHECK constraints) is
-        matched by name; SQLite's unique violations by table and columns; an
-        unnamed foreign-key violation (SQLite) matches the one declared
-        foreign-key constraint if there is exactly one. The error's options:
-        ``validation`` (the constraint's error type) and ``constraint_name``.
+        reported constraint name (PostgreSQL, MariaDB; SQLite CHECK
+        constraints) is matched by name; a violation whose name matches none
+        but which carries its table and columns (SQLite's unique keys, which
+        have no name; MariaDB's primary keys, every one named ``PRIMARY``) by
+        table and columns; an unnamed foreign-key violation (SQLite) matches
+        the one declared foreign-key constraint if there is exactly one. The
+        error's options: ``validation`` (the constraint's error type) and
+        ``constraint_name``.
         """
         kind = next((k for cls, k in _VIOLATIONS if isinstance(error, cls)), None)
         candidates = [c for c in self.constraints if c.kind == kind]
+        found: list[Constraint] = []
         if error.constraint is not None:
             found = [c for c in candidates if c.matches_name(error.constraint)]
-        elif error.columns:
+        if not found and error.columns:
             reported = set(error.columns)
             found = [
                 c
                 for c in candidates
                 if c.columns and set(c.columns) == reported and error.table in (None, c.table)
             ]
-        elif kind == "foreign_key" and len(candidates) == 1:
+        elif error.constraint is None and kind == "foreign_key" and len(candidates) == 1:
             found = candidates
-        else:
-            found = []
         if not found:
             return None
         c = found[0]

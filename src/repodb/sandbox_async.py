@@ -438,9 +438,10 @@ class _AsyncSandboxDriver:
         """Fail loudly when a statement ended the sandbox's own transaction.
 
         A ``COMMIT`` (or ``ROLLBACK``, ``END``) run as SQL on the sandbox's
-        connection ends the transaction everything is rolled back with: what
-        the test wrote before it is committed for good, and every later
-        statement would commit on its own. A new transaction begins at once,
+        connection, or on MariaDB any DDL (it commits first), ends the
+        transaction everything is rolled back with: what the test wrote before
+        it is committed for good, and every later statement would commit on
+        its own. A new transaction begins at once,
         so nothing after it is kept, and the test fails here, not in the
         next test that finds rows it did not write.
         """
@@ -450,9 +451,11 @@ class _AsyncSandboxDriver:
         self._read_only = False
         await self._real.begin(TransactionOptions())
         raise RuntimeError(
-            "a statement ended the sandbox's transaction (COMMIT or ROLLBACK run as SQL); "
-            "what the test wrote before it may be committed and stay in the database. "
-            "Use repo.transaction() or connection.transaction(): savepoints in the sandbox"
+            "a statement ended the sandbox's transaction (COMMIT or ROLLBACK run as SQL, or"
+            " DDL on a database that commits before it, such as MariaDB); what the test wrote"
+            " before it may be committed and stay in the database. Use repo.transaction() or"
+            " connection.transaction(): savepoints in the sandbox; create tables in"
+            " repodb_setup"
         )
 
     async def _run(self, sql: str) -> None:

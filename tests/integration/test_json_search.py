@@ -1,9 +1,11 @@
 """JSON key tests and containment, and full-text search, run on the databases.
 
-Key existence and path access give the same rows on SQLite (json1) and
-PostgreSQL (jsonb); containment and full-text search are PostgreSQL's, and
-their GIN indexes, made by a migration, are the ones the planner picks for
-the queries the DSL writes.
+Key existence and path access give the same rows on SQLite (json1),
+PostgreSQL (jsonb) and MariaDB (its JSON functions); containment runs on
+PostgreSQL and MariaDB (``JSON_CONTAINS``), and SQLite refuses it. Full-text
+search is PostgreSQL's, and its GIN indexes, made by a migration, are the ones
+the planner picks for the queries the DSL writes; MariaDB refuses the search
+functions when the query is compiled (docs/mariadb.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from repodb.query import query
 from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
 from tests.conftest import open_conn
+
+pytestmark = pytest.mark.mariadb
 
 
 class Doc(Schema, table="docs"):
@@ -111,7 +115,7 @@ def test_path_access_at_any_depth(repo: Repo) -> None:
     assert rows == [{"zip": "N1"}, None, None]
 
 
-def test_contains_on_postgresql(repo: Repo) -> None:
+def test_contains_on_postgresql_and_mariadb(repo: Repo) -> None:
     conn = repo.source
     assert isinstance(conn, repodb.Connection)
     if conn.dialect.name == "sqlite":
@@ -173,3 +177,15 @@ def test_the_gin_indexes_serve_the_queries(pg_repo: Repo) -> None:
     assert "docs_meta_index" in plan
     plan = pg_repo.explain(query(Doc).where(json_has_key(Doc.meta, "draft")))
     assert "docs_meta_index" in plan
+
+
+def test_full_text_search_is_refused_on_mariadb(mariadb_db_url: str, tmp_path: Path) -> None:
+    migrate(mariadb_db_url, tmp_path / "migrations", ("20260101000000_docs.py", CREATE))
+    with open_conn(mariadb_db_url) as conn:
+        repo = Repo(conn)
+        repo.insert(Doc(title="Cats", body="The fat cats sat on mats"))
+        vector = to_tsvector("english", Doc.title, Doc.body)
+        with pytest.raises(ValueError, match=r"mariadb has no full-text search .* FULLTEXT"):
+            ids(repo, ts_match(vector, to_tsquery("english", "cat")))
+        # Nothing ran: the connection serves the next query.
+        assert ids(repo, json_has_key(Doc.meta, "user")) == []

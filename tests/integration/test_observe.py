@@ -1,12 +1,13 @@
 """Every statement path traced, hooked and logged: OpenTelemetry spans, ``on_event``, DEBUG logs.
 
 Spans go to the OpenTelemetry SDK's in-memory exporter. Each path runs on
-SQLite and PostgreSQL: a bare connection's typed requests, its transaction
-statements and its stream; a Repo over a pool (whose checkout shows as a
-span event); a read retried after its connection died (PostgreSQL); a
+SQLite, PostgreSQL and MariaDB: a bare connection's typed requests, its
+transaction statements and its stream; a Repo over a pool (whose checkout
+shows as a span event); a read retried after its connection died (the
+servers: PostgreSQL's backend terminated, MariaDB's connection KILLed); a
 router's blocks and the Repo on it (SQLite replicas of one file); the
 migrator. Checked on each span: the database semantic conventions, values
-never in the attributes, the error's type and SQLSTATE, and that it started
+never in the attributes, the error's type and SQLSTATE (MariaDB's error number), and that it started
 before the statement was sent and ended after its answer.
 """
 
@@ -37,12 +38,16 @@ from tests.conftest import CONNECT_TIMEOUT, open_conn
 
 from .repo_models import Member, create_tables
 
+pytestmark = pytest.mark.mariadb
+
 SECRET = "s3cret-value"
 insert_member = Request.exec(
     "INSERT INTO members (email, name) VALUES (?, ?)", params=tup(str, str)
 )
 names = Request.many("SELECT name FROM members WHERE email <> ? ORDER BY id", params=str, row=str)
 count = Request.one("SELECT count(*) FROM members", row=int)
+# The code a duplicate key is reported with, per database.
+UNIQUE_CODE = {"postgresql": "23505", "sqlite": "SQLITE_CONSTRAINT_UNIQUE", "mariadb": "1062"}
 
 
 @pytest.fixture
@@ -111,7 +116,7 @@ def test_a_connection_traces_each_statement(conn: repodb.Connection, spans: Any)
         assert span.start_time is not None
         assert span.end_time is not None
         assert before <= span.start_time <= span.end_time <= after
-        if system == "postgresql":
+        if system != "sqlite":
             assert a["server.address"]
             assert isinstance(a["server.port"], int)
         else:
@@ -126,8 +131,7 @@ def test_a_connection_traces_each_statement(conn: repodb.Connection, spans: Any)
     failed = found[-1]
     assert failed.status.status_code is StatusCode.ERROR
     assert attributes(failed)["error.type"] == "UniqueViolation"
-    unique = "23505" if system == "postgresql" else "SQLITE_CONSTRAINT_UNIQUE"
-    assert attributes(failed)["db.response.status_code"] == unique
+    assert attributes(failed)["db.response.status_code"] == UNIQUE_CODE[system]
     assert SECRET not in (failed.status.description or "")
     # Spans follow each other: each statement's started after the previous one ended.
     ends = [s.end_time or 0 for s in found]
@@ -137,6 +141,7 @@ def test_a_connection_traces_each_statement(conn: repodb.Connection, spans: Any)
 def test_a_repo_over_a_pool_traces_statements_and_checkouts(db_url: str, spans: Any) -> None:
     with open_conn(db_url) as setup:
         create_tables(setup)
+        table = setup.dialect.quote("members")
     with Pool(db_url, max_size=1, connect_timeout=CONNECT_TIMEOUT) as pool:
         repo = Repo(pool, log_params=True)
         spans.clear()
@@ -158,7 +163,7 @@ def test_a_repo_over_a_pool_traces_statements_and_checkouts(db_url: str, spans: 
         assert wait >= 0
         assert span.start_time is not None
         assert checkout.timestamp <= span.start_time
-    assert attributes(found[0])["db.query.text"].startswith('INSERT INTO "members"')
+    assert attributes(found[0])["db.query.text"].startswith(f"INSERT INTO {table}")
 
 
 def test_a_router_names_the_replica_in_each_span(tmp_path: Path, spans: Any) -> None:
@@ -186,17 +191,29 @@ def test_a_router_names_the_replica_in_each_span(tmp_path: Path, spans: Any) -> 
     assert {server for _, server in routes[1:]} <= {"replica 1", "replica 2"}
 
 
-@pytest.mark.postgresql
-def test_a_retried_read_is_marked(pg_schema_url: str, spans: Any) -> None:
-    backend_pid = Request.one("SELECT pg_backend_pid()", row=int)
-    terminate = Request.one("SELECT pg_terminate_backend(?)", params=int, row=bool)
-    with open_conn(pg_schema_url) as setup:
+# How a server's session is found and ended from another connection.
+BACKEND_ID = {
+    "postgresql": Request.one("SELECT pg_backend_pid()", row=int),
+    "mariadb": Request.one("SELECT CONNECTION_ID()", row=int),
+}
+END_SESSION = {
+    "postgresql": Request.exec("SELECT pg_terminate_backend(?)", params=int),
+    "mariadb": Request.exec("KILL CONNECTION ?", params=int),
+}
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_a_retried_read_is_marked(server: str, request: pytest.FixtureRequest, spans: Any) -> None:
+    url: str = request.getfixturevalue(
+        "pg_schema_url" if server == "postgresql" else "mariadb_db_url"
+    )
+    with open_conn(url) as setup:
         create_tables(setup)
-    with Pool(pg_schema_url, max_size=1, connect_timeout=CONNECT_TIMEOUT) as pool:
+    with Pool(url, max_size=1, connect_timeout=CONNECT_TIMEOUT) as pool:
         with pool.connection() as conn:
-            pid = conn.one(backend_pid)
-        with open_conn(pg_schema_url) as admin:
-            assert admin.one(terminate, pid)
+            pid = conn.one(BACKEND_ID[server])
+        with open_conn(url) as admin:
+            admin.exec(END_SESSION[server], pid)
         spans.clear()
         assert Repo(pool).all(query(Member)) == []
     found = [
@@ -264,7 +281,7 @@ def test_on_event_and_debug_logs_cover_a_bare_connection(
     assert [r.sql for r in records] == [e.sql for e in events]  # type: ignore[attr-defined]
     failed = records[2]
     assert failed.error == "UniqueViolation"  # type: ignore[attr-defined]
-    assert "23505" in (failed.sqlstate, failed.code) or failed.code.startswith("SQLITE_")  # type: ignore[attr-defined]
+    assert failed.code == UNIQUE_CODE[conn.dialect.name] or failed.sqlstate == "23505"  # type: ignore[attr-defined]
     assert failed.getMessage().startswith("primary ")
     assert "error UniqueViolation" in failed.getMessage()
     assert all(SECRET not in r.getMessage() for r in caplog.records)

@@ -1,7 +1,8 @@
 """A pool made before ``os.fork()``: the child opens its own connections, the parent keeps its.
 
-Covered, with a real fork on SQLite and PostgreSQL: the child never gets
-a connection the parent opened (on PostgreSQL, a different backend);
+Covered, with a real fork on SQLite, PostgreSQL and MariaDB: the child never
+gets a connection the parent opened (on a server, a different backend or
+connection id);
 a connection the parent had borrowed at the fork, given back in the child,
 is left alone; the child's shutdown and garbage collection do not break
 the parent's connections, idle or borrowed; the child's pool works
@@ -22,6 +23,7 @@ import signal
 import time
 import warnings
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,15 +32,24 @@ from repodb.cqrs import Cqrs, CqrsConfig
 from repodb.pool import Pool
 from repodb.repo import Repo
 from repodb.url import parse_url
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, replica_urls
+from tests.conftest import (
+    CONNECT_TIMEOUT,
+    STATEMENT_TIMEOUT,
+    mariadb_replica_urls,
+    replica_urls,
+    with_database,
+)
+
+pytestmark = pytest.mark.mariadb
 
 BOUND = 30.0
 IDENTITY = {
     "postgresql": Request.one("SELECT pg_backend_pid()", row=int),
+    "mariadb": Request.one("SELECT CONNECTION_ID()", row=int),
     # The connection's own temp table tells connections apart on SQLite.
     "sqlite": Request.one("SELECT count(*) FROM temp.sqlite_master WHERE name = 'mine'", row=int),
 }
-MARK = Request.exec("CREATE TEMP TABLE IF NOT EXISTS mine (x INTEGER)")
+MARK = Request.exec("CREATE TEMPORARY TABLE IF NOT EXISTS mine (x INTEGER)")
 
 
 def fork_and_run(child_work: Callable[[], dict[str, object]]) -> dict[str, object]:
@@ -124,7 +135,7 @@ def test_a_child_opens_its_own_connections_and_the_parents_survive(db_url: str) 
         assert isinstance(seen["created"], int)
         assert seen["created"] > created_before
         assert seen["refilled"] == 2
-        if driver == "postgresql":
+        if driver != "sqlite":
             assert seen["mine"] not in (parent_idle, parent_held)
         else:
             assert seen["mine"] == 0  # a fresh connection, without the parent's temp table
@@ -138,9 +149,13 @@ def test_a_child_opens_its_own_connections_and_the_parents_survive(db_url: str) 
 
 
 def test_a_router_made_before_a_fork_probes_again_in_the_child(db_url: str) -> None:
-    # SQLite's replicas read the primary's file; PostgreSQL's must be standbys.
-    postgresql = parse_url(db_url).driver == "postgresql"
-    replica = replica_urls()[0] if postgresql else db_url
+    # SQLite's replicas read the primary's file; PostgreSQL's and MariaDB's must be replicas.
+    replica = {
+        "sqlite": lambda: db_url,
+        "postgresql": lambda: replica_urls()[0],
+        # The test's fresh database, replicated from the primary.
+        "mariadb": lambda: with_database(mariadb_replica_urls()[0], urlsplit(db_url).path[1:]),
+    }[parse_url(db_url).driver]()
     cqrs = Cqrs(
         CqrsConfig(
             db_url,

@@ -6,8 +6,9 @@ tables leak from one borrower to the next (documented, so shown);
 start (the URL's ``search_path`` included), drops temporary tables and runs
 ``configure`` again; ``"reset"`` (``RESET ALL``) resets settings only; a
 ``reset`` callback runs on each return, sync or async, and one that raises
-discards the connection with one WARNING; SQLite refuses ``session_reset``
-and cleans up with a callback.
+discards the connection with one WARNING; SQLite and MariaDB refuse
+``session_reset`` (PostgreSQL's DISCARD ALL and RESET ALL) and clean up with
+a callback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import LiteralString
 
 import pytest
 
@@ -22,7 +24,7 @@ from repodb import Connection, Request
 from repodb.connection_async import AsyncConnection
 from repodb.pool import Pool
 from repodb.pool_async import AsyncPool
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, empty_database_url
 
 APP_NAME = Request.one("SELECT current_setting('application_name')", row=str)
 SEARCH_PATH = Request.one("SELECT current_setting('search_path')", row=str)
@@ -30,7 +32,6 @@ TEMP_TABLES = Request.one(
     "SELECT count(*) FROM pg_tables WHERE tablename = 'scratch' AND schemaname LIKE 'pg_temp%'",
     row=int,
 )
-SQLITE_TEMP = Request.one("SELECT count(*) FROM sqlite_temp_master WHERE name = 'scratch'", row=int)
 BOUND = 60.0
 
 
@@ -147,19 +148,30 @@ def test_an_async_pool_takes_an_async_reset_callback(pg_schema_url: str) -> None
     assert returned == ["", ""]  # after DISCARD ALL; a second CREATE TEMP TABLE worked
 
 
-def test_sqlite_refuses_session_reset_and_cleans_up_with_a_callback(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'reset.db'}"
+# Where session_reset is PostgreSQL's: the callback that drops a borrower's temporary table.
+_DROP_SCRATCH: dict[str, LiteralString] = {
+    "sqlite": "DROP TABLE IF EXISTS temp.scratch",
+    "mariadb": "DROP TEMPORARY TABLE IF EXISTS scratch",
+}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "mariadb"])
+def test_sqlite_and_mariadb_refuse_session_reset_and_clean_up_with_a_callback(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = empty_database_url(kind, request, tmp_path)
     with pytest.raises(ValueError, match="reset= callback"):
         make(url, session_reset="discard")
 
     def reset(conn: Connection) -> None:
-        conn.exec(Request.exec("DROP TABLE IF EXISTS temp.scratch"))
+        conn.exec(Request.exec(_DROP_SCRATCH[kind]))
 
     pool = make(url, reset=reset)
     try:
-        with pool.connection() as conn:
-            conn.exec(Request.exec("CREATE TEMP TABLE scratch (x int)"))
-        with pool.connection() as conn:
-            assert conn.one(SQLITE_TEMP) == 0
+        for _ in range(2):
+            with pool.connection() as conn:
+                # The second CREATE fails if the first borrower's table is still there.
+                conn.exec(Request.exec("CREATE TEMPORARY TABLE scratch (x int)"))
+        assert pool.stats().created == 1  # one connection, borrowed twice
     finally:
         pool.shutdown(timeout=5)

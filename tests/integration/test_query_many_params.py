@@ -1,10 +1,11 @@
-"""Compiled statements at SQLite's parameter limit, run on SQLite and PostgreSQL.
+"""Compiled statements at SQLite's parameter limit, run on SQLite, PostgreSQL and MariaDB.
 
 Why: SQLite prepares numbered ``?NNN`` markers in time quadratic in their
 number (32,766 of them took about 1.5 s), bare ``?`` in linear time. The
 compiler binds every parameter once, in order, so on SQLite it writes bare
 ``?``. These tests do not time anything: they check that the SQL carries
-bare markers (PostgreSQL keeps ``$n``), and that the statements run and
+bare markers (PostgreSQL keeps ``$n``; MariaDB's are bare too, the
+driver writing ``%s`` for each), and that the statements run and
 touch exactly the rows they name.
 
 Covered: a query with a 32,766-value ``IN`` list; ``update_all`` and
@@ -29,6 +30,8 @@ from repodb.schema import Col, Schema, field
 from repodb.types import tup
 from repodb.write import delete_all, update_all
 
+pytestmark = pytest.mark.mariadb
+
 # SQLite's limit. The keys are 1..LIMIT and the table holds LIMIT rows with
 # the even ids up to twice that, so half the keys match and half do not.
 LIMIT = 32_766
@@ -36,6 +39,7 @@ LIMIT = 32_766
 _DDL: dict[str, LiteralString] = {
     "sqlite": "CREATE TABLE wide_keys (id INTEGER PRIMARY KEY, label TEXT NOT NULL)",
     "postgresql": "CREATE TABLE wide_keys (id BIGINT PRIMARY KEY, label TEXT NOT NULL)",
+    "mariadb": "CREATE TABLE wide_keys (id BIGINT PRIMARY KEY, label VARCHAR(10) NOT NULL)",
 }
 LABELS = Request.many("SELECT label, count(*) FROM wide_keys GROUP BY label", row=tup(str, int))
 IDS = Request.many("SELECT id FROM wide_keys ORDER BY id", row=int)
@@ -58,7 +62,8 @@ def markers(statement: Statement, conn: repodb.Connection) -> int:
     """How many parameters ``statement`` binds, after checking its markers' form."""
     compiled = compile_statement(statement, conn.dialect)
     count = len(compiled.params)
-    if conn.dialect.name == "sqlite":
+    if not conn.dialect.numbered_placeholders:
+        # SQLite and MariaDB: bare markers, each binding the next value.
         assert compiled.sql.count("?") == count
         assert re.search(r"\?\d", compiled.sql) is None
     else:

@@ -1,4 +1,4 @@
-"""``repo.insert`` of a record through its prebuilt statement, on SQLite and PostgreSQL.
+"""``repo.insert`` of a record through its prebuilt statement, on SQLite, PostgreSQL, MariaDB.
 
 The Repo compiles the INSERT of a schema once per set of columns (a
 database-assigned key left None is not a column) and binds each record's
@@ -28,6 +28,8 @@ from repodb.repo import Repo
 from repodb.schema import Col, Embedded, Schema, field
 from repodb.telemetry import QueryEvent
 from repodb.types import json, optional, tup
+
+pytestmark = pytest.mark.mariadb
 
 
 class Destination(Embedded):
@@ -60,6 +62,12 @@ DDL: dict[str, list[LiteralString]] = {
         " CONSTRAINT parcels_code_key UNIQUE, destination JSONB, weight BIGINT NOT NULL,"
         " sent_at TIMESTAMPTZ)",
         "CREATE TABLE ticks (id BIGSERIAL PRIMARY KEY)",
+    ],
+    "mariadb": [
+        "CREATE TABLE parcels (id BIGINT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(100) NOT NULL,"
+        " destination JSON, weight BIGINT NOT NULL, sent_at DATETIME(6),"
+        " CONSTRAINT parcels_code_key UNIQUE (code))",
+        "CREATE TABLE ticks (id BIGINT AUTO_INCREMENT PRIMARY KEY)",
     ],
 }
 
@@ -140,12 +148,15 @@ def test_the_plans_are_bounded(
     assert len(conn.all(TICKS)) == 1
 
 
-def test_events_carry_the_sql_and_the_values(repo: Repo, events: list[QueryEvent]) -> None:
+def test_events_carry_the_sql_and_the_values(
+    repo: Repo, conn: repodb.Connection, events: list[QueryEvent]
+) -> None:
     stored = repo.insert(Parcel(code="a", destination=PARIS))
     (event,) = events
-    assert event.sql.startswith(
-        'INSERT INTO "parcels" ("code", "destination", "weight", "sent_at") VALUES'
-    )
+    expected = 'INSERT INTO "parcels" ("code", "destination", "weight", "sent_at") VALUES'
+    if conn.dialect.name == "mariadb":
+        expected = expected.replace('"', "`")
+    assert event.sql.startswith(expected)
     assert event.rows == 1
     assert event.error is None
     assert event.params == ("a", PARIS, 0, stored.sent_at)

@@ -1,4 +1,4 @@
-"""What preloaded records share, on SQLite and PostgreSQL: nothing the caller can see.
+"""What preloaded records share, on SQLite, PostgreSQL, MariaDB: nothing the caller can see.
 
 A query's preloads attach to the records the query just built (no copies);
 ``repo.preload`` of the caller's records attaches to new copies and leaves
@@ -20,6 +20,8 @@ from repodb.repo import Repo
 from repodb.schema import NOT_LOADED
 
 from .repo_models import Comment, Member, Post, create_tables
+
+pytestmark = pytest.mark.mariadb
 
 SEED: list[LiteralString] = [
     "INSERT INTO members (id, email, name) VALUES"

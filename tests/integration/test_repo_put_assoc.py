@@ -1,6 +1,6 @@
 """Linking existing records with ``put_assoc``; ``assoc_constraint``; ``unsafe_validate_unique``.
 
-On SQLite and PostgreSQL: a new post linked to stored tags (join rows only,
+On SQLite, PostgreSQL and MariaDB: a new post linked to stored tags (join rows only,
 no tag written), tags added to and removed from a stored post, a join row
 that exists already or a tag given twice as the field error "has already
 been taken" with nothing written, stored posts moved to a member (their
@@ -23,6 +23,8 @@ from repodb.telemetry import QueryEvent
 from repodb.types import optional, tup
 
 from .repo_models import Member, Post, Profile, Tag, create_tables
+
+pytestmark = pytest.mark.mariadb
 
 POST_TAGS = Request.many(
     "SELECT p.title, t.name FROM post_tags pt JOIN posts p ON p.id = pt.post_id"

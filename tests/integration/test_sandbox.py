@@ -2,10 +2,10 @@
 
 The sample application (``tests/sandbox_app``) is a small blog with its own
 pytest suite that uses repodb's fixtures. It runs here in a pytest process
-of its own, on SQLite and on the test PostgreSQL primary; the run must pass
-with the expected outcome counts and leave the database as it found it: the
-tables its setup created, without a row, on the primary and on each replica.
-On PostgreSQL it runs twice on the same schema. A second project, written
+of its own, on SQLite and on the test PostgreSQL and MariaDB primaries; the
+run must pass with the expected outcome counts and leave the database as it
+found it: the tables its setup created, without a row, on the primary and on
+each replica. On the servers it runs twice on the same schema (database). A second project, written
 to a temporary folder, is what a careless suite does: a transaction left open
 on ``repodb_sandbox.connection``, threads writing through ``repodb_repo`` at
 once, a test failing midway; it runs twice on each database and leaves no
@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -49,9 +50,11 @@ from repodb.url import parse_url
 from ..conftest import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
+    empty_database_url,
+    mariadb_replica_urls,
     open_conn,
-    pg_url,
     replica_urls,
+    with_database,
     with_search_path,
 )
 
@@ -123,34 +126,53 @@ def test_app_suite_on_a_temporary_sqlite_file_by_default() -> None:
     run_app_suite()
 
 
-@pytest.mark.postgresql
+# Per server: the primary's replication position, whether a replica has applied a
+# position (polled), and the replicas' URLs of the test's schema (database).
+_POSITION = {
+    "postgresql": Request.one("SELECT pg_current_wal_lsn()::text", row=str),
+    "mariadb": Request.one("SELECT @@gtid_binlog_pos", row=str),
+}
+_APPLIED = {
+    "postgresql": Request.one(
+        "SELECT pg_last_wal_replay_lsn() >= ?::pg_lsn", params=str, row=repodb.types.optional(bool)
+    ),
+    "mariadb": Request.one(
+        "SELECT MASTER_GTID_WAIT(?, 0) = 0", params=str, row=repodb.types.optional(bool)
+    ),
+}
+
+
+def _replicas_of(server: str, url: str) -> list[str]:
+    if server == "postgresql":
+        schema = url.rsplit("search_path%3D", 1)[1]
+        return [with_search_path(replica, schema) for replica in replica_urls()]
+    database = urlsplit(url).path[1:]
+    return [with_database(replica, database) for replica in mariadb_replica_urls()]
+
+
 @pytest.mark.replicas
-def test_app_suite_on_postgresql_leaves_primary_and_replicas_empty(pg_schema_url: str) -> None:
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_app_suite_on_a_server_leaves_primary_and_replicas_empty(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = empty_database_url(server, request, tmp_path)
     # Twice on the same schema: the second run finds what the first found.
     for _ in range(2):
-        run_app_suite("--repodb-url", pg_schema_url)
-        assert_tables_empty(pg_schema_url)
-    schema = _schema_of(pg_schema_url)
-    with open_conn(pg_url()) as primary:
-        wanted = primary.one(Request.one("SELECT pg_current_wal_lsn()::text", row=str))
-    for replica in replica_urls():
-        _wait_for_replay(replica, wanted)
-        assert_tables_empty(with_search_path(replica, schema))
+        run_app_suite("--repodb-url", url)
+        assert_tables_empty(url)
+    with open_conn(url) as primary:
+        wanted = primary.one(_POSITION[server])
+    for replica in _replicas_of(server, url):
+        _wait_for_replay(server, replica, wanted)
+        assert_tables_empty(replica)
 
 
-def _schema_of(url: str) -> str:
-    return url.rsplit("search_path%3D", 1)[1]
-
-
-def _wait_for_replay(replica: str, lsn: str, timeout: float = 30.0) -> None:
-    """Wait (bounded) until ``replica`` has replayed the primary's WAL up to ``lsn``."""
-    caught_up = Request.one(
-        "SELECT pg_last_wal_replay_lsn() >= ?::pg_lsn", params=str, row=repodb.types.optional(bool)
-    )
+def _wait_for_replay(server: str, replica: str, position: str, timeout: float = 30.0) -> None:
+    """Wait (bounded) until ``replica`` has applied the primary's changes up to ``position``."""
     deadline = time.monotonic() + timeout
     with open_conn(replica) as conn:
-        while not conn.one(caught_up, lsn):
-            assert time.monotonic() < deadline, f"{replica} did not replay {lsn} in {timeout} s"
+        while not conn.one(_APPLIED[server], position):
+            assert time.monotonic() < deadline, f"{replica} did not apply {position} in {timeout} s"
             time.sleep(0.05)
 
 
@@ -405,24 +427,40 @@ def test_a_failed_transaction_on_postgresql_is_rolled_back_and_the_next_sandbox_
     assert _names(pg_schema_url) == []
 
 
-@pytest.mark.postgresql
 @pytest.mark.replicas
-def test_real_replicas_never_see_the_sandboxs_writes(pg_schema_url: str) -> None:
-    with open_conn(pg_schema_url) as conn:
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_real_replicas_never_see_the_sandboxs_writes(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = empty_database_url(server, request, tmp_path)
+    with open_conn(url) as conn:
         conn.exec(_CREATE_ITEMS)
-        created = conn.one(Request.one("SELECT pg_current_wal_lsn()::text", row=str))
-    schema = _schema_of(pg_schema_url)
-    replicas = [with_search_path(url, schema) for url in replica_urls()]
-    for url in replica_urls():
-        _wait_for_replay(url, created)
-    config = CqrsConfig(pg_schema_url, replica_conninfos=replicas, connect_timeout=CONNECT_TIMEOUT)
-    with _sandbox(pg_schema_url) as sandbox, Cqrs(config) as production:
+        created = conn.one(_POSITION[server])
+    replicas = _replicas_of(server, url)
+    for replica in replicas:
+        _wait_for_replay(server, replica, created)
+    config = CqrsConfig(url, replica_conninfos=replicas, connect_timeout=CONNECT_TIMEOUT)
+    with _sandbox(url) as sandbox, Cqrs(config) as production:
         sandboxed = sandbox.router()
         with sandboxed.write() as conn:
             conn.exec(_INSERT, (1, "uncommitted"))
         assert sandboxed.with_read(lambda conn: conn.all(_NAMES)) == ["uncommitted"]
         assert production.with_read(lambda conn: conn.all(_NAMES)) == []
         assert production.with_primary(lambda conn: conn.all(_NAMES)) == []
+
+
+def test_ddl_on_mariadb_commits_first_and_fails_at_once(mariadb_db_url: str) -> None:
+    # MariaDB commits the open transaction before any CREATE, ALTER or DROP: the sandbox
+    # says so at once, as for a COMMIT sent as SQL, and keeps nothing written after it.
+    with open_conn(mariadb_db_url) as conn:
+        conn.exec(_CREATE_ITEMS)
+    with _sandbox(mariadb_db_url) as sandbox:
+        conn = sandbox.connection
+        conn.exec(_INSERT, (1, "before"))
+        with pytest.raises(RuntimeError, match="DDL on a database that commits before it"):
+            conn.exec(Request.exec("CREATE TABLE other (id INT)"))
+        conn.exec(_INSERT, (2, "after"))
+    assert _names(mariadb_db_url) == ["before"]
 
 
 @pytest.mark.parametrize("statement", ["COMMIT", "ROLLBACK"])

@@ -4,7 +4,8 @@ The sample application (``tests/sandbox_app/blog/async_service.py``) is the blog
 for asyncio, with its own suite on repodb's async fixtures. It runs here in a
 pytest process of its own under pytest-asyncio (strict mode, and auto mode)
 and under anyio's pytest plugin (alone, and beside pytest-asyncio), on SQLite
-and on the test PostgreSQL primary; each run must pass with the expected
+and on the test PostgreSQL primary, and under pytest-asyncio on the MariaDB
+primary; each run must pass with the expected
 outcome counts, set up the sandbox through the fixture meant for its runner,
 and leave the tables empty. Projects written to a temporary folder show the
 plugin without any async runner (sync tests run, neither package is
@@ -28,7 +29,7 @@ from repodb.cqrs_async import AsyncCqrs
 from repodb.sandbox_async import AsyncSandbox
 from repodb.types import tup
 
-from ..conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
+from ..conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, empty_database_url, open_conn
 from .test_sandbox import (
     _PROJECT_CONFTEST,
     _PROJECT_TESTS,
@@ -38,6 +39,8 @@ from .test_sandbox import (
     run_app_suite,
     run_project,
 )
+
+pytestmark = pytest.mark.mariadb
 
 BOUND = 30.0
 ASYNC_APP_OUTCOMES = {"passed": 15, "xfailed": 1}
@@ -61,8 +64,19 @@ _NAMES = Request.many("SELECT name FROM items ORDER BY id", row=str)
 # -- the sample application's suite ---------------------------------------------------
 
 
-@pytest.mark.parametrize("runner", RUNNERS)
-def test_the_async_app_suite_under_each_runner(db_url: str, runner: str) -> None:
+# Every runner on SQLite and PostgreSQL; the runner does not depend on the database, so
+# MariaDB runs the suite under one (each run is a pytest process of its own, about 8 s).
+APP_SUITE_RUNS = [
+    *((kind, runner) for kind in ("sqlite", "postgresql") for runner in RUNNERS),
+    ("mariadb", "pytest-asyncio strict"),
+]
+
+
+@pytest.mark.parametrize(("kind", "runner"), APP_SUITE_RUNS)
+def test_the_async_app_suite_under_each_runner(
+    kind: str, runner: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    db_url = empty_database_url(kind, request, tmp_path)
     chosen, args, fixture = RUNNERS[runner]
     shown = run_app_suite(
         "--setup-show",

@@ -1,9 +1,10 @@
 """A ``repo.stream`` read in part and then dropped gives its connection back.
 
-Covered, on SQLite and PostgreSQL, sync and async: with a one-connection
+Covered, on SQLite, PostgreSQL and MariaDB, sync and async: with a one-connection
 pool, a stream abandoned after its first row (never closed, never
 exhausted) is collected, its cursor closed (no cursor left on the
-PostgreSQL session) and its connection given back, with one WARNING on the
+PostgreSQL session; MariaDB's unbuffered result read off, the protocol in
+step for the next statement) and its connection given back, with one WARNING on the
 ``repodb.pool`` logger; the next read gets the connection instead of waiting
 out the pool's timeout. A stream closed properly warns nothing.
 """
@@ -27,7 +28,15 @@ from repodb.schema import Col, Schema, field
 from repodb.url import parse_url
 from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
 
+pytestmark = pytest.mark.mariadb
+
 BOUND = 10.0
+# Each database's database-assigned key.
+KEY = {
+    "sqlite": "INTEGER PRIMARY KEY",
+    "postgresql": "bigserial PRIMARY KEY",
+    "mariadb": "BIGINT AUTO_INCREMENT PRIMARY KEY",
+}
 CURSORS = Request.one("SELECT count(*) FROM pg_cursors WHERE name LIKE 'repodb%'", row=int)
 
 
@@ -38,7 +47,7 @@ class Reading(Schema, table="readings"):
 
 def seed(url: str) -> None:
     with open_conn(url) as conn:
-        key = "INTEGER PRIMARY KEY" if conn.dialect.name == "sqlite" else "bigserial PRIMARY KEY"
+        key = KEY[conn.dialect.name]
         conn.exec(Request.exec(f"CREATE TABLE readings (id {key}, value INTEGER NOT NULL)"))
         conn.exec(Request.exec("INSERT INTO readings (value) VALUES (1), (2), (3), (4), (5)"))
 

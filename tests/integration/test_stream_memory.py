@@ -1,7 +1,8 @@
 """``repo.stream`` keeps memory flat: reading ten times the rows needs no more memory.
 
-Covered, sync and async, on SQLite and on PostgreSQL (a server-side cursor;
-psycopg and asyncpg): 50,000 rows of a realistic table (text, a Decimal, a
+Covered, sync and async, on SQLite, on PostgreSQL (a server-side cursor;
+psycopg and asyncpg) and on MariaDB (an unbuffered cursor; PyMySQL and
+asyncmy): 50,000 rows of a realistic table (text, a Decimal, a
 UUID, a JSON document, a nullable int, an aware timestamp, a bool) are
 streamed as records, each dropped once counted, and the tracemalloc peak is
 compared with that of streaming 5,000. A stream that kept its rows, its
@@ -22,12 +23,16 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from repodb import Request, connect_async
 from repodb.query import query
 from repodb.repo import Repo
 from repodb.repo_async import AsyncRepo
 from repodb.schema import Col, Schema, field
 from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
+
+pytestmark = pytest.mark.mariadb
 
 ROWS = 50_000
 FEW = ROWS // 10
@@ -70,10 +75,22 @@ POSTGRESQL_SEED = [
 ]
 
 
+MARIADB_SEED = [
+    "CREATE TABLE events (id BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+    "amount DECIMAL(12, 2) NOT NULL, token CHAR(36) NOT NULL, data JSON NOT NULL, score BIGINT, "
+    "at DATETIME(6) NOT NULL, done BOOLEAN NOT NULL)",
+    "INSERT INTO events SELECT seq, CONCAT('event ', seq), (seq % 100000) / 100.0, "
+    "CONCAT(LPAD(HEX(seq), 8, '0'), '-0000-4000-8000-', LPAD(HEX(seq), 12, '0')), "
+    "JSON_OBJECT('n', seq, 'tags', JSON_ARRAY('a')), "
+    "CASE WHEN seq % 4 = 0 THEN NULL ELSE seq END, "
+    "'2026-11-02 09:30:15.25', seq % 2 = 1 FROM seq_1_to_50000",
+]
+SEEDS = {"sqlite": SQLITE_SEED, "postgresql": POSTGRESQL_SEED, "mariadb": MARIADB_SEED}
+
+
 def seed(url: str) -> None:
     with open_conn(url) as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        for statement in SQLITE_SEED if sqlite else POSTGRESQL_SEED:
+        for statement in SEEDS[conn.dialect.name]:
             conn.exec(Request.exec(statement))
 
 

@@ -1,11 +1,12 @@
-"""Multi-tenant prefixes: two tenants' rows never mix, on SQLite and PostgreSQL.
+"""Multi-tenant prefixes: two tenants' rows never mix, on SQLite, PostgreSQL and MariaDB.
 
 Each tenant's tables are made by ``Migrator(prefix=...)`` (on PostgreSQL a
-schema per tenant; on SQLite a database file per tenant, attached under the
-prefix's name), and read and written through ``Repo(source, prefix=...)`` or
-a call's ``prefix=``: queries, preloads, inserts, updates, deletes,
-``insert_all`` (COPY on PostgreSQL), ``update_all`` and ``delete_all``. A
-schema with a ``prefix`` of its own stays where it says.
+schema per tenant; on MariaDB a database per tenant; on SQLite a database
+file per tenant, attached under the prefix's name), and read and written
+through ``Repo(source, prefix=...)`` or a call's ``prefix=``: queries,
+preloads, inserts, updates, deletes, ``insert_all`` (COPY on PostgreSQL),
+``update_all`` and ``delete_all``. A schema with a ``prefix`` of its own
+stays where it says.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from repodb.repo import Repo
 from repodb.schema import Assoc, Col, Schema, belongs_to, field, has_many
 from repodb.types import tup
 from tests.conftest import CONNECT_TIMEOUT, open_conn
+
+pytestmark = pytest.mark.mariadb
 
 MIGRATION = """
     from repodb.migration import Ops, column, references
@@ -84,9 +87,21 @@ def conn(db_url: str, tmp_path: Path) -> Iterator[repodb.Connection]:
         try:
             yield c
         finally:
-            if c.dialect.name == "postgresql":
-                for name in names.values():
-                    c._run(f'DROP SCHEMA "{name}" CASCADE')
+            for name in names.values():
+                drop_tenant(c, name)
+
+
+# How a tenant made by Migrator(prefix=...) on a server is dropped (SQLite's is a file).
+_DROP_TENANT = {
+    "postgresql": 'DROP SCHEMA "{name}" CASCADE',
+    "mariadb": 'DROP DATABASE "{name}"',
+}
+
+
+def drop_tenant(conn: repodb.Connection, name: str) -> None:
+    drop = _DROP_TENANT.get(conn.dialect.name)
+    if drop is not None:
+        conn._run(drop.format(name=name))
 
 
 def tenants(conn: repodb.Connection) -> dict[str, str]:
@@ -157,9 +172,10 @@ def test_a_schema_s_own_prefix_wins_and_unprefixed_tables_stay_apart(
 
     assert [s.name for s in repo.all(query(PinnedShop))] == ["only in b"]
     assert repo.all(query(Shop)) == []
-    if conn.dialect.name == "postgresql":
-        # Without a prefix, the search_path's schema, which has no shops table. (SQLite
-        # would look through the attached databases for a table main lacks.)
+    if conn.dialect.name != "sqlite":
+        # Without a prefix, the search_path's schema (MariaDB: the URL's database), which
+        # has no shops table. (SQLite would look through the attached databases for a
+        # table main lacks.)
         with pytest.raises(repodb.Error):
             Repo(conn).all(query(Shop))
 
@@ -194,13 +210,13 @@ def test_repodb_migrate_prefix_migrates_one_tenant(
             tables = c.all(Request.many(_MAIN_TABLES[c.dialect.name], row=str))
             assert "shops" not in tables
         finally:
-            if c.dialect.name == "postgresql":
-                c._run(f'DROP SCHEMA "{name}" CASCADE')
+            drop_tenant(c, name)
 
 
 _MAIN_TABLES = {
     "sqlite": "SELECT name FROM main.sqlite_master WHERE type = 'table'",
     "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+    "mariadb": "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
 }
 
 

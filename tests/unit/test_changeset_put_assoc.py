@@ -121,12 +121,18 @@ def test_many_to_many_declares_the_join_tables_key_once() -> None:
     )
     by_name = UniqueViolation("dup", constraint="entry_topics_entry_id_topic_id_index")
     by_columns = UniqueViolation("dup", table="entry_topics", columns=("entry_id", "topic_id"))
-    for error in (by_name, by_columns):
+    # MariaDB names every primary key PRIMARY: the table and columns tell which it is.
+    mariadb = UniqueViolation(
+        "dup", constraint="PRIMARY", table="entry_topics", columns=("entry_id", "topic_id")
+    )
+    for error in (by_name, by_columns, mariadb):
         failed = changeset.constraint_error_for(error)
         assert failed is not None
         assert failed.traverse_errors() == {"topics": ["has already been taken"]}
     other = UniqueViolation("dup", table="topics", columns=("name",))
     assert changeset.constraint_error_for(other) is None
+    another_primary = UniqueViolation("dup", constraint="PRIMARY", table="topics", columns=("id",))
+    assert changeset.constraint_error_for(another_primary) is None
 
 
 def test_assoc_constraint() -> None:

@@ -297,7 +297,11 @@ def emit_update(w: Writer, upd: Update) -> None:
             " read the rows (the Repo's update of one record does so itself)"
         )
     if q.joins and not w.dialect.supports_update_from:
-        raise ValueError(f"{w.dialect.name} has no UPDATE ... FROM: an update_all cannot join")
+        raise ValueError(
+            f"{w.dialect.name} has no UPDATE ... FROM: an update_all cannot join; filter with a"
+            " subquery instead (where(col.in_(subquery(...))) or exists(...)), with values"
+            " that read only the updated table"
+        )
     with w.scope(), w.nested():
         _emit_target(w, q, "UPDATE ")
         joined = _bind_joins(w, q.joins)

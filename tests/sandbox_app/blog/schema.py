@@ -24,7 +24,7 @@ class Comment(Schema, table="comments"):
     body: Col[str]
 
 
-# The application's schema in both dialects; a real application would run its migrations.
+# The application's schema in each dialect; a real application would run its migrations.
 _TABLES = {
     "sqlite": (
         "CREATE TABLE IF NOT EXISTS posts"
@@ -37,6 +37,13 @@ _TABLES = {
         " (id bigserial PRIMARY KEY, slug text NOT NULL UNIQUE, title text NOT NULL)",
         "CREATE TABLE IF NOT EXISTS comments (id bigserial PRIMARY KEY,"
         " post_id bigint NOT NULL REFERENCES posts (id), body text NOT NULL)",
+    ),
+    "mariadb": (
+        "CREATE TABLE IF NOT EXISTS posts (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+        " slug VARCHAR(255) NOT NULL UNIQUE, title TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS comments (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+        " post_id BIGINT NOT NULL, body TEXT NOT NULL,"
+        " FOREIGN KEY (post_id) REFERENCES posts (id))",
     ),
 }
 
