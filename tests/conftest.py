@@ -15,7 +15,9 @@ every test passes there. docs/mariadb.md lists what does not work yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,6 +93,36 @@ async def ticker(stop: asyncio.Event, lags: list[float]) -> None:
         before = time.monotonic()
         await asyncio.sleep(TICK)
         lags.append(time.monotonic() - before - TICK)
+
+
+@contextmanager
+def write_locked(path: Path) -> Iterator[None]:
+    """A SQLite file at ``path`` whose write lock another connection holds for the block.
+
+    A connect's switch to WAL retries while it is held (in Python: it can be
+    interrupted or cancelled meanwhile); SQLite calls no busy handler there.
+    """
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (n INTEGER)")
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        holder.close()
+
+
+def held_open(path: Path) -> bool:
+    """Whether this process has the file ``path`` open (Linux's ``/proc/self/fd``).
+
+    Where a connection is closed is proved by its file: closed, not left
+    for the garbage collector to find (Python 3.13 warns when it does).
+    """
+    target = path.resolve()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            if Path(os.readlink(fd)) == target:
+                return True
+    return False
 
 
 def pg_url() -> str:

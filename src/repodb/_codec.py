@@ -11,6 +11,7 @@ few plain function calls.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -74,6 +75,11 @@ class Codecs:
     # function converting exactly that class (SQLite's Decimal text:
     # ``(str, Decimal)``), so a single row converts without a Python call.
     decode_exact: Mapping[Kind, tuple[type[Any], Convert]] = dataclasses.field(default_factory=dict)
+    # Per kind, optionally, a C function giving what ``encode``'s conversion
+    # gives for a value that passed ``fast_encoder``'s test of the kind's
+    # usual class (SQLite's aware datetime in UTC: one ``isoformat`` call),
+    # so a single insert encodes it without a Python call.
+    encode_exact: Mapping[Kind, Convert] = dataclasses.field(default_factory=dict)
     # Kinds whose stored value may differ from the value written, beyond
     # what ``decode(encode(v))`` shows: a column's scale (``numeric(14, 2)``
     # keeps 1.50 for 1.5), jsonb's key order and number forms. A write
@@ -296,6 +302,120 @@ def run_encoder(t: DbType[Any], codecs: Codecs) -> Callable[[Sequence[Any]], lis
 _NONE: type[Any] = type(None)
 
 
+def named_encoder(
+    types: Sequence[DbType[Any]], codecs: Codecs, names: Sequence[str]
+) -> Callable[[Sequence[Any]], list[Any]]:
+    """Encode one value per type in ``types``, an EncodeError naming the value that failed.
+
+    ``names[i]`` says what the ``i``-th value is (``"Member.email"``); the
+    error reads ``"Member.email: expected str, got None; ..."``, the message
+    of ``encoder``'s error after the name.
+    """
+    encoders = [encoder(t, codecs) for t in types]
+    each = tuple(zip(encoders, names, strict=True))
+
+    def encode_named(values: Sequence[Any]) -> list[Any]:
+        out: list[Any] = []
+        for (encode, name), value in zip(each, values, strict=True):
+            try:
+                out.append(encode(value))
+            except EncodeError as e:
+                raise EncodeError(f"{name}: {e.message}") from None
+        return out
+
+    return encode_named
+
+
+def fast_encoder(
+    types: Sequence[DbType[Any]],
+    codecs: Codecs,
+    checked: Callable[[Sequence[Any]], list[Any]],
+) -> Callable[[Sequence[Any]], list[Any]]:
+    """``checked`` (the values encoded for ``types``), generated without a call per check.
+
+    Why: a single insert encodes ten values or so, and ``encoder``'s checking
+    wrapper per value cost more than the conversions it calls. The
+    generated function unpacks the values and, per value, tests its usual
+    class (``type(v) is str``, an int in range, an aware datetime in UTC)
+    and converts it directly (the driver's conversion, e.g. ``str`` of a
+    UUID on SQLite); a value of another class goes through ``encoder``'s
+    function. Consecutive values of one type that are one object (the
+    ``inserted_at`` and ``updated_at`` a write fills with one ``now``) are
+    encoded once. Any surprise (a count, a class, a conversion raising)
+    hands the values to ``checked``, which gives the result or raises the
+    EncodeError it always did. The source holds only generated names
+    (``c0``, ``k0``): values, classes and functions are in its namespace.
+    """
+    namespace: dict[str, Any] = {"checked": checked, "MIN": INT64_MIN, "MAX": INT64_MAX}
+    lines: list[str] = []
+    done: list[tuple[DbType[Any], int]] = []
+    for i, t in enumerate(types):
+        c = f"c{i}"
+        optional = t.kind is Kind.OPTIONAL
+        base = t.item if optional and t.item is not None else t
+        namespace[f"e{i}"] = encoder(t, codecs)
+        expression = _exact_expression(i, base, codecs, namespace)
+        if optional:
+            expression = f"None if {c} is None else {expression}"
+        same = next((j for u, j in done if u == t), None) if base.kind is Kind.DATETIME else None
+        if same is not None:
+            expression = f"x{same} if {c} is c{same} else {expression}"
+        done.append((t, i))
+        lines.append(f"x{i} = {expression}")
+    if not types:
+        return checked
+    body = "\n        ".join(lines)
+    source = f"""\
+def encode(values):
+    try:
+        {", ".join(f"c{i}" for i in range(len(types)))}, = values
+        {body}
+        return [{", ".join(f"x{i}" for i in range(len(types)))}]
+    except Exception:
+        pass
+    return checked(values)
+"""
+    exec(compile(source, "<repodb values encoder>", "exec"), namespace)
+    fast: Callable[[Sequence[Any]], list[Any]] = namespace["encode"]
+    return fast
+
+
+def _exact_expression(i: int, t: DbType[Any], codecs: Codecs, namespace: dict[str, Any]) -> str:
+    """The expression encoding ``c{i}`` of ``t`` (not optional): a shortcut for its usual class.
+
+    The shortcut gives what ``encoder(t, codecs)`` gives for such a value:
+    its check passes the value unchanged (an int in range, an aware
+    datetime in UTC), then the driver's conversion runs (``g{i}``).
+    """
+    c, slow = f"c{i}", f"e{i}(c{i})"
+    # The class whose values the kind's check passes unchanged (JSON: a dict,
+    # or a list, tested apart).
+    exact: type[Any] | None = dict if t.kind is Kind.JSON else PY_CLASS.get(t.kind)
+    if t.kind is Kind.ENUM:
+        exact = t.cls
+    if exact is None or (t.kind is Kind.JSON and t.item is not None):
+        return slow
+    build = codecs.encode.get(t.kind)
+    convert = build(t, codecs) if build else None
+    namespace[f"k{i}"] = exact
+    test = f"type({c}) is k{i}"
+    if t.kind is Kind.JSON:
+        test = f"(type({c}) is k{i} or type({c}) is list)"
+    elif t.kind is Kind.INT:
+        test += f" and MIN <= {c} <= MAX"
+    elif t.kind is Kind.DATETIME:
+        namespace["UTC"] = dt.UTC
+        test += f" and {c}.tzinfo is UTC"
+    elif t.kind is Kind.TIME:
+        test += f" and {c}.tzinfo is None"
+    fast = c
+    convert = codecs.encode_exact.get(t.kind, convert)
+    if convert is not None:
+        namespace[f"g{i}"] = convert
+        fast = f"g{i}({c})"
+    return f"({fast} if {test} else {slow})"
+
+
 def decoder(t: DbType[Any], codecs: Codecs) -> Convert | None:
     """A function turning a driver value into a value of ``t``; None if it is already one."""
     if t.kind is Kind.OPTIONAL:
@@ -368,7 +488,10 @@ def written(t: DbType[Any], codecs: Codecs) -> tuple[type[Any] | None, Convert] 
         def as_read_datetime(v: Any) -> Any:
             if v is None or (type(v) is dt.datetime and v.tzinfo is dt.UTC and not v.fold):
                 return v
-            return convert(v)
+            read = convert(v)
+            # A driver's datetime is made afresh (fold 0); psycopg sends an
+            # aware one as it is, and decoding one in UTC keeps it.
+            return read.replace(fold=0) if read.fold else read
 
         return None, as_read_datetime
     return (base.cls if base.kind is Kind.ENUM else _AS_READ.get(base.kind)), convert
@@ -386,10 +509,11 @@ def _json_as_read(convert: Convert) -> Convert:
     def as_read_json(v: Any) -> Any:
         if v is None:
             return v
+        # The classes are tested in C (a set's ``issuperset`` of a ``map``).
         if type(v) is dict:
-            if all(type(k) is str and type(x) in _FLAT_JSON for k, x in v.items()):
+            if _TEXT_ONLY.issuperset(map(type, v)) and _FLAT_JSON.issuperset(map(type, v.values())):
                 return dict(v)
-        elif type(v) is list and all(type(x) in _FLAT_JSON for x in v):
+        elif type(v) is list and _FLAT_JSON.issuperset(map(type, v)):
             return list(v)
         return convert(v)
 
@@ -397,6 +521,7 @@ def _json_as_read(convert: Convert) -> Convert:
 
 
 _FLAT_JSON = frozenset({str, int, float, bool, type(None)})
+_TEXT_ONLY = frozenset({str})
 
 
 def _reads_back(t: DbType[Any], kinds: frozenset[Kind]) -> bool:
@@ -841,6 +966,46 @@ def json_array_decoder(load: Convert) -> Builder:
 _JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
+def _c_json() -> Callable[[object], str] | None:
+    """``_JSON.encode`` without its two Python calls and its C encoder built per call.
+
+    Why: ``JSONEncoder.encode`` builds json's C encoder for each document;
+    this one is built once. It shares one dict of the containers being
+    encoded (for cycles) between calls, which may leave entries behind after
+    a failure or see another thread's: any exception sends the document to
+    ``_JSON.encode``, so a success is always the same text and a failure the
+    same error (a failure clears the dict). None where json has no C encoder
+    or its arguments differ (checked on a sample document).
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    markers: dict[int, object] = {}
+    try:
+        encode = make(
+            markers, _JSON.default, json.encoder.encode_basestring_ascii, None, ":", ",",
+            False, False, False,
+        )  # fmt: skip
+        sample = {"a": [1, 2.5, None, True, "\u00e9"], "b": {"c": -0.0}}
+        if "".join(encode(sample, 0)) != _JSON.encode(sample):
+            return None
+    except Exception:  # another signature: json's own path
+        return None
+    join = "".join
+
+    def encode_fast(value: object) -> str:
+        try:
+            return join(encode(value, 0))
+        except BaseException:
+            markers.clear()  # what the failed document left behind
+            raise
+
+    return encode_fast
+
+
+_C_JSON = _c_json()
+
+
 def json_text(value: object) -> str:
     """The compact JSON text of a document; ``EncodeError`` for what no database stores.
 
@@ -848,8 +1013,13 @@ def json_text(value: object) -> str:
     document nested deeper than Python's recursion limit or containing
     itself, and a string holding a lone surrogate (not Unicode text).
     """
+    text = None
+    if _C_JSON is not None and (type(value) is dict or type(value) is list):
+        with contextlib.suppress(Exception):  # json's own path below gives the error
+            text = _C_JSON(value)
     try:
-        text = _JSON.encode(value)
+        if text is None:
+            text = _JSON.encode(value)
     except RecursionError:
         raise EncodeError("not valid JSON: nested too deeply") from None
     except (TypeError, ValueError) as e:

@@ -509,6 +509,10 @@ class Param(Expr[T]):
     def dbtype(self) -> DbType[Any] | None:
         return self.type_
 
+    def __repr__(self) -> str:
+        # As written in a query: where ``to_sql`` shows the parameter's value goes.
+        return f"param({self.name!r})"
+
     def typed(self, dbtype: DbType[Any] | None, hidden: bool = False) -> Param[T]:
         """This parameter taking ``dbtype`` (the type of what it is compared with)."""
         return Param(self.name, dbtype, hidden)

@@ -23,8 +23,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from ._compile.cache import Compiled, compile_prepared
 from .errors import EncodeError
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from ._codec import Codecs
     from .dialect import Dialect
 
-__all__ = ["Plan", "Prepared", "param", "prepare"]
+__all__ = ["Params", "Plan", "Prepared", "param", "prepare"]
 
 T = TypeVar("T")
+# A prepared query's parameters' values, by name (None: it takes none).
+Params: TypeAlias = Mapping[str, object] | None
 
 
 class Prepared(Generic[T]):
@@ -48,9 +50,18 @@ class Prepared(Generic[T]):
         names: the names of its parameters.
     """
 
-    __slots__ = ("_fixed", "_plans", "_slots", "last", "names", "query", "read_only")
+    __slots__ = (
+        "_derived",
+        "_fixed",
+        "_plans",
+        "_slots",
+        "last",
+        "names",
+        "query",
+        "read_only",
+    )
 
-    def __init__(self, q: Query[T]) -> None:
+    def __init__(self, q: Query[T], *, takes: frozenset[str] | None = None) -> None:
         if not isinstance(q, Query):
             raise TypeError(f"prepare() takes a query (query(User)...), not {describe(q)}")
         if q.preloads:
@@ -72,7 +83,10 @@ class Prepared(Generic[T]):
                     )
                 slots.append((i, value.name))
         self.query = q
-        self.names = frozenset(name for _, name in slots)
+        found = frozenset(name for _, name in slots)
+        # A query derived from a prepared one (``derived``) takes the same
+        # parameters, even those its derivation left out (an ORDER BY's).
+        self.names = found if takes is None else takes | found
         # Whether it may run on a replica: a locking query (FOR UPDATE) reads the primary.
         self.read_only = q.locking is None
         self._fixed = values
@@ -82,6 +96,8 @@ class Prepared(Generic[T]):
         # The plan ``plan`` returned last: a Repo on one kind of connection
         # finds it here without building a key.
         self.last: Plan | None = None
+        # Queries derived from this one, prepared once each (see ``derived``).
+        self._derived: dict[Hashable, Prepared[Any]] = {}
 
     def __repr__(self) -> str:
         return f"<repodb.Prepared {sorted(self.names)} of {self.query!r}>"
@@ -109,6 +125,20 @@ class Prepared(Generic[T]):
         for i, name in self._slots:
             values[i] = params[name]
         return tuple(values)
+
+    def derived(self, key: Hashable, build: Callable[[Query[T]], Query[Any]]) -> Prepared[Any]:
+        """``build(self.query)`` prepared, once per ``key``: it takes this query's parameters.
+
+        Why: ``repo.exists`` and ``repo.aggregate`` of a prepared query run a
+        query made from it (``SELECT 1 ... LIMIT 1``, ``SELECT count(*)``);
+        made and prepared on the first call only, they cost no more than it
+        on the next. ``key`` names the derivation (``"exists"``).
+        """
+        found = self._derived.get(key)
+        if found is None:
+            # Two threads may both build it: the same value, one kept.
+            found = self._derived.setdefault(key, Prepared(build(self.query), takes=self.names))
+        return found
 
     def plan(self, dialect: Dialect, codecs: Codecs) -> Plan:
         """The statement for ``dialect``, with its encoder and decoder for ``codecs``."""

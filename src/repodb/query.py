@@ -35,10 +35,17 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ._compile import select
-from ._compile.cache import CacheInfo, Compiled, cache_info, clear_cache, compile_statement
+from ._compile.cache import (
+    CacheInfo,
+    Compiled,
+    cache_info,
+    clear_cache,
+    compile_prepared,
+    compile_statement,
+)
 from ._compile.writer import OuterBinding, Writer
 from .dialect import SQLITE, Dialect
 from .expr import (
@@ -73,6 +80,9 @@ from .schema import (
 )
 from .table import Table
 from .types import DbType, optional, to_dbtype
+
+if TYPE_CHECKING:
+    from .prepared import Prepared
 
 __all__ = [
     "Alias",
@@ -1683,11 +1693,47 @@ def _among(column: Column[Any], keys: list[Any] | Query[Any]) -> Expr[bool]:
     return column == keys[0] if len(keys) == 1 else column.in_(keys)
 
 
-def to_sql(statement: Statement, dialect: Dialect) -> tuple[str, list[Any]]:
-    """The SQL text and parameter values of a query or a write statement, for inspection.
+def to_sql(
+    statement: Statement | Prepared[Any],
+    dialect: Dialect,
+    params: Mapping[str, object] | None = None,
+) -> tuple[str, list[Any]]:
+    """The SQL text and parameter values of a query, a write statement or a prepared query.
+
+    A query with parameters (``param(name)``), prepared or not, shows each
+    parameter where its value goes, as ``param('name')``; with ``params``
+    (name -> value, as a Repo runs it) the values it would be sent with,
+    a missing or unknown one refused as when it runs.
 
     Example: ``to_sql(query(User).where(User.id == 1), SQLITE)`` is
-    ``('SELECT ... WHERE ("u0"."id" = ?)', [1])``.
+    ``('SELECT ... WHERE ("u0"."id" = ?)', [1])``; ``to_sql(by_id, SQLITE,
+    {"id": 1})`` the same for ``by_id = prepare(query(User).where(User.id ==
+    param("id")))``.
     """
-    compiled = compile_statement(statement, dialect)
-    return compiled.sql, list(compiled.params)
+    from .prepared import Prepared
+
+    if isinstance(statement, Prepared):
+        prepared: Prepared[Any] | None = statement
+        statement = statement.query
+    elif params is not None:
+        prepared = Prepared(_query_for_params(statement))
+    else:
+        values: list[object] = []
+        statement.walk([], values)
+        if not any(isinstance(v, Param) for v in values):
+            compiled = compile_statement(statement, dialect)
+            return compiled.sql, list(compiled.params)
+        prepared = None
+    compiled = compile_prepared(statement, dialect)
+    if prepared is None or params is None:
+        return compiled.sql, list(compiled.params)
+    return compiled.sql, list(prepared.values(params))
+
+
+def _query_for_params(statement: Statement) -> Query[Any]:
+    if not isinstance(statement, Query):
+        raise TypeError(
+            "to_sql takes parameters' values with a query or a prepared query, not"
+            f" {describe(statement)}"
+        )
+    return statement

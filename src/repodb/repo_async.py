@@ -44,13 +44,16 @@ from typing import (
 )
 
 from . import _observe, telemetry
-from ._compile.cache import Compiled, RowsDecoder, compile_statement
+from ._compile.cache import Compiled, RowsDecoder, compile_prepared, compile_statement
 from ._observe import Watch
 from ._repo import write_async as _write
 from ._repo.explain import Explain, plan_text
 from ._repo.reads import (
     KEY_QUERIES,
+    ONE,
+    aggregate_key,
     aggregate_query,
+    exists_query,
     fields_query,
     key_of,
     key_query,
@@ -63,11 +66,10 @@ from .connection_async import AsyncConnection, AsyncLeasedTransaction, AsyncTran
 from .driver import IsolationLevel
 from .errors import ConnectionLost, MultipleResults, NotFound, SerializationFailure
 from .expr import Column, Expr, Statement, describe
-from .functions import fragment
 from .preload_async import preload as _preload
 from .preload_async import run_query as _run_query
-from .prepared import Prepared
-from .query import Query, query, subquery
+from .prepared import Params, Prepared
+from .query import Query, query
 from .request import Many, One, Request, ZeroOrOne
 from .schema import Schema
 from .table import Table
@@ -90,11 +92,6 @@ __all__ = [
     "WriteResult",
 ]
 
-# What an existence probe selects: the literal 1, not a bound 1, whose type
-# the server could not infer (asyncpg, which binds by the inferred type,
-# would take it for text).
-_ONE = fragment("1", type_=int)
-
 T = TypeVar("T")
 P = TypeVar("P")
 R = TypeVar("R")
@@ -104,6 +101,10 @@ N = TypeVar("N", bound=int | float | Decimal)
 
 Ts = TypeVarTuple("Ts")
 Aggregate = Literal["count", "sum", "avg", "min", "max"]
+# What the aggregates' overloads take: an avg of a Decimal column is a Decimal, of others a float.
+_DecimalColumn = Column[Decimal] | Column[Decimal | None]
+_FloatColumn = Column[int] | Column[int | None] | Column[float] | Column[float | None]
+_MinMax = Literal["min", "max"]
 
 _perf = time.perf_counter
 _logger = telemetry.logger
@@ -388,7 +389,7 @@ class AsyncRepo:
     async def all(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         prefix: str | None = None,
@@ -428,7 +429,7 @@ class AsyncRepo:
     async def one(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         prefix: str | None = None,
@@ -497,7 +498,7 @@ class AsyncRepo:
     async def one_or_none(
         self,
         q: Prepared[T],
-        params: Mapping[str, object] | None = None,
+        params: Params = None,
         /,
         *,
         prefix: str | None = None,
@@ -581,18 +582,20 @@ class AsyncRepo:
             return await self.one_or_none(query(schema).where(**fields))
         return await self.one_or_none(*found)
 
-    async def exists(self, q: Query[Any]) -> bool:
-        """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read)."""
-        q = _query_for(q, "exists()", requests=False)
-        probe = q.exclude("select", "order_by", "preload").select(_ONE).limit(1)
-        if (
-            q.limit_by is not None
-            or q.offset_by is not None
-            or q.distinct_on is not None
-            or q.combinations
-        ):
-            # A union's members must keep their select lists, so the whole is a subquery.
-            probe = query(subquery(q.exclude("preload"))).select(_ONE).limit(1)
+    @overload
+    async def exists(self, q: Query[Any], /) -> bool: ...
+    @overload
+    async def exists(self, q: Prepared[Any], params: Params = None, /) -> bool: ...
+    async def exists(self, q: Query[Any] | Prepared[Any], params: Params = None, /) -> bool:
+        """Whether ``q`` has any row (``SELECT 1 ... LIMIT 1``, nothing else is read).
+
+        A prepared query takes its parameters' values; its probe is prepared
+        once, on the first call.
+        """
+        if type(q) is Prepared:
+            return bool(await self.all(q.derived("exists", exists_query), params))
+        _no_params(params, "exists()")
+        probe = exists_query(_query_for(q, "exists()", requests=False))
         return bool((await self._execute(probe, "read"))[0])
 
     # The result types are what both databases return: count an int; sum
@@ -605,17 +608,11 @@ class AsyncRepo:
     ) -> int: ...
     @overload
     async def aggregate(  # type: ignore[overload-overlap]
-        self,
-        q: Query[Any],
-        function: Literal["avg"],
-        field: Column[Decimal] | Column[Decimal | None],
+        self, q: Query[Any], function: Literal["avg"], field: _DecimalColumn
     ) -> Decimal | None: ...
     @overload
     async def aggregate(
-        self,
-        q: Query[Any],
-        function: Literal["avg"],
-        field: Column[int] | Column[int | None] | Column[float] | Column[float | None],
+        self, q: Query[Any], function: Literal["avg"], field: _FloatColumn
     ) -> float | None: ...
     @overload
     async def aggregate(
@@ -627,17 +624,49 @@ class AsyncRepo:
     ) -> N | None: ...
     @overload
     async def aggregate(
-        self, q: Query[Any], function: Literal["min", "max"], field: Column[T | None]
+        self, q: Query[Any], function: _MinMax, field: Column[T | None]
     ) -> T | None: ...
     @overload
-    async def aggregate(
-        self, q: Query[Any], function: Literal["min", "max"], field: Column[T]
-    ) -> T | None: ...
+    async def aggregate(self, q: Query[Any], function: _MinMax, field: Column[T]) -> T | None: ...
     @overload
     async def aggregate(self, q: Query[Any], function: Aggregate, field: str) -> object: ...
+    @overload
     async def aggregate(
-        self, q: Query[Any], function: Aggregate, field: Column[Any] | str | None = None
-    ) -> Any:
+        self,
+        q: Prepared[Any],
+        params: Params,
+        function: Literal["count"],
+        field: Column[Any] | str | None = None,
+    ) -> int: ...
+    @overload
+    async def aggregate(  # type: ignore[overload-overlap]
+        self, q: Prepared[Any], params: Params, function: Literal["avg"], field: _DecimalColumn
+    ) -> Decimal | None: ...
+    @overload
+    async def aggregate(
+        self, q: Prepared[Any], params: Params, function: Literal["avg"], field: _FloatColumn
+    ) -> float | None: ...
+    @overload
+    async def aggregate(
+        self, q: Prepared[Any], params: Params, function: Literal["sum"], field: Column[N]
+    ) -> N | None: ...
+    @overload
+    async def aggregate(
+        self, q: Prepared[Any], params: Params, function: Literal["sum"], field: Column[N | None]
+    ) -> N | None: ...
+    @overload
+    async def aggregate(
+        self, q: Prepared[Any], params: Params, function: _MinMax, field: Column[T | None]
+    ) -> T | None: ...
+    @overload
+    async def aggregate(
+        self, q: Prepared[Any], params: Params, function: _MinMax, field: Column[T]
+    ) -> T | None: ...
+    @overload
+    async def aggregate(
+        self, q: Prepared[Any], params: Params, function: Aggregate, field: str
+    ) -> object: ...
+    async def aggregate(self, q: Query[Any] | Prepared[Any], *args: Any, **named: Any) -> Any:
         """``count``/``sum``/``avg``/``min``/``max`` over a query's rows.
 
         ``count`` gives an int; ``sum``, ``min`` and ``max`` the column's
@@ -649,13 +678,31 @@ class AsyncRepo:
         ``count`` without a field counts rows. A query with ``limit``,
         ``offset``, ``distinct``, grouping or a set operation is aggregated
         through a subquery, so the aggregate sees exactly the rows ``q``
-        returns (as Ecto does).
+        returns (as Ecto does). A prepared query takes its parameters'
+        values next (``aggregate(prepared, {"user": 1}, "count")``); the
+        aggregate query is prepared once per function and field.
 
         Example: ``await repo.aggregate(query(Post).where(Post.user_id == 1), "sum", Post.views)``.
         """
-        return await self.one(
-            aggregate_query(_query_for(q, "aggregate()", requests=False), function, field)
-        )
+        if type(q) is Prepared:
+            return await self._prepared_aggregate(q, *args, **named)
+        return await self._aggregate(_query_for(q, "aggregate()", requests=False), *args, **named)
+
+    async def _aggregate(
+        self, q: Query[Any], function: Aggregate, field: Column[Any] | str | None = None
+    ) -> Any:
+        return await self.one(aggregate_query(q, function, field))
+
+    async def _prepared_aggregate(
+        self,
+        prepared: Prepared[Any],
+        params: Params,
+        function: Aggregate,
+        field: Column[Any] | str | None = None,
+    ) -> Any:
+        key = aggregate_key(function, field)
+        derived = prepared.derived(key, lambda q: aggregate_query(q, function, field))
+        return await self.one(derived, params)
 
     # -- Ecto's conveniences: all_by, page, load, explain -----------------------------
 
@@ -716,35 +763,93 @@ class AsyncRepo:
     async def _codecs_on(self, conn: AsyncConnection, checkout: float) -> Codecs:
         return conn.codecs
 
-    async def explain(self, q: Query[Any], *, analyze: bool = False) -> str:
+    @overload
+    async def explain(self, q: Query[Any], /, *, analyze: bool = False) -> str: ...
+    @overload
+    async def explain(
+        self,
+        q: Prepared[Any],
+        params: Params = None,
+        /,
+        *,
+        analyze: bool = False,
+    ) -> str: ...
+    async def explain(
+        self,
+        q: Query[Any] | Prepared[Any],
+        params: Params = None,
+        /,
+        *,
+        analyze: bool = False,
+    ) -> str:
         """The database's plan for ``q``, as text (``EXPLAIN``; SQLite's ``EXPLAIN QUERY PLAN``).
 
         Runs where ``q`` would (a replica, for a read), with ``q``'s values
-        bound, so the plan is the one the query gets. ``analyze=True`` runs
-        the query and shows actual rows and times (PostgreSQL's ``EXPLAIN
-        ANALYZE``; SQLite has none, and refuses it).
+        bound, so the plan is the one the query gets; a prepared query's with
+        the parameters' values given. ``analyze=True`` runs the query and
+        shows actual rows and times (PostgreSQL's ``EXPLAIN ANALYZE``; SQLite
+        has none, and refuses it).
 
         Example: ``print(await repo.explain(query(Post).where(Post.member_id == 1)))``.
         """
+        values: tuple[Any, ...] | None = None
+        if type(q) is Prepared:
+            values = q.values(params)
+            q = q.query
+        else:
+            _no_params(params, "explain()")
         q = _query_for(q, "explain()", requests=False)
         intent = _intent(q)
         statement = Explain(q, analyze)
         if intent == "read":
-            plan: str = await self._read(self._on_connection, intent, self._explain_on, statement)
+            plan: str = await self._read(
+                self._on_connection, intent, self._explain_on, statement, values
+            )
             return plan
-        return await self._on_connection(intent, self._explain_on, statement)
+        return await self._on_connection(intent, self._explain_on, statement, values)
 
-    async def _explain_on(self, conn: AsyncConnection, checkout: float, statement: Explain) -> str:
-        rows, _ = await self._compile_run(conn, checkout, statement)
+    async def _explain_on(
+        self,
+        conn: AsyncConnection,
+        checkout: float,
+        statement: Explain,
+        values: tuple[Any, ...] | None,
+    ) -> str:
+        if values is None:
+            rows, _ = await self._compile_run(conn, checkout, statement)
+        else:
+            # A prepared query's plan: compiled with its parameters, run with their values.
+            compiled = compile_prepared(statement, self._dialect(conn)).with_params(values)
+            rows, _ = await self._run(conn, compiled, checkout)
         return plan_text(rows, conn.dialect)
 
-    def stream(self, q: Query[T], *, batch_size: int = 500) -> AsyncRepoStream[T]:
+    @overload
+    def stream(self, q: Query[T], /, *, batch_size: int = 500) -> AsyncRepoStream[T]: ...
+    @overload
+    def stream(
+        self,
+        q: Prepared[T],
+        params: Params = None,
+        /,
+        *,
+        batch_size: int = 500,
+    ) -> AsyncRepoStream[T]: ...
+    def stream(
+        self,
+        q: Query[T] | Prepared[T],
+        params: Params = None,
+        /,
+        *,
+        batch_size: int = 500,
+    ) -> AsyncRepoStream[T]:
         """The results one at a time, without loading them all.
 
         On PostgreSQL a server-side cursor (``WITH HOLD`` outside a
         transaction, so it works without one). Use it in a ``with`` block (or
         exhaust it): the connection stays checked out until then. Preloads
-        are not applied to streamed rows.
+        are not applied to streamed rows. A prepared query takes its
+        parameters' values; a missing or unknown one is refused here, before
+        any connection is checked out.
 
         Example::
 
@@ -752,9 +857,14 @@ class AsyncRepo:
                 for event in events:
                     ...
         """
-        if _query_for(q, "stream()", requests=False).preloads:
+        if type(q) is Prepared:
+            intent: Intent = "read" if q.read_only else "write"
+            return AsyncRepoStream(self, q, q.values(params), intent, batch_size)
+        _no_params(params, "stream()")
+        streamed = _query_for(q, "stream()", requests=False)
+        if streamed.preloads:
             raise ValueError("stream does not preload; use repo.preload on batches, or repo.all")
-        return AsyncRepoStream(self, q, _intent(q), batch_size)
+        return AsyncRepoStream(self, streamed, (), _intent(streamed), batch_size)
 
     @overload
     async def reload(self, records: S) -> S: ...
@@ -926,7 +1036,7 @@ class AsyncRepo:
         probe = unique_probe(changeset, names)
         if probe is None:
             return changeset
-        found = (await self._execute(probe.select(_ONE).limit(1), "write"))[0]
+        found = (await self._execute(probe.select(ONE).limit(1), "write"))[0]
         if not found:
             return changeset
         return changeset.add_error(
@@ -1265,6 +1375,15 @@ def _query_for(q: object, where: str, requests: bool = True) -> Query[Any]:
         ", a prepared query or a typed Request" if requests else ""
     )
     raise TypeError(f"{where} takes {takes}, not {describe(q)}")
+
+
+def _no_params(params: object, where: str) -> None:
+    """A TypeError for parameters' values given with a query that takes none."""
+    if params is not None:
+        raise TypeError(
+            f"{where} takes parameters' values with a prepared query only"
+            " (prepare(q), with param(name) where each value goes)"
+        )
 
 
 def _intent(q: Query[Any]) -> Intent:

@@ -489,6 +489,14 @@ def _insert_rows(
 def _writable(q: Query[Any], what: str) -> None:
     """Raise unless ``q`` is a plain filter of one table (all UPDATE/DELETE can use)."""
     if not isinstance(q, Query):
+        from .prepared import Prepared
+
+        if isinstance(q, Prepared):
+            raise TypeError(
+                f"{what} takes a query, not a prepared query: a write is built from its query"
+                " on each call (the compiled-SQL cache skips compiling a shape seen before);"
+                " put the values in the query where it has param()"
+            )
         raise TypeError(f"{what} takes a query, not {describe(q)}")
     extra = [
         name

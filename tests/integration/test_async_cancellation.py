@@ -3,14 +3,15 @@
 The asyncio contract (STYLE.md): a cancelled ``await`` leaves its connection
 reusable or discards it, and cancels its statement on the server. These
 tests check it where a leak would hide: 1,000 tasks, each running one of
-six kinds of work on an ``AsyncPool`` of 4 connections (or an
+seven kinds of work on an ``AsyncPool`` of 4 connections (or an
 ``AsyncRepo`` over it), in waves of 40, are cancelled after a random delay,
 so that the cancellation lands while a task waits for a checkout, while its
-statement runs, between the batches of a stream, inside a transaction (and
-its savepoint), inside a Repo transaction or a Multi; the sixth kind runs
-its queries under ``asyncio.timeout()`` as well, so that it is sometimes
-cancelled twice: psycopg then closes the connection, which the pool must
-discard, not lend again. Each task notes the point it had reached, and the
+statement runs, between the batches of a stream (of a query, or of a
+prepared query), inside a transaction (and its savepoint), inside a Repo
+transaction or a Multi; the last kind runs its queries under
+``asyncio.timeout()`` as well, so that it is sometimes cancelled twice:
+psycopg then closes the connection, which the pool must discard, not lend
+again. Each task notes the point it had reached, and the
 test checks that every point was hit.
 
 Afterwards the pool is idle (no connection borrowed, none waiting, every
@@ -43,7 +44,7 @@ from typing import Any
 
 import pytest
 
-from repodb import AsyncConnection, AsyncRepo, Request, connect_async
+from repodb import AsyncConnection, AsyncRepo, Request, connect_async, param, prepare
 from repodb.changeset import cast
 from repodb.multi import Results
 from repodb.multi_async import AsyncMulti
@@ -137,6 +138,18 @@ async def stream(pool: AsyncPool, repo: AsyncRepo, short: str, at: list[str]) ->
             await asyncio.sleep(0.001)
 
 
+# A prepared query streams through the same held connection and cursor.
+MEMBERS_FROM = prepare(query(Member).where(Member.id >= param("first")))
+
+
+async def prepared_stream(pool: AsyncPool, repo: AsyncRepo, short: str, at: list[str]) -> None:
+    at[0] = "checkout"
+    async with repo.stream(MEMBERS_FROM, {"first": 0}, batch_size=5) as rows:
+        async for _ in rows:
+            at[0] = "prepared stream"
+            await asyncio.sleep(0.001)
+
+
 async def transaction(pool: AsyncPool, repo: AsyncRepo, short: str, at: list[str]) -> None:
     at[0] = "checkout"
     async with pool.connection() as conn:
@@ -177,9 +190,17 @@ async def timeout(pool: AsyncPool, repo: AsyncRepo, short: str, at: list[str]) -
         await repo.exec(Request.exec(short))
 
 
-KINDS = [statement, stream, transaction, repo_transaction, multi, timeout]
+KINDS = [statement, stream, prepared_stream, transaction, repo_transaction, multi, timeout]
 # Where a cancellation must have landed at least once, when it is seen as such.
-POINTS = {"checkout", "statement", "stream", "transaction", "repo transaction", "multi"}
+POINTS = {
+    "checkout",
+    "statement",
+    "stream",
+    "prepared stream",
+    "transaction",
+    "repo transaction",
+    "multi",
+}
 
 
 async def cancel_at_random(works: Sequence[Work], rng: random.Random) -> Counter[str]:

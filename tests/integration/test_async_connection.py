@@ -30,9 +30,15 @@ from DECLARE to CLOSE; the server itself cancelled a timed-out statement
 (``pg_stat_activity``); ``run_transaction`` retries a real serialization
 failure; cancelling a task running ``pg_sleep(10)`` returns promptly and
 leaves no statement of ours running on the server, outside and inside a
+<<<<<<< HEAD
 transaction (rolled back), the connection usable; on psycopg, a statement
 cancelled twice (the second time while psycopg's cancel request is on its
 way) is cancelled on the server by the driver's own cancel request.
+=======
+transaction (rolled back), the connection usable. On SQLite: a connect
+cancelled while its thread opens the file has that thread close what it
+opened, even once ``asyncio.run`` has closed the loop.
+>>>>>>> main
 """
 
 from __future__ import annotations
@@ -61,9 +67,11 @@ from tests.conftest import (
     STATEMENT_TIMEOUT,
     assert_loop_ran,
     fresh_schema_url,
+    held_open,
     pg_url,
     through_asyncpg,
     ticker,
+    write_locked,
 )
 
 # Every test here runs on PostgreSQL through both async drivers, psycopg and asyncpg.
@@ -1022,6 +1030,32 @@ def test_sqlite_cancelling_a_task_interrupts_its_statement(tmp_path: Path) -> No
                 raise
 
     asyncio.run(body())
+
+
+def test_sqlite_a_connect_cancelled_while_opening_closes_what_it_opens(tmp_path: Path) -> None:
+    # Regression: the connection's thread still opened the file after the
+    # cancellation, and the event loop was to close it; asyncio.run had
+    # closed the loop by then (a pool shut down while it filled, at the end
+    # of a program), so the connection stayed open until the garbage
+    # collector found it (Python 3.13: "ResourceWarning: unclosed database").
+    path = tmp_path / "busy.db"
+    with write_locked(path):
+
+        async def body() -> None:
+            task = asyncio.create_task(aopen(f"sqlite:///{path}"))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(body())
+
+    # Now the thread opens the file; then it must close it, not the garbage
+    # collector (which would find the connection much later, if at all).
+    deadline = time.monotonic() + 10
+    while held_open(path):
+        assert time.monotonic() < deadline, "the cancelled connect's connection stayed open"
+        time.sleep(0.01)
 
 
 async def _run_endless(

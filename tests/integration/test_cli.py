@@ -1,10 +1,12 @@
 """The ``repodb`` command line, on SQLite files and the real PostgreSQL.
 
-Covered, end to end through the installed ``repodb`` script (a subprocess):
-new -> edit -> migrate -> status -> rollback -> status on both databases; a
-failing migration prints one line naming it and exits 1, with a traceback
-only under ``--verbose``; ``diff`` writes a migration that, once migrated,
-makes the next ``diff`` print ``no difference``; ``python -m repodb``.
+Covered, end to end through the installed ``repodb`` script (a subprocess)
+on SQLite, and the same through ``main([...])`` on PostgreSQL and MariaDB
+(the script's path is the same whatever the database): new -> edit ->
+migrate -> status -> rollback -> status; a failing migration prints one line
+naming it and exits 1, with a traceback only under ``--verbose``; ``diff``
+writes a migration that, once migrated, makes the next ``diff`` print ``no
+difference``; ``python -m repodb``.
 
 In-process through ``main([...])``: migrate ``--to``, rollback ``--step`` and
 ``--to``; status of applied, pending and missing files; ``create``/``drop`` of
@@ -115,8 +117,28 @@ class {name}(Schema, table="{table}"):
 """
 
 
-def run(*args: str, cwd: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The installed ``repodb`` script, with REPODB_URL set to ``url`` (or unset)."""
+def run(
+    *args: str,
+    cwd: Path,
+    url: str | None = None,
+    here: pytest.CaptureFixture[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The installed ``repodb`` script, with REPODB_URL set to ``url`` (or unset).
+
+    With ``here`` (capsys), ``main(args)`` in this process instead, ``cwd``
+    being the current directory: where the script has been run end to end
+    already (on SQLite), a process per command proves nothing more on a
+    server, and costs a second or more each on a loaded machine.
+    """
+    if here is not None:
+        assert cwd.resolve() == Path.cwd().resolve()
+        with pytest.MonkeyPatch.context() as patch:
+            if url is None:
+                patch.delenv("REPODB_URL", raising=False)
+            else:
+                patch.setenv("REPODB_URL", url)
+            code, out, err = cli(here, *args)
+        return subprocess.CompletedProcess(["repodb", *args], code, out, err)
     env = {k: v for k, v in os.environ.items() if k != "REPODB_URL"}
     if url is not None:
         env["REPODB_URL"] = url
@@ -131,8 +153,13 @@ def run(*args: str, cwd: Path, url: str | None = None) -> subprocess.CompletedPr
     )
 
 
-def ok(*args: str, cwd: Path, url: str | None = None) -> str:
-    done = run(*args, cwd=cwd, url=url)
+def ok(
+    *args: str,
+    cwd: Path,
+    url: str | None = None,
+    here: pytest.CaptureFixture[str] | None = None,
+) -> str:
+    done = run(*args, cwd=cwd, url=url, here=here)
     assert done.returncode == 0, f"repodb {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     # MariaDB's runs of migrations (only) start with the note on transactional DDL.
     mariadb = url is not None and url.startswith("mariadb")
@@ -200,23 +227,38 @@ def module_name() -> Iterator[str]:
 # End to end, through the installed script ------------------------------------------
 
 
-def test_new_migrate_status_rollback(db_url: str, workdir: Path) -> None:
-    path = Path(ok("new", "create_users", cwd=workdir, url=db_url).strip())
+def end_to_end_or_here(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> pytest.CaptureFixture[str] | None:
+    """None (the installed script, a process per command) on SQLite; else ``capsys`` (``main``).
+
+    The script's own path (entry point, exit codes, stdout and stderr as a
+    shell sees them) is the same whatever the database; what differs by
+    database is inside ``main``.
+    """
+    return None if db_url.startswith("sqlite") else capsys
+
+
+def test_new_migrate_status_rollback(
+    db_url: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    here = end_to_end_or_here(db_url, capsys)
+    path = Path(ok("new", "create_users", cwd=workdir, url=db_url, here=here).strip())
     assert re.fullmatch(rf"migrations/{VERSION}_create_users\.py", path.as_posix())
     version = path.name[:14]
     assert "def change(ops" in (workdir / path).read_text()
     (workdir / path).write_text(CREATE_USERS)
 
-    status = status_rows(ok("status", cwd=workdir, url=db_url))
+    status = status_rows(ok("status", cwd=workdir, url=db_url, here=here))
     assert status == {version: ["create_users", "pending"]}
 
-    out = ok("migrate", cwd=workdir, url=db_url)
+    out = ok("migrate", cwd=workdir, url=db_url, here=here)
     assert re.fullmatch(
         rf"== {version} create_users \.\.\. up {TIMING}\n1 migration applied\n", out
     ), out
-    assert ok("migrate", cwd=workdir, url=db_url) == "already up to date\n"
+    assert ok("migrate", cwd=workdir, url=db_url, here=here) == "already up to date\n"
 
-    out = ok("status", cwd=workdir, url=db_url)
+    out = ok("status", cwd=workdir, url=db_url, here=here)
     [(name, state, applied_at)] = status_rows(out).values()
     assert (name, state) == ("create_users", "applied")
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", applied_at)
@@ -225,21 +267,24 @@ def test_new_migrate_status_rollback(db_url: str, workdir: Path) -> None:
     with open_conn(db_url) as conn:
         conn.exec(Request.exec("INSERT INTO users (email) VALUES ('ada@example.com')"))
 
-    out = ok("rollback", cwd=workdir, url=db_url)
+    out = ok("rollback", cwd=workdir, url=db_url, here=here)
     assert re.fullmatch(
         rf"== {version} create_users \.\.\. down {TIMING}\n1 migration rolled back\n", out
     ), out
-    assert status_rows(ok("status", cwd=workdir, url=db_url)) == {
+    assert status_rows(ok("status", cwd=workdir, url=db_url, here=here)) == {
         version: ["create_users", "pending"]
     }
-    assert ok("rollback", cwd=workdir, url=db_url) == "nothing to roll back\n"
+    assert ok("rollback", cwd=workdir, url=db_url, here=here) == "nothing to roll back\n"
 
 
-def test_a_failing_migration_prints_one_line_and_exits_1(db_url: str, workdir: Path) -> None:
+def test_a_failing_migration_prints_one_line_and_exits_1(
+    db_url: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    here = end_to_end_or_here(db_url, capsys)
     write_migration(workdir / "migrations", 20261126141500, "create_users", CREATE_USERS)
     write_migration(workdir / "migrations", 20261126141600, "broken", BROKEN)
 
-    done = run("migrate", cwd=workdir, url=db_url)
+    done = run("migrate", cwd=workdir, url=db_url, here=here)
     assert done.returncode == 1
     applied, failed = done.stdout.splitlines()
     assert re.fullmatch(rf"== 20261126141500 create_users \.\.\. up {TIMING}", applied)
@@ -252,7 +297,7 @@ def test_a_failing_migration_prints_one_line_and_exits_1(db_url: str, workdir: P
     # The failed migration left nothing behind (on MariaDB, without transactional
     # DDL, its first statement stays, and status says so); the one before it
     # stays applied.
-    status = status_rows(ok("status", cwd=workdir, url=db_url))
+    status = status_rows(ok("status", cwd=workdir, url=db_url, here=here))
     stopped = db_url.startswith("mariadb")
     assert [row[:2] for row in status.values()] == [
         ["create_users", "applied"],
@@ -265,7 +310,7 @@ def test_a_failing_migration_prints_one_line_and_exits_1(db_url: str, workdir: P
         with open_conn(db_url) as conn:
             conn.exec(Request.exec("CREATE TABLE half (id INTEGER)"))
 
-    verbose = run("--verbose", "migrate", cwd=workdir, url=db_url)
+    verbose = run("--verbose", "migrate", cwd=workdir, url=db_url, here=here)
     assert verbose.returncode == 1
     assert "Traceback (most recent call last)" in verbose.stderr
     assert re.match(
@@ -274,19 +319,32 @@ def test_a_failing_migration_prints_one_line_and_exits_1(db_url: str, workdir: P
 
 
 def test_diff_writes_a_migration_that_makes_the_next_diff_empty(
-    db_url: str, workdir: Path, module_name: str
+    db_url: str, workdir: Path, capsys: pytest.CaptureFixture[str], module_name: str
 ) -> None:
+    here = end_to_end_or_here(db_url, capsys)
     name = f"CliUser{uuid.uuid4().hex[:6]}"
     (workdir / f"{module_name}.py").write_text(MODELS.format(name=name, table="members"))
 
-    out = ok("diff", "--schemas", module_name, "--name", "create_members", cwd=workdir, url=db_url)
+    out = ok(
+        "diff",
+        "--schemas",
+        module_name,
+        "--name",
+        "create_members",
+        cwd=workdir,
+        url=db_url,
+        here=here,
+    )
     first, *summary = out.splitlines()
     assert re.fullmatch(rf"migrations/{VERSION}_create_members\.py", first)
     assert summary == ["  create table members (id, email, karma)"]
     assert "members" in (workdir / first).read_text()
 
-    assert "1 migration applied" in ok("migrate", cwd=workdir, url=db_url)
-    assert ok("diff", "--schemas", module_name, cwd=workdir, url=db_url) == "no difference\n"
+    assert "1 migration applied" in ok("migrate", cwd=workdir, url=db_url, here=here)
+    assert (
+        ok("diff", "--schemas", module_name, cwd=workdir, url=db_url, here=here)
+        == "no difference\n"
+    )
     assert [p.name for p in (workdir / "migrations").iterdir() if p.suffix == ".py"] == [
         Path(first).name
     ]
@@ -804,7 +862,12 @@ def has_table(url: str, table: str) -> bool:
     ids=["ctrl_c", "sigterm"],
 )
 def test_a_signal_during_a_migration_rolls_it_back_and_says_so(
-    db_url: str, workdir: Path, signum: signal.Signals, code: int, said: str
+    db_url: str,
+    workdir: Path,
+    signum: signal.Signals,
+    code: int,
+    said: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     marker = workdir / "inside"
     # On SQLite the release never comes: only the signal ends the wait.
@@ -826,7 +889,7 @@ def test_a_signal_during_a_migration_rolls_it_back_and_says_so(
     if db_url.startswith("mariadb"):
         # No transactional DDL: what ran stays, and the history says how far it got.
         assert has_table(db_url, "slow")
-        assert status_rows(ok("status", cwd=workdir, url=db_url)) == {
+        assert status_rows(ok("status", cwd=workdir, url=db_url, here=capsys)) == {
             str(SLOW_VERSION): [
                 "slow",
                 "pending, migrating: under way, or interrupted, after 1 operation"
@@ -837,7 +900,7 @@ def test_a_signal_during_a_migration_rolls_it_back_and_says_so(
     # Nothing of the migration stays, and nothing says it ran.
     assert not has_table(db_url, "slow")
     assert applied_versions(db_url) == []
-    assert status_rows(ok("status", cwd=workdir, url=db_url)) == {
+    assert status_rows(ok("status", cwd=workdir, url=db_url, here=capsys)) == {
         str(SLOW_VERSION): ["slow", "pending"]
     }
 

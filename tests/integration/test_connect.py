@@ -5,13 +5,16 @@ absolute path, ``:memory:``; PostgreSQL URL and libpq conninfo built from the
 URL's parts); ``repr`` never shows a password; a refused connection (closed
 port, unknown role, unknown database, unopenable SQLite file) is a fast
 ConnectError whose ``str``/``repr`` never contain the password; ``ping``;
-closing twice is harmless; the ``with`` block closes; every use of a closed
+closing twice is harmless; the ``with`` block closes; a SQLite connect
+interrupted (Ctrl-C) while it waits for a busy file closes the file; every use of a closed
 connection raises a repodb Error; an address that is not a str is a
 TypeError saying what is expected, at every entry point taking one.
 """
 
 from __future__ import annotations
 
+import _thread
+import signal
 import threading
 import time
 import traceback
@@ -25,7 +28,7 @@ import pytest
 import repodb
 from repodb import Request
 from repodb.types import tup
-from tests.conftest import CONNECT_TIMEOUT, open_conn, pg_url
+from tests.conftest import CONNECT_TIMEOUT, held_open, open_conn, pg_url, write_locked
 
 pytestmark = pytest.mark.mariadb
 
@@ -88,6 +91,33 @@ def test_sqlite_connections_racing_to_open_a_new_file_all_succeed(tmp_path: Path
             t.join(timeout=30)
         assert not any(t.is_alive() for t in threads)
         assert failures == []
+
+
+def test_sqlite_a_connect_interrupted_while_it_waits_for_the_file_closes_it(tmp_path: Path) -> None:
+    # Ctrl-C while the connect waits for a busy file (its switch to WAL
+    # retries for busy_timeout): the file it had opened is closed, not left
+    # for the garbage collector.
+    path = tmp_path / "busy.db"
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal: a process started in
+    # the background (scripts/test's other versions) starts with SIGINT
+    # ignored, and interrupt_main then does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with write_locked(path):
+            ctrl_c = threading.Timer(0.2, _thread.interrupt_main)
+            ctrl_c.start()
+            try:
+                with pytest.raises(KeyboardInterrupt) as interrupted:
+                    repodb.connect(f"sqlite:///{path}?busy_timeout=30000")
+            finally:
+                ctrl_c.cancel()
+                ctrl_c.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # Kept, the traceback keeps the connect's frames (as a REPL's last
+    # traceback does): only a close frees the file.
+    assert interrupted.traceback
+    assert not held_open(path)
 
 
 def test_sqlite_memory_databases_are_private() -> None:

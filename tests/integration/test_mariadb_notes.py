@@ -8,7 +8,9 @@ column's scale. The sessions run with ``sql_notes = 0``, so they are not
 counted; a real warning still is.
 
 Covered, through the sync (PyMySQL) and async (asyncmy) drivers: both Notes
-leave ``@@warning_count`` at 0 and log nothing on the ``asyncmy`` logger.
+leave ``@@warning_count`` at 0 and log nothing on the ``asyncmy`` logger. A
+real warning (``SELECT 1/0``) is logged there by asyncmy, as docs/mariadb.md
+says, and silenced as it says.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pytest
 
 import repodb
 from repodb import Request, connect_async
-from repodb.types import tup
+from repodb.types import optional, tup
 
 DROP_MISSING = Request.exec("DROP TABLE IF EXISTS no_such_table")
 CREATE = Request.exec("CREATE TABLE prices (id INTEGER PRIMARY KEY, price DECIMAL(10, 2))")
@@ -53,3 +55,27 @@ def test_async_notes_log_nothing(mariadb_db_url: str, caplog: pytest.LogCaptureF
     with caplog.at_level(logging.DEBUG, logger="asyncmy"):
         asyncio.run(asyncio.wait_for(main(), 60))
     assert [r.getMessage() for r in caplog.records if r.name.startswith("asyncmy")] == []
+
+
+def test_a_real_warning_is_asyncmys_log_line_as_documented(
+    mariadb_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    divide = Request.one("SELECT 1/0", row=optional(int))
+
+    async def main() -> None:
+        async with await connect_async(mariadb_db_url) as conn:
+            assert await conn.one(divide) is None
+
+    with caplog.at_level(logging.DEBUG, logger="asyncmy"):
+        asyncio.run(asyncio.wait_for(main(), 60))
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("asyncmy")]
+    assert logged == [(logging.WARNING, "Division by 0")]
+    caplog.clear()
+    asyncmy = logging.getLogger("asyncmy")
+    level = asyncmy.level
+    asyncmy.setLevel(logging.ERROR)  # the docs' way to silence it
+    try:
+        asyncio.run(asyncio.wait_for(main(), 60))
+    finally:
+        asyncmy.setLevel(level)
+    assert [r for r in caplog.records if r.name.startswith("asyncmy")] == []

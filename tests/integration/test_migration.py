@@ -1042,6 +1042,7 @@ def test_migrators_of_different_schemas_do_not_wait_for_each_other(
             admin.exec(Request.exec(f"DROP SCHEMA {other} CASCADE"))
 
 
+@pytest.mark.postgresql  # pg_url() itself: no fixture for conftest to mark it by
 def test_a_search_path_naming_no_schema_is_a_clear_error(folder: Path) -> None:
     write(folder, V1, "items", ITEMS)
     url = with_search_path(pg_url(), f"missing_{uuid.uuid4().hex[:8]}")

@@ -3,8 +3,11 @@
 A query prepared once runs again with new values: every parameter type
 binds through its column's codec, the results are the query's, and a
 missing, unknown or ill-typed parameter is an ``EncodeError`` naming it
-before anything is sent. ``get``, ``get_by`` and ``all_by`` run on prepared
-queries of their own, so they are checked here too.
+before anything is sent. It streams, and ``exists``, ``aggregate`` and
+``explain`` take it too (sync here, async in the last test; a prepared
+stream dropped or cancelled is in ``test_stream_dropped.py`` and
+``test_async_cancellation.py``). ``get``, ``get_by`` and ``all_by`` run on
+prepared queries of their own, so they are checked here too.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import pytest
 
 import repodb
 from repodb import EncodeError, NotFound, Prepared, Request, param, prepare
+from repodb.dialect import Dialect
 from repodb.functions import count
-from repodb.query import query
+from repodb.pool import Pool
+from repodb.query import query, to_sql
 from repodb.repo import Repo
 from repodb.schema import Col, Schema, field
-from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
+from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
 
 from .repo_models import Member, create_tables
 
@@ -168,8 +173,14 @@ def test_wrong_parameters_are_named_and_nothing_is_sent(repo: Repo) -> None:
 
 
 def test_a_query_with_parameters_runs_only_prepared(repo: Repo) -> None:
-    with pytest.raises(EncodeError, match=r"has parameters \(qty\): run it prepared"):
+    with pytest.raises(EncodeError, match=r"has parameters \(qty\): a query with param"):
         repo.all(query(Item).where(Item.qty == param("qty")))
+    # Writes take no prepared query, and say what to do instead.
+    with pytest.raises(TypeError, match="not a prepared query: a write is built"):
+        repo.delete_all(prepare(query(Item).where(Item.qty == param("qty"))))  # type: ignore[call-overload]
+    with pytest.raises(EncodeError, match="a write takes values, not param"):
+        repo.update_all(query(Item).where(Item.qty == param("qty")), set={"qty": 1})
+    assert repo.aggregate(query(Item), "count") == 6
 
 
 def test_a_prepared_query_is_a_value_shared_by_repos_and_tenants(
@@ -182,6 +193,84 @@ def test_a_prepared_query_is_a_value_shared_by_repos_and_tenants(
     assert repo.one(by_qty, {"qty": 2}) == other.one(by_qty, {"qty": 2})
     # The query it came from is unchanged: values are never written into it.
     assert by_qty.query.wheres == prepare(by_qty.query).query.wheres
+
+
+def test_a_prepared_query_streams_with_its_parameters(repo: Repo, db_url: str) -> None:
+    from_qty = prepare(query(Item).where(Item.qty >= param("low")).order_by(Item.qty))
+    events: list[repodb.QueryEvent] = []
+    pool = Pool(
+        db_url,
+        max_size=1,
+        timeout=10,
+        connect_timeout=CONNECT_TIMEOUT,
+        statement_timeout=STATEMENT_TIMEOUT,
+    )
+    try:
+        watched = Repo(pool, on_event=events.append, log_params=True)
+        with watched.stream(from_qty, {"low": 2}, batch_size=2) as rows:
+            assert [i.qty for i in rows] == [2, 3, 4, 5, 6]
+        with watched.stream(from_qty, {"low": 6}) as rows:
+            assert [i.name for i in rows] == ["item 6"]
+        # One event per stream, with the values it ran with.
+        assert [(e.params, e.rows) for e in events] == [((2,), 5), ((6,), 1)]
+        assert events[0].sql == to_sql(from_qty, conn_dialect(db_url))[0]
+        # A missing or unknown parameter is refused before anything is checked out.
+        with pytest.raises(EncodeError, match=r"missing 'low'"):
+            watched.stream(from_qty, {})
+        with pytest.raises(EncodeError, match=r"unknown 'high'"):
+            watched.stream(from_qty, {"low": 1, "high": 2})
+        with pytest.raises(TypeError, match="with a prepared query only"):
+            watched.stream(query(Item), {"low": 1})  # type: ignore[call-overload]
+        # A value of the wrong type fails as the stream starts, sends nothing,
+        # and gives the connection back.
+        with pytest.raises(EncodeError, match=r"parameter 'low': expected int, got str"):
+            watched.stream(from_qty, {"low": "2"})
+        assert pool.stats().in_use == 0
+        assert [i.qty for i in watched.all(from_qty, {"low": 5})] == [5, 6]
+    finally:
+        pool.shutdown(timeout=5)
+
+
+def test_exists_aggregate_and_explain_take_a_prepared_query(repo: Repo) -> None:
+    seen: list[str] = []
+    watched = Repo(repo.source, on_event=lambda e: seen.append(e.sql))
+    active_from = prepare(
+        query(Item).where(Item.qty >= param("low"), Item.active == param("on")).order_by(Item.id)
+    )
+    assert watched.exists(active_from, {"low": 6, "on": True})
+    assert not watched.exists(active_from, {"low": 6, "on": False})
+    assert watched.aggregate(active_from, {"low": 1, "on": False}, "count") == 4
+    assert watched.aggregate(active_from, {"low": 3, "on": False}, "count", Item.rating) == 1
+    assert watched.aggregate(active_from, {"low": 1, "on": False}, "sum", Item.qty) == 12
+    total: Decimal | None = watched.aggregate(
+        active_from, {"low": 1, "on": True}, "sum", Item.price
+    )
+    assert total == Decimal("9.50")
+    assert watched.aggregate(active_from, {"low": 1, "on": True}, "max", "qty") == 6
+    assert watched.aggregate(active_from, {"low": 9, "on": True}, "min", Item.qty) is None
+    # A limited query is aggregated over its rows, its limit a parameter.
+    top = prepare(query(Item).order_by(Item.qty.desc()).limit(param("n")))
+    assert watched.aggregate(top, {"n": 2}, "sum", Item.qty) == 11
+    assert watched.aggregate(top, {"n": 0}, "count") == 0
+    assert not watched.exists(top, {"n": 0})
+    # Run again with other values, a derived query sends the same SQL.
+    assert watched.aggregate(active_from, {"low": 2, "on": False}, "sum", Item.qty) == 11
+    assert seen[-1] == seen[4]
+    with pytest.raises(EncodeError, match=r"missing 'on'"):
+        watched.exists(active_from, {"low": 1})
+    with pytest.raises(EncodeError, match=r"parameter 'low': expected int"):
+        watched.aggregate(active_from, {"low": "1", "on": True}, "count")
+    with pytest.raises(TypeError, match="with a prepared query only"):
+        watched.exists(query(Item), {"low": 1})  # type: ignore[call-overload]
+    plan = watched.explain(active_from, {"low": 1, "on": True})
+    assert plan == watched.explain(query(Item).where(Item.qty >= 1, active=True).order_by(Item.id))
+    with pytest.raises(EncodeError, match=r"parameter 'on': expected bool"):
+        watched.explain(active_from, {"low": 1, "on": "yes"})
+
+
+def conn_dialect(url: str) -> Dialect:
+    with open_conn(url) as conn:
+        return conn.dialect
 
 
 def test_get_get_by_and_all_by_run_prepared_queries(conn: repodb.Connection) -> None:
@@ -198,6 +287,12 @@ def test_get_get_by_and_all_by_run_prepared_queries(conn: repodb.Connection) -> 
     assert repo.get_by(Member, name="ada", age=36) == ada
     # A redact=True field's value never shows, even prepared.
     assert repo.get_by(Member, password="s3cret") == ada
+    assert [str(v) for v in seen[-1][1] or ()] == ["**redacted**"]
+    # Nor streamed: the stream's one event hides it too.
+    with repo.stream(
+        prepare(query(Member).where(Member.password == param("pw"))), {"pw": "s3cret"}
+    ) as rows:
+        assert [m.name for m in rows] == ["ada"]
     assert [str(v) for v in seen[-1][1] or ()] == ["**redacted**"]
     assert seen[0][1] == (ada.id,)
     with pytest.raises(NotFound):
@@ -230,6 +325,21 @@ def test_the_async_repo_runs_prepared_queries(db_url: str) -> None:
             ]
             with pytest.raises(EncodeError, match="missing 'token'"):
                 await repo.all(by_token, {})
+            from_qty = prepare(query(Item).where(Item.qty >= param("low")).order_by(Item.qty))
+            async with repo.stream(from_qty, {"low": 2}, batch_size=1) as rows:
+                assert [i.qty async for i in rows] == [2, 3]
+            with pytest.raises(EncodeError, match="missing 'low'"):
+                repo.stream(from_qty, {})
+            with pytest.raises(EncodeError, match="parameter 'low'"):
+                async with repo.stream(from_qty, {"low": 2.5}) as rows:
+                    pass
+            assert await repo.exists(from_qty, {"low": 3})
+            assert not await repo.exists(from_qty, {"low": 4})
+            assert await repo.aggregate(from_qty, {"low": 2}, "sum", Item.qty) == 5
+            assert await repo.aggregate(from_qty, {"low": 1}, "count") == 3
+            assert await repo.explain(from_qty, {"low": 2}) == await repo.explain(
+                query(Item).where(Item.qty >= 2).order_by(Item.qty)
+            )
 
     async def bounded() -> None:
         async with asyncio.timeout(60):

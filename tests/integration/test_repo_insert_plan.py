@@ -22,7 +22,7 @@ from repodb import Request
 from repodb._compile import cache
 from repodb._repo import write
 from repodb.changeset import InvalidChangesetError, cast
-from repodb.errors import UniqueViolation
+from repodb.errors import EncodeError, UniqueViolation
 from repodb.query import query
 from repodb.repo import Repo
 from repodb.schema import Col, Embedded, Schema, field
@@ -176,3 +176,21 @@ def test_a_duplicate_is_a_field_error_or_a_noted_integrity_error(
     assert 'add .unique_constraint("code")' in "\n".join(undeclared.value.__notes__)
     assert [e.error is not None for e in events] == [False, True, True]
     assert [row[1:] for row in conn.all(PARCELS)] == [("a", None, 1)]
+
+
+def test_a_value_that_does_not_fit_names_its_field_and_sends_nothing(
+    repo: Repo, conn: repodb.Connection, events: list[QueryEvent]
+) -> None:
+    with pytest.raises(EncodeError) as none:
+        repo.insert(Parcel(code=None))  # type: ignore[arg-type]
+    assert str(none.value) == (
+        "Parcel.code: expected str, got None; None is only allowed for optional(...) types"
+    )
+    with pytest.raises(EncodeError, match=r"^Parcel\.weight: expected int, got str$"):
+        repo.insert(Parcel(code="a", weight="3"))  # type: ignore[arg-type]
+    with pytest.raises(EncodeError, match=r"^Parcel\.sent_at: datetime: a naive datetime"):
+        repo.insert(Parcel(code="a", sent_at=dt.datetime(2024, 1, 1)))
+    with pytest.raises(EncodeError, match=r"^Parcel\.destination: expected Destination, got"):
+        repo.insert(Parcel(code="a", destination={"city": "Paris"}))  # type: ignore[arg-type]
+    assert events == []
+    assert conn.all(PARCELS) == []

@@ -189,6 +189,29 @@ def test_none_values_and_a_given_key(repo: Repo) -> None:
     assert_as_read(other, repo)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"at": dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)},
+        {"at": dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC, fold=1)},
+        {"at": dt.datetime(2026, 1, 2, tzinfo=dt.timezone(dt.timedelta(0)))},
+        {"doc": {"a": 1, "b": "x", "c": None, "d": 1.5, "e": True}},
+        {"doc": [1, "x", None, -2.5]},
+        {"doc": {"1": [1]}},
+        {"tags": [], "count": -(2**63), "ratio": 1.5, "flag": False},
+    ],
+    ids=["utc", "utc-fold", "other-utc-zone", "flat-doc", "flat-list", "nested-doc", "edges"],
+)
+def test_values_of_the_usual_class_return_what_get_gives(
+    repo: Repo, changes: dict[str, Any]
+) -> None:
+    """Values a read already gives as they are (kept without a conversion) and their neighbours."""
+    stamp = dt.datetime(2025, 6, 1, 12, 0, 0, 1, tzinfo=dt.UTC)
+    inserted = repo.insert(a_thing(**changes, inserted_at=stamp, updated_at=stamp))
+    assert_as_read(inserted, repo)
+    assert inserted.inserted_at == inserted.updated_at == stamp
+
+
 def test_an_insert_from_a_changeset_returns_what_get_gives(
     repo: Repo, conn: repodb.Connection
 ) -> None:

@@ -1,10 +1,11 @@
 """A ``repo.stream`` read in part and then dropped gives its connection back.
 
-Covered, on SQLite, PostgreSQL and MariaDB, sync and async: with a one-connection
-pool, a stream abandoned after its first row (never closed, never
-exhausted) is collected, its cursor closed (no cursor left on the
-PostgreSQL session; MariaDB's unbuffered result read off, the protocol in
-step for the next statement) and its connection given back, with one WARNING on the
+Covered, on SQLite, PostgreSQL and MariaDB, sync and async, for a query's
+stream and a prepared query's: with a one-connection pool, a stream
+abandoned after its first row (never closed, never exhausted) is collected,
+its cursor closed (no cursor left on the PostgreSQL session; MariaDB's
+unbuffered result read off, the protocol in step for the next statement)
+and its connection given back, with one WARNING on the
 ``repodb.pool`` logger; the next read gets the connection instead of waiting
 out the pool's timeout. A stream closed properly warns nothing.
 """
@@ -18,12 +19,12 @@ import time
 
 import pytest
 
-from repodb import Request
+from repodb import Request, param, prepare
 from repodb.pool import Pool
 from repodb.pool_async import AsyncPool
 from repodb.query import query
-from repodb.repo import Repo
-from repodb.repo_async import AsyncRepo
+from repodb.repo import Repo, RepoStream
+from repodb.repo_async import AsyncRepo, AsyncRepoStream
 from repodb.schema import Col, Schema, field
 from repodb.url import parse_url
 from tests.conftest import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, open_conn
@@ -45,6 +46,23 @@ class Reading(Schema, table="readings"):
     value: Col[int]
 
 
+# Every reading from a first id on: the prepared query each test streams too.
+FROM_ID = prepare(query(Reading).where(Reading.id >= param("first")).order_by(Reading.id))
+KINDS = ["query", "prepared"]
+
+
+def open_stream(repo: Repo, kind: str, batch_size: int = 500) -> RepoStream[Reading]:
+    if kind == "prepared":
+        return repo.stream(FROM_ID, {"first": 1}, batch_size=batch_size)
+    return repo.stream(query(Reading).order_by(Reading.id), batch_size=batch_size)
+
+
+def open_async_stream(repo: AsyncRepo, kind: str, batch_size: int) -> AsyncRepoStream[Reading]:
+    if kind == "prepared":
+        return repo.stream(FROM_ID, {"first": 1}, batch_size=batch_size)
+    return repo.stream(query(Reading).order_by(Reading.id), batch_size=batch_size)
+
+
 def seed(url: str) -> None:
     with open_conn(url) as conn:
         key = KEY[conn.dialect.name]
@@ -56,8 +74,9 @@ def dropped(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "stream was dropped" in r.getMessage()]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_dropped_stream_gives_its_connection_back(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    db_url: str, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     seed(db_url)
     pool = Pool(
@@ -69,11 +88,11 @@ def test_a_dropped_stream_gives_its_connection_back(
     )
     try:
         repo = Repo(pool)
-        with repo.stream(query(Reading)) as rows:
+        with open_stream(repo, kind) as rows:
             assert len(list(rows)) == 5
         assert dropped(caplog) == []
 
-        stream = repo.stream(query(Reading), batch_size=2)
+        stream = open_stream(repo, kind, batch_size=2)
         assert next(stream).value == 1
         assert pool.stats().in_use == 1
         del stream
@@ -94,8 +113,9 @@ def test_a_dropped_stream_gives_its_connection_back(
         pool.shutdown(timeout=5)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_dropped_async_stream_gives_its_connection_back(
-    db_url: str, caplog: pytest.LogCaptureFixture
+    db_url: str, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     seed(db_url)
 
@@ -104,7 +124,7 @@ def test_a_dropped_async_stream_gives_its_connection_back(
             db_url, max_size=1, timeout=BOUND, connect_timeout=CONNECT_TIMEOUT
         ) as pool:
             repo = AsyncRepo(pool)
-            stream = repo.stream(query(Reading), batch_size=2)
+            stream = open_async_stream(repo, kind, batch_size=2)
             assert (await anext(stream)).value == 1
             assert pool.stats().in_use == 1
             del stream

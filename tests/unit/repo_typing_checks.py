@@ -44,6 +44,10 @@ def reads(repo: Repo) -> None:
     assert_type(repo.all(names, {"age": 1}, prefix="t"), list[str])
     assert_type(repo.aggregate(query(Member), "count"), int)
     assert_type(repo.stream(query(Member)), RepoStream[Member])
+    assert_type(repo.stream(by_email, {"email": "x"}, batch_size=10), RepoStream[Member])
+    assert_type(repo.stream(names, {"age": 1}), RepoStream[str])
+    assert_type(repo.exists(by_email, {"email": "x"}), bool)
+    assert_type(repo.explain(by_email, {"email": "x"}, analyze=True), str)
     assert_type(repo.reload(Member(email="x", name="x")), Member)
     assert_type(repo.reload([Member(email="x", name="x")]), list[Member])
     assert_type(repo.one(query(Member).select(count())), int)
@@ -68,6 +72,19 @@ def aggregates(repo: Repo) -> None:
     assert_type(repo.aggregate(authors, "max", Author.joined_at), dt.datetime | None)
     # A field named by a string has no static type.
     assert_type(repo.aggregate(authors, "max", "age"), object)
+    # A prepared query, its parameters' values next: the same types.
+    older = prepare(query(Author).where(Author.age > param("age")))
+    values = {"age": 30}
+    assert_type(repo.aggregate(older, values, "count"), int)
+    assert_type(repo.aggregate(older, values, "count", Author.age), int)
+    assert_type(repo.aggregate(older, None, "sum", Author.id), int | None)
+    assert_type(repo.aggregate(older, values, "sum", Author.age), int | None)
+    assert_type(repo.aggregate(older, values, "sum", Author.balance), Decimal | None)
+    assert_type(repo.aggregate(older, values, "avg", Author.age), float | None)
+    assert_type(repo.aggregate(older, values, "avg", Author.balance), Decimal | None)
+    assert_type(repo.aggregate(older, values, "min", Author.name), str | None)
+    assert_type(repo.aggregate(older, values, "max", Author.joined_at), dt.datetime | None)
+    assert_type(repo.aggregate(older, values, "max", "age"), object)
 
 
 def requests(repo: Repo) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from repodb import EncodeError, param, prepare
 from repodb._codec import row_decoder
+from repodb._compile.cache import compile_statement
+from repodb._repo.reads import aggregate_key, exists_query
 from repodb.dialect import POSTGRESQL, SQLITE
 from repodb.driver.sqlite import CODECS as SQLITE_CODECS
 from repodb.errors import DecodeError
@@ -51,8 +53,48 @@ def test_the_sql_is_the_query_s_with_placeholders_where_the_params_go() -> None:
     assert prepared.plan(POSTGRESQL, SQLITE_CODECS).sql.endswith("LIMIT $3")
     # The query itself still holds its parameters, unbound: it runs only prepared.
     assert prepared.query is q
-    with pytest.raises(EncodeError, match=r"has parameters \(age, n\): run it prepared"):
-        to_sql(q, SQLITE)
+
+
+def test_to_sql_shows_where_the_parameters_go_or_the_values_a_run_sends() -> None:
+    q = query(Person).where(Person.age > param("age"), name="Ada").limit(param("n"))
+    prepared = prepare(q)
+    sql, values = to_sql(prepared, SQLITE)
+    assert sql == prepared.plan(SQLITE, SQLITE_CODECS).sql
+    assert repr(values) == "[param('age'), 'Ada', param('n')]"
+    # The query itself, unprepared, shows the same.
+    assert repr(to_sql(q, SQLITE)) == repr((sql, values))
+    assert to_sql(prepared, POSTGRESQL, {"age": 30, "n": 5}) == (
+        sql.replace("?", "$1", 1).replace("?", "$2", 1).replace("?", "$3", 1),
+        [30, "Ada", 5],
+    )
+    assert to_sql(q, SQLITE, {"age": 30, "n": 5}) == (sql, [30, "Ada", 5])
+    with pytest.raises(EncodeError, match=r"missing 'n' \(it takes 'age', 'n'\)"):
+        to_sql(prepared, SQLITE, {"age": 30})
+    with pytest.raises(EncodeError, match=r"unknown 'x' \(it takes none\)"):
+        to_sql(query(Person), SQLITE, {"x": 1})
+    with pytest.raises(TypeError, match="with a query or a prepared query, not"):
+        to_sql(Person.age == param("age"), SQLITE, {"age": 1})  # type: ignore[arg-type]
+    # Running the unprepared query is what fails, and says how.
+    with pytest.raises(EncodeError, match=r"has parameters \(age, n\): a query with param"):
+        compile_statement(q, SQLITE)
+
+
+def test_a_derived_query_is_prepared_once_and_takes_the_parameters_of_its_source() -> None:
+    prepared = prepare(
+        query(Person).where(Person.age > param("age")).select(Person.age + param("bonus", int))
+    )
+    probe = prepared.derived("exists", exists_query)
+    assert prepared.derived("exists", exists_query) is probe
+    assert probe.names == prepared.names == frozenset({"age", "bonus"})
+    # The probe drops the select list, and the parameter in it, yet takes its value.
+    assert probe.values({"age": 30, "bonus": 2}) == (30, 1)
+    with pytest.raises(EncodeError, match="missing 'bonus'"):
+        probe.values({"age": 30})
+    # An aggregate of one column is one derivation, however the column is reached.
+    key = aggregate_key("sum", Person.age)
+    assert key == aggregate_key("sum", Person.age)
+    assert key != aggregate_key("max", Person.age) != aggregate_key("sum", Person.score)
+    assert aggregate_key("count", None) == ("aggregate", "count", None)
 
 
 def test_parameter_errors_are_clear() -> None:

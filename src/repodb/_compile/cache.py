@@ -304,8 +304,9 @@ def _build(statement: Statement, dialect: Dialect, expected: int) -> _Entry:
     named = [p.name for p in w.params if isinstance(p, Param)]
     if named:
         raise EncodeError(
-            f"this query has parameters ({', '.join(dict.fromkeys(named))}): run it prepared,"
-            " prepare(q), with their values"
+            f"this statement has parameters ({', '.join(dict.fromkeys(named))}): a query with"
+            " parameters runs prepared, prepare(q), with their values (to_sql shows where they"
+            " go); a write takes values, not param()"
         )
     return _Entry(dialect, w.sql, tuple(w.types), w.result, tuple(w.hidden))
 

@@ -46,7 +46,6 @@ from typing import Any
 from ..connection import Connection
 from ..dialect import Dialect
 from ..errors import EncodeError
-from ..request import One, Request
 from ..schema import IndexDef, Schema, SchemaInfo, schema_info
 from ..types import DbType, Kind, array, optional, to_dbtype
 from . import introspect
@@ -66,6 +65,7 @@ from .ops import (
     Raw,
     References,
 )
+from .runner import _rules
 
 __all__ = ["EXTRA_DROPS", "declared_indexes", "declared_tables", "diff"]
 
@@ -158,21 +158,13 @@ def diff(
     return creates + dropped_indexes + changes + dropped_columns + indexes + dropped_tables
 
 
-# The database schema diff compares in: PostgreSQL's current schema; SQLite's
-# own database is always "main".
-_CURRENT_SCHEMA: dict[str, Request[None, str | None, One]] = {
-    "sqlite": Request.one("SELECT 'main'", row=optional(str), oneshot=True),
-    "postgresql": Request.one("SELECT current_schema()", row=optional(str), oneshot=True),
-    "mariadb": Request.one("SELECT DATABASE()", row=optional(str), oneshot=True),
-}
-
-
 def _check_prefixes(conn: Connection, schemas: list[type[Schema]]) -> None:
     """Refuse schemas whose ``prefix`` names a database schema other than the current one."""
     prefixed = [(cls, p) for cls in schemas if (p := schema_info(cls).prefix) is not None]
     if not prefixed:
         return
-    current = conn.one(_CURRENT_SCHEMA[conn.dialect.name])
+    # The schema the migrations run in: the current one (SQLite's own is "main").
+    current = conn.one(_rules(conn).current_schema)
     for cls, prefix in prefixed:
         if prefix != current:
             raise ValueError(

@@ -105,7 +105,8 @@ class _SessionRules:
             the column, where altering a column rewrites its whole definition
             (MariaDB's ``MODIFY COLUMN``): an ``alter_column`` without
             ``previous`` keeps it, as PostgreSQL's ``ALTER COLUMN`` does.
-        current_schema: the schema (database) the migrations run in, and
+        current_schema: the schema (database) the migrations run in and
+            ``diff`` compares (SQLite's is always ``main``), and
             ``no_schema`` the error when there is none.
         busy_timeout: the pragma bounding how long a write transaction
             waits for another (SQLite), set to the migrator's lock timeout.
@@ -135,9 +136,9 @@ class _SessionRules:
     table_exists: Request[str, bool, One]
     exists_quoted: bool
     column_constraints: Request[tuple[str, str], tuple[str, str], Many] | None
+    current_schema: Request[None, str | None, One]
     transactional_ddl: bool = True
     column_check: Request[tuple[str, str], str, Many] | None = None
-    current_schema: Request[None, str | None, One] | None = None
     no_schema: str = (
         "no schema to migrate: none of the search_path's schemas exists"
         " (create it, or fix the search_path)"
@@ -149,7 +150,6 @@ class _SessionRules:
 
 
 _POLL_SECONDS = 0.05
-_current_schema = Request.one("SELECT current_schema()", row=optional(str), oneshot=True)
 _try_lock = Request.one("SELECT pg_try_advisory_lock($1)", params=int, row=bool)
 _wait_lock = Request.exec("SELECT pg_advisory_lock($1)", params=int)
 _unlock = Request.exec("SELECT pg_advisory_unlock($1)", params=int)
@@ -218,6 +218,8 @@ _SESSION_RULES: dict[str, _SessionRules] = {
         ),
         exists_quoted=False,
         column_constraints=None,
+        # A connection's own database is always "main".
+        current_schema=Request.one("SELECT 'main'", row=optional(str), oneshot=True),
     ),
     "postgresql": _SessionRules(
         session_lock=_SessionLock(
@@ -247,7 +249,7 @@ _SESSION_RULES: dict[str, _SessionRules] = {
             params=tup(str, str),
             row=tup(str, str),
         ),
-        current_schema=_current_schema,
+        current_schema=Request.one("SELECT current_schema()", row=optional(str), oneshot=True),
     ),
     "mariadb": _SessionRules(
         session_lock=_SessionLock(
@@ -325,7 +327,6 @@ def lock(conn: Connection, table: str, timeout: float | None) -> Iterator[None]:
                 "migrations hold a session advisory lock, which a transaction pooler"
                 " (pooler=transaction) does not keep: run them on a direct URL to the server"
             )
-        assert rules.current_schema is not None
         schema = conn.one(rules.current_schema)
         if schema is None:
             raise MigrationError(rules.no_schema)
@@ -484,7 +485,7 @@ class History:
         Resolved on the whole search_path, an unqualified name could find
         another schema's history while the migrations run in the current one.
         """
-        schema = self.conn.one(_current_schema)
+        schema = self.conn.one(_rules(self.conn).current_schema)
         return None if schema is None else self.conn.dialect.quote_table(self.table, schema)
 
     def is_applied(self, version: int) -> bool:

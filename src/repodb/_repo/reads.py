@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .. import _codec
 from .._compile.result import RecordShape
 from ..expr import Column, Expr, Value, describe, param
-from ..functions import and_, avg, count, max_, min_, not_, sum_
+from ..functions import and_, avg, count, fragment, max_, min_, not_, sum_
 from ..prepared import Prepared, prepare
 from ..query import Query, query, subquery
 from ..query import column as column_of
@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_QUERIES",
+    "ONE",
     "KeyQuery",
+    "aggregate_key",
     "aggregate_query",
+    "exists_query",
     "fields_query",
     "key_of",
     "key_query",
@@ -127,6 +130,35 @@ _AGGREGATES: dict[str, Callable[[Expr[Any]], Expr[Any]]] = {
     "max": max_,
     "count": lambda e: count(e),
 }
+
+
+# What an existence probe selects: the literal 1, not a bound 1, whose type
+# the server could not infer (asyncpg, which binds by the inferred type,
+# would take it for text).
+ONE = fragment("1", type_=int)
+
+
+def exists_query(q: Query[Any]) -> Query[int]:
+    """``SELECT 1 ... LIMIT 1`` over ``q``'s rows: whether it has any (``repo.exists``)."""
+    if (
+        q.limit_by is not None
+        or q.offset_by is not None
+        or q.distinct_on is not None
+        or q.combinations
+    ):
+        # A union's members must keep their select lists, so the whole is a subquery.
+        return query(subquery(q.exclude("preload"))).select(ONE).limit(1)
+    return q.exclude("select", "order_by", "preload").select(ONE).limit(1)
+
+
+def aggregate_key(function: str, field: Column[Any] | str | None) -> tuple[object, ...]:
+    """What names an aggregate of a prepared query among those derived from it."""
+    if not isinstance(field, Column):
+        return ("aggregate", function, field)
+    # A column compares by building a condition: its walk is its identity.
+    shape: list[object] = ["aggregate", function]
+    field.walk(shape, [])
+    return tuple(shape)
 
 
 def aggregate_query(q: Query[Any], function: str, field: Column[Any] | str | None) -> Query[Any]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from .._compile.cache import compile_statement
 from .._observe import Watch
 from ..errors import Error
+from ..prepared import Prepared
 from ..query import Query
 
 if True:  # ASYNC
@@ -47,18 +48,30 @@ _logger = logging.getLogger("repodb.pool")
 class AsyncRepoStream(AsyncIterator[T]):
     """Results of ``repo.stream``, fetched in batches; close it (or use ``with``) when done."""
 
-    def __init__(self, repo: AsyncRepo, q: Query[T], intent: Intent, batch_size: int) -> None:
+    def __init__(
+        self,
+        repo: AsyncRepo,
+        q: Query[T] | Prepared[T],
+        values: tuple[Any, ...],
+        intent: Intent,
+        batch_size: int,
+    ) -> None:
         self._buffer: list[T] = []
         self._batch = batch_size
         self._closed = False
         if True:  # ASYNC
             # A task cannot wait in __init__: the checkout waits for ``async with``
             # or the first item.
-            self._pending: tuple[AsyncRepo, Query[T], Intent] | None = (repo, q, intent)
+            self._pending: (
+                tuple[AsyncRepo, Query[T] | Prepared[T], tuple[Any, ...], Intent] | None
+            ) = (repo, q, values, intent)
         else:
-            self._open(repo, q, intent)
+            self._open(repo, q, values, intent)
 
-    async def _open(self, repo: AsyncRepo, q: Query[T], intent: Intent) -> None:
+    async def _open(
+        self, repo: AsyncRepo, q: Query[T] | Prepared[T], values: tuple[Any, ...], intent: Intent
+    ) -> None:
+        """Check out a connection for ``intent`` and start ``q`` (prepared: with ``values``)."""
         batch_size = self._batch
         started = _perf()
         self._hold = repo._source.checkout(intent)
@@ -72,15 +85,24 @@ class AsyncRepoStream(AsyncIterator[T]):
         self._count = 0
         self._failure: BaseException | None = None
         try:
-            self._compiled = compiled = compile_statement(q, repo._dialect(conn))
-            self._decode = compiled.decoder(conn.codecs)
+            codecs = conn.codecs
+            if isinstance(q, Prepared):
+                plan = q.plan(repo._dialect(conn), codecs)
+                sql, encode, self._decode = plan.sql, plan.encode, plan.decode
+                self._params, self._hidden = values, plan.hidden
+            else:
+                compiled = compile_statement(q, repo._dialect(conn))
+                sql, encode, self._decode = (
+                    compiled.sql,
+                    compiled.encoder(codecs),
+                    compiled.decoder(codecs),
+                )
+                self._params, self._hidden = compiled.params, compiled.hidden
             if repo._observing():
-                self._watch = Watch(conn, compiled.sql)
+                self._watch = Watch(conn, sql)
             started = _perf()
             try:
-                self._rows = conn._stream_sql(
-                    compiled.sql, compiled.encode(conn.codecs), batch_size
-                )
+                self._rows = conn._stream_sql(sql, encode(self._params), batch_size)
             except Exception as e:  # the event reports any failure, which propagates
                 self._report(e)
                 raise
@@ -88,9 +110,9 @@ class AsyncRepoStream(AsyncIterator[T]):
         except BaseException:  # even interrupted, the connection goes back
             await self._hold.__aexit__(*sys.exc_info())
             raise
-        self._sql = compiled.sql
+        self._sql = sql
         # Dropped unclosed, the stream still gives its connection back.
-        held = (self._hold, self._rows, conn, compiled.sql)
+        held = (self._hold, self._rows, conn, sql)
         if True:  # ASYNC
             loop = asyncio.get_running_loop()
             self._finalizer = weakref.finalize(self, _abandoned, *held, loop)
@@ -104,10 +126,10 @@ class AsyncRepoStream(AsyncIterator[T]):
         async def _opened(self) -> None:
             """Check out and start the query, once (the sync stream opens in ``__init__``)."""
             if self._pending is not None:
-                repo, q, intent = self._pending
+                repo, q, values, intent = self._pending
                 self._pending = None
                 self._closed = True  # until it is open: a failed start leaves nothing to close
-                await self._open(repo, q, intent)
+                await self._open(repo, q, values, intent)
                 self._closed = False
 
     def __aiter__(self) -> Self:
@@ -182,11 +204,11 @@ class AsyncRepoStream(AsyncIterator[T]):
     def _report(self, error: BaseException | None) -> None:
         watch, self._watch = self._watch, None
         if watch is not None:
-            c, (checkout, fetch, decode) = self._compiled, self._times
+            checkout, fetch, decode = self._times
             self._repo._end(
                 watch,
-                c.params,
-                c.hidden,
+                self._params,
+                self._hidden,
                 self._count,
                 error,
                 checkout=checkout,

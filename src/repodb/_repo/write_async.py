@@ -43,14 +43,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .._codec import Convert, written
-from .._compile.cache import Compiled, compile_statement
+from .._codec import Convert, fast_encoder, named_encoder, written
+from .._compile.cache import compile_statement
 from .._observe import Watch
 from ..changeset import Changeset, InvalidChangesetError
 from ..errors import IntegrityError, MultipleResults, QueryError, StaleEntryError
 from ..expr import Column, Expr, InsertedFlag, Statement, Value, describe
 from ..query import Query, Selection, query
 from ..schema import AssocInfo, NotLoaded, Schema, SchemaInfo, schema_info
+from ..types import DbType, Kind
 from ..write import (
     ConflictTarget,
     Delete,
@@ -194,18 +195,20 @@ async def _insert_row(
 ) -> S:
     """INSERT ``record`` (timestamps filled in) with RETURNING: the stored record."""
     schema = type(record)
-    info = schema_info(schema)
     fields = vars(record)
     now: dt.datetime | None = None
     stamps = {}
-    for name in _stamped(schema):
+    for name in _STAMPED.get(schema) or _stamped(schema):
         if fields[name] is None:
             now = now or _now()
             stamps[name] = now
     if on_conflict == "raise" and conflict_target is None:
         # Every field but the database-assigned keys left None (timestamps,
         # virtual fields and associations are not columns of the plan).
-        absent = tuple(name for name in _assigned(schema) if fields[name] is None)
+        absent: tuple[str, ...] = ()
+        for name in _ASSIGNED.get(schema) or _assigned(schema):
+            if fields[name] is None:
+                absent += (name,)
         values = {**fields, **stamps} if stamps else fields
         try:
             inserted: S = await r._on_connection("write", _insert_on, r, record, absent, values)
@@ -232,7 +235,7 @@ async def _insert_row(
     if not rows:  # the conflicting row failed update_where
         raise _stale(changeset or Changeset(record), "insert", stale)
     stored: S = rows[0]
-    return _with_virtual(stored, record, info)
+    return _with_virtual(stored, record, schema_info(schema))
 
 
 async def _upsert_on(
@@ -296,10 +299,18 @@ async def _insert_on(
     absent: tuple[str, ...],
     values: dict[str, Any],
 ) -> S:
-    """The prebuilt INSERT of ``record``'s schema for this connection, run with ``values``."""
+    """The prebuilt INSERT of ``record``'s schema for this connection, run with ``values``.
+
+    ``values`` are ``record``'s fields, its timestamp fields filled in (what
+    ``_rebuilder``'s function takes for granted).
+    """
     plan = _insert_plan(type(record), absent, conn, r._dialect(conn))
-    rows = (await r._run(conn, plan.bind(values), checkout))[0]
-    return _rebuild(record, plan.sent, values, plan.returned, rows[0] if rows else ())
+    params = plan.pick(values)
+    args = plan.encode(params)
+    run = r._run_sql(conn, plan.sql, args, plan.decode, params, plan.hidden, checkout)
+    rows = (await run)[0]
+    inserted: S = plan.rebuild(record, params, rows[0] if rows else ())
+    return inserted
 
 
 class _InsertPlan:
@@ -309,12 +320,26 @@ class _InsertPlan:
     statement from the record and walking it for the compiled-SQL cache cost
     about as much as the database call on SQLite. The statement is compiled
     once (from a row of Nones: the SQL and the parameter types depend only
-    on the columns); each insert binds the record's values in column order.
-    It returns only the columns the database decides (``_written``); the
-    record is rebuilt from the values sent (``_rebuild``).
+    on the columns); each insert picks the record's values in column order
+    and encodes them with one generated function (``_codec.fast_encoder``),
+    an EncodeError naming the field (``"Member.email: expected str, got
+    None; ..."``). It returns only the columns the database decides
+    (``_written``); the record is rebuilt from the values sent and the row
+    returned by another generated function (``_rebuilder``).
     """
 
-    __slots__ = ("compiled", "dialect", "pick", "returned", "sent")
+    __slots__ = (
+        "compiled",
+        "decode",
+        "dialect",
+        "encode",
+        "hidden",
+        "pick",
+        "rebuild",
+        "returned",
+        "sent",
+        "sql",
+    )
 
     def __init__(
         self, schema: type[Schema], absent: tuple[str, ...], dialect: Dialect, codecs: Codecs
@@ -332,10 +357,12 @@ class _InsertPlan:
         self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
             (lambda values: ()) if not names else _pick(names)
         )
-
-    def bind(self, values: Mapping[str, Any]) -> Compiled:
-        """The statement inserting a record whose fields hold ``values``."""
-        return self.compiled.with_params(self.pick(values))
+        self.sql, self.hidden = self.compiled.sql, self.compiled.hidden
+        types = [f.dbtype for f in columns]
+        checked = named_encoder(types, codecs, [f"{schema.__name__}.{n}" for n in names])
+        self.encode = fast_encoder(types, codecs, checked)
+        self.decode = self.compiled.decoder(codecs) if self.returned else None
+        self.rebuild = _rebuilder(schema, names, self.sent, self.returned)
 
 
 _Sent = tuple[tuple[str, type[Any] | None, Convert], ...]
@@ -397,6 +424,88 @@ def _rebuild(
     record = object.__new__(schema)
     record.__dict__.update(fields)
     return record
+
+
+def _rebuilder(
+    schema: type[Schema], names: list[str], sent: _Sent, returned: tuple[str, ...]
+) -> Callable[[Any, tuple[Any, ...], tuple[Any, ...]], Any]:
+    """``_rebuild`` for one insert plan, generated: ``rebuild(given, params, row)``.
+
+    ``params`` are the values sent, one per field of ``names``: ``given``'s
+    own values but for its timestamp fields (which the Repo fills); ``row``
+    the columns ``returned``. The generated function copies ``given``'s
+    fields and replaces only what a read would give otherwise: a sent value
+    not of its read class (through its ``written`` conversion), the
+    timestamps, and the columns returned. A record whose fields are not the
+    plain constructed ones (loaded associations), or a schema with a
+    ``__post_init__`` of its own, takes ``_rebuild``. The source holds only
+    generated names (``c0``, ``k0``); field names, classes and functions are
+    in its namespace.
+    """
+
+    def slow(given: Any, params: tuple[Any, ...], row: tuple[Any, ...]) -> Any:
+        return _rebuild(given, sent, dict(zip(names, params, strict=True)), returned, row)
+
+    constructed, checked = _constructed(schema)
+    if checked or not names:
+        return slow
+    namespace: dict[str, Any] = {
+        "slow": slow,
+        "new": object.__new__,
+        "set_dict": object.__setattr__,
+        "schema": schema,
+        "WIDTH": len(constructed),
+        "DATETIME": dt.datetime,
+        "UTC": dt.UTC,
+    }
+    index = {name: i for i, name in enumerate(names)}
+    stamped = set(_stamped(schema))
+    kinds = {f.name: _base(f.dbtype).kind for f in schema_info(schema).fields}
+    lines: list[str] = []
+    for name, cls, convert in sent:
+        i = index[name]
+        c = f"c{i}"
+        namespace[f"f{i}"], namespace[f"n{i}"] = convert, name
+        if kinds[name] is Kind.DATETIME:
+            # ``written``'s own shortcut for a datetime, without its call.
+            usual = f"{c} is None or (type({c}) is DATETIME and {c}.tzinfo is UTC and not {c}.fold)"
+        elif cls is None:
+            usual = "False"
+        else:
+            namespace[f"k{i}"] = cls
+            usual = f"{c} is None or type({c}) is k{i}"
+        if name in stamped:  # given holds None: the value sent is set in any case
+            lines.append(f"built[n{i}] = {c} if {usual} else f{i}({c})")
+        elif usual == "False":
+            lines.append(f"built[n{i}] = f{i}({c})")
+        else:
+            lines.append(f"if not ({usual}):\n        built[n{i}] = f{i}({c})")
+    for j, name in enumerate(returned):
+        namespace[f"m{j}"] = name
+        lines.append(f"built[m{j}] = r{j}")
+    unpack_row = f"{', '.join(f'r{j}' for j in range(len(returned)))}, = row" if returned else ""
+    body = "\n    ".join(lines)
+    source = f"""\
+def rebuild(given, params, row):
+    fields = given.__dict__
+    if len(fields) != WIDTH:
+        return slow(given, params, row)
+    {", ".join(f"c{i}" for i in range(len(names)))}, = params
+    {unpack_row}
+    built = fields.copy()
+    {body}
+    record = new(schema)
+    set_dict(record, "__dict__", built)
+    return record
+"""
+    exec(compile(source, "<repodb insert rebuilder>", "exec"), namespace)
+    rebuild: Callable[[Any, tuple[Any, ...], tuple[Any, ...]], Any] = namespace["rebuild"]
+    return rebuild
+
+
+def _base(t: DbType[Any]) -> DbType[Any]:
+    """``t``, or the type an optional ``t`` holds."""
+    return t.item if t.kind is Kind.OPTIONAL and t.item is not None else t
 
 
 def _constructed(schema: type[Schema]) -> tuple[tuple[str, ...], bool]:

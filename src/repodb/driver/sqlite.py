@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from .. import _codec
@@ -69,6 +69,10 @@ def _encode_datetime(t: DbType[Any], c: Codecs) -> Convert:
         return v.isoformat(" ", "microseconds")
 
     return encode
+
+
+# ``_encode_datetime``'s text for an aware datetime in UTC, in C.
+_UTC_TEXT = methodcaller("isoformat", " ", "microseconds")
 
 
 def _decode_datetime(t: DbType[Any], c: Codecs) -> Convert:
@@ -188,6 +192,7 @@ CODECS = Codecs(
         Kind.UUID: _decode_text_column(uuid.UUID),
         Kind.JSON: _decode_text_column(json.loads),
     },
+    encode_exact={Kind.DATETIME: _UTC_TEXT},
     decode_exact={
         Kind.BOOL: (int, {0: False, 1: True}.__getitem__),
         Kind.DECIMAL: (str, Decimal),
@@ -406,6 +411,10 @@ def _configured(
     except sqlite3.Error as e:
         raw.close()
         error = ConnectError(f"cannot open SQLite database {url.redacted}: {e}")
+    except BaseException:
+        # Interrupted (Ctrl-C) while waiting for a busy file: nobody else holds it.
+        raw.close()
+        raise
     else:
         return SqliteConnection(raw, settings)
     raise error

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -132,19 +132,21 @@ def _take(rows: Iterator[Row], n: int) -> list[Row]:
 async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncSqliteConnection:
     """Open the database on a new thread that will run every call of the connection."""
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repodb-sqlite")
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(worker, sqlite.connect, url, settings)
+    opening = worker.submit(sqlite.connect, url, settings)
     try:
-        sync = await asyncio.shield(future)
+        sync = await asyncio.shield(asyncio.wrap_future(opening))
     except BaseException:
         # Cancelled while the thread opens the file: the thread still opens
-        # it, and nothing else would close what it opens.
-        future.add_done_callback(lambda done: _discard(done, worker))
+        # it, and nothing else would close what it opens. The callback is
+        # the thread's own (or runs here, once it is done), not the event
+        # loop's: a loop closed meanwhile (``asyncio.run`` ending on the
+        # cancellation) would never run it.
+        opening.add_done_callback(lambda done: _discard(done, worker))
         raise
     return AsyncSqliteConnection(sync, worker)
 
 
-def _discard(done: asyncio.Future[sqlite.SqliteConnection], worker: ThreadPoolExecutor) -> None:
+def _discard(done: Future[sqlite.SqliteConnection], worker: ThreadPoolExecutor) -> None:
     if not done.cancelled() and done.exception() is None:
-        worker.submit(done.result().close)
+        done.result().close()
     worker.shutdown(wait=False)
