@@ -30,15 +30,11 @@ from DECLARE to CLOSE; the server itself cancelled a timed-out statement
 (``pg_stat_activity``); ``run_transaction`` retries a real serialization
 failure; cancelling a task running ``pg_sleep(10)`` returns promptly and
 leaves no statement of ours running on the server, outside and inside a
-<<<<<<< HEAD
-transaction (rolled back), the connection usable; on psycopg, a statement
-cancelled twice (the second time while psycopg's cancel request is on its
-way) is cancelled on the server by the driver's own cancel request.
-=======
-transaction (rolled back), the connection usable. On SQLite: a connect
-cancelled while its thread opens the file has that thread close what it
-opened, even once ``asyncio.run`` has closed the loop.
->>>>>>> main
+transaction (rolled back), the connection usable; a statement cancelled
+twice (the second time while the first cancel request is on its way) is
+cancelled on the server all the same, on psycopg and asyncpg. On SQLite: a
+connect cancelled while its thread opens the file has that thread close what
+it opened, even once ``asyncio.run`` has closed the loop.
 """
 
 from __future__ import annotations
