@@ -10,6 +10,9 @@ comments and the layout of the source survive:
   ``Awaitable[T]`` is ``T``;
 - names are renamed by ``RENAMES`` and two rules: ``AsyncX``/``_AsyncX`` is
   ``X``/``_X``, ``x_async`` is ``x`` (modules and functions);
+- a module whose sync form runs on another client library (MariaDB's:
+  asyncmy, PyMySQL) has its own ``CLIENT_RENAMES``, applied to names in the
+  code only: its prose names both libraries as they are;
 - ``if True:  # ASYNC`` keeps its body in the async source only; its ``else:``
   body (if any) is what the sync module gets, dedented;
 - the same renames apply inside strings and comments, so docstrings, error
@@ -38,12 +41,14 @@ import io
 import re
 import sys
 import tokenize
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
     "src/repodb/connection_async.py",
     "src/repodb/driver/postgresql_async.py",
+    "src/repodb/driver/mariadb_async.py",
     "src/repodb/_pool/slots_async.py",
     "src/repodb/_pool/maintenance_async.py",
     "src/repodb/pool_async.py",
@@ -73,6 +78,11 @@ RENAMES = {
     "anext": "next",
     "asleep": "sleep",
     "load_async_driver": "load_driver",
+}
+# Per module: the async client's names that the sync client spells otherwise
+# (asyncmy follows PyMySQL's API; its ``connected`` is PyMySQL's ``open``).
+CLIENT_RENAMES: dict[str, dict[str, str]] = {
+    "src/repodb/driver/mariadb_async.py": {"asyncmy": "pymysql", "connected": "open"},
 }
 DOTTED = {("asyncio", "sleep"): "time.sleep", ("asyncio", "Event"): "threading.Event"}
 _ASYNC_CLASS = re.compile(r"^(_*)Async(?=[A-Z])")
@@ -138,8 +148,12 @@ def _drop_async_blocks(source: str) -> str:
 _TEXT_TOKENS = frozenset({tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)})
 
 
-def transform(source: str) -> str:
-    """The sync module for an async ``source`` (before formatting)."""
+def transform(source: str, client: Mapping[str, str] | None = None) -> str:
+    """The sync module for an async ``source`` (before formatting).
+
+    ``client``: names renamed in the code only (``CLIENT_RENAMES``).
+    """
+    client = client or {}
     source = _drop_async_blocks(source)
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     offsets = [0]
@@ -179,7 +193,7 @@ def transform(source: str) -> str:
             edits.append((pos(tok.start), pos(significant[i + 2].end), new))
             skip = 2
         elif tok.type == tokenize.NAME:
-            if (new := rename(tok.string)) != tok.string:
+            if (new := client.get(tok.string) or rename(tok.string)) != tok.string:
                 edits.append((pos(tok.start), pos(tok.end), new))
         elif tok.type in _TEXT_TOKENS:
             # The source's own text: an f-string piece's token text has its
@@ -207,7 +221,8 @@ def header(src: Path) -> str:
 def generate(src: Path) -> tuple[Path, str]:
     """The path and the text of the sync module generated from ``src``."""
     target = src.with_name(_ASYNC_SUFFIX.sub(r"\1", src.stem) + ".py")
-    return target, header(src) + transform(src.read_text())
+    client = CLIENT_RENAMES.get(src.relative_to(ROOT).as_posix())
+    return target, header(src) + transform(src.read_text(), client)
 
 
 def main() -> int:

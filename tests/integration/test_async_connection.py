@@ -30,9 +30,11 @@ from DECLARE to CLOSE; the server itself cancelled a timed-out statement
 (``pg_stat_activity``); ``run_transaction`` retries a real serialization
 failure; cancelling a task running ``pg_sleep(10)`` returns promptly and
 leaves no statement of ours running on the server, outside and inside a
-transaction (rolled back), the connection usable. On SQLite: a connect
-cancelled while its thread opens the file has that thread close what it
-opened, even once ``asyncio.run`` has closed the loop.
+transaction (rolled back), the connection usable; a statement cancelled
+twice (the second time while the first cancel request is on its way) is
+cancelled on the server all the same, on psycopg and asyncpg. On SQLite: a
+connect cancelled while its thread opens the file has that thread close what
+it opened, even once ``asyncio.run`` has closed the loop.
 """
 
 from __future__ import annotations
@@ -53,14 +55,17 @@ import pytest
 
 import repodb
 from repodb import AsyncConnection, IsolationLevel, Request, connect_async
+from repodb.driver.postgresql_async import AsyncPostgresConnection
 from repodb.request import One
 from repodb.types import optional, tup
 from tests.conftest import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
     assert_loop_ran,
+    fresh_schema_url,
     held_open,
     pg_url,
+    through_asyncpg,
     ticker,
     write_locked,
 )
@@ -860,6 +865,70 @@ def test_postgresql_cancelling_a_task_cancels_its_statement(pg_schema_url: str) 
                 assert await names(conn) == ["later"]
 
     asyncio.run(body())
+
+
+async def cancel_twice(url: str, cancelling: asyncio.Event, slow: Callable[[Any], None]) -> None:
+    """Cancel a task's ``pg_sleep`` twice, the second time while the first's cancel request
+    is held back (``slow`` holds the driver's client library); expect the statement stopped."""
+    async with (
+        asyncio.timeout(BOUND),
+        await aopen(url) as conn,
+        await aopen(url) as observer,
+    ):
+        slow(conn._driver)
+        pid = await conn.one(backend_pid)
+        task = asyncio.create_task(conn.exec(Request.exec(SLEEP_10)))
+        async with asyncio.timeout(5):
+            await wait_until_active(observer, pid)
+        task.cancel()
+        await cancelling.wait()  # the first cancel request is on its way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert conn.closed or conn.broken
+        assert await active_after_a_while(observer, pid) == 0, "pg_sleep still runs"
+
+
+def test_postgresql_a_statement_cancelled_twice_is_cancelled_on_the_server() -> None:
+    # psycopg, cancelled while its statement runs, sends a cancel request and
+    # waits for the statement to end; cancelled again meanwhile, it closes the
+    # connection, and a cancel request still on its way is dropped. Here that
+    # request never leaves (a cancel_safe that sleeps), so only the driver's
+    # own cancel request can stop pg_sleep.
+    cancelling = asyncio.Event()
+
+    async def never(*, timeout: float = 0.0) -> None:
+        cancelling.set()
+        await asyncio.sleep(BOUND)
+
+    def slow(driver: Any) -> None:
+        assert isinstance(driver, AsyncPostgresConnection)
+        driver._raw.cancel_safe = never  # type: ignore[method-assign]
+
+    with fresh_schema_url() as url:
+        asyncio.run(cancel_twice(url, cancelling, slow))
+
+
+def test_asyncpg_a_statement_cancelled_twice_is_cancelled_on_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # asyncpg sends its cancel request from a task of its own, which
+    # terminate() cancels; here the request waits 0.3 s before it leaves, and
+    # the second cancellation comes meanwhile: the driver lets it leave
+    # before it drops the connection.
+    import asyncpg.connect_utils
+
+    cancelling = asyncio.Event()
+    send = asyncpg.connect_utils._cancel
+
+    async def late(**kwargs: Any) -> None:
+        cancelling.set()
+        await asyncio.sleep(0.3)
+        await send(**kwargs)
+
+    monkeypatch.setattr(asyncpg.connect_utils, "_cancel", late)
+    with fresh_schema_url() as url:
+        asyncio.run(cancel_twice(through_asyncpg(url), cancelling, lambda driver: None))
 
 
 connection_id = Request.one("SELECT CONNECTION_ID()", row=int)

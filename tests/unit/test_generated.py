@@ -35,3 +35,24 @@ def test_names_in_f_strings_are_renamed_on_every_python() -> None:
     source = 'def f(x):\n    return f"<AsyncRepo {x!r} {{AsyncPool}}>" + "AsyncMulti"\n'
     expected = 'def f(x):\n    return f"<Repo {x!r} {{Pool}}>" + "Multi"\n'
     assert _tool().transform(source) == expected
+
+
+def test_client_names_are_renamed_in_code_only() -> None:
+    # The MariaDB driver's prose names both client libraries; its code names
+    # the async one, which the sync module spells as PyMySQL does.
+    source = '"""On asyncmy; connected."""\nimport asyncmy\n\nok = raw.connected  # asyncmy\n'
+    expected = '"""On asyncmy; connected."""\nimport pymysql\n\nok = raw.open  # asyncmy\n'
+    names = {"asyncmy": "pymysql", "connected": "open"}
+    assert _tool().transform(source, names) == expected
+
+
+def test_the_mariadb_driver_is_generated_for_pymysql() -> None:
+    tool = _tool()
+    target, code = tool.generate(ROOT / "src" / "repodb" / "driver" / "mariadb_async.py")
+    assert target.name == "mariadb.py"
+    assert code.startswith("# WARNING: generated from mariadb_async.py")
+    assert "import pymysql" in code
+    assert "import asyncio" not in code
+    assert "asyncio." not in code
+    assert "asyncmy." not in code
+    assert ".connected" not in code

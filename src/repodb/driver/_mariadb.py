@@ -1,8 +1,9 @@
 """What a MariaDB driver needs besides I/O: codecs, error mapping, session settings.
 
-Why apart from ``mariadb.py``: an asyncio driver on the same protocol
-(aiomysql and asyncmy raise PyMySQL's exception classes and error numbers)
-would share all of it; only the waiting differs.
+Why apart from the driver (``mariadb_async.py``, and ``mariadb.py``
+generated from it): none of it waits, so it is plain code both sides import,
+whatever client runs the protocol (asyncmy raises PyMySQL's exception
+classes, by name, and error numbers).
 
 Storage forms: datetimes are ``DATETIME(6)`` in UTC (the session's time zone
 is UTC), times ``TIME(6)`` (which the client library hands over as a

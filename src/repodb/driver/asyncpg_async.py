@@ -233,10 +233,30 @@ class AsyncpgConnection:
         except asyncpg.PostgresError:
             pass  # answered (a failed transaction refuses it): the state is known
         except asyncio.CancelledError:
-            self._raw.terminate()
+            await self._drop()
             raise
         except Exception:
             self._raw.terminate()
+
+    async def _drop(self) -> None:
+        """Terminate the connection once asyncpg's cancel requests on their way have left.
+
+        Why: asyncpg sends a cancel request from a task of its own, and
+        ``terminate()`` cancels that task; a request that had not left yet
+        (the task cancelled again right after its first cancellation) would
+        never reach the server, and the statement would run on there, locks
+        held, until it ended: a dropped connection does not stop it. The
+        wait is bounded (a hung server never answers), and a further
+        cancellation cuts it short: the connection is terminated either way.
+        """
+        raw = self._raw
+        try:
+            # asyncpg keeps its cancel tasks in a private set; none when it renames it.
+            pending = [t for t in getattr(raw, "_cancellations", ()) if not t.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=_SETTLE_WAIT)
+        finally:
+            raw.terminate()
 
     async def _settled(self, step: Awaitable[T]) -> T:
         """``await step``, settling the connection when the task is cancelled meanwhile."""
@@ -309,7 +329,7 @@ class AsyncpgConnection:
                     # Interrupted (a cancelled task): whether the server
                     # closed the cursor is unknown, and a WITH HOLD one would
                     # outlive the stream. Drop the connection (a pool discards it).
-                    raw.terminate()
+                    await self._drop()
                     raise
 
     async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:

@@ -33,12 +33,17 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+if True:  # ASYNC
+    import asyncio
 
 try:
     import psycopg
     from psycopg.pq import ExecStatus, TransactionStatus
+    from psycopg.pq.abc import PGcancel
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "PostgreSQL support needs psycopg 3: pip install 'pyrepodb[postgresql]'"
@@ -63,6 +68,15 @@ from ._postgresql_base import MAX_PARAMS, aborted_commit, begin_sql, timeout_ms
 
 __all__ = ["CODECS", "AsyncPostgresConnection", "connect", "map_error"]
 
+T = TypeVar("T")
+# How long a statement psycopg gave up on waits for repodb's cancel request to be sent.
+_CANCEL_WAIT = 5.0
+
+
+def _send_cancel(handle: PGcancel) -> None:
+    with contextlib.suppress(psycopg.Error):
+        handle.cancel()
+
 
 class AsyncPostgresConnection:
     """An ``AsyncDriverConnection`` over one psycopg ``AsyncConnection``."""
@@ -80,6 +94,11 @@ class AsyncPostgresConnection:
         self._raw = raw
         self._cursor = raw.cursor()
         self._pooler = pooler
+        # For a statement psycopg gave up on (see _interrupted); None once used,
+        # or when libpq could not make one (psycopg's own cancel still runs).
+        self._cancel_handle: PGcancel | None = None
+        with contextlib.suppress(psycopg.Error):
+            self._cancel_handle = raw.pgconn.get_cancel()
         # Through a pooler, the cursor that sets the timeout before a statement.
         self._prelude = raw.cursor()
         # Through a pooler: the statement that sets the timeout in the current
@@ -98,19 +117,63 @@ class AsyncPostgresConnection:
     def closed(self) -> bool:
         return self._raw.closed
 
+    async def _interrupted(self, exc: BaseException) -> None:
+        """After ``exc`` from psycopg: cancel on the server a statement psycopg gave up on.
+
+        Why: a task cancelled while its statement runs makes psycopg send
+        the server a cancel request and wait for the statement to end.
+        Interrupted again meanwhile (a task cancelled twice, an
+        ``asyncio.timeout`` then a cancel), or waiting in vain, psycopg
+        closes the connection, whose state it cannot know, and the
+        interruption goes on; the statement, whose cancel request may never
+        have left, runs on in the server until it ends (locks held): a
+        closed connection does not stop it, the server notices a client gone
+        only when it next writes. So this sends a cancel request of its own:
+        from the handle taken when the connection opened (``cancel_safe``
+        needs the connection psycopg has just closed), on a thread (libpq's
+        ``PQcancel`` blocks), waited for ``_CANCEL_WAIT`` at most (a hung
+        server never answers; the daemon thread ends when it does). An
+        interruption is not an ``Exception``; after one, psycopg closes the
+        connection only when it gave up on a statement.
+        """
+        handle = self._cancel_handle
+        if handle is None or isinstance(exc, Exception) or not self._raw.closed:
+            return
+        self._cancel_handle = None
+        thread = threading.Thread(
+            target=_send_cancel, args=(handle,), name="repodb-pg-cancel", daemon=True
+        )
+        thread.start()
+        if True:  # ASYNC
+            await asyncio.to_thread(thread.join, _CANCEL_WAIT)
+        else:
+            thread.join(_CANCEL_WAIT)
+
+    async def _guarded(self, step: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """``await step(*args, **kwargs)``, cancelling a statement psycopg gave up on."""
+        try:
+            return await step(*args, **kwargs)
+        except BaseException as e:
+            await self._interrupted(e)
+            raise
+
     async def _send(self, sql: str, params: Sequence[Any], prepare: bool) -> None:
         if len(params) > MAX_PARAMS:
             _too_many(params)
-        if self._local_timeout is None or self.in_transaction:
-            await self._cursor.execute(sql, params, prepare=prepare and not self._pooler)
-            return
-        # Through a pooler, outside a transaction: the timeout and the
-        # statement share the implicit transaction that ends at the
-        # pipeline's Sync, and so one server connection (one round trip).
-        # Leaving the block sends the Sync and reads both results.
-        async with self._raw.pipeline():
-            await self._prelude.execute(self._local_timeout, prepare=False)
-            await self._cursor.execute(sql, params, prepare=False)
+        try:
+            if self._local_timeout is None or self.in_transaction:
+                await self._cursor.execute(sql, params, prepare=prepare and not self._pooler)
+                return
+            # Through a pooler, outside a transaction: the timeout and the
+            # statement share the implicit transaction that ends at the
+            # pipeline's Sync, and so one server connection (one round trip).
+            # Leaving the block sends the Sync and reads both results.
+            async with self._raw.pipeline():
+                await self._prelude.execute(self._local_timeout, prepare=False)
+                await self._cursor.execute(sql, params, prepare=False)
+        except BaseException as e:  # a try costs nothing until it catches
+            await self._interrupted(e)
+            raise
 
     async def execute(self, sql: str, params: Sequence[Any], prepare: bool) -> int:
         await self._send(sql, params, prepare)
@@ -141,8 +204,8 @@ class AsyncPostgresConnection:
             await self.begin(TransactionOptions())
         try:
             cursor.itersize = batch_size
-            await cursor.execute(sql, params)
-            while batch := await cursor.fetchmany(batch_size):
+            await self._guarded(cursor.execute, sql, params)
+            while batch := await self._guarded(cursor.fetchmany, batch_size):
                 for row in batch:
                     yield row
         finally:
@@ -164,7 +227,7 @@ class AsyncPostgresConnection:
 
     async def execute_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
         cursor = self._cursor
-        await cursor.executemany(sql, params)
+        await self._guarded(cursor.executemany, sql, params)
         return cursor.rowcount
 
     async def copy_in(
@@ -177,10 +240,14 @@ class AsyncPostgresConnection:
         names = ", ".join(map(POSTGRESQL.quote, columns))
         sql = f"COPY {POSTGRESQL.quote_table(table, prefix)} ({names}) FROM STDIN"
         count = 0
-        async with self._cursor.copy(sql) as copy:
-            for row in rows:
-                await copy.write_row(row)
-                count += 1
+        try:
+            async with self._cursor.copy(sql) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+                    count += 1
+        except BaseException as e:
+            await self._interrupted(e)
+            raise
         return count
 
     async def begin(self, options: TransactionOptions) -> None:
@@ -193,7 +260,8 @@ class AsyncPostgresConnection:
 
     async def commit(self) -> None:
         aborted = self._raw.info.transaction_status == TransactionStatus.INERROR
-        await self._cursor.execute("COMMIT", prepare=False)
+        # COMMIT may wait: deferred constraints, a synchronous standby.
+        await self._guarded(self._cursor.execute, "COMMIT", prepare=False)
         if aborted:
             raise aborted_commit()
 
