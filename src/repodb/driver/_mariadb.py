@@ -262,6 +262,9 @@ _BY_CODE: dict[int, type[QueryError]] = {
     1290: ReadOnlyError,  # ER_OPTION_PREVENTS_STATEMENT: --read-only
     1836: ReadOnlyError,  # ER_READ_ONLY_MODE
     1792: ReadOnlyError,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    # ER_OPEN_AS_READONLY: what an innodb_read_only server answers a write with
+    # (it only warns with 1836); also a packed or read-only table's answer.
+    1036: ReadOnlyError,
     1213: DeadlockDetected,  # ER_LOCK_DEADLOCK: the whole transaction is rolled back
     1205: LockTimeout,  # ER_LOCK_WAIT_TIMEOUT (and NOWAIT): only the statement is rolled back
     1969: StatementTimeout,  # ER_STATEMENT_TIMEOUT: max_statement_time
