@@ -14,7 +14,9 @@ TypeError saying what is expected, at every entry point taking one.
 from __future__ import annotations
 
 import _thread
+import asyncio
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -237,6 +239,29 @@ def test_a_refused_mariadb_login_hides_the_password() -> None:
         repodb.connect(f"mysql://app:{PASSWORD}@127.0.0.1:1/app", connect_timeout=CONNECT_TIMEOUT)
     assert "mysql://app:***@127.0.0.1:1/app" in str(info.value)
     assert PASSWORD not in str(info.value)
+
+
+@pytest.mark.mariadb_server  # needs PyMySQL and asyncmy, which the other Python versions' runs lack
+@pytest.mark.parametrize("side", ["sync", "async"])
+def test_a_mariadb_server_that_never_greets_fails_the_connect_in_its_timeout(side: str) -> None:
+    # A hung server (SIGSTOP, a wedged proxy) accepts the TCP connection and
+    # never sends its handshake: the connect timeout bounds the whole connect.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"mariadb://app@127.0.0.1:{listener.getsockname()[1]}/app?connect_timeout=0.5"
+
+        def connect() -> object:
+            if side == "sync":
+                return repodb.connect(url)
+            return asyncio.run(repodb.connect_async(url))
+
+        started = time.monotonic()
+        with pytest.raises(repodb.ConnectError) as info:
+            connect()
+        took = time.monotonic() - started
+    print(f"{side}: refused after {took:.2f} s: {info.value}")
+    assert "127.0.0.1" in str(info.value)
 
 
 @pytest.mark.parametrize("source", [None, 123, b"sqlite::memory:"], ids=["none", "int", "bytes"])

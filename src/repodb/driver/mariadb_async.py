@@ -352,9 +352,12 @@ class _Stream:
 async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncMariadbConnection:
     """Open a connection: UTC, portable SQL mode, the requested statement timeout.
 
-    On asyncio the whole handshake is bounded by the connect timeout: asyncmy
-    bounds only the TCP connect, and a hung server accepts that and never
-    greets.
+    The whole handshake is bounded by the connect timeout: both clients bound
+    only the TCP connect with theirs, and a hung server accepts that and never
+    greets. On asyncio a timeout wraps the connect; PyMySQL reads the greeting
+    with its read timeout, so the connect timeout stands in for it until the
+    session is set up (PyMySQL applies a changed ``_read_timeout`` on its next
+    read).
     """
     options = connect_options(url, settings)
     if True:  # ASYNC
@@ -365,7 +368,9 @@ async def connect(url: DatabaseUrl, settings: ConnectSettings) -> AsyncMariadbCo
             async with asyncio.timeout(options["connect_timeout"]):
                 raw = await asyncmy.connect(**options)
         else:
-            raw = pymysql.connect(**options)
+            read_timeout = options.get("read_timeout")
+            raw = pymysql.connect(**{**options, "read_timeout": options["connect_timeout"]})
+            raw._read_timeout = read_timeout  # type: ignore[attr-defined, unused-ignore]
     except TimeoutError:
         error = connect_error(url, TimeoutError(f"no answer in {options['connect_timeout']:g} s"))
     except (asyncmy.MySQLError, OSError) as e:
