@@ -484,8 +484,15 @@ def written(t: DbType[Any], codecs: Codecs) -> tuple[type[Any] | None, Convert] 
         return None
     encode = encoder(t, codecs)
     decode = decoder(t, codecs)
-    convert: Convert = encode if decode is None else lambda v: decode(encode(v))
     base = t.item if t.kind is Kind.OPTIONAL and t.item is not None else t
+    exact = _EXACT.get(base.kind) if decode is None else None
+    convert: Convert = encode if decode is None else lambda v: decode(encode(v))
+    if exact is not None:
+        # A subclass (a StrEnum or IntEnum member) is sent as its base
+        # value, and a read gives that value's own class.
+        def convert(v: Any) -> Any:
+            return None if v is None else exact(encode(v))
+
     if base.kind is Kind.JSON and base.item is None:
         return None, _json_as_read(convert)
     if base.kind is Kind.DATETIME:
@@ -605,6 +612,15 @@ PY_CLASS: dict[Kind, type[Any]] = {
     Kind.TIME: dt.time,
     Kind.TIMEDELTA: dt.timedelta,
     Kind.UUID: uuid.UUID,
+}
+
+# Per kind, the base class's own conversion: a value of a subclass as a
+# value of exactly the class a read gives (the subclass's __str__ or __int__
+# may say otherwise; the stored value is the base class's).
+_EXACT: dict[Kind, Convert] = {
+    Kind.STR: str.__str__,
+    Kind.INT: int.__int__,
+    Kind.FLOAT: float.__float__,
 }
 
 # Per kind, the class a read gives, where a value of that class reads back

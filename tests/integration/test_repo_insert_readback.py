@@ -45,6 +45,22 @@ class Mood(enum.Enum):
     SAD = 2
 
 
+class Shade(enum.StrEnum):
+    DARK = "dark"
+
+    def __str__(self) -> str:
+        return "Shade.DARK"  # not what is stored
+
+
+class Level(enum.IntEnum):
+    HIGH = 7
+
+
+class Ratio(float):
+    def __repr__(self) -> str:
+        return f"Ratio({float(self)})"
+
+
 class Address(Embedded):
     city: str
     lines: list[str]
@@ -199,8 +215,21 @@ def test_none_values_and_a_given_key(repo: Repo) -> None:
         {"doc": [1, "x", None, -2.5]},
         {"doc": {"1": [1]}},
         {"tags": [], "count": -(2**63), "ratio": 1.5, "flag": False},
+        # Subclasses are stored as their base value and read as its class.
+        {"name": Shade.DARK, "maybe": Shade.DARK, "count": Level.HIGH, "ratio": Level.HIGH},
+        {"ratio": Ratio(0.5)},
     ],
-    ids=["utc", "utc-fold", "other-utc-zone", "flat-doc", "flat-list", "nested-doc", "edges"],
+    ids=[
+        "utc",
+        "utc-fold",
+        "other-utc-zone",
+        "flat-doc",
+        "flat-list",
+        "nested-doc",
+        "edges",
+        "enum-members",
+        "float-subclass",
+    ],
 )
 def test_values_of_the_usual_class_return_what_get_gives(
     repo: Repo, changes: dict[str, Any]
