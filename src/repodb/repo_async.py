@@ -632,7 +632,8 @@ class AsyncRepo:
             return bool(await self.all(q.derived("exists", exists_query), params))
         _no_params(params, "exists()")
         probe = exists_query(_query_for(q, "exists()", requests=False))
-        return bool((await self._execute(probe, "read"))[0])
+        # A locking query's probe keeps its lock: a write, for the primary.
+        return bool((await self._execute(probe, _intent(probe)))[0])
 
     # The result types are what both databases return: count an int; sum
     # the column's type (PostgreSQL's numeric sum of bigint is cast back);

@@ -397,7 +397,9 @@ def test_a_locking_query_or_stream_is_a_write_and_goes_to_the_primary(cqrs: Cqrs
         repo.all(locked)
     with pytest.raises(ValueError, match="no row locks"), repo.stream(locked) as rows:
         list(rows)
-    assert source.labels == ["primary", "primary"]
+    with pytest.raises(ValueError, match="no row locks"):
+        repo.exists(locked)  # its probe keeps the lock
+    assert source.labels == ["primary", "primary", "primary"]
     source.labels.clear()
     assert len(repo.all(query(CqrsBook))) == 2
     with repo.stream(query(CqrsBook)) as rows:
