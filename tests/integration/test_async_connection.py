@@ -889,6 +889,7 @@ async def cancel_twice(url: str, cancelling: asyncio.Event, slow: Callable[[Any]
         assert await active_after_a_while(observer, pid) == 0, "pg_sleep still runs"
 
 
+@pytest.mark.postgresql  # it reaches the server through pg_url() itself
 def test_postgresql_a_statement_cancelled_twice_is_cancelled_on_the_server() -> None:
     # psycopg, cancelled while its statement runs, sends a cancel request and
     # waits for the statement to end; cancelled again meanwhile, it closes the
@@ -909,6 +910,7 @@ def test_postgresql_a_statement_cancelled_twice_is_cancelled_on_the_server() -> 
         asyncio.run(cancel_twice(url, cancelling, slow))
 
 
+@pytest.mark.postgresql  # it reaches the server through pg_url() itself
 def test_asyncpg_a_statement_cancelled_twice_is_cancelled_on_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -15,6 +15,7 @@ import datetime as dt
 import itertools
 import re
 import sys
+import threading
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,10 +63,19 @@ def discover(directory: Path) -> list[MigrationFile]:
     return [found[v] for v in sorted(found)]
 
 
+# CPython 3.11.7 (CPython issue gh-106905) counts ast.parse's recursion depth
+# per interpreter, not per thread: two threads parsing at once can fail with a
+# SystemError ("AST constructor recursion depth mismatch"), as two migrators in
+# threads of one process did. One parse at a time; it is a rare, short call.
+_PARSING = threading.Lock()
+
+
 def _in_transaction(path: Path) -> bool:
     """False when the file's top level sets ``transaction = False`` (read, not run)."""
+    source = path.read_text(encoding="utf-8")
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        with _PARSING:
+            tree = ast.parse(source, str(path))
     except SyntaxError as e:
         raise MigrationError(f"migration file {path.name} is not valid Python: {e}") from e
     for node in tree.body:
